@@ -1,0 +1,63 @@
+//! The configuration contract: the environment variables the operator writes and the server reads.
+//!
+//! Both crates use these constants, so renaming one is a compile error on both sides rather than
+//! a silent misconfiguration in a cluster.
+
+/// Prefix of every server configuration variable.
+pub const ENV_PREFIX: &str = "CHEMCHAT_";
+
+/// `address:port` the server listens on.
+pub const LISTEN: &str = "CHEMCHAT_LISTEN";
+/// `sqlite://…` or `postgres://…`; the storage engine follows the scheme.
+pub const DATABASE_URL: &str = "CHEMCHAT_DATABASE_URL";
+/// Redis for cross-instance fan-out, presence and rate limits; unset means in-process.
+pub const REDIS_URL: &str = "CHEMCHAT_REDIS_URL";
+/// Kafka bootstrap servers for the event stream; unset means the in-process outbox relay.
+pub const KAFKA_BROKERS: &str = "CHEMCHAT_KAFKA_BROKERS";
+/// Elasticsearch/OpenSearch URL; unset means the built-in SQL full-text search.
+pub const SEARCH_URL: &str = "CHEMCHAT_SEARCH_URL";
+/// S3 endpoint for media; unset means the local media folder.
+pub const S3_ENDPOINT: &str = "CHEMCHAT_S3_ENDPOINT";
+/// S3 bucket for media.
+pub const S3_BUCKET: &str = "CHEMCHAT_S3_BUCKET";
+/// S3 region.
+pub const S3_REGION: &str = "CHEMCHAT_S3_REGION";
+/// S3 access key id.
+pub const S3_ACCESS_KEY_ID: &str = "CHEMCHAT_S3_ACCESS_KEY_ID";
+/// S3 secret access key.
+pub const S3_SECRET_ACCESS_KEY: &str = "CHEMCHAT_S3_SECRET_ACCESS_KEY";
+/// Local folder for media when no S3 endpoint is set.
+pub const MEDIA_DIR: &str = "CHEMCHAT_MEDIA_DIR";
+/// JWT signing secret; generated and persisted for the embedded default, required otherwise.
+pub const JWT_SECRET: &str = "CHEMCHAT_JWT_SECRET";
+/// Pins the server to one tenant; every other tenant gets 404.
+pub const TENANT_ID: &str = "CHEMCHAT_TENANT_ID";
+/// `pretty` or `json`.
+pub const LOG_FORMAT: &str = "CHEMCHAT_LOG_FORMAT";
+
+/// Tenant quota: maximum users.
+pub const QUOTA_MAX_USERS: &str = "CHEMCHAT_QUOTA_MAX_USERS";
+/// Tenant quota: maximum conversations.
+pub const QUOTA_MAX_CONVERSATIONS: &str = "CHEMCHAT_QUOTA_MAX_CONVERSATIONS";
+/// Tenant quota: maximum messages per day.
+pub const QUOTA_MAX_MESSAGES_PER_DAY: &str = "CHEMCHAT_QUOTA_MAX_MESSAGES_PER_DAY";
+/// Tenant quota: maximum stored media bytes.
+pub const QUOTA_MAX_STORAGE_BYTES: &str = "CHEMCHAT_QUOTA_MAX_STORAGE_BYTES";
+/// Tenant quota: maximum concurrent WebSocket connections.
+pub const QUOTA_MAX_CONNECTIONS: &str = "CHEMCHAT_QUOTA_MAX_CONNECTIONS";
+
+/// Standard variable for the log filter (not prefixed: it is the `tracing` convention).
+pub const RUST_LOG: &str = "RUST_LOG";
+/// Standard variable for the OTLP trace exporter endpoint.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// Name of the Prometheus gauge the autoscaler reads: live WebSocket connections per pod.
+pub const METRIC_WEBSOCKET_CONNECTIONS: &str = "chemchat_websocket_connections";
+/// Path of the liveness probe.
+pub const PATH_LIVE: &str = "/health/live";
+/// Path of the readiness probe.
+pub const PATH_READY: &str = "/health/ready";
+/// Path of the Prometheus metrics.
+pub const PATH_METRICS: &str = "/metrics";
+/// Default HTTP port of the server.
+pub const DEFAULT_PORT: u16 = 3000;
