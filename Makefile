@@ -46,3 +46,11 @@ bench: ## benchmarks: throughput, latency percentiles, memory per connection
 	@set -a; eval "$$($(SERVICES) up)"; set +a; $(CARGO) run --release -p chemchat-server --example bench
 
 # --- kubernetes: CRDs, operator, chart, kind -------------------------------------------------
+
+K8S_VERSION ?= 1.35.0
+K8S_TOOLS := scripts/k8s-tools.sh
+
+.PHONY: crds
+
+crds: ## regenerate crds/*.yaml and the chart's CRDs from the Rust types
+	$(CARGO) run -q -p chemchat-crds --bin crdgen -- crds charts/chemchat-operator/crds

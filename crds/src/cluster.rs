@@ -1,0 +1,235 @@
+//! `ChemChatCluster`: one platform install, shared by its tenants.
+//!
+//! Namespaced: it lives in the platform namespace beside the Secrets it references, so the
+//! operator can copy backend credentials from there into each tenant's namespace.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{Condition, ImageSpec, SecretKeyRef, SecretRef};
+
+/// A ChemChat platform install: the server image and the backends every tenant shares.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "chemchat.io",
+    version = "v1alpha1",
+    kind = "ChemChatCluster",
+    doc = "One ChemChat platform install: the server image and the backends its tenants share.",
+    namespaced,
+    status = "ChemChatClusterStatus",
+    shortname = "ccc",
+    category = "chemchat",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Tenants","type":"integer","jsonPath":".status.tenants"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ChemChatClusterSpec {
+    /// Container image of the ChemChat server that every tenant runs.
+    pub image: ImageSpec,
+    /// PostgreSQL holding every tenant's rows (shared schema, `tenant_id` on every table).
+    pub postgres: UrlBackend,
+    /// Redis for cross-instance fan-out, presence and rate limits.
+    pub redis: UrlBackend,
+    /// Kafka event stream; omit to run each tenant on the in-process outbox relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaSpec>,
+    /// Elasticsearch/OpenSearch; omit to use the server's built-in SQL full-text search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSpec>,
+    /// S3-compatible media storage; omit to keep media on the pod's local folder (dev only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_storage: Option<ObjectStorageSpec>,
+    /// Signing keys of the access tokens the servers issue.
+    pub auth: AuthSpec,
+    /// Defaults for every tenant's server pods; a tenant's own `spec.scaling` wins.
+    #[serde(default)]
+    pub server_defaults: ServerDefaults,
+}
+
+/// A backend reached through a URL kept in a Secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlBackend {
+    /// Secret key holding the connection URL (it may embed credentials).
+    pub url_secret_ref: SecretKeyRef,
+}
+
+/// The Kafka cluster and the defaults for each tenant's topics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaSpec {
+    /// Comma-separated `host:port` bootstrap servers.
+    #[schemars(length(min = 1))]
+    pub bootstrap_servers: String,
+    /// Settings for each tenant's topics unless the tenant overrides them.
+    #[serde(default)]
+    pub topic_defaults: TopicDefaults,
+}
+
+/// Per-topic defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicDefaults {
+    /// Partitions per topic; a conversation always maps to one partition, so order is kept.
+    #[serde(default = "default_partitions")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub partitions: i32,
+    /// Copies of each partition.
+    #[serde(default = "default_replication")]
+    #[schemars(range(min = 1, max = 7))]
+    pub replication_factor: i32,
+    /// How long events are kept, in milliseconds (-1 keeps them forever).
+    #[serde(default = "default_retention_ms")]
+    #[schemars(range(min = -1))]
+    pub retention_ms: i64,
+}
+
+impl Default for TopicDefaults {
+    fn default() -> Self {
+        Self {
+            partitions: default_partitions(),
+            replication_factor: default_replication(),
+            retention_ms: default_retention_ms(),
+        }
+    }
+}
+
+fn default_partitions() -> i32 {
+    6
+}
+fn default_replication() -> i32 {
+    3
+}
+fn default_retention_ms() -> i64 {
+    7 * 24 * 3600 * 1000
+}
+
+/// The search backend and the defaults for each tenant's index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchSpec {
+    /// Base URL of Elasticsearch or OpenSearch, for example `https://search.platform:9200`.
+    #[schemars(length(min = 1))]
+    pub url: String,
+    /// Secret with `username` and `password` keys, when the backend requires credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+    /// Settings for each tenant's index unless the tenant overrides them.
+    #[serde(default)]
+    pub index_defaults: IndexDefaults,
+}
+
+/// Per-index defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexDefaults {
+    /// Primary shards of each tenant index.
+    #[serde(default = "default_shards")]
+    #[schemars(range(min = 1, max = 64))]
+    pub shards: i32,
+    /// Replicas of each shard.
+    #[serde(default = "default_index_replicas")]
+    #[schemars(range(min = 0, max = 5))]
+    pub replicas: i32,
+}
+
+impl Default for IndexDefaults {
+    fn default() -> Self {
+        Self {
+            shards: default_shards(),
+            replicas: default_index_replicas(),
+        }
+    }
+}
+
+fn default_shards() -> i32 {
+    1
+}
+fn default_index_replicas() -> i32 {
+    1
+}
+
+/// S3-compatible object storage for media.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectStorageSpec {
+    /// Endpoint URL for S3-compatible stores; omit for AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Region of the bucket.
+    #[schemars(length(min = 1))]
+    pub region: String,
+    /// Bucket holding every tenant's media under a `<tenant>/` prefix.
+    #[schemars(length(min = 3, max = 63))]
+    pub bucket: String,
+    /// Secret with `accessKeyId` and `secretAccessKey` keys.
+    pub credentials_secret_ref: SecretRef,
+}
+
+/// Token signing settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSpec {
+    /// Secret key holding the JWT signing secret.
+    pub jwt_secret_ref: SecretKeyRef,
+}
+
+/// Defaults for every tenant's server pods.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas"
+).message("serverDefaults.minReplicas must be <= serverDefaults.maxReplicas"))]
+pub struct ServerDefaults {
+    /// CPU and memory requests and limits of each server container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Fewest server pods per tenant unless the tenant or its tier says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: Option<i32>,
+    /// Most server pods per tenant unless the tenant or its tier says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_replicas: Option<i32>,
+    /// WebSocket connections per pod the autoscaler aims for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub target_connections_per_pod: Option<i32>,
+}
+
+/// Where a `ChemChatCluster` stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ClusterPhase {
+    /// Not yet looked at.
+    #[default]
+    Pending,
+    /// Every referenced Secret is there.
+    Ready,
+    /// A referenced Secret or key is missing.
+    Degraded,
+    /// The spec breaks a rule the schema could not express.
+    Invalid,
+}
+
+/// What the operator observed of a `ChemChatCluster`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChemChatClusterStatus {
+    /// `metadata.generation` the status was computed from.
+    #[serde(default)]
+    pub observed_generation: i64,
+    /// Summary of the conditions.
+    #[serde(default)]
+    pub phase: ClusterPhase,
+    /// `Ready` and `BackendsReachable`.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// How many tenants reference this cluster.
+    #[serde(default)]
+    pub tenants: i32,
+}
