@@ -1,1 +1,70 @@
-fn main() {}
+//! `chemchat-server`: parse the command line, load the configuration, run.
+
+use chemchat_server::cli::{Cli, Command};
+use chemchat_server::domain::{Tenant, TenantId, Tier};
+use chemchat_server::{Server, config, server, shutdown_signal, telemetry};
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(&cli.config) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("chemchat-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "chemchat-server failed");
+            eprintln!("chemchat-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {} (CHEMCHAT_LISTEN): {e}",
+                        settings.listen
+                    )
+                })?;
+            Server::build(settings)
+                .await?
+                .serve(listener, shutdown_signal())
+                .await
+        }
+        Command::Migrate => {
+            server::migrate_only(&settings).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Tenant {
+            id,
+            tier,
+            display_name,
+        } => {
+            let id = TenantId::parse(&id)?;
+            let tier = Tier::parse(&tier)
+                .ok_or_else(|| anyhow::anyhow!("--tier: expected free, pro or enterprise"))?;
+            let tenant = Tenant {
+                display_name: display_name.unwrap_or_else(|| id.to_string()),
+                quotas: tier.default_quotas(),
+                id,
+                tier,
+            };
+            server::upsert_tenant(&settings, &tenant).await?;
+            tracing::info!(tenant = %tenant.id, tier = tier.as_str(), "tenant saved");
+            Ok(())
+        }
+    }
+}

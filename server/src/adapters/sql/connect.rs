@@ -1,0 +1,161 @@
+//! Opening a pool for the engine the URL names, and applying that engine's migrations.
+
+use super::{Engine, SqlStore};
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{Executor, pool::PoolConnectionMetadata};
+use std::sync::Once;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL's scheme names no supported engine.
+    #[error(
+        "unsupported database URL scheme in '{0}': expected sqlite://path or postgres://user@host/db"
+    )]
+    UnsupportedScheme(String),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the folder for the SQLite database '{path}': {source}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database did not accept a connection.
+    #[error("cannot connect to the {engine} database: {source}")]
+    Connect {
+        /// Which engine.
+        engine: &'static str,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("cannot migrate the {engine} database: {source}")]
+    Migrate {
+        /// Which engine.
+        engine: &'static str,
+        /// Why.
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// Opens a pool for `url`; the engine follows the scheme. Does not migrate.
+pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, ConnectError> {
+    static DRIVERS: Once = Once::new();
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+    let engine =
+        Engine::from_url(url).ok_or_else(|| ConnectError::UnsupportedScheme(redact(url)))?;
+    let url = match engine {
+        Engine::Sqlite => prepare_sqlite(url)?,
+        Engine::Postgres => url.to_owned(),
+    };
+    let options = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5));
+    let options = match engine {
+        Engine::Sqlite => options.after_connect(sqlite_pragmas),
+        Engine::Postgres => options,
+    };
+    let pool = options
+        .connect(&url)
+        .await
+        .map_err(|source| ConnectError::Connect {
+            engine: engine.name(),
+            source,
+        })?;
+    Ok(SqlStore::new(pool, engine))
+}
+
+/// Applies the engine's pending migrations. Safe to run from several replicas at once: sqlx takes
+/// an advisory lock on PostgreSQL, and SQLite serialises writers.
+pub async fn migrate(store: &SqlStore) -> Result<(), ConnectError> {
+    let migrator = match store.engine {
+        Engine::Sqlite => &SQLITE_MIGRATIONS,
+        Engine::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator
+        .run(store.pool())
+        .await
+        .map_err(|source| ConnectError::Migrate {
+            engine: store.engine.name(),
+            source,
+        })
+}
+
+/// Creates the database file's folder and asks sqlx to create the file when missing.
+fn prepare_sqlite(url: &str) -> Result<String, ConnectError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:"
+        && let Some(folder) = std::path::Path::new(path).parent()
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder).map_err(|source| ConnectError::Folder {
+            path: folder.display().to_string(),
+            source,
+        })?;
+    }
+    if query.contains("mode=") {
+        Ok(url.to_owned())
+    } else {
+        Ok(format!("sqlite://{path}?mode=rwc"))
+    }
+}
+
+/// WAL lets readers proceed while one writer commits; the busy timeout makes writers queue rather
+/// than fail; foreign keys are off by default in SQLite.
+fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+    _meta: PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA foreign_keys = ON",
+        ] {
+            conn.execute(pragma).await?;
+        }
+        Ok(())
+    })
+}
+
+/// The URL without its password, for error messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let credentials = &url[start + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/chat"),
+            "postgres://app:***@db:5432/chat"
+        );
+        assert_eq!(redact("postgres://app@db/chat"), "postgres://app@db/chat");
+        assert_eq!(
+            redact("sqlite://data/chemchat.db"),
+            "sqlite://data/chemchat.db"
+        );
+    }
+}

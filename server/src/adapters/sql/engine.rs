@@ -1,0 +1,94 @@
+//! What differs between SQLite and PostgreSQL, in one place.
+
+use super::{Tx, db};
+use crate::domain::TenantId;
+use crate::ports::StoreResult;
+
+/// The database engine behind a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The embedded default: one file, no server.
+    Sqlite,
+    /// The scaled deployment.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a database URL names by its scheme.
+    pub fn from_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':').map(|(s, _)| s)?;
+        match scheme {
+            "sqlite" => Some(Engine::Sqlite),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            _ => None,
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+
+    /// The statement that opens a write transaction. SQLite must take the write lock up front:
+    /// a deferred transaction that upgrades from read to write fails with SQLITE_BUSY under
+    /// concurrency instead of waiting.
+    pub(super) fn begin_write(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::Postgres => "BEGIN",
+        }
+    }
+
+    /// Scopes the transaction to one tenant for PostgreSQL's row-level security policies.
+    /// SQLite has no row-level security; the tenant predicate in each query is its only wall.
+    pub(super) async fn scope_to_tenant(self, tx: &mut Tx, tenant: &TenantId) -> StoreResult<()> {
+        if self == Engine::Postgres {
+            sqlx::query("SELECT set_config('chemchat.tenant_id', $1, true)")
+                .bind(tenant.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Locks the tenant row for the rest of the transaction, so quota checks (count, then insert)
+    /// cannot race. SQLite's `BEGIN IMMEDIATE` already serialises writers.
+    pub(super) async fn lock_tenant(self, tx: &mut Tx, tenant: &TenantId) -> StoreResult<()> {
+        if self == Engine::Postgres {
+            sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+                .bind(tenant.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_follows_the_scheme() {
+        assert_eq!(
+            Engine::from_url("sqlite://data/chemchat.db"),
+            Some(Engine::Sqlite)
+        );
+        assert_eq!(Engine::from_url("sqlite::memory:"), Some(Engine::Sqlite));
+        assert_eq!(
+            Engine::from_url("postgres://u@h/db"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(
+            Engine::from_url("postgresql://u@h/db"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(Engine::from_url("mysql://u@h/db"), None);
+        assert_eq!(Engine::from_url("no scheme"), None);
+    }
+}

@@ -1,0 +1,203 @@
+//! The SQL store: one implementation of [`Store`] for both SQLite and PostgreSQL.
+//!
+//! Both schemas use the same column representation (UUID text ids, Unix-millisecond times), so the
+//! queries are shared and run over sqlx's `Any` driver. What differs between the engines lives in
+//! [`Engine`]: how a write transaction starts, and how a transaction is scoped to a tenant for
+//! PostgreSQL's row-level security.
+
+mod audit;
+mod connect;
+mod engine;
+mod rows;
+mod sessions;
+mod tenants;
+mod users;
+
+pub use connect::{ConnectError, connect, migrate};
+pub use engine::Engine;
+
+use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
+use crate::ports::{
+    AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
+    UserCreation,
+};
+use async_trait::async_trait;
+use sqlx::{Any, AnyPool, Transaction};
+
+/// The SQL store over a pool of either engine.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+type Tx = Transaction<'static, Any>;
+
+impl SqlStore {
+    /// Wraps a pool opened by [`connect`].
+    pub fn new(pool: AnyPool, engine: Engine) -> Self {
+        Self { pool, engine }
+    }
+
+    /// The underlying pool (tests and maintenance commands).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A transaction that will write, scoped to `tenant`.
+    async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
+        let mut tx = self
+            .pool
+            .begin_with(self.engine.begin_write())
+            .await
+            .map_err(db)?;
+        self.engine.scope_to_tenant(&mut tx, tenant).await?;
+        Ok(tx)
+    }
+
+    /// A read-only transaction scoped to `tenant`.
+    async fn read(&self, tenant: &TenantId) -> StoreResult<Tx> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        self.engine.scope_to_tenant(&mut tx, tenant).await?;
+        Ok(tx)
+    }
+}
+
+/// Classifies a sqlx error: connection trouble is retryable, the rest is not.
+pub(crate) fn db(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(err.into())
+        }
+        sqlx::Error::Database(ref e) if e.message().contains("database is locked") => {
+            StoreError::Unavailable(err.into())
+        }
+        other => StoreError::Other(other.into()),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn engine(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn upsert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        tenants::upsert(self, tenant).await
+    }
+
+    async fn ensure_tenant(&self, tenant: &Tenant) -> StoreResult<Tenant> {
+        tenants::ensure(self, tenant).await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+        tenants::get(self, id).await
+    }
+
+    async fn create_user(
+        &self,
+        tenant: &TenantId,
+        user: &NewUser,
+        max_users: Option<u64>,
+    ) -> StoreResult<UserCreation> {
+        users::create(self, tenant, user, max_users).await
+    }
+
+    async fn user(&self, tenant: &TenantId, id: UserId) -> StoreResult<Option<StoredUser>> {
+        users::by_id(self, tenant, id).await
+    }
+
+    async fn user_by_login(
+        &self,
+        tenant: &TenantId,
+        login: &str,
+    ) -> StoreResult<Option<StoredUser>> {
+        users::by_login(self, tenant, login).await
+    }
+
+    async fn set_mfa_secret(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        secret: Option<&str>,
+        step: i64,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        users::set_mfa_secret(self, tenant, user, secret, step, audit).await
+    }
+
+    async fn consume_totp_step(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        users::consume_totp_step(self, tenant, user, step).await
+    }
+
+    async fn start_session(
+        &self,
+        tenant: &TenantId,
+        session: &NewSession,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        sessions::start(self, tenant, session, audit).await
+    }
+
+    async fn rotate_session(
+        &self,
+        tenant: &TenantId,
+        session: SessionId,
+        presented: &str,
+        next: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+        on_reuse: &AuditEntry,
+    ) -> StoreResult<Rotation> {
+        let tokens = sessions::TokenSwap {
+            presented,
+            next,
+            now_ms,
+            expires_at_ms,
+        };
+        sessions::rotate(self, tenant, session, tokens, on_reuse).await
+    }
+
+    async fn session_active(
+        &self,
+        tenant: &TenantId,
+        session: SessionId,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        sessions::active(self, tenant, session, now_ms).await
+    }
+
+    async fn end_sessions(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        device: Option<&DeviceId>,
+        now_ms: i64,
+        audit: &AuditEntry,
+    ) -> StoreResult<u64> {
+        sessions::end(self, tenant, user, device, now_ms, audit).await
+    }
+
+    async fn append_audit(&self, tenant: &TenantId, entry: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.write(tenant).await?;
+        audit::insert(&mut tx, tenant, entry).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn audit_entries(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        audit::newest(self, tenant, limit).await
+    }
+}

@@ -1,0 +1,102 @@
+//! Row shapes as the `Any` driver returns them, and their conversion into domain values.
+
+use crate::domain::{AuditId, Quotas, Tenant, TenantId, Tier, UserId};
+use crate::ports::{AuditEntry, StoreError, StoredUser};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TenantRow {
+    id: String,
+    display_name: String,
+    tier: String,
+    max_users: Option<i64>,
+    max_conversations: Option<i64>,
+    max_messages_per_day: Option<i64>,
+    max_storage_bytes: Option<i64>,
+    max_connections: Option<i64>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+
+    fn try_from(row: TenantRow) -> Result<Self, StoreError> {
+        let limit = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+        Ok(Tenant {
+            id: TenantId::parse(&row.id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            display_name: row.display_name,
+            tier: Tier::parse(&row.tier)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown tier '{}'", row.tier)))?,
+            quotas: Quotas {
+                max_users: limit(row.max_users),
+                max_conversations: limit(row.max_conversations),
+                max_messages_per_day: limit(row.max_messages_per_day),
+                max_storage_bytes: limit(row.max_storage_bytes),
+                max_connections: limit(row.max_connections),
+            },
+        })
+    }
+}
+
+/// A quota as stored: NULL for unlimited, saturated to `i64::MAX`.
+pub(super) fn quota(v: Option<u64>) -> Option<i64> {
+    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: String,
+    username: String,
+    email: String,
+    display_name: String,
+    password_hash: String,
+    mfa_secret: Option<String>,
+    mfa_last_step: i64,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for StoredUser {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(StoredUser {
+            id: parse_user_id(&row.id)?,
+            username: row.username,
+            email: row.email,
+            display_name: row.display_name,
+            password_hash: row.password_hash,
+            mfa_secret: row.mfa_secret,
+            mfa_last_step: row.mfa_last_step,
+            created_at_ms: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: String,
+    at: i64,
+    user_id: Option<String>,
+    action: String,
+    ip: Option<String>,
+    detail: String,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEntry {
+            id: AuditId::parse(&row.id)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad audit id '{}'", row.id)))?,
+            at_ms: row.at,
+            user_id: row.user_id.as_deref().map(parse_user_id).transpose()?,
+            action: row.action,
+            ip: row.ip,
+            detail: serde_json::from_str(&row.detail)
+                .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+        })
+    }
+}
+
+pub(super) fn parse_user_id(raw: &str) -> Result<UserId, StoreError> {
+    UserId::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("bad user id '{raw}'")))
+}

@@ -1,0 +1,148 @@
+//! Devices and login sessions (refresh-token families) with rotation and reuse detection.
+
+use super::{SqlStore, audit, db};
+use crate::domain::{DeviceId, SessionId, TenantId, UserId};
+use crate::ports::{AuditEntry, NewSession, Rotation, StoreResult};
+
+/// The token swap asked of [`rotate`].
+pub(super) struct TokenSwap<'a> {
+    pub presented: &'a str,
+    pub next: &'a str,
+    pub now_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+pub(super) async fn start(
+    store: &SqlStore,
+    tenant: &TenantId,
+    session: &NewSession,
+    entry: &AuditEntry,
+) -> StoreResult<()> {
+    let mut tx = store.write(tenant).await?;
+    sqlx::query(
+        "INSERT INTO devices (tenant_id, user_id, id, created_at, last_seen_at) \
+         VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (tenant_id, user_id, id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+    )
+    .bind(tenant.as_str())
+    .bind(session.user_id.to_string())
+    .bind(session.device_id.as_str())
+    .bind(session.created_at_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO sessions (tenant_id, id, user_id, device_id, current_token_id, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant.as_str())
+    .bind(session.id.to_string())
+    .bind(session.user_id.to_string())
+    .bind(session.device_id.as_str())
+    .bind(session.token_id.as_str())
+    .bind(session.created_at_ms)
+    .bind(session.expires_at_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    audit::insert(&mut tx, tenant, entry).await?;
+    tx.commit().await.map_err(db)
+}
+
+pub(super) async fn rotate(
+    store: &SqlStore,
+    tenant: &TenantId,
+    session: SessionId,
+    swap: TokenSwap<'_>,
+    on_reuse: &AuditEntry,
+) -> StoreResult<Rotation> {
+    let mut tx = store.write(tenant).await?;
+    // Compare-and-swap: only the holder of the current token moves the session on.
+    let swapped = sqlx::query(
+        "UPDATE sessions SET current_token_id = $4, rotated_at = $5, expires_at = $6 \
+         WHERE tenant_id = $1 AND id = $2 AND current_token_id = $3 \
+         AND revoked_at IS NULL AND expires_at > $5",
+    )
+    .bind(tenant.as_str())
+    .bind(session.to_string())
+    .bind(swap.presented)
+    .bind(swap.next)
+    .bind(swap.now_ms)
+    .bind(swap.expires_at_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    if swapped.rows_affected() == 1 {
+        tx.commit().await.map_err(db)?;
+        return Ok(Rotation::Rotated);
+    }
+    // The token is signed by us and names this session, so if it is not the current one it was
+    // rotated before: a replay. Revoke the whole family while it is still live.
+    let revoked = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = 'reuse' \
+         WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > $3 \
+         AND current_token_id <> $4",
+    )
+    .bind(tenant.as_str())
+    .bind(session.to_string())
+    .bind(swap.now_ms)
+    .bind(swap.presented)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let outcome = if revoked.rows_affected() == 1 {
+        audit::insert(&mut tx, tenant, on_reuse).await?;
+        Rotation::Reused
+    } else {
+        Rotation::Invalid
+    };
+    tx.commit().await.map_err(db)?;
+    Ok(outcome)
+}
+
+pub(super) async fn active(
+    store: &SqlStore,
+    tenant: &TenantId,
+    session: SessionId,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    let mut tx = store.read(tenant).await?;
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sessions WHERE tenant_id = $1 AND id = $2 \
+         AND revoked_at IS NULL AND expires_at > $3",
+    )
+    .bind(tenant.as_str())
+    .bind(session.to_string())
+    .bind(now_ms)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(found.is_some())
+}
+
+pub(super) async fn end(
+    store: &SqlStore,
+    tenant: &TenantId,
+    user: UserId,
+    device: Option<&DeviceId>,
+    now_ms: i64,
+    entry: &AuditEntry,
+) -> StoreResult<u64> {
+    let mut tx = store.write(tenant).await?;
+    let ended = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = 'logout' \
+         WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL \
+         AND ($4 IS NULL OR device_id = $4)",
+    )
+    .bind(tenant.as_str())
+    .bind(user.to_string())
+    .bind(now_ms)
+    .bind(device.map(DeviceId::as_str))
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    audit::insert(&mut tx, tenant, entry).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(ended.rows_affected())
+}

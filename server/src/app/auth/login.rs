@@ -1,0 +1,104 @@
+//! Logging in with a password and, when enabled, a TOTP code.
+
+use super::{Profile, TokenPair};
+use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::{DeviceId, LoginName, Password, Tenant};
+use serde_json::json;
+use std::net::IpAddr;
+
+/// A parsed login request.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    /// Username or email.
+    pub login: LoginName,
+    /// Password.
+    pub password: Password,
+    /// TOTP code, required once MFA is enabled.
+    pub mfa_token: Option<String>,
+    /// The device to bind the session to; generated when absent.
+    pub device: Option<DeviceId>,
+    /// The client's address, for throttling and the audit log.
+    pub ip: IpAddr,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// Who logged in.
+    pub user: Profile,
+    /// Their tokens.
+    pub tokens: TokenPair,
+}
+
+impl App {
+    /// Logs a user in. An unknown user and a wrong password get the same answer after the same
+    /// work (one Argon2 verification), so the endpoint does not reveal which accounts exist.
+    pub async fn login(&self, tenant: &Tenant, attempt: LoginAttempt) -> AppResult<Login> {
+        let account = format!("{}/{}", tenant.id, attempt.login.as_str());
+        if let Err(throttled) = self.throttle.attempt(attempt.ip, &account) {
+            let audit = self.audit_entry(
+                "login.throttled",
+                None,
+                Some(attempt.ip),
+                json!({ "login": attempt.login.as_str() }),
+            );
+            self.store.append_audit(&tenant.id, &audit).await?;
+            let seconds = throttled.retry_after.as_secs().max(1);
+            return Err(AppError::new(
+                ErrorCode::RateLimited,
+                format!("too many login attempts; retry in {seconds} s"),
+            )
+            .retry_after(std::time::Duration::from_secs(seconds)));
+        }
+
+        let user = self
+            .store
+            .user_by_login(&tenant.id, attempt.login.as_str())
+            .await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = self.passwords.verify(attempt.password, hash).await?;
+        let user = match user {
+            Some(user) if verified => user,
+            known => {
+                let audit = self.audit_entry(
+                    "login.failed",
+                    known.map(|u| u.id),
+                    Some(attempt.ip),
+                    json!({ "login": attempt.login.as_str(), "reason": "credentials" }),
+                );
+                self.store.append_audit(&tenant.id, &audit).await?;
+                return Err(AppError::invalid_credentials());
+            }
+        };
+
+        let mut amr = vec!["pwd"];
+        if let Some(secret) = &user.mfa_secret {
+            let Some(code) = attempt.mfa_token.as_deref() else {
+                return Err(AppError::new(
+                    ErrorCode::MfaRequired,
+                    "this account has MFA enabled; send mfaToken with the login",
+                ));
+            };
+            if let Err(err) = self.check_totp(&tenant.id, &user, secret, code).await {
+                let audit = self.audit_entry(
+                    "login.failed",
+                    Some(user.id),
+                    Some(attempt.ip),
+                    json!({ "login": attempt.login.as_str(), "reason": "mfa" }),
+                );
+                self.store.append_audit(&tenant.id, &audit).await?;
+                return Err(err);
+            }
+            amr.push("otp");
+        }
+
+        let device = attempt.device.unwrap_or_else(DeviceId::generate);
+        let tokens = self
+            .open_session(tenant, user.id, device, &amr, Some(attempt.ip))
+            .await?;
+        Ok(Login {
+            user: Profile::from(&user),
+            tokens,
+        })
+    }
+}

@@ -1,0 +1,48 @@
+//! Authentication: registration, login, token rotation, logout, MFA.
+
+mod audit;
+mod login;
+mod mfa;
+mod passwords;
+mod register;
+mod sessions;
+mod tokens;
+
+pub use login::{Login, LoginAttempt};
+pub use mfa::{MfaSetup, totp_for};
+pub use passwords::Passwords;
+pub use register::Registration;
+pub use sessions::TokenPair;
+pub use tokens::{Claims, Principal, TokenError, TokenIssuer, TokenKind};
+
+use crate::ports::StoredUser;
+
+/// A user as the API shows them to themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Id.
+    pub id: crate::domain::UserId,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Whether login requires a TOTP code.
+    pub mfa_enabled: bool,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+impl From<&StoredUser> for Profile {
+    fn from(user: &StoredUser) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            mfa_enabled: user.mfa_secret.is_some(),
+            created_at_ms: user.created_at_ms,
+        }
+    }
+}

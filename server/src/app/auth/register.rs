@@ -1,0 +1,81 @@
+//! Registering a user.
+
+use super::Profile;
+use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::{DisplayName, Email, Password, Tenant, UserId, Username};
+use crate::ports::{NewUser, UserCreation};
+
+/// A parsed registration request.
+#[derive(Debug)]
+pub struct Registration {
+    /// Username.
+    pub username: Username,
+    /// Display name.
+    pub display_name: DisplayName,
+    /// Email.
+    pub email: Email,
+    /// Password.
+    pub password: Password,
+}
+
+impl App {
+    /// Registers a user in `tenant`, within its user quota.
+    pub async fn register(
+        &self,
+        tenant: &Tenant,
+        registration: Registration,
+    ) -> AppResult<Profile> {
+        let password_hash = self.passwords.hash(registration.password).await?;
+        let user = NewUser {
+            id: UserId::generate(),
+            username: registration.username.as_str().to_owned(),
+            email: registration.email.as_str().to_owned(),
+            display_name: registration.display_name.as_str().to_owned(),
+            password_hash,
+            created_at_ms: self.clock.now_ms(),
+        };
+        match self
+            .store
+            .create_user(&tenant.id, &user, tenant.quotas.max_users)
+            .await?
+        {
+            UserCreation::Created => Ok(Profile {
+                id: user.id,
+                username: user.username,
+                email: user.email,
+                display_name: user.display_name,
+                mfa_enabled: false,
+                created_at_ms: user.created_at_ms,
+            }),
+            UserCreation::UsernameTaken => Err(AppError {
+                field: Some("username"),
+                ..AppError::new(ErrorCode::UsernameTaken, "this username is taken")
+            }),
+            UserCreation::EmailTaken => Err(AppError {
+                field: Some("email"),
+                ..AppError::new(
+                    ErrorCode::EmailTaken,
+                    "this email address is already registered",
+                )
+            }),
+            UserCreation::QuotaExceeded => Err(AppError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "quota maxUsers ({}) reached for tenant '{}'",
+                    tenant.quotas.max_users.unwrap_or_default(),
+                    tenant.id
+                ),
+            )),
+        }
+    }
+
+    /// The caller's own profile.
+    pub async fn me(&self, principal: &super::Principal) -> AppResult<Profile> {
+        let user = self
+            .store
+            .user(&principal.tenant, principal.user)
+            .await?
+            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))?;
+        Ok(Profile::from(&user))
+    }
+}

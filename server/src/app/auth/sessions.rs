@@ -1,0 +1,211 @@
+//! Sessions: issuing token pairs, rotating refresh tokens, authenticating, logging out.
+
+use super::tokens::{Principal, TokenError, TokenKind};
+use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::{DeviceId, SessionId, Tenant, UserId};
+use crate::ports::{NewSession, Rotation};
+use serde_json::json;
+use std::net::IpAddr;
+
+/// The tokens a login or refresh hands out.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// REST access token.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub access_expires_in: i64,
+    /// Refresh token, bound to `device`.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+    /// WebSocket token.
+    pub ws_token: String,
+    /// Seconds until the WebSocket token expires.
+    pub ws_expires_in: i64,
+    /// The session these tokens belong to.
+    pub session: SessionId,
+    /// The device the session is bound to.
+    pub device: DeviceId,
+}
+
+fn signing_failed(e: jsonwebtoken::errors::Error) -> AppError {
+    AppError::internal(anyhow::anyhow!("token signing failed: {e}"))
+}
+
+impl App {
+    /// Opens a session for a user who just proved who they are, and hands out its tokens.
+    pub(super) async fn open_session(
+        &self,
+        tenant: &Tenant,
+        user: UserId,
+        device: DeviceId,
+        amr: &[&str],
+        ip: Option<IpAddr>,
+    ) -> AppResult<TokenPair> {
+        let principal = Principal {
+            tenant: tenant.id.clone(),
+            user,
+            session: SessionId::generate(),
+            device,
+        };
+        let now = self.clock.now();
+        let refresh = self
+            .tokens
+            .issue(TokenKind::Refresh, &principal, amr, now)
+            .map_err(signing_failed)?;
+        let session = NewSession {
+            id: principal.session,
+            user_id: user,
+            device_id: principal.device.clone(),
+            token_id: refresh.jti.clone(),
+            created_at_ms: self.clock.now_ms(),
+            expires_at_ms: refresh.expires_at.unix_timestamp() * 1000,
+        };
+        let audit = self.audit_entry(
+            "login.succeeded",
+            Some(user),
+            ip,
+            json!({ "session": principal.session, "device": principal.device.as_str(), "amr": amr }),
+        );
+        self.store
+            .start_session(&tenant.id, &session, &audit)
+            .await?;
+        self.pair(&principal, refresh, amr)
+    }
+
+    fn pair(
+        &self,
+        principal: &Principal,
+        refresh: super::tokens::Issued,
+        amr: &[&str],
+    ) -> AppResult<TokenPair> {
+        let now = self.clock.now();
+        let access = self
+            .tokens
+            .issue(TokenKind::Access, principal, amr, now)
+            .map_err(signing_failed)?;
+        let ws = self
+            .tokens
+            .issue(TokenKind::WebSocket, principal, amr, now)
+            .map_err(signing_failed)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            access_expires_in: access.expires_in,
+            refresh_token: refresh.token,
+            refresh_expires_in: refresh.expires_in,
+            ws_token: ws.token,
+            ws_expires_in: ws.expires_in,
+            session: principal.session,
+            device: principal.device.clone(),
+        })
+    }
+
+    /// Exchanges a refresh token for a new set. The presented token stops working; presenting it
+    /// again revokes the whole session (someone else has a copy).
+    pub async fn refresh(
+        &self,
+        tenant: &Tenant,
+        refresh_token: &str,
+        ip: Option<IpAddr>,
+    ) -> AppResult<TokenPair> {
+        let invalid = || AppError::new(ErrorCode::InvalidRefreshToken, "invalid refresh token");
+        let (principal, claims) = self
+            .tokens
+            .verify(TokenKind::Refresh, refresh_token)
+            .map_err(|_| invalid())?;
+        if principal.tenant != tenant.id {
+            return Err(invalid());
+        }
+        let amr: Vec<&str> = claims.amr.iter().map(String::as_str).collect();
+        let next = self
+            .tokens
+            .issue(TokenKind::Refresh, &principal, &amr, self.clock.now())
+            .map_err(signing_failed)?;
+        let on_reuse = self.audit_entry(
+            "token.reused",
+            Some(principal.user),
+            ip,
+            json!({ "session": principal.session, "device": principal.device.as_str() }),
+        );
+        let rotation = self
+            .store
+            .rotate_session(
+                &tenant.id,
+                principal.session,
+                &claims.jti,
+                &next.jti,
+                self.clock.now_ms(),
+                next.expires_at.unix_timestamp() * 1000,
+                &on_reuse,
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated => self.pair(&principal, next, &amr),
+            Rotation::Reused => {
+                tracing::warn!(tenant = %tenant.id, user = %principal.user,
+                    session = %principal.session, "refresh token reused; session revoked");
+                Err(AppError::new(
+                    ErrorCode::RefreshTokenReused,
+                    "this refresh token was already used; the session has been revoked",
+                ))
+            }
+            Rotation::Invalid => Err(invalid()),
+        }
+    }
+
+    /// Authenticates a bearer token of `kind` for `tenant`: it must verify, belong to this
+    /// tenant, and its session must still be live (so logout takes effect at once).
+    pub async fn authenticate(
+        &self,
+        tenant: &Tenant,
+        kind: TokenKind,
+        token: &str,
+    ) -> AppResult<Principal> {
+        let (principal, _) = self.tokens.verify(kind, token).map_err(|e| match e {
+            TokenError::Expired => AppError::new(ErrorCode::TokenExpired, "token expired"),
+            TokenError::Invalid => AppError::unauthenticated("invalid token"),
+        })?;
+        if principal.tenant != tenant.id {
+            return Err(AppError::unauthenticated("invalid token"));
+        }
+        if !self
+            .store
+            .session_active(&tenant.id, principal.session, self.clock.now_ms())
+            .await?
+        {
+            return Err(AppError::unauthenticated("session ended; log in again"));
+        }
+        Ok(principal)
+    }
+
+    /// Ends the caller's session on this device, or on every device.
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        all_devices: bool,
+        ip: Option<IpAddr>,
+    ) -> AppResult<u64> {
+        let device = (!all_devices).then_some(&principal.device);
+        let audit = self.audit_entry(
+            if all_devices {
+                "logout.all_devices"
+            } else {
+                "logout"
+            },
+            Some(principal.user),
+            ip,
+            json!({ "device": principal.device.as_str() }),
+        );
+        let ended = self
+            .store
+            .end_sessions(
+                &principal.tenant,
+                principal.user,
+                device,
+                self.clock.now_ms(),
+                &audit,
+            )
+            .await?;
+        Ok(ended)
+    }
+}

@@ -1,0 +1,262 @@
+//! JSON Web Tokens: three kinds, one pinned algorithm, one audience per kind.
+
+use crate::domain::{DeviceId, SessionId, TenantId, UserId};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::{Duration, OffsetDateTime};
+
+const ISSUER: &str = "chemchat";
+/// HMAC-SHA256 only: the algorithm is never taken from the token header, so `none` or an
+/// RSA/HMAC confusion cannot be smuggled in.
+const ALGORITHM: Algorithm = Algorithm::HS256;
+
+/// The three kinds of token. Each has its own audience, so one can never stand in for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Calls the REST API; 15 minutes.
+    Access,
+    /// Obtains new tokens; 7 days, bound to a device.
+    Refresh,
+    /// Opens a WebSocket; 1 hour.
+    WebSocket,
+}
+
+impl TokenKind {
+    fn audience(self) -> &'static str {
+        match self {
+            TokenKind::Access => "chemchat:access",
+            TokenKind::Refresh => "chemchat:refresh",
+            TokenKind::WebSocket => "chemchat:ws",
+        }
+    }
+
+    /// How long a token of this kind lives.
+    pub fn lifetime(self) -> Duration {
+        match self {
+            TokenKind::Access => Duration::minutes(15),
+            TokenKind::Refresh => Duration::days(7),
+            TokenKind::WebSocket => Duration::hours(1),
+        }
+    }
+}
+
+/// The claims every ChemChat token carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience: the token kind.
+    pub aud: String,
+    /// The user.
+    pub sub: UserId,
+    /// The tenant; a token is only valid for its own tenant.
+    pub tid: String,
+    /// The session (refresh-token family).
+    pub sid: SessionId,
+    /// The device the session is bound to.
+    pub did: String,
+    /// Unique token id; for refresh tokens, what rotation compares.
+    pub jti: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+    /// Authentication methods satisfied (`pwd`, and `otp` after an MFA step-up).
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+/// Who is calling, as established by a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// User.
+    pub user: UserId,
+    /// Session.
+    pub session: SessionId,
+    /// Device.
+    pub device: DeviceId,
+}
+
+/// A freshly signed token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The compact JWT.
+    pub token: String,
+    /// Its id.
+    pub jti: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Valid once, now expired.
+    #[error("token expired")]
+    Expired,
+    /// Malformed, wrongly signed, wrong kind, or unreadable claims.
+    #[error("invalid token")]
+    Invalid,
+}
+
+/// Signs and verifies tokens with the server's secret.
+pub struct TokenIssuer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenIssuer { key: [redacted] }")
+    }
+}
+
+impl TokenIssuer {
+    /// A token service signing with `secret` (at least 32 bytes, checked by the configuration).
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// Signs a token of `kind` for `principal`.
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        principal: &Principal,
+        amr: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<Issued, jsonwebtoken::errors::Error> {
+        let expires_at = now + kind.lifetime();
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            aud: kind.audience().to_owned(),
+            sub: principal.user,
+            tid: principal.tenant.to_string(),
+            sid: principal.session,
+            did: principal.device.to_string(),
+            jti: uuid::Uuid::now_v7().to_string(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)?;
+        Ok(Issued {
+            token,
+            jti: claims.jti,
+            expires_in: kind.lifetime().whole_seconds(),
+            expires_at,
+        })
+    }
+
+    /// Verifies a token of `kind`: signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, kind: TokenKind, token: &str) -> Result<(Principal, Claims), TokenError> {
+        let mut validation = Validation::new(ALGORITHM);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[kind.audience()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            },
+        )?;
+        let claims = data.claims;
+        let principal = Principal {
+            tenant: TenantId::parse(&claims.tid).map_err(|_| TokenError::Invalid)?,
+            user: claims.sub,
+            session: claims.sid,
+            device: DeviceId::parse(&claims.did).map_err(|_| TokenError::Invalid)?,
+        };
+        Ok((principal, claims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal() -> Principal {
+        Principal {
+            tenant: TenantId::parse("acme").unwrap(),
+            user: UserId::generate(),
+            session: SessionId::generate(),
+            device: DeviceId::parse("laptop").unwrap(),
+        }
+    }
+
+    #[test]
+    fn each_kind_only_verifies_as_itself() {
+        let issuer = TokenIssuer::new(&[7; 32]);
+        let p = principal();
+        let now = OffsetDateTime::now_utc();
+        for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::WebSocket] {
+            let token = issuer.issue(kind, &p, &["pwd"], now).unwrap().token;
+            for other in [TokenKind::Access, TokenKind::Refresh, TokenKind::WebSocket] {
+                let verified = issuer.verify(other, &token);
+                assert_eq!(verified.is_ok(), kind == other, "{kind:?} as {other:?}");
+            }
+            assert_eq!(issuer.verify(kind, &token).unwrap().0, p);
+        }
+    }
+
+    #[test]
+    fn expired_wrong_key_and_alg_none_are_refused() {
+        let issuer = TokenIssuer::new(&[7; 32]);
+        let p = principal();
+        let old = OffsetDateTime::now_utc() - Duration::hours(2);
+        let expired = issuer.issue(TokenKind::Access, &p, &[], old).unwrap().token;
+        assert_eq!(
+            issuer.verify(TokenKind::Access, &expired),
+            Err(TokenError::Expired)
+        );
+
+        let other = TokenIssuer::new(&[8; 32]);
+        let foreign = other
+            .issue(TokenKind::Access, &p, &[], OffsetDateTime::now_utc())
+            .unwrap();
+        assert_eq!(
+            issuer.verify(TokenKind::Access, &foreign.token),
+            Err(TokenError::Invalid)
+        );
+
+        // An unsigned token with `alg: none` and the same claims.
+        let parts: Vec<&str> = foreign.token.split('.').collect();
+        let none = format!(
+            "{}.{}.",
+            base64_url(r#"{"alg":"none","typ":"JWT"}"#),
+            parts[1]
+        );
+        assert_eq!(
+            issuer.verify(TokenKind::Access, &none),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            issuer.verify(TokenKind::Access, "not.a.jwt"),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    fn base64_url(s: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn debug_does_not_show_the_key() {
+        assert!(
+            !format!(
+                "{:?}",
+                TokenIssuer::new(b"super-secret-key-super-secret-key")
+            )
+            .contains("super")
+        );
+    }
+}

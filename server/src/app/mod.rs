@@ -1,0 +1,67 @@
+//! The use cases. All business rules live here.
+//!
+//! **API boundary**: this layer knows nothing of HTTP, WebSockets, SQL dialects or Redis. It sees
+//! the world through the ports in [`crate::ports`] and speaks in [`crate::domain`] values.
+
+pub mod auth;
+mod error;
+pub mod tenancy;
+
+pub use error::{AppError, AppResult, ErrorCode};
+
+use crate::ports::{Clock, LoginThrottle, Store};
+use auth::{Passwords, TokenIssuer};
+use std::sync::Arc;
+use tenancy::Tenancy;
+
+/// The application: the ports plus the few services every use case shares.
+#[derive(Debug, Clone)]
+pub struct App {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    throttle: Arc<dyn LoginThrottle>,
+    tokens: Arc<TokenIssuer>,
+    passwords: Passwords,
+    tenancy: Tenancy,
+}
+
+/// What [`App::new`] needs.
+#[derive(Debug)]
+pub struct AppParts {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Login attempt limits.
+    pub throttle: Arc<dyn LoginThrottle>,
+    /// Token signing and verification.
+    pub tokens: TokenIssuer,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Which tenants this server serves.
+    pub tenancy: Tenancy,
+}
+
+impl App {
+    /// Assembles the application from its parts.
+    pub fn new(parts: AppParts) -> Self {
+        Self {
+            store: parts.store,
+            clock: parts.clock,
+            throttle: parts.throttle,
+            tokens: Arc::new(parts.tokens),
+            passwords: parts.passwords,
+            tenancy: parts.tenancy,
+        }
+    }
+
+    /// The store, for readiness checks.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The token service, for the edge's authentication.
+    pub fn tokens(&self) -> &TokenIssuer {
+        &self.tokens
+    }
+}

@@ -1,0 +1,44 @@
+//! The command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// ChemChat's chat server: REST and WebSocket API on SQLite or PostgreSQL.
+///
+/// Configuration comes from defaults, then the optional file given by --config, then CHEMCHAT_*
+/// environment variables (CHEMCHAT_LISTEN, CHEMCHAT_DATABASE_URL, CHEMCHAT_JWT_SECRET, …).
+#[derive(Debug, Parser)]
+#[command(name = "chemchat-server", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (TOML); skipped when missing.
+    #[arg(
+        long,
+        global = true,
+        default_value = "chemchat.toml",
+        env = "CHEMCHAT_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a tenant, or update its tier and display name.
+    Tenant {
+        /// Tenant id: a DNS label such as `acme`.
+        id: String,
+        /// free, pro or enterprise; picks the default quotas.
+        #[arg(long, default_value = "free")]
+        tier: String,
+        /// Human-readable name; defaults to the id.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}

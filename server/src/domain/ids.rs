@@ -1,0 +1,45 @@
+//! Server-generated identifiers: UUID v7, so they sort by creation time.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new, time-ordered id.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Parses an id a client sent; `None` when it is not a UUID.
+            pub fn parse(raw: &str) -> Option<Self> {
+                Uuid::try_parse(raw).ok().map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A user, unique within its tenant.
+    UserId
+);
+uuid_id!(
+    /// A login session: one refresh-token family on one device.
+    SessionId
+);
+uuid_id!(
+    /// An audit-log entry.
+    AuditId
+);

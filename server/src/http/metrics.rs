@@ -1,0 +1,56 @@
+//! Prometheus metrics for HTTP: requests by route and status, and a latency histogram.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const REQUESTS: &str = "chemchat_http_requests_total";
+const DURATION: &str = "chemchat_http_request_duration_seconds";
+
+/// Installs the process-wide metrics recorder once and returns its handle (later calls, as in
+/// tests that start several servers in one process, share it).
+pub fn install_recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), &buckets)
+                .and_then(|builder| builder.install_recorder())
+                .unwrap_or_else(|e| {
+                    // Another recorder is installed (an embedding program); render our own.
+                    tracing::warn!(error = %e, "metrics recorder already installed");
+                    PrometheusBuilder::new().build_recorder().handle()
+                });
+            let upkeep = handle.clone();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
+            handle
+        })
+        .clone()
+}
+
+/// Records one request.
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!(REQUESTS, &labels).increment(1);
+    metrics::histogram!(DURATION, &labels[..2]).record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,37 @@
+//! Request-scoped context: the request id in a task-local and a tracing span, and the answer to
+//! a panic.
+
+use super::error::{ApiError, REQUEST_ID};
+use crate::app::ErrorCode;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::any::Any;
+use tracing::Instrument;
+
+/// Runs the request inside its id's scope and span, so error bodies and every log line of the
+/// request carry the id.
+pub async fn request_context(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(),
+        path = %request.uri().path());
+    REQUEST_ID
+        .scope(id, next.run(request).instrument(span))
+        .await
+}
+
+/// A handler panicked: log it and answer with the standard 500 body, never the panic text.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned());
+    tracing::error!(panic = %message, "handler panicked");
+    ApiError::new(ErrorCode::Internal, "internal error").into_response()
+}

@@ -1,0 +1,258 @@
+//! `/api/v1/auth/*`: registration, login, tokens, logout, MFA, the caller's profile.
+
+use crate::app::ErrorCode;
+use crate::app::auth::{LoginAttempt, Profile, Registration, TokenPair};
+use crate::domain::{DeviceId, DisplayName, Email, LoginName, Password, Username};
+use crate::http::HttpState;
+use crate::http::error::ApiError;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiJson, Caller, ClientIp, CurrentTenant};
+use crate::http::routes::rfc3339;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+/// The auth routes.
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/mfa/setup", post(mfa_setup))
+        .route("/mfa/enable", post(mfa_enable))
+        .route("/mfa/verify", post(mfa_verify))
+        .route("/mfa/disable", post(mfa_disable))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    id: String,
+    username: String,
+    email: String,
+    display_name: String,
+    mfa_enabled: bool,
+    created_at: String,
+}
+
+impl From<Profile> for UserBody {
+    fn from(p: Profile) -> Self {
+        Self {
+            id: p.id.to_string(),
+            username: p.username,
+            email: p.email,
+            display_name: p.display_name,
+            mfa_enabled: p.mfa_enabled,
+            created_at: rfc3339(p.created_at_ms),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterBody {
+    username: String,
+    display_name: String,
+    email: String,
+    password: String,
+}
+
+async fn register(
+    State(state): State<HttpState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> ApiResult<(StatusCode, Json<UserBody>)> {
+    let registration = Registration {
+        username: Username::parse(&body.username)?,
+        display_name: DisplayName::parse(&body.display_name)?,
+        email: Email::parse(&body.email)?,
+        password: Password::parse_new(body.password)?,
+    };
+    let profile = state.app.register(&tenant, registration).await?;
+    Ok((StatusCode::CREATED, Json(profile.into())))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginBody {
+    /// Username or email (clients of the original API send either here).
+    #[serde(alias = "email", alias = "login")]
+    username: String,
+    password: String,
+    mfa_token: Option<String>,
+    device_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokensBody {
+    access_token: String,
+    refresh_token: String,
+    ws_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_expires_in: i64,
+    ws_expires_in: i64,
+    session_id: String,
+    device_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserBody>,
+}
+
+impl TokensBody {
+    fn new(tokens: TokenPair, user: Option<Profile>) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            ws_token: tokens.ws_token,
+            token_type: "Bearer",
+            expires_in: tokens.access_expires_in,
+            refresh_expires_in: tokens.refresh_expires_in,
+            ws_expires_in: tokens.ws_expires_in,
+            session_id: tokens.session.to_string(),
+            device_id: tokens.device.to_string(),
+            user: user.map(UserBody::from),
+        }
+    }
+}
+
+async fn login(
+    State(state): State<HttpState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Json<TokensBody>> {
+    let attempt = LoginAttempt {
+        login: LoginName::parse(&body.username)?,
+        password: Password::parse_existing(body.password)?,
+        mfa_token: body.mfa_token,
+        device: body.device_id.as_deref().map(DeviceId::parse).transpose()?,
+        ip,
+    };
+    let login = state.app.login(&tenant, attempt).await?;
+    Ok(Json(TokensBody::new(login.tokens, Some(login.user))))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(state): State<HttpState>,
+    CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<Json<TokensBody>> {
+    let tokens = state
+        .app
+        .refresh(&tenant, &body.refresh_token, Some(ip))
+        .await?;
+    Ok(Json(TokensBody::new(tokens, None)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogoutBody {
+    #[serde(default)]
+    all_devices: bool,
+}
+
+/// The body is optional: an empty `POST /auth/logout` ends this device's session.
+async fn logout(
+    State(state): State<HttpState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let all_devices = if body.iter().all(u8::is_ascii_whitespace) {
+        false
+    } else {
+        serde_json::from_slice::<LogoutBody>(&body)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("invalid body: {e}")))?
+            .all_devices
+    };
+    state
+        .app
+        .logout(&caller.principal, all_devices, Some(ip))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(state): State<HttpState>, caller: Caller) -> ApiResult<Json<UserBody>> {
+    Ok(Json(state.app.me(&caller.principal).await?.into()))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MfaSetupBody {
+    secret: String,
+    otpauth_uri: String,
+}
+
+async fn mfa_setup(
+    State(state): State<HttpState>,
+    caller: Caller,
+) -> ApiResult<Json<MfaSetupBody>> {
+    let setup = state.app.mfa_setup(&caller.principal).await?;
+    Ok(Json(MfaSetupBody {
+        secret: setup.secret,
+        otpauth_uri: setup.otpauth_uri,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MfaEnableBody {
+    secret: String,
+    token: String,
+}
+
+async fn mfa_enable(
+    State(state): State<HttpState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<MfaEnableBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .app
+        .mfa_enable(&caller.principal, &body.secret, &body.token, Some(ip))
+        .await?;
+    Ok(Json(serde_json::json!({ "enabled": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MfaTokenBody {
+    token: String,
+}
+
+async fn mfa_verify(
+    State(state): State<HttpState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<MfaTokenBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let access_token = state.app.mfa_verify(&caller.principal, &body.token).await?;
+    Ok(Json(
+        serde_json::json!({ "verified": true, "accessToken": access_token }),
+    ))
+}
+
+async fn mfa_disable(
+    State(state): State<HttpState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<MfaTokenBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .app
+        .mfa_disable(&caller.principal, &body.token, Some(ip))
+        .await?;
+    Ok(Json(serde_json::json!({ "enabled": false })))
+}

@@ -1,0 +1,72 @@
+//! Health probes and metrics, outside `/api/v1`.
+
+use crate::http::HttpState;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chemchat_crds::contract::{PATH_LIVE, PATH_METRICS, PATH_READY};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+/// `/health`, `/health/live`, `/health/ready`, `/metrics`.
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/health", get(health))
+        .route(PATH_LIVE, get(live))
+        .route(PATH_READY, get(ready))
+        .route(PATH_METRICS, get(metrics))
+}
+
+/// Liveness plus a summary of each dependency.
+async fn health(State(state): State<HttpState>) -> impl IntoResponse {
+    let store = state.app.store();
+    let database = match store.ping().await {
+        Ok(()) => json!({ "status": "up", "engine": store.engine() }),
+        Err(e) => json!({ "status": "down", "engine": store.engine(), "error": e.to_string() }),
+    };
+    let up = database["status"] == "up";
+    let body = json!({
+        "status": if up { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "dependencies": { "database": database },
+    });
+    (
+        if up {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
+}
+
+/// The process is alive; never checks dependencies (a database outage must not restart pods).
+async fn live() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready for traffic: started, not draining, and the database answers.
+async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
+    if !state.ready.load(Ordering::Acquire) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        );
+    }
+    match state.app.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": e.to_string() })),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

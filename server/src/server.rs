@@ -1,0 +1,252 @@
+//! Start-up: from settings to a listening server, and graceful shutdown.
+
+use crate::adapters::sql;
+use crate::adapters::throttle::InProcessThrottle;
+use crate::app::auth::{Passwords, TokenIssuer};
+use crate::app::tenancy::Tenancy;
+use crate::app::{App, AppParts};
+use crate::config::Settings;
+use crate::domain::{Quotas, Tenant, TenantId, Tier};
+use crate::http::{self, HttpState};
+use crate::ports::{Store, SystemClock};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A server assembled from its settings, ready to serve on a listener.
+#[derive(Debug)]
+pub struct Server {
+    state: HttpState,
+    settings: Settings,
+}
+
+impl Server {
+    /// Connects and migrates the store, ensures the served tenants exist, and builds the app.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
+        let secret = jwt_secret(&settings, store.engine())?;
+        let throttle = Arc::new(InProcessThrottle::new(
+            NonZeroU32::new(settings.login_attempts_per_ip).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
+        ));
+        spawn_pruning(Arc::clone(&throttle));
+        let app = App::new(AppParts {
+            store,
+            clock: Arc::new(SystemClock),
+            throttle,
+            tokens: TokenIssuer::new(&secret),
+            passwords: Passwords::default(),
+            tenancy,
+        });
+        let state = HttpState {
+            app,
+            metrics: http::install_recorder(),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        Ok(Self { state, settings })
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, marks itself not ready, and gives
+    /// in-flight requests the configured grace period.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.state.clone(), self.settings.max_body_bytes);
+        let ready = Arc::clone(&self.state.ready);
+        let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            ready.store(false, Ordering::Release);
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = fired_tx.send(());
+        };
+        self.state.ready.store(true, Ordering::Release);
+        tracing::info!(address = %listener.local_addr()?, engine = self.state.app.store().engine(),
+            "chemchat-server listening");
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(signal);
+        let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
+        tokio::select! {
+            result = served => result.context("server error")?,
+            () = async {
+                let _ = fired_rx.await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url.expose_secret();
+    let store = sql::connect(url, settings.database_max_connections).await?;
+    sql::migrate(&store).await?;
+    Ok(Arc::new(store))
+}
+
+/// Opens the store and applies migrations (the `migrate` subcommand).
+pub async fn migrate_only(settings: &Settings) -> anyhow::Result<()> {
+    open_store(settings).await.map(|_| ())
+}
+
+/// Creates or updates one tenant (the `tenant` subcommand).
+pub async fn upsert_tenant(settings: &Settings, tenant: &Tenant) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    Ok(store.upsert_tenant(tenant).await?)
+}
+
+/// The tier and quotas the configuration gives the served tenant: the tier's defaults, each
+/// overridden by its `CHEMCHAT_QUOTA_*` variable.
+fn configured_tenant(settings: &Settings, id: TenantId, default_tier: Tier) -> Tenant {
+    let tier = settings
+        .tenant_tier
+        .as_deref()
+        .and_then(Tier::parse)
+        .unwrap_or(default_tier);
+    let defaults = tier.default_quotas();
+    let quotas = Quotas {
+        max_users: settings.quota_max_users.or(defaults.max_users),
+        max_conversations: settings
+            .quota_max_conversations
+            .or(defaults.max_conversations),
+        max_messages_per_day: settings
+            .quota_max_messages_per_day
+            .or(defaults.max_messages_per_day),
+        max_storage_bytes: settings
+            .quota_max_storage_bytes
+            .or(defaults.max_storage_bytes),
+        max_connections: settings.quota_max_connections.or(defaults.max_connections),
+    };
+    Tenant {
+        display_name: id.to_string(),
+        id,
+        tier,
+        quotas,
+    }
+}
+
+/// A pinned server's configuration is the truth for its tenant (the operator writes it), so it
+/// is written on every start; the default tenant of a multi-tenant server is only created.
+async fn ensure_tenants(settings: &Settings, store: &dyn Store) -> anyhow::Result<Tenancy> {
+    let default = TenantId::parse(&settings.default_tenant)?;
+    let pinned = settings
+        .tenant_id
+        .as_deref()
+        .map(TenantId::parse)
+        .transpose()?;
+    match &pinned {
+        Some(id) => {
+            store
+                .upsert_tenant(&configured_tenant(settings, id.clone(), Tier::Free))
+                .await?
+        }
+        None => {
+            let tenant = configured_tenant(settings, default.clone(), Tier::Enterprise);
+            store.ensure_tenant(&tenant).await?;
+        }
+    }
+    Ok(Tenancy { pinned, default })
+}
+
+/// The signing secret: configured, or for the embedded SQLite default generated once and kept
+/// in the data folder so tokens survive restarts.
+fn jwt_secret(settings: &Settings, engine: &str) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.expose_secret().as_bytes().to_vec());
+    }
+    if engine != "sqlite" {
+        anyhow::bail!(
+            "configuration error: CHEMCHAT_JWT_SECRET: required with PostgreSQL, so that every \
+             replica signs and verifies with the same key (at least 32 random bytes)"
+        );
+    }
+    load_or_create_secret(&settings.data_dir.join("jwt-secret"))
+}
+
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine as _;
+    let codec = base64::engine::general_purpose::STANDARD;
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return codec.decode(text.trim()).with_context(|| {
+            format!(
+                "{} is not valid base64; delete it to regenerate",
+                path.display()
+            )
+        });
+    }
+    let secret: [u8; 48] = rand::random();
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    write_private(path, codec.encode(secret).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a JWT signing secret");
+    Ok(secret.to_vec())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+fn spawn_pruning(throttle: Arc<InProcessThrottle>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            throttle.prune();
+        }
+    });
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
