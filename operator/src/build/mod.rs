@@ -1,0 +1,189 @@
+//! `build`: every object the operator wants for a tenant, from the plan alone.
+//!
+//! **Invariant**: no client, no clock, no randomness. The same plan always yields the same
+//! objects byte for byte, which is what makes snapshots, `render` and no-op detection work.
+
+mod config;
+mod kinds;
+mod namespace;
+mod rbac;
+mod scaling;
+mod workload;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use kinds::ChildKind;
+
+use crate::labels::{self, HASH_ANNOTATION};
+use crate::plan::TenantPlan;
+
+/// How the tenant's server scales on connections (the chart picks one, never both).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Autoscaler {
+    /// An autoscaling/v2 HPA on the pods metric served by prometheus-adapter.
+    Hpa,
+    /// A KEDA ScaledObject with a Prometheus trigger at this server address.
+    Keda {
+        /// Prometheus URL KEDA queries.
+        prometheus_address: String,
+    },
+}
+
+/// Install-wide settings of the operator that shape what it builds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// HPA or KEDA.
+    pub autoscaler: Autoscaler,
+    /// `ingressClassName` of tenant Ingresses; `None` uses the cluster default class.
+    pub ingress_class: Option<String>,
+    /// Namespace of the ingress controller, allowed through each tenant's NetworkPolicy.
+    pub ingress_namespace: String,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            autoscaler: Autoscaler::Hpa,
+            ingress_class: None,
+            ingress_namespace: "ingress-nginx".to_owned(),
+        }
+    }
+}
+
+/// Backend credentials copied from the cluster's Secrets (a Secret cannot be referenced
+/// across namespaces, so each tenant namespace gets its own copy).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BackendSecrets {
+    /// PostgreSQL URL.
+    pub database_url: String,
+    /// Redis URL.
+    pub redis_url: String,
+    /// JWT signing secret.
+    pub jwt_secret: String,
+    /// S3 access key id and secret, when object storage is configured.
+    pub s3_credentials: Option<(String, String)>,
+    /// Search username and password, when the search backend needs them.
+    pub search_credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for BackendSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials never reach logs.
+        f.write_str("BackendSecrets(<redacted>)")
+    }
+}
+
+/// One desired object: its kind, place and full JSON body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Child {
+    /// Kind of the object.
+    pub kind: ChildKind,
+    /// Namespace, `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The object as it is applied (with the hash annotation).
+    pub object: Value,
+}
+
+/// Every object for the tenant, namespace first so the rest has somewhere to go.
+pub fn build(
+    plan: &TenantPlan,
+    secrets: &BackendSecrets,
+    options: &BuildOptions,
+) -> Result<Vec<Child>, serde_json::Error> {
+    let (secret, config_map, config_hash) = config::env_objects(plan, secrets)?;
+    let mut children = vec![
+        finish(ChildKind::Namespace, &namespace::namespace(plan))?,
+        finish(ChildKind::ResourceQuota, &namespace::resource_quota(plan))?,
+        finish(ChildKind::LimitRange, &namespace::limit_range(plan))?,
+        finish(
+            ChildKind::NetworkPolicy,
+            &namespace::network_policy(plan, options),
+        )?,
+        finish(ChildKind::ServiceAccount, &rbac::service_account(plan))?,
+        finish(ChildKind::Role, &rbac::role(plan))?,
+        finish(ChildKind::RoleBinding, &rbac::role_binding(plan))?,
+        finish(ChildKind::Secret, &secret)?,
+        finish(ChildKind::ConfigMap, &config_map)?,
+        finish(
+            ChildKind::Deployment,
+            &workload::deployment(plan, &config_hash),
+        )?,
+        finish(ChildKind::Service, &workload::service(plan))?,
+        finish(
+            ChildKind::PodDisruptionBudget,
+            &workload::pod_disruption_budget(plan),
+        )?,
+    ];
+    if let Some(ingress) = workload::ingress(plan, options) {
+        children.push(finish(ChildKind::Ingress, &ingress)?);
+    }
+    if plan.autoscaled() {
+        match &options.autoscaler {
+            Autoscaler::Hpa => children.push(finish(
+                ChildKind::HorizontalPodAutoscaler,
+                &scaling::hpa(plan),
+            )?),
+            Autoscaler::Keda { prometheus_address } => children.push(finish(
+                ChildKind::ScaledObject,
+                &scaling::scaled_object(plan, prometheus_address),
+            )?),
+        }
+    }
+    Ok(children)
+}
+
+/// Metadata shared by every child: name, namespace, labels, controller owner reference.
+fn meta(plan: &TenantPlan, name: &str, component: &str, namespaced: bool) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: namespaced.then(|| plan.namespace.clone()),
+        labels: Some(labels::labels(&plan.name, component)),
+        owner_references: Some(vec![owner_reference(plan)]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Controller reference to the cluster-scoped tenant: deleting the tenant cascades.
+fn owner_reference(plan: &TenantPlan) -> OwnerReference {
+    OwnerReference {
+        api_version: format!("{}/{}", chemchat_crds::GROUP, chemchat_crds::VERSION),
+        kind: "ChemChatTenant".to_owned(),
+        name: plan.name.clone(),
+        uid: plan.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Short stable hash of a JSON value (BTreeMaps and struct field order make it canonical).
+pub(crate) fn hash(value: &Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serialises an object and stamps the hash of its content as an annotation.
+fn finish<T: Serialize>(kind: ChildKind, object: &T) -> Result<Child, serde_json::Error> {
+    let mut value = serde_json::to_value(object)?;
+    let digest = hash(&value);
+    let metadata = &mut value["metadata"];
+    let name = metadata["name"].as_str().unwrap_or_default().to_owned();
+    let namespace = metadata["namespace"].as_str().map(str::to_owned);
+    let annotations = metadata.as_object_mut().map(|m| {
+        m.entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()))
+    });
+    if let Some(Value::Object(map)) = annotations {
+        map.insert(HASH_ANNOTATION.to_owned(), Value::String(digest));
+    }
+    Ok(Child {
+        kind,
+        namespace,
+        name,
+        object: value,
+    })
+}

@@ -1,0 +1,261 @@
+//! The server itself: Deployment, Service, PodDisruptionBudget and the optional Ingress.
+
+use std::collections::BTreeMap;
+
+use chemchat_crds::contract::{DEFAULT_PORT, PATH_LIVE, PATH_READY};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretEnvSource, SecurityContext,
+    Service, ServicePort, ServiceSpec, SleepAction, Volume, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::config::{CONFIG_MAP_NAME, DATA_DIR, SECRET_NAME};
+use super::{BuildOptions, meta};
+use crate::labels::{self, CONFIG_HASH_ANNOTATION, SERVER_NAME};
+use crate::plan::TenantPlan;
+
+const HTTP: &str = "http";
+
+fn selector(plan: &TenantPlan) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels::selector_labels(&plan.name)),
+        ..LabelSelector::default()
+    }
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String(HTTP.to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+fn default_resources() -> ResourceRequirements {
+    let pair = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair("100m", "128Mi")),
+        limits: Some(pair("1", "512Mi")),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// The server Deployment. `spec.replicas` is left out whenever an autoscaler owns it, so a
+/// server-side apply never fights the HPA; suspension pins it to zero.
+pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
+    let replicas = if plan.suspend {
+        Some(0)
+    } else if plan.autoscaled() {
+        None
+    } else {
+        Some(plan.min_replicas)
+    };
+    let container = Container {
+        name: SERVER_NAME.to_owned(),
+        image: Some(plan.image.reference()),
+        image_pull_policy: Some(plan.image.pull_policy.as_str().to_owned()),
+        args: Some(vec!["serve".to_owned()]),
+        ports: Some(vec![ContainerPort {
+            name: Some(HTTP.to_owned()),
+            container_port: i32::from(DEFAULT_PORT),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }]),
+        env_from: Some(vec![
+            EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name: CONFIG_MAP_NAME.to_owned(),
+                    optional: None,
+                }),
+                ..EnvFromSource::default()
+            },
+            EnvFromSource {
+                secret_ref: Some(SecretEnvSource {
+                    name: SECRET_NAME.to_owned(),
+                    optional: None,
+                }),
+                ..EnvFromSource::default()
+            },
+        ]),
+        liveness_probe: Some(http_probe(PATH_LIVE, 10, 3)),
+        readiness_probe: Some(http_probe(PATH_READY, 5, 2)),
+        // Let load balancers drop the pod before the server starts draining WebSockets.
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction { seconds: 5 }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
+        resources: Some(plan.pod_resources.clone().unwrap_or_else(default_resources)),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                add: None,
+            }),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "data".to_owned(),
+                mount_path: DATA_DIR.to_owned(),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
+                name: "tmp".to_owned(),
+                mount_path: "/tmp".to_owned(),
+                ..VolumeMount::default()
+            },
+        ]),
+        ..Container::default()
+    };
+    let empty_dir = |name: &str| Volume {
+        name: name.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    };
+    let mut pod_labels = labels::labels(&plan.name, "server");
+    pod_labels.retain(|k, _| k != "app.kubernetes.io/managed-by");
+    Deployment {
+        metadata: meta(plan, SERVER_NAME, "server", true),
+        spec: Some(DeploymentSpec {
+            replicas,
+            selector: selector(plan),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.to_owned(),
+                        config_hash.to_owned(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(SERVER_NAME.to_owned()),
+                    automount_service_account_token: Some(false),
+                    // Long enough for the server to tell clients to reconnect and drain.
+                    termination_grace_period_seconds: Some(60),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(10001),
+                        run_as_group: Some(10001),
+                        fs_group: Some(10001),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_owned(),
+                            ..SeccompProfile::default()
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    containers: vec![container],
+                    volumes: Some(vec![empty_dir("data"), empty_dir("tmp")]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// ClusterIP Service on port 80 in front of the server's port.
+pub fn service(plan: &TenantPlan) -> Service {
+    Service {
+        metadata: meta(plan, SERVER_NAME, "server", true),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".to_owned()),
+            selector: Some(labels::selector_labels(&plan.name)),
+            ports: Some(vec![ServicePort {
+                name: Some(HTTP.to_owned()),
+                port: 80,
+                target_port: Some(IntOrString::String(HTTP.to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// At most one server pod down at a time during voluntary disruptions.
+pub fn pod_disruption_budget(plan: &TenantPlan) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(plan, SERVER_NAME, "server", true),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(selector(plan)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}
+
+/// The Ingress for `spec.ingress.host`, with TLS when a secret is named.
+pub fn ingress(plan: &TenantPlan, options: &BuildOptions) -> Option<Ingress> {
+    let (host, tls) = plan.ingress.as_ref()?;
+    let backend = IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: SERVER_NAME.to_owned(),
+            port: Some(ServiceBackendPort {
+                name: Some(HTTP.to_owned()),
+                number: None,
+            }),
+        }),
+        ..IngressBackend::default()
+    };
+    Some(Ingress {
+        metadata: meta(plan, SERVER_NAME, "server", true),
+        spec: Some(IngressSpec {
+            ingress_class_name: options.ingress_class.clone(),
+            tls: tls.as_ref().map(|secret| {
+                vec![IngressTLS {
+                    hosts: Some(vec![host.clone()]),
+                    secret_name: Some(secret.clone()),
+                }]
+            }),
+            rules: Some(vec![IngressRule {
+                host: Some(host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".to_owned()),
+                        path_type: "Prefix".to_owned(),
+                        backend,
+                    }],
+                }),
+            }]),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    })
+}

@@ -1,0 +1,310 @@
+//! Validate a tenant against its cluster and resolve every default into a [`TenantPlan`].
+//!
+//! Resolution order for each setting: the tenant's own spec, then the cluster's
+//! `serverDefaults` (scaling only), then the tier. Pure: no client, no clock.
+
+use chemchat_crds::cluster::ObjectStorageSpec;
+use chemchat_crds::common::ImageSpec;
+use chemchat_crds::tenant::DeletionPolicy;
+use chemchat_crds::tier::Tier;
+use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::ResourceExt;
+
+use crate::labels::tenant_namespace;
+
+/// A spec the operator refuses, with the field to fix.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidSpec {
+    /// JSON path of the offending field, for example `spec.scaling.minReplicas`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> InvalidSpec {
+    InvalidSpec {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The server's enforced limits, fully resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolvedQuotas {
+    /// Most users.
+    pub max_users: i64,
+    /// Most conversations.
+    pub max_conversations: i64,
+    /// Most messages per day.
+    pub max_messages_per_day: i64,
+    /// Most stored bytes.
+    pub max_storage_bytes: i64,
+    /// Most concurrent connections.
+    pub max_connections: i64,
+}
+
+/// Kafka settings of the tenant's topics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedKafka {
+    /// Bootstrap servers.
+    pub brokers: String,
+    /// Partitions per topic.
+    pub partitions: i32,
+    /// Replication factor.
+    pub replication_factor: i32,
+    /// Retention in milliseconds.
+    pub retention_ms: i64,
+}
+
+/// Search settings of the tenant's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedSearch {
+    /// Backend URL.
+    pub url: String,
+    /// Primary shards.
+    pub shards: i32,
+    /// Replicas per shard.
+    pub replicas: i32,
+}
+
+/// Everything `build` needs, with no optional left to interpret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantPlan {
+    /// Tenant name (the tenant id).
+    pub name: String,
+    /// UID of the tenant, for owner references.
+    pub uid: String,
+    /// Namespace of the workload.
+    pub namespace: String,
+    /// Platform namespace (the cluster's), allowed through the NetworkPolicy.
+    pub platform_namespace: String,
+    /// Tier.
+    pub tier: Tier,
+    /// Server-enforced limits.
+    pub quotas: ResolvedQuotas,
+    /// Namespace CPU quota.
+    pub cpu: String,
+    /// Namespace memory quota.
+    pub memory: String,
+    /// Fewest pods.
+    pub min_replicas: i32,
+    /// Most pods.
+    pub max_replicas: i32,
+    /// Connections per pod the autoscaler aims for.
+    pub target_connections_per_pod: i32,
+    /// Server image.
+    pub image: ImageSpec,
+    /// Container resources.
+    pub pod_resources: Option<ResourceRequirements>,
+    /// Kafka, when the cluster has it.
+    pub kafka: Option<ResolvedKafka>,
+    /// Search, when the cluster has it.
+    pub search: Option<ResolvedSearch>,
+    /// Object storage, when the cluster has it.
+    pub object_storage: Option<ObjectStorageSpec>,
+    /// Public host and TLS secret.
+    pub ingress: Option<(String, Option<String>)>,
+    /// Scaled to zero.
+    pub suspend: bool,
+    /// What deletion does to external data.
+    pub deletion_policy: DeletionPolicy,
+}
+
+impl TenantPlan {
+    /// True when an autoscaler (HPA or KEDA) owns the replica count.
+    pub fn autoscaled(&self) -> bool {
+        !self.suspend && self.max_replicas > self.min_replicas
+    }
+}
+
+/// Checks the rules the schema cannot (or that admission may have skipped) and resolves defaults.
+pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<TenantPlan, InvalidSpec> {
+    let name = tenant.name_any();
+    // `chemchat-` + name must stay a valid namespace name (a DNS label of at most 63).
+    let valid_label = !name.is_empty()
+        && name.len() <= 54
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !valid_label {
+        return Err(invalid(
+            "metadata.name",
+            "must be a DNS label of at most 54 characters",
+        ));
+    }
+    let spec = &tenant.spec;
+    if spec.display_name.trim().is_empty() {
+        return Err(invalid("spec.displayName", "must not be empty"));
+    }
+    let tier = spec.tier.defaults();
+    let defaults = &cluster.spec.server_defaults;
+    let scaling = spec.scaling.clone().unwrap_or_default();
+    let min_replicas = scaling
+        .min_replicas
+        .or(defaults.min_replicas)
+        .unwrap_or(tier.min_replicas);
+    let max_replicas = scaling
+        .max_replicas
+        .or(defaults.max_replicas)
+        .unwrap_or(tier.max_replicas);
+    let target = scaling
+        .target_connections_per_pod
+        .or(defaults.target_connections_per_pod)
+        .unwrap_or(tier.target_connections_per_pod);
+    if min_replicas < 1 {
+        return Err(invalid(
+            "spec.scaling.minReplicas",
+            format!("must be at least 1, is {min_replicas}"),
+        ));
+    }
+    if min_replicas > max_replicas {
+        return Err(invalid(
+            "spec.scaling.minReplicas",
+            format!("must be <= spec.scaling.maxReplicas ({min_replicas} > {max_replicas})"),
+        ));
+    }
+    if target < 1 {
+        return Err(invalid(
+            "spec.scaling.targetConnectionsPerPod",
+            "must be at least 1",
+        ));
+    }
+    let q = spec.quotas.clone().unwrap_or_default();
+    let quotas = ResolvedQuotas {
+        max_users: q.max_users.unwrap_or(tier.max_users),
+        max_conversations: q.max_conversations.unwrap_or(tier.max_conversations),
+        max_messages_per_day: q.max_messages_per_day.unwrap_or(tier.max_messages_per_day),
+        max_storage_bytes: q.max_storage_bytes.unwrap_or(tier.max_storage_bytes),
+        max_connections: q.max_connections.unwrap_or(tier.max_connections),
+    };
+    for (field, value) in [
+        ("spec.quotas.maxUsers", quotas.max_users),
+        ("spec.quotas.maxConversations", quotas.max_conversations),
+        ("spec.quotas.maxMessagesPerDay", quotas.max_messages_per_day),
+        ("spec.quotas.maxStorageBytes", quotas.max_storage_bytes),
+        ("spec.quotas.maxConnections", quotas.max_connections),
+    ] {
+        if value < 1 {
+            return Err(invalid(field, format!("must be at least 1, is {value}")));
+        }
+    }
+    let resources = spec.resources.clone().unwrap_or_default();
+    let cpu = resources
+        .cpu
+        .map(|q| q.0)
+        .unwrap_or_else(|| tier.cpu.to_owned());
+    let memory = resources
+        .memory
+        .map(|q| q.0)
+        .unwrap_or_else(|| tier.memory.to_owned());
+    for (field, value) in [
+        ("spec.resources.cpu", &cpu),
+        ("spec.resources.memory", &memory),
+    ] {
+        if !is_quantity(value) {
+            return Err(invalid(
+                field,
+                format!("`{value}` is not a Kubernetes quantity"),
+            ));
+        }
+    }
+    let ingress = match &spec.ingress {
+        Some(ing) => match (&ing.host, &ing.tls_secret_name) {
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "spec.ingress.tlsSecretName",
+                    "needs spec.ingress.host",
+                ));
+            }
+            (None, None) => None,
+            (Some(host), tls) => {
+                if !is_hostname(host) {
+                    return Err(invalid(
+                        "spec.ingress.host",
+                        format!("`{host}` is not a DNS name"),
+                    ));
+                }
+                Some((host.clone(), tls.clone()))
+            }
+        },
+        None => None,
+    };
+    let kafka = cluster.spec.kafka.as_ref().map(|k| {
+        let o = spec.kafka.clone().unwrap_or_default();
+        ResolvedKafka {
+            brokers: k.bootstrap_servers.clone(),
+            partitions: o.partitions.unwrap_or(k.topic_defaults.partitions),
+            replication_factor: k.topic_defaults.replication_factor,
+            retention_ms: o.retention_ms.unwrap_or(k.topic_defaults.retention_ms),
+        }
+    });
+    let search = cluster.spec.search.as_ref().map(|s| {
+        let o = spec.search.clone().unwrap_or_default();
+        ResolvedSearch {
+            url: s.url.clone(),
+            shards: o.shards.unwrap_or(s.index_defaults.shards),
+            replicas: o.replicas.unwrap_or(s.index_defaults.replicas),
+        }
+    });
+    Ok(TenantPlan {
+        namespace: tenant_namespace(&name),
+        uid: tenant.uid().unwrap_or_default(),
+        platform_namespace: cluster.namespace().unwrap_or_default(),
+        name,
+        tier: spec.tier,
+        quotas,
+        cpu,
+        memory,
+        min_replicas,
+        max_replicas,
+        target_connections_per_pod: target,
+        image: cluster.spec.image.clone(),
+        pod_resources: defaults.resources.clone(),
+        kafka,
+        search,
+        object_storage: cluster.spec.object_storage.clone(),
+        ingress,
+        suspend: spec.suspend,
+        deletion_policy: spec.deletion_policy,
+    })
+}
+
+/// Loose check of the quantity grammar: digits with an optional fraction and suffix.
+fn is_quantity(value: &str) -> bool {
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &value[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && [
+            "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+        ]
+        .contains(&suffix)
+}
+
+fn is_hostname(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_hosts() {
+        assert!(is_quantity("2500m") && is_quantity("8Gi") && is_quantity("1.5"));
+        assert!(!is_quantity("lots") && !is_quantity("8Gb") && !is_quantity(""));
+        assert!(is_hostname("acme.chat.example.com"));
+        assert!(!is_hostname("Acme..com") && !is_hostname("a_b.com"));
+    }
+}

@@ -1,0 +1,265 @@
+//! `build` from YAML fixtures, for each tier and option, compared with committed YAML
+//! snapshots in `tests/snapshots/` (`UPDATE_SNAPSHOTS=1 cargo test -p chemchat-operator
+//! --test build_snapshots` rewrites them; review the diff before committing).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use chemchat_crds::contract;
+use chemchat_operator::build::{Autoscaler, BuildOptions, Child, ChildKind};
+use chemchat_operator::render::{render_children, to_yaml};
+
+fn dir(sub: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(sub)
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(dir("fixtures").join(name)).unwrap()
+}
+
+fn keda() -> BuildOptions {
+    BuildOptions {
+        autoscaler: Autoscaler::Keda {
+            prometheus_address: "http://prometheus.monitoring:9090".to_owned(),
+        },
+        ingress_class: Some("nginx".to_owned()),
+        ..BuildOptions::default()
+    }
+}
+
+/// (snapshot name, tenant fixture, cluster fixture, options)
+fn cases() -> Vec<(
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    BuildOptions,
+)> {
+    vec![
+        (
+            "free",
+            "tenant-free.yaml",
+            Some("cluster-minimal.yaml"),
+            BuildOptions::default(),
+        ),
+        (
+            "free-placeholder-cluster",
+            "tenant-free.yaml",
+            None,
+            BuildOptions::default(),
+        ),
+        (
+            "pro-full-cluster",
+            "tenant-pro.yaml",
+            Some("cluster-full.yaml"),
+            BuildOptions::default(),
+        ),
+        (
+            "enterprise-ingress",
+            "tenant-enterprise.yaml",
+            Some("cluster-full.yaml"),
+            BuildOptions::default(),
+        ),
+        (
+            "enterprise-keda",
+            "tenant-enterprise.yaml",
+            Some("cluster-minimal.yaml"),
+            keda(),
+        ),
+        (
+            "suspended",
+            "tenant-suspended.yaml",
+            Some("cluster-minimal.yaml"),
+            BuildOptions::default(),
+        ),
+    ]
+}
+
+fn build_case(tenant: &str, cluster: Option<&str>, options: &BuildOptions) -> Vec<Child> {
+    let cluster = cluster.map(fixture);
+    render_children(&fixture(tenant), cluster.as_deref(), options).unwrap()
+}
+
+#[test]
+fn build_matches_the_snapshots() {
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut stale = Vec::new();
+    for (name, tenant, cluster, options) in cases() {
+        let yaml = to_yaml(&build_case(tenant, cluster, &options)).unwrap();
+        let path = dir("snapshots").join(format!("{name}.yaml"));
+        if update {
+            std::fs::write(&path, &yaml).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "build output differs from {stale:?}; rerun with UPDATE_SNAPSHOTS=1 and review the diff"
+    );
+}
+
+#[test]
+fn build_is_deterministic() {
+    for (_, tenant, cluster, options) in cases() {
+        assert_eq!(
+            build_case(tenant, cluster, &options),
+            build_case(tenant, cluster, &options)
+        );
+    }
+}
+
+fn find(children: &[Child], kind: ChildKind) -> Option<&Child> {
+    children.iter().find(|c| c.kind == kind)
+}
+
+#[test]
+fn every_child_is_labelled_and_owned_by_the_tenant() {
+    for (name, tenant, cluster, options) in cases() {
+        for child in build_case(tenant, cluster, &options) {
+            let meta = &child.object["metadata"];
+            let owner = &meta["ownerReferences"][0];
+            assert_eq!(owner["kind"], "ChemChatTenant", "{name} {:?}", child.kind);
+            assert_eq!(owner["controller"], true);
+            assert!(owner["uid"].as_str().is_some_and(|u| !u.is_empty()));
+            for label in [
+                "app.kubernetes.io/name",
+                "app.kubernetes.io/instance",
+                "app.kubernetes.io/managed-by",
+                "app.kubernetes.io/part-of",
+                "chemchat.io/tenant",
+            ] {
+                assert!(
+                    meta["labels"][label].is_string(),
+                    "{name} {:?} lacks {label}",
+                    child.kind
+                );
+            }
+            assert!(meta["annotations"]["chemchat.io/applied-hash"].is_string());
+            assert_eq!(child.namespace.is_some(), child.kind.namespaced());
+        }
+    }
+}
+
+#[test]
+fn an_autoscaled_deployment_has_no_replicas() {
+    let children = build_case(
+        "tenant-pro.yaml",
+        Some("cluster-full.yaml"),
+        &BuildOptions::default(),
+    );
+    let hpa = find(&children, ChildKind::HorizontalPodAutoscaler).unwrap();
+    assert_eq!(
+        hpa.object["spec"]["metrics"][0]["pods"]["metric"]["name"],
+        contract::METRIC_WEBSOCKET_CONNECTIONS
+    );
+    assert_eq!(
+        hpa.object["spec"]["metrics"][0]["pods"]["target"]["averageValue"],
+        "1500"
+    );
+    let deployment = find(&children, ChildKind::Deployment).unwrap();
+    assert!(deployment.object["spec"].get("replicas").is_none());
+    // KEDA mode: a ScaledObject instead, never both.
+    let children = build_case(
+        "tenant-enterprise.yaml",
+        Some("cluster-minimal.yaml"),
+        &keda(),
+    );
+    assert!(find(&children, ChildKind::ScaledObject).is_some());
+    assert!(find(&children, ChildKind::HorizontalPodAutoscaler).is_none());
+    assert!(
+        find(&children, ChildKind::Deployment).unwrap().object["spec"]
+            .get("replicas")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_fixed_size_tenant_has_replicas_and_no_autoscaler() {
+    let children = build_case(
+        "tenant-free.yaml",
+        Some("cluster-minimal.yaml"),
+        &BuildOptions::default(),
+    );
+    assert_eq!(
+        find(&children, ChildKind::Deployment).unwrap().object["spec"]["replicas"],
+        1
+    );
+    assert!(find(&children, ChildKind::HorizontalPodAutoscaler).is_none());
+    assert!(find(&children, ChildKind::Ingress).is_none());
+}
+
+#[test]
+fn a_suspended_tenant_scales_to_zero_and_keeps_its_config() {
+    let children = build_case(
+        "tenant-suspended.yaml",
+        Some("cluster-minimal.yaml"),
+        &BuildOptions::default(),
+    );
+    assert_eq!(
+        find(&children, ChildKind::Deployment).unwrap().object["spec"]["replicas"],
+        0
+    );
+    assert!(find(&children, ChildKind::HorizontalPodAutoscaler).is_none());
+    assert!(
+        find(&children, ChildKind::Secret).is_some()
+            && find(&children, ChildKind::Namespace).is_some()
+    );
+}
+
+#[test]
+fn the_environment_carries_the_contract() {
+    let children = build_case(
+        "tenant-pro.yaml",
+        Some("cluster-full.yaml"),
+        &BuildOptions::default(),
+    );
+    let config = &find(&children, ChildKind::ConfigMap).unwrap().object["data"];
+    assert_eq!(config[contract::TENANT_ID], "initech");
+    assert_eq!(config[contract::QUOTA_MAX_CONNECTIONS], "5000");
+    for key in [
+        contract::LISTEN,
+        contract::KAFKA_BROKERS,
+        contract::S3_BUCKET,
+        contract::S3_REGION,
+        contract::S3_ENDPOINT,
+        contract::QUOTA_MAX_USERS,
+        contract::QUOTA_MAX_CONVERSATIONS,
+        contract::QUOTA_MAX_MESSAGES_PER_DAY,
+        contract::QUOTA_MAX_STORAGE_BYTES,
+    ] {
+        assert!(config[key].is_string(), "ConfigMap lacks {key}");
+    }
+    let secret = &find(&children, ChildKind::Secret).unwrap().object["data"];
+    for key in [
+        contract::DATABASE_URL,
+        contract::REDIS_URL,
+        contract::JWT_SECRET,
+        contract::SEARCH_URL,
+        contract::S3_ACCESS_KEY_ID,
+        contract::S3_SECRET_ACCESS_KEY,
+    ] {
+        assert!(secret[key].is_string(), "Secret lacks {key}");
+    }
+}
+
+#[test]
+fn an_invalid_spec_names_the_field() {
+    let err = render_children(
+        &fixture("tenant-invalid-scaling.yaml"),
+        None,
+        &BuildOptions::default(),
+    )
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("spec.scaling.minReplicas"), "{message}");
+    let tls_without_host = fixture("tenant-free.yaml")
+        .replace("tier: Free", "tier: Free\n  ingress: { tlsSecretName: x }");
+    let err = render_children(&tls_without_host, None, &BuildOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("spec.ingress.tlsSecretName"),
+        "{err}"
+    );
+}
