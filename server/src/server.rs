@@ -1,8 +1,10 @@
 //! Start-up: from settings to a listening server, and graceful shutdown.
 
+use crate::adapters::events::InProcessEventLog;
 use crate::adapters::sql;
 use crate::adapters::throttle::InProcessThrottle;
 use crate::app::auth::{Passwords, TokenIssuer};
+use crate::app::chat::Messaging;
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
@@ -45,7 +47,10 @@ impl Server {
             tokens: TokenIssuer::new(&secret),
             passwords: Passwords::default(),
             tenancy,
+            messaging: Messaging::new(settings.max_message_chars),
+            events: Arc::new(InProcessEventLog::new()),
         });
+        tokio::spawn(app.outbox_relay().run());
         let state = HttpState {
             app,
             metrics: http::install_recorder(),

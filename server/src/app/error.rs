@@ -55,6 +55,18 @@ pub enum ErrorCode {
     MfaAlreadyEnabled,
     /// MFA is not enabled for this account.
     MfaNotEnabled,
+    /// No such conversation, or the caller is not a member (the two are indistinguishable).
+    ConversationNotFound,
+    /// No such message, or the caller is not a member of its conversation.
+    MessageNotFound,
+    /// The edit named an `expectedVersion` that is no longer current.
+    StaleVersion,
+    /// The message is deleted and cannot change.
+    MessageDeleted,
+    /// The last owner of a group cannot leave or step down.
+    LastOwner,
+    /// Member ids that are no users of the tenant.
+    InvalidMembers,
     /// Too many requests; retry after `Retry-After`.
     RateLimited,
     /// A tenant quota is exhausted; the message names the quota.
@@ -91,6 +103,12 @@ impl ErrorCode {
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::MfaAlreadyEnabled => "mfa_already_enabled",
             ErrorCode::MfaNotEnabled => "mfa_not_enabled",
+            ErrorCode::ConversationNotFound => "conversation_not_found",
+            ErrorCode::MessageNotFound => "message_not_found",
+            ErrorCode::StaleVersion => "stale_version",
+            ErrorCode::MessageDeleted => "message_deleted",
+            ErrorCode::LastOwner => "last_owner",
+            ErrorCode::InvalidMembers => "invalid_members",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::ServiceUnavailable => "service_unavailable",

@@ -4,12 +4,13 @@
 //! the world through the ports in [`crate::ports`] and speaks in [`crate::domain`] values.
 
 pub mod auth;
+pub mod chat;
 mod error;
 pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};
 
-use crate::ports::{Clock, LoginThrottle, Store};
+use crate::ports::{Clock, EventLog, EventStream, LoginThrottle, Store};
 use auth::{Passwords, TokenIssuer};
 use std::sync::Arc;
 use tenancy::Tenancy;
@@ -23,6 +24,8 @@ pub struct App {
     tokens: Arc<TokenIssuer>,
     passwords: Passwords,
     tenancy: Tenancy,
+    messaging: chat::Messaging,
+    events: Arc<dyn EventLog>,
 }
 
 /// What [`App::new`] needs.
@@ -40,6 +43,10 @@ pub struct AppParts {
     pub passwords: Passwords,
     /// Which tenants this server serves.
     pub tenancy: Tenancy,
+    /// Message limits and the outbox relay's wake-up signal.
+    pub messaging: chat::Messaging,
+    /// Where committed events go (the outbox relay ships them there).
+    pub events: Arc<dyn EventLog>,
 }
 
 impl App {
@@ -52,7 +59,24 @@ impl App {
             tokens: Arc::new(parts.tokens),
             passwords: parts.passwords,
             tenancy: parts.tenancy,
+            messaging: parts.messaging,
+            events: parts.events,
         }
+    }
+
+    /// The relay that ships this app's outbox to its event log; run it once per process.
+    pub fn outbox_relay(&self) -> chat::OutboxRelay {
+        chat::OutboxRelay::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.events),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.messaging.outbox),
+        )
+    }
+
+    /// A subscription to committed events (for in-process consumers such as the gateway).
+    pub fn subscribe_events(&self) -> EventStream {
+        self.events.subscribe()
     }
 
     /// The store, for readiness checks.

@@ -69,6 +69,8 @@ pub struct Settings {
     pub login_attempts_per_account: u32,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Longest message, in characters (Unicode scalar values).
+    pub max_message_chars: usize,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_seconds: u64,
     /// Log format.
@@ -98,6 +100,7 @@ impl Default for Settings {
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
             max_body_bytes: 1 << 20,
+            max_message_chars: 8000,
             shutdown_grace_seconds: 20,
             log_format: LogFormat::Pretty,
         }

@@ -21,6 +21,16 @@ macro_rules! uuid_id {
             pub fn parse(raw: &str) -> Option<Self> {
                 Uuid::try_parse(raw).ok().map(Self)
             }
+
+            /// The 16 bytes of the id, for compact encodings such as sync cursors.
+            pub fn to_bytes(self) -> [u8; 16] {
+                self.0.into_bytes()
+            }
+
+            /// The id from its 16 bytes.
+            pub fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(bytes))
+            }
         }
 
         impl fmt::Display for $name {
@@ -42,4 +52,16 @@ uuid_id!(
 uuid_id!(
     /// An audit-log entry.
     AuditId
+);
+uuid_id!(
+    /// A conversation (DM or group), unique within its tenant.
+    ConversationId
+);
+uuid_id!(
+    /// A message, unique within its tenant.
+    MessageId
+);
+uuid_id!(
+    /// An event of the event log (outbox); consumers deduplicate on it.
+    EventId
 );

@@ -1,12 +1,19 @@
 //! Parsed domain values. Every value that crosses the edge is parsed into one of these types
 //! once, so the use cases never see an unchecked string.
 
+mod conversation;
 mod ids;
+mod message;
 mod tenant;
 mod text;
 mod user;
 
-pub use ids::{AuditId, SessionId, UserId};
+pub use conversation::{
+    ConversationKind, ConversationName, MembershipDenied, Role, may_delete_message, may_grant,
+    may_remove,
+};
+pub use ids::{AuditId, ConversationId, EventId, MessageId, SessionId, UserId};
+pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;
 pub use user::{DeviceId, DisplayName, Email, LoginName, Password, Username};

@@ -3,6 +3,7 @@
 //! **Invariant**: handlers are thin: parse the request into domain values, call one use case,
 //! map the result. No business rule lives here.
 
+pub mod docs;
 pub mod error;
 pub mod extract;
 mod metrics;
@@ -36,6 +37,7 @@ pub struct HttpState {
 pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(routes::health::routes())
+        .merge(docs::routes())
         .nest("/api/v1", routes::api())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

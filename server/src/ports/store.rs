@@ -120,9 +120,10 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
-/// Persistence for the use cases. Implemented once over SQL for SQLite and PostgreSQL.
+/// Persistence for the use cases. Implemented once over SQL for SQLite and PostgreSQL. The chat
+/// methods live in [`super::ChatStore`].
 #[async_trait]
-pub trait Store: Send + Sync + Debug + 'static {
+pub trait Store: super::ChatStore + Send + Sync + Debug + 'static {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -6,6 +6,7 @@
 //! PostgreSQL's row-level security.
 
 mod audit;
+mod chat;
 mod connect;
 mod engine;
 mod rows;

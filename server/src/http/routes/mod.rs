@@ -1,6 +1,7 @@
 //! Route tables.
 
 mod auth;
+pub mod chat;
 pub mod health;
 
 use super::HttpState;
@@ -8,7 +9,9 @@ use axum::Router;
 
 /// Everything under `/api/v1`.
 pub fn api() -> Router<HttpState> {
-    Router::new().nest("/auth", auth::routes())
+    Router::new()
+        .nest("/auth", auth::routes())
+        .merge(chat::routes())
 }
 
 /// RFC 3339 text of a Unix-millisecond time.

@@ -1,0 +1,215 @@
+//! Membership changes and read pointers, each under the conversation's lock so the role rules
+//! see facts that cannot change before commit.
+
+use super::super::{SqlStore, Tx, db};
+use super::conversations::unknown_users;
+use super::events::{self, lock_conversation};
+use super::rows::{load_conversation, member_role};
+use crate::domain::{ConversationId, Role, TenantId, UserId, may_grant, may_remove};
+use crate::ports::StoreResult;
+use crate::ports::chat::{ChatEvent, MembershipOutcome};
+
+pub(super) async fn add(
+    store: &SqlStore,
+    tenant: &TenantId,
+    id: ConversationId,
+    actor: UserId,
+    members: &[(UserId, Role)],
+    at_ms: i64,
+) -> StoreResult<MembershipOutcome> {
+    let mut tx = store.write(tenant).await?;
+    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
+        return Ok(MembershipOutcome::NotFound);
+    };
+    let Some(actor_role) = member_role(&mut tx, tenant, id, &actor.to_string()).await? else {
+        return Ok(MembershipOutcome::NotFound);
+    };
+    let unknown = unknown_users(&mut tx, tenant, members.iter().map(|(u, _)| *u)).await?;
+    if !unknown.is_empty() {
+        return Ok(MembershipOutcome::UnknownUsers(unknown));
+    }
+    for &(user, role) in members {
+        let current = member_role(&mut tx, tenant, id, &user.to_string()).await?;
+        if current == Some(role) {
+            continue;
+        }
+        let others = other_owners(&mut tx, tenant, id, user).await?;
+        if let Err(denied) = may_grant(locked.kind, actor_role, role, current, others) {
+            return Ok(MembershipOutcome::Denied(denied));
+        }
+        // The member sees events from the one announcing them on.
+        let joined_event_seq: i64 = sqlx::query_scalar(
+            "SELECT last_event_seq FROM conversations WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if current.is_some() {
+            sqlx::query(
+                "UPDATE conversation_members SET role = $4 \
+                 WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
+            )
+            .bind(tenant.as_str())
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        } else {
+            // A former member rejoins in place; a new one is inserted.
+            sqlx::query(
+                "INSERT INTO conversation_members (tenant_id, conversation_id, user_id, role, \
+                 joined_at, joined_event_seq) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (tenant_id, conversation_id, user_id) DO UPDATE SET role = $4, \
+                 joined_at = $5, joined_event_seq = $6, left_event_seq = NULL",
+            )
+            .bind(tenant.as_str())
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(role.as_str())
+            .bind(at_ms)
+            .bind(joined_event_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        let event = ChatEvent::MemberAdded {
+            conversation_id: id,
+            user_id: user,
+            role,
+            by: actor,
+        };
+        events::append(&mut tx, tenant, id, event, at_ms).await?;
+    }
+    finish(tx, tenant, id).await
+}
+
+pub(super) async fn remove(
+    store: &SqlStore,
+    tenant: &TenantId,
+    id: ConversationId,
+    actor: UserId,
+    target: UserId,
+    at_ms: i64,
+) -> StoreResult<MembershipOutcome> {
+    let mut tx = store.write(tenant).await?;
+    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
+        return Ok(MembershipOutcome::NotFound);
+    };
+    let Some(actor_role) = member_role(&mut tx, tenant, id, &actor.to_string()).await? else {
+        return Ok(MembershipOutcome::NotFound);
+    };
+    let Some(target_role) = member_role(&mut tx, tenant, id, &target.to_string()).await? else {
+        return Ok(MembershipOutcome::NotAMember);
+    };
+    let others = other_owners(&mut tx, tenant, id, target).await?;
+    if let Err(denied) = may_remove(
+        locked.kind,
+        actor_role,
+        target_role,
+        actor == target,
+        others,
+    ) {
+        return Ok(MembershipOutcome::Denied(denied));
+    }
+    let event = ChatEvent::MemberRemoved {
+        conversation_id: id,
+        user_id: target,
+        by: actor,
+    };
+    // The removal is the last event the former member receives.
+    let event_seq = events::append(&mut tx, tenant, id, event, at_ms).await?;
+    sqlx::query(
+        "UPDATE conversation_members SET left_event_seq = $4 \
+         WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(target.to_string())
+    .bind(event_seq)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    finish(tx, tenant, id).await
+}
+
+async fn finish(
+    mut tx: Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+) -> StoreResult<MembershipOutcome> {
+    let conversation = load_conversation(&mut tx, tenant, id).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(conversation.map_or(MembershipOutcome::NotFound, MembershipOutcome::Done))
+}
+
+/// Current owners other than `user`.
+async fn other_owners(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+    user: UserId,
+) -> StoreResult<u64> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM conversation_members WHERE tenant_id = $1 AND conversation_id = $2 \
+         AND role = 'owner' AND left_event_seq IS NULL AND user_id <> $3",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+pub(super) async fn mark_read(
+    store: &SqlStore,
+    tenant: &TenantId,
+    id: ConversationId,
+    user: UserId,
+    seq: i64,
+    at_ms: i64,
+) -> StoreResult<Option<i64>> {
+    let mut tx = store.write(tenant).await?;
+    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
+        return Ok(None);
+    };
+    let target = seq.min(locked.last_seq);
+    let moved = sqlx::query(
+        "UPDATE conversation_members SET last_read_seq = $4 WHERE tenant_id = $1 \
+         AND conversation_id = $2 AND user_id = $3 AND left_event_seq IS NULL \
+         AND last_read_seq < $4",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .bind(target)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if moved == 1 {
+        let event = ChatEvent::ReceiptRead {
+            conversation_id: id,
+            user_id: user,
+            seq: target,
+        };
+        events::append(&mut tx, tenant, id, event, at_ms).await?;
+    }
+    let pointer: Option<i64> = sqlx::query_scalar(
+        "SELECT last_read_seq FROM conversation_members WHERE tenant_id = $1 \
+         AND conversation_id = $2 AND user_id = $3 AND left_event_seq IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(pointer)
+}

@@ -1,0 +1,163 @@
+//! The SQL implementation of [`ChatStore`], shared by both engines.
+
+mod changes;
+mod conversations;
+mod events;
+mod members;
+mod messages;
+mod rows;
+
+use super::SqlStore;
+use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};
+use crate::ports::StoreResult;
+use crate::ports::chat::{
+    ActivityCursor, ChatStore, Conversation, ConversationCreation, ConversationSummary, DailyQuota,
+    HistoryPage, MembershipOutcome, Message, MessageChange, MessageEdit, MessageEditRequest,
+    NewConversation, NewMessage, SendOutcome, StoredEvent, SyncPage, SyncPosition,
+};
+use async_trait::async_trait;
+
+#[async_trait]
+impl ChatStore for SqlStore {
+    async fn create_conversation(
+        &self,
+        tenant: &TenantId,
+        new: &NewConversation,
+        max_conversations: Option<u64>,
+    ) -> StoreResult<ConversationCreation> {
+        conversations::create(self, tenant, new, max_conversations).await
+    }
+
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        viewer: UserId,
+    ) -> StoreResult<Option<Conversation>> {
+        conversations::get(self, tenant, id, viewer).await
+    }
+
+    async fn conversations_of(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        after: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationSummary>> {
+        conversations::list(self, tenant, user, after, limit).await
+    }
+
+    async fn add_members(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        actor: UserId,
+        members: &[(UserId, Role)],
+        at_ms: i64,
+    ) -> StoreResult<MembershipOutcome> {
+        members::add(self, tenant, id, actor, members, at_ms).await
+    }
+
+    async fn remove_member(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        actor: UserId,
+        target: UserId,
+        at_ms: i64,
+    ) -> StoreResult<MembershipOutcome> {
+        members::remove(self, tenant, id, actor, target, at_ms).await
+    }
+
+    async fn send_message(
+        &self,
+        tenant: &TenantId,
+        message: &NewMessage,
+        quota: Option<DailyQuota>,
+    ) -> StoreResult<SendOutcome> {
+        messages::send(self, tenant, message, quota).await
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        viewer: UserId,
+        page: HistoryPage,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<Message>>> {
+        messages::history(self, tenant, conversation, viewer, page, limit).await
+    }
+
+    async fn message_edits(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        viewer: UserId,
+    ) -> StoreResult<Option<Vec<MessageEdit>>> {
+        messages::edits(self, tenant, id, viewer).await
+    }
+
+    async fn edit_message(
+        &self,
+        tenant: &TenantId,
+        edit: &MessageEditRequest,
+    ) -> StoreResult<MessageChange> {
+        changes::edit(self, tenant, edit).await
+    }
+
+    async fn delete_message(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        actor: UserId,
+        at_ms: i64,
+    ) -> StoreResult<MessageChange> {
+        changes::delete(self, tenant, id, actor, at_ms).await
+    }
+
+    async fn set_reaction(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        user: UserId,
+        emoji: &str,
+        present: bool,
+        at_ms: i64,
+    ) -> StoreResult<MessageChange> {
+        changes::react(self, tenant, id, user, emoji, present, at_ms).await
+    }
+
+    async fn mark_read(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        user: UserId,
+        seq: i64,
+        at_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        members::mark_read(self, tenant, conversation, user, seq, at_ms).await
+    }
+
+    async fn sync_position(&self, tenant: &TenantId, user: UserId) -> StoreResult<SyncPosition> {
+        events::position(self, tenant, user).await
+    }
+
+    async fn sync(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        since: &SyncPosition,
+        limit: u32,
+    ) -> StoreResult<SyncPage> {
+        events::sync(self, tenant, user, since, limit).await
+    }
+
+    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        events::unpublished(self, limit).await
+    }
+
+    async fn mark_published(&self, events: &[StoredEvent], at_ms: i64) -> StoreResult<()> {
+        events::mark_published(self, events, at_ms).await
+    }
+}

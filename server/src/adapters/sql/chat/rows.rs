@@ -1,0 +1,252 @@
+//! Chat row shapes and the small reads several chat operations share.
+
+use super::super::rows::parse_user_id;
+use super::super::{Tx, db};
+use crate::domain::{ConversationId, ConversationKind, EventId, MessageId, Role, TenantId};
+use crate::ports::StoreError;
+use crate::ports::chat::{Conversation, Member, Message, ReactionGroup, StoredEvent};
+
+/// The columns [`MessageRow`] reads, in order.
+pub(super) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, client_message_id, \
+     kind, content, version, created_at, edited_at, deleted_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    id: String,
+    conversation_id: String,
+    seq: i64,
+    sender_id: String,
+    client_message_id: String,
+    kind: String,
+    content: Option<String>,
+    version: i64,
+    created_at: i64,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
+        Ok(Message {
+            id: message_id(&row.id)?,
+            conversation_id: conversation_id(&row.conversation_id)?,
+            seq: row.seq,
+            sender_id: parse_user_id(&row.sender_id)?,
+            client_message_id: row.client_message_id,
+            kind: row.kind,
+            content: row.content,
+            version: row.version,
+            created_at_ms: row.created_at,
+            edited_at_ms: row.edited_at,
+            deleted_at_ms: row.deleted_at,
+            reactions: Vec::new(),
+        })
+    }
+}
+
+pub(super) fn message_id(raw: &str) -> Result<MessageId, StoreError> {
+    MessageId::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("bad message id '{raw}'")))
+}
+
+pub(super) fn conversation_id(raw: &str) -> Result<ConversationId, StoreError> {
+    ConversationId::parse(raw)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad conversation id '{raw}'")))
+}
+
+pub(super) fn role(raw: &str) -> Result<Role, StoreError> {
+    Role::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("bad role '{raw}'")))
+}
+
+/// The columns [`ConversationRow`] reads, in order, qualified by the alias `c`.
+pub(super) const CONVERSATION_COLUMNS: &str =
+    "c.id, c.kind, c.name, c.created_by, c.created_at, c.last_activity_at, c.last_seq";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ConversationRow {
+    id: String,
+    kind: String,
+    name: Option<String>,
+    created_by: String,
+    created_at: i64,
+    last_activity_at: i64,
+    last_seq: i64,
+}
+
+impl ConversationRow {
+    /// The id as stored.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(super) fn into_conversation(
+        self,
+        members: Vec<Member>,
+    ) -> Result<Conversation, StoreError> {
+        Ok(Conversation {
+            id: conversation_id(&self.id)?,
+            kind: ConversationKind::parse(&self.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad kind '{}'", self.kind)))?,
+            name: self.name,
+            created_by: parse_user_id(&self.created_by)?,
+            created_at_ms: self.created_at,
+            last_activity_ms: self.last_activity_at,
+            last_seq: self.last_seq,
+            members,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    tenant_id: String,
+    conversation_id: String,
+    event_seq: i64,
+    id: String,
+    kind: String,
+    payload: String,
+    created_at: i64,
+}
+
+/// The columns [`EventRow`] reads, in order.
+pub(super) const EVENT_COLUMNS: &str =
+    "tenant_id, conversation_id, event_seq, id, kind, payload, created_at";
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Ok(StoredEvent {
+            tenant: TenantId::parse(&row.tenant_id)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            id: EventId::parse(&row.id)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad event id '{}'", row.id)))?,
+            conversation_id: conversation_id(&row.conversation_id)?,
+            event_seq: row.event_seq,
+            kind: row.kind,
+            payload: serde_json::from_str(&row.payload)
+                .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?,
+            created_at_ms: row.created_at,
+        })
+    }
+}
+
+/// A conversation with its current members, whoever asks.
+pub(super) async fn load_conversation(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+) -> Result<Option<Conversation>, StoreError> {
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.tenant_id = $1 AND c.id = $2"
+    );
+    let row: Option<ConversationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    let members = load_members(tx, tenant, id).await?;
+    row.into_conversation(members).map(Some)
+}
+
+/// The current members of a conversation, earliest first.
+pub(super) async fn load_members(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+) -> Result<Vec<Member>, StoreError> {
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT user_id, role, joined_at, last_read_seq FROM conversation_members \
+         WHERE tenant_id = $1 AND conversation_id = $2 AND left_event_seq IS NULL \
+         ORDER BY joined_at, user_id",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    rows.into_iter()
+        .map(|(user, role_text, joined_at, last_read_seq)| {
+            Ok(Member {
+                user_id: parse_user_id(&user)?,
+                role: role(&role_text)?,
+                joined_at_ms: joined_at,
+                last_read_seq,
+            })
+        })
+        .collect()
+}
+
+/// The role of a current member, `None` for anyone else.
+pub(super) async fn member_role(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    conversation: ConversationId,
+    user: &str,
+) -> Result<Option<Role>, StoreError> {
+    let raw: Option<String> = sqlx::query_scalar(
+        "SELECT role FROM conversation_members WHERE tenant_id = $1 AND conversation_id = $2 \
+         AND user_id = $3 AND left_event_seq IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(conversation.to_string())
+    .bind(user)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    raw.as_deref().map(role).transpose()
+}
+
+/// One message with its reactions.
+pub(super) async fn load_message(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND id = $2");
+    let row: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    let Some(mut message) = row.map(Message::try_from).transpose()? else {
+        return Ok(None);
+    };
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT message_id, emoji, user_id FROM reactions WHERE tenant_id = $1 AND message_id = $2 \
+         ORDER BY created_at, emoji, user_id",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    attach_reactions(std::slice::from_mut(&mut message), rows)?;
+    Ok(Some(message))
+}
+
+/// Groups `(message_id, emoji, user_id)` rows, in their order, onto the messages they belong to.
+pub(super) fn attach_reactions(
+    messages: &mut [Message],
+    rows: Vec<(String, String, String)>,
+) -> Result<(), StoreError> {
+    for (message, emoji, user) in rows {
+        let message = message_id(&message)?;
+        let user = parse_user_id(&user)?;
+        let Some(target) = messages.iter_mut().find(|m| m.id == message) else {
+            continue;
+        };
+        match target.reactions.iter_mut().find(|g| g.emoji == emoji) {
+            Some(group) => group.user_ids.push(user),
+            None => target.reactions.push(ReactionGroup {
+                emoji,
+                user_ids: vec![user],
+            }),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Sending, reading, editing, deleting and reacting to messages; read receipts.
+
+use super::conversations::invalid_query;
+use super::{MAX_HISTORY_LIMIT, conversation_not_found, message_not_found};
+use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::{
+    ClientMessageId, ConversationId, Emoji, MessageContent, MessageId, Tenant, UserId,
+    ValidationError,
+};
+use crate::ports::chat::{
+    DailyQuota, HistoryPage, Message, MessageChange, MessageEdit, MessageEditRequest, NewMessage,
+    SendOutcome,
+};
+use std::time::Duration;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A send, with its content not yet checked against the configured maximum.
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    /// The text as the client sent it.
+    pub content: String,
+    /// The idempotency key; a server-made one when the client sent none.
+    pub client_message_id: ClientMessageId,
+}
+
+/// A sent message, and whether this call stored it (`false`: a retry of an earlier send).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The message.
+    pub message: Message,
+    /// Whether it is new.
+    pub created: bool,
+}
+
+/// Which page of history.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryRequest {
+    /// Before, after, or the latest.
+    pub page: HistoryPage,
+    /// At most this many (1-100).
+    pub limit: u32,
+}
+
+/// An edit.
+#[derive(Debug, Clone)]
+pub struct EditRequest {
+    /// The new text.
+    pub content: String,
+    /// Refuse unless the message is at this version.
+    pub expected_version: Option<i64>,
+}
+
+impl App {
+    /// Sends a message; a retry with the same `clientMessageId` returns the original.
+    pub async fn send_message(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        conversation: ConversationId,
+        request: SendRequest,
+    ) -> AppResult<Sent> {
+        let content = MessageContent::parse(request.content, self.messaging.max_message_chars)?;
+        let at_ms = self.clock.now_ms();
+        let quota = tenant.quotas.max_messages_per_day.map(|max| DailyQuota {
+            max,
+            day: at_ms.div_euclid(DAY_MS),
+        });
+        let message = NewMessage {
+            id: MessageId::generate(),
+            conversation_id: conversation,
+            sender_id: caller,
+            client_message_id: request.client_message_id.as_str().to_owned(),
+            kind: "text".to_owned(),
+            content: content.into_inner(),
+            at_ms,
+        };
+        match self.store.send_message(&tenant.id, &message, quota).await? {
+            SendOutcome::Sent(message) => {
+                self.messaging.outbox.notify_one();
+                Ok(Sent {
+                    message,
+                    created: true,
+                })
+            }
+            SendOutcome::Duplicate(message) => Ok(Sent {
+                message,
+                created: false,
+            }),
+            SendOutcome::NotFound => Err(conversation_not_found()),
+            SendOutcome::QuotaExceeded => {
+                let until_midnight = DAY_MS - at_ms.rem_euclid(DAY_MS);
+                Err(AppError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!(
+                        "quota maxMessagesPerDay ({}) reached for tenant '{}'",
+                        tenant.quotas.max_messages_per_day.unwrap_or_default(),
+                        tenant.id
+                    ),
+                )
+                .retry_after(Duration::from_millis(
+                    u64::try_from(until_midnight).unwrap_or(1000),
+                )))
+            }
+        }
+    }
+
+    /// A page of history, always in seq order.
+    pub async fn history(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        conversation: ConversationId,
+        request: HistoryRequest,
+    ) -> AppResult<Vec<Message>> {
+        if request.limit == 0 || request.limit > MAX_HISTORY_LIMIT {
+            return Err(invalid_query(
+                "limit",
+                format!("must be 1-{MAX_HISTORY_LIMIT}"),
+            ));
+        }
+        if let HistoryPage::Before(seq) | HistoryPage::After(seq) = request.page
+            && seq < 0
+        {
+            return Err(invalid_query("before/after", "must be a seq >= 0".into()));
+        }
+        self.store
+            .messages(
+                &tenant.id,
+                conversation,
+                caller,
+                request.page,
+                request.limit,
+            )
+            .await?
+            .ok_or_else(conversation_not_found)
+    }
+
+    /// A message's earlier versions, oldest first.
+    pub async fn message_edits(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        id: MessageId,
+    ) -> AppResult<Vec<MessageEdit>> {
+        self.store
+            .message_edits(&tenant.id, id, caller)
+            .await?
+            .ok_or_else(message_not_found)
+    }
+
+    /// Edits the caller's own message.
+    pub async fn edit_message(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        id: MessageId,
+        request: EditRequest,
+    ) -> AppResult<Message> {
+        let content = MessageContent::parse(request.content, self.messaging.max_message_chars)?;
+        if request.expected_version.is_some_and(|v| v < 1) {
+            return Err(ValidationError::new("expectedVersion", "must be 1 or more").into());
+        }
+        let edit = MessageEditRequest {
+            id,
+            editor: caller,
+            content: content.into_inner(),
+            expected_version: request.expected_version,
+            at_ms: self.clock.now_ms(),
+        };
+        let change = self.store.edit_message(&tenant.id, &edit).await?;
+        self.change_result(change, "only the author can edit a message")
+    }
+
+    /// Deletes a message (the author, or a moderator of the conversation): a tombstone remains.
+    pub async fn delete_message(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        id: MessageId,
+    ) -> AppResult<Message> {
+        let at = self.clock.now_ms();
+        let change = self
+            .store
+            .delete_message(&tenant.id, id, caller, at)
+            .await?;
+        self.change_result(
+            change,
+            "only the author or a conversation admin can delete a message",
+        )
+    }
+
+    /// Adds (`present`) or removes the caller's reaction; repeating either is harmless.
+    pub async fn react(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        id: MessageId,
+        emoji: &Emoji,
+        present: bool,
+    ) -> AppResult<Message> {
+        let at = self.clock.now_ms();
+        let change = self
+            .store
+            .set_reaction(&tenant.id, id, caller, emoji.as_str(), present, at)
+            .await?;
+        self.change_result(change, "not allowed")
+    }
+
+    /// Moves the caller's read pointer forward to `seq`; returns where it now is.
+    pub async fn mark_read(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> AppResult<i64> {
+        if seq < 0 {
+            return Err(ValidationError::new("seq", "must be 0 or more").into());
+        }
+        let at = self.clock.now_ms();
+        let pointer = self
+            .store
+            .mark_read(&tenant.id, conversation, caller, seq, at)
+            .await?
+            .ok_or_else(conversation_not_found)?;
+        self.messaging.outbox.notify_one();
+        Ok(pointer)
+    }
+
+    fn change_result(&self, change: MessageChange, forbidden: &str) -> AppResult<Message> {
+        match change {
+            MessageChange::Done(message) => {
+                self.messaging.outbox.notify_one();
+                Ok(message)
+            }
+            MessageChange::NotFound => Err(message_not_found()),
+            MessageChange::Forbidden => Err(AppError::new(ErrorCode::Forbidden, forbidden)),
+            MessageChange::Deleted => Err(AppError::new(
+                ErrorCode::MessageDeleted,
+                "the message is deleted",
+            )),
+            MessageChange::Stale { current } => Err(AppError::new(
+                ErrorCode::StaleVersion,
+                format!("the message changed: it is at version {current}; reload and retry"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Conversations and messages: creating and joining conversations, sending, history, edits,
+//! deletions, reactions, read receipts, delta sync, and the outbox relay.
+//!
+//! **Invariant**: a use case commits its change and its event in one store call, then only wakes
+//! the outbox relay; it never publishes itself, so nothing is seen before it is committed and the
+//! event log behind the relay can be swapped without touching a use case.
+
+mod conversations;
+mod cursor;
+mod messages;
+mod outbox;
+mod sync;
+
+pub use conversations::{ConversationPage, NewConversationRequest};
+pub use messages::{EditRequest, HistoryRequest, SendRequest, Sent};
+pub use outbox::OutboxRelay;
+pub use sync::SyncResult;
+
+use super::{AppError, ErrorCode};
+use crate::domain::MembershipDenied;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Largest page of history.
+pub const MAX_HISTORY_LIMIT: u32 = 100;
+/// Largest page of the conversation list.
+pub const MAX_CONVERSATION_LIMIT: u32 = 100;
+/// Largest page of sync.
+pub const MAX_SYNC_LIMIT: u32 = 1000;
+
+/// Settings of the messaging use cases.
+#[derive(Debug, Clone)]
+pub struct Messaging {
+    /// Longest message, in Unicode scalar values.
+    pub max_message_chars: usize,
+    /// Wakes the outbox relay after a commit.
+    pub outbox: Arc<Notify>,
+}
+
+impl Messaging {
+    /// Settings with this limit and a fresh relay signal.
+    pub fn new(max_message_chars: usize) -> Self {
+        Self {
+            max_message_chars,
+            outbox: Arc::new(Notify::new()),
+        }
+    }
+}
+
+fn conversation_not_found() -> AppError {
+    AppError::new(
+        ErrorCode::ConversationNotFound,
+        "conversation does not exist or you are not a member",
+    )
+}
+
+fn message_not_found() -> AppError {
+    AppError::new(
+        ErrorCode::MessageNotFound,
+        "message does not exist or you are not a member of its conversation",
+    )
+}
+
+fn denied(reason: MembershipDenied) -> AppError {
+    match reason {
+        MembershipDenied::NotAllowed => AppError::new(
+            ErrorCode::Forbidden,
+            "your role in this conversation does not allow this change",
+        ),
+        MembershipDenied::DirectConversation => AppError::new(
+            ErrorCode::Forbidden,
+            "the members of a direct conversation cannot change",
+        ),
+        MembershipDenied::LastOwner => AppError::new(
+            ErrorCode::LastOwner,
+            "the last owner cannot leave or step down; make another member owner first",
+        ),
+    }
+}

@@ -1,0 +1,150 @@
+//! The chat part of the store: conversations, members, messages, reactions, receipts, and the
+//! event log that is at once the outbox and the source of delta sync.
+//!
+//! **Invariant**: every change and its event are written in one transaction, and each
+//! conversation numbers its messages (`seq`) and its events (`event_seq`) under its own row lock,
+//! so both sequences are gap-free and commit in order on either engine.
+
+mod types;
+mod wire;
+
+pub use types::*;
+pub use wire::{ChatEvent, ConversationView, MemberView, MessageView, ReactionView, rfc3339};
+
+use super::StoreResult;
+use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};
+use async_trait::async_trait;
+use std::fmt::Debug;
+
+/// Persistence of conversations and messages. Each method is one transaction.
+#[async_trait]
+pub trait ChatStore: Send + Sync + Debug + 'static {
+    /// Creates a conversation with its members (or returns the existing DM of the pair), within
+    /// the tenant's conversation quota.
+    async fn create_conversation(
+        &self,
+        tenant: &TenantId,
+        new: &NewConversation,
+        max_conversations: Option<u64>,
+    ) -> StoreResult<ConversationCreation>;
+
+    /// A conversation, if `viewer` is a current member.
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        viewer: UserId,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// The user's conversations, most recent activity first, after `after`.
+    async fn conversations_of(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        after: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationSummary>>;
+
+    /// Adds members (or changes the role of existing ones), applying the role rules.
+    async fn add_members(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        actor: UserId,
+        members: &[(UserId, Role)],
+        at_ms: i64,
+    ) -> StoreResult<MembershipOutcome>;
+
+    /// Removes `target` (leaves, when `target == actor`), applying the role rules.
+    async fn remove_member(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        actor: UserId,
+        target: UserId,
+        at_ms: i64,
+    ) -> StoreResult<MembershipOutcome>;
+
+    /// Sends a message: dedupe, next seq, insert, event; within the daily quota when given.
+    async fn send_message(
+        &self,
+        tenant: &TenantId,
+        message: &NewMessage,
+        quota: Option<DailyQuota>,
+    ) -> StoreResult<SendOutcome>;
+
+    /// A page of history in seq order, if `viewer` is a current member.
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        viewer: UserId,
+        page: HistoryPage,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<Message>>>;
+
+    /// A message's earlier versions, oldest first, if `viewer` is a current member.
+    async fn message_edits(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        viewer: UserId,
+    ) -> StoreResult<Option<Vec<MessageEdit>>>;
+
+    /// Edits a message (author only), keeping the old text in the edit history.
+    async fn edit_message(
+        &self,
+        tenant: &TenantId,
+        edit: &MessageEditRequest,
+    ) -> StoreResult<MessageChange>;
+
+    /// Turns a message into a tombstone (author or moderator): text, edits and reactions gone.
+    async fn delete_message(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        actor: UserId,
+        at_ms: i64,
+    ) -> StoreResult<MessageChange>;
+
+    /// Adds (`present`) or removes a reaction; doing either twice changes nothing.
+    async fn set_reaction(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        user: UserId,
+        emoji: &str,
+        present: bool,
+        at_ms: i64,
+    ) -> StoreResult<MessageChange>;
+
+    /// Moves the user's read pointer forward to `seq` (capped at the latest message); returns the
+    /// pointer, or `None` when the user is not a member.
+    async fn mark_read(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        user: UserId,
+        seq: i64,
+        at_ms: i64,
+    ) -> StoreResult<Option<i64>>;
+
+    /// The sync position of "now": the latest event of each of the user's conversations.
+    async fn sync_position(&self, tenant: &TenantId, user: UserId) -> StoreResult<SyncPosition>;
+
+    /// The events the user has not seen since `since`, at most `limit`.
+    async fn sync(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        since: &SyncPosition,
+        limit: u32,
+    ) -> StoreResult<SyncPage>;
+
+    /// Outbox: the oldest events not yet shipped, of every tenant (each event names its own).
+    /// The outbox relay is the one caller that spans tenants.
+    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Outbox: marks these events shipped.
+    async fn mark_published(&self, events: &[StoredEvent], at_ms: i64) -> StoreResult<()>;
+}

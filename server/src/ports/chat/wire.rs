@@ -1,0 +1,254 @@
+//! The client contract's shapes of messages and events (api.md). They live beside the store port
+//! because an event's payload is written in the same transaction as the change it describes, and
+//! every consumer (REST, WebSocket, sync, the event stream) must see the same shape.
+
+use super::types::{Conversation, Member, Message};
+use crate::domain::{ConversationId, Role, UserId};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+/// RFC 3339 text of a Unix-millisecond time.
+pub fn rfc3339(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A message as clients see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    /// Message id (UUID v7).
+    pub id: String,
+    /// Conversation id.
+    pub conversation_id: String,
+    /// Author.
+    pub sender_id: String,
+    /// The text, byte-exact; `null` once deleted.
+    pub content: Option<String>,
+    /// `text`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Position in the conversation (1, 2, 3… without gaps).
+    pub sequence_number: i64,
+    /// The same as `sequenceNumber`.
+    pub seq: i64,
+    /// The sender's idempotency key.
+    pub client_message_id: String,
+    /// Sent at (RFC 3339).
+    pub timestamp: String,
+    /// 1, then +1 per edit; send it back as `expectedVersion`.
+    pub version: i64,
+    /// Last edit (RFC 3339).
+    pub edited_at: Option<String>,
+    /// Deletion (RFC 3339); the message is a tombstone.
+    pub deleted_at: Option<String>,
+    /// Whether this is a tombstone.
+    pub deleted: bool,
+    /// Reactions grouped by emoji.
+    pub reactions: Vec<ReactionView>,
+}
+
+/// Everyone who reacted with one emoji.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionView {
+    /// The emoji.
+    pub emoji: String,
+    /// How many reacted with it.
+    pub count: usize,
+    /// Who.
+    pub user_ids: Vec<String>,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            conversation_id: m.conversation_id.to_string(),
+            sender_id: m.sender_id.to_string(),
+            content: m.content.clone(),
+            kind: m.kind.clone(),
+            sequence_number: m.seq,
+            seq: m.seq,
+            client_message_id: m.client_message_id.clone(),
+            timestamp: rfc3339(m.created_at_ms),
+            version: m.version,
+            edited_at: m.edited_at_ms.map(rfc3339),
+            deleted_at: m.deleted_at_ms.map(rfc3339),
+            deleted: m.deleted_at_ms.is_some(),
+            reactions: m
+                .reactions
+                .iter()
+                .map(|r| ReactionView {
+                    emoji: r.emoji.clone(),
+                    count: r.user_ids.len(),
+                    user_ids: r.user_ids.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A member as clients see them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    /// User id.
+    pub user_id: String,
+    /// `owner`, `admin` or `member`.
+    pub role: String,
+    /// Joined at (RFC 3339).
+    pub joined_at: String,
+    /// Every message up to this seq is read.
+    pub last_read_seq: i64,
+}
+
+impl From<&Member> for MemberView {
+    fn from(m: &Member) -> Self {
+        Self {
+            user_id: m.user_id.to_string(),
+            role: m.role.as_str().to_owned(),
+            joined_at: rfc3339(m.joined_at_ms),
+            last_read_seq: m.last_read_seq,
+        }
+    }
+}
+
+/// A conversation as clients see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    /// Conversation id.
+    pub id: String,
+    /// `dm` or `group`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A group's name.
+    pub name: Option<String>,
+    /// Creator.
+    pub created_by: String,
+    /// Created at (RFC 3339).
+    pub created_at: String,
+    /// Latest activity (RFC 3339).
+    pub last_activity_at: String,
+    /// Seq of the latest message.
+    pub last_seq: i64,
+    /// Members with their roles.
+    pub members: Vec<MemberView>,
+}
+
+impl From<&Conversation> for ConversationView {
+    fn from(c: &Conversation) -> Self {
+        Self {
+            id: c.id.to_string(),
+            kind: c.kind.as_str().to_owned(),
+            name: c.name.clone(),
+            created_by: c.created_by.to_string(),
+            created_at: rfc3339(c.created_at_ms),
+            last_activity_at: rfc3339(c.last_activity_ms),
+            last_seq: c.last_seq,
+            members: c.members.iter().map(MemberView::from).collect(),
+        }
+    }
+}
+
+/// A change worth an event: written to the outbox in the transaction that makes it.
+#[derive(Debug, Clone, Copy)]
+pub enum ChatEvent<'a> {
+    /// A conversation was created with its members.
+    ConversationCreated(&'a Conversation),
+    /// A member joined or changed role.
+    MemberAdded {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// With which role.
+        role: Role,
+        /// Who added them.
+        by: UserId,
+    },
+    /// A member left or was removed.
+    MemberRemoved {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// Who removed them (themselves when leaving).
+        by: UserId,
+    },
+    /// A message was sent.
+    MessageCreated(&'a Message),
+    /// A message was edited.
+    MessageUpdated(&'a Message),
+    /// A message became a tombstone.
+    MessageDeleted(&'a Message),
+    /// A reaction was added.
+    ReactionAdded(&'a Message, UserId, &'a str),
+    /// A reaction was removed.
+    ReactionRemoved(&'a Message, UserId, &'a str),
+    /// A member's read pointer moved.
+    ReceiptRead {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// Up to which seq.
+        seq: i64,
+    },
+}
+
+impl ChatEvent<'_> {
+    /// The event name of the client contract.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChatEvent::ConversationCreated(_) => "conversation.created",
+            ChatEvent::MemberAdded { .. } => "member.added",
+            ChatEvent::MemberRemoved { .. } => "member.removed",
+            ChatEvent::MessageCreated(_) => "message.created",
+            ChatEvent::MessageUpdated(_) => "message.updated",
+            ChatEvent::MessageDeleted(_) => "message.deleted",
+            ChatEvent::ReactionAdded(..) => "reaction.added",
+            ChatEvent::ReactionRemoved(..) => "reaction.removed",
+            ChatEvent::ReceiptRead { .. } => "receipt.read",
+        }
+    }
+
+    /// The event's `data`, as api.md shapes it.
+    pub fn payload(&self) -> Value {
+        let message = |m: &Message| serde_json::to_value(MessageView::from(m)).unwrap_or_default();
+        match *self {
+            ChatEvent::ConversationCreated(c) => {
+                serde_json::to_value(ConversationView::from(c)).unwrap_or_default()
+            }
+            ChatEvent::MemberAdded {
+                conversation_id,
+                user_id,
+                role,
+                by,
+            } => json!({ "conversationId": conversation_id, "userId": user_id,
+                         "role": role.as_str(), "by": by }),
+            ChatEvent::MemberRemoved {
+                conversation_id,
+                user_id,
+                by,
+            } => json!({ "conversationId": conversation_id, "userId": user_id, "by": by }),
+            ChatEvent::MessageCreated(m)
+            | ChatEvent::MessageUpdated(m)
+            | ChatEvent::MessageDeleted(m) => message(m),
+            ChatEvent::ReactionAdded(m, user, emoji)
+            | ChatEvent::ReactionRemoved(m, user, emoji) => {
+                json!({ "messageId": m.id, "conversationId": m.conversation_id,
+                        "userId": user, "emoji": emoji, "sequenceNumber": m.seq })
+            }
+            ChatEvent::ReceiptRead {
+                conversation_id,
+                user_id,
+                seq,
+            } => json!({ "conversationId": conversation_id, "userId": user_id, "seq": seq }),
+        }
+    }
+}
