@@ -1,15 +1,28 @@
 //! The ChemChat operator: `fetch → validate → build → apply → status` for ChemChatCluster and
 //! ChemChatTenant resources.
 //!
-//! **API boundary**: [`build`] and [`plan`] are pure (no client, no clock); everything that
-//! talks to the API server lives in the reconcilers and [`apply`].
+//! **API boundary**: [`build`], [`plan`], [`observe`] and [`conditions`] are pure (no client,
+//! no clock); everything that talks to the API server lives in [`tenant`], [`cluster`],
+//! [`apply`], [`secrets`], [`provision`] and [`leader`].
 
+pub mod apply;
+pub mod backoff;
 pub mod build;
 pub mod cli;
+pub mod cluster;
+pub mod conditions;
+pub mod context;
 pub mod error;
+pub mod http;
 pub mod labels;
+pub mod leader;
+pub mod metrics;
+pub mod observe;
 pub mod plan;
+pub mod provision;
 pub mod render;
 pub mod run;
+pub mod secrets;
+pub mod tenant;
 
 pub use error::{Error, Result};

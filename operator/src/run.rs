@@ -1,6 +1,191 @@
-//! Placeholder replaced in the next step.
+//! `chemchat-operator run`: metrics server, leader election, then both controllers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
 use crate::cli::RunArgs;
-/// Runs the controllers.
-pub fn main(_args: RunArgs) -> Result<(), String> {
-    Err("run: not built yet".to_owned())
+use crate::context::Context;
+use crate::http::{self, Health};
+use crate::labels::MANAGED_BY;
+use crate::leader::LeaseLock;
+
+const LEASE_NAME: &str = "chemchat-operator-leader";
+const LEASE_DURATION: Duration = Duration::from_secs(15);
+
+/// Runs the operator until SIGTERM/SIGINT or until leadership is lost.
+pub fn main(args: RunArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(run(args))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let options = args.build.options()?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("metrics recorder: {e}"))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(&args.metrics_addr)
+        .await
+        .map_err(|e| format!("bind {}: {e}", args.metrics_addr))?;
+    let mut http_stop = stop_rx.clone();
+    let http_task = tokio::spawn(http::serve(
+        listener,
+        Health {
+            ready: ready.clone(),
+            metrics: Some(metrics),
+        },
+        async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        },
+    ));
+    let signal_tx = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signal_tx.send(true);
+    });
+
+    let client = Client::try_default()
+        .await
+        .map_err(|e| format!("kube client: {e}"))?;
+    let lock = LeaseLock::new(
+        Api::<Lease>::namespaced(client.clone(), &args.lease_namespace),
+        LEASE_NAME,
+        &args.identity,
+        LEASE_DURATION,
+    );
+    // A follower is healthy and ready: it serves metrics and waits.
+    ready.store(true, Ordering::Relaxed);
+    let mut waiting = stop_rx.clone();
+    loop {
+        match lock.try_acquire_or_renew().await {
+            Ok(true) => break,
+            Ok(false) => info!(identity = %args.identity, "waiting for leadership"),
+            Err(err) => warn!(error = %err, "leader election"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(lock.renew_interval()) => {},
+            _ = waiting.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+    info!(identity = %args.identity, "became leader");
+    let renew_tx = stop_tx.clone();
+    let lost = Arc::new(AtomicBool::new(false));
+    let lost_flag = lost.clone();
+    tokio::spawn(async move {
+        let mut last_ok = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(lock.renew_interval()).await;
+            match lock.try_acquire_or_renew().await {
+                Ok(true) => last_ok = tokio::time::Instant::now(),
+                Ok(false) => break,
+                Err(err) => warn!(error = %err, "lease renewal failed"),
+            }
+            if last_ok.elapsed() >= LEASE_DURATION {
+                break;
+            }
+        }
+        // Someone else may already lead: stop writing at once.
+        error!("leadership lost");
+        lost_flag.store(true, Ordering::Relaxed);
+        let _ = renew_tx.send(true);
+    });
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        options,
+        Some(args.identity.clone()),
+    ));
+    let children =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    let tenants = Controller::new(
+        Api::<ChemChatTenant>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let store = tenants.store();
+    let stop = |rx: &watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let tenant_controller = tenants
+        .owns(Api::<Deployment>::all(client.clone()), children.clone())
+        .owns(
+            Api::<HorizontalPodAutoscaler>::all(client.clone()),
+            children,
+        )
+        // A cluster change (image, backends) concerns every tenant that references it.
+        .watches(
+            Api::<ChemChatCluster>::all(client.clone()),
+            watcher::Config::default(),
+            move |cluster| {
+                let (name, ns) = (cluster.name_any(), cluster.namespace().unwrap_or_default());
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|t| {
+                        t.spec.cluster_ref.name == name && t.spec.cluster_ref.namespace == ns
+                    })
+                    .map(|t| ObjectRef::from_obj(t.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(stop(&stop_rx))
+        .run(
+            crate::tenant::reconcile,
+            crate::tenant::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()));
+    let cluster_controller = Controller::new(
+        Api::<ChemChatCluster>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(stop(&stop_rx))
+    .run(crate::cluster::reconcile, crate::cluster::error_policy, ctx)
+    .for_each(|_| futures::future::ready(()));
+    tokio::join!(tenant_controller, cluster_controller);
+    let _ = stop_tx.send(true);
+    let _ = http_task.await;
+    if lost.load(Ordering::Relaxed) {
+        return Err("leadership lost; exiting so a restart rejoins the election".to_owned());
+    }
+    Ok(())
 }

@@ -1,0 +1,92 @@
+//! Shared state of the reconcilers: one client, one event recorder, one backoff table.
+
+use std::sync::Arc;
+
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{Lookup, ObjectRef};
+use tracing::warn;
+
+use crate::backoff::Backoff;
+use crate::build::{Autoscaler, BuildOptions, ChildKind};
+use crate::provision::{KubernetesCleanup, Provisioner};
+
+/// Everything a reconcile needs besides the object.
+#[derive(Clone)]
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Build options of this install.
+    pub options: BuildOptions,
+    /// The one event recorder (it deduplicates repeated events into series).
+    pub recorder: Recorder,
+    /// Per-object error backoff.
+    pub backoff: Arc<Backoff>,
+    /// Cleanup steps run by the finalizer, in order.
+    pub provisioners: Vec<Arc<dyn Provisioner>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("options", &self.options)
+            .field("provisioners", &self.provisioners)
+            .finish()
+    }
+}
+
+impl Context {
+    /// The production context: Kubernetes cleanup only (Kafka and search join later).
+    pub fn new(client: Client, options: BuildOptions, instance: Option<String>) -> Self {
+        let reporter = Reporter {
+            controller: "chemchat-operator".to_owned(),
+            instance,
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            provisioners: vec![Arc::new(KubernetesCleanup::new(client.clone()))],
+            backoff: Arc::new(Backoff::default()),
+            options,
+            client,
+        }
+    }
+
+    /// The kinds the apply stage lists and manages in this install.
+    pub fn child_kinds(&self) -> Vec<ChildKind> {
+        let mut kinds = ChildKind::BUILT_IN.to_vec();
+        if matches!(self.options.autoscaler, Autoscaler::Keda { .. }) {
+            kinds.push(ChildKind::ScaledObject);
+        }
+        kinds
+    }
+
+    /// Publishes an Event about `obj`; failures are logged, never fatal (events are advisory).
+    pub async fn event<K: Lookup<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let reference = ObjectRef::from_obj(obj).into();
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(err) = self.recorder.publish(&event, &reference).await {
+            warn!(error = %err, reason, "cannot publish event");
+        }
+    }
+}
+
+/// Key of an object in the backoff table.
+pub fn key<K: Lookup<DynamicType = ()>>(obj: &K) -> String {
+    ObjectRef::from_obj(obj).to_string()
+}

@@ -1,0 +1,121 @@
+//! Reads the backend credentials a ChemChatCluster references from its namespace.
+
+use std::collections::BTreeMap;
+
+use chemchat_crds::ChemChatCluster;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+
+use crate::build::BackendSecrets;
+use crate::error::Result;
+
+/// A referenced Secret or key that does not exist (yet).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: secret {namespace}/{name} has no key `{key}`")]
+pub struct MissingSecret {
+    /// Field of the cluster spec that references it.
+    pub field: String,
+    /// Namespace of the Secret.
+    pub namespace: String,
+    /// Name of the Secret.
+    pub name: String,
+    /// Missing key.
+    pub key: String,
+}
+
+/// Fetches each referenced Secret once and reads the keys; `Ok(Err(_))` names what is missing.
+pub async fn fetch(
+    client: &Client,
+    cluster: &ChemChatCluster,
+) -> Result<Result<BackendSecrets, MissingSecret>> {
+    let namespace = cluster.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let spec = &cluster.spec;
+    let mut refs: Vec<(&str, &str, &str)> = vec![
+        (
+            "spec.postgres.urlSecretRef",
+            &spec.postgres.url_secret_ref.name,
+            &spec.postgres.url_secret_ref.key,
+        ),
+        (
+            "spec.redis.urlSecretRef",
+            &spec.redis.url_secret_ref.name,
+            &spec.redis.url_secret_ref.key,
+        ),
+        (
+            "spec.auth.jwtSecretRef",
+            &spec.auth.jwt_secret_ref.name,
+            &spec.auth.jwt_secret_ref.key,
+        ),
+    ];
+    if let Some(s3) = &spec.object_storage {
+        let name = s3.credentials_secret_ref.name.as_str();
+        refs.push((
+            "spec.objectStorage.credentialsSecretRef",
+            name,
+            "accessKeyId",
+        ));
+        refs.push((
+            "spec.objectStorage.credentialsSecretRef",
+            name,
+            "secretAccessKey",
+        ));
+    }
+    if let Some(r) = spec
+        .search
+        .as_ref()
+        .and_then(|s| s.credentials_secret_ref.as_ref())
+    {
+        refs.push((
+            "spec.search.credentialsSecretRef",
+            r.name.as_str(),
+            "username",
+        ));
+        refs.push((
+            "spec.search.credentialsSecretRef",
+            r.name.as_str(),
+            "password",
+        ));
+    }
+    let mut secrets: BTreeMap<&str, Option<Secret>> = BTreeMap::new();
+    let mut values = Vec::new();
+    for (field, name, key) in refs {
+        if !secrets.contains_key(name) {
+            secrets.insert(name, api.get_opt(name).await?);
+        }
+        let value = secrets
+            .get(name)
+            .and_then(|s| s.as_ref())
+            .and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get(key))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+        match value {
+            Some(v) => values.push(v),
+            None => {
+                return Ok(Err(MissingSecret {
+                    field: field.to_owned(),
+                    namespace: namespace.clone(),
+                    name: name.to_owned(),
+                    key: key.to_owned(),
+                }));
+            }
+        }
+    }
+    let mut it = values.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    let (database_url, redis_url, jwt_secret) = (next(), next(), next());
+    let s3_credentials = spec.object_storage.as_ref().map(|_| (next(), next()));
+    let search_credentials = spec
+        .search
+        .as_ref()
+        .and_then(|s| s.credentials_secret_ref.as_ref())
+        .map(|_| (next(), next()));
+    Ok(Ok(BackendSecrets {
+        database_url,
+        redis_url,
+        jwt_secret,
+        s3_credentials,
+        search_credentials,
+    }))
+}

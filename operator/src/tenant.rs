@@ -1,0 +1,230 @@
+//! The ChemChatTenant reconciler: fetch → validate → build → apply → status, plus cleanup
+//! through the finalizer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chemchat_crds::tenant::{ChemChatTenantStatus, TenantPhase};
+use chemchat_crds::{ChemChatCluster, ChemChatTenant, FINALIZER, PAUSED, RECONCILE_ANNOTATION};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::apply::{self, LiveChild};
+use crate::build::{ChildKind, build};
+use crate::conditions;
+use crate::context::{Context, key};
+use crate::error::{Error, Result};
+use crate::labels::FIELD_MANAGER;
+use crate::observe;
+use crate::plan::plan;
+use crate::provision::CleanupOutcome;
+
+const KIND: &str = "ChemChatTenant";
+/// How often a settled tenant is looked at again even without a watch event.
+const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a tenant waiting for its cluster or secrets, or for pods, is looked at again.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Reconciles one tenant; the entry point given to the controller.
+pub async fn reconcile(tenant: Arc<ChemChatTenant>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let api: Api<ChemChatTenant> = Api::all(ctx.client.clone());
+    let object_key = key(tenant.as_ref());
+    let result = finalizer(&api, FINALIZER, tenant, |event| async {
+        match event {
+            Finalizer::Apply(tenant) => apply(&tenant, &ctx).await,
+            Finalizer::Cleanup(tenant) => cleanup(&tenant, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|err| match err {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    });
+    crate::metrics::reconciled(KIND, started.elapsed());
+    if result.is_ok() {
+        ctx.backoff.reset(&object_key);
+    }
+    result
+}
+
+/// Requeues a failed tenant with its own exponential backoff.
+pub fn error_policy(tenant: Arc<ChemChatTenant>, err: &Error, ctx: Arc<Context>) -> Action {
+    crate::metrics::failed(KIND, err.metric_label());
+    let delay = ctx.backoff.next(&key(tenant.as_ref()));
+    warn!(tenant = %tenant.name_any(), error = %err, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+fn is_paused(tenant: &ChemChatTenant) -> bool {
+    tenant
+        .annotations()
+        .get(RECONCILE_ANNOTATION)
+        .is_some_and(|v| v == PAUSED)
+}
+
+async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
+    let name = tenant.name_any();
+    let generation = tenant.meta().generation.unwrap_or(0);
+    let previous = tenant.status.as_ref();
+    let cluster_ref = &tenant.spec.cluster_ref;
+    // fetch
+    let clusters: Api<ChemChatCluster> =
+        Api::namespaced(ctx.client.clone(), &cluster_ref.namespace);
+    let Some(cluster) = clusters.get_opt(&cluster_ref.name).await? else {
+        let message = format!(
+            "spec.clusterRef: ChemChatCluster {}/{} not found",
+            cluster_ref.namespace, cluster_ref.name
+        );
+        let status = observe::blocked_status(
+            previous,
+            generation,
+            TenantPhase::Pending,
+            "ClusterNotFound",
+            message,
+            &conditions::now(),
+        );
+        write_status(tenant, previous, status, ctx).await?;
+        return Ok(Action::requeue(WAIT));
+    };
+    // validate: an invalid spec waits for a change of the spec, it is never retried.
+    let plan = match plan(tenant, &cluster) {
+        Ok(plan) => plan,
+        Err(invalid) => {
+            let status = observe::blocked_status(
+                previous,
+                generation,
+                TenantPhase::Invalid,
+                "InvalidSpec",
+                invalid.to_string(),
+                &conditions::now(),
+            );
+            write_status(tenant, previous, status, ctx).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let secrets = match crate::secrets::fetch(&ctx.client, &cluster).await? {
+        Ok(secrets) => secrets,
+        Err(missing) => {
+            let status = observe::blocked_status(
+                previous,
+                generation,
+                TenantPhase::Pending,
+                "SecretMissing",
+                format!("cluster {}: {missing}", cluster.name_any()),
+                &conditions::now(),
+            );
+            write_status(tenant, previous, status, ctx).await?;
+            return Ok(Action::requeue(WAIT));
+        }
+    };
+    // build (pure), then apply what differs
+    let desired = build(&plan, &secrets, &ctx.options)?;
+    let live = apply::list_live(&ctx.client, &name, &ctx.child_kinds()).await?;
+    let sync = apply::plan_sync(&desired, &live);
+    let paused = is_paused(tenant);
+    if paused {
+        info!(tenant = %name, pending = sync.apply.len() + sync.delete.len(), "paused: not writing children");
+    } else if !sync.is_empty() {
+        info!(tenant = %name, apply = sync.apply.len(), delete = sync.delete.len(), "applying children");
+        apply::execute(&ctx.client, &sync).await?;
+    }
+    // status
+    // After a successful apply the namespace exists even if the list predates it.
+    let namespace_exists = !paused
+        || live
+            .iter()
+            .any(|l: &LiveChild| l.kind == ChildKind::Namespace);
+    let workload = observe::workload(&live);
+    let status = observe::tenant_status(
+        previous,
+        generation,
+        &plan,
+        namespace_exists,
+        workload,
+        paused,
+        &conditions::now(),
+    );
+    let phase = status.phase;
+    write_status(tenant, previous, status, ctx).await?;
+    Ok(Action::requeue(
+        if phase == TenantPhase::Ready || phase == TenantPhase::Suspended {
+            RESYNC
+        } else {
+            WAIT
+        },
+    ))
+}
+
+/// Patches the status only when it changed, and emits an Event when the phase did.
+async fn write_status(
+    tenant: &ChemChatTenant,
+    previous: Option<&ChemChatTenantStatus>,
+    status: ChemChatTenantStatus,
+    ctx: &Context,
+) -> Result<()> {
+    if previous == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<ChemChatTenant> = Api::all(ctx.client.clone());
+    let patch = json!({
+        "apiVersion": ChemChatTenant::api_version(&()),
+        "kind": KIND,
+        "status": status,
+    });
+    api.patch_status(
+        &tenant.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    if previous.map(|p| p.phase) != Some(status.phase) {
+        let note = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == observe::types::READY)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        let warning = matches!(status.phase, TenantPhase::Invalid | TenantPhase::Degraded);
+        ctx.event(tenant, warning, &format!("{:?}", status.phase), note)
+            .await;
+    }
+    Ok(())
+}
+
+/// Runs every provisioner's cleanup under the tenant's deletion policy; the finalizer is
+/// released by the caller only when all of them succeeded.
+async fn cleanup(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
+    let previous = tenant.status.as_ref();
+    let generation = tenant.meta().generation.unwrap_or(0);
+    let policy = tenant.spec.deletion_policy;
+    let message = format!("deleting with deletionPolicy {policy:?}");
+    let status = observe::blocked_status(
+        previous,
+        generation,
+        TenantPhase::Deleting,
+        "Deleting",
+        message,
+        &conditions::now(),
+    );
+    write_status(tenant, previous, status, ctx).await?;
+    let mut report = Vec::new();
+    for provisioner in &ctx.provisioners {
+        let outcome = provisioner.cleanup(tenant, policy).await?;
+        report.push(match outcome {
+            CleanupOutcome::Deleted(what) => format!("{}: deleted {what}", provisioner.name()),
+            CleanupOutcome::Retained(what) => format!("{}: retained ({what})", provisioner.name()),
+            CleanupOutcome::AlreadyGone(what) => {
+                format!("{}: {what} already gone", provisioner.name())
+            }
+        });
+    }
+    ctx.event(tenant, false, "CleanedUp", report.join("; "))
+        .await;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,149 @@
+//! The cluster reconciler and the leader election Lease against the scripted API server.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chemchat_crds::ChemChatCluster;
+use chemchat_operator::build::BuildOptions;
+use chemchat_operator::cluster::reconcile;
+use chemchat_operator::context::Context;
+use chemchat_operator::leader::LeaseLock;
+use http::Method;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use serde_json::json;
+use support::FakeApi;
+
+const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
+const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/chemchat-system/events";
+
+fn world(with_secret: bool) -> (Arc<Context>, FakeApi) {
+    let (client, fake) = FakeApi::start();
+    fake.insert(
+        CLUSTER,
+        json!({"apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatCluster",
+            "metadata": {"name": "main", "namespace": "chemchat-system", "generation": 4},
+            "spec": {"image": {"repository": "chemchat/chemchat-server"},
+                "postgres": {"urlSecretRef": {"name": "backends", "key": "postgres-url"}},
+                "redis": {"urlSecretRef": {"name": "backends", "key": "redis-url"}},
+                "auth": {"jwtSecretRef": {"name": "backends", "key": "jwt-secret"}}}}),
+    );
+    if with_secret {
+        fake.insert(
+            SECRET,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "backends", "namespace": "chemchat-system"},
+                "data": {"postgres-url": "cA==", "redis-url": "cg==", "jwt-secret": "ag=="}}),
+        );
+    }
+    for (name, cluster) in [("a", "main"), ("b", "main"), ("c", "elsewhere")] {
+        fake.insert(
+            &format!("/apis/chemchat.io/v1alpha1/chemchattenants/{name}"),
+            json!({"apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatTenant", "metadata": {"name": name},
+                "spec": {"clusterRef": {"name": cluster, "namespace": "chemchat-system"}, "displayName": name}}),
+        );
+    }
+    (
+        Arc::new(Context::new(client, BuildOptions::default(), None)),
+        fake,
+    )
+}
+
+fn current(fake: &FakeApi) -> Arc<ChemChatCluster> {
+    Arc::new(serde_json::from_value(fake.get(CLUSTER).unwrap()).unwrap())
+}
+
+#[tokio::test]
+async fn a_cluster_with_its_secrets_is_ready_and_counts_its_tenants() {
+    let (ctx, fake) = world(true);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let log = fake.take_log();
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            format!("GET {SECRET}"),
+            "GET /apis/chemchat.io/v1alpha1/chemchattenants".to_owned(),
+            format!("PATCH {CLUSTER}/status"),
+            format!("POST {EVENTS}"),
+        ]
+    );
+    let status = &log[2].body.as_ref().unwrap()["status"];
+    assert_eq!(status["phase"], "Ready");
+    assert_eq!(status["tenants"], 2);
+    assert_eq!(status["observedGeneration"], 4);
+    assert_eq!(log[3].body.as_ref().unwrap()["reason"], "Ready");
+    // Nothing changed: no write.
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert!(fake.take_log().iter().all(|r| r.method == Method::GET));
+}
+
+#[tokio::test]
+async fn a_missing_secret_degrades_the_cluster_and_names_the_field() {
+    let (ctx, fake) = world(false);
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    let status = &log
+        .iter()
+        .find(|r| r.path.ends_with("/status"))
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap()["status"];
+    assert_eq!(status["phase"], "Degraded");
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(message.contains("spec.postgres.urlSecretRef"), "{message}");
+    assert_eq!(
+        log.last().unwrap().body.as_ref().unwrap()["type"],
+        "Warning"
+    );
+}
+
+#[tokio::test]
+async fn only_one_candidate_holds_the_lease() {
+    let (client, fake) = FakeApi::start();
+    let api: Api<Lease> = Api::namespaced(client, "chemchat-system");
+    let a = LeaseLock::new(api.clone(), "leader", "pod-a", Duration::from_secs(15));
+    let b = LeaseLock::new(api, "leader", "pod-b", Duration::from_secs(15));
+    assert!(
+        a.try_acquire_or_renew().await.unwrap(),
+        "first candidate creates the lease"
+    );
+    assert!(
+        !b.try_acquire_or_renew().await.unwrap(),
+        "second candidate follows a live lease"
+    );
+    assert!(a.try_acquire_or_renew().await.unwrap(), "holder renews");
+    let log = fake.take_log();
+    let summary: Vec<_> = log.iter().map(|r| r.method.to_string()).collect();
+    assert_eq!(summary, vec!["GET", "POST", "GET", "GET", "PUT"]);
+    let lease = fake
+        .get("/apis/coordination.k8s.io/v1/namespaces/chemchat-system/leases/leader")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
+    // An expired lease is taken over, and the takeover counts as a transition.
+    fake.edit(
+        "/apis/coordination.k8s.io/v1/namespaces/chemchat-system/leases/leader",
+        |l| {
+            l["spec"]["renewTime"] = json!("2020-01-01T00:00:00.000000Z");
+        },
+    );
+    assert!(b.try_acquire_or_renew().await.unwrap());
+    let lease = fake
+        .get("/apis/coordination.k8s.io/v1/namespaces/chemchat-system/leases/leader")
+        .unwrap();
+    assert_eq!(
+        (
+            lease["spec"]["holderIdentity"].clone(),
+            lease["spec"]["leaseTransitions"].clone()
+        ),
+        (json!("pod-b"), json!(1))
+    );
+}

@@ -1,0 +1,571 @@
+//! The tenant reconciler against a scripted API server: every request's method, path and body.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+use chemchat_operator::build::{BackendSecrets, BuildOptions, Child, ChildKind, build};
+use chemchat_operator::context::Context;
+use chemchat_operator::plan::plan;
+use chemchat_operator::tenant::{error_policy, reconcile};
+use http::Method;
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+use support::{FakeApi, Recorded, object_path};
+
+const TENANT: &str = "/apis/chemchat.io/v1alpha1/chemchattenants/acme";
+const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
+const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
+const NAMESPACE: &str = "/api/v1/namespaces/chemchat-acme";
+
+fn b64(s: &str) -> String {
+    use std::fmt::Write;
+    // Small encoder so the test needs no extra crate.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.write_char(T[(n >> (18 - 6 * i) & 63) as usize] as char)
+                    .unwrap();
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn cluster() -> Value {
+    json!({
+        "apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatCluster",
+        "metadata": {"name": "main", "namespace": "chemchat-system", "generation": 1},
+        "spec": {
+            "image": {"repository": "chemchat/chemchat-server", "tag": "dev"},
+            "postgres": {"urlSecretRef": {"name": "backends", "key": "postgres-url"}},
+            "redis": {"urlSecretRef": {"name": "backends", "key": "redis-url"}},
+            "auth": {"jwtSecretRef": {"name": "backends", "key": "jwt-secret"}}
+        }
+    })
+}
+
+fn secrets() -> BackendSecrets {
+    BackendSecrets {
+        database_url: "postgres://pg/chemchat".into(),
+        redis_url: "redis://redis:6379".into(),
+        jwt_secret: "s3cr3t".into(),
+        ..BackendSecrets::default()
+    }
+}
+
+fn tenant(tier: &str, extra: Value) -> Value {
+    let mut spec = json!({
+        "clusterRef": {"name": "main", "namespace": "chemchat-system"},
+        "displayName": "Acme", "tier": tier
+    });
+    support_merge(&mut spec, extra);
+    json!({
+        "apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatTenant",
+        "metadata": {"name": "acme", "uid": "tenant-uid", "generation": 1, "finalizers": ["chemchat.io/cleanup"]},
+        "spec": spec
+    })
+}
+
+fn support_merge(into: &mut Value, extra: Value) {
+    if let (Value::Object(a), Value::Object(b)) = (into, extra) {
+        a.extend(b);
+    }
+}
+
+/// A fake API server holding the cluster, its secret and the tenant.
+fn world(tenant_json: Value) -> (Arc<Context>, FakeApi) {
+    let (client, fake) = FakeApi::start();
+    fake.insert(CLUSTER, cluster());
+    fake.insert(
+        SECRET,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "backends", "namespace": "chemchat-system"},
+            "data": {"postgres-url": b64("postgres://pg/chemchat"), "redis-url": b64("redis://redis:6379"), "jwt-secret": b64("s3cr3t")}}),
+    );
+    fake.insert(TENANT, tenant_json);
+    let ctx = Arc::new(Context::new(
+        client,
+        BuildOptions::default(),
+        Some("test".into()),
+    ));
+    (ctx, fake)
+}
+
+/// The tenant as the controller would hand it over: read back from the server.
+fn current(fake: &FakeApi) -> Arc<ChemChatTenant> {
+    Arc::new(serde_json::from_value(fake.get(TENANT).unwrap()).unwrap())
+}
+
+fn expected_children(fake: &FakeApi) -> Vec<Child> {
+    let t = current(fake);
+    let c: ChemChatCluster = serde_json::from_value(fake.get(CLUSTER).unwrap()).unwrap();
+    build(&plan(&t, &c).unwrap(), &secrets(), &BuildOptions::default()).unwrap()
+}
+
+fn collection(kind: ChildKind) -> String {
+    let ar = kind.api_resource();
+    if ar.group.is_empty() {
+        format!("/api/{}/{}", ar.version, ar.plural)
+    } else {
+        format!("/apis/{}/{}/{}", ar.group, ar.version, ar.plural)
+    }
+}
+
+fn child_path(c: &Child) -> String {
+    object_path(&collection(c.kind), c.namespace.as_deref(), &c.name)
+}
+
+fn assert_reads_then_lists(log: &[Recorded]) -> usize {
+    assert_eq!(
+        (&log[0].method, log[0].path.as_str()),
+        (&Method::GET, CLUSTER)
+    );
+    assert_eq!(
+        (&log[1].method, log[1].path.as_str()),
+        (&Method::GET, SECRET)
+    );
+    for (i, kind) in ChildKind::BUILT_IN.iter().enumerate() {
+        let r = &log[2 + i];
+        assert_eq!(
+            (&r.method, r.path.as_str()),
+            (&Method::GET, collection(*kind).as_str())
+        );
+        assert!(r.query.contains("labelSelector="), "{}", r.query);
+        assert!(
+            r.query.contains("chemchat.io%2Ftenant%3Dacme")
+                || r.query.contains("chemchat.io/tenant=acme")
+        );
+    }
+    2 + ChildKind::BUILT_IN.len()
+}
+
+fn status_patch(log: &[Recorded]) -> Vec<&Recorded> {
+    log.iter()
+        .filter(|r| r.path == format!("{TENANT}/status"))
+        .collect()
+}
+
+fn events(log: &[Recorded]) -> Vec<String> {
+    log.iter()
+        .filter(|r| r.method == Method::POST && r.path == EVENTS)
+        .map(|r| {
+            r.body.as_ref().unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn first_creation_applies_every_child_then_status_and_one_event() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    let action = reconcile(current(&fake), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    let log = fake.take_log();
+    let mut i = assert_reads_then_lists(&log);
+    let expected = expected_children(&fake);
+    assert_eq!(expected.len(), 12, "Free tier: no HPA, no Ingress");
+    for child in &expected {
+        let r = &log[i];
+        assert_eq!(r.method, Method::PATCH);
+        assert_eq!(r.path, child_path(child));
+        assert_eq!(r.content_type, "application/apply-patch+yaml");
+        assert!(
+            r.query.contains("fieldManager=chemchat-operator") && r.query.contains("force=true"),
+            "{}",
+            r.query
+        );
+        assert_eq!(
+            r.body.as_ref().unwrap(),
+            &child.object,
+            "body of {}",
+            r.path
+        );
+        i += 1;
+    }
+    let status = &log[i];
+    assert_eq!(
+        (&status.method, status.path.as_str()),
+        (&Method::PATCH, format!("{TENANT}/status").as_str())
+    );
+    let body = status.body.as_ref().unwrap();
+    assert_eq!(body["status"]["phase"], "Provisioning");
+    assert_eq!(body["status"]["observedGeneration"], 1);
+    assert_eq!(body["status"]["namespace"], "chemchat-acme");
+    let types: Vec<_> = body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            json!("Ready"),
+            json!("NamespaceReady"),
+            json!("WorkloadReady")
+        ]
+    );
+    assert_eq!(events(&log[i + 1..]), vec!["Provisioning"]);
+    assert_eq!(
+        log.len(),
+        i + 2,
+        "nothing after the event: {:?}",
+        &log[i + 2..]
+    );
+    // The Secret carries the backend values copied from the cluster's Secret.
+    let secret = fake
+        .get("/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env")
+        .unwrap();
+    assert_eq!(
+        secret["data"]["CHEMCHAT_DATABASE_URL"],
+        b64("postgres://pg/chemchat")
+    );
+}
+
+#[tokio::test]
+async fn a_second_pass_over_an_unchanged_world_writes_nothing() {
+    let (ctx, fake) = world(tenant("Pro", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    fake.take_log();
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    let writes: Vec<_> = log
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "no-op reconcile wrote: {writes:?}");
+    assert_eq!(
+        log.len(),
+        2 + ChildKind::BUILT_IN.len(),
+        "cluster, secret, one list per kind"
+    );
+}
+
+#[tokio::test]
+async fn with_an_hpa_the_deployment_has_no_replicas() {
+    let (ctx, fake) = world(tenant(
+        "Pro",
+        json!({"scaling": {"minReplicas": 2, "maxReplicas": 8}}),
+    ));
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    let deployment = log
+        .iter()
+        .find(|r| r.path.ends_with("/deployments/chemchat-server"))
+        .unwrap();
+    assert!(
+        deployment.body.as_ref().unwrap()["spec"]
+            .get("replicas")
+            .is_none()
+    );
+    let hpa = log
+        .iter()
+        .find(|r| {
+            r.path
+                .ends_with("/horizontalpodautoscalers/chemchat-server")
+        })
+        .unwrap();
+    assert_eq!(hpa.method, Method::PATCH);
+    assert_eq!(
+        hpa.path,
+        "/apis/autoscaling/v2/namespaces/chemchat-acme/horizontalpodautoscalers/chemchat-server"
+    );
+    let spec = &hpa.body.as_ref().unwrap()["spec"];
+    assert_eq!(
+        (spec["minReplicas"].clone(), spec["maxReplicas"].clone()),
+        (json!(2), json!(8))
+    );
+}
+
+#[tokio::test]
+async fn suspend_scales_to_zero_removes_the_hpa_and_says_so() {
+    let (ctx, fake) = world(tenant("Pro", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    fake.edit(TENANT, |t| {
+        t["spec"]["suspend"] = json!(true);
+        t["metadata"]["generation"] = json!(2);
+    });
+    fake.take_log();
+    let action = reconcile(current(&fake), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let log = fake.take_log();
+    let writes: Vec<_> = log.iter().filter(|r| r.is_write()).collect();
+    let summary: Vec<_> = writes
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let ns = "/namespaces/chemchat-acme";
+    assert_eq!(
+        summary,
+        vec![
+            format!("PATCH /apis/apps/v1{ns}/deployments/chemchat-server"),
+            format!("DELETE /apis/autoscaling/v2{ns}/horizontalpodautoscalers/chemchat-server"),
+            format!("PATCH {TENANT}/status"),
+            format!("POST {EVENTS}"),
+        ]
+    );
+    assert_eq!(writes[0].body.as_ref().unwrap()["spec"]["replicas"], 0);
+    let status = &writes[2].body.as_ref().unwrap()["status"];
+    assert_eq!(status["phase"], "Suspended");
+    assert_eq!(status["observedGeneration"], 2);
+    assert!(
+        status["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("scaled to zero")
+    );
+    assert_eq!(events(&log), vec!["Suspended"]);
+}
+
+#[tokio::test]
+async fn an_invalid_spec_writes_status_only_and_waits_for_a_change() {
+    let (ctx, fake) = world(tenant(
+        "Pro",
+        json!({"scaling": {"minReplicas": 5, "maxReplicas": 3}}),
+    ));
+    let action = reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let log = fake.take_log();
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            format!("GET {CLUSTER}"),
+            format!("PATCH {TENANT}/status"),
+            format!("POST {EVENTS}")
+        ]
+    );
+    let status = &log[1].body.as_ref().unwrap()["status"];
+    assert_eq!(status["phase"], "Invalid");
+    assert_eq!(status["conditions"][0]["reason"], "InvalidSpec");
+    assert!(
+        status["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.scaling.minReplicas")
+    );
+    assert_eq!(log[2].body.as_ref().unwrap()["type"], "Warning");
+    // Unchanged and still invalid: not even the status is written again.
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert!(fake.take_log().iter().all(|r| !r.is_write()));
+}
+
+#[tokio::test]
+async fn a_missing_cluster_leaves_the_tenant_pending() {
+    let (ctx, fake) = world(tenant(
+        "Free",
+        json!({"clusterRef": {"name": "other", "namespace": "chemchat-system"}}),
+    ));
+    let action = reconcile(current(&fake), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    let log = fake.take_log();
+    assert_eq!(
+        log.iter().filter(|r| r.is_write()).count(),
+        2,
+        "status and event only"
+    );
+    let status = &status_patch(&log)[0].body.as_ref().unwrap()["status"];
+    assert_eq!(status["phase"], "Pending");
+    assert!(
+        status["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.clusterRef")
+    );
+}
+
+#[tokio::test]
+async fn the_pause_annotation_stops_child_writes_but_keeps_status_current() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    fake.edit(TENANT, |t| {
+        t["metadata"]["annotations"] = json!({"chemchat.io/reconcile": "paused"})
+    });
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    let writes: Vec<_> = log
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(writes, vec![format!("{TENANT}/status"), EVENTS.to_owned()]);
+    let conditions = &status_patch(&log)[0].body.as_ref().unwrap()["status"]["conditions"];
+    assert!(
+        conditions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Paused" && c["status"] == "True")
+    );
+}
+
+#[tokio::test]
+async fn a_new_tenant_first_gets_the_finalizer_and_nothing_else() {
+    let mut t = tenant("Free", json!({}));
+    t["metadata"].as_object_mut().unwrap().remove("finalizers");
+    let (ctx, fake) = world(t);
+    assert_eq!(
+        reconcile(current(&fake), ctx).await.unwrap(),
+        Action::await_change()
+    );
+    let log = fake.take_log();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (&log[0].method, log[0].path.as_str()),
+        (&Method::PATCH, TENANT)
+    );
+    assert_eq!(
+        log[0].body.as_ref().unwrap(),
+        &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": ["chemchat.io/cleanup"]}])
+    );
+}
+
+async fn delete_with(policy: &str, namespace_exists: bool) -> Vec<Recorded> {
+    let (ctx, fake) = world(tenant("Free", json!({"deletionPolicy": policy})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    fake.edit(TENANT, |t| {
+        t["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z")
+    });
+    if !namespace_exists {
+        // Someone removed the namespace already: cleanup must still complete.
+        fake.remove(NAMESPACE);
+    }
+    fake.take_log();
+    assert_eq!(
+        reconcile(current(&fake), ctx).await.unwrap(),
+        Action::await_change()
+    );
+    let log = fake.take_log();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (&last.method, last.path.as_str()),
+        (&Method::PATCH, TENANT),
+        "finalizer removal comes last"
+    );
+    assert_eq!(
+        last.body.as_ref().unwrap(),
+        &json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "chemchat.io/cleanup"},
+                {"op": "remove", "path": "/metadata/finalizers/0"}])
+    );
+    assert!(
+        fake.get(TENANT).unwrap()["metadata"]["finalizers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let status = &status_patch(&log)[0].body.as_ref().unwrap()["status"];
+    assert_eq!(status["phase"], "Deleting");
+    assert_eq!(events(&log), vec!["Deleting", "CleanedUp"]);
+    log
+}
+
+#[tokio::test]
+async fn deletion_with_policy_delete_removes_the_namespace_then_the_finalizer() {
+    let log = delete_with("Delete", true).await;
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            format!("PATCH {TENANT}/status"),
+            format!("POST {EVENTS}"),
+            format!("DELETE {NAMESPACE}"),
+            format!("POST {EVENTS}"),
+            format!("PATCH {TENANT}"),
+        ]
+    );
+    assert_eq!(
+        log[2].body.as_ref().unwrap()["propagationPolicy"],
+        "Background"
+    );
+}
+
+#[tokio::test]
+async fn deletion_with_policy_retain_only_releases_the_finalizer() {
+    let log = delete_with("Retain", true).await;
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            format!("PATCH {TENANT}/status"),
+            format!("POST {EVENTS}"),
+            format!("POST {EVENTS}"),
+            format!("PATCH {TENANT}")
+        ]
+    );
+    let note = log[2].body.as_ref().unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(note.contains("retained"), "{note}");
+}
+
+#[tokio::test]
+async fn deletion_does_not_stick_when_the_namespace_is_already_gone() {
+    let log = delete_with("Delete", false).await;
+    let delete = log.iter().find(|r| r.method == Method::DELETE).unwrap();
+    assert_eq!(delete.path, NAMESPACE);
+    let note = log
+        .iter()
+        .rev()
+        .find(|r| r.path == EVENTS)
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap()["note"]
+        .clone();
+    assert!(note.as_str().unwrap().contains("already gone"), "{note}");
+}
+
+#[tokio::test]
+async fn a_failing_api_call_goes_to_error_policy_with_per_object_backoff() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    for expected in [2, 4, 8] {
+        fake.fail_next(Method::PATCH, "/deployments/", 500);
+        let err = reconcile(current(&fake), ctx.clone()).await.unwrap_err();
+        assert_eq!(err.metric_label(), "kube_api");
+        let action = error_policy(current(&fake), &err, ctx.clone());
+        assert_eq!(action, Action::requeue(Duration::from_secs(expected)));
+    }
+    let log = fake.take_log();
+    let failed = log
+        .iter()
+        .filter(|r| r.method == Method::PATCH && r.path.ends_with("/deployments/chemchat-server"));
+    assert_eq!(failed.count(), 3);
+    // No status was written while failing: the next success writes it.
+    assert!(status_patch(&log).is_empty());
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    fake.fail_next(Method::GET, "/chemchatclusters/", 500);
+    let err = reconcile(current(&fake), ctx.clone()).await.unwrap_err();
+    assert_eq!(
+        error_policy(current(&fake), &err, ctx),
+        Action::requeue(Duration::from_secs(2)),
+        "success resets"
+    );
+}
