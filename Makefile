@@ -49,8 +49,56 @@ bench: ## benchmarks: throughput, latency percentiles, memory per connection
 
 K8S_VERSION ?= 1.35.0
 K8S_TOOLS := scripts/k8s-tools.sh
+K8S_OUT ?= $(CARGO_TARGET_DIR)/k8s-check
+CHART := charts/chemchat-operator
+KIND_CLUSTER ?= chemchat
+IMAGE_TAG ?= dev
+SERVER_IMAGE ?= chemchat/chemchat-server:$(IMAGE_TAG)
+OPERATOR_IMAGE ?= chemchat/chemchat-operator:$(IMAGE_TAG)
+PLATFORM_NS ?= chemchat-system
 
-.PHONY: crds
+.PHONY: crds chart k8s-check kind-up images kind-load deploy e2e
 
 crds: ## regenerate crds/*.yaml and the chart's CRDs from the Rust types
-	$(CARGO) run -q -p chemchat-crds --bin crdgen -- crds charts/chemchat-operator/crds
+	$(CARGO) run -q -p chemchat-crds --bin crdgen -- crds $(CHART)/crds
+
+chart: ## helm lint and template the operator chart (both autoscaling modes), validate against Kubernetes $(K8S_VERSION)
+	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \
+	helm lint $(CHART); \
+	helm lint $(CHART) -f $(CHART)/ci-values-keda.yaml; \
+	helm template chemchat-operator $(CHART) -n $(PLATFORM_NS) --include-crds > $(K8S_OUT)/chart-default.yaml; \
+	helm template chemchat-operator $(CHART) -n $(PLATFORM_NS) -f $(CHART)/ci-values-keda.yaml > $(K8S_OUT)/chart-keda.yaml; \
+	kubernetes-validate --quiet --strict -k $(K8S_VERSION) $(K8S_OUT)/chart-default.yaml $(K8S_OUT)/chart-keda.yaml; \
+	echo "chart: lint, template and kubernetes-validate --strict $(K8S_VERSION) passed"
+
+k8s-check: chart ## chart checks + every object the operator renders (snapshots and examples) validated against Kubernetes $(K8S_VERSION)
+	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \
+	for t in examples/tenant-*.yaml; do \
+	  $(CARGO) run -q -p chemchat-operator -- render -f $$t --cluster examples/cluster.yaml > $(K8S_OUT)/render-$$(basename $$t); \
+	done; \
+	kubernetes-validate --quiet --strict -k $(K8S_VERSION) operator/tests/snapshots/*.yaml $(K8S_OUT)/render-*.yaml; \
+	echo "k8s-check: rendered tenant objects pass kubernetes-validate --strict $(K8S_VERSION)"
+
+kind-up: ## create the local kind cluster (needs Docker and kind)
+	@command -v kind >/dev/null || { echo "kind-up: kind is not installed (https://kind.sigs.k8s.io)"; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "kind-up: no Docker engine is reachable"; exit 1; }
+	@kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER) --config kind-config.yaml
+	@kubectl --context kind-$(KIND_CLUSTER) cluster-info
+
+images: ## build the server and operator images (needs Docker)
+	docker build -f docker/Dockerfile.server -t $(SERVER_IMAGE) .
+	docker build -f docker/Dockerfile.operator -t $(OPERATOR_IMAGE) .
+
+kind-load: ## load the images into the kind cluster
+	kind load docker-image --name $(KIND_CLUSTER) $(SERVER_IMAGE) $(OPERATOR_IMAGE)
+
+deploy: ## install the chart, the development backends and the example cluster on kind
+	kubectl --context kind-$(KIND_CLUSTER) apply -f examples/platform.yaml
+	@eval "$$($(K8S_TOOLS) env)"; helm --kube-context kind-$(KIND_CLUSTER) upgrade --install chemchat-operator $(CHART) \
+	  -n $(PLATFORM_NS) --set image.tag=$(IMAGE_TAG) --set image.pullPolicy=Never --wait --timeout 5m
+	kubectl --context kind-$(KIND_CLUSTER) apply -f examples/cluster.yaml
+
+e2e: ## end-to-end tests on the kind cluster (not part of `make test`)
+	@kubectl --context kind-$(KIND_CLUSTER) version >/dev/null 2>&1 || { \
+	  echo "e2e: no Kubernetes cluster reachable at context kind-$(KIND_CLUSTER); run 'make kind-up images kind-load deploy' first"; exit 1; }
+	CHEMCHAT_E2E_KUBECONTEXT=kind-$(KIND_CLUSTER) $(CARGO) test -p chemchat-e2e --features cluster -- --test-threads=1
