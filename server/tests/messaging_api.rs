@@ -233,19 +233,22 @@ async fn non_members_and_other_tenants_get_404(engine: Engine) {
 }
 both_engines!(isolation, non_members_and_other_tenants_get_404);
 
+/// A request, and the status, code and field it must be refused with.
+type Case = (
+    Method,
+    String,
+    Option<serde_json::Value>,
+    StatusCode,
+    &'static str,
+    Option<&'static str>,
+);
+
 async fn every_bad_input_gets_its_documented_error(engine: Engine) {
     let server = TestServer::start_with(engine, |s| s.max_message_chars = 10).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
     let messages = format!("/api/v1/conversations/{conversation}/messages");
-    let cases: Vec<(
-        Method,
-        String,
-        Option<serde_json::Value>,
-        StatusCode,
-        &str,
-        Option<&str>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             Method::POST,
             messages.clone(),
