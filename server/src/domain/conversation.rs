@@ -117,16 +117,19 @@ pub fn may_remove(
     if kind == ConversationKind::Dm {
         return Err(MembershipDenied::DirectConversation);
     }
+    // Permission first, so a refusal never reveals how many owners there are.
+    if !leaving
+        && !matches!(
+            (actor, target),
+            (Role::Owner, _) | (Role::Admin, Role::Member)
+        )
+    {
+        return Err(MembershipDenied::NotAllowed);
+    }
     if target == Role::Owner && other_owners == 0 {
         return Err(MembershipDenied::LastOwner);
     }
-    if leaving {
-        return Ok(());
-    }
-    match (actor, target) {
-        (Role::Owner, _) | (Role::Admin, Role::Member) => Ok(()),
-        _ => Err(MembershipDenied::NotAllowed),
-    }
+    Ok(())
 }
 
 /// May a member with `role` delete a message (their own, or anyone's as a moderator)?
@@ -207,6 +210,10 @@ mod tests {
         assert!(may_remove(Group, Owner, Owner, true, 1).is_ok());
         assert!(may_remove(Group, Member, Member, true, 0).is_ok());
         assert!(may_remove(Group, Admin, Member, false, 1).is_ok());
+        assert_eq!(
+            may_remove(Group, Admin, Owner, false, 0),
+            Err(MembershipDenied::NotAllowed)
+        );
         assert_eq!(
             may_remove(Group, Admin, Admin, false, 1),
             Err(MembershipDenied::NotAllowed)

@@ -195,10 +195,9 @@ pub(super) async fn sync(
         if reached < until {
             has_more = true;
         }
-        // A conversation the user left drops out of the position once its removal is delivered.
-        if m.left_event_seq.is_none() || reached < until {
-            position.insert(m.conversation, reached);
-        }
+        // A conversation the user left stays in the position too: were it dropped, the next
+        // sync could not tell "delivered up to the removal" from "never seen" and would repeat.
+        position.insert(m.conversation, reached);
     }
     tx.commit().await.map_err(db)?;
     Ok(SyncPage {
