@@ -62,7 +62,7 @@ PLATFORM_NS ?= chemchat-system
 crds: ## regenerate crds/*.yaml and the chart's CRDs from the Rust types
 	$(CARGO) run -q -p chemchat-crds --bin crdgen -- crds $(CHART)/crds
 
-chart: ## helm lint and template the operator chart (both autoscaling modes), validate against Kubernetes $(K8S_VERSION)
+chart: ## helm lint and template the operator chart (both autoscaling modes), validate against Kubernetes 1.35
 	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \
 	helm lint $(CHART); \
 	helm lint $(CHART) -f $(CHART)/ci-values-keda.yaml; \
@@ -71,12 +71,12 @@ chart: ## helm lint and template the operator chart (both autoscaling modes), va
 	kubernetes-validate --quiet --strict -k $(K8S_VERSION) $(K8S_OUT)/chart-default.yaml $(K8S_OUT)/chart-keda.yaml; \
 	echo "chart: lint, template and kubernetes-validate --strict $(K8S_VERSION) passed"
 
-k8s-check: chart ## chart checks + every object the operator renders (snapshots and examples) validated against Kubernetes $(K8S_VERSION)
+k8s-check: chart ## chart checks + every object the operator renders (snapshots and examples) validated against Kubernetes 1.35
 	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \
 	for t in examples/tenant-*.yaml; do \
 	  $(CARGO) run -q -p chemchat-operator -- render -f $$t --cluster examples/cluster.yaml > $(K8S_OUT)/render-$$(basename $$t); \
 	done; \
-	kubernetes-validate --quiet --strict -k $(K8S_VERSION) operator/tests/snapshots/*.yaml $(K8S_OUT)/render-*.yaml; \
+	kubernetes-validate --quiet --strict -k $(K8S_VERSION) operator/tests/snapshots/*.yaml $(K8S_OUT)/render-*.yaml examples/platform.yaml; \
 	echo "k8s-check: rendered tenant objects pass kubernetes-validate --strict $(K8S_VERSION)"
 
 kind-up: ## create the local kind cluster (needs Docker and kind)
@@ -93,12 +93,15 @@ kind-load: ## load the images into the kind cluster
 	kind load docker-image --name $(KIND_CLUSTER) $(SERVER_IMAGE) $(OPERATOR_IMAGE)
 
 deploy: ## install the chart, the development backends and the example cluster on kind
-	kubectl --context kind-$(KIND_CLUSTER) apply -f examples/platform.yaml
-	@eval "$$($(K8S_TOOLS) env)"; helm --kube-context kind-$(KIND_CLUSTER) upgrade --install chemchat-operator $(CHART) \
-	  -n $(PLATFORM_NS) --set image.tag=$(IMAGE_TAG) --set image.pullPolicy=Never --wait --timeout 5m
+	@eval "$$($(K8S_TOOLS) env)"; \
+	kubectl --context kind-$(KIND_CLUSTER) apply -f examples/platform.yaml; \
+	helm --kube-context kind-$(KIND_CLUSTER) upgrade --install chemchat-operator $(CHART) \
+	  -n $(PLATFORM_NS) --set image.tag=$(IMAGE_TAG) --set image.pullPolicy=Never --wait --timeout 5m; \
 	kubectl --context kind-$(KIND_CLUSTER) apply -f examples/cluster.yaml
 
 e2e: ## end-to-end tests on the kind cluster (not part of `make test`)
-	@kubectl --context kind-$(KIND_CLUSTER) version >/dev/null 2>&1 || { \
-	  echo "e2e: no Kubernetes cluster reachable at context kind-$(KIND_CLUSTER); run 'make kind-up images kind-load deploy' first"; exit 1; }
-	CHEMCHAT_E2E_KUBECONTEXT=kind-$(KIND_CLUSTER) $(CARGO) test -p chemchat-e2e --features cluster -- --test-threads=1
+	@eval "$$($(K8S_TOOLS) env)"; \
+	kubectl --context kind-$(KIND_CLUSTER) version >/dev/null 2>&1 || { \
+	  echo "e2e: no Kubernetes cluster reachable at context kind-$(KIND_CLUSTER); run 'make kind-up images kind-load deploy' first" >&2; exit 1; }; \
+	CHEMCHAT_E2E_KUBECONTEXT=kind-$(KIND_CLUSTER) IMAGE_TAG=$(IMAGE_TAG) \
+	  $(CARGO) test -p chemchat-e2e --features cluster -- --test-threads=1
