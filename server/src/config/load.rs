@@ -110,6 +110,7 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment's (large) error type
 mod tests {
     use super::*;
     use figment::Jail;

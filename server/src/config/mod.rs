@@ -5,6 +5,7 @@
 //! never show them.
 
 mod load;
+mod text;
 
 pub use load::{ConfigError, load};
 
@@ -48,10 +49,12 @@ pub struct Settings {
     /// JWT signing secret, at least 32 bytes.
     pub jwt_secret: Option<SecretString>,
     /// Pins the server to one tenant.
+    #[serde(deserialize_with = "text::optional")]
     pub tenant_id: Option<String>,
     /// Tier of the pinned tenant (or of the default tenant), picking its default quotas.
     pub tenant_tier: Option<String>,
     /// The tenant of requests that name none, when not pinned.
+    #[serde(deserialize_with = "text::required")]
     pub default_tenant: String,
     /// Quota override: users.
     pub quota_max_users: Option<u64>,

@@ -11,6 +11,6 @@ pub use clock::{Clock, SystemClock};
 pub use event_log::{Delivery, EventLog, EventLogError, EventStream};
 pub use store::{
     AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
-    UserCreation,
+    TokenSwap, UserCreation,
 };
 pub use throttle::{LoginThrottle, Throttled};

@@ -92,6 +92,19 @@ pub struct NewSession {
     pub expires_at_ms: i64,
 }
 
+/// A refresh-token swap: the token presented, the one replacing it, and the new expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSwap<'a> {
+    /// The id (`jti`) of the refresh token presented.
+    pub presented: &'a str,
+    /// The id of the refresh token that replaces it.
+    pub next: &'a str,
+    /// Now, Unix milliseconds.
+    pub now_ms: i64,
+    /// The session's new expiry, Unix milliseconds.
+    pub expires_at_ms: i64,
+}
+
 /// Outcome of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -185,17 +198,14 @@ pub trait Store: super::ChatStore + Send + Sync + Debug + 'static {
         audit: &AuditEntry,
     ) -> StoreResult<()>;
 
-    /// Swaps the session's current refresh token `presented` for `next` and extends it to
-    /// `expires_at_ms`. Presenting a token that is no longer current revokes the whole session
-    /// and writes `on_reuse` to the audit log, in the same transaction.
+    /// Swaps the session's current refresh token for the next one and extends the session.
+    /// Presenting a token that is no longer current revokes the whole session and writes
+    /// `on_reuse` to the audit log, in the same transaction.
     async fn rotate_session(
         &self,
         tenant: &TenantId,
         session: SessionId,
-        presented: &str,
-        next: &str,
-        now_ms: i64,
-        expires_at_ms: i64,
+        swap: TokenSwap<'_>,
         on_reuse: &AuditEntry,
     ) -> StoreResult<Rotation>;
 

@@ -20,7 +20,7 @@ pub use engine::Engine;
 use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
 use crate::ports::{
     AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
-    UserCreation,
+    TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
@@ -157,19 +157,10 @@ impl Store for SqlStore {
         &self,
         tenant: &TenantId,
         session: SessionId,
-        presented: &str,
-        next: &str,
-        now_ms: i64,
-        expires_at_ms: i64,
+        swap: TokenSwap<'_>,
         on_reuse: &AuditEntry,
     ) -> StoreResult<Rotation> {
-        let tokens = sessions::TokenSwap {
-            presented,
-            next,
-            now_ms,
-            expires_at_ms,
-        };
-        sessions::rotate(self, tenant, session, tokens, on_reuse).await
+        sessions::rotate(self, tenant, session, swap, on_reuse).await
     }
 
     async fn session_active(

@@ -2,15 +2,7 @@
 
 use super::{SqlStore, audit, db};
 use crate::domain::{DeviceId, SessionId, TenantId, UserId};
-use crate::ports::{AuditEntry, NewSession, Rotation, StoreResult};
-
-/// The token swap asked of [`rotate`].
-pub(super) struct TokenSwap<'a> {
-    pub presented: &'a str,
-    pub next: &'a str,
-    pub now_ms: i64,
-    pub expires_at_ms: i64,
-}
+use crate::ports::{AuditEntry, NewSession, Rotation, StoreResult, TokenSwap};
 
 pub(super) async fn start(
     store: &SqlStore,

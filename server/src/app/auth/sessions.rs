@@ -3,7 +3,7 @@
 use super::tokens::{Principal, TokenError, TokenKind};
 use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::{DeviceId, SessionId, Tenant, UserId};
-use crate::ports::{NewSession, Rotation};
+use crate::ports::{NewSession, Rotation, TokenSwap};
 use serde_json::json;
 use std::net::IpAddr;
 
@@ -132,10 +132,12 @@ impl App {
             .rotate_session(
                 &tenant.id,
                 principal.session,
-                &claims.jti,
-                &next.jti,
-                self.clock.now_ms(),
-                next.expires_at.unix_timestamp() * 1000,
+                TokenSwap {
+                    presented: &claims.jti,
+                    next: &next.jti,
+                    now_ms: self.clock.now_ms(),
+                    expires_at_ms: next.expires_at.unix_timestamp() * 1000,
+                },
                 &on_reuse,
             )
             .await?;
