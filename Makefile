@@ -14,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: ## run the server on the embedded defaults at http://localhost:3000
-	$(CARGO) run --release -p chemchat-server -- serve
+	$(CARGO) run -p chemchat-server -- serve
 
 build: ## build every crate in release mode
 	$(CARGO) build --release --workspace
@@ -25,8 +25,9 @@ services: ## start the services the tests need and print their CHEMCHAT_TEST_* v
 services-down: ## stop the services this project started (not the machine's own)
 	@$(SERVICES) down
 
-test: ## start the services, then run every test
+test: ## start the services, then run every test, then check the chart and rendered manifests
 	@set -a; eval "$$($(SERVICES) up)"; set +a; $(MAKE) --no-print-directory test-rust
+	@$(MAKE) --no-print-directory k8s-check
 
 test-rust:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
