@@ -11,10 +11,10 @@ use crate::ports::chat::{
     ChatEvent, DailyQuota, HistoryPage, Message, MessageEdit, NewMessage, SendOutcome,
 };
 
-/// One transaction: dedupe → next seq under the conversation's row lock → quota → message →
-/// event. The dedupe is checked again after the lock: a concurrent twin that committed while this
-/// one waited is then visible (PostgreSQL's read committed gives each statement a fresh snapshot;
-/// SQLite serialises writers), and rolling back returns its seq to the counter.
+/// One transaction: dedupe → next seq under the conversation's row lock → message (deduped again
+/// by its unique key) → quota → event. A concurrent twin that committed while this one waited for
+/// the lock is visible to the insert (PostgreSQL's read committed gives each statement a fresh
+/// snapshot; SQLite serialises writers), and rolling back returns the seq to the counter.
 pub(super) async fn send(
     store: &SqlStore,
     tenant: &TenantId,
@@ -29,36 +29,29 @@ pub(super) async fn send(
     let allocated: Option<(i64, i64)> = sqlx::query_as(
         "UPDATE conversations SET last_seq = last_seq + 1, last_event_seq = last_event_seq + 1, \
          last_activity_at = $3 WHERE tenant_id = $1 AND id = $2 \
+         AND EXISTS (SELECT 1 FROM conversation_members m WHERE m.tenant_id = $1 \
+           AND m.conversation_id = $2 AND m.user_id = $4 AND m.left_event_seq IS NULL) \
          RETURNING last_seq, last_event_seq",
     )
     .bind(tenant.as_str())
     .bind(new.conversation_id.to_string())
     .bind(new.at_ms)
+    .bind(new.sender_id.to_string())
     .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
+    // No row: no such conversation, or the sender is not a member (checked in the same
+    // statement: every round trip under the lock costs a busy conversation throughput).
     let Some((seq, event_seq)) = allocated else {
         return Ok(SendOutcome::NotFound);
     };
     let sender = new.sender_id.to_string();
-    if member_role(&mut tx, tenant, new.conversation_id, &sender)
-        .await?
-        .is_none()
-    {
-        return Ok(SendOutcome::NotFound);
-    }
-    if let Some(original) = find_by_client_id(&mut tx, tenant, new).await? {
-        tx.rollback().await.map_err(db)?;
-        return Ok(SendOutcome::Duplicate(original));
-    }
-    if let Some(quota) = quota
-        && !count_against_quota(&mut tx, tenant, quota).await?
-    {
-        return Ok(SendOutcome::QuotaExceeded);
-    }
-    sqlx::query(
+    // The authoritative dedupe: a twin that committed while this transaction waited for the
+    // lock makes the insert a no-op; rolling back returns the seq to the counter.
+    let inserted = sqlx::query(
         "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, client_message_id, \
-         kind, content, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         kind, content, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (tenant_id, conversation_id, sender_id, client_message_id) DO NOTHING",
     )
     .bind(tenant.as_str())
     .bind(new.id.to_string())
@@ -71,7 +64,20 @@ pub(super) async fn send(
     .bind(new.at_ms)
     .execute(&mut *tx)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await.map_err(db)?;
+        let mut tx = store.read(tenant).await?;
+        let original = find_by_client_id(&mut tx, tenant, new).await?;
+        tx.commit().await.map_err(db)?;
+        return Ok(original.map_or(SendOutcome::NotFound, SendOutcome::Duplicate));
+    }
+    if let Some(quota) = quota
+        && !count_against_quota(&mut tx, tenant, quota).await?
+    {
+        return Ok(SendOutcome::QuotaExceeded);
+    }
     let message = Message {
         id: new.id,
         conversation_id: new.conversation_id,
