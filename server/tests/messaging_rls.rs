@@ -1,0 +1,85 @@
+//! PostgreSQL's row-level security, seen by an ordinary role (the test suite's superuser bypasses
+//! it): request transactions see only their tenant; the outbox relay alone sees every tenant.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod messaging_support;
+mod support;
+
+use chemchat_server::adapters::sql;
+use chemchat_server::ports::ChatStore;
+use chemchat_server::ports::chat::HistoryPage;
+use messaging_support::{store, store_group, store_send, store_user, t};
+use sqlx::Connection;
+use support::Engine;
+
+async fn exec(url: &str, statement: String) {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_walled_off_and_the_relay_spans_them() {
+    let (db, superuser) = store(Engine::Postgres).await;
+    let alice = store_user(&superuser, "acme", "alice").await;
+    let acme = store_group(&superuser, "acme", alice, &[]).await;
+    store_send(&superuser, acme, alice, "a").await;
+    let gus = store_user(&superuser, "globex", "gus").await;
+    store_group(&superuser, "globex", gus, &[]).await;
+
+    let role = format!("chemchat_rls_{}", uuid::Uuid::new_v4().simple());
+    let admin = support::postgres_admin_url();
+    exec(&admin, format!("CREATE ROLE {role} LOGIN")).await;
+    exec(
+        &db.url,
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+    )
+    .await;
+    let app = sql::connect(&as_role(&db.url, &role), 4).await.unwrap();
+
+    // A request transaction of acme reads acme's rows; of globex, none of them.
+    let page = app
+        .messages(&t("acme"), acme, alice, HistoryPage::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.map(|m| m.len()), Some(1));
+    let mut tx = app.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('chemchat.tenant_id', 'globex', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let visible: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        visible, 0,
+        "globex sees none of acme's messages, whatever the query says"
+    );
+    tx.rollback().await.unwrap();
+    // Writes pass the policy's check for the transaction's own tenant.
+    store_send(&app, acme, alice, "b").await;
+
+    // The relay sees and marks both tenants' events.
+    let pending = app.unpublished_events(100).await.unwrap();
+    let tenants: std::collections::BTreeSet<String> =
+        pending.iter().map(|e| e.tenant.to_string()).collect();
+    assert_eq!(tenants.into_iter().collect::<Vec<_>>(), ["acme", "globex"]);
+    app.mark_published(&pending, 1).await.unwrap();
+    assert!(app.unpublished_events(100).await.unwrap().is_empty());
+
+    app.pool().close().await;
+    exec(&db.url, format!("DROP OWNED BY {role}")).await;
+    drop(superuser);
+    drop(db);
+    exec(&admin, format!("DROP ROLE {role}")).await;
+}
