@@ -318,6 +318,14 @@ async fn sync_follows_membership(engine: Engine) {
     call(
         &server,
         &alice,
+        Method::POST,
+        &format!("/api/v1/conversations/{id}/read"),
+        Some(json!({ "seq": 2 })),
+    )
+    .await;
+    call(
+        &server,
+        &alice,
         Method::DELETE,
         &format!("{members}/{}", bob.id),
         None,
@@ -346,6 +354,7 @@ async fn sync_follows_membership(engine: Engine) {
             "member.added",
             "message.created",
             "reaction.added",
+            "receipt.read",
             "member.removed"
         ]
     );
