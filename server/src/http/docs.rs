@@ -3,7 +3,7 @@
 //! binary, so it works offline and nothing is downloaded at build or run time.
 
 use super::HttpState;
-use super::routes::chat;
+use super::routes::{auth, chat};
 use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
@@ -54,6 +54,8 @@ impl Modify for BearerAuth {
         to name the tenant; authenticate with `Authorization: Bearer <accessToken>` from \
         `POST /api/v1/auth/login`."),
     paths(
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::mfa_setup,
+        auth::mfa_enable, auth::mfa_verify, auth::mfa_disable,
         chat::list, chat::create, chat::show, chat::add_members, chat::remove_member,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,
         chat::unreact, chat::read, chat::sync,
@@ -61,6 +63,7 @@ impl Modify for BearerAuth {
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
     tags(
+        (name = "auth", description = "Registration, login, tokens, MFA"),
         (name = "conversations", description = "DMs and groups, members and roles"),
         (name = "messages", description = "Sending, history, edits, deletions, reactions, receipts"),
         (name = "sync", description = "Catching up after being offline"),

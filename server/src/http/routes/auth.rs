@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The auth routes.
 pub fn routes() -> Router<HttpState> {
@@ -29,7 +30,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/mfa/disable", post(mfa_disable))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UserBody {
     id: String,
@@ -53,7 +54,7 @@ impl From<Profile> for UserBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegisterBody {
     username: String,
@@ -62,6 +63,8 @@ struct RegisterBody {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = UserBody), (status = 400, body = crate::http::docs::ErrorBody), (status = 409, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)))]
 async fn register(
     State(state): State<HttpState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -77,7 +80,7 @@ async fn register(
     Ok((StatusCode::CREATED, Json(profile.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct LoginBody {
     /// Username or email (clients of the original API send either here).
@@ -88,7 +91,7 @@ struct LoginBody {
     device_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TokensBody {
     access_token: String,
@@ -121,6 +124,8 @@ impl TokensBody {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = TokensBody), (status = 401, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)))]
 async fn login(
     State(state): State<HttpState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -138,12 +143,14 @@ async fn login(
     Ok(Json(TokensBody::new(login.tokens, Some(login.user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RefreshBody {
     refresh_token: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses((status = 200, body = TokensBody), (status = 401, body = crate::http::docs::ErrorBody)))]
 async fn refresh(
     State(state): State<HttpState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -157,7 +164,7 @@ async fn refresh(
     Ok(Json(TokensBody::new(tokens, None)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct LogoutBody {
     #[serde(default)]
@@ -165,6 +172,8 @@ struct LogoutBody {
 }
 
 /// The body is optional: an empty `POST /auth/logout` ends this device's session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = LogoutBody, description = "optional"),
+    responses((status = 204), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn logout(
     State(state): State<HttpState>,
     caller: Caller,
@@ -185,17 +194,21 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, body = UserBody), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn me(State(state): State<HttpState>, caller: Caller) -> ApiResult<Json<UserBody>> {
     Ok(Json(state.app.me(&caller.principal).await?.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MfaSetupBody {
     secret: String,
     otpauth_uri: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/mfa/setup", tag = "auth",
+    responses((status = 200, body = MfaSetupBody), (status = 409, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_setup(
     State(state): State<HttpState>,
     caller: Caller,
@@ -207,13 +220,15 @@ async fn mfa_setup(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MfaEnableBody {
     secret: String,
     token: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/mfa/enable", tag = "auth", request_body = MfaEnableBody,
+    responses((status = 200, description = "`{ \"enabled\": true }`"), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_enable(
     State(state): State<HttpState>,
     caller: Caller,
@@ -227,12 +242,14 @@ async fn mfa_enable(
     Ok(Json(serde_json::json!({ "enabled": true })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MfaTokenBody {
     token: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/mfa/verify", tag = "auth", request_body = MfaTokenBody,
+    responses((status = 200, description = "`{ \"verified\": true, \"accessToken\": … }`"), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_verify(
     State(state): State<HttpState>,
     caller: Caller,
@@ -244,6 +261,8 @@ async fn mfa_verify(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/mfa/disable", tag = "auth", request_body = MfaTokenBody,
+    responses((status = 200, description = "`{ \"enabled\": false }`"), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_disable(
     State(state): State<HttpState>,
     caller: Caller,

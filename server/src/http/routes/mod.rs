@@ -1,6 +1,6 @@
 //! Route tables.
 
-mod auth;
+pub(crate) mod auth;
 pub mod chat;
 pub mod health;
 
