@@ -1,6 +1,9 @@
 //! Start-up: from settings to a listening server, and graceful shutdown.
 
+use crate::adapters::bus::LocalBus;
 use crate::adapters::events::InProcessEventLog;
+use crate::adapters::presence::LocalPresence;
+use crate::adapters::redis::{RedisBus, RedisPresence};
 use crate::adapters::sql;
 use crate::adapters::throttle::InProcessThrottle;
 use crate::app::auth::{Passwords, TokenIssuer};
@@ -9,8 +12,9 @@ use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
 use crate::domain::{Quotas, Tenant, TenantId, Tier};
+use crate::gateway::Gateway;
 use crate::http::{self, HttpState};
-use crate::ports::{Store, SystemClock};
+use crate::ports::{Bus, Presence, Store, SystemClock};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -50,11 +54,17 @@ impl Server {
             messaging: Messaging::new(settings.max_message_chars),
             events: Arc::new(InProcessEventLog::new()),
         });
+        let metrics = http::install_recorder();
+        let (bus, presence) = fan_out(&settings).await?;
+        let gateway = Gateway::new(app.clone(), bus, presence, settings.gateway());
+        // The gateway subscribes to the event log before the relay ships anything.
+        gateway.start();
         tokio::spawn(app.outbox_relay().run());
         let state = HttpState {
             app,
-            metrics: http::install_recorder(),
+            metrics,
             ready: Arc::new(AtomicBool::new(false)),
+            gateway,
         };
         Ok(Self { state, settings })
     }
@@ -68,11 +78,20 @@ impl Server {
     ) -> anyhow::Result<()> {
         let router = http::router(self.state.clone(), self.settings.max_body_bytes);
         let ready = Arc::clone(&self.state.ready);
+        let gateway = self.state.gateway.clone();
+        let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             ready.store(false, Ordering::Release);
-            tracing::info!("shutting down: draining in-flight requests");
+            tracing::info!(
+                connections = gateway.connections(),
+                "shutting down: telling WebSocket clients to reconnect, draining requests"
+            );
+            // Upgraded connections are not axum's to wait for: the gateway sends each client
+            // `reconnect` and closes it, and the signal completes once they are gone.
+            gateway.drain();
+            gateway.closed(grace).await;
             let _ = fired_tx.send(());
         };
         self.state.ready.store(true, Ordering::Release);
@@ -80,7 +99,6 @@ impl Server {
             "chemchat-server listening");
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(signal);
-        let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         tokio::select! {
             result = served => result.context("server error")?,
             () = async {
@@ -91,6 +109,30 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The bus and presence the settings select: Redis when `CHEMCHAT_REDIS_URL` is set, else
+/// in-process.
+async fn fan_out(settings: &Settings) -> anyhow::Result<(Arc<dyn Bus>, Arc<dyn Presence>)> {
+    let Some(url) = &settings.redis_url else {
+        return Ok((Arc::new(LocalBus::new()), Arc::new(LocalPresence::new())));
+    };
+    let url = url.expose_secret();
+    let prefix = &settings.redis_prefix;
+    let unreachable = || {
+        format!(
+            "configuration error: {}: cannot reach Redis",
+            chemchat_crds::contract::REDIS_URL
+        )
+    };
+    let bus = RedisBus::connect(url, prefix)
+        .await
+        .with_context(unreachable)?;
+    let presence = RedisPresence::connect(url, prefix)
+        .await
+        .with_context(unreachable)?;
+    tracing::info!("fan-out and presence through Redis");
+    Ok((Arc::new(bus), Arc::new(presence)))
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {

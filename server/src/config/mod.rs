@@ -38,6 +38,9 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Redis for cross-instance fan-out, presence and rate limits.
     pub redis_url: Option<SecretString>,
+    /// Prepended to every Redis key and channel (lets several deployments or tests share one
+    /// Redis).
+    pub redis_prefix: String,
     /// Kafka bootstrap servers.
     pub kafka_brokers: Option<String>,
     /// Elasticsearch/OpenSearch URL.
@@ -78,6 +81,40 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     /// Log format.
     pub log_format: LogFormat,
+    /// Largest WebSocket client frame, in bytes (larger closes with 1009).
+    pub ws_max_frame_bytes: usize,
+    /// WebSocket frames per second a connection may send on average (more closes with 4029).
+    pub ws_rate_per_second: u32,
+    /// WebSocket frames a connection may send in a burst.
+    pub ws_rate_burst: u32,
+    /// Frames queued per WebSocket connection before it is closed as a slow consumer (4008).
+    pub ws_send_queue: usize,
+    /// Milliseconds a WebSocket connection has to authenticate (then 4401).
+    pub ws_auth_timeout_ms: u64,
+    /// Seconds of silence after which a WebSocket connection is closed (4408) and its presence
+    /// expires.
+    pub ws_heartbeat_seconds: u64,
+    /// Concurrent WebSocket connections per instance.
+    pub ws_max_connections: usize,
+    /// Upper bound of the random reconnect delay sent to clients when draining.
+    pub ws_drain_jitter_ms: u64,
+}
+
+impl Settings {
+    /// The gateway's limits from these settings.
+    pub fn gateway(&self) -> crate::gateway::GatewaySettings {
+        crate::gateway::GatewaySettings {
+            max_frame_bytes: self.ws_max_frame_bytes,
+            rate_per_second: self.ws_rate_per_second,
+            rate_burst: self.ws_rate_burst,
+            send_queue: self.ws_send_queue,
+            auth_timeout: std::time::Duration::from_millis(self.ws_auth_timeout_ms),
+            heartbeat_timeout: std::time::Duration::from_secs(self.ws_heartbeat_seconds),
+            max_connections: self.ws_max_connections,
+            drain_jitter_ms: self.ws_drain_jitter_ms,
+            ..crate::gateway::GatewaySettings::default()
+        }
+    }
 }
 
 impl Default for Settings {
@@ -87,6 +124,7 @@ impl Default for Settings {
             database_url: SecretString::from("sqlite://data/chemchat.db"),
             database_max_connections: 16,
             redis_url: None,
+            redis_prefix: String::new(),
             kafka_brokers: None,
             search_url: None,
             media_dir: PathBuf::from("data/media"),
@@ -106,6 +144,14 @@ impl Default for Settings {
             max_message_chars: 8000,
             shutdown_grace_seconds: 20,
             log_format: LogFormat::Pretty,
+            ws_max_frame_bytes: 64 * 1024,
+            ws_rate_per_second: 50,
+            ws_rate_burst: 100,
+            ws_send_queue: 256,
+            ws_auth_timeout_ms: 10_000,
+            ws_heartbeat_seconds: 60,
+            ws_max_connections: 50_000,
+            ws_drain_jitter_ms: 5_000,
         }
     }
 }

@@ -78,7 +78,7 @@ impl FromRequestParts<HttpState> for CurrentTenant {
 }
 
 /// The tenant label of a host name, if it has one.
-fn subdomain(host: &str) -> Option<&str> {
+pub(crate) fn subdomain(host: &str) -> Option<&str> {
     let name = host.rsplit_once(':').map_or(host, |(name, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {
             name

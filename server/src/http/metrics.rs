@@ -21,6 +21,12 @@ pub fn install_recorder() -> PrometheusHandle {
             ];
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), &buckets)
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        Matcher::Full(crate::gateway::metrics::LATENCY.to_owned()),
+                        &crate::gateway::metrics::LATENCY_BUCKETS,
+                    )
+                })
                 .and_then(|builder| builder.install_recorder())
                 .unwrap_or_else(|e| {
                     // Another recorder is installed (an embedding program); render our own.

@@ -9,6 +9,7 @@ pub mod extract;
 mod metrics;
 mod middleware;
 mod routes;
+mod ws;
 
 pub use metrics::install_recorder;
 
@@ -31,6 +32,8 @@ pub struct HttpState {
     pub metrics: PrometheusHandle,
     /// False while starting and while draining, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
+    /// The WebSocket gateway.
+    pub gateway: crate::gateway::Gateway,
 }
 
 /// The whole HTTP API.
@@ -38,7 +41,7 @@ pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(routes::health::routes())
         .merge(docs::routes())
-        .nest("/api/v1", routes::api())
+        .nest("/api/v1", routes::api().merge(ws::routes()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -1,14 +1,18 @@
 //! The ports: traits the use cases depend on, implemented by the adapters.
 
+mod bus;
 pub mod chat;
 mod clock;
 mod event_log;
+mod presence;
 mod store;
 mod throttle;
 
+pub use bus::{Bus, BusEnvelope, BusError};
 pub use chat::ChatStore;
 pub use clock::{Clock, SystemClock};
 pub use event_log::{Delivery, EventLog, EventLogError, EventStream};
+pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use store::{
     AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
     TokenSwap, UserCreation,

@@ -1,0 +1,28 @@
+//! Redis adapters (`CHEMCHAT_REDIS_URL`): pub/sub fan-out across instances and presence with
+//! TTLs. Every channel and key carries the tenant.
+//!
+//! **Invariant**: Redis is never on the path that stores a message. When it is down, local
+//! delivery and the store keep working; cross-instance typing and presence degrade.
+
+mod bus;
+mod presence;
+
+pub use bus::RedisBus;
+pub use presence::RedisPresence;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
+
+/// How long one Redis command may take before the caller gives up (and degrades).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A reconnecting connection with short timeouts, so a dead Redis costs milliseconds, not the
+/// operating system's TCP timeout.
+pub async fn connect(client: &redis::Client) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(2));
+    client.get_connection_manager_with_config(config).await
+}
