@@ -32,6 +32,16 @@ pub fn main(args: RunArgs) -> Result<(), String> {
     runtime.block_on(run(args))
 }
 
+/// The tenant a child belongs to, from its `chemchat.io/tenant` label.
+fn owner_tenant<K: kube::Resource>(child: &K) -> Option<ObjectRef<ChemChatTenant>> {
+    child
+        .meta()
+        .labels
+        .as_ref()?
+        .get(chemchat_crds::TENANT_LABEL)
+        .map(|name| ObjectRef::new(name))
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -145,11 +155,18 @@ async fn run(args: RunArgs) -> Result<(), String> {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
+    // Not `owns`: kube-runtime maps an owner reference to an ObjectRef in the child's
+    // namespace, which never matches a cluster-scoped tenant. The tenant label does.
     let tenant_controller = tenants
-        .owns(Api::<Deployment>::all(client.clone()), children.clone())
-        .owns(
+        .watches(
+            Api::<Deployment>::all(client.clone()),
+            children.clone(),
+            |d| owner_tenant(&d),
+        )
+        .watches(
             Api::<HorizontalPodAutoscaler>::all(client.clone()),
             children,
+            |h| owner_tenant(&h),
         )
         // A cluster change (image, backends) concerns every tenant that references it.
         .watches(
@@ -188,4 +205,27 @@ async fn run(args: RunArgs) -> Result<(), String> {
         return Err("leadership lost; exiting so a restart rejoins the election".to_owned());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    #[test]
+    fn a_child_maps_to_its_cluster_scoped_tenant() {
+        let deployment = Deployment {
+            metadata: ObjectMeta {
+                namespace: Some("chemchat-acme".into()),
+                labels: Some([(chemchat_crds::TENANT_LABEL.to_owned(), "acme".to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            ..Deployment::default()
+        };
+        let tenant = owner_tenant(&deployment).unwrap_or_else(|| ObjectRef::new("none"));
+        assert_eq!(tenant, ObjectRef::new("acme"));
+        assert_eq!(tenant.namespace, None, "cluster-scoped: no namespace");
+        assert!(owner_tenant(&Deployment::default()).is_none());
+    }
 }
