@@ -67,6 +67,13 @@ pub struct BuildArgs {
         default_value = "ingress-nginx"
     )]
     pub ingress_namespace: String,
+    /// Namespace of Prometheus, allowed to scrape tenant servers.
+    #[arg(
+        long,
+        env = "CHEMCHAT_OPERATOR_METRICS_NAMESPACE",
+        default_value = "monitoring"
+    )]
+    pub metrics_namespace: String,
 }
 
 impl BuildArgs {
@@ -83,6 +90,7 @@ impl BuildArgs {
             autoscaler,
             ingress_class: self.ingress_class.clone(),
             ingress_namespace: self.ingress_namespace.clone(),
+            metrics_namespace: self.metrics_namespace.clone(),
         })
     }
 }

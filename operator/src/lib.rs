@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod observe;
 pub mod plan;
 pub mod provision;
+pub mod quantity;
 pub mod render;
 pub mod run;
 pub mod secrets;

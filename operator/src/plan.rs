@@ -8,10 +8,14 @@ use chemchat_crds::common::ImageSpec;
 use chemchat_crds::tenant::DeletionPolicy;
 use chemchat_crds::tier::Tier;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 
 use crate::labels::tenant_namespace;
+use crate::quantity;
 
 /// A spec the operator refuses, with the field to fix.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -96,8 +100,8 @@ pub struct TenantPlan {
     pub target_connections_per_pod: i32,
     /// Server image.
     pub image: ImageSpec,
-    /// Container resources.
-    pub pod_resources: Option<ResourceRequirements>,
+    /// Container resources (the cluster's `serverDefaults.resources`, or the built-in default).
+    pub pod_resources: ResourceRequirements,
     /// Kafka, when the cluster has it.
     pub kafka: Option<ResolvedKafka>,
     /// Search, when the cluster has it.
@@ -192,26 +196,29 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
             return Err(invalid(field, format!("must be at least 1, is {value}")));
         }
     }
-    let resources = spec.resources.clone().unwrap_or_default();
-    let cpu = resources
-        .cpu
-        .map(|q| q.0)
-        .unwrap_or_else(|| tier.cpu.to_owned());
-    let memory = resources
-        .memory
-        .map(|q| q.0)
-        .unwrap_or_else(|| tier.memory.to_owned());
-    for (field, value) in [
-        ("spec.resources.cpu", &cpu),
-        ("spec.resources.memory", &memory),
-    ] {
-        if !is_quantity(value) {
-            return Err(invalid(
-                field,
-                format!("`{value}` is not a Kubernetes quantity"),
-            ));
-        }
-    }
+    let pod_resources = defaults
+        .resources
+        .clone()
+        .unwrap_or_else(default_pod_resources);
+    let explicit = spec.resources.clone().unwrap_or_default();
+    // Room for maxReplicas pods plus the rolling update's surge pod, at their limits: a quota
+    // smaller than that would stall every rollout. Tier defaults grow to fit; explicit values
+    // that cannot fit are an error naming the field.
+    let pods = u128::try_from(max_replicas).unwrap_or(0) + 1;
+    let cpu = size_quota(
+        "spec.resources.cpu",
+        explicit.cpu.map(|q| q.0),
+        tier.cpu,
+        per_pod(&pod_resources, "cpu") * pods,
+        quantity::format_cpu,
+    )?;
+    let memory = size_quota(
+        "spec.resources.memory",
+        explicit.memory.map(|q| q.0),
+        tier.memory,
+        per_pod(&pod_resources, "memory") * pods,
+        quantity::format_memory,
+    )?;
     let ingress = match &spec.ingress {
         Some(ing) => match (&ing.host, &ing.tls_secret_name) {
             (None, Some(_)) => {
@@ -263,7 +270,7 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
         max_replicas,
         target_connections_per_pod: target,
         image: cluster.spec.image.clone(),
-        pod_resources: defaults.resources.clone(),
+        pod_resources,
         kafka,
         search,
         object_storage: cluster.spec.object_storage.clone(),
@@ -273,16 +280,63 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
     })
 }
 
-/// Loose check of the quantity grammar: digits with an optional fraction and suffix.
-fn is_quantity(value: &str) -> bool {
-    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &value[digits.len()..];
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && [
-            "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
-        ]
-        .contains(&suffix)
+/// Server container resources when the cluster sets none.
+fn default_pod_resources() -> ResourceRequirements {
+    let pair = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(pair("100m", "128Mi")),
+        limits: Some(pair("1", "512Mi")),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// A pod's share of the quota: its limit, else its request (milli-units).
+fn per_pod(resources: &ResourceRequirements, name: &str) -> u128 {
+    [&resources.limits, &resources.requests]
+        .into_iter()
+        .flatten()
+        .find_map(|m| m.get(name))
+        .and_then(|q| quantity::parse_milli(&q.0))
+        .unwrap_or(0)
+}
+
+/// The quota for one resource: explicit values must fit the pods, tier defaults grow to fit.
+fn size_quota(
+    field: &str,
+    explicit: Option<String>,
+    tier_default: &str,
+    needed: u128,
+    format: fn(u128) -> String,
+) -> Result<String, InvalidSpec> {
+    match explicit {
+        Some(value) => match quantity::parse_milli(&value) {
+            None => Err(invalid(
+                field,
+                format!("`{value}` is not a Kubernetes quantity"),
+            )),
+            Some(v) if v < needed => Err(invalid(
+                field,
+                format!(
+                    "{value} cannot hold maxReplicas + 1 server pods at their limits ({})",
+                    format(needed)
+                ),
+            )),
+            Some(_) => Ok(value),
+        },
+        None => {
+            let tier = quantity::parse_milli(tier_default).unwrap_or(0);
+            Ok(if tier >= needed {
+                tier_default.to_owned()
+            } else {
+                format(needed)
+            })
+        }
+    }
 }
 
 fn is_hostname(host: &str) -> bool {
@@ -301,9 +355,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantities_and_hosts() {
-        assert!(is_quantity("2500m") && is_quantity("8Gi") && is_quantity("1.5"));
-        assert!(!is_quantity("lots") && !is_quantity("8Gb") && !is_quantity(""));
+    fn quotas_fit_the_pods() {
+        let need = 3 * 1000; // three pods of one CPU
+        assert_eq!(
+            size_quota("f", None, "1", need, quantity::format_cpu),
+            Ok("3".to_owned())
+        );
+        assert_eq!(
+            size_quota("f", None, "8", need, quantity::format_cpu),
+            Ok("8".to_owned())
+        );
+        assert_eq!(
+            size_quota("f", Some("4".into()), "1", need, quantity::format_cpu),
+            Ok("4".to_owned())
+        );
+        let err = size_quota(
+            "spec.resources.cpu",
+            Some("2".into()),
+            "1",
+            need,
+            quantity::format_cpu,
+        );
+        assert!(err.is_err_and(|e| e.field == "spec.resources.cpu" && e.message.contains("(3)")));
+    }
+
+    #[test]
+    fn hosts() {
         assert!(is_hostname("acme.chat.example.com"));
         assert!(!is_hostname("Acme..com") && !is_hostname("a_b.com"));
     }

@@ -262,4 +262,9 @@ fn an_invalid_spec_names_the_field() {
         err.to_string().contains("spec.ingress.tlsSecretName"),
         "{err}"
     );
+    // An explicit quota too small for maxReplicas + 1 pods would stall every rollout.
+    let cramped = fixture("tenant-enterprise.yaml").replace("cpu: \"24\"", "cpu: \"4\"");
+    let cluster = fixture("cluster-full.yaml");
+    let err = render_children(&cramped, Some(&cluster), &BuildOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("spec.resources.cpu"), "{err}");
 }

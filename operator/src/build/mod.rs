@@ -41,6 +41,9 @@ pub struct BuildOptions {
     pub ingress_class: Option<String>,
     /// Namespace of the ingress controller, allowed through each tenant's NetworkPolicy.
     pub ingress_namespace: String,
+    /// Namespace of Prometheus, allowed to scrape the servers' `/metrics` (the autoscaler's
+    /// source).
+    pub metrics_namespace: String,
 }
 
 impl Default for BuildOptions {
@@ -49,6 +52,7 @@ impl Default for BuildOptions {
             autoscaler: Autoscaler::Hpa,
             ingress_class: None,
             ingress_namespace: "ingress-nginx".to_owned(),
+            metrics_namespace: "monitoring".to_owned(),
         }
     }
 }

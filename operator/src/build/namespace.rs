@@ -92,7 +92,7 @@ fn from_namespace(name: &str) -> NetworkPolicyPeer {
 }
 
 /// Denies ingress from everywhere except the namespace itself, the platform namespace
-/// (metrics, operator) and the ingress controller — so other tenants cannot reach it.
+/// (operator), Prometheus' namespace (scraping) and the ingress controller — so other tenants cannot reach it.
 pub fn network_policy(plan: &TenantPlan, options: &BuildOptions) -> NetworkPolicy {
     let same_namespace = NetworkPolicyPeer {
         pod_selector: Some(LabelSelector::default()),
@@ -120,7 +120,10 @@ pub fn network_policy(plan: &TenantPlan, options: &BuildOptions) -> NetworkPolic
                     ports: Some(vec![http.clone()]),
                 },
                 NetworkPolicyIngressRule {
-                    from: Some(vec![from_namespace(&options.ingress_namespace)]),
+                    from: Some(vec![
+                        from_namespace(&options.ingress_namespace),
+                        from_namespace(&options.metrics_namespace),
+                    ]),
                     ports: Some(vec![http]),
                 },
             ]),

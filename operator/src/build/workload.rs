@@ -9,15 +9,14 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvFromSource, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretEnvSource, SecurityContext,
-    Service, ServicePort, ServiceSpec, SleepAction, Volume, VolumeMount,
+    PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource, SecurityContext, Service, ServicePort,
+    ServiceSpec, SleepAction, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -45,20 +44,6 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
         period_seconds: Some(period),
         failure_threshold: Some(failures),
         ..Probe::default()
-    }
-}
-
-fn default_resources() -> ResourceRequirements {
-    let pair = |cpu: &str, memory: &str| {
-        BTreeMap::from([
-            ("cpu".to_owned(), Quantity(cpu.to_owned())),
-            ("memory".to_owned(), Quantity(memory.to_owned())),
-        ])
-    };
-    ResourceRequirements {
-        requests: Some(pair("100m", "128Mi")),
-        limits: Some(pair("1", "512Mi")),
-        ..ResourceRequirements::default()
     }
 }
 
@@ -109,7 +94,7 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
             }),
             ..Lifecycle::default()
         }),
-        resources: Some(plan.pod_resources.clone().unwrap_or_else(default_resources)),
+        resources: Some(plan.pod_resources.clone()),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
