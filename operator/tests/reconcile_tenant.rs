@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use chemchat_operator::build::{BackendSecrets, BuildOptions, Child, ChildKind, build};
+use chemchat_operator::build::{Autoscaler, BackendSecrets, BuildOptions, Child, ChildKind, build};
 use chemchat_operator::context::Context;
 use chemchat_operator::plan::plan;
 use chemchat_operator::tenant::{error_policy, reconcile};
@@ -90,6 +90,10 @@ fn support_merge(into: &mut Value, extra: Value) {
 
 /// A fake API server holding the cluster, its secret and the tenant.
 fn world(tenant_json: Value) -> (Arc<Context>, FakeApi) {
+    world_with(tenant_json, BuildOptions::default())
+}
+
+fn world_with(tenant_json: Value, options: BuildOptions) -> (Arc<Context>, FakeApi) {
     let (client, fake) = FakeApi::start();
     fake.insert(CLUSTER, cluster());
     fake.insert(
@@ -98,11 +102,7 @@ fn world(tenant_json: Value) -> (Arc<Context>, FakeApi) {
             "data": {"postgres-url": b64("postgres://pg/chemchat"), "redis-url": b64("redis://redis:6379"), "jwt-secret": b64("s3cr3t")}}),
     );
     fake.insert(TENANT, tenant_json);
-    let ctx = Arc::new(Context::new(
-        client,
-        BuildOptions::default(),
-        Some("test".into()),
-    ));
+    let ctx = Arc::new(Context::new(client, options, Some("test".into())));
     (ctx, fake)
 }
 
@@ -568,4 +568,49 @@ async fn a_failing_api_call_goes_to_error_policy_with_per_object_backoff() {
         Action::requeue(Duration::from_secs(2)),
         "success resets"
     );
+}
+
+#[tokio::test]
+async fn keda_mode_applies_a_scaled_object_and_never_an_hpa() {
+    let options = BuildOptions {
+        autoscaler: Autoscaler::Keda {
+            prometheus_address: "http://prometheus:9090".into(),
+        },
+        ..BuildOptions::default()
+    };
+    let (ctx, fake) = world_with(tenant("Pro", json!({})), options);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let log = fake.take_log();
+    let scaled = "/apis/keda.sh/v1alpha1/namespaces/chemchat-acme/scaledobjects/chemchat-server";
+    let listed = log
+        .iter()
+        .any(|r| r.method == Method::GET && r.path == "/apis/keda.sh/v1alpha1/scaledobjects");
+    assert!(
+        listed,
+        "ScaledObjects are listed for orphan detection in KEDA mode"
+    );
+    let applied = log
+        .iter()
+        .find(|r| r.method == Method::PATCH && r.path == scaled)
+        .unwrap();
+    assert_eq!(
+        applied.body.as_ref().unwrap()["spec"]["triggers"][0]["type"],
+        "prometheus"
+    );
+    assert!(
+        !log.iter()
+            .any(|r| r.method == Method::PATCH && r.path.contains("horizontalpodautoscalers"))
+    );
+    let deployment = log
+        .iter()
+        .find(|r| r.path.ends_with("/deployments/chemchat-server"))
+        .unwrap();
+    assert!(
+        deployment.body.as_ref().unwrap()["spec"]
+            .get("replicas")
+            .is_none()
+    );
+    // Settled: the second pass writes nothing in this mode either.
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert!(fake.take_log().iter().all(|r| !r.is_write()));
 }
