@@ -11,7 +11,7 @@ SERVICES := scripts/services.sh
 .PHONY: help run build test test-rust services services-down lint fmt bench
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: ## run the server on the embedded defaults at http://localhost:3000
 	$(CARGO) run -p chemchat-server -- serve
