@@ -1,7 +1,11 @@
 //! Black-box helpers for ChemChat's end-to-end tests: a client for the cluster named by
 //! `CHEMCHAT_E2E_KUBECONTEXT`, applying YAML files, and waiting for conditions.
 //!
-//! The cluster tests themselves live in `tests/cluster.rs` behind the `cluster` feature.
+//! The cluster tests themselves live in `tests/cluster.rs` behind the `cluster` feature; the
+//! WebSocket load benchmark (`make bench`) lives in [`load`] and the `loadgen` and `reffanout`
+//! binaries.
+
+pub mod load;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,0 +1,108 @@
+//! The gateway protocol subset the benchmark speaks, and the payload that carries the send time.
+
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// A received envelope, reduced to the fields the benchmark reads (the rest is skipped by serde
+/// without allocating).
+#[derive(Debug, Deserialize)]
+pub struct Incoming {
+    /// The event name.
+    pub event: String,
+    /// The fields of `data` the benchmark needs.
+    #[serde(default)]
+    pub data: IncomingData,
+}
+
+/// The interesting part of `data` for `ack`, `message.created` and `authenticated`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncomingData {
+    /// `ack`: the request it answers.
+    pub ack_id: Option<u64>,
+    /// `ack`: whether the request succeeded.
+    pub ok: Option<bool>,
+    /// `message.created`: the content, which carries the send time.
+    pub content: Option<String>,
+}
+
+/// The process-wide time origin; every send time is measured from it so a delivery on any
+/// connection can be compared with its send on another.
+pub fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Microseconds since [`origin`].
+pub fn now_micros() -> u64 {
+    u64::try_from(origin().elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The content of a benchmark message: the rate step, the intended send time and padding up to
+/// `size` bytes (messages of realistic length, not 20-byte toys).
+pub fn content(step: usize, sent_micros: u64, size: usize) -> String {
+    let mut text = format!("lg|{step}|{sent_micros}|");
+    let pad = size.saturating_sub(text.len());
+    text.extend(std::iter::repeat_n('x', pad));
+    text
+}
+
+/// The step and send time carried by a benchmark message's content.
+pub fn parse_content(content: &str) -> Option<(usize, u64)> {
+    let mut parts = content.split('|');
+    if parts.next()? != "lg" {
+        return None;
+    }
+    let step = parts.next()?.parse().ok()?;
+    let sent = parts.next()?.parse().ok()?;
+    Some((step, sent))
+}
+
+/// The `conversation.join` envelope.
+pub fn join(conversation: &str, ack_id: u64) -> String {
+    json!({ "event": "conversation.join", "data": { "conversationId": conversation }, "ackId": ack_id })
+        .to_string()
+}
+
+/// The `message.send` envelope.
+pub fn send(conversation: &str, content: &str, client_message_id: &str, ack_id: u64) -> String {
+    json!({
+        "event": "message.send",
+        "data": { "conversationId": conversation, "content": content, "clientMessageId": client_message_id },
+        "ackId": ack_id,
+    })
+    .to_string()
+}
+
+/// Ack ids of sends put the step in the high bits so an ack is counted in its step.
+pub fn send_ack_id(step: usize, n: u64) -> u64 {
+    ((step as u64 + 1) << 40) | (n & ((1 << 40) - 1))
+}
+
+/// The step of a send's ack id; `None` for the join's (below 2^40).
+pub fn ack_step(ack_id: u64) -> Option<usize> {
+    let high = ack_id >> 40;
+    (high > 0).then(|| (high - 1) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_round_trips() {
+        let text = content(3, 123_456, 64);
+        assert_eq!(text.len(), 64);
+        assert_eq!(parse_content(&text), Some((3, 123_456)));
+        assert_eq!(parse_content("hello"), None);
+    }
+
+    #[test]
+    fn ack_ids_carry_the_step() {
+        assert_eq!(ack_step(send_ack_id(0, 7)), Some(0));
+        assert_eq!(ack_step(send_ack_id(5, 1 << 41)), Some(5));
+        assert_eq!(ack_step(1), None);
+    }
+}

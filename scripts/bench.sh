@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# `make bench`: the messaging benchmark (server/examples/bench.rs), then the WebSocket load
+# benchmark (e2e: loadgen + reffanout) against
+#   - chemchat-server on the embedded SQLite default (temporary data folder),
+#   - chemchat-server on PostgreSQL + Redis (a fresh database, when CHEMCHAT_TEST_DATABASE_URL
+#     and CHEMCHAT_TEST_REDIS_URL are set: `make bench` sets them from scripts/services.sh),
+#   - the reference fan-out server (no persistence, no auth): the ceiling ChemChat is compared to.
+# Scenarios per target: (a) BENCH_CONNECTIONS connections in rooms of BENCH_ROOM_SIZE at the rates
+# of BENCH_RATES (a ladder that stops once p95 passes 250 ms), reporting the highest rate whose
+# p95 <= 25 ms with nothing lost; (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
+# connection. Each scenario gets a freshly started server so memory figures start clean.
+#
+# Figures are printed, never asserted: the generator and the server share this machine's cores.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+CARGO="${CARGO:-cargo}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/release"
+RATES="${BENCH_RATES:-50,100,200,300,500,750,1000,1500,2000,3000,5000}"
+CONNECTIONS="${BENCH_CONNECTIONS:-1000}"
+ROOM_SIZE="${BENCH_ROOM_SIZE:-100}"
+IDLE_CONNECTIONS="${BENCH_IDLE_CONNECTIONS:-10000}"
+DURATION="${BENCH_DURATION:-5}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/chemchat-bench.XXXXXX")"
+RESULTS="$WORK/results.jsonl"
+PIDS=()
+PG_DB=""
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$PG_DB" ]; then
+    psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Both ends hold one descriptor per connection (each process has its own limit).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_http() { # wait_http <url>: any HTTP answer counts
+  local deadline=$((SECONDS + 60))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" != "000" ]; do
+    ((SECONDS < deadline)) || { log "no answer from $1 within 60 s"; return 1; }
+    sleep 0.2
+  done
+}
+
+wait_tcp() { # wait_tcp <port>
+  local deadline=$((SECONDS + 30))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    ((SECONDS < deadline)) || { log "nothing listens on $1 within 30 s"; return 1; }
+    sleep 0.1
+  done
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# Limits generous enough that the benchmark measures the gateway, not the abuse protection.
+start_chemchat() { # start_chemchat <port> <data dir> <database url> [redis url]: sets SERVER_PID
+  mkdir -p "$2"
+  env RUST_LOG=warn \
+    CHEMCHAT_LISTEN="127.0.0.1:$1" \
+    CHEMCHAT_DATABASE_URL="$3" \
+    CHEMCHAT_DATA_DIR="$2" \
+    CHEMCHAT_MEDIA_DIR="$2/media" \
+    ${4:+CHEMCHAT_REDIS_URL="$4" CHEMCHAT_REDIS_PREFIX="bench$$:"} \
+    CHEMCHAT_JWT_SECRET="load-benchmark-secret-load-benchmark-secret" \
+    CHEMCHAT_TENANT_TIER=enterprise \
+    CHEMCHAT_LOGIN_ATTEMPTS_PER_IP=1000000 \
+    CHEMCHAT_LOGIN_ATTEMPTS_PER_ACCOUNT=1000000 \
+    CHEMCHAT_WS_MAX_CONNECTIONS=100000 \
+    CHEMCHAT_WS_RATE_PER_SECOND=10000 \
+    CHEMCHAT_WS_RATE_BURST=10000 \
+    CHEMCHAT_WS_AUTH_TIMEOUT_MS=60000 \
+    CHEMCHAT_WS_HEARTBEAT_SECONDS=600 \
+    "$BIN/chemchat-server" --config /nonexistent.toml serve >"$2/server.log" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  wait_http "http://127.0.0.1:$1/health"
+}
+
+start_reference() { # start_reference <port>: sets SERVER_PID
+  "$BIN/reffanout" --listen "127.0.0.1:$1" >"$WORK/reffanout.log" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  wait_tcp "$1"
+}
+
+loadgen() { # loadgen <label> <port> <extra args…>: prints the table, keeps the JSON line
+  local label="$1" port="$2"; shift 2
+  local out="$WORK/run.out"
+  "$BIN/loadgen" --url "http://127.0.0.1:$port" --label "$label" --server-pid "$SERVER_PID" \
+    --duration "$DURATION" --json "$@" >"$out" || { log "$label failed"; return 0; }
+  grep -v '^{' "$out"
+  grep '^{' "$out" >>"$RESULTS"
+}
+
+scenarios() { # scenarios <engine> <start command…>
+  local engine="$1"; shift
+  local port
+  port="$(free_port)"
+  "$@" "$port" rate
+  loadgen "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port" \
+    -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference}
+  stop "$SERVER_PID"
+  port="$(free_port)"
+  "$@" "$port" idle
+  loadgen "$engine: $IDLE_CONNECTIONS idle conns" "$port" \
+    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 ${REFERENCE:+--reference}
+  stop "$SERVER_PID"
+}
+
+sqlite_server() { start_chemchat "$1" "$WORK/sqlite-$2" "sqlite://$WORK/sqlite-$2/chemchat.db"; }
+postgres_server() {
+  psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+  redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" --scan --pattern "bench$$:*" | xargs -r redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" del >/dev/null
+  start_chemchat "$1" "$WORK/pg-$2" "${CHEMCHAT_TEST_DATABASE_URL%/*}/$PG_DB" "$CHEMCHAT_TEST_REDIS_URL"
+}
+reference_server() { start_reference "$1"; }
+
+if [ -z "${BENCH_SKIP_MESSAGING:-}" ]; then
+  log "messaging benchmark (server/examples/bench.rs)"
+  "$CARGO" run --release -p chemchat-server --example bench
+fi
+
+log "building release binaries"
+"$CARGO" build --release -p chemchat-server --bin chemchat-server -p chemchat-e2e --bin loadgen --bin reffanout
+
+log "WebSocket load benchmark: $(nproc) cores, fd limit $(ulimit -n), scratch $WORK"
+scenarios sqlite sqlite_server
+if [ -n "${CHEMCHAT_TEST_DATABASE_URL:-}" ] && [ -n "${CHEMCHAT_TEST_REDIS_URL:-}" ]; then
+  PG_DB="chemchat_bench_$$"
+  scenarios "postgres+redis" postgres_server
+else
+  log "CHEMCHAT_TEST_DATABASE_URL / CHEMCHAT_TEST_REDIS_URL unset: PostgreSQL + Redis skipped"
+fi
+REFERENCE=1 scenarios reference reference_server
+
+echo
+echo "== summary (p95 target 25 ms; deliveries/s at that rate; memory from the idle runs) =="
+jq -rs '
+  (map(select(.label | startswith("reference")) | .bestRate) | map(select(. != null)) | first) as $ref
+  | .[]
+  | if (.steps | length) > 0 then
+      (.bestRate) as $best
+      | ([.steps[] | select(.targetRate == $best)] | first) as $s
+      | "\(.label): best rate \($best // "none") msg/s"
+        + (if $s then ", \($s.deliveriesPerSec | floor) deliveries/s, p50 \($s.latency.p50_ms) ms, p95 \($s.latency.p95_ms) ms, p99 \($s.latency.p99_ms) ms" else "" end)
+        + (if $ref and $best then ", \((100 * $best / $ref) | floor)% of the reference" else "" end)
+    else
+      "\(.label): \(.connections) connections open, \(.connectErrors) failed, server RSS \((.rssKib // [0,0,0])[1] / 1024 | floor) MiB, \((.rssPerConnectionKib // 0) * 10 | floor / 10) KiB per connection"
+    end
+' "$RESULTS"
