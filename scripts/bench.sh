@@ -9,6 +9,7 @@
 # of BENCH_RATES (a ladder that stops once p95 passes 250 ms), reporting the highest rate whose
 # p95 <= 25 ms with nothing lost; (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
 # connection. Each scenario gets a freshly started server so memory figures start clean.
+# BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_IDLE_ONLY=1 the rate scenarios.
 #
 # Figures are printed, never asserted: the generator and the server share this machine's cores.
 set -euo pipefail
@@ -107,22 +108,37 @@ loadgen() { # loadgen <label> <port> <extra args…>: prints the table, keeps th
 scenarios() { # scenarios <engine> <start command…>
   local engine="$1"; shift
   local port
-  port="$(free_port)"
-  "$@" "$port" rate
-  loadgen "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port" \
-    -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference}
-  stop "$SERVER_PID"
+  if [ -z "${BENCH_IDLE_ONLY:-}" ]; then
+    port="$(free_port)"
+    "$@" "$port" rate
+    loadgen "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port" \
+      -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference}
+    stop "$SERVER_PID"
+  fi
   port="$(free_port)"
   "$@" "$port" idle
+  local plan=()
+  if [ -z "${REFERENCE:-}" ]; then
+    # Registration and login run argon2, whose freed memory stays in the allocator and would
+    # be reused by the connections, hiding their cost: set up, then restart on the same data.
+    "$BIN/loadgen" --url "http://127.0.0.1:$port" -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" \
+      --save-plan "$WORK/plan.json" >/dev/null
+    stop "$SERVER_PID"
+    port="$(free_port)"
+    KEEP=1 "$@" "$port" idle
+    plan=(--plan "$WORK/plan.json")
+  fi
   loadgen "$engine: $IDLE_CONNECTIONS idle conns" "$port" \
-    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 ${REFERENCE:+--reference}
+    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 ${REFERENCE:+--reference} "${plan[@]}"
   stop "$SERVER_PID"
 }
 
 sqlite_server() { start_chemchat "$1" "$WORK/sqlite-$2" "sqlite://$WORK/sqlite-$2/chemchat.db"; }
 postgres_server() {
-  psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
-  redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" --scan --pattern "bench$$:*" | xargs -r redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" del >/dev/null
+  if [ -z "${KEEP:-}" ]; then
+    psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1
+    redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" --scan --pattern "bench$$:*" | xargs -r redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" del >/dev/null
+  fi
   start_chemchat "$1" "$WORK/pg-$2" "${CHEMCHAT_TEST_DATABASE_URL%/*}/$PG_DB" "$CHEMCHAT_TEST_REDIS_URL"
 }
 reference_server() { start_reference "$1"; }

@@ -3,6 +3,7 @@
 
 use chemchat_e2e::load::run::{RunOptions, run};
 use clap::Parser;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Drives ChemChat's WebSocket gateway (or the reference fan-out server with `--reference`) and
@@ -64,6 +65,12 @@ struct Args {
     /// Print the report as JSON (one line) after the table.
     #[arg(long)]
     json: bool,
+    /// Only set up (users, conversations), write the plan to this file and exit.
+    #[arg(long)]
+    save_plan: Option<PathBuf>,
+    /// Connect with a plan written by `--save-plan` instead of setting up.
+    #[arg(long, conflicts_with = "save_plan")]
+    plan: Option<PathBuf>,
 }
 
 fn secs(value: f64) -> Duration {
@@ -92,8 +99,13 @@ async fn main() -> anyhow::Result<()> {
         p95_target_ms: args.p95_target_ms,
         give_up_p95_ms: args.give_up_p95_ms,
         label: args.label,
+        save_plan: args.save_plan,
+        plan: args.plan,
     })
     .await?;
+    let Some(report) = report else {
+        return Ok(());
+    };
     print!("{}", report.table());
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -5,7 +5,9 @@ use super::frames;
 use super::report::{Report, StepReport, rss_kib};
 use super::setup::Plan;
 use super::stats::Stats;
+use anyhow::Context as _;
 use futures::stream::{self, StreamExt};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -48,13 +50,21 @@ pub struct RunOptions {
     pub give_up_p95_ms: f64,
     /// Report label.
     pub label: String,
+    /// Write the plan (tokens, conversation ids) here after setup and stop, so a later run can
+    /// connect to a restarted server whose heap holds no registration garbage.
+    pub save_plan: Option<PathBuf>,
+    /// Use this saved plan instead of setting up.
+    pub plan: Option<PathBuf>,
 }
 
-/// Runs the benchmark and returns its report.
-pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
+/// Runs the benchmark and returns its report; `None` when it only saved the plan.
+pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
     frames::origin();
     let started = Instant::now();
-    let plan = if options.reference {
+    let plan = if let Some(path) = &options.plan {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?
+    } else if options.reference {
         Plan::synthetic(options.connections, options.room_size)
     } else {
         Plan::over_rest(
@@ -71,6 +81,11 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         "loadgen: {}: setup done in {setup_secs:.1} s",
         options.label
     );
+    if let Some(path) = &options.save_plan {
+        std::fs::write(path, serde_json::to_string(&plan)?)
+            .with_context(|| format!("{}", path.display()))?;
+        return Ok(None);
+    }
 
     // Two phases per rate: warm-up (2i, not reported) and the measured window (2i + 1).
     let stats = Arc::new(Stats::new(options.rates.len() * 2));
@@ -158,7 +173,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         .filter(|s| s.meets(options.p95_target_ms))
         .map(|s| s.target_rate)
         .reduce(f64::max);
-    Ok(Report {
+    Ok(Some(Report {
         label: options.label,
         connections: open_count,
         room_size: options.room_size,
@@ -174,7 +189,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         steps,
         p95_target_ms: options.p95_target_ms,
         best_rate,
-    })
+    }))
 }
 
 /// Offers `rate` messages per second for `length`, open loop: every millisecond it hands out
@@ -196,7 +211,9 @@ async fn drive(
     while start.elapsed() < length {
         tick.tick().await;
         let elapsed = start.elapsed().min(length).as_secs_f64();
-        let due = (elapsed * rate) as u64;
+        // Send k is due at k / rate: by `elapsed`, sends 0..=floor(elapsed × rate) are due
+        // (without the + 1 each send would leave one interval after the time it carries).
+        let due = (elapsed * rate) as u64 + 1;
         while handed < due {
             // The intended send time, so time spent queued in the generator counts as latency.
             let sent_micros = start_micros + (handed as f64 * 1e6 / rate) as u64;

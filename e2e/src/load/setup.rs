@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, bail};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The password of every benchmark user.
@@ -10,7 +11,7 @@ const PASSWORD: &str = "load benchmark password 2026";
 
 /// Who connects where: connection `c` joins `conversations[c / room_size]` as member
 /// `c % room_size`, authenticating with `tokens[c % room_size]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     /// Conversation ids, one per room.
     pub conversations: Vec<String>,
