@@ -43,8 +43,8 @@ lint: ## formatting check and clippy with warnings as errors
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-bench: ## benchmarks: throughput, latency percentiles, memory per connection
-	@set -a; eval "$$($(SERVICES) up)"; set +a; $(CARGO) run --release -p chemchat-server --example bench
+bench: ## benchmarks: message throughput and latency, WebSocket fan-out, memory per connection (docs/benchmarks.md)
+	@set -a; eval "$$($(SERVICES) up)"; set +a; scripts/bench.sh
 
 # --- kubernetes: CRDs, operator, chart, kind -------------------------------------------------
 
