@@ -46,12 +46,14 @@ impl PrivateRedis {
             .unwrap_or_else(|e| {
                 panic!("cannot start redis-server ({e}); install Redis (see `make services`)")
             });
+        // Owned from here on, so every path (including the panic below) kills and reaps it.
+        let redis = Self { child, port };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return Self { child, port };
+                return redis;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
