@@ -7,7 +7,7 @@ use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, Caller, ClientIp, CurrentTenant};
-use crate::http::routes::rfc3339;
+use crate::ports::chat::rfc3339;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -244,18 +244,7 @@ pub async fn react(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReactionBody>,
 ) -> ApiResult<Json<MessageView>> {
-    let emoji = Emoji::parse(&body.emoji)?;
-    let message = state
-        .app
-        .react(
-            &caller.tenant,
-            caller.principal.user,
-            message_id(&id)?,
-            &emoji,
-            true,
-        )
-        .await?;
-    Ok(Json(MessageView::from(&message)))
+    set_reaction(&state, &caller, &id, &body.emoji, true).await
 }
 
 /// Removes your reaction (idempotent).
@@ -268,15 +257,26 @@ pub async fn unreact(
     caller: Caller,
     Path((id, emoji)): Path<(String, String)>,
 ) -> ApiResult<Json<MessageView>> {
-    let emoji = Emoji::parse(&emoji)?;
+    set_reaction(&state, &caller, &id, &emoji, false).await
+}
+
+/// Adds (`present`) or removes the caller's reaction: the one use case behind both routes.
+async fn set_reaction(
+    state: &HttpState,
+    caller: &Caller,
+    id: &str,
+    emoji: &str,
+    present: bool,
+) -> ApiResult<Json<MessageView>> {
+    let emoji = Emoji::parse(emoji)?;
     let message = state
         .app
         .react(
             &caller.tenant,
             caller.principal.user,
-            message_id(&id)?,
+            message_id(id)?,
             &emoji,
-            false,
+            present,
         )
         .await?;
     Ok(Json(MessageView::from(&message)))
