@@ -203,25 +203,48 @@ async fn away_from_step_boundary() -> u64 {
     }
 }
 
+/// What a user's authenticator app holds after `mfa/setup`, with codes for the steps around a
+/// fixed "now" that stays clear of a step boundary.
+struct Authenticator {
+    secret: String,
+    totp: totp_rs::Totp,
+    now: u64,
+}
+
+impl Authenticator {
+    /// Runs `mfa/setup` for `username` and checks its answer.
+    async fn set_up(server: &TestServer, access: &str, username: &str) -> Self {
+        let (status, setup) = server
+            .post_as(access, "/api/v1/auth/mfa/setup", json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{setup}");
+        let secret = setup["secret"].as_str().unwrap().to_owned();
+        let uri = setup["otpauthUri"].as_str().unwrap();
+        assert!(
+            uri.starts_with("otpauth://totp/") && uri.contains("ChemChat"),
+            "{uri}"
+        );
+        let totp = totp_for(&secret, username).unwrap();
+        Self {
+            secret,
+            totp,
+            now: away_from_step_boundary().await,
+        }
+    }
+
+    /// The code of the step `offset` steps from now.
+    fn code(&self, offset: i64) -> String {
+        self.totp
+            .generate(self.now.saturating_add_signed(offset * 30))
+            .to_string()
+    }
+}
+
 async fn mfa_on_and_off(engine: Engine) {
     let server = TestServer::start(engine).await;
     let access = server.user("carol").await;
-    let (status, setup) = server
-        .post_as(&access, "/api/v1/auth/mfa/setup", json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{setup}");
-    let secret = setup["secret"].as_str().unwrap();
-    let uri = setup["otpauthUri"].as_str().unwrap();
-    assert!(
-        uri.starts_with("otpauth://totp/") && uri.contains("ChemChat"),
-        "{uri}"
-    );
-    let totp = totp_for(secret, "carol").unwrap();
-    let now = away_from_step_boundary().await;
-    let code = |offset: i64| {
-        totp.generate(now.saturating_add_signed(offset * 30))
-            .to_string()
-    };
+    let app = Authenticator::set_up(&server, &access, "carol").await;
+    let (secret, code) = (app.secret.as_str(), |offset| app.code(offset));
 
     let (status, body) = server
         .post_as(
@@ -300,16 +323,8 @@ both_engines!(mfa, mfa_on_and_off);
 async fn mfa_can_be_disabled(engine: Engine) {
     let server = TestServer::start(engine).await;
     let access = server.user("dave").await;
-    let (_, setup) = server
-        .post_as(&access, "/api/v1/auth/mfa/setup", json!({}))
-        .await;
-    let secret = setup["secret"].as_str().unwrap();
-    let totp = totp_for(secret, "dave").unwrap();
-    let now = away_from_step_boundary().await;
-    let code = |offset: i64| {
-        totp.generate(now.saturating_add_signed(offset * 30))
-            .to_string()
-    };
+    let app = Authenticator::set_up(&server, &access, "dave").await;
+    let (secret, code) = (app.secret.as_str(), |offset| app.code(offset));
     let (status, _) = server
         .post_as(
             &access,

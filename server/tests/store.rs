@@ -71,6 +71,18 @@ fn swap<'a>(presented: &'a str, next: &'a str, now_ms: i64) -> TokenSwap<'a> {
     }
 }
 
+/// Alice in `acme`, logged in on her phone with refresh token `t1`; the session ends at 10 000 ms.
+async fn alice_on_phone(store: &SqlStore) -> (NewUser, NewSession) {
+    let alice = new_user("alice");
+    store.create_user(&t("acme"), &alice, None).await.unwrap();
+    let s = session(alice.id, "phone", "t1", 10_000);
+    store
+        .start_session(&t("acme"), &s, &audit("login.succeeded", Some(alice.id), 1))
+        .await
+        .unwrap();
+    (alice, s)
+}
+
 async fn tenants_upsert_ensure_and_get(engine: Engine) {
     let (_db, store) = store(engine).await;
     assert!(store.ping().await.is_ok());
@@ -322,13 +334,7 @@ both_engines!(mfa, mfa_secret_and_totp_steps);
 
 async fn sessions_rotate_and_detect_reuse(engine: Engine) {
     let (_db, store) = store(engine).await;
-    let alice = new_user("alice");
-    store.create_user(&t("acme"), &alice, None).await.unwrap();
-    let s = session(alice.id, "phone", "t1", 10_000);
-    store
-        .start_session(&t("acme"), &s, &audit("login.succeeded", Some(alice.id), 1))
-        .await
-        .unwrap();
+    let (alice, s) = alice_on_phone(&store).await;
     assert!(store.session_active(&t("acme"), s.id, 2_000).await.unwrap());
     assert!(
         !store
@@ -391,13 +397,7 @@ both_engines!(sessions, sessions_rotate_and_detect_reuse);
 
 async fn expired_sessions_do_not_rotate(engine: Engine) {
     let (_db, store) = store(engine).await;
-    let alice = new_user("alice");
-    store.create_user(&t("acme"), &alice, None).await.unwrap();
-    let s = session(alice.id, "phone", "t1", 10_000);
-    store
-        .start_session(&t("acme"), &s, &audit("login.succeeded", Some(alice.id), 1))
-        .await
-        .unwrap();
+    let (alice, s) = alice_on_phone(&store).await;
     let reuse = audit("token.reused", Some(alice.id), 3);
     let late = store
         .rotate_session(&t("acme"), s.id, swap("t1", "t2", 10_500), &reuse)
