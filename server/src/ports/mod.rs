@@ -5,6 +5,7 @@ pub mod chat;
 mod clock;
 mod event_log;
 mod presence;
+mod search;
 mod store;
 mod throttle;
 
@@ -13,6 +14,9 @@ pub use chat::ChatStore;
 pub use clock::{Clock, SystemClock};
 pub use event_log::{Delivery, EventLog, EventLogError, EventStream};
 pub use presence::{Presence, PresenceError, Status, UserPresence};
+pub use search::{
+    MARK_END, MARK_START, MessageHit, MessageSearch, SearchError, SearchIndex, SearchPosition,
+};
 pub use store::{
     AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
     TokenSwap, UserCreation,
