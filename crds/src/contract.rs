@@ -61,3 +61,20 @@ pub const PATH_READY: &str = "/health/ready";
 pub const PATH_METRICS: &str = "/metrics";
 /// Default HTTP port of the server.
 pub const DEFAULT_PORT: u16 = 3000;
+
+/// The Kafka topic of a tenant's event stream: one per tenant, keyed by conversation id.
+pub fn events_topic(tenant: &str) -> String {
+    format!("chemchat.{tenant}.events")
+}
+
+/// The search index of a tenant's messages. Tenant ids are DNS labels, which are valid index
+/// names (lowercase, no `*`, `,`, spaces…).
+pub fn messages_index(tenant: &str) -> String {
+    format!("chemchat-{tenant}-messages")
+}
+
+/// The consumer group of one purpose (`search-indexer`, `notifier`): each purpose reads the whole
+/// stream once, however many replicas share the work.
+pub fn consumer_group(purpose: &str) -> String {
+    format!("chemchat-{purpose}")
+}
