@@ -1,20 +1,23 @@
 //! Start-up: from settings to a listening server, and graceful shutdown.
 
 use crate::adapters::bus::LocalBus;
+use crate::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings};
 use crate::adapters::events::InProcessEventLog;
+use crate::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use crate::adapters::presence::LocalPresence;
 use crate::adapters::redis::{RedisBus, RedisPresence};
 use crate::adapters::sql;
 use crate::adapters::throttle::InProcessThrottle;
 use crate::app::auth::{Passwords, TokenIssuer};
 use crate::app::chat::Messaging;
+use crate::app::indexer::SearchIndexer;
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
 use crate::domain::{Quotas, Tenant, TenantId, Tier};
 use crate::gateway::Gateway;
 use crate::http::{self, HttpState};
-use crate::ports::{Bus, Presence, Store, SystemClock};
+use crate::ports::{Bus, EventLog, Presence, SearchIndex, Store, SystemClock};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -39,6 +42,10 @@ impl Server {
         let store = open_store(&settings).await?;
         let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
         let secret = jwt_secret(&settings, store.engine())?;
+        let events = event_log(&settings).await?;
+        if let Some(index) = external_search(&settings).await? {
+            tokio::spawn(SearchIndexer::new(Arc::clone(&events), index).run());
+        }
         let throttle = Arc::new(InProcessThrottle::new(
             NonZeroU32::new(settings.login_attempts_per_ip).unwrap_or(NonZeroU32::MIN),
             NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
@@ -52,7 +59,7 @@ impl Server {
             passwords: Passwords::default(),
             tenancy,
             messaging: Messaging::new(settings.max_message_chars),
-            events: Arc::new(InProcessEventLog::new()),
+            events: Arc::clone(&events),
         });
         let metrics = http::install_recorder();
         let (bus, presence) = fan_out(&settings).await?;
@@ -133,6 +140,46 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<(Arc<dyn Bus>, Arc<dyn P
         .with_context(unreachable)?;
     tracing::info!("fan-out and presence through Redis");
     Ok((Arc::new(bus), Arc::new(presence)))
+}
+
+/// The event log the settings select: Kafka when `CHEMCHAT_KAFKA_BROKERS` is set, else
+/// in-process.
+async fn event_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
+    let Some(brokers) = &settings.kafka_brokers else {
+        return Ok(Arc::new(InProcessEventLog::new()));
+    };
+    let log = KafkaEventLog::connect(KafkaSettings {
+        brokers: brokers.clone(),
+        tenant: settings.tenant_id.clone(),
+        topic: TopicSettings::default(),
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "configuration error: {}",
+            chemchat_crds::contract::KAFKA_BROKERS
+        )
+    })?;
+    tracing::info!(%brokers, "event stream through Kafka");
+    Ok(Arc::new(log))
+}
+
+/// The external search index, when `CHEMCHAT_SEARCH_URL` is set (else the store's built-in
+/// full-text search serves).
+async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn SearchIndex>>> {
+    let Some(url) = &settings.search_url else {
+        return Ok(None);
+    };
+    let index = ElasticSearchIndex::connect(url.expose_secret(), IndexSettings::default())
+        .await
+        .with_context(|| {
+            format!(
+                "configuration error: {}",
+                chemchat_crds::contract::SEARCH_URL
+            )
+        })?;
+    tracing::info!("search through Elasticsearch/OpenSearch");
+    Ok(Some(Arc::new(index)))
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {

@@ -70,12 +70,17 @@ async fn tenants_are_walled_off_and_the_relay_spans_them() {
     store_send(&app, acme, alice, "b").await;
 
     // The relay sees and marks both tenants' events.
-    let pending = app.unpublished_events(100).await.unwrap();
-    let tenants: std::collections::BTreeSet<String> =
-        pending.iter().map(|e| e.tenant.to_string()).collect();
+    assert_eq!(app.outbox_backlog().await.unwrap(), 4);
+    let claim = app.claim_outbox(100).await.unwrap();
+    let tenants: std::collections::BTreeSet<String> = claim
+        .events()
+        .iter()
+        .map(|e| e.tenant.to_string())
+        .collect();
     assert_eq!(tenants.into_iter().collect::<Vec<_>>(), ["acme", "globex"]);
-    app.mark_published(&pending, 1).await.unwrap();
-    assert!(app.unpublished_events(100).await.unwrap().is_empty());
+    claim.shipped(1).await.unwrap();
+    assert!(app.claim_outbox(100).await.unwrap().events().is_empty());
+    assert_eq!(app.outbox_backlog().await.unwrap(), 0);
 
     app.pool().close().await;
     exec(&db.url, format!("DROP OWNED BY {role}")).await;

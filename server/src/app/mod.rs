@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod chat;
 mod error;
+pub mod indexer;
 pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};

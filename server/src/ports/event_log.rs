@@ -20,8 +20,25 @@ pub trait EventLog: Send + Sync + Debug + 'static {
     /// events may be delivered more than once, so consumers deduplicate on the event id.
     async fn publish(&self, events: &[StoredEvent]) -> Result<(), EventLogError>;
 
-    /// A subscription to every event published from now on.
+    /// A subscription to every event this process publishes from now on (the gateway's feed:
+    /// it fans out through the Bus, so each instance only needs what its own relay ships).
     fn subscribe(&self) -> EventStream;
+
+    /// A durable consumer of the whole log for one purpose (`search-indexer`, `notifier`):
+    /// replicas of the same purpose share the work, each purpose sees every event, and a
+    /// consumer resumes after its last [`EventConsumer::commit`] when restarted.
+    async fn consumer(&self, purpose: &str) -> Result<Box<dyn EventConsumer>, EventLogError>;
+}
+
+/// One purpose's reader of the event log. Events arrive in order per conversation, at least
+/// once: a consumer must be idempotent on the event id.
+#[async_trait]
+pub trait EventConsumer: Send + Debug {
+    /// The next events: waits for at least one, returns at most `max`.
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<Arc<StoredEvent>>, EventLogError>;
+
+    /// Everything returned so far is processed; a restart resumes after it.
+    async fn commit(&mut self) -> Result<(), EventLogError>;
 }
 
 /// A consumer's view of the log.
@@ -52,6 +69,15 @@ impl EventStream {
             Ok(event) => Some(Delivery::Event(event)),
             Err(broadcast::error::RecvError::Lagged(n)) => Some(Delivery::Lagged(n)),
             Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next delivery if one is ready now, without waiting.
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        match self.rx.try_recv() {
+            Ok(event) => Some(Delivery::Event(event)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Delivery::Lagged(n)),
+            Err(_) => None,
         }
     }
 }

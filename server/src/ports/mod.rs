@@ -12,7 +12,7 @@ mod throttle;
 pub use bus::{Bus, BusEnvelope, BusError};
 pub use chat::ChatStore;
 pub use clock::{Clock, SystemClock};
-pub use event_log::{Delivery, EventLog, EventLogError, EventStream};
+pub use event_log::{Delivery, EventConsumer, EventLog, EventLogError, EventStream};
 pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use search::{
     MARK_END, MARK_START, MessageHit, MessageSearch, SearchError, SearchIndex, SearchPosition,

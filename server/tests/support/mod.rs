@@ -313,3 +313,25 @@ macro_rules! both_engines {
         }
     };
 }
+
+/// The Kafka-protocol broker of `make services` (tansu).
+pub fn kafka_brokers() -> String {
+    service_env("CHEMCHAT_TEST_KAFKA_BROKERS", "the Kafka broker (tansu)")
+}
+
+/// The OpenSearch-API server of `make services` (osmem).
+pub fn search_url() -> String {
+    service_env(
+        "CHEMCHAT_TEST_SEARCH_URL",
+        "the search server (OpenSearch API)",
+    )
+}
+
+fn service_env(name: &str, service: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: these tests need {service}. Run `make test`, or \
+             `eval \"$(make -s services)\"` first to start the services and export it."
+        )
+    })
+}

@@ -1,6 +1,8 @@
-//! The outbox relay: ships committed events from the store's outbox to the event log, oldest
-//! first, and marks them shipped. Delivery is at least once (a crash between shipping and
-//! marking ships again); consumers deduplicate on the event id.
+//! The outbox relay: ships committed events from the store's outbox to the event log in
+//! per-conversation order, and marks them shipped. Delivery is at least once (a crash between
+//! shipping and marking ships again); consumers deduplicate on the event id. Replicas never ship
+//! the same conversation concurrently: each batch is a claim the store holds until it is marked
+//! or dropped (see `ChatStore::claim_outbox`).
 
 use crate::ports::{Clock, EventLog, Store};
 use std::sync::Arc;
@@ -12,6 +14,17 @@ const BATCH: u32 = 500;
 /// How often the relay looks without being woken: it also picks up what other replicas or a
 /// crashed process left behind.
 const POLL: Duration = Duration::from_secs(1);
+/// First wait after a failure; doubles up to [`MAX_BACKOFF`] while the failures last.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between attempts while the event log or the store is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Events waiting in the outbox (gauge, refreshed after each drain).
+pub const METRIC_BACKLOG: &str = "chemchat_outbox_backlog";
+/// Events shipped to the event log (counter).
+pub const METRIC_SHIPPED: &str = "chemchat_outbox_shipped_total";
+/// Failed shipping rounds (counter).
+pub const METRIC_FAILURES: &str = "chemchat_outbox_failures_total";
 
 /// Moves events from the outbox to the event log.
 #[derive(Debug, Clone)]
@@ -38,33 +51,63 @@ impl OutboxRelay {
         }
     }
 
-    /// Ships until nothing is pending; returns how many events went out.
+    /// Ships until nothing this relay can claim is pending; returns how many events went out.
     pub async fn drain(&self) -> anyhow::Result<usize> {
         let mut shipped = 0;
         loop {
-            let batch = self.store.unpublished_events(BATCH).await?;
-            if batch.is_empty() {
+            let claim = self.store.claim_outbox(BATCH).await?;
+            let count = claim.events().len();
+            if count == 0 {
+                // Releases the (empty) claim's transaction.
+                claim.shipped(self.clock.now_ms()).await?;
                 return Ok(shipped);
             }
-            self.log.publish(&batch).await?;
-            self.store
-                .mark_published(&batch, self.clock.now_ms())
-                .await?;
-            shipped += batch.len();
+            // On failure the claim is dropped unmarked: the events stay in the outbox.
+            self.log.publish(claim.events()).await?;
+            claim.shipped(self.clock.now_ms()).await?;
+            metrics::counter!(METRIC_SHIPPED).increment(count as u64);
+            shipped += count;
         }
     }
 
-    /// Runs forever: drains on every wake-up and every poll interval. Failures are logged and
-    /// retried on the next round; the events stay in the outbox meanwhile.
+    /// How many events wait, also published as [`METRIC_BACKLOG`].
+    pub async fn backlog(&self) -> anyhow::Result<u64> {
+        let backlog = self.store.outbox_backlog().await?;
+        metrics::gauge!(METRIC_BACKLOG).set(backlog as f64);
+        Ok(backlog)
+    }
+
+    /// Runs forever: drains on every wake-up and every poll interval. After a failure (the
+    /// broker or the database is down) it backs off exponentially with jitter, so an outage
+    /// costs neither a busy loop nor lost events; the first success resets the delay.
     pub async fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
         loop {
-            if let Err(error) = self.drain().await {
-                tracing::warn!(error = %error, "outbox relay failed; retrying");
+            let result = self.drain().await;
+            if let Err(error) = self.backlog().await {
+                tracing::debug!(error = %error, "outbox backlog unavailable");
             }
-            tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+            match result {
+                Ok(_) => {
+                    backoff = FIRST_BACKOFF;
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!(METRIC_FAILURES).increment(1);
+                    let wait = jittered(backoff);
+                    tracing::warn!(error = %error, retry_in = ?wait, "outbox relay failed");
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
         }
     }
+}
+
+/// Between half and all of `delay`, so replicas that failed together do not retry together.
+fn jittered(delay: Duration) -> Duration {
+    delay.mul_f64(0.5 + rand::random::<f64>() / 2.0)
 }

@@ -141,10 +141,22 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         limit: u32,
     ) -> StoreResult<SyncPage>;
 
-    /// Outbox: the oldest events not yet shipped, of every tenant (each event names its own).
-    /// The outbox relay is the one caller that spans tenants.
-    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// Outbox: claims the oldest unshipped events of conversations no other relay is shipping,
+    /// in per-conversation order, across tenants (the relay is the one caller that spans them).
+    /// The claim lasts until [`OutboxClaim::shipped`] or until it is dropped (which releases the
+    /// events unshipped), so replicas never ship a conversation's events concurrently.
+    async fn claim_outbox(&self, limit: u32) -> StoreResult<Box<dyn OutboxClaim>>;
 
-    /// Outbox: marks these events shipped.
-    async fn mark_published(&self, events: &[StoredEvent], at_ms: i64) -> StoreResult<()>;
+    /// Outbox: how many events wait to be shipped, of every tenant.
+    async fn outbox_backlog(&self) -> StoreResult<u64>;
+}
+
+/// Events claimed from the outbox by one relay.
+#[async_trait]
+pub trait OutboxClaim: Send + Debug {
+    /// The claimed events, ordered by conversation then event seq.
+    fn events(&self) -> &[StoredEvent];
+
+    /// Marks the claimed events shipped and releases the claim.
+    async fn shipped(self: Box<Self>, at_ms: i64) -> StoreResult<()>;
 }

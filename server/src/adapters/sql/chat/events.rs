@@ -1,7 +1,7 @@
 //! The event log: appending under the conversation's lock, delta sync, and the outbox relay's
 //! reads.
 
-use super::super::{Engine, SqlStore, Tx, db};
+use super::super::{SqlStore, Tx, db};
 use super::rows::{EVENT_COLUMNS, EventRow, conversation_id};
 use crate::domain::{ConversationId, ConversationKind, EventId, TenantId, UserId};
 use crate::ports::chat::{ChatEvent, StoredEvent, SyncPage, SyncPosition};
@@ -205,58 +205,4 @@ pub(super) async fn sync(
         position,
         has_more,
     })
-}
-
-pub(super) async fn unpublished(store: &SqlStore, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-    let mut tx = relay_tx(store).await?;
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE published_at IS NULL \
-         ORDER BY tenant_id, conversation_id, event_seq LIMIT $1"
-    );
-    let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    rows.into_iter().map(StoredEvent::try_from).collect()
-}
-
-pub(super) async fn mark_published(
-    store: &SqlStore,
-    events: &[StoredEvent],
-    at_ms: i64,
-) -> StoreResult<()> {
-    let mut tx = relay_tx(store).await?;
-    for event in events {
-        sqlx::query(
-            "UPDATE events SET published_at = $4 WHERE tenant_id = $1 AND conversation_id = $2 \
-             AND event_seq = $3",
-        )
-        .bind(event.tenant.as_str())
-        .bind(event.conversation_id.to_string())
-        .bind(event.event_seq)
-        .bind(at_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    }
-    tx.commit().await.map_err(db)
-}
-
-/// A write transaction of the outbox relay, which alone reads across tenants (PostgreSQL's
-/// `outbox_relay` policy admits it).
-async fn relay_tx(store: &SqlStore) -> StoreResult<Tx> {
-    let mut tx = store
-        .pool
-        .begin_with(store.engine.begin_write())
-        .await
-        .map_err(db)?;
-    if store.engine == Engine::Postgres {
-        sqlx::query("SELECT set_config('chemchat.outbox_relay', 'on', true)")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(tx)
 }

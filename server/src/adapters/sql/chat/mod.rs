@@ -5,6 +5,7 @@ mod conversations;
 mod events;
 mod members;
 mod messages;
+mod outbox;
 mod rows;
 
 use super::SqlStore;
@@ -13,7 +14,7 @@ use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatStore, Conversation, ConversationCreation, ConversationSummary, DailyQuota,
     HistoryPage, MembershipOutcome, Message, MessageChange, MessageEdit, MessageEditRequest,
-    NewConversation, NewMessage, SendOutcome, StoredEvent, SyncPage, SyncPosition,
+    NewConversation, NewMessage, OutboxClaim, SendOutcome, SyncPage, SyncPosition,
 };
 use async_trait::async_trait;
 
@@ -153,11 +154,11 @@ impl ChatStore for SqlStore {
         events::sync(self, tenant, user, since, limit).await
     }
 
-    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        events::unpublished(self, limit).await
+    async fn claim_outbox(&self, limit: u32) -> StoreResult<Box<dyn OutboxClaim>> {
+        outbox::claim(self, limit).await
     }
 
-    async fn mark_published(&self, events: &[StoredEvent], at_ms: i64) -> StoreResult<()> {
-        events::mark_published(self, events, at_ms).await
+    async fn outbox_backlog(&self) -> StoreResult<u64> {
+        outbox::backlog(self).await
     }
 }

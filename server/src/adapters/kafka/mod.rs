@@ -1,0 +1,164 @@
+//! The Kafka adapter of the `EventLog` port: the outbox relay produces each tenant's events to
+//! `chemchat.<tenant>.events`, keyed by conversation id so every conversation keeps its order;
+//! consumers read with one consumer group per purpose.
+//!
+//! The producer is idempotent (`enable.idempotence`): librdkafka then keeps order per partition
+//! across retries and never leaves a gap behind a failed record, which is what lets a consumer
+//! trust per-conversation order. What this process ships also goes to an in-process broadcast,
+//! the gateway's feed (it fans out through the Bus, so it only needs its own relay's events).
+
+mod consumer;
+pub mod record;
+mod topics;
+
+use crate::adapters::events::InProcessEventLog;
+use crate::ports::chat::StoredEvent;
+use crate::ports::{EventConsumer, EventLog, EventLogError, EventStream};
+use anyhow::Context;
+use async_trait::async_trait;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use topics::TopicCreator;
+pub use topics::TopicSettings;
+
+/// How long a record may wait for the broker before its send fails (and the relay retries).
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where and how to reach the brokers.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Only this tenant's topic is consumed (a pinned server); `None` consumes every tenant's.
+    pub tenant: Option<String>,
+    /// Settings of a topic the server has to create itself (normally the operator did).
+    pub topic: TopicSettings,
+}
+
+/// Ships events to Kafka.
+#[derive(Clone)]
+pub struct KafkaEventLog {
+    settings: KafkaSettings,
+    producer: FutureProducer,
+    admin: Arc<TopicCreator>,
+    local: InProcessEventLog,
+    /// Topics known to exist, so each is checked once per process.
+    topics: Arc<Mutex<HashSet<String>>>,
+}
+
+impl std::fmt::Debug for KafkaEventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaEventLog")
+            .field("brokers", &self.settings.brokers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaEventLog {
+    /// A producer for these brokers; fails when they cannot be reached.
+    pub async fn connect(settings: KafkaSettings) -> anyhow::Result<Self> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &settings.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                DELIVERY_TIMEOUT.as_millis().to_string(),
+            )
+            .create()
+            .context("cannot create the Kafka producer")?;
+        let admin = TopicCreator::connect(&settings.brokers)?;
+        admin
+            .check_reachable()
+            .await
+            .with_context(|| format!("cannot reach the Kafka brokers {}", settings.brokers))?;
+        Ok(Self {
+            settings,
+            producer,
+            admin: Arc::new(admin),
+            local: InProcessEventLog::new(),
+            topics: Arc::default(),
+        })
+    }
+
+    /// Makes sure the topic exists (the operator creates it in a cluster; a server on its own
+    /// creates it with its configured settings).
+    async fn ensure_topic(&self, topic: &str) -> Result<(), EventLogError> {
+        let mut known = self.topics.lock().await;
+        if known.contains(topic) {
+            return Ok(());
+        }
+        self.admin
+            .create_if_missing(topic, &self.settings.topic)
+            .await
+            .map_err(EventLogError)?;
+        known.insert(topic.to_owned());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventLog for KafkaEventLog {
+    async fn publish(&self, events: &[StoredEvent]) -> Result<(), EventLogError> {
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            let topic = chemchat_crds::contract::events_topic(event.tenant.as_str());
+            self.ensure_topic(&topic).await?;
+            let key = event.conversation_id.to_string();
+            let id = event.id.to_string();
+            let version = record::SCHEMA_VERSION.to_string();
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: record::HEADER_EVENT_ID,
+                    value: Some(id.as_str()),
+                })
+                .insert(Header {
+                    key: record::HEADER_EVENT_KIND,
+                    value: Some(event.kind.as_str()),
+                })
+                .insert(Header {
+                    key: record::HEADER_SCHEMA_VERSION,
+                    value: Some(version.as_str()),
+                });
+            let value = record::encode(event);
+            let record = FutureRecord::to(&topic)
+                .key(&key)
+                .payload(&value)
+                .headers(headers);
+            // Enqueue everything first, in order, then wait: one batch is one round of acks.
+            let delivery = self
+                .producer
+                .send_result(record)
+                .map_err(|(error, _)| EventLogError(error.into()))?;
+            deliveries.push(delivery);
+        }
+        for delivery in futures::future::join_all(deliveries).await {
+            match delivery {
+                Ok(Ok(_)) => {}
+                Ok(Err((error, _))) => return Err(EventLogError(error.into())),
+                Err(_) => {
+                    return Err(EventLogError(anyhow::anyhow!(
+                        "the Kafka producer dropped a record"
+                    )));
+                }
+            }
+        }
+        self.local.publish(events).await
+    }
+
+    fn subscribe(&self) -> EventStream {
+        self.local.subscribe()
+    }
+
+    async fn consumer(&self, purpose: &str) -> Result<Box<dyn EventConsumer>, EventLogError> {
+        let consumer =
+            consumer::KafkaConsumer::subscribe(&self.settings, purpose).map_err(EventLogError)?;
+        Ok(Box::new(consumer))
+    }
+}

@@ -1,0 +1,196 @@
+//! The outbox relay's side of the event table: claiming unshipped events, marking them shipped,
+//! and counting the backlog. The relay is the one reader across tenants (PostgreSQL admits it
+//! through the `outbox_relay` policy, which it opts into per transaction).
+//!
+//! **Claiming on PostgreSQL**: a relay takes a transaction-scoped advisory lock per conversation
+//! it ships (`pg_try_advisory_xact_lock`, skipping conversations another replica holds — the
+//! `SKIP LOCKED` idea at conversation grain), then locks the rows `FOR UPDATE` in a second
+//! statement. Row-level `SKIP LOCKED` alone would not do: a second replica could take a
+//! conversation's later events while the first still ships its earlier ones, and Kafka would
+//! receive them out of order. The second statement has a fresh snapshot, so events another relay
+//! shipped and committed just before the lock was granted are not shipped again. The claim keeps
+//! its transaction open until the events are marked shipped; dropping it rolls back and frees
+//! the conversations for any relay.
+//!
+//! **SQLite** is one process's database: its single relay reads without locks and marks in a
+//! short write transaction, so the database's write lock is never held while the event log
+//! (possibly a remote broker) is called.
+
+use super::super::{Engine, SqlStore, Tx, db};
+use super::rows::{EVENT_COLUMNS, EventRow};
+use crate::ports::StoreResult;
+use crate::ports::chat::{OutboxClaim, StoredEvent};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+/// Conversations one claim may lock at most.
+const CONVERSATIONS_PER_CLAIM: i64 = 64;
+
+pub(super) async fn claim(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn OutboxClaim>> {
+    match store.engine {
+        Engine::Postgres => claim_locked(store, limit).await,
+        Engine::Sqlite => {
+            let mut tx = store.pool.begin().await.map_err(db)?;
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE published_at IS NULL \
+                 ORDER BY tenant_id, conversation_id, event_seq LIMIT $1"
+            );
+            let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(Box::new(Claim {
+                events: to_events(rows)?,
+                held: None,
+                store: store.clone(),
+            }))
+        }
+    }
+}
+
+async fn claim_locked(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn OutboxClaim>> {
+    let mut tx = relay_tx(store, true).await?;
+    // Oldest waiting conversations first; the LIMIT applies before the lock attempts, which
+    // PostgreSQL never pushes into a limited subquery.
+    let claimed: Vec<(String,)> = sqlx::query_as(
+        "SELECT tenant_id || '/' || conversation_id FROM ( \
+           SELECT tenant_id, conversation_id, MIN(created_at) AS oldest FROM events \
+           WHERE published_at IS NULL GROUP BY tenant_id, conversation_id \
+           ORDER BY oldest LIMIT $1) waiting \
+         WHERE pg_try_advisory_xact_lock(hashtextextended(tenant_id || '/' || conversation_id, 0))",
+    )
+    .bind(CONVERSATIONS_PER_CLAIM)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    let events = if claimed.is_empty() {
+        Vec::new()
+    } else {
+        let keys: Vec<String> = claimed.into_iter().map(|(key,)| key).collect();
+        let keys = serde_json::Value::from(keys).to_string();
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE published_at IS NULL \
+             AND tenant_id || '/' || conversation_id IN \
+               (SELECT jsonb_array_elements_text(CAST($1 AS jsonb))) \
+             ORDER BY tenant_id, conversation_id, event_seq LIMIT $2 FOR UPDATE"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(keys)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        to_events(rows)?
+    };
+    Ok(Box::new(Claim {
+        events,
+        held: Some(tx),
+        store: store.clone(),
+    }))
+}
+
+pub(super) async fn backlog(store: &SqlStore) -> StoreResult<u64> {
+    let mut tx = relay_tx(store, false).await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Events claimed by one relay; `held` is the open transaction holding the locks (PostgreSQL).
+struct Claim {
+    events: Vec<StoredEvent>,
+    held: Option<Tx>,
+    store: SqlStore,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("events", &self.events.len())
+            .field("locked", &self.held.is_some())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl OutboxClaim for Claim {
+    fn events(&self) -> &[StoredEvent] {
+        &self.events
+    }
+
+    async fn shipped(self: Box<Self>, at_ms: i64) -> StoreResult<()> {
+        let Claim {
+            events,
+            held,
+            store,
+        } = *self;
+        if events.is_empty() {
+            return match held {
+                Some(tx) => tx.commit().await.map_err(db),
+                None => Ok(()),
+            };
+        }
+        let mut tx = match held {
+            Some(tx) => tx,
+            None => relay_tx(&store, true).await?,
+        };
+        mark(&mut tx, &events, at_ms).await?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+/// Marks the events shipped, one statement per conversation: a claim holds, per conversation, a
+/// run of consecutive event seqs (a conversation's events commit in seq order and are shipped
+/// as a prefix of what waits).
+async fn mark(tx: &mut Tx, events: &[StoredEvent], at_ms: i64) -> StoreResult<()> {
+    let mut ranges: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
+    for event in events {
+        let key = (event.tenant.as_str(), event.conversation_id.to_string());
+        let range = ranges
+            .entry(key)
+            .or_insert((event.event_seq, event.event_seq));
+        range.0 = range.0.min(event.event_seq);
+        range.1 = range.1.max(event.event_seq);
+    }
+    for ((tenant, conversation), (first, last)) in ranges {
+        sqlx::query(
+            "UPDATE events SET published_at = $5 WHERE tenant_id = $1 AND conversation_id = $2 \
+             AND event_seq BETWEEN $3 AND $4 AND published_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(conversation)
+        .bind(first)
+        .bind(last)
+        .bind(at_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn to_events(rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
+    rows.into_iter().map(StoredEvent::try_from).collect()
+}
+
+/// A transaction of the outbox relay, which alone reads across tenants.
+async fn relay_tx(store: &SqlStore, write: bool) -> StoreResult<Tx> {
+    let begin = if write {
+        store.pool.begin_with(store.engine.begin_write()).await
+    } else {
+        store.pool.begin().await
+    };
+    let mut tx = begin.map_err(db)?;
+    if store.engine == Engine::Postgres {
+        sqlx::query("SELECT set_config('chemchat.outbox_relay', 'on', true)")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(tx)
+}

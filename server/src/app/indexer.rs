@@ -1,0 +1,78 @@
+//! The search indexer: a consumer of the event log (consumer group `chemchat-search-indexer`)
+//! that applies message events to an external search index. It commits its position only after
+//! the index accepted a batch, so a crash or an index outage re-delivers rather than loses; the
+//! index's own versioning makes re-delivery harmless (see the Elasticsearch adapter).
+
+use crate::ports::{EventConsumer, EventLog, SearchIndex};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The indexer's purpose, naming its consumer group.
+pub const PURPOSE: &str = "search-indexer";
+/// Events applied per bulk request at most.
+const BATCH: usize = 500;
+/// First wait after a failure; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest wait between attempts while the index or the log is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Events applied to the index (counter).
+pub const METRIC_INDEXED: &str = "chemchat_search_indexed_events_total";
+/// Failed attempts to apply a batch (counter).
+pub const METRIC_FAILURES: &str = "chemchat_search_index_failures_total";
+
+/// Feeds committed events to a search index that wants them.
+#[derive(Debug, Clone)]
+pub struct SearchIndexer {
+    log: Arc<dyn EventLog>,
+    index: Arc<dyn SearchIndex>,
+}
+
+impl SearchIndexer {
+    /// An indexer reading `log` into `index`.
+    pub fn new(log: Arc<dyn EventLog>, index: Arc<dyn SearchIndex>) -> Self {
+        Self { log, index }
+    }
+
+    /// Joins the consumer group and applies events until the process ends, retrying with
+    /// exponential back-off whenever the log or the index fails.
+    pub async fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let error = match self.log.consumer(PURPOSE).await {
+                Ok(consumer) => self.consume(consumer, &mut backoff).await,
+                Err(error) => error.into(),
+            };
+            metrics::counter!(METRIC_FAILURES).increment(1);
+            tracing::warn!(error = %error, retry_in = ?backoff, "search indexer failed");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Applies batches until reading fails; a failed apply is retried with the same batch
+    /// (nothing is committed past it).
+    async fn consume(
+        &self,
+        mut consumer: Box<dyn EventConsumer>,
+        backoff: &mut Duration,
+    ) -> anyhow::Error {
+        loop {
+            let batch = match consumer.next_batch(BATCH).await {
+                Ok(batch) => batch,
+                Err(error) => return error.into(),
+            };
+            while let Err(error) = self.index.apply(&batch).await {
+                metrics::counter!(METRIC_FAILURES).increment(1);
+                tracing::warn!(error = %error, retry_in = ?*backoff, "search index refused a batch");
+                tokio::time::sleep(*backoff).await;
+                *backoff = (*backoff * 2).min(MAX_BACKOFF);
+            }
+            *backoff = FIRST_BACKOFF;
+            metrics::counter!(METRIC_INDEXED).increment(batch.len() as u64);
+            if let Err(error) = consumer.commit().await {
+                return error.into();
+            }
+        }
+    }
+}
