@@ -1,5 +1,25 @@
 //! The tenant's backends outside Kubernetes — Kafka topics and the search index — as one crate
 //! that the server (which writes to them) and the operator (which provisions and deletes them)
 //! share, so the index mapping and the topic settings have a single definition.
+//!
+//! **API boundary**: no kube, no Kubernetes types. Callers turn their own configuration (the
+//! operator: the cluster spec and tenant overrides) into [`topics::TopicSettings`] and index
+//! shard counts; this crate only talks to the backends.
 
+pub mod credentials;
+pub mod error;
 pub mod search_index;
+pub mod topics;
+
+pub use credentials::BasicAuth;
+pub use error::{Backend, Error, Result};
+
+/// What a delete did. Both variants are success: cleanup is idempotent, so something already
+/// gone never holds up a caller (the operator's finalizer in particular).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    /// It existed and was deleted.
+    Deleted,
+    /// There was nothing to delete.
+    AlreadyGone,
+}

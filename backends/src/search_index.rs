@@ -32,3 +32,7 @@ pub fn messages_index_body(shards: u32, replicas: u32) -> Value {
         }
     })
 }
+
+mod admin;
+
+pub use admin::{DEFAULT_TIMEOUT, IndexAdmin, IndexOutcome};

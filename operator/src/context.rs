@@ -9,7 +9,7 @@ use tracing::warn;
 
 use crate::backoff::Backoff;
 use crate::build::{Autoscaler, BuildOptions, ChildKind};
-use crate::provision::{KubernetesCleanup, Provisioner};
+use crate::provision::{self, BACKEND_TIMEOUT, Provisioner};
 
 /// Everything a reconcile needs besides the object.
 #[derive(Clone)]
@@ -22,7 +22,7 @@ pub struct Context {
     pub recorder: Recorder,
     /// Per-object error backoff.
     pub backoff: Arc<Backoff>,
-    /// Cleanup steps run by the finalizer, in order.
+    /// The backends each reconcile provisions and the finalizer cleans up, in order.
     pub provisioners: Vec<Arc<dyn Provisioner>>,
 }
 
@@ -36,7 +36,7 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// The production context: Kubernetes cleanup only (Kafka and search join later).
+    /// The production context: the namespace, the Kafka topic and the search index.
     pub fn new(client: Client, options: BuildOptions, instance: Option<String>) -> Self {
         let reporter = Reporter {
             controller: "chemchat-operator".to_owned(),
@@ -44,7 +44,7 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
-            provisioners: vec![Arc::new(KubernetesCleanup::new(client.clone()))],
+            provisioners: provision::all(client.clone(), BACKEND_TIMEOUT),
             backoff: Arc::new(Backoff::default()),
             options,
             client,

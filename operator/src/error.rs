@@ -20,6 +20,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A backend outside Kubernetes could not be provisioned; the condition says why, and the
+    /// reconcile fails so that `error_policy` retries with backoff.
+    #[error("provisioning by {provisioner}: {message}")]
+    Provision {
+        /// Which provisioner failed.
+        provisioner: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// The resource has no name (the API server never sends one like that).
     #[error("resource without metadata.name")]
     Unnamed,
@@ -44,6 +53,7 @@ impl Error {
             Self::Finalizer(_) => "finalizer",
             Self::Serialization(_) => "serialization",
             Self::Cleanup { .. } => "cleanup",
+            Self::Provision { .. } => "provision",
             Self::Unnamed => "unnamed",
         }
     }

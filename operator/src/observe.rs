@@ -9,6 +9,7 @@ use crate::apply::LiveChild;
 use crate::build::ChildKind;
 use crate::conditions::{self, Want};
 use crate::plan::TenantPlan;
+use crate::provision::ProvisionStatus;
 
 /// Condition types of a tenant.
 pub mod types {
@@ -20,6 +21,12 @@ pub mod types {
     pub const WORKLOAD_READY: &str = "WorkloadReady";
     /// Present while the pause annotation is set.
     pub const PAUSED: &str = "Paused";
+    /// The tenant's Kafka topic exists with its settings (or the cluster has no Kafka).
+    pub const TOPICS_READY: &str = "TopicsReady";
+    /// The tenant's search index exists (or the cluster has no search backend).
+    pub const SEARCH_INDEX_READY: &str = "SearchIndexReady";
+    /// The conditions of backends outside Kubernetes; `Ready` needs each of them `True`.
+    pub const BACKENDS: [&str; 2] = [TOPICS_READY, SEARCH_INDEX_READY];
 }
 
 /// Ready server pods and live connections, read off the live children.
@@ -72,19 +79,36 @@ pub fn workload(live: &[LiveChild]) -> Workload {
     w
 }
 
+/// What one reconcile pass found and did, for [`tenant_status`].
+#[derive(Clone, Copy, Debug)]
+pub struct Observed<'a> {
+    /// The tenant namespace exists.
+    pub namespace_exists: bool,
+    /// The server pods.
+    pub workload: Workload,
+    /// The backends' answers this pass; empty while paused.
+    pub provisioned: &'a [ProvisionStatus],
+    /// The pause annotation is set.
+    pub paused: bool,
+}
+
 /// The tenant status after a successful build/apply pass.
 pub fn tenant_status(
     previous: Option<&ChemChatTenantStatus>,
     generation: i64,
     plan: &TenantPlan,
-    namespace_exists: bool,
-    w: Workload,
-    paused: bool,
+    seen: Observed<'_>,
     now: &str,
 ) -> ChemChatTenantStatus {
+    let Observed {
+        namespace_exists,
+        workload: w,
+        provisioned,
+        paused,
+    } = seen;
     let mut status = previous.cloned().unwrap_or_default();
     let was_serving = matches!(status.phase, TenantPhase::Ready | TenantPhase::Degraded);
-    let (phase, ready, reason, message) = if plan.suspend {
+    let (workload_phase, workload_ready, workload_reason, workload_message) = if plan.suspend {
         (
             TenantPhase::Suspended,
             ConditionStatus::False,
@@ -113,14 +137,45 @@ pub fn tenant_status(
             "waiting for the server pods to become ready".to_owned(),
         )
     };
+    // `Ready` needs every backend condition True: this pass's answer, or the previous
+    // condition where there is none (while paused nothing is provisioned and the last word
+    // stands).
+    let blocked = types::BACKENDS.iter().find_map(|type_| {
+        match provisioned.iter().find(|p| p.condition == *type_) {
+            Some(p) => (!p.ready).then(|| (p.reason.to_owned(), p.message.clone())),
+            None => status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == *type_ && c.status != ConditionStatus::True)
+                .map(|c| (c.reason.clone(), c.message.clone())),
+        }
+    });
+    let (phase, ready, reason, message) = match blocked {
+        Some((reason, message)) if !plan.suspend => (
+            if was_serving {
+                TenantPhase::Degraded
+            } else {
+                TenantPhase::Provisioning
+            },
+            ConditionStatus::False,
+            reason,
+            message,
+        ),
+        _ => (
+            workload_phase,
+            workload_ready,
+            workload_reason.to_owned(),
+            workload_message.clone(),
+        ),
+    };
     let c = &mut status.conditions;
     conditions::set(
         c,
         Want {
             type_: types::READY,
             status: ready,
-            reason,
-            message: message.clone(),
+            reason: &reason,
+            message,
         },
         generation,
         now,
@@ -145,13 +200,31 @@ pub fn tenant_status(
         c,
         Want {
             type_: types::WORKLOAD_READY,
-            status: ready,
-            reason,
-            message,
+            status: workload_ready,
+            reason: workload_reason,
+            message: workload_message,
         },
         generation,
         now,
     );
+    for p in provisioned {
+        let ok = if p.ready {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        };
+        conditions::set(
+            c,
+            Want {
+                type_: p.condition,
+                status: ok,
+                reason: p.reason,
+                message: p.message.clone(),
+            },
+            generation,
+            now,
+        );
+    }
     if paused {
         let message = "annotation chemchat.io/reconcile=paused: no writes to children".to_owned();
         conditions::set(

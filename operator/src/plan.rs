@@ -240,23 +240,7 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
         },
         None => None,
     };
-    let kafka = cluster.spec.kafka.as_ref().map(|k| {
-        let o = spec.kafka.clone().unwrap_or_default();
-        ResolvedKafka {
-            brokers: k.bootstrap_servers.clone(),
-            partitions: o.partitions.unwrap_or(k.topic_defaults.partitions),
-            replication_factor: k.topic_defaults.replication_factor,
-            retention_ms: o.retention_ms.unwrap_or(k.topic_defaults.retention_ms),
-        }
-    });
-    let search = cluster.spec.search.as_ref().map(|s| {
-        let o = spec.search.clone().unwrap_or_default();
-        ResolvedSearch {
-            url: s.url.clone(),
-            shards: o.shards.unwrap_or(s.index_defaults.shards),
-            replicas: o.replicas.unwrap_or(s.index_defaults.replicas),
-        }
-    });
+    let (kafka, search) = resolve_backends(tenant, cluster);
     Ok(TenantPlan {
         namespace: tenant_namespace(&name),
         uid: tenant.uid().unwrap_or_default(),
@@ -278,6 +262,34 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
         suspend: spec.suspend,
         deletion_policy: spec.deletion_policy,
     })
+}
+
+/// The tenant's Kafka and search settings: the tenant's overrides, then the cluster's defaults;
+/// `None` where the cluster has no such backend. Separate from [`plan`] because cleanup needs
+/// them for a tenant whose spec may no longer validate.
+pub fn resolve_backends(
+    tenant: &ChemChatTenant,
+    cluster: &ChemChatCluster,
+) -> (Option<ResolvedKafka>, Option<ResolvedSearch>) {
+    let spec = &tenant.spec;
+    let kafka = cluster.spec.kafka.as_ref().map(|k| {
+        let o = spec.kafka.clone().unwrap_or_default();
+        ResolvedKafka {
+            brokers: k.bootstrap_servers.clone(),
+            partitions: o.partitions.unwrap_or(k.topic_defaults.partitions),
+            replication_factor: k.topic_defaults.replication_factor,
+            retention_ms: o.retention_ms.unwrap_or(k.topic_defaults.retention_ms),
+        }
+    });
+    let search = cluster.spec.search.as_ref().map(|s| {
+        let o = spec.search.clone().unwrap_or_default();
+        ResolvedSearch {
+            url: s.url.clone(),
+            shards: o.shards.unwrap_or(s.index_defaults.shards),
+            replicas: o.replicas.unwrap_or(s.index_defaults.replicas),
+        }
+    });
+    (kafka, search)
 }
 
 /// Server container resources when the cluster sets none.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chemchat_backends::BasicAuth;
 use chemchat_crds::ChemChatCluster;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -118,4 +119,37 @@ pub async fn fetch(
         s3_credentials,
         search_credentials,
     }))
+}
+
+/// The search backend's basic-auth credentials alone, for cleanup: a tenant being deleted must
+/// not wait for the cluster's other Secrets. `None` when the cluster names no Secret, or when
+/// the Secret or a key is gone (the request then goes without credentials and the backend's
+/// answer says what is wrong).
+pub async fn search_credentials(
+    client: &Client,
+    cluster: &ChemChatCluster,
+) -> Result<Option<BasicAuth>> {
+    let Some(secret_ref) = cluster
+        .spec
+        .search
+        .as_ref()
+        .and_then(|s| s.credentials_secret_ref.as_ref())
+    else {
+        return Ok(None);
+    };
+    let namespace = cluster.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let Some(secret) = api.get_opt(&secret_ref.name).await? else {
+        return Ok(None);
+    };
+    let key = |k: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+    };
+    Ok(key("username")
+        .zip(key("password"))
+        .map(|(user, password)| BasicAuth::new(user, password)))
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chemchat_crds::tenant::{ChemChatTenantStatus, TenantPhase};
+use chemchat_backends::BasicAuth;
+use chemchat_crds::tenant::{ChemChatTenantStatus, DeletionPolicy, TenantPhase};
 use chemchat_crds::{ChemChatCluster, ChemChatTenant, FINALIZER, PAUSED, RECONCILE_ANNOTATION};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -20,8 +21,8 @@ use crate::context::{Context, key};
 use crate::error::{Error, Result};
 use crate::labels::FIELD_MANAGER;
 use crate::observe;
-use crate::plan::plan;
-use crate::provision::CleanupOutcome;
+use crate::plan::{plan, resolve_backends};
+use crate::provision::{CleanupOutcome, ProvisionStatus, Target};
 
 const KIND: &str = "ChemChatTenant";
 /// How often a settled tenant is looked at again even without a watch event.
@@ -134,24 +135,45 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         info!(tenant = %name, apply = sync.apply.len(), delete = sync.delete.len(), "applying children");
         apply::execute(&ctx.client, &sync).await?;
     }
+    // provision the topic and the index; not while paused, as that writes too
+    let provisioned = if paused {
+        Vec::new()
+    } else {
+        let target = Target {
+            tenant: name.clone(),
+            kafka: plan.kafka.clone(),
+            search: plan.search.clone(),
+            search_credentials: secrets
+                .search_credentials
+                .as_ref()
+                .map(|(user, password)| BasicAuth::new(user, password)),
+        };
+        provision(tenant, &target, ctx).await
+    };
     // status
     // After a successful apply the namespace exists even if the list predates it.
     let namespace_exists = !paused
         || live
             .iter()
             .any(|l: &LiveChild| l.kind == ChildKind::Namespace);
-    let workload = observe::workload(&live);
-    let status = observe::tenant_status(
-        previous,
-        generation,
-        &plan,
+    let answers: Vec<ProvisionStatus> = provisioned.iter().map(|(_, p)| p.clone()).collect();
+    let seen = observe::Observed {
         namespace_exists,
-        workload,
+        workload: observe::workload(&live),
+        provisioned: &answers,
         paused,
-        &conditions::now(),
-    );
+    };
+    let status = observe::tenant_status(previous, generation, &plan, seen, &conditions::now());
     let phase = status.phase;
     write_status(tenant, previous, status, ctx).await?;
+    // The status says what failed; failing the reconcile hands the retry to error_policy's
+    // backoff instead of the fixed requeue below.
+    if let Some((provisioner, failed)) = provisioned.iter().find(|(_, p)| p.retry) {
+        return Err(Error::Provision {
+            provisioner,
+            message: failed.message.clone(),
+        });
+    }
     Ok(Action::requeue(
         if phase == TenantPhase::Ready || phase == TenantPhase::Suspended {
             RESYNC
@@ -159,6 +181,54 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
             WAIT
         },
     ))
+}
+
+/// Asks every provisioner, concurrently (each may wait out a timeout on a dead backend), to
+/// ensure its part, and publishes an Event for each thing that changed.
+async fn provision(
+    tenant: &ChemChatTenant,
+    target: &Target,
+    ctx: &Context,
+) -> Vec<(&'static str, ProvisionStatus)> {
+    let answers = futures::future::join_all(
+        ctx.provisioners
+            .iter()
+            .map(|p| async move { p.ensure(target).await.map(|status| (p.name(), status)) }),
+    )
+    .await;
+    let provisioned: Vec<_> = answers.into_iter().flatten().collect();
+    for (provisioner, status) in &provisioned {
+        if let Some((reason, note)) = &status.changed {
+            info!(tenant = %target.tenant, provisioner, note = %note, "provisioned");
+            ctx.event(tenant, false, reason, note.clone()).await;
+        } else if !status.ready {
+            warn!(tenant = %target.tenant, provisioner, reason = status.reason, message = %status.message, "not provisioned");
+        }
+    }
+    provisioned
+}
+
+/// What cleanup works on. The cluster may be gone: then there is no backend left to reach,
+/// and only the namespace is cleaned. Search credentials are read only when something will
+/// be deleted.
+async fn cleanup_target(tenant: &ChemChatTenant, ctx: &Context) -> Result<Target> {
+    let cluster_ref = &tenant.spec.cluster_ref;
+    let clusters: Api<ChemChatCluster> =
+        Api::namespaced(ctx.client.clone(), &cluster_ref.namespace);
+    let mut target = Target {
+        tenant: tenant.name_any(),
+        ..Target::default()
+    };
+    let Some(cluster) = clusters.get_opt(&cluster_ref.name).await? else {
+        warn!(tenant = %target.tenant, cluster = %cluster_ref.name, "cluster gone: no topic or index to clean up");
+        return Ok(target);
+    };
+    (target.kafka, target.search) = resolve_backends(tenant, &cluster);
+    if tenant.spec.deletion_policy == DeletionPolicy::Delete && target.search.is_some() {
+        target.search_credentials =
+            crate::secrets::search_credentials(&ctx.client, &cluster).await?;
+    }
+    Ok(target)
 }
 
 /// Patches the status only when it changed, and emits an Event when the phase did.
@@ -213,15 +283,16 @@ async fn cleanup(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         &conditions::now(),
     );
     write_status(tenant, previous, status, ctx).await?;
+    let target = cleanup_target(tenant, ctx).await?;
     let mut report = Vec::new();
     for provisioner in &ctx.provisioners {
-        let outcome = provisioner.cleanup(tenant, policy).await?;
+        let outcome = provisioner.cleanup(&target, policy).await?;
+        let name = provisioner.name();
         report.push(match outcome {
-            CleanupOutcome::Deleted(what) => format!("{}: deleted {what}", provisioner.name()),
-            CleanupOutcome::Retained(what) => format!("{}: retained ({what})", provisioner.name()),
-            CleanupOutcome::AlreadyGone(what) => {
-                format!("{}: {what} already gone", provisioner.name())
-            }
+            CleanupOutcome::Deleted(what) => format!("{name}: deleted {what}"),
+            CleanupOutcome::Retained(what) => format!("{name}: retained ({what})"),
+            CleanupOutcome::AlreadyGone(what) => format!("{name}: {what} already gone"),
+            CleanupOutcome::NotConfigured => continue,
         });
     }
     ctx.event(tenant, false, "CleanedUp", report.join("; "))

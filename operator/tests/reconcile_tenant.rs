@@ -15,37 +15,13 @@ use chemchat_operator::tenant::{error_policy, reconcile};
 use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
-use support::{FakeApi, Recorded, object_path};
+use support::{FakeApi, Recorded, b64, object_path};
 
 const TENANT: &str = "/apis/chemchat.io/v1alpha1/chemchattenants/acme";
 const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
 const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
 const NAMESPACE: &str = "/api/v1/namespaces/chemchat-acme";
-
-fn b64(s: &str) -> String {
-    use std::fmt::Write;
-    // Small encoder so the test needs no extra crate.
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.write_char(T[(n >> (18 - 6 * i) & 63) as usize] as char)
-                    .unwrap();
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 fn cluster() -> Value {
     json!({
@@ -219,9 +195,19 @@ async fn first_creation_applies_every_child_then_status_and_one_event() {
         vec![
             json!("Ready"),
             json!("NamespaceReady"),
-            json!("WorkloadReady")
+            json!("WorkloadReady"),
+            json!("TopicsReady"),
+            json!("SearchIndexReady")
         ]
     );
+    // A cluster without Kafka or search: both backend conditions say so, and are True.
+    for condition in &body["status"]["conditions"].as_array().unwrap()[3..] {
+        assert_eq!(
+            (&condition["status"], &condition["reason"]),
+            (&json!("True"), &json!("NotConfigured")),
+            "{condition}"
+        );
+    }
     assert_eq!(events(&log[i + 1..]), vec!["Provisioning"]);
     assert_eq!(
         log.len(),
@@ -492,13 +478,14 @@ async fn deletion_with_policy_delete_removes_the_namespace_then_the_finalizer() 
         vec![
             format!("PATCH {TENANT}/status"),
             format!("POST {EVENTS}"),
+            format!("GET {CLUSTER}"),
             format!("DELETE {NAMESPACE}"),
             format!("POST {EVENTS}"),
             format!("PATCH {TENANT}"),
         ]
     );
     assert_eq!(
-        log[2].body.as_ref().unwrap()["propagationPolicy"],
+        log[3].body.as_ref().unwrap()["propagationPolicy"],
         "Background"
     );
 }
@@ -515,11 +502,12 @@ async fn deletion_with_policy_retain_only_releases_the_finalizer() {
         vec![
             format!("PATCH {TENANT}/status"),
             format!("POST {EVENTS}"),
+            format!("GET {CLUSTER}"),
             format!("POST {EVENTS}"),
             format!("PATCH {TENANT}")
         ]
     );
-    let note = log[2].body.as_ref().unwrap()["note"]
+    let note = log[3].body.as_ref().unwrap()["note"]
         .as_str()
         .unwrap()
         .to_owned();
