@@ -36,6 +36,18 @@ pub struct TopicSettings {
     pub retention_ms: i64,
 }
 
+impl Default for TopicSettings {
+    /// What a server creates when it finds its topic missing (outside a cluster, where the
+    /// operator has not made it): six partitions, one copy, a week of events.
+    fn default() -> Self {
+        Self {
+            partitions: 6,
+            replication_factor: 1,
+            retention_ms: 7 * 24 * 3600 * 1000,
+        }
+    }
+}
+
 impl TopicSettings {
     fn check(&self) -> Result<()> {
         let bad = |what, detail: String| Err(Error::Invalid { what, detail });

@@ -12,11 +12,11 @@ use crate::ports::{
 };
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
+use chemchat_backends::search_index::IndexAdmin;
 use elasticsearch::auth::Credentials;
 use elasticsearch::http::Url;
 use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
-use elasticsearch::indices::IndicesCreateParts;
 use elasticsearch::{BulkParts, Elasticsearch, SearchParts};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
@@ -49,6 +49,7 @@ impl Default for IndexSettings {
 #[derive(Clone)]
 pub struct ElasticSearchIndex {
     client: Elasticsearch,
+    admin: IndexAdmin,
     settings: IndexSettings,
     /// Indices known to exist, so each is created at most once per process.
     indices: Arc<Mutex<HashSet<String>>>,
@@ -67,6 +68,7 @@ impl ElasticSearchIndex {
     /// A client for `url`; credentials may ride in it (`https://user:pass@host:9200`) and are
     /// moved into an Authorization header. Fails when the server does not answer.
     pub async fn connect(url: &str, settings: IndexSettings) -> anyhow::Result<Self> {
+        let admin = IndexAdmin::new(url, None, REQUEST_TIMEOUT)?;
         let mut url = Url::parse(url).context("not a URL")?;
         let credentials = (!url.username().is_empty()).then(|| {
             Credentials::Basic(
@@ -92,6 +94,7 @@ impl ElasticSearchIndex {
             .context("the search server does not answer")?;
         Ok(Self {
             client,
+            admin,
             settings,
             indices: Arc::default(),
         })
@@ -100,29 +103,12 @@ impl ElasticSearchIndex {
     /// Creates the tenant's index with its mapping unless it exists.
     async fn ensure_index(&self, index: &str) -> anyhow::Result<()> {
         let mut known = self.indices.lock().await;
-        if known.contains(index) {
-            return Ok(());
+        if !known.contains(index) {
+            self.admin
+                .ensure(index, self.settings.shards, self.settings.replicas)
+                .await?;
+            known.insert(index.to_owned());
         }
-        let body = chemchat_backends::search_index::messages_index_body(
-            self.settings.shards,
-            self.settings.replicas,
-        );
-        let response = self
-            .client
-            .indices()
-            .create(IndicesCreateParts::Index(index))
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status_code();
-        if !status.is_success() {
-            let error: Value = response.json().await.unwrap_or_default();
-            let kind = error["error"]["type"].as_str().unwrap_or_default();
-            if kind != "resource_already_exists_exception" {
-                return Err(anyhow!("cannot create index {index}: {status} {error}"));
-            }
-        }
-        known.insert(index.to_owned());
         Ok(())
     }
 

@@ -9,13 +9,14 @@
 
 mod consumer;
 pub mod record;
-mod topics;
 
 use crate::adapters::events::InProcessEventLog;
 use crate::ports::chat::StoredEvent;
 use crate::ports::{EventConsumer, EventLog, EventLogError, EventStream};
 use anyhow::Context;
 use async_trait::async_trait;
+pub use chemchat_backends::topics::TopicSettings;
+use chemchat_backends::topics::{DEFAULT_TIMEOUT, TopicAdmin};
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -23,8 +24,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
-use topics::TopicCreator;
-pub use topics::TopicSettings;
 
 /// How long a record may wait for the broker before its send fails (and the relay retries).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,7 +44,7 @@ pub struct KafkaSettings {
 pub struct KafkaEventLog {
     settings: KafkaSettings,
     producer: FutureProducer,
-    admin: Arc<TopicCreator>,
+    admin: TopicAdmin,
     local: InProcessEventLog,
     /// Topics known to exist, so each is checked once per process.
     topics: Arc<Mutex<HashSet<String>>>,
@@ -73,15 +72,15 @@ impl KafkaEventLog {
             )
             .create()
             .context("cannot create the Kafka producer")?;
-        let admin = TopicCreator::connect(&settings.brokers)?;
-        admin
-            .check_reachable()
-            .await
-            .with_context(|| format!("cannot reach the Kafka brokers {}", settings.brokers))?;
+        let admin = TopicAdmin::new(&settings.brokers, DEFAULT_TIMEOUT)?;
+        // Fail at start-up, naming the brokers, rather than at the first message.
+        let probe =
+            chemchat_crds::contract::events_topic(settings.tenant.as_deref().unwrap_or("default"));
+        admin.describe(&probe).await?;
         Ok(Self {
             settings,
             producer,
-            admin: Arc::new(admin),
+            admin,
             local: InProcessEventLog::new(),
             topics: Arc::default(),
         })
@@ -94,10 +93,18 @@ impl KafkaEventLog {
         if known.contains(topic) {
             return Ok(());
         }
-        self.admin
-            .create_if_missing(topic, &self.settings.topic)
+        let exists = self
+            .admin
+            .describe(topic)
             .await
-            .map_err(EventLogError)?;
+            .map_err(|e| EventLogError(e.into()))?;
+        if exists.is_none() {
+            // Create only: an existing topic's settings belong to whoever made it.
+            self.admin
+                .ensure(topic, self.settings.topic)
+                .await
+                .map_err(|e| EventLogError(e.into()))?;
+        }
         known.insert(topic.to_owned());
         Ok(())
     }
