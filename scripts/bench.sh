@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: the messaging benchmark (server/examples/bench.rs), then the WebSocket load
+# `make bench`: the messaging benchmark (server/examples/bench.rs), the relay and search benchmark
+# (server/examples/bench_stream), then the WebSocket load
 # benchmark (e2e: loadgen + reffanout) against
 #   - chemchat-server on the embedded SQLite default (temporary data folder),
 #   - chemchat-server on PostgreSQL + Redis (a fresh database, when CHEMCHAT_TEST_DATABASE_URL
@@ -9,7 +10,9 @@
 # of BENCH_RATES (a ladder that stops once p95 passes 250 ms), reporting the highest rate whose
 # p95 <= 25 ms with nothing lost; (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
 # connection. Each scenario gets a freshly started server so memory figures start clean.
-# BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_IDLE_ONLY=1 the rate scenarios.
+# BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_SKIP_STREAM=1 the relay and search
+# benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
+# scenarios.
 #
 # Figures are printed, never asserted: the generator and the server share this machine's cores.
 set -euo pipefail
@@ -146,6 +149,11 @@ reference_server() { start_reference "$1"; }
 if [ -z "${BENCH_SKIP_MESSAGING:-}" ]; then
   log "messaging benchmark (server/examples/bench.rs)"
   "$CARGO" run --release -p chemchat-server --example bench
+fi
+
+if [ -z "${BENCH_SKIP_STREAM:-}" ]; then
+  log "event stream and search benchmark (server/examples/bench_stream): BENCH_SEARCH_MESSAGES=${BENCH_SEARCH_MESSAGES:-1000000}"
+  "$CARGO" run --release -p chemchat-server --example bench_stream
 fi
 
 log "building release binaries"
