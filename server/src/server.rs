@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::domain::{Quotas, Tenant, TenantId, Tier};
 use crate::gateway::Gateway;
 use crate::http::{self, HttpState};
-use crate::ports::{Bus, Presence, Store, SystemClock};
+use crate::ports::{Bus, Presence, SearchIndex, Store, SystemClock};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -44,6 +44,8 @@ impl Server {
             NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
         ));
         spawn_pruning(Arc::clone(&throttle));
+        // The built-in index: the store's own full-text search.
+        let search: Arc<dyn SearchIndex> = Arc::clone(&store) as Arc<dyn SearchIndex>;
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),
@@ -53,6 +55,7 @@ impl Server {
             tenancy,
             messaging: Messaging::new(settings.max_message_chars),
             events: Arc::new(InProcessEventLog::new()),
+            search,
         });
         let metrics = http::install_recorder();
         let (bus, presence) = fan_out(&settings).await?;
@@ -135,7 +138,7 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<(Arc<dyn Bus>, Arc<dyn P
     Ok((Arc::new(bus), Arc::new(presence)))
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<sql::SqlStore>> {
     let url = settings.database_url.expose_secret();
     let store = sql::connect(url, settings.database_max_connections).await?;
     sql::migrate(&store).await?;

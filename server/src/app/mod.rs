@@ -10,7 +10,7 @@ pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};
 
-use crate::ports::{Clock, EventLog, EventStream, LoginThrottle, Store};
+use crate::ports::{Clock, EventLog, EventStream, LoginThrottle, SearchIndex, Store};
 use auth::{Passwords, TokenIssuer};
 use std::sync::Arc;
 use tenancy::Tenancy;
@@ -26,6 +26,7 @@ pub struct App {
     tenancy: Tenancy,
     messaging: chat::Messaging,
     events: Arc<dyn EventLog>,
+    search: Arc<dyn SearchIndex>,
 }
 
 /// What [`App::new`] needs.
@@ -47,6 +48,8 @@ pub struct AppParts {
     pub messaging: chat::Messaging,
     /// Where committed events go (the outbox relay ships them there).
     pub events: Arc<dyn EventLog>,
+    /// Full-text search over messages.
+    pub search: Arc<dyn SearchIndex>,
 }
 
 impl App {
@@ -61,6 +64,7 @@ impl App {
             tenancy: parts.tenancy,
             messaging: parts.messaging,
             events: parts.events,
+            search: parts.search,
         }
     }
 
