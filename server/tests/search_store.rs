@@ -10,7 +10,7 @@ use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::domain::{ConversationId, MessageId, Tier, UserId};
 use chemchat_server::ports::chat::{MessageChange, MessageEditRequest, NewMessage, SendOutcome};
 use chemchat_server::ports::{ChatStore, MARK_END, MARK_START, MessageSearch, SearchIndex, Store};
-use messaging_support::{store_group, store_user, t};
+use messaging_support::{OrdinaryRole, store_group, store_user, t};
 use std::collections::HashSet;
 use std::path::Path;
 use support::{Engine, TestDb, tenant};
@@ -131,6 +131,24 @@ async fn a_search_never_crosses_tenants(engine: Engine) {
     );
 }
 both_engines!(tenants, a_search_never_crosses_tenants);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_search_runs_under_row_level_security() {
+    let (db, superuser) = messaging_support::store(Engine::Postgres).await;
+    let alice = store_user(&superuser, "acme", "alice").await;
+    let room = store_group(&superuser, "acme", alice, &[]).await;
+    let id = send(&superuser, "acme", room, alice, "quarterly numbers").await;
+    let role = OrdinaryRole::create(&db).await;
+    assert_eq!(
+        found(&role.store, "acme", &[room], "quarterly").await,
+        HashSet::from([id])
+    );
+    assert_eq!(
+        found(&role.store, "globex", &[room], "quarterly").await,
+        HashSet::new()
+    );
+    role.drop_role().await;
+}
 
 /// FTS5's own check that the index holds exactly what `messages` holds, row for row.
 async fn fts5_integrity(store: &SqlStore) {
