@@ -44,8 +44,8 @@ impl Server {
             NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
         ));
         spawn_pruning(Arc::clone(&throttle));
-        // The built-in index: the store's own full-text search.
-        let search: Arc<dyn SearchIndex> = Arc::clone(&store) as Arc<dyn SearchIndex>;
+        // Message search: the store's own full-text index (the built-in default).
+        let search: Arc<dyn SearchIndex> = store.clone();
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),

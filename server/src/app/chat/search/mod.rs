@@ -16,7 +16,7 @@ use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::{ConversationId, Tenant, UserId};
 use crate::ports::chat::{ActivityCursor, Conversation, Message};
 use crate::ports::{MessageSearch, SearchError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// A parsed message search.
@@ -115,13 +115,14 @@ impl App {
             .into_iter()
             .map(|m| (m.id, m))
             .collect();
+        let allowed: HashSet<_> = search.conversations.iter().collect();
         let found = hits
             .into_iter()
             .filter_map(|hit| {
                 let message = messages.remove(&hit.message_id)?;
                 let readable = message.deleted_at_ms.is_none()
                     && message.content.is_some()
-                    && search.conversations.contains(&message.conversation_id);
+                    && allowed.contains(&message.conversation_id);
                 readable.then(|| FoundMessage {
                     message,
                     highlights: hit
