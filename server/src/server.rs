@@ -43,14 +43,20 @@ impl Server {
         let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
         let secret = jwt_secret(&settings, store.engine())?;
         let events = event_log(&settings).await?;
-        if let Some(index) = external_search(&settings).await? {
-            tokio::spawn(SearchIndexer::new(Arc::clone(&events), index).run());
-        }
         let throttle = Arc::new(InProcessThrottle::new(
             NonZeroU32::new(settings.login_attempts_per_ip).unwrap_or(NonZeroU32::MIN),
             NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
         ));
         spawn_pruning(Arc::clone(&throttle));
+        // Message search: Elasticsearch/OpenSearch fed by the indexer when configured, else the
+        // store's own full-text index (the built-in default, written by the store's transactions).
+        let search: Arc<dyn SearchIndex> = match external_search(&settings).await? {
+            Some(index) => {
+                tokio::spawn(SearchIndexer::new(Arc::clone(&events), Arc::clone(&index)).run());
+                index
+            }
+            None => store.clone(),
+        };
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),
@@ -60,6 +66,7 @@ impl Server {
             tenancy,
             messaging: Messaging::new(settings.max_message_chars),
             events: Arc::clone(&events),
+            search,
         });
         let metrics = http::install_recorder();
         let (bus, presence) = fan_out(&settings).await?;
@@ -182,7 +189,7 @@ async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn S
     Ok(Some(Arc::new(index)))
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<sql::SqlStore>> {
     let url = settings.database_url.expose_secret();
     let store = sql::connect(url, settings.database_max_connections).await?;
     sql::migrate(&store).await?;

@@ -5,27 +5,10 @@
 mod messaging_support;
 mod support;
 
-use chemchat_server::adapters::sql;
 use chemchat_server::ports::ChatStore;
 use chemchat_server::ports::chat::HistoryPage;
-use messaging_support::{store, store_group, store_send, store_user, t};
-use sqlx::Connection;
+use messaging_support::{OrdinaryRole, store, store_group, store_send, store_user, t};
 use support::Engine;
-
-async fn exec(url: &str, statement: String) {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(statement))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-}
-
-fn as_role(url: &str, role: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{role}@{host}")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_walled_off_and_the_relay_spans_them() {
@@ -36,15 +19,8 @@ async fn tenants_are_walled_off_and_the_relay_spans_them() {
     let gus = store_user(&superuser, "globex", "gus").await;
     store_group(&superuser, "globex", gus, &[]).await;
 
-    let role = format!("chemchat_rls_{}", uuid::Uuid::new_v4().simple());
-    let admin = support::postgres_admin_url();
-    exec(&admin, format!("CREATE ROLE {role} LOGIN")).await;
-    exec(
-        &db.url,
-        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
-    )
-    .await;
-    let app = sql::connect(&as_role(&db.url, &role), 4).await.unwrap();
+    let role = OrdinaryRole::create(&db).await;
+    let app = &role.store;
 
     // A request transaction of acme reads acme's rows; of globex, none of them.
     let page = app
@@ -67,7 +43,7 @@ async fn tenants_are_walled_off_and_the_relay_spans_them() {
     );
     tx.rollback().await.unwrap();
     // Writes pass the policy's check for the transaction's own tenant.
-    store_send(&app, acme, alice, "b").await;
+    store_send(app, acme, alice, "b").await;
 
     // The relay sees and marks both tenants' events.
     assert_eq!(app.outbox_backlog().await.unwrap(), 4);
@@ -82,9 +58,7 @@ async fn tenants_are_walled_off_and_the_relay_spans_them() {
     assert!(app.claim_outbox(100).await.unwrap().events().is_empty());
     assert_eq!(app.outbox_backlog().await.unwrap(), 0);
 
-    app.pool().close().await;
-    exec(&db.url, format!("DROP OWNED BY {role}")).await;
+    role.drop_role().await;
     drop(superuser);
     drop(db);
-    exec(&admin, format!("DROP ROLE {role}")).await;
 }

@@ -7,7 +7,9 @@ use chemchat_server::ports::chat::{StoredEvent, rfc3339};
 use serde_json::json;
 use std::sync::Arc;
 
-const SYLLABLES: [&str; 12] = ["ka", "lo", "mi", "ne", "ru", "ta", "zo", "be", "fi", "gu", "sa", "vo"];
+const SYLLABLES: [&str; 12] = [
+    "ka", "lo", "mi", "ne", "ru", "ta", "zo", "be", "fi", "gu", "sa", "vo",
+];
 /// Conversations in the tenant.
 pub const CONVERSATIONS: usize = 1000;
 /// Of which the searcher can read the first this many.
@@ -65,13 +67,18 @@ impl Corpus {
         let seq = (i / CONVERSATIONS) as i64 + 1;
         let count = 6 + (r >> 20) % 9;
         let text: Vec<&str> = (0..count).map(|k| self.word(mix(r ^ (k + 1)))).collect();
-        (conversation, seq, 1_700_000_000_000 + i as i64 * 10, text.join(" "))
+        (
+            conversation,
+            seq,
+            1_700_000_000_000 + i as i64 * 10,
+            text.join(" "),
+        )
     }
 
     /// Query `i`: one common word, or two rarer ones.
     pub fn query(&self, i: usize) -> Vec<String> {
         let r = mix(0xC0FFEE ^ i as u64);
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             vec![self.words[(r % 20) as usize].clone()]
         } else {
             let rare = |x: u64| self.words[20 + (x % 400) as usize].clone();

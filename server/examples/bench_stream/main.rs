@@ -40,7 +40,11 @@ async fn database(postgres: bool) -> Database {
     let dir = tempfile::tempdir().unwrap();
     if !postgres {
         let url = format!("sqlite://{}/bench.db", dir.path().display());
-        return Database { url, _dir: dir, drop: None };
+        return Database {
+            url,
+            _dir: dir,
+            drop: None,
+        };
     }
     let admin = std::env::var("CHEMCHAT_TEST_DATABASE_URL").unwrap();
     let name = format!("chemchat_bench_{}", uuid::Uuid::new_v4().simple());
@@ -62,7 +66,11 @@ impl Database {
 
     async fn dispose(self) {
         if let Some((admin, name)) = self.drop {
-            seed::admin(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            seed::admin(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
         }
     }
 }
@@ -120,22 +128,40 @@ async fn sql_search(postgres: bool, corpus: &corpus::Corpus) {
     let store = db.store().await;
     let started = Instant::now();
     seed::messages(&store, corpus).await;
-    eprintln!("bench: seeded {} messages in {:?}", corpus.messages, started.elapsed());
-    let label = if postgres { "PostgreSQL tsvector" } else { "SQLite FTS5" };
+    eprintln!(
+        "bench: seeded {} messages in {:?}",
+        corpus.messages,
+        started.elapsed()
+    );
+    let label = if postgres {
+        "PostgreSQL tsvector"
+    } else {
+        "SQLite FTS5"
+    };
     search_latency(label, &store, corpus).await;
     db.dispose().await;
 }
 
 async fn opensearch_search(url: &str, corpus: &corpus::Corpus) {
-    let index = ElasticSearchIndex::connect(url, IndexSettings { shards: 1, replicas: 0 })
-        .await
-        .unwrap();
+    let index = ElasticSearchIndex::connect(
+        url,
+        IndexSettings {
+            shards: 1,
+            replicas: 0,
+        },
+    )
+    .await
+    .unwrap();
     let started = Instant::now();
     for start in (0..corpus.messages).step_by(5000) {
         let end = (start + 5000).min(corpus.messages);
         index.apply(&corpus.events(start..end)).await.unwrap();
     }
-    eprintln!("bench: indexed {} messages in {:?}", corpus.messages, started.elapsed());
+    eprintln!(
+        "bench: indexed {} messages in {:?}",
+        corpus.messages,
+        started.elapsed()
+    );
     search_latency("OpenSearch API (osmem)", &index, corpus).await;
 }
 

@@ -11,7 +11,7 @@ pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};
 
-use crate::ports::{Clock, EventLog, EventStream, LoginThrottle, Store};
+use crate::ports::{Clock, EventLog, EventStream, LoginThrottle, SearchIndex, Store};
 use auth::{Passwords, TokenIssuer};
 use std::sync::Arc;
 use tenancy::Tenancy;
@@ -27,6 +27,7 @@ pub struct App {
     tenancy: Tenancy,
     messaging: chat::Messaging,
     events: Arc<dyn EventLog>,
+    search: Arc<dyn SearchIndex>,
 }
 
 /// What [`App::new`] needs.
@@ -48,6 +49,8 @@ pub struct AppParts {
     pub messaging: chat::Messaging,
     /// Where committed events go (the outbox relay ships them there).
     pub events: Arc<dyn EventLog>,
+    /// Full-text search over messages.
+    pub search: Arc<dyn SearchIndex>,
 }
 
 impl App {
@@ -62,6 +65,7 @@ impl App {
             tenancy: parts.tenancy,
             messaging: parts.messaging,
             events: parts.events,
+            search: parts.search,
         }
     }
 

@@ -3,7 +3,7 @@
 //! binary, so it works offline and nothing is downloaded at build or run time.
 
 use super::HttpState;
-use super::routes::{auth, chat};
+use super::routes::{auth, chat, search};
 use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
@@ -58,7 +58,7 @@ impl Modify for BearerAuth {
         auth::mfa_enable, auth::mfa_verify, auth::mfa_disable,
         chat::list, chat::create, chat::show, chat::add_members, chat::remove_member,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,
-        chat::unreact, chat::read, chat::sync,
+        chat::unreact, chat::read, chat::sync, search::messages, search::conversations,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -67,6 +67,7 @@ impl Modify for BearerAuth {
         (name = "conversations", description = "DMs and groups, members and roles"),
         (name = "messages", description = "Sending, history, edits, deletions, reactions, receipts"),
         (name = "sync", description = "Catching up after being offline"),
+        (name = "search", description = "Full-text search over your messages; conversations by name"),
     )
 )]
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::{Engine, TestDb, TestServer, tenant};
-use chemchat_server::adapters::sql::SqlStore;
+use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::domain::{
     ConversationId, ConversationKind, Quotas, Role, Tenant, TenantId, Tier, UserId,
 };
@@ -222,4 +222,57 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, w
         want_code,
         "{body}"
     );
+}
+
+/// A store connected as an ordinary PostgreSQL role, which row-level security binds (the test
+/// suite's superuser bypasses it). Call [`OrdinaryRole::drop_role`] at the end.
+pub struct OrdinaryRole {
+    pub store: SqlStore,
+    role: String,
+    url: String,
+}
+
+impl OrdinaryRole {
+    /// Creates a login role with read and write grants on `db`'s tables and connects as it.
+    pub async fn create(db: &TestDb) -> Self {
+        let role = format!("chemchat_rls_{}", uuid::Uuid::new_v4().simple());
+        let admin = crate::support::postgres_admin_url();
+        pg_exec(&admin, format!("CREATE ROLE {role} LOGIN")).await;
+        pg_exec(
+            &db.url,
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+            ),
+        )
+        .await;
+        let (scheme, rest) = db.url.split_once("://").unwrap();
+        let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+        let store = sql::connect(&format!("{scheme}://{role}@{host}"), 4)
+            .await
+            .unwrap();
+        Self {
+            store,
+            role,
+            url: db.url.clone(),
+        }
+    }
+
+    /// Closes the pool and removes the role (before the database itself is dropped).
+    pub async fn drop_role(self) {
+        self.store.pool().close().await;
+        pg_exec(&self.url, format!("DROP OWNED BY {}", self.role)).await;
+        let admin = crate::support::postgres_admin_url();
+        pg_exec(&admin, format!("DROP ROLE {}", self.role)).await;
+    }
+}
+
+/// Runs one statement on its own connection.
+pub async fn pg_exec(url: &str, statement: String) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
 }

@@ -55,6 +55,18 @@ impl Engine {
         Ok(())
     }
 
+    /// A subquery of the strings in the JSON array bound at `param` (e.g. `$3`). The `Any` driver
+    /// cannot bind arrays, so a list of ids travels as one JSON text parameter instead of
+    /// splicing values into the SQL.
+    pub(super) fn json_strings(self, param: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("SELECT value FROM json_each({param})"),
+            Engine::Postgres => {
+                format!("SELECT value FROM jsonb_array_elements_text({param}::jsonb)")
+            }
+        }
+    }
+
     /// Locks the tenant row for the rest of the transaction, so quota checks (count, then insert)
     /// cannot race. SQLite's `BEGIN IMMEDIATE` already serialises writers.
     pub(super) async fn lock_tenant(self, tx: &mut Tx, tenant: &TenantId) -> StoreResult<()> {
@@ -67,6 +79,11 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A JSON array of strings, to bind where [`Engine::json_strings`] reads it.
+pub(super) fn json_list(items: impl Iterator<Item = String>) -> String {
+    serde_json::Value::Array(items.map(serde_json::Value::String).collect()).to_string()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod chat;
 mod connect;
 mod engine;
 mod rows;
+mod search;
 mod sessions;
 mod tenants;
 mod users;

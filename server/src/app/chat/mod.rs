@@ -1,5 +1,5 @@
 //! Conversations and messages: creating and joining conversations, sending, history, edits,
-//! deletions, reactions, read receipts, delta sync, and the outbox relay.
+//! deletions, reactions, read receipts, delta sync, search, and the outbox relay.
 //!
 //! **Invariant**: a use case commits its change and its event in one store call, then only wakes
 //! the outbox relay; it never publishes itself, so nothing is seen before it is committed and the
@@ -9,11 +9,16 @@ mod conversations;
 mod cursor;
 mod messages;
 mod outbox;
+mod search;
 mod sync;
 
 pub use conversations::{ConversationPage, NewConversationRequest};
 pub use messages::{EditRequest, HistoryRequest, SendRequest, Sent};
 pub use outbox::OutboxRelay;
+pub use search::{
+    ConversationSearchPage, DEFAULT_SEARCH_LIMIT, FoundMessage, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
+    MAX_TERMS, MessageSearchPage, MessageSearchRequest,
+};
 pub use sync::SyncResult;
 
 use super::{AppError, ErrorCode};

@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub mod chat;
 pub mod health;
+pub mod search;
 
 use super::HttpState;
 use axum::Router;
@@ -12,4 +13,5 @@ pub fn api() -> Router<HttpState> {
     Router::new()
         .nest("/auth", auth::routes())
         .merge(chat::routes())
+        .merge(search::routes())
 }

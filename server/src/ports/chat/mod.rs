@@ -141,6 +141,34 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         limit: u32,
     ) -> StoreResult<SyncPage>;
 
+    /// The conversations `user` is a current member of: what a search may look into.
+    async fn conversation_ids_of(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+    ) -> StoreResult<Vec<ConversationId>>;
+
+    /// The messages among `ids` that `viewer` may read now (a current member of their
+    /// conversation), tombstones included, in no particular order. Search reloads its hits
+    /// through this, so a hit an index still holds is checked against the store's truth.
+    async fn messages_by_id(
+        &self,
+        tenant: &TenantId,
+        viewer: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<Vec<Message>>;
+
+    /// The user's current conversations whose name (for a DM: the other member's username or
+    /// display name) contains `text`, ignoring case; most recent activity first, after `after`.
+    async fn find_conversations(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        text: &str,
+        after: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
+
     /// Outbox: claims the oldest unshipped events of conversations no other relay is shipping,
     /// in per-conversation order, across tenants (the relay is the one caller that spans them).
     /// The claim lasts until [`OutboxClaim::shipped`] or until it is dropped (which releases the

@@ -7,6 +7,7 @@ mod members;
 mod messages;
 mod outbox;
 mod rows;
+mod search;
 
 use super::SqlStore;
 use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};
@@ -152,6 +153,34 @@ impl ChatStore for SqlStore {
         limit: u32,
     ) -> StoreResult<SyncPage> {
         events::sync(self, tenant, user, since, limit).await
+    }
+
+    async fn conversation_ids_of(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+    ) -> StoreResult<Vec<ConversationId>> {
+        search::conversation_ids(self, tenant, user).await
+    }
+
+    async fn messages_by_id(
+        &self,
+        tenant: &TenantId,
+        viewer: UserId,
+        ids: &[MessageId],
+    ) -> StoreResult<Vec<Message>> {
+        search::messages_by_id(self, tenant, viewer, ids).await
+    }
+
+    async fn find_conversations(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        text: &str,
+        after: Option<ActivityCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        search::find_conversations(self, tenant, user, text, after, limit).await
     }
 
     async fn claim_outbox(&self, limit: u32) -> StoreResult<Box<dyn OutboxClaim>> {
