@@ -47,9 +47,10 @@ async fn create_twice_applies_the_mapping_and_delete_twice() {
     let properties = &mapping[&index]["mappings"]["properties"];
     assert_eq!(properties["conversationId"]["type"], "keyword", "{mapping}");
     assert_eq!(properties["content"]["type"], "text", "{mapping}");
+    assert_eq!(properties["content"]["analyzer"], "chat", "{mapping}");
     assert_eq!(
         properties["content"]["fields"]["english"]["analyzer"],
-        "english"
+        "chat_english"
     );
     assert_eq!(mapping[&index]["mappings"]["dynamic"], "strict");
     assert_eq!(admin.delete(&index).await.unwrap(), Deleted::Deleted);

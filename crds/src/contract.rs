@@ -74,7 +74,11 @@ pub fn messages_index(tenant: &str) -> String {
 }
 
 /// The consumer group of one purpose (`search-indexer`, `notifier`): each purpose reads the whole
-/// stream once, however many replicas share the work.
-pub fn consumer_group(purpose: &str) -> String {
-    format!("chemchat-{purpose}")
+/// stream once, however many replicas share the work. A server pinned to a tenant gets a group of
+/// its own, so one tenant scaling never makes every other tenant's consumers rebalance.
+pub fn consumer_group(tenant: Option<&str>, purpose: &str) -> String {
+    match tenant {
+        Some(tenant) => format!("chemchat-{tenant}-{purpose}"),
+        None => format!("chemchat-{purpose}"),
+    }
 }

@@ -52,7 +52,8 @@ impl Server {
         // store's own full-text index (the built-in default, written by the store's transactions).
         let search: Arc<dyn SearchIndex> = match external_search(&settings).await? {
             Some(index) => {
-                tokio::spawn(SearchIndexer::new(Arc::clone(&events), Arc::clone(&index)).run());
+                let indexer = SearchIndexer::new(Arc::clone(&events), Arc::clone(&index));
+                tokio::spawn(indexer.start().await);
                 index
             }
             None => store.clone(),

@@ -1,5 +1,6 @@
-//! Search over the real HTTP API on both engines: messages found as sent, stemmed, edited and
-//! deleted; only conversations the caller reads now; safe highlights; cursor pages; every bad
+//! Search over the real HTTP API on all three adapters — SQLite FTS5, PostgreSQL `tsvector`, and
+//! OpenSearch (the server on PostgreSQL with `CHEMCHAT_SEARCH_URL` set, fed by its indexer):
+//! messages found as sent, stemmed, edited and deleted; only conversations the caller reads now; safe highlights; cursor pages; every bad
 //! query a 400 naming its field; query syntax in user text never an error; conversations by name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +13,50 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use support::{Engine, TestServer};
+
+/// Which search adapter serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    OpenSearch,
+}
+
+/// The server with the backend's search adapter.
+async fn start(backend: Backend) -> TestServer {
+    match backend {
+        Backend::Sqlite => TestServer::start(Engine::Sqlite).await,
+        Backend::Postgres => TestServer::start(Engine::Postgres).await,
+        Backend::OpenSearch => {
+            let url = support::search_url();
+            TestServer::start_with(Engine::Postgres, |settings| {
+                settings.search_url = Some(url.into());
+            })
+            .await
+        }
+    }
+}
+
+/// Runs a test body on every search adapter.
+macro_rules! every_adapter {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::Backend;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$body(Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$body(Backend::Postgres).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn opensearch() {
+                super::$body(Backend::OpenSearch).await;
+            }
+        }
+    };
+}
 
 /// `GET path?params` as `user`.
 async fn get(
@@ -71,8 +116,8 @@ async fn send(server: &TestServer, user: &ApiUser, conversation: &str, text: &st
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn found_sent_edited_and_deleted(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn found_sent_edited_and_deleted(backend: Backend) {
+    let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let bob = api_user(&server, None, "bob").await;
     let conversation = api_group(&server, &alice, &[&bob]).await;
@@ -149,10 +194,10 @@ async fn found_sent_edited_and_deleted(engine: Engine) {
     .await;
     assert_eq!(ids(&page), [again]);
 }
-both_engines!(found_edited_deleted, found_sent_edited_and_deleted);
+every_adapter!(found_edited_deleted, found_sent_edited_and_deleted);
 
-async fn only_conversations_the_caller_reads_now(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn only_conversations_the_caller_reads_now(backend: Backend) {
+    let server = start(backend).await;
     server
         .add_tenant("globex", chemchat_server::domain::Tier::Enterprise)
         .await;
@@ -239,10 +284,10 @@ async fn only_conversations_the_caller_reads_now(engine: Engine) {
     .await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "conversation_not_found");
 }
-both_engines!(isolation, only_conversations_the_caller_reads_now);
+every_adapter!(isolation, only_conversations_the_caller_reads_now);
 
-async fn highlights_are_escaped_html(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn highlights_are_escaped_html(backend: Backend) {
+    let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
     let text = "<b>bold</b> & \"quoted\" payload <script>alert('x')</script> 'single'";
@@ -263,12 +308,13 @@ async fn highlights_are_escaped_html(engine: Engine) {
         !text_only.contains('<') && !text_only.contains('>') && !text_only.contains('"'),
         "only <mark> is markup: {html}"
     );
-    if engine == Engine::Sqlite {
-        // PostgreSQL's headline drops tags from fragments; SQLite's snippet keeps them, escaped.
+    if backend != Backend::Postgres {
+        // PostgreSQL's headline drops tags from fragments; FTS5's snippet and OpenSearch's
+        // highlighter keep them, escaped.
         assert!(html.contains("&lt;script&gt;"), "{html}");
     }
 }
-both_engines!(safe_highlights, highlights_are_escaped_html);
+every_adapter!(safe_highlights, highlights_are_escaped_html);
 
 fn position(item: &Value) -> (i128, String) {
     let timestamp = item["message"]["timestamp"].as_str().unwrap();
@@ -280,8 +326,8 @@ fn position(item: &Value) -> (i128, String) {
     )
 }
 
-async fn pages_visit_every_hit_once_newest_first(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn pages_visit_every_hit_once_newest_first(backend: Backend) {
+    let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let first = api_group(&server, &alice, &[]).await;
     let second = api_group(&server, &alice, &[]).await;
@@ -330,10 +376,10 @@ async fn pages_visit_every_hit_once_newest_first(engine: Engine) {
         "newest first: {visited:?}"
     );
 }
-both_engines!(pagination, pages_visit_every_hit_once_newest_first);
+every_adapter!(pagination, pages_visit_every_hit_once_newest_first);
 
-async fn malformed_queries_are_400_naming_the_field(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn malformed_queries_are_400_naming_the_field(backend: Backend) {
+    let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
     send(&server, &alice, &conversation, "something to find").await;
@@ -383,10 +429,10 @@ async fn malformed_queries_are_400_naming_the_field(engine: Engine) {
     search(&server, &alice, &[("q", &sixteen.join(" "))]).await;
     search(&server, &alice, &[("q", &"a".repeat(256))]).await;
 }
-both_engines!(malformed, malformed_queries_are_400_naming_the_field);
+every_adapter!(malformed, malformed_queries_are_400_naming_the_field);
 
-async fn query_syntax_in_user_text_is_just_text(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn query_syntax_in_user_text_is_just_text(backend: Backend) {
+    let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
     let id = send(
@@ -424,7 +470,7 @@ async fn query_syntax_in_user_text_is_just_text(engine: Engine) {
         }
     }
 }
-both_engines!(query_syntax, query_syntax_in_user_text_is_just_text);
+every_adapter!(query_syntax, query_syntax_in_user_text_is_just_text);
 
 /// Registers `username` with a display name of its own.
 async fn named_user(server: &TestServer, username: &str, display_name: &str) -> ApiUser {
@@ -470,8 +516,8 @@ fn conversation_ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn conversations_by_title_and_dm_peer(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn conversations_by_title_and_dm_peer(backend: Backend) {
+    let server = start(backend).await;
     server
         .add_tenant("globex", chemchat_server::domain::Tier::Enterprise)
         .await;
@@ -565,10 +611,10 @@ async fn conversations_by_title_and_dm_peer(engine: Engine) {
     assert_eq!(rest["nextCursor"], Value::Null);
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
 }
-both_engines!(conversation_search, conversations_by_title_and_dm_peer);
+every_adapter!(conversation_search, conversations_by_title_and_dm_peer);
 
-async fn search_is_documented(engine: Engine) {
-    let server = TestServer::start(engine).await;
+async fn search_is_documented(backend: Backend) {
+    let server = start(backend).await;
     let (status, doc) = server
         .call(server.http.get(server.url("/api/docs-json")))
         .await;
@@ -577,4 +623,4 @@ async fn search_is_documented(engine: Engine) {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
     }
 }
-both_engines!(openapi, search_is_documented);
+every_adapter!(openapi, search_is_documented);

@@ -274,7 +274,7 @@ async fn the_indexer_feeds_the_index_from_kafka_and_ignores_duplicates() {
         "yearly numbers",
         1_000,
     );
-    let indexer = tokio::spawn(SearchIndexer::new(log.clone(), index.clone()).run());
+    let indexer = tokio::spawn(SearchIndexer::new(log.clone(), index.clone()).start().await);
     log.publish(&[(*created).clone()]).await.unwrap();
     let scope = [conversation];
     let deadline = Duration::from_secs(40); // the first group join takes a while on tansu

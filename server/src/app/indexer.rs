@@ -34,12 +34,22 @@ impl SearchIndexer {
         Self { log, index }
     }
 
-    /// Joins the consumer group and applies events until the process ends, retrying with
+    /// Subscribes now — so an in-process log delivers everything the relay ships from here on —
+    /// and returns the task that applies events until the process ends, retrying with
     /// exponential back-off whenever the log or the index fails.
-    pub async fn run(self) {
+    pub async fn start(self) -> impl Future<Output = ()> + Send + 'static {
+        let first = self.log.consumer(PURPOSE).await.ok();
+        self.run(first)
+    }
+
+    async fn run(self, mut first: Option<Box<dyn EventConsumer>>) {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let error = match self.log.consumer(PURPOSE).await {
+            let consumer = match first.take() {
+                Some(consumer) => Ok(consumer),
+                None => self.log.consumer(PURPOSE).await,
+            };
+            let error = match consumer {
                 Ok(consumer) => self.consume(consumer, &mut backoff).await,
                 Err(error) => error.into(),
             };

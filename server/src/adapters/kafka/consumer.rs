@@ -37,7 +37,10 @@ impl KafkaConsumer {
     pub fn subscribe(settings: &KafkaSettings, purpose: &str) -> anyhow::Result<Self> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &settings.brokers)
-            .set("group.id", chemchat_crds::contract::consumer_group(purpose))
+            .set(
+                "group.id",
+                chemchat_crds::contract::consumer_group(settings.tenant.as_deref(), purpose),
+            )
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             // A replica that dies hands its partitions over within seconds, not the default 45.
