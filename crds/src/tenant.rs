@@ -221,7 +221,8 @@ pub struct ChemChatTenantStatus {
     /// Summary of the conditions.
     #[serde(default)]
     pub phase: TenantPhase,
-    /// `Ready`, `NamespaceReady`, `WorkloadReady` and, while paused, `Paused`.
+    /// `Ready`, `NamespaceReady`, `WorkloadReady`, `TopicsReady`, `SearchIndexReady` and, while
+    /// paused, `Paused`.
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Namespace holding the tenant's workload.
