@@ -27,8 +27,13 @@ use std::time::{Duration, Instant};
 
 /// Events in the relay's backlog.
 const RELAY_EVENTS: usize = 100_000;
-/// Searches per adapter.
-const QUERIES: usize = 400;
+/// Searches per adapter (`BENCH_SEARCH_QUERIES`).
+fn queries() -> usize {
+    std::env::var("BENCH_SEARCH_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
 
 struct Database {
     url: String,
@@ -98,9 +103,10 @@ async fn relay_throughput(postgres: bool, log: Arc<dyn EventLog>, label: &str) {
 }
 
 async fn search_latency(label: &str, index: &dyn SearchIndex, corpus: &corpus::Corpus) {
-    let mut timings = Vec::with_capacity(QUERIES);
+    let count = queries();
+    let mut timings = Vec::with_capacity(count);
     let mut hits = 0;
-    for i in 0..QUERIES {
+    for i in 0..count {
         let query = MessageSearch {
             tenant: corpus.tenant.clone(),
             terms: corpus.query(i),
@@ -119,7 +125,7 @@ async fn search_latency(label: &str, index: &dyn SearchIndex, corpus: &corpus::C
         percentile(&timings, 0.50),
         percentile(&timings, 0.95),
         percentile(&timings, 0.99),
-        hits as f64 / QUERIES as f64
+        hits as f64 / count as f64
     );
 }
 

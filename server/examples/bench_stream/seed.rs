@@ -112,7 +112,7 @@ pub async fn outbox(store: &SqlStore, tenant_id: &TenantId, events: usize) {
             if start >= end {
                 break;
             }
-            let values = values(end - start, 5, ", 1");
+            let values = values(end - start, 6, ", 1");
             let sql = format!(
                 "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, payload, \
                  created_at) VALUES {values}"

@@ -52,16 +52,19 @@ pub(super) async fn claim(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn O
 
 async fn claim_locked(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn OutboxClaim>> {
     let mut tx = relay_tx(store, true).await?;
-    // Oldest waiting conversations first; the LIMIT applies before the lock attempts, which
-    // PostgreSQL never pushes into a limited subquery.
+    // Oldest waiting conversations first, chosen among the oldest few batches' worth of waiting
+    // events (an index range, however large the backlog); the LIMIT applies before the lock
+    // attempts, which PostgreSQL never pushes into a limited subquery.
     let claimed: Vec<(String,)> = sqlx::query_as(
         "SELECT tenant_id || '/' || conversation_id FROM ( \
-           SELECT tenant_id, conversation_id, MIN(created_at) AS oldest FROM events \
-           WHERE published_at IS NULL GROUP BY tenant_id, conversation_id \
-           ORDER BY oldest LIMIT $1) waiting \
+           SELECT tenant_id, conversation_id, MIN(created_at) AS oldest FROM ( \
+             SELECT tenant_id, conversation_id, created_at FROM events \
+             WHERE published_at IS NULL ORDER BY created_at LIMIT $2) oldest_events \
+           GROUP BY tenant_id, conversation_id ORDER BY oldest LIMIT $1) waiting \
          WHERE pg_try_advisory_xact_lock(hashtextextended(tenant_id || '/' || conversation_id, 0))",
     )
     .bind(CONVERSATIONS_PER_CLAIM)
+    .bind(i64::from(limit) * 4)
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;
@@ -70,11 +73,15 @@ async fn claim_locked(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn Outbo
     } else {
         let keys: Vec<String> = claimed.into_iter().map(|(key,)| key).collect();
         let keys = serde_json::Value::from(keys).to_string();
+        // Joined on the two key columns (not on their concatenation) so each claimed
+        // conversation is a range of the partial index `events_outbox_by_conversation`.
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE published_at IS NULL \
-             AND tenant_id || '/' || conversation_id IN \
-               (SELECT jsonb_array_elements_text(CAST($1 AS jsonb))) \
-             ORDER BY tenant_id, conversation_id, event_seq LIMIT $2 FOR UPDATE"
+            "SELECT {EVENT_COLUMNS} FROM events e JOIN ( \
+               SELECT split_part(key, '/', 1) AS t, split_part(key, '/', 2) AS c \
+               FROM jsonb_array_elements_text(CAST($1 AS jsonb)) AS claimed(key)) k \
+             ON e.tenant_id = k.t AND e.conversation_id = k.c \
+             WHERE e.published_at IS NULL \
+             ORDER BY e.tenant_id, e.conversation_id, e.event_seq LIMIT $2 FOR UPDATE OF e"
         );
         let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(keys)
