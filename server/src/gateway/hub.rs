@@ -9,7 +9,7 @@ use super::metrics;
 use super::protocol::{CLOSE_SLOW_CONSUMER, CloseReason, Frame};
 use crate::domain::{ConversationId, TenantId, UserId};
 use crate::ports::{Bus, BusEnvelope};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
@@ -38,7 +38,14 @@ struct Conn {
     last: HashMap<ConversationId, i64>,
     /// While a sync streams, live frames wait here so they cannot overtake it.
     held: Option<Vec<(ConversationId, Option<i64>, Frame)>>,
+    /// Event seqs delivered live since the last sync ended. A sync skips exactly these rather
+    /// than everything below `last`: a live frame that arrived between `conversation.join` and
+    /// `sync` must not make the sync drop the older events it is there to deliver.
+    live: HashMap<ConversationId, BTreeSet<i64>>,
 }
+
+/// Live seqs remembered per conversation between syncs (the oldest are forgotten first).
+const LIVE_MEMORY: usize = 512;
 
 impl Conn {
     /// Queues a frame unless it is a duplicate; false when the queue is full.
@@ -50,6 +57,39 @@ impl Conn {
             }
             *last = seq;
         }
+        self.tx.try_send(frame.clone()).is_ok()
+    }
+
+    /// [`Conn::offer`] for a live frame, remembering its seq for the next sync.
+    fn offer_live(
+        &mut self,
+        conversation: ConversationId,
+        seq: Option<i64>,
+        frame: &Frame,
+    ) -> bool {
+        if let Some(seq) = seq
+            && self.last.get(&conversation).is_none_or(|last| *last < seq)
+        {
+            let seen = self.live.entry(conversation).or_default();
+            seen.insert(seq);
+            if seen.len() > LIVE_MEMORY {
+                seen.pop_first();
+            }
+        }
+        self.offer(conversation, seq, frame)
+    }
+
+    /// Queues a synced event unless it was already delivered live; false when the queue is full.
+    fn offer_synced(&mut self, conversation: ConversationId, seq: i64, frame: &Frame) -> bool {
+        if self
+            .live
+            .get(&conversation)
+            .is_some_and(|seen| seen.contains(&seq))
+        {
+            return true;
+        }
+        let last = self.last.entry(conversation).or_insert(0);
+        *last = (*last).max(seq);
         self.tx.try_send(frame.clone()).is_ok()
     }
 
@@ -122,6 +162,7 @@ impl Hub {
                 rooms: HashSet::new(),
                 last: HashMap::new(),
                 held: None,
+                live: HashMap::new(),
             },
         );
         ::metrics::gauge!(metrics::CONNECTIONS).set(state.conns.len() as f64);
@@ -245,7 +286,7 @@ impl Hub {
                 } else {
                     held.push((envelope.conversation, envelope.event_seq, frame.clone()));
                 }
-            } else if conn.offer(envelope.conversation, envelope.event_seq, &frame) {
+            } else if conn.offer_live(envelope.conversation, envelope.event_seq, &frame) {
                 queued += 1;
             } else {
                 conn.close(slow());
@@ -280,7 +321,7 @@ impl Hub {
     pub fn sync_frame(&self, id: ConnId, conversation: ConversationId, seq: i64, frame: &Frame) {
         let mut state = self.lock();
         if let Some(conn) = state.conns.get_mut(&id)
-            && !conn.offer(conversation, Some(seq), frame)
+            && !conn.offer_synced(conversation, seq, frame)
         {
             conn.close(slow());
             ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
@@ -293,8 +334,9 @@ impl Hub {
         let Some(conn) = state.conns.get_mut(&id) else {
             return;
         };
+        conn.live.clear();
         for (conversation, seq, frame) in conn.held.take().unwrap_or_default() {
-            if !conn.offer(conversation, seq, &frame) {
+            if !conn.offer_live(conversation, seq, &frame) {
                 conn.close(slow());
                 ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
                 return;
