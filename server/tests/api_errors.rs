@@ -302,15 +302,7 @@ async fn health_readiness_and_metrics() {
     server
         .call(server.http.get(server.url("/api/v1/nope")))
         .await;
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("chemchat_http_requests_total"),
         "{metrics}"

@@ -16,19 +16,10 @@ use messaging_support::{store_group, store_user};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{Engine, TestDb, tenant};
+use support::{Engine, TestDb, tenant, unique_tenant};
 
 const CONVERSATIONS: usize = 50;
 const MESSAGES_PER_CONVERSATION: usize = 199; // + conversation.created = 200 events each
-
-/// A tenant of its own, so the topic holds this test's events only (the broker outlives tests).
-fn unique_tenant(prefix: &str) -> TenantId {
-    TenantId::parse(&format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    ))
-    .unwrap()
-}
 
 async fn kafka(tenant: &TenantId) -> Arc<KafkaEventLog> {
     let log = KafkaEventLog::connect(KafkaSettings {

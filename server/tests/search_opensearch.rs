@@ -17,14 +17,7 @@ use chemchat_server::ports::{
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn unique_tenant(prefix: &str) -> TenantId {
-    TenantId::parse(&format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    ))
-    .unwrap()
-}
+use support::unique_tenant;
 
 async fn index() -> Arc<ElasticSearchIndex> {
     let url = support::search_url();

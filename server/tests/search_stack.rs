@@ -86,15 +86,7 @@ async fn kafka_to_opensearch_finds_edits_and_forgets_deletes_within_five_seconds
     eprintln!("found after {found:?}, edit after {edited:?}, delete after {deleted:?}");
 
     // The relay's figures are on /metrics.
-    let metrics: String = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("chemchat_outbox_shipped_total"),
         "{metrics}"

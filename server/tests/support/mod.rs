@@ -171,6 +171,12 @@ impl TestServer {
         }
     }
 
+    /// The Prometheus exposition of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -334,4 +340,11 @@ fn service_env(name: &str, service: &str) -> String {
              `eval \"$(make -s services)\"` first to start the services and export it."
         )
     })
+}
+
+/// A tenant id of its own (`<prefix>-<random>`), so a test's topic, index and consumer group are
+/// its alone on services that outlive the test.
+pub fn unique_tenant(prefix: &str) -> chemchat_server::domain::TenantId {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    chemchat_server::domain::TenantId::parse(&format!("{prefix}-{}", &suffix[..10])).unwrap()
 }
