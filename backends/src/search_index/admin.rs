@@ -79,6 +79,12 @@ impl IndexAdmin {
         })
     }
 
+    /// The configured client (credentials and timeout applied), for the server's searches and
+    /// bulk writes, so the URL and its credentials are handled in one place.
+    pub fn client(&self) -> &Elasticsearch {
+        &self.client
+    }
+
     /// The server's URL without credentials.
     pub fn address(&self) -> &str {
         &self.address

@@ -13,10 +13,7 @@ use crate::ports::{
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chemchat_backends::search_index::IndexAdmin;
-use elasticsearch::auth::Credentials;
-use elasticsearch::http::Url;
 use elasticsearch::http::request::JsonBody;
-use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::{BulkParts, Elasticsearch, SearchParts};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
@@ -68,30 +65,15 @@ impl ElasticSearchIndex {
     /// A client for `url`; credentials may ride in it (`https://user:pass@host:9200`) and are
     /// moved into an Authorization header. Fails when the server does not answer.
     pub async fn connect(url: &str, settings: IndexSettings) -> anyhow::Result<Self> {
+        // Credentials embedded in the URL become an Authorization header, never logged.
         let admin = IndexAdmin::new(url, None, REQUEST_TIMEOUT)?;
-        let mut url = Url::parse(url).context("not a URL")?;
-        let credentials = (!url.username().is_empty()).then(|| {
-            Credentials::Basic(
-                url.username().to_owned(),
-                url.password().unwrap_or_default().to_owned(),
-            )
-        });
-        // Never let the secret travel on in the URL (logs, errors).
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-        let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .timeout(REQUEST_TIMEOUT)
-            .disable_proxy();
-        if let Some(credentials) = credentials {
-            transport = transport.auth(credentials);
-        }
-        let client = Elasticsearch::new(transport.build()?);
+        let client = admin.client().clone();
         client
             .info()
             .send()
             .await
             .and_then(|r| r.error_for_status_code())
-            .context("the search server does not answer")?;
+            .with_context(|| format!("the search server at {} does not answer", admin.address()))?;
         Ok(Self {
             client,
             admin,
