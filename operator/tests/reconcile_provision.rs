@@ -20,10 +20,9 @@ use chemchat_operator::tenant::{error_policy, reconcile};
 use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
-use support::{FakeApi, Recorded, b64};
+use support::{EVENTS, FakeApi, Recorded, b64, events};
 
 const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
-const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 fn brokers() -> String {
@@ -180,18 +179,6 @@ fn secret(name: &str, data: &[(&str, &str)]) -> Value {
         .collect();
     json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": "chemchat-system"}, "data": data})
-}
-
-fn events(log: &[Recorded]) -> Vec<String> {
-    log.iter()
-        .filter(|r| r.method == Method::POST && r.path == EVENTS)
-        .map(|r| {
-            r.body.as_ref().unwrap()["reason"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
 }
 
 fn event_note(log: &[Recorded], reason: &str) -> String {

@@ -15,12 +15,11 @@ use chemchat_operator::tenant::{error_policy, reconcile};
 use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
-use support::{FakeApi, Recorded, b64, object_path};
+use support::{EVENTS, FakeApi, Recorded, b64, events, object_path};
 
 const TENANT: &str = "/apis/chemchat.io/v1alpha1/chemchattenants/acme";
 const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
 const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
-const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
 const NAMESPACE: &str = "/api/v1/namespaces/chemchat-acme";
 
 fn cluster() -> Value {
@@ -133,18 +132,6 @@ fn assert_reads_then_lists(log: &[Recorded]) -> usize {
 fn status_patch(log: &[Recorded]) -> Vec<&Recorded> {
     log.iter()
         .filter(|r| r.path == format!("{TENANT}/status"))
-        .collect()
-}
-
-fn events(log: &[Recorded]) -> Vec<String> {
-    log.iter()
-        .filter(|r| r.method == Method::POST && r.path == EVENTS)
-        .map(|r| {
-            r.body.as_ref().unwrap()["reason"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
         .collect()
 }
 

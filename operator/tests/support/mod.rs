@@ -362,3 +362,19 @@ pub fn b64(s: &str) -> String {
     }
     out
 }
+
+/// Where the operator posts its Kubernetes Events.
+pub const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
+
+/// The reasons of the Events posted, in order.
+pub fn events(log: &[Recorded]) -> Vec<String> {
+    log.iter()
+        .filter(|r| r.method == http::Method::POST && r.path == EVENTS)
+        .map(|r| {
+            r.body.as_ref().unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}

@@ -3,6 +3,7 @@
 //! the index accepted a batch, so a crash or an index outage re-delivers rather than loses; the
 //! index's own versioning makes re-delivery harmless (see the Elasticsearch adapter).
 
+use crate::app::backoff::Backoff;
 use crate::ports::{EventConsumer, EventLog, SearchIndex};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +44,7 @@ impl SearchIndexer {
     }
 
     async fn run(self, mut first: Option<Box<dyn EventConsumer>>) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let consumer = match first.take() {
                 Some(consumer) => Ok(consumer),
@@ -54,9 +55,9 @@ impl SearchIndexer {
                 Err(error) => error.into(),
             };
             metrics::counter!(METRIC_FAILURES).increment(1);
-            tracing::warn!(error = %error, retry_in = ?backoff, "search indexer failed");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            let wait = backoff.failed();
+            tracing::warn!(error = %error, retry_in = ?wait, "search indexer failed");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -65,7 +66,7 @@ impl SearchIndexer {
     async fn consume(
         &self,
         mut consumer: Box<dyn EventConsumer>,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
     ) -> anyhow::Error {
         loop {
             let batch = match consumer.next_batch(BATCH).await {
@@ -74,11 +75,11 @@ impl SearchIndexer {
             };
             while let Err(error) = self.index.apply(&batch).await {
                 metrics::counter!(METRIC_FAILURES).increment(1);
-                tracing::warn!(error = %error, retry_in = ?*backoff, "search index refused a batch");
-                tokio::time::sleep(*backoff).await;
-                *backoff = (*backoff * 2).min(MAX_BACKOFF);
+                let wait = backoff.failed();
+                tracing::warn!(error = %error, retry_in = ?wait, "search index refused a batch");
+                tokio::time::sleep(wait).await;
             }
-            *backoff = FIRST_BACKOFF;
+            backoff.succeeded();
             metrics::counter!(METRIC_INDEXED).increment(batch.len() as u64);
             if let Err(error) = consumer.commit().await {
                 return error.into();

@@ -4,6 +4,7 @@
 //! the world through the ports in [`crate::ports`] and speaks in [`crate::domain`] values.
 
 pub mod auth;
+mod backoff;
 pub mod chat;
 mod error;
 pub mod indexer;

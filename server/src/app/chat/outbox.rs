@@ -4,6 +4,7 @@
 //! the same conversation concurrently: each batch is a claim the store holds until it is marked
 //! or dropped (see `ChatStore::claim_outbox`).
 
+use crate::app::backoff::Backoff;
 use crate::ports::{Clock, EventLog, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,11 +78,10 @@ impl OutboxRelay {
         Ok(backlog)
     }
 
-    /// Runs forever: drains on every wake-up and every poll interval. After a failure (the
-    /// broker or the database is down) it backs off exponentially with jitter, so an outage
-    /// costs neither a busy loop nor lost events; the first success resets the delay.
+    /// Runs forever: drains on every wake-up and every poll interval, backing off while the
+    /// broker or the database is down (the events wait in the outbox meanwhile).
     pub async fn run(self) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let result = self.drain().await;
             if let Err(error) = self.backlog().await {
@@ -89,7 +89,7 @@ impl OutboxRelay {
             }
             match result {
                 Ok(_) => {
-                    backoff = FIRST_BACKOFF;
+                    backoff.succeeded();
                     tokio::select! {
                         () = self.wake.notified() => {}
                         () = tokio::time::sleep(POLL) => {}
@@ -97,17 +97,11 @@ impl OutboxRelay {
                 }
                 Err(error) => {
                     metrics::counter!(METRIC_FAILURES).increment(1);
-                    let wait = jittered(backoff);
+                    let wait = backoff.failed();
                     tracing::warn!(error = %error, retry_in = ?wait, "outbox relay failed");
                     tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
     }
-}
-
-/// Between half and all of `delay`, so replicas that failed together do not retry together.
-fn jittered(delay: Duration) -> Duration {
-    delay.mul_f64(0.5 + rand::random::<f64>() / 2.0)
 }
