@@ -20,7 +20,7 @@ use chemchat_backends::topics::{DEFAULT_TIMEOUT, TopicAdmin};
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -113,10 +113,15 @@ impl KafkaEventLog {
 #[async_trait]
 impl EventLog for KafkaEventLog {
     async fn publish(&self, events: &[StoredEvent]) -> Result<(), EventLogError> {
+        // Each tenant's topic is checked once per batch, not once per event.
+        let topics: BTreeSet<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+        for tenant in topics {
+            self.ensure_topic(&chemchat_crds::contract::events_topic(tenant))
+                .await?;
+        }
         let mut deliveries = Vec::with_capacity(events.len());
         for event in events {
             let topic = chemchat_crds::contract::events_topic(event.tenant.as_str());
-            self.ensure_topic(&topic).await?;
             let key = event.conversation_id.to_string();
             let id = event.id.to_string();
             let version = record::SCHEMA_VERSION.to_string();
