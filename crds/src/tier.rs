@@ -1,5 +1,6 @@
 //! Commercial tiers and the defaults each one implies.
 
+use crate::contract;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -40,18 +41,25 @@ pub struct TierDefaults {
     pub target_connections_per_pod: i32,
 }
 
-const GIB: i64 = 1024 * 1024 * 1024;
+/// A contract quota as the CRD's integer type (every quota fits).
+const fn quota(value: u64) -> i64 {
+    if value > i64::MAX as u64 {
+        i64::MAX
+    } else {
+        value as i64
+    }
+}
 
 impl Tier {
     /// The defaults of this tier.
     pub fn defaults(self) -> TierDefaults {
         match self {
             Self::Free => TierDefaults {
-                max_users: 50,
-                max_conversations: 200,
-                max_messages_per_day: 10_000,
-                max_storage_bytes: GIB,
-                max_connections: 100,
+                max_users: quota(contract::FREE_QUOTAS.max_users),
+                max_conversations: quota(contract::FREE_QUOTAS.max_conversations),
+                max_messages_per_day: quota(contract::FREE_QUOTAS.max_messages_per_day),
+                max_storage_bytes: quota(contract::FREE_QUOTAS.max_storage_bytes),
+                max_connections: quota(contract::FREE_QUOTAS.max_connections),
                 cpu: "1",
                 memory: "1Gi",
                 min_replicas: 1,
@@ -59,11 +67,11 @@ impl Tier {
                 target_connections_per_pod: 100,
             },
             Self::Pro => TierDefaults {
-                max_users: 2_000,
-                max_conversations: 50_000,
-                max_messages_per_day: 1_000_000,
-                max_storage_bytes: 100 * GIB,
-                max_connections: 5_000,
+                max_users: quota(contract::PRO_QUOTAS.max_users),
+                max_conversations: quota(contract::PRO_QUOTAS.max_conversations),
+                max_messages_per_day: quota(contract::PRO_QUOTAS.max_messages_per_day),
+                max_storage_bytes: quota(contract::PRO_QUOTAS.max_storage_bytes),
+                max_connections: quota(contract::PRO_QUOTAS.max_connections),
                 cpu: "8",
                 memory: "16Gi",
                 min_replicas: 2,
@@ -71,11 +79,11 @@ impl Tier {
                 target_connections_per_pod: 1_000,
             },
             Self::Enterprise => TierDefaults {
-                max_users: 100_000,
-                max_conversations: 5_000_000,
-                max_messages_per_day: 100_000_000,
-                max_storage_bytes: 10_000 * GIB,
-                max_connections: 200_000,
+                max_users: quota(contract::ENTERPRISE_QUOTAS.max_users),
+                max_conversations: quota(contract::ENTERPRISE_QUOTAS.max_conversations),
+                max_messages_per_day: quota(contract::ENTERPRISE_QUOTAS.max_messages_per_day),
+                max_storage_bytes: quota(contract::ENTERPRISE_QUOTAS.max_storage_bytes),
+                max_connections: quota(contract::ENTERPRISE_QUOTAS.max_connections),
                 cpu: "64",
                 memory: "128Gi",
                 min_replicas: 3,

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod http;
 pub mod ports;
 pub mod server;
+pub mod tasks;
 pub mod telemetry;
 
 pub use server::{Server, shutdown_signal};

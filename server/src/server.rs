@@ -15,31 +15,61 @@ use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
 use crate::domain::{Quotas, Tenant, TenantId, Tier};
+use crate::gateway::Fanout;
 use crate::gateway::Gateway;
+use crate::gateway::protocol::{CLOSE_RESTART, CloseReason};
 use crate::http::{self, HttpState};
 use crate::ports::{Bus, EventLog, Presence, SearchIndex, Store, SystemClock};
+use crate::tasks::Tasks;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// A server assembled from its settings, ready to serve on a listener.
-#[derive(Debug)]
+/// A background loop to start when serving.
+type Background = (&'static str, Pin<Box<dyn Future<Output = ()> + Send>>);
+
+/// A server assembled from its settings, ready to serve on a listener. Building connects to
+/// every dependency but starts nothing: [`Server::serve`] starts the background tasks and
+/// stops them, awaited, before it returns.
 pub struct Server {
     state: HttpState,
     settings: Settings,
+    tasks: Tasks,
+    background: Vec<Background>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("state", &self.state)
+            .field("settings", &self.settings)
+            .field("background", &self.background.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
     /// Connects and migrates the store, ensures the served tenants exist, and builds the app.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = open_store(&settings).await?;
+        let metrics = http::install_recorder();
+        let tasks = Tasks::new();
+        let (bus, presence) = fan_out(&settings).await?;
+        let gateway_settings = settings.gateway();
+        let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
+        let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
+        let store = Arc::new(
+            open_store(&settings)
+                .await?
+                .with_listener(Arc::new(fanout.clone())),
+        );
         let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
         let secret = jwt_secret(&settings, store.engine())?;
         let events = event_log(&settings).await?;
@@ -47,13 +77,15 @@ impl Server {
             NonZeroU32::new(settings.login_attempts_per_ip).unwrap_or(NonZeroU32::MIN),
             NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
         ));
-        spawn_pruning(Arc::clone(&throttle));
+        let mut background: Vec<Background> =
+            vec![("throttle-pruning", Box::pin(prune(Arc::clone(&throttle))))];
         // Message search: Elasticsearch/OpenSearch fed by the indexer when configured, else the
         // store's own full-text index (the built-in default, written by the store's transactions).
         let search: Arc<dyn SearchIndex> = match external_search(&settings).await? {
             Some(index) => {
                 let indexer = SearchIndexer::new(Arc::clone(&events), Arc::clone(&index));
-                tokio::spawn(indexer.start().await);
+                // Subscribes now, so it sees everything the relay ships once serving starts.
+                background.push(("search-indexer", Box::pin(indexer.start().await)));
                 index
             }
             None => store.clone(),
@@ -69,19 +101,26 @@ impl Server {
             events: Arc::clone(&events),
             search,
         });
-        let metrics = http::install_recorder();
-        let (bus, presence) = fan_out(&settings).await?;
-        let gateway = Gateway::new(app.clone(), bus, presence, settings.gateway());
-        // The gateway subscribes to the event log before the relay ships anything.
-        gateway.start();
-        tokio::spawn(app.outbox_relay().run());
+        let gateway = Gateway::new(
+            app.clone(),
+            fanout,
+            presence,
+            gateway_settings,
+            tasks.clone(),
+        );
+        background.push(("outbox-relay", Box::pin(app.outbox_relay().run())));
         let state = HttpState {
             app,
             metrics,
             ready: Arc::new(AtomicBool::new(false)),
             gateway,
         };
-        Ok(Self { state, settings })
+        Ok(Self {
+            state,
+            settings,
+            tasks,
+            background,
+        })
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, marks itself not ready, and gives
@@ -91,39 +130,68 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = http::router(self.state.clone(), self.settings.max_body_bytes);
-        let ready = Arc::clone(&self.state.ready);
-        let gateway = self.state.gateway.clone();
-        let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
-        let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown.await;
-            ready.store(false, Ordering::Release);
-            tracing::info!(
-                connections = gateway.connections(),
-                "shutting down: telling WebSocket clients to reconnect, draining requests"
-            );
-            // Upgraded connections are not axum's to wait for: the gateway sends each client
-            // `reconnect` and closes it, and the signal completes once they are gone.
-            gateway.drain();
-            gateway.closed(grace).await;
-            let _ = fired_tx.send(());
-        };
-        self.state.ready.store(true, Ordering::Release);
-        tracing::info!(address = %listener.local_addr()?, engine = self.state.app.store().engine(),
-            "chemchat-server listening");
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, service).with_graceful_shutdown(signal);
-        tokio::select! {
-            result = served => result.context("server error")?,
-            () = async {
-                let _ = fired_rx.await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+        let Server {
+            state,
+            settings,
+            tasks,
+            background,
+        } = self;
+        for (name, task) in background {
+            tasks.spawn(name, task);
         }
+        state.gateway.start();
+        let result = serve_http(&state, &settings, listener, shutdown).await;
+        // Every background loop stops and is awaited before serve returns; connections still
+        // open after the grace period see the cancellation and close.
+        tasks.shutdown().await;
+        state
+            .gateway
+            .hub()
+            .close_all(&CloseReason::new(CLOSE_RESTART, "server stopped"));
+        state.gateway.closed(Duration::from_secs(2)).await;
+        state.app.store().close().await;
         tracing::info!("stopped");
-        Ok(())
+        result
     }
+}
+
+async fn serve_http(
+    state: &HttpState,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = http::router(state.clone(), settings.max_body_bytes);
+    let ready = Arc::clone(&state.ready);
+    let gateway = state.gateway.clone();
+    let grace = Duration::from_secs(settings.shutdown_grace_seconds);
+    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        ready.store(false, Ordering::Release);
+        tracing::info!(
+            connections = gateway.connections(),
+            "shutting down: telling WebSocket clients to reconnect, draining requests"
+        );
+        // Upgraded connections are not axum's to wait for: the gateway sends each client
+        // `reconnect` and closes it, and the signal completes once they are gone.
+        gateway.drain();
+        gateway.closed(grace).await;
+        let _ = fired_tx.send(());
+    };
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(address = %listener.local_addr()?, engine = state.app.store().engine(),
+        "chemchat-server listening");
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(signal);
+    tokio::select! {
+        result = served => result.context("server error")?,
+        () = async {
+            let _ = fired_rx.await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+    }
+    Ok(())
 }
 
 /// The bus and presence the settings select: Redis when `CHEMCHAT_REDIS_URL` is set, else
@@ -190,11 +258,11 @@ async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn S
     Ok(Some(Arc::new(index)))
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<sql::SqlStore>> {
+async fn open_store(settings: &Settings) -> anyhow::Result<sql::SqlStore> {
     let url = settings.database_url.expose_secret();
     let store = sql::connect(url, settings.database_max_connections).await?;
     sql::migrate(&store).await?;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 /// Opens the store and applies migrations (the `migrate` subcommand).
@@ -315,14 +383,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-fn spawn_pruning(throttle: Arc<InProcessThrottle>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            throttle.prune();
-        }
-    });
+/// Forgets idle throttling keys, once a minute.
+async fn prune(throttle: Arc<InProcessThrottle>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        throttle.prune();
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

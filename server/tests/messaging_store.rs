@@ -9,7 +9,7 @@ use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};
 use chemchat_server::ports::chat::{HistoryPage, SendOutcome, SyncPosition};
-use chemchat_server::ports::{ChatStore, Delivery, EventLog, Store, SystemClock};
+use chemchat_server::ports::{ChatStore, Delivery, Store, SystemClock};
 use messaging_support::{new_message, store, store_group, store_send, store_user, t};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -226,7 +226,7 @@ async fn sync_after_two_hundred_missed_events_returns_exactly_those(engine: Engi
         seen.extend(
             page.events
                 .iter()
-                .map(|e| (e.conversation_id, e.event_seq, e.kind.clone())),
+                .map(|e| (e.conversation_id, e.event_seq, e.kind().as_str())),
         );
         position = page.position;
         if !page.has_more {
@@ -236,7 +236,7 @@ async fn sync_after_two_hundred_missed_events_returns_exactly_those(engine: Engi
     assert_eq!(seen.len(), 200, "exactly the missed events");
     let unique: HashSet<_> = seen.iter().map(|(c, s, _)| (*c, *s)).collect();
     assert_eq!(unique.len(), 200, "nothing twice");
-    let count = |kind: &str| seen.iter().filter(|(_, _, k)| k == kind).count();
+    let count = |kind: &str| seen.iter().filter(|(_, _, k)| *k == kind).count();
     assert_eq!(
         (
             count("message.created"),

@@ -10,11 +10,10 @@ use chemchat_server::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::app::indexer::SearchIndexer;
 use chemchat_server::domain::{ConversationId, EventId, MessageId, TenantId};
-use chemchat_server::ports::chat::{StoredEvent, rfc3339};
+use chemchat_server::ports::chat::{EventKind, EventPayload, MessageView, StoredEvent, rfc3339};
 use chemchat_server::ports::{
     EventLog, MARK_END, MARK_START, MessageSearch, SearchIndex, SearchPosition,
 };
-use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::unique_tenant;
@@ -45,18 +44,35 @@ fn event(
     content: &str,
     at_ms: i64,
 ) -> Arc<StoredEvent> {
+    let kind = EventKind::parse(kind).unwrap();
+    let deleted = kind == EventKind::MessageDeleted;
+    let view = MessageView {
+        id: message.to_string(),
+        conversation_id: conversation.to_string(),
+        sender_id: "0193a5e0-0000-7000-8000-0000000000aa".into(),
+        content: (!deleted).then(|| content.to_owned()),
+        kind: "text".into(),
+        sequence_number: event_seq,
+        seq: event_seq,
+        client_message_id: message.to_string(),
+        timestamp: rfc3339(at_ms),
+        version: 1,
+        edited_at: None,
+        deleted_at: deleted.then(|| rfc3339(at_ms)),
+        deleted,
+        reactions: Vec::new(),
+    };
+    let payload = match kind {
+        EventKind::MessageCreated => EventPayload::MessageCreated(view),
+        EventKind::MessageUpdated => EventPayload::MessageUpdated(view),
+        _ => EventPayload::MessageDeleted(view),
+    };
     Arc::new(StoredEvent {
         tenant: tenant.clone(),
         id: EventId::generate(),
         conversation_id: conversation,
         event_seq,
-        kind: kind.into(),
-        payload: json!({
-            "id": message.to_string(), "conversationId": conversation.to_string(),
-            "senderId": "0193a5e0-0000-7000-8000-0000000000aa", "seq": event_seq,
-            "content": if kind == "message.deleted" { None } else { Some(content) },
-            "timestamp": rfc3339(at_ms),
-        }),
+        payload,
         created_at_ms: at_ms,
     })
 }

@@ -107,7 +107,11 @@ async fn tenants_upsert_ensure_and_get(engine: Engine) {
         .unwrap();
     let changed = store.tenant(&t("acme")).await.unwrap().unwrap();
     assert_eq!(changed.tier, Tier::Enterprise);
-    assert_eq!(changed.quotas.max_users, None, "enterprise is unlimited");
+    assert_eq!(
+        changed.quotas.max_users,
+        Some(chemchat_crds::contract::ENTERPRISE_QUOTAS.max_users),
+        "the contract's enterprise quota"
+    );
     let created = store
         .ensure_tenant(&tenant("initech", Tier::Free))
         .await

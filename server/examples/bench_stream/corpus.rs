@@ -3,8 +3,7 @@
 //! are rare — like real chat.
 
 use chemchat_server::domain::{ConversationId, EventId, MessageId, TenantId, UserId};
-use chemchat_server::ports::chat::{StoredEvent, rfc3339};
-use serde_json::json;
+use chemchat_server::ports::chat::{EventPayload, MessageView, StoredEvent, rfc3339};
 use std::sync::Arc;
 
 const SYLLABLES: [&str; 12] = [
@@ -96,12 +95,21 @@ impl Corpus {
                     id: EventId::generate(),
                     conversation_id: conversation,
                     event_seq: seq,
-                    kind: "message.created".into(),
-                    payload: json!({
-                        "id": MessageId::generate().to_string(),
-                        "conversationId": conversation.to_string(),
-                        "senderId": self.sender.to_string(), "seq": seq, "content": text,
-                        "timestamp": rfc3339(at),
+                    payload: EventPayload::MessageCreated(MessageView {
+                        id: MessageId::generate().to_string(),
+                        conversation_id: conversation.to_string(),
+                        sender_id: self.sender.to_string(),
+                        content: Some(text),
+                        kind: "text".into(),
+                        sequence_number: seq,
+                        seq,
+                        client_message_id: format!("bench-{i}"),
+                        timestamp: rfc3339(at),
+                        version: 1,
+                        edited_at: None,
+                        deleted_at: None,
+                        deleted: false,
+                        reactions: Vec::new(),
                     }),
                     created_at_ms: at,
                 })

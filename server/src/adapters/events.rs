@@ -28,6 +28,11 @@ impl InProcessEventLog {
         let (tx, _) = broadcast::channel(CAPACITY);
         Self { tx }
     }
+
+    /// Every event published from now on.
+    pub fn subscribe(&self) -> EventStream {
+        EventStream::new(self.tx.subscribe())
+    }
 }
 
 #[async_trait]
@@ -38,10 +43,6 @@ impl EventLog for InProcessEventLog {
             let _ = self.tx.send(Arc::new(event.clone()));
         }
         Ok(())
-    }
-
-    fn subscribe(&self) -> EventStream {
-        EventStream::new(self.tx.subscribe())
     }
 
     async fn consumer(&self, purpose: &str) -> Result<Box<dyn EventConsumer>, EventLogError> {

@@ -12,7 +12,7 @@ pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};
 
-use crate::ports::{Clock, EventLog, EventStream, LoginThrottle, SearchIndex, Store};
+use crate::ports::{Clock, EventLog, LoginThrottle, SearchIndex, Store};
 use auth::{Passwords, TokenIssuer};
 use std::sync::Arc;
 use tenancy::Tenancy;
@@ -78,11 +78,12 @@ impl App {
             Arc::clone(&self.clock),
             Arc::clone(&self.messaging.outbox),
         )
+        .reporting_to(Arc::clone(&self.messaging.relay))
     }
 
-    /// A subscription to committed events (for in-process consumers such as the gateway).
-    pub fn subscribe_events(&self) -> EventStream {
-        self.events.subscribe()
+    /// How the outbox relay is doing.
+    pub fn relay_status(&self) -> &chat::RelayStatus {
+        &self.messaging.relay
     }
 
     /// The store, for readiness checks.

@@ -75,22 +75,18 @@ impl Tier {
 
     /// The quotas a tenant of this tier gets unless configured otherwise.
     pub fn default_quotas(self) -> Quotas {
-        match self {
-            Tier::Free => Quotas {
-                max_users: Some(50),
-                max_conversations: Some(200),
-                max_messages_per_day: Some(10_000),
-                max_storage_bytes: Some(1 << 30),
-                max_connections: Some(100),
-            },
-            Tier::Pro => Quotas {
-                max_users: Some(5_000),
-                max_conversations: Some(50_000),
-                max_messages_per_day: Some(1_000_000),
-                max_storage_bytes: Some(100 << 30),
-                max_connections: Some(10_000),
-            },
-            Tier::Enterprise => Quotas::default(),
+        use chemchat_crds::contract;
+        let quotas = match self {
+            Tier::Free => contract::FREE_QUOTAS,
+            Tier::Pro => contract::PRO_QUOTAS,
+            Tier::Enterprise => contract::ENTERPRISE_QUOTAS,
+        };
+        Quotas {
+            max_users: Some(quotas.max_users),
+            max_conversations: Some(quotas.max_conversations),
+            max_messages_per_day: Some(quotas.max_messages_per_day),
+            max_storage_bytes: Some(quotas.max_storage_bytes),
+            max_connections: Some(quotas.max_connections),
         }
     }
 }

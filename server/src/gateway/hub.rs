@@ -1,138 +1,86 @@
 //! The hub: this instance's connections, the conversations each has joined, and delivery of
-//! bus envelopes to them through each connection's bounded send queue.
+//! envelopes to them.
+//!
+//! **No shared lock on the hot path.** Conversations are spread over shards by a hash of
+//! (tenant, conversation); delivering an envelope locks only its conversation's shard, and then
+//! each recipient's own connection briefly. Delivery runs in the task that produced the
+//! envelope (the use case that committed it, or the bus subscriber for other instances), so it
+//! spreads over every core the runtime has, and its cost is proportional to the members
+//! connected here.
+//!
+//! **Order.** Events of one conversation can reach the hub out of order: two use cases commit
+//! seq 5 and 6 and race to deliver, or another instance's 5 arrives over the bus after this
+//! instance's 6. Each joined conversation therefore keeps the next `event_seq` it expects and
+//! holds a later event until the gap fills, at most [`GAP_WAIT`]; then it delivers what it holds
+//! and the client, seeing the gap in `sequenceNumber`, fetches it with `sync`.
 //!
 //! **Invariant**: delivery never waits. A connection whose queue is full is closed with
-//! [`CLOSE_SLOW_CONSUMER`] (it resumes with sync); it never slows anyone else and never loses a
-//! frame silently.
+//! 4008 (it resumes with sync); it never slows anyone else and never loses a frame silently.
 
+use super::conn::{Conn, ConnId};
 use super::metrics;
-use super::protocol::{CLOSE_SLOW_CONSUMER, CloseReason, Frame};
-use crate::domain::{ConversationId, TenantId, UserId};
-use crate::ports::{Bus, BusEnvelope};
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, watch};
+use super::protocol::{CloseReason, Frame};
+use crate::domain::{ConversationId, TenantId};
+use crate::ports::{Bus, BusEnvelope, BusInbox};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-/// A connection's id, unique within the process.
-pub type ConnId = u64;
+/// Longest an event waits for an earlier one of its conversation before it is delivered anyway.
+pub const GAP_WAIT: Duration = Duration::from_millis(100);
+/// Events held per conversation at most while waiting for a gap to fill.
+const HELD_PER_ROOM: usize = 1024;
 
-/// The transport's side of a connection: frames to write, and a close request.
-#[derive(Debug)]
-pub struct Outbound {
-    /// Frames in order.
-    pub frames: mpsc::Receiver<Frame>,
-    /// Set once when the hub closes the connection (slow consumer, lag, revoked).
-    pub close: watch::Receiver<Option<CloseReason>>,
-}
+type RoomKey = (TenantId, ConversationId);
 
-#[derive(Debug)]
-struct Conn {
-    tenant: TenantId,
-    user: Option<UserId>,
-    tx: mpsc::Sender<Frame>,
-    close: watch::Sender<Option<CloseReason>>,
-    rooms: HashSet<ConversationId>,
-    /// Last event seq queued per conversation: drops the relay's duplicates and whatever a
-    /// sync already delivered.
-    last: HashMap<ConversationId, i64>,
-    /// While a sync streams, live frames wait here so they cannot overtake it.
-    held: Option<Vec<(ConversationId, Option<i64>, Frame)>>,
-    /// Event seqs delivered live since the last sync ended. A sync skips exactly these rather
-    /// than everything below `last`: a live frame that arrived between `conversation.join` and
-    /// `sync` must not make the sync drop the older events it is there to deliver.
-    live: HashMap<ConversationId, BTreeSet<i64>>,
-}
-
-/// Live seqs remembered per conversation between syncs (the oldest are forgotten first).
-const LIVE_MEMORY: usize = 512;
-
-impl Conn {
-    /// Queues a frame unless it is a duplicate; false when the queue is full.
-    fn offer(&mut self, conversation: ConversationId, seq: Option<i64>, frame: &Frame) -> bool {
-        if let Some(seq) = seq {
-            let last = self.last.entry(conversation).or_insert(0);
-            if *last >= seq {
-                return true;
-            }
-            *last = seq;
-        }
-        self.tx.try_send(frame.clone()).is_ok()
-    }
-
-    /// [`Conn::offer`] for a live frame, remembering its seq for the next sync.
-    fn offer_live(
-        &mut self,
-        conversation: ConversationId,
-        seq: Option<i64>,
-        frame: &Frame,
-    ) -> bool {
-        if let Some(seq) = seq
-            && self.last.get(&conversation).is_none_or(|last| *last < seq)
-        {
-            let seen = self.live.entry(conversation).or_default();
-            seen.insert(seq);
-            if seen.len() > LIVE_MEMORY {
-                seen.pop_first();
-            }
-        }
-        self.offer(conversation, seq, frame)
-    }
-
-    /// Queues a synced event unless it was already delivered live; false when the queue is full.
-    fn offer_synced(&mut self, conversation: ConversationId, seq: i64, frame: &Frame) -> bool {
-        if self
-            .live
-            .get(&conversation)
-            .is_some_and(|seen| seen.contains(&seq))
-        {
-            return true;
-        }
-        let last = self.last.entry(conversation).or_insert(0);
-        *last = (*last).max(seq);
-        self.tx.try_send(frame.clone()).is_ok()
-    }
-
-    fn close(&self, reason: CloseReason) {
-        self.close.send_if_modified(|current| {
-            let first = current.is_none();
-            if first {
-                *current = Some(reason);
-            }
-            first
-        });
-    }
+#[derive(Debug, Default)]
+struct Room {
+    members: Vec<Arc<Conn>>,
+    /// The event seq expected next; unknown until the first event after the room opened.
+    next: Option<i64>,
+    /// Events ahead of `next`, waiting for the gap to fill.
+    ahead: BTreeMap<i64, BusEnvelope>,
+    waiting_since: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    conns: HashMap<ConnId, Conn>,
-    rooms: HashMap<(TenantId, ConversationId), HashSet<ConnId>>,
+struct Shard {
+    rooms: HashMap<RoomKey, Room>,
+    /// Rooms holding events ahead of a gap.
+    waiting: HashSet<RoomKey>,
 }
 
 /// Connections and their subscriptions.
 #[derive(Debug)]
 pub struct Hub {
-    state: Mutex<State>,
+    shards: Box<[Mutex<Shard>]>,
+    registry: Box<[Mutex<HashMap<ConnId, Arc<Conn>>>]>,
+    count: AtomicUsize,
     next_id: AtomicU64,
     bus: Arc<dyn Bus>,
     queue: usize,
     held_limit: usize,
 }
 
-fn slow() -> CloseReason {
-    CloseReason::new(
-        CLOSE_SLOW_CONSUMER,
-        "slow consumer: send queue full; reconnect and sync",
-    )
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain maps; a panic elsewhere cannot leave them worse than refusing everyone would.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Hub {
-    /// A hub whose connections queue at most `queue` frames each.
-    pub fn new(bus: Arc<dyn Bus>, queue: usize) -> Self {
+    /// A hub whose connections queue at most `queue` frames each, with `shards` shards (a
+    /// few per core keeps two busy conversations from sharing one).
+    pub fn new(bus: Arc<dyn Bus>, queue: usize, shards: usize) -> Self {
+        let shards = shards.max(1);
         let queue = queue.max(1);
+        ::metrics::gauge!(metrics::CONNECTIONS).set(0.0);
         Self {
-            state: Mutex::new(State::default()),
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            registry: (0..shards).map(|_| Mutex::default()).collect(),
+            count: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             bus,
             queue,
@@ -140,231 +88,239 @@ impl Hub {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is plain maps; a panic elsewhere cannot leave it half-updated in a way that
-        // matters more than refusing every connection would.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn shard(&self, key: &RoomKey) -> &Mutex<Shard> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let index = (hasher.finish() as usize) % self.shards.len();
+        &self.shards[index]
+    }
+
+    fn registry(&self, id: ConnId) -> &Mutex<HashMap<ConnId, Arc<Conn>>> {
+        &self.registry[(id as usize) % self.registry.len()]
     }
 
     /// Registers a new connection of `tenant`.
-    pub fn register(&self, tenant: TenantId) -> (ConnId, Outbound) {
+    pub fn register(&self, tenant: TenantId) -> Arc<Conn> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, frames) = mpsc::channel(self.queue);
-        let (close_tx, close) = watch::channel(None);
-        let mut state = self.lock();
-        state.conns.insert(
-            id,
-            Conn {
-                tenant,
-                user: None,
-                tx,
-                close: close_tx,
-                rooms: HashSet::new(),
-                last: HashMap::new(),
-                held: None,
-                live: HashMap::new(),
-            },
-        );
-        ::metrics::gauge!(metrics::CONNECTIONS).set(state.conns.len() as f64);
-        (id, Outbound { frames, close })
-    }
-
-    /// Records who the connection authenticated as.
-    pub fn set_user(&self, id: ConnId, user: UserId) {
-        if let Some(conn) = self.lock().conns.get_mut(&id) {
-            conn.user = Some(user);
-        }
+        let conn = Arc::new(Conn::new(id, tenant, self.queue));
+        lock(self.registry(id)).insert(id, Arc::clone(&conn));
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        ::metrics::gauge!(metrics::CONNECTIONS).set(count as f64);
+        conn
     }
 
     /// Forgets a connection; returns the conversations it had joined.
-    pub fn unregister(&self, id: ConnId) -> Vec<ConversationId> {
-        let mut state = self.lock();
-        let Some(conn) = state.conns.remove(&id) else {
+    pub fn unregister(&self, conn: &Arc<Conn>) -> Vec<ConversationId> {
+        if lock(self.registry(conn.id())).remove(&conn.id()).is_none() {
             return Vec::new();
-        };
-        ::metrics::gauge!(metrics::CONNECTIONS).set(state.conns.len() as f64);
-        let rooms: Vec<_> = conn.rooms.into_iter().collect();
+        }
+        let count = self.count.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        ::metrics::gauge!(metrics::CONNECTIONS).set(count as f64);
+        let rooms = conn.take_rooms();
         for room in &rooms {
-            self.drop_member(&mut state, &conn.tenant, *room, id);
+            self.drop_member(conn, *room);
         }
         rooms
     }
 
-    fn drop_member(&self, state: &mut State, tenant: &TenantId, room: ConversationId, id: ConnId) {
-        let key = (tenant.clone(), room);
-        if let Some(members) = state.rooms.get_mut(&key) {
-            members.remove(&id);
-            if members.is_empty() {
-                state.rooms.remove(&key);
-                self.bus.interest(tenant, room, false);
+    fn drop_member(&self, conn: &Arc<Conn>, room: ConversationId) {
+        let key = (conn.tenant().clone(), room);
+        let mut shard = lock(self.shard(&key));
+        if let Some(entry) = shard.rooms.get_mut(&key) {
+            entry.members.retain(|m| m.id() != conn.id());
+            if entry.members.is_empty() {
+                shard.rooms.remove(&key);
+                shard.waiting.remove(&key);
+                self.bus.interest(&key.0, room, false);
             }
         }
     }
 
     /// Subscribes the connection to a conversation's live events.
-    pub fn join(&self, id: ConnId, room: ConversationId) {
-        let mut state = self.lock();
-        let Some(conn) = state.conns.get_mut(&id) else {
-            return;
-        };
-        if !conn.rooms.insert(room) {
+    pub fn join(&self, conn: &Arc<Conn>, room: ConversationId) {
+        if !conn.add_room(room) {
             return;
         }
-        let tenant = conn.tenant.clone();
-        let members = state.rooms.entry((tenant.clone(), room)).or_default();
-        if members.is_empty() {
-            self.bus.interest(&tenant, room, true);
+        let key = (conn.tenant().clone(), room);
+        let mut shard = lock(self.shard(&key));
+        let entry = shard.rooms.entry(key).or_default();
+        if entry.members.is_empty() {
+            self.bus.interest(conn.tenant(), room, true);
         }
-        members.insert(id);
+        entry.members.push(Arc::clone(conn));
     }
 
     /// Unsubscribes; returns whether it was joined.
-    pub fn leave(&self, id: ConnId, room: ConversationId) -> bool {
-        let mut state = self.lock();
-        let Some(conn) = state.conns.get_mut(&id) else {
-            return false;
-        };
-        if !conn.rooms.remove(&room) {
+    pub fn leave(&self, conn: &Arc<Conn>, room: ConversationId) -> bool {
+        if !conn.remove_room(room) {
             return false;
         }
-        let tenant = conn.tenant.clone();
-        self.drop_member(&mut state, &tenant, room, id);
+        self.drop_member(conn, room);
         true
     }
 
-    /// Whether the connection has joined the conversation.
-    pub fn joined(&self, id: ConnId, room: ConversationId) -> bool {
-        self.lock()
-            .conns
-            .get(&id)
-            .is_some_and(|c| c.rooms.contains(&room))
-    }
-
-    /// The conversations the connection has joined.
-    pub fn rooms_of(&self, id: ConnId) -> Vec<ConversationId> {
-        self.lock()
-            .conns
-            .get(&id)
-            .map(|c| c.rooms.iter().copied().collect())
-            .unwrap_or_default()
-    }
-
-    /// Queues a reply to one connection; a full queue closes it as a slow consumer.
-    pub fn send(&self, id: ConnId, frame: Frame) {
-        let state = self.lock();
-        if let Some(conn) = state.conns.get(&id)
-            && conn.tx.try_send(frame).is_err()
-        {
-            conn.close(slow());
-            ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
-        }
-    }
-
-    /// Delivers an envelope to the connections that joined its conversation; returns how many
-    /// frames were queued.
+    /// Delivers an envelope to the connections that joined its conversation, in the
+    /// conversation's event order; returns how many frames were queued.
     pub fn deliver(&self, envelope: &BusEnvelope) -> usize {
-        let frame = Frame::from_bytes(envelope.frame.clone());
-        let mut state = self.lock();
-        let State { conns, rooms } = &mut *state;
         let key = (envelope.tenant.clone(), envelope.conversation);
-        let Some(members) = rooms.get_mut(&key) else {
+        let mut shard = lock(self.shard(&key));
+        let Shard { rooms, waiting } = &mut *shard;
+        let Some(room) = rooms.get_mut(&key) else {
             return 0;
         };
         let mut queued = 0;
-        let mut revoked = Vec::new();
-        for id in members.iter() {
-            let Some(conn) = conns.get_mut(id) else {
-                continue;
-            };
-            if envelope.skip_user.is_some() && conn.user == envelope.skip_user {
+        match (envelope.event_seq, room.next) {
+            (Some(seq), Some(next)) if seq > next && room.ahead.len() < HELD_PER_ROOM => {
+                room.ahead.insert(seq, envelope.clone());
+                room.waiting_since.get_or_insert_with(Instant::now);
+                waiting.insert(key);
+                return 0;
+            }
+            (Some(seq), next) => {
+                queued += self.deliver_now(room, envelope);
+                room.next = Some(next.map_or(seq + 1, |n| n.max(seq + 1)));
+                queued += self.release_consecutive(room);
+            }
+            (None, _) => queued += self.deliver_now(room, envelope),
+        }
+        if room.ahead.is_empty() {
+            room.waiting_since = None;
+            waiting.remove(&key);
+        }
+        self.forget_if_empty(&mut shard, &key);
+        queued
+    }
+
+    /// Delivers what waits behind a gap older than `max_wait` (the earlier event is not coming:
+    /// its instance died or the bus dropped it; clients will sync it).
+    pub fn release_stale(&self, max_wait: Duration) {
+        let now = Instant::now();
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            if shard.waiting.is_empty() {
                 continue;
             }
-            if let Some(held) = &mut conn.held {
-                if held.len() >= self.held_limit {
-                    conn.close(slow());
-                    ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
-                } else {
-                    held.push((envelope.conversation, envelope.event_seq, frame.clone()));
+            let stale: Vec<RoomKey> = shard
+                .waiting
+                .iter()
+                .filter(|key| {
+                    shard.rooms.get(key).is_none_or(|room| {
+                        room.waiting_since
+                            .is_none_or(|since| now.duration_since(since) >= max_wait)
+                    })
+                })
+                .cloned()
+                .collect();
+            for key in stale {
+                shard.waiting.remove(&key);
+                let Some(room) = shard.rooms.get_mut(&key) else {
+                    continue;
+                };
+                for (seq, envelope) in std::mem::take(&mut room.ahead) {
+                    self.deliver_now(room, &envelope);
+                    room.next = Some(seq + 1);
                 }
-            } else if conn.offer_live(envelope.conversation, envelope.event_seq, &frame) {
-                queued += 1;
-            } else {
-                conn.close(slow());
-                ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
-            }
-            if envelope.revoke_user.is_some() && conn.user == envelope.revoke_user {
-                revoked.push(*id);
+                room.waiting_since = None;
+                self.forget_if_empty(&mut shard, &key);
             }
         }
-        for id in revoked {
-            members.remove(&id);
-            if let Some(conn) = conns.get_mut(&id) {
-                conn.rooms.remove(&envelope.conversation);
-            }
-        }
-        if members.is_empty() {
-            rooms.remove(&key);
-            self.bus
-                .interest(&envelope.tenant, envelope.conversation, false);
+    }
+
+    fn release_consecutive(&self, room: &mut Room) -> usize {
+        let mut queued = 0;
+        while let Some(next) = room.next
+            && let Some(envelope) = room.ahead.remove(&next)
+        {
+            queued += self.deliver_now(room, &envelope);
+            room.next = Some(next + 1);
         }
         queued
     }
 
-    /// Starts holding live frames for the connection while a sync streams.
-    pub fn begin_sync(&self, id: ConnId) {
-        if let Some(conn) = self.lock().conns.get_mut(&id) {
-            conn.held.get_or_insert_with(Vec::new);
-        }
-    }
-
-    /// Queues one synced event (and records its seq so the live copy is dropped).
-    pub fn sync_frame(&self, id: ConnId, conversation: ConversationId, seq: i64, frame: &Frame) {
-        let mut state = self.lock();
-        if let Some(conn) = state.conns.get_mut(&id)
-            && !conn.offer_synced(conversation, seq, frame)
+    fn forget_if_empty(&self, shard: &mut Shard, key: &RoomKey) {
+        if shard
+            .rooms
+            .get(key)
+            .is_some_and(|room| room.members.is_empty())
         {
-            conn.close(slow());
-            ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
+            shard.rooms.remove(key);
+            shard.waiting.remove(key);
+            self.bus.interest(&key.0, key.1, false);
         }
     }
 
-    /// Ends a sync: releases the held live frames that the sync did not already deliver.
-    pub fn end_sync(&self, id: ConnId) {
-        let mut state = self.lock();
-        let Some(conn) = state.conns.get_mut(&id) else {
-            return;
-        };
-        conn.live.clear();
-        for (conversation, seq, frame) in conn.held.take().unwrap_or_default() {
-            if !conn.offer_live(conversation, seq, &frame) {
-                conn.close(slow());
-                ::metrics::counter!(metrics::SLOW_CONSUMERS).increment(1);
-                return;
+    fn deliver_now(&self, room: &mut Room, envelope: &BusEnvelope) -> usize {
+        let frame = Frame::from_bytes(envelope.frame.clone());
+        let mut queued = 0;
+        for conn in &room.members {
+            if envelope.skip_user.is_some() && conn.user() == envelope.skip_user {
+                continue;
+            }
+            if conn.offer_live(
+                envelope.conversation,
+                envelope.event_seq,
+                &frame,
+                self.held_limit,
+            ) {
+                queued += 1;
+            }
+        }
+        if let Some(revoked) = envelope.revoke_user {
+            room.members.retain(|conn| {
+                let keep = conn.user() != Some(revoked);
+                if !keep {
+                    conn.remove_room(envelope.conversation);
+                }
+                keep
+            });
+        }
+        if queued > 0 {
+            ::metrics::counter!(metrics::DELIVERED).increment(queued as u64);
+            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            let latency_ms = (now - i128::from(envelope.at_ms)).max(0);
+            ::metrics::histogram!(metrics::LATENCY).record(latency_ms as f64 / 1000.0);
+        }
+        queued
+    }
+
+    /// Asks every connection to reconnect elsewhere, each after a random delay below
+    /// `jitter_ms` so clients do not all return at once.
+    pub fn drain_all(&self, jitter_ms: u64) {
+        for registry in self.registry.iter() {
+            for conn in lock(registry).values() {
+                let after_ms = if jitter_ms == 0 {
+                    0
+                } else {
+                    rand::random::<u64>() % jitter_ms
+                };
+                conn.drain(after_ms);
             }
         }
     }
 
-    /// Closes one connection.
-    pub fn close(&self, id: ConnId, reason: CloseReason) {
-        if let Some(conn) = self.lock().conns.get(&id) {
-            conn.close(reason);
-        }
-    }
-
-    /// Closes every connection (the hub fell behind: each client must resynchronise).
+    /// Closes every connection.
     pub fn close_all(&self, reason: &CloseReason) {
-        for conn in self.lock().conns.values() {
-            conn.close(reason.clone());
+        for registry in self.registry.iter() {
+            for conn in lock(registry).values() {
+                conn.close(reason.clone());
+            }
         }
     }
 
     /// Live connections.
     pub fn len(&self) -> usize {
-        self.lock().conns.len()
+        self.count.load(Ordering::Relaxed)
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Other instances' envelopes arrive here.
+impl BusInbox for Hub {
+    fn deliver(&self, envelope: BusEnvelope) {
+        Hub::deliver(self, &envelope);
     }
 }

@@ -5,6 +5,8 @@
 //! adds delivery, presence and typing, never a business rule. It knows no axum type: the axum
 //! transport lives in `http/ws.rs`, and a Socket.IO transport can drive the same [`Session`].
 
+mod client_event;
+pub mod conn;
 mod events;
 mod fanout;
 pub mod hub;
@@ -13,12 +15,14 @@ pub mod metrics;
 pub mod protocol;
 mod session;
 
-pub use fanout::envelope_of;
+pub use client_event::ClientEvent;
+pub use fanout::{Fanout, envelope_of};
 pub use session::{Flow, Session};
 
 use crate::app::App;
-use crate::ports::{Bus, Presence};
-use hub::Hub;
+use crate::ports::{BusInbox, Presence};
+use crate::tasks::Tasks;
+use hub::{GAP_WAIT, Hub};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -71,9 +75,9 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Inner {
     app: App,
-    hub: Arc<Hub>,
-    bus: Arc<dyn Bus>,
+    fanout: Fanout,
     presence: Arc<dyn Presence>,
+    tasks: Tasks,
     settings: GatewaySettings,
     draining: watch::Sender<bool>,
     slots: Arc<Semaphore>,
@@ -82,22 +86,23 @@ struct Inner {
 }
 
 impl Gateway {
-    /// A gateway over these ports; call [`Gateway::start`] once to run its fan-out tasks.
+    /// A gateway delivering through `fanout`; call [`Gateway::start`] once, when serving, to
+    /// run its background work under `tasks`.
     pub fn new(
         app: App,
-        bus: Arc<dyn Bus>,
+        fanout: Fanout,
         presence: Arc<dyn Presence>,
         settings: GatewaySettings,
+        tasks: Tasks,
     ) -> Self {
-        let hub = Arc::new(Hub::new(Arc::clone(&bus), settings.send_queue));
         let slots = Arc::new(Semaphore::new(settings.max_connections));
         let (draining, _) = watch::channel(false);
         Self {
             inner: Arc::new(Inner {
                 app,
-                hub,
-                bus,
+                fanout,
                 presence,
+                tasks,
                 settings,
                 draining,
                 slots,
@@ -106,17 +111,20 @@ impl Gateway {
         }
     }
 
-    /// Spawns the fan-out tasks: event log → bus, and bus → connections.
+    /// Starts the bus (other instances' envelopes → the hub) and the hub's upkeep (releasing
+    /// events held behind a gap that did not fill in time).
     pub fn start(&self) {
-        let inner = &self.inner;
-        tokio::spawn(fanout::deliver(
-            inner.bus.subscribe(),
-            Arc::clone(&inner.hub),
-        ));
-        tokio::spawn(fanout::pump(
-            inner.app.subscribe_events(),
-            Arc::clone(&inner.bus),
-        ));
+        let hub = Arc::clone(self.hub());
+        let inbox: Arc<dyn BusInbox> = Arc::clone(&hub) as Arc<dyn BusInbox>;
+        self.inner.fanout.bus().start(inbox, &self.inner.tasks);
+        self.inner.tasks.spawn("hub-upkeep", async move {
+            let mut every = tokio::time::interval(GAP_WAIT / 4);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                hub.release_stale(GAP_WAIT);
+            }
+        });
     }
 
     /// A connection slot, or `None` when the instance is full or draining.
@@ -130,6 +138,7 @@ impl Gateway {
     /// Tells every connection to reconnect elsewhere and close (graceful shutdown).
     pub fn drain(&self) {
         self.inner.draining.send_replace(true);
+        self.hub().drain_all(self.inner.settings.drain_jitter_ms);
     }
 
     /// Resolves when draining starts.
@@ -140,7 +149,7 @@ impl Gateway {
     /// Waits until every connection has closed, at most `limit`.
     pub async fn closed(&self, limit: Duration) {
         let _ = tokio::time::timeout(limit, async {
-            while !self.inner.hub.is_empty() {
+            while !self.hub().is_empty() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -149,7 +158,7 @@ impl Gateway {
 
     /// Live connections on this instance.
     pub fn connections(&self) -> usize {
-        self.inner.hub.len()
+        self.hub().len()
     }
 
     /// The limits.
@@ -164,6 +173,31 @@ impl Gateway {
 
     /// Whether cross-instance fan-out currently works.
     pub fn bus_healthy(&self) -> bool {
-        self.inner.bus.healthy()
+        self.inner.fanout.bus().healthy()
+    }
+
+    /// This instance's connections.
+    pub fn hub(&self) -> &Arc<Hub> {
+        self.inner.fanout.hub()
+    }
+
+    /// Delivery here and to other instances.
+    pub fn fanout(&self) -> &Fanout {
+        &self.inner.fanout
+    }
+
+    /// Presence records.
+    pub fn presence(&self) -> &Arc<dyn Presence> {
+        &self.inner.presence
+    }
+
+    /// The owner of the gateway's background tasks.
+    pub fn tasks(&self) -> &Tasks {
+        &self.inner.tasks
+    }
+
+    /// Names this process in presence records shared with other instances.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
     }
 }

@@ -2,6 +2,7 @@
 //! envelope `{event, data, ackId?}`, the server's frames, acks, errors and close codes.
 
 use crate::app::{AppError, ErrorCode};
+use crate::ports::chat::StoredEvent;
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -58,6 +59,11 @@ impl Frame {
         Self(Bytes::from(
             serde_json::to_vec(&Out { event, data }).unwrap_or_default(),
         ))
+    }
+
+    /// The frame of a committed event: `{"event": kind, "data": payload}`.
+    pub fn event(event: &StoredEvent) -> Self {
+        Self::new(event.kind().as_str(), &event.payload)
     }
 
     /// Wraps bytes that are already a serialised frame (from the bus).

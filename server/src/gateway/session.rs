@@ -1,8 +1,11 @@
 //! One client connection, independent of the transport: authentication, limits, parsing and
-//! the connection's life cycle (presence on the way in and out, typing cleared on close).
+//! the connection's life cycle (presence on the way in and out, typing cleared on close). The
+//! session holds the handles it uses — its connection in the hub, the fan-out, presence — rather
+//! than reaching through the gateway for them.
 
 use super::Gateway;
-use super::hub::{ConnId, Outbound};
+use super::client_event::ClientEvent;
+use super::conn::Conn;
 use super::limits::TokenBucket;
 use super::protocol::{
     self, CLOSE_RATE_LIMITED, CLOSE_TOO_BIG, CLOSE_UNAUTHENTICATED, CloseReason, Frame, Inbound,
@@ -36,31 +39,33 @@ pub(super) struct Authed {
 #[derive(Debug)]
 pub struct Session {
     pub(super) gw: Gateway,
-    pub(super) id: ConnId,
+    pub(super) conn: Arc<Conn>,
     pub(super) tenant: Tenant,
     pub(super) auth: Option<Authed>,
     pub(super) status: Status,
     limiter: TokenBucket,
     /// Typing generation per conversation: a `typing.start` expires unless a newer one came.
-    pub(super) typing: Arc<Mutex<HashMap<ConversationId, u64>>>,
+    /// Shared with the expiry tasks, allocated at the first `typing.start`.
+    pub(super) typing: Option<Arc<Mutex<HashMap<ConversationId, u64>>>>,
 }
 
 impl Session {
-    /// Registers a connection of `tenant`; the transport writes what `Outbound` yields.
-    pub fn open(gw: &Gateway, tenant: Tenant) -> (Self, Outbound) {
-        let (id, outbound) = gw.inner.hub.register(tenant.id.clone());
+    /// Registers a connection of `tenant`; the transport writes what the returned [`Conn`]
+    /// yields.
+    pub fn open(gw: &Gateway, tenant: Tenant) -> (Self, Arc<Conn>) {
+        let conn = gw.hub().register(tenant.id.clone());
         let settings = gw.settings();
         let limiter = TokenBucket::new(settings.rate_per_second, settings.rate_burst);
         let session = Self {
             gw: gw.clone(),
-            id,
+            conn: Arc::clone(&conn),
             tenant,
             auth: None,
             status: Status::Online,
             limiter,
-            typing: Arc::new(Mutex::new(HashMap::new())),
+            typing: None,
         };
-        (session, outbound)
+        (session, conn)
     }
 
     /// Whether the connection has authenticated.
@@ -89,7 +94,9 @@ impl Session {
             ));
         }
         match protocol::parse(text) {
-            Ok(inbound) => self.on_inbound(inbound).await,
+            // Boxed: the use cases behind an event are large futures, and an idle connection
+            // should not carry their state in its task.
+            Ok(inbound) => Box::pin(self.on_inbound(inbound)).await,
             Err(bad) => {
                 self.reply_error(bad.ack_id.as_ref(), &bad.error);
                 Flow::Continue
@@ -118,18 +125,24 @@ impl Session {
             data,
             ack_id,
         } = inbound;
-        if event == "authenticate" {
-            let token = data.get("token").and_then(Value::as_str).unwrap_or("");
-            return self.authenticate(token, ack_id.as_ref()).await;
-        }
-        if self.auth.is_none() {
+        if self.auth.is_none() && event != "authenticate" {
             self.reply_error(
                 ack_id.as_ref(),
                 &AppError::unauthenticated("authenticate first: {\"event\":\"authenticate\"}"),
             );
             return Flow::Continue;
         }
-        match self.dispatch(&event, data).await {
+        let event = match ClientEvent::parse(&event, data) {
+            Ok(event) => event,
+            Err(error) => {
+                self.reply_error(ack_id.as_ref(), &error);
+                return Flow::Continue;
+            }
+        };
+        if let ClientEvent::Authenticate(token) = event {
+            return self.authenticate(&token, ack_id.as_ref()).await;
+        }
+        match self.dispatch(event).await {
             Ok(result) => {
                 if let Some(ack_id) = &ack_id {
                     self.send(protocol::ack_ok(ack_id, &result));
@@ -137,7 +150,7 @@ impl Session {
             }
             Err(error) => {
                 if error.code == ErrorCode::Internal {
-                    tracing::error!(error = ?error, event, "gateway event failed");
+                    tracing::error!(error = ?error, "gateway event failed");
                 }
                 self.reply_error(ack_id.as_ref(), &error);
             }
@@ -181,7 +194,7 @@ impl Session {
                 return Flow::Close(CloseReason::new(CLOSE_UNAUTHENTICATED, error.message));
             }
         };
-        self.gw.inner.hub.set_user(self.id, principal.user);
+        self.conn.set_user(principal.user);
         let result = json!({ "userId": principal.user, "sessionId": principal.session });
         self.auth = Some(Authed {
             principal,
@@ -205,12 +218,12 @@ impl Session {
 
     /// Asks the transport's writer to close the connection with this reason.
     pub fn request_close(&self, reason: CloseReason) {
-        self.gw.inner.hub.close(self.id, reason);
+        self.conn.close(reason);
     }
 
     /// Queues a frame to this connection.
     pub(super) fn send(&self, frame: Frame) {
-        self.gw.inner.hub.send(self.id, frame);
+        self.conn.send(frame);
     }
 
     fn reply_error(&self, ack_id: Option<&Value>, error: &AppError) {
@@ -221,9 +234,8 @@ impl Session {
     }
 
     /// Publishes an ephemeral frame (typing, presence, delivery receipts) to a conversation.
-    /// A bus failure degrades these signals only; it is logged, not returned.
-    pub(super) async fn signal(&self, room: ConversationId, frame: Frame, skip_self: bool) {
-        let envelope = BusEnvelope {
+    pub(super) fn signal(&self, room: ConversationId, frame: &Frame, skip_self: bool) {
+        self.gw.fanout().broadcast(&BusEnvelope {
             tenant: self.tenant.id.clone(),
             conversation: room,
             event_seq: None,
@@ -231,17 +243,14 @@ impl Session {
             revoke_user: None,
             at_ms: now_ms(),
             frame: frame.bytes().clone(),
-        };
-        if let Err(error) = self.gw.inner.bus.publish(envelope).await {
-            tracing::debug!(error = %error, "signal not published across instances");
-        }
+        });
     }
 
     /// Refreshes this connection's presence record; announces a change of the user's status.
     pub(super) async fn refresh_presence(&self) {
         let Ok(user) = self.user() else { return };
         let ttl = self.gw.settings().heartbeat_timeout;
-        let presence = &self.gw.inner.presence;
+        let presence = self.gw.presence();
         let before = presence
             .get(&self.tenant.id, &[user], now_ms())
             .await
@@ -253,7 +262,7 @@ impl Session {
             .await
         {
             Ok(after) if before.map(|b| b.status) != Some(after.status) => {
-                self.announce(user, after).await;
+                self.announce(user, after);
             }
             Ok(_) => {}
             Err(error) => tracing::debug!(error = %error, "presence not recorded"),
@@ -261,44 +270,60 @@ impl Session {
     }
 
     /// Tells the conversations this connection joined about the user's presence.
-    pub(super) async fn announce(&self, user: UserId, presence: UserPresence) {
+    pub(super) fn announce(&self, user: UserId, presence: UserPresence) {
         let frame = presence_frame(user, presence);
-        for room in self.gw.inner.hub.rooms_of(self.id) {
-            self.signal(room, frame.clone(), true).await;
+        for room in self.conn.rooms() {
+            self.signal(room, &frame, true);
         }
     }
 
     pub(super) fn conn_key(&self) -> String {
-        format!("{}:{}", self.gw.inner.instance, self.id)
+        format!("{}:{}", self.gw.instance(), self.conn.id())
     }
 
     /// Ends the connection: typing stops, presence may go offline, the hub forgets it.
     pub async fn close(self) {
-        let typing: Vec<ConversationId> = {
-            let mut typing = self.typing.lock().unwrap_or_else(|e| e.into_inner());
-            typing.drain().map(|(room, _)| room).collect()
+        let typing: Vec<ConversationId> = match &self.typing {
+            Some(typing) => {
+                let mut typing = typing.lock().unwrap_or_else(|e| e.into_inner());
+                typing.drain().map(|(room, _)| room).collect()
+            }
+            None => Vec::new(),
         };
         if let Some(auth) = &self.auth {
             let user = auth.principal.user;
             for room in typing {
-                self.signal(room, self.typing_frame(room, false), true)
-                    .await;
+                self.signal(room, &self.typing_frame(room, false), true);
             }
             let removed = self
                 .gw
-                .inner
-                .presence
+                .presence()
                 .remove(&self.tenant.id, user, &self.conn_key(), now_ms())
                 .await;
             if let Ok(after) = removed
                 && after.status == Status::Offline
             {
-                self.announce(user, after).await;
+                // The user's last connection may have joined nothing (another one had), so
+                // everyone who shares a conversation with the user hears it.
+                let mut rooms = self.conn.rooms();
+                if let Ok(all) = self.gw.app().conversation_ids(&self.tenant, user).await {
+                    rooms.extend(all.into_iter().take(MAX_PRESENCE_ROOMS));
+                }
+                rooms.sort_unstable();
+                rooms.dedup();
+                let frame = presence_frame(user, after);
+                for room in rooms {
+                    self.signal(room, &frame, true);
+                }
             }
         }
-        self.gw.inner.hub.unregister(self.id);
+        self.gw.hub().unregister(&self.conn);
     }
 }
+
+/// Conversations told that a user went offline, at most: bounds the work of one disconnect (the
+/// rest see the status on their next `conversation.join`).
+const MAX_PRESENCE_ROOMS: usize = 1_000;
 
 /// `presence.updated`.
 pub(super) fn presence_frame(user: UserId, presence: UserPresence) -> Frame {

@@ -1,5 +1,5 @@
-//! The WebSocket transport of the gateway: `GET /api/v1/ws`, a reader and a writer task per
-//! connection, and the buffer sizes that keep an idle connection small.
+//! The WebSocket transport of the gateway: `GET /api/v1/ws`, one task per connection, and the
+//! buffer sizes that keep an idle connection small.
 //!
 //! The protocol itself (events, acks, limits) lives in `crate::gateway`; this file only moves
 //! frames between axum's socket and a gateway [`Session`].
@@ -8,9 +8,9 @@ use super::HttpState;
 use super::error::ApiError;
 use super::extract::{TENANT_HEADER, subdomain};
 use crate::app::ErrorCode;
-use crate::gateway::hub::Outbound;
+use crate::gateway::conn::Conn;
 use crate::gateway::protocol::{
-    CLOSE_HEARTBEAT_TIMEOUT, CLOSE_RESTART, CLOSE_UNAUTHENTICATED, CloseReason, Frame,
+    CLOSE_HEARTBEAT_TIMEOUT, CLOSE_UNAUTHENTICATED, CloseReason, Frame,
 };
 use crate::gateway::{Flow, Gateway, Session};
 use axum::Router;
@@ -19,21 +19,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// Bytes read from the socket at a time. tungstenite's default (128 KiB) is allocated per
 /// connection; chat frames are small, so 4 KiB keeps ten thousand idle connections cheap.
 const READ_BUFFER: usize = 4 * 1024;
-/// Frames are written once this much is buffered (or on flush, which the writer does whenever
-/// its queue is empty).
+/// Frames are written once this much is buffered (or on flush, after each batch).
 const WRITE_BUFFER: usize = 8 * 1024;
-/// Frames to batch into one flush.
-const BATCH: usize = 64;
 
 /// `/ws`.
 pub fn routes() -> Router<HttpState> {
@@ -88,123 +85,95 @@ async fn upgrade(
         }))
 }
 
+/// One task per connection: it reads frames, writes what the hub queued, and watches the
+/// deadlines, so an idle connection costs one small future and its socket's buffers.
 async fn run(
-    socket: WebSocket,
+    mut socket: WebSocket,
     gateway: Gateway,
     tenant: crate::domain::Tenant,
     token: Option<String>,
     permit: OwnedSemaphorePermit,
 ) {
-    let (session, outbound) = Session::open(&gateway, tenant);
-    let (sink, stream) = socket.split();
-    let writer = tokio::spawn(write(
-        sink,
-        outbound,
-        gateway.draining(),
-        gateway.settings().drain_jitter_ms,
-    ));
-    let session = read(stream, session, token, &gateway, writer).await;
+    let (mut session, conn) = Session::open(&gateway, tenant);
+    if let Some(token) = token
+        && let Flow::Close(reason) = Box::pin(session.authenticate(&token, None)).await
+    {
+        session.request_close(reason);
+    }
+    let settings = gateway.settings().clone();
+    let auth_deadline = Instant::now() + settings.auth_timeout;
+    let mut heard = Instant::now();
+    loop {
+        let silence = heard + settings.heartbeat_timeout;
+        let flow = tokio::select! {
+            biased;
+            () = conn.notified() => match flush(&mut socket, &conn).await {
+                Written::More => Flow::Continue,
+                Written::Closed => break,
+            },
+            () = tokio::time::sleep_until(auth_deadline), if !session.authenticated() => {
+                Flow::Close(CloseReason::new(CLOSE_UNAUTHENTICATED, "authentication timeout"))
+            }
+            () = tokio::time::sleep_until(silence) => {
+                Flow::Close(CloseReason::new(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"))
+            }
+            received = socket.recv() => {
+                heard = Instant::now();
+                match received {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(Message::Text(text))) => session.on_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => session.on_binary(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                }
+            }
+        };
+        if let Flow::Close(reason) = flow {
+            session.request_close(reason);
+        }
+    }
     session.close().await;
     drop(permit);
 }
 
-/// The reader: frames in, until the client leaves, a limit closes, or the writer ends.
-async fn read(
-    mut stream: SplitStream<WebSocket>,
-    mut session: Session,
-    token: Option<String>,
-    gateway: &Gateway,
-    mut writer: tokio::task::JoinHandle<()>,
-) -> Session {
-    let settings = gateway.settings().clone();
-    let hub_close = |session: &Session, reason: CloseReason| session.request_close(reason);
-    if let Some(token) = token
-        && let Flow::Close(reason) = session.authenticate(&token, None).await
-    {
-        hub_close(&session, reason);
-    }
-    let deadline = tokio::time::Instant::now() + settings.auth_timeout;
-    loop {
-        let next = tokio::time::timeout(settings.heartbeat_timeout, stream.next());
-        let flow = tokio::select! {
-            _ = &mut writer => return session,
-            () = tokio::time::sleep_until(deadline), if !session.authenticated() => {
-                Flow::Close(CloseReason::new(CLOSE_UNAUTHENTICATED, "authentication timeout"))
-            }
-            received = next => match received {
-                Err(_) => Flow::Close(CloseReason::new(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")),
-                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
-                Ok(Some(Ok(Message::Text(text)))) => session.on_text(text.as_str()).await,
-                Ok(Some(Ok(Message::Binary(_)))) => session.on_binary(),
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => Flow::Continue,
-            },
-        };
-        if let Flow::Close(reason) = flow {
-            hub_close(&session, reason);
-        }
-    }
-    // The client went away: stop the writer.
-    writer.abort();
-    session
+/// What a flush left behind.
+enum Written {
+    /// The connection goes on.
+    More,
+    /// The connection is closed (a close frame was sent, or the socket failed).
+    Closed,
 }
 
-/// The writer: queued frames out, batched per flush; a close request or draining ends it.
-async fn write(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut outbound: Outbound,
-    mut draining: watch::Receiver<bool>,
-    jitter_ms: u64,
-) {
+/// Writes everything queued, batched into one flush, then the close frame if one was asked
+/// for. A client that stops reading blocks the write; the hub then asks to close it, and since
+/// a close frame cannot get through a full socket either, the connection is dropped.
+async fn flush(socket: &mut WebSocket, conn: &Conn) -> Written {
+    let outgoing = conn.take();
+    let write = async {
+        for frame in &outgoing.frames {
+            socket.feed(text(frame)).await?;
+        }
+        if let Some(after_ms) = outgoing.reconnect_after_ms {
+            let reconnect = Frame::new("reconnect", &json!({ "afterMs": after_ms }));
+            socket.feed(text(&reconnect)).await?;
+        }
+        if let Some(reason) = &outgoing.close {
+            socket.send(close_message(reason)).await?;
+            return Ok::<_, axum::Error>(Written::Closed);
+        }
+        socket.flush().await?;
+        Ok(Written::More)
+    };
+    tokio::pin!(write);
     loop {
         tokio::select! {
-            biased;
-            changed = outbound.close.changed() => {
-                let reason = outbound.close.borrow().clone();
-                if let (Ok(()), Some(reason)) = (changed, reason) {
-                    let _ = sink.send(close_message(&reason)).await;
-                }
-                return;
-            }
-            changed = draining.changed() => {
-                if changed.is_ok() && *draining.borrow() {
-                    let after_ms = if jitter_ms == 0 { 0 } else { rand::random::<u64>() % jitter_ms };
-                    let reconnect = Frame::new("reconnect", &json!({ "afterMs": after_ms }));
-                    let _ = sink.feed(text(&reconnect)).await;
-                    let reason = CloseReason::new(CLOSE_RESTART, "server draining; reconnect");
-                    let _ = sink.send(close_message(&reason)).await;
-                    return;
-                }
-            }
-            frame = outbound.frames.recv() => {
-                let Some(frame) = frame else { return };
-                // A client that stops reading blocks the write; the hub then asks to close it,
-                // and since a close frame cannot get through a full socket either, drop it.
-                tokio::select! {
-                    written = write_batch(&mut sink, &mut outbound.frames, frame) => {
-                        if written.is_err() {
-                            return;
-                        }
-                    }
-                    _ = outbound.close.changed() => return,
+            written = &mut write => return written.unwrap_or(Written::Closed),
+            () = conn.notified(), if outgoing.close.is_none() => {
+                if conn.closing() {
+                    return Written::Closed;
                 }
             }
         }
     }
-}
-
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
-    first: Frame,
-) -> Result<(), axum::Error> {
-    sink.feed(text(&first)).await?;
-    for _ in 1..BATCH {
-        match frames.try_recv() {
-            Ok(frame) => sink.feed(text(&frame)).await?,
-            Err(_) => break,
-        }
-    }
-    sink.flush().await
 }
 
 fn text(frame: &Frame) -> Message {

@@ -1,21 +1,16 @@
 //! The `Bus` port: how a committed event or an ephemeral signal (typing, presence, delivery
 //! receipts) reaches every server instance that has a member of the conversation connected.
-//! In-process by default; Redis pub/sub when `CHEMCHAT_REDIS_URL` is set.
+//! A single instance has no one to tell (the embedded default); Redis pub/sub when
+//! `CHEMCHAT_REDIS_URL` is set.
 //!
 //! **Invariant**: an envelope carries one already-serialised client frame; no instance and no
 //! recipient serialises it again.
 
 use crate::domain::{ConversationId, TenantId, UserId};
-use async_trait::async_trait;
+use crate::tasks::Tasks;
 use bytes::Bytes;
 use std::fmt::Debug;
-use tokio::sync::broadcast;
-
-/// The bus could not take the envelope (Redis down); ephemeral signals are dropped, stored
-/// events remain fetchable with sync.
-#[derive(Debug, thiserror::Error)]
-#[error("bus unavailable: {0}")]
-pub struct BusError(#[source] pub anyhow::Error);
+use std::sync::Arc;
 
 /// One frame for the joined connections of one conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,20 +32,29 @@ pub struct BusEnvelope {
     pub frame: Bytes,
 }
 
-/// Cross-instance fan-out.
-#[async_trait]
+/// Where a bus hands the envelopes other instances published (the gateway's hub).
+pub trait BusInbox: Send + Sync + Debug + 'static {
+    /// One envelope from another instance. Must not block.
+    fn deliver(&self, envelope: BusEnvelope);
+}
+
+/// Cross-instance fan-out. Local delivery is the hub's own business and never goes through the
+/// bus: the bus only carries what other instances need.
 pub trait Bus: Send + Sync + Debug + 'static {
-    /// Delivers the envelope to every subscriber of this instance at once and, where there are
-    /// other instances, to theirs. Local delivery never depends on the network.
-    async fn publish(&self, envelope: BusEnvelope) -> Result<(), BusError>;
+    /// Queues the envelope for the other instances and returns at once. The queue is bounded:
+    /// when it is full (the bus backend is slow or down) the envelope is dropped and counted;
+    /// other instances' clients see the gap in `sequenceNumber` and sync.
+    fn publish(&self, envelope: &BusEnvelope);
 
     /// Tells the bus whether this instance wants the conversation's envelopes from other
-    /// instances (the gateway calls it on the first join and after the last leave, under its
-    /// lock, so calls arrive in order; it must not block).
+    /// instances (the hub calls it on the first join and after the last leave, under the
+    /// conversation's shard lock, so calls for one conversation arrive in order; it must not
+    /// block).
     fn interest(&self, tenant: &TenantId, conversation: ConversationId, wanted: bool);
 
-    /// Every envelope for this instance, from now on.
-    fn subscribe(&self) -> broadcast::Receiver<BusEnvelope>;
+    /// Starts the bus's background work (publishing, subscribing), owned by `tasks`, handing
+    /// other instances' envelopes to `inbox`.
+    fn start(&self, inbox: Arc<dyn BusInbox>, tasks: &Tasks);
 
     /// Whether cross-instance delivery currently works (for health and degradation).
     fn healthy(&self) -> bool;

@@ -1,5 +1,7 @@
 //! The `EventLog` port: where the outbox relay ships committed events, and where consumers (the
-//! WebSocket gateway, the search indexer, the notifier) read them. In-process by default; a Kafka
+//! search indexer, later the notifier and the media worker) read them. Live delivery to sockets
+//! does not read the log: it takes events from the store's commit listener, so a slow or absent
+//! broker never delays a chat message. In-process by default; a Kafka
 //! adapter implements the same trait, so no use case changes when it is selected.
 
 use super::chat::StoredEvent;
@@ -19,10 +21,6 @@ pub trait EventLog: Send + Sync + Debug + 'static {
     /// Appends a batch, keeping each conversation's order. Returns once the log has accepted it;
     /// events may be delivered more than once, so consumers deduplicate on the event id.
     async fn publish(&self, events: &[StoredEvent]) -> Result<(), EventLogError>;
-
-    /// A subscription to every event this process publishes from now on (the gateway's feed:
-    /// it fans out through the Bus, so each instance only needs what its own relay ships).
-    fn subscribe(&self) -> EventStream;
 
     /// A durable consumer of the whole log for one purpose (`search-indexer`, `notifier`):
     /// replicas of the same purpose share the work, each purpose sees every event, and a

@@ -143,6 +143,9 @@ pub trait Store: super::ChatStore + Send + Sync + Debug + 'static {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Closes the connections (at shutdown, after every task that uses the store has ended).
+    async fn close(&self);
+
     /// Creates the tenant if missing, else replaces its name, tier and quotas with these.
     async fn upsert_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
 

@@ -7,7 +7,7 @@
 //! with no content — a versioned tombstone — for the same reason: were it removed, a replayed
 //! `message.created` could recreate it.
 
-use crate::ports::chat::StoredEvent;
+use crate::ports::chat::{EventPayload, StoredEvent};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -26,35 +26,31 @@ pub struct Operation {
 /// The operation an event asks for; `None` for events that do not change what is searchable
 /// (reactions, receipts, membership) or whose payload is not a message.
 pub fn operation(event: &StoredEvent) -> Option<Operation> {
-    let deleted = match event.kind.as_str() {
-        "message.created" | "message.updated" => false,
-        "message.deleted" => true,
+    let (message, deleted) = match &event.payload {
+        EventPayload::MessageCreated(m) | EventPayload::MessageUpdated(m) => (m, false),
+        EventPayload::MessageDeleted(m) => (m, true),
         _ => return None,
     };
-    let message = &event.payload;
-    let id = message.get("id")?.as_str()?;
-    let created_at_ms = message
-        .get("timestamp")
-        .and_then(Value::as_str)
-        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+    let created_at_ms = OffsetDateTime::parse(&message.timestamp, &Rfc3339)
+        .ok()
         .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))?;
     let content = if deleted {
         ""
     } else {
-        message.get("content").and_then(Value::as_str).unwrap_or("")
+        message.content.as_deref().unwrap_or("")
     };
     Some(Operation {
         index: chemchat_crds::contract::messages_index(event.tenant.as_str()),
         action: json!({ "index": {
-            "_id": id,
+            "_id": message.id,
             "version": event.event_seq,
             "version_type": "external",
         }}),
         document: json!({
-            "messageId": id,
+            "messageId": message.id,
             "conversationId": event.conversation_id.to_string(),
-            "senderId": message.get("senderId").cloned().unwrap_or(Value::Null),
-            "seq": message.get("seq").cloned().unwrap_or(Value::Null),
+            "senderId": message.sender_id,
+            "seq": message.seq,
             "eventSeq": event.event_seq,
             "createdAtMs": created_at_ms,
             "content": content,
@@ -66,19 +62,34 @@ pub fn operation(event: &StoredEvent) -> Option<Operation> {
 mod tests {
     use super::*;
     use crate::domain::{ConversationId, EventId, TenantId};
+    use crate::ports::chat::EventKind;
 
     fn event(kind: &str, content: &str, event_seq: i64) -> StoredEvent {
+        let payload = json!({
+            "id": "0193a5e0-0000-7000-8000-000000000001",
+            "conversationId": "0193a5e0-0000-7000-8000-000000000002",
+            "senderId": "0193a5e0-0000-7000-8000-000000000003",
+            "content": content, "type": "text", "sequenceNumber": 3, "seq": 3,
+            "clientMessageId": "k", "timestamp": "2026-11-24T10:00:00.250Z", "version": 1,
+            "editedAt": null, "deletedAt": null, "deleted": false, "reactions": [],
+        });
+        let kind = EventKind::parse(kind).unwrap();
+        let payload = match kind {
+            EventKind::MessageCreated | EventKind::MessageUpdated | EventKind::MessageDeleted => {
+                EventPayload::from_json(kind, &payload.to_string()).unwrap()
+            }
+            _ => EventPayload::ReceiptRead(crate::ports::chat::ReceiptRead {
+                conversation_id: ConversationId::generate(),
+                user_id: crate::domain::UserId::generate(),
+                seq: 3,
+            }),
+        };
         StoredEvent {
             tenant: TenantId::parse("acme").unwrap(),
             id: EventId::generate(),
             conversation_id: ConversationId::generate(),
             event_seq,
-            kind: kind.into(),
-            payload: json!({
-                "id": "0193a5e0-0000-7000-8000-000000000001",
-                "senderId": "u", "seq": 3, "content": content,
-                "timestamp": "2026-11-24T10:00:00.250Z",
-            }),
+            payload,
             created_at_ms: 0,
         }
     }

@@ -4,15 +4,14 @@
 //!
 //! The producer is idempotent (`enable.idempotence`): librdkafka then keeps order per partition
 //! across retries and never leaves a gap behind a failed record, which is what lets a consumer
-//! trust per-conversation order. What this process ships also goes to an in-process broadcast,
-//! the gateway's feed (it fans out through the Bus, so it only needs its own relay's events).
+//! trust per-conversation order. Live delivery does not wait for it: sockets get events from
+//! the store's commit listener, so a broker outage grows the outbox backlog and nothing else.
 
 mod consumer;
 pub mod record;
 
-use crate::adapters::events::InProcessEventLog;
 use crate::ports::chat::StoredEvent;
-use crate::ports::{EventConsumer, EventLog, EventLogError, EventStream};
+use crate::ports::{EventConsumer, EventLog, EventLogError};
 use anyhow::Context;
 use async_trait::async_trait;
 pub use chemchat_backends::topics::TopicSettings;
@@ -45,7 +44,6 @@ pub struct KafkaEventLog {
     settings: KafkaSettings,
     producer: FutureProducer,
     admin: TopicAdmin,
-    local: InProcessEventLog,
     /// Topics known to exist, so each is checked once per process.
     topics: Arc<Mutex<HashSet<String>>>,
 }
@@ -81,7 +79,6 @@ impl KafkaEventLog {
             settings,
             producer,
             admin,
-            local: InProcessEventLog::new(),
             topics: Arc::default(),
         })
     }
@@ -132,7 +129,7 @@ impl EventLog for KafkaEventLog {
                 })
                 .insert(Header {
                     key: record::HEADER_EVENT_KIND,
-                    value: Some(event.kind.as_str()),
+                    value: Some(event.kind().as_str()),
                 })
                 .insert(Header {
                     key: record::HEADER_SCHEMA_VERSION,
@@ -161,11 +158,7 @@ impl EventLog for KafkaEventLog {
                 }
             }
         }
-        self.local.publish(events).await
-    }
-
-    fn subscribe(&self) -> EventStream {
-        self.local.subscribe()
+        Ok(())
     }
 
     async fn consumer(&self, purpose: &str) -> Result<Box<dyn EventConsumer>, EventLogError> {

@@ -4,7 +4,7 @@
 //! `chemchat-event-id`, `chemchat-event-kind` and `chemchat-schema-version`.
 
 use crate::domain::{ConversationId, EventId, TenantId};
-use crate::ports::chat::StoredEvent;
+use crate::ports::chat::{EventKind, EventPayload, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 /// The version written; a reader refuses records of a version it does not know.
@@ -37,9 +37,9 @@ pub fn encode(event: &StoredEvent) -> Vec<u8> {
         tenant: event.tenant.to_string(),
         conversation_id: event.conversation_id.to_string(),
         event_seq: event.event_seq,
-        kind: event.kind.clone(),
+        kind: event.kind().as_str().to_owned(),
         created_at_ms: event.created_at_ms,
-        payload: event.payload.clone(),
+        payload: serde_json::to_value(&event.payload).unwrap_or_default(),
     };
     serde_json::to_vec(&record).unwrap_or_default()
 }
@@ -70,8 +70,12 @@ pub fn decode(value: &[u8]) -> Result<StoredEvent, DecodeError> {
         conversation_id: ConversationId::parse(&record.conversation_id)
             .ok_or(DecodeError::Invalid("conversationId"))?,
         event_seq: record.event_seq,
-        kind: record.kind,
-        payload: record.payload,
+        payload: EventKind::parse(&record.kind)
+            .ok_or(DecodeError::Invalid("kind"))
+            .and_then(|kind| {
+                EventPayload::from_value(kind, record.payload)
+                    .map_err(|_| DecodeError::Invalid("payload"))
+            })?,
         created_at_ms: record.created_at_ms,
     })
 }
@@ -86,8 +90,13 @@ mod tests {
             id: EventId::generate(),
             conversation_id: ConversationId::generate(),
             event_seq: 7,
-            kind: "message.created".into(),
-            payload: serde_json::json!({"content": "héllo"}),
+            payload: EventPayload::ReactionAdded(crate::ports::chat::ReactionChanged {
+                message_id: crate::domain::MessageId::generate(),
+                conversation_id: ConversationId::generate(),
+                user_id: crate::domain::UserId::generate(),
+                emoji: "héllo".into(),
+                sequence_number: 3,
+            }),
             created_at_ms: 1_700_000_000_000,
         }
     }

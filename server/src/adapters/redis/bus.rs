@@ -3,29 +3,41 @@
 //! of the conversations its connections joined.
 
 use super::COMMAND_TIMEOUT;
-use crate::adapters::bus::LocalBus;
 use crate::domain::{ConversationId, TenantId, UserId};
-use crate::ports::{Bus, BusEnvelope, BusError};
-use async_trait::async_trait;
+use crate::ports::{Bus, BusEnvelope, BusInbox};
+use crate::tasks::Tasks;
 use bytes::Bytes;
 use futures::StreamExt;
-use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
-/// Cross-instance fan-out over Redis pub/sub; this instance's own envelopes never leave it.
+/// Envelopes waiting for Redis; more are dropped (and counted) rather than queued without bound.
+const QUEUE: usize = 16_384;
+/// PUBLISH commands sent in one pipelined round trip.
+const PIPELINE: usize = 256;
+
+/// Envelopes dropped because the publish queue was full or Redis refused a batch (counter).
+pub const METRIC_DROPPED: &str = "chemchat_bus_dropped_total";
+/// Envelopes published to other instances (counter).
+pub const METRIC_PUBLISHED: &str = "chemchat_bus_published_total";
+
+/// Cross-instance fan-out over Redis pub/sub. Publishing queues (bounded) for one publisher task
+/// that pipelines; one subscriber task receives other instances' envelopes.
 #[derive(Debug)]
 pub struct RedisBus {
-    local: LocalBus,
+    client: redis::Client,
     publisher: ConnectionManager,
     prefix: String,
     origin: String,
+    outgoing: mpsc::Sender<(String, Vec<u8>)>,
+    queued: Mutex<Option<mpsc::Receiver<(String, Vec<u8>)>>>,
     interest: mpsc::UnboundedSender<(String, bool)>,
+    commands: Mutex<Option<mpsc::UnboundedReceiver<(String, bool)>>>,
     healthy: Arc<AtomicBool>,
 }
 
@@ -42,29 +54,23 @@ struct Header {
 }
 
 impl RedisBus {
-    /// Connects to Redis and starts the subscriber task. `prefix` scopes every channel (tests
-    /// use a random one).
+    /// Connects to Redis (failing when it cannot be reached). `prefix` scopes every channel
+    /// (tests use a random one). Nothing runs until [`Bus::start`].
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let publisher = super::connect(&client).await?;
         let (interest, commands) = mpsc::unbounded_channel();
-        let local = LocalBus::new();
-        let origin = uuid::Uuid::new_v4().simple().to_string();
-        let healthy = Arc::new(AtomicBool::new(true));
-        tokio::spawn(subscriber(
-            client,
-            commands,
-            local.clone(),
-            origin.clone(),
-            Arc::clone(&healthy),
-        ));
+        let (outgoing, queued) = mpsc::channel(QUEUE);
         Ok(Self {
-            local,
+            client,
             publisher,
             prefix: prefix.to_owned(),
-            origin,
+            origin: uuid::Uuid::new_v4().simple().to_string(),
+            outgoing,
+            queued: Mutex::new(Some(queued)),
             interest,
-            healthy,
+            commands: Mutex::new(Some(commands)),
+            healthy: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -105,44 +111,90 @@ fn decode(payload: &[u8]) -> Option<(String, BusEnvelope)> {
     Some((header.o, envelope))
 }
 
-#[async_trait]
 impl Bus for RedisBus {
-    async fn publish(&self, envelope: BusEnvelope) -> Result<(), BusError> {
+    fn publish(&self, envelope: &BusEnvelope) {
         let channel = self.channel(&envelope.tenant, envelope.conversation);
-        let payload = encode(&self.origin, &envelope);
-        self.local.deliver(envelope);
-        let mut connection = self.publisher.clone();
-        let sent = tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            connection.publish::<_, _, ()>(channel, payload),
-        )
-        .await;
-        match sent {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                self.healthy.store(false, Ordering::Relaxed);
-                Err(BusError(e.into()))
-            }
-            Err(_) => {
-                self.healthy.store(false, Ordering::Relaxed);
-                Err(BusError(anyhow::anyhow!("redis publish timed out")))
-            }
+        if self
+            .outgoing
+            .try_send((channel, encode(&self.origin, envelope)))
+            .is_err()
+        {
+            metrics::counter!(METRIC_DROPPED).increment(1);
         }
     }
 
     fn interest(&self, tenant: &TenantId, conversation: ConversationId, wanted: bool) {
-        // The subscriber task has ended only if the runtime is shutting down.
+        // The subscriber task has ended only if the server is shutting down.
         let _ = self
             .interest
             .send((self.channel(tenant, conversation), wanted));
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<BusEnvelope> {
-        self.local.subscribe()
+    fn start(&self, inbox: Arc<dyn BusInbox>, tasks: &Tasks) {
+        let queued = self.queued.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let commands = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let (Some(queued), Some(commands)) = (queued, commands) else {
+            tracing::error!("the Redis bus was started twice; the second start does nothing");
+            return;
+        };
+        tasks.spawn(
+            "bus-publisher",
+            publisher(self.publisher.clone(), queued, Arc::clone(&self.healthy)),
+        );
+        tasks.spawn(
+            "bus-subscriber",
+            subscriber(
+                self.client.clone(),
+                commands,
+                inbox,
+                self.origin.clone(),
+                Arc::clone(&self.healthy),
+            ),
+        );
     }
 
     fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+}
+
+/// Sends queued envelopes, many PUBLISH commands per round trip. A batch Redis refuses is
+/// dropped and counted: the envelopes are stored events (which remote clients fetch with sync)
+/// or ephemeral signals, and holding them would only make the queue overflow later.
+async fn publisher(
+    mut connection: ConnectionManager,
+    mut queued: mpsc::Receiver<(String, Vec<u8>)>,
+    healthy: Arc<AtomicBool>,
+) {
+    let mut batch = Vec::with_capacity(PIPELINE);
+    while queued.recv_many(&mut batch, PIPELINE).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.publish(channel, payload.as_slice()).ignore();
+        }
+        let sent =
+            tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut connection)).await;
+        match sent {
+            Ok(Ok(())) => {
+                healthy.store(true, Ordering::Relaxed);
+                metrics::counter!(METRIC_PUBLISHED).increment(batch.len() as u64);
+            }
+            Ok(Err(error)) => {
+                healthy.store(false, Ordering::Relaxed);
+                metrics::counter!(METRIC_DROPPED).increment(batch.len() as u64);
+                tracing::debug!(%error, dropped = batch.len(), "redis publish failed");
+            }
+            Err(_) => {
+                healthy.store(false, Ordering::Relaxed);
+                metrics::counter!(METRIC_DROPPED).increment(batch.len() as u64);
+                tracing::debug!(dropped = batch.len(), "redis publish timed out");
+            }
+        }
+        batch.clear();
     }
 }
 
@@ -151,7 +203,7 @@ impl Bus for RedisBus {
 async fn subscriber(
     client: redis::Client,
     mut commands: mpsc::UnboundedReceiver<(String, bool)>,
-    local: LocalBus,
+    inbox: Arc<dyn BusInbox>,
     origin: String,
     healthy: Arc<AtomicBool>,
 ) {
@@ -206,7 +258,7 @@ async fn subscriber(
                         if let Some((from, envelope)) = decode(message.get_payload_bytes())
                             && from != origin
                         {
-                            local.deliver(envelope);
+                            inbox.deliver(envelope);
                         }
                     }
                     None => ok = false,

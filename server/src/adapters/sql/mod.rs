@@ -19,26 +19,50 @@ pub use connect::{ConnectError, connect, migrate};
 pub use engine::Engine;
 
 use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
+use crate::ports::CommitListener;
+use crate::ports::chat::StoredEvent;
 use crate::ports::{
     AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
     TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
+use std::sync::Arc;
 
 /// The SQL store over a pool of either engine.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
+    listener: Option<Arc<dyn CommitListener>>,
 }
+
+/// Transactions begun (counter, label `kind`: `write`, `read`, `relay`): with the messages
+/// delivered, it gives the transactions one message costs.
+pub const METRIC_TRANSACTIONS: &str = "chemchat_store_transactions_total";
 
 type Tx = Transaction<'static, Any>;
 
 impl SqlStore {
     /// Wraps a pool opened by [`connect`].
     pub fn new(pool: AnyPool, engine: Engine) -> Self {
-        Self { pool, engine }
+        Self {
+            pool,
+            engine,
+            listener: None,
+        }
+    }
+
+    /// The same store, telling `listener` of every event right after its transaction commits.
+    pub fn with_listener(mut self, listener: Arc<dyn CommitListener>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    fn committed(&self, events: &[StoredEvent]) {
+        if let (Some(listener), false) = (&self.listener, events.is_empty()) {
+            listener.committed(events);
+        }
     }
 
     /// The underlying pool (tests and maintenance commands).
@@ -48,6 +72,7 @@ impl SqlStore {
 
     /// A transaction that will write, scoped to `tenant`.
     async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
+        metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         let mut tx = self
             .pool
             .begin_with(self.engine.begin_write())
@@ -59,6 +84,7 @@ impl SqlStore {
 
     /// A read-only transaction scoped to `tenant`.
     async fn read(&self, tenant: &TenantId) -> StoreResult<Tx> {
+        metrics::counter!(METRIC_TRANSACTIONS, "kind" => "read").increment(1);
         let mut tx = self.pool.begin().await.map_err(db)?;
         self.engine.scope_to_tenant(&mut tx, tenant).await?;
         Ok(tx)
@@ -90,6 +116,10 @@ impl Store for SqlStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn upsert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {

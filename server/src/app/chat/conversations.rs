@@ -240,3 +240,14 @@ pub(super) fn invalid_query(field: &'static str, message: String) -> AppError {
         ..AppError::new(ErrorCode::InvalidQuery, format!("{field}: {message}"))
     }
 }
+
+impl App {
+    /// The conversations `caller` is a current member of (whom a presence change concerns).
+    pub async fn conversation_ids(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+    ) -> AppResult<Vec<ConversationId>> {
+        Ok(self.store.conversation_ids_of(&tenant.id, caller).await?)
+    }
+}

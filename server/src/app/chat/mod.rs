@@ -40,6 +40,36 @@ pub struct Messaging {
     pub max_message_chars: usize,
     /// Wakes the outbox relay after a commit.
     pub outbox: Arc<Notify>,
+    /// How the relay is doing, for health.
+    pub relay: Arc<RelayStatus>,
+}
+
+/// The outbox relay's state as `/health` reports it.
+#[derive(Debug, Default)]
+pub struct RelayStatus {
+    failing: std::sync::atomic::AtomicBool,
+    backlog: std::sync::atomic::AtomicU64,
+}
+
+impl RelayStatus {
+    /// Whether the last shipping round failed (the event log is unreachable).
+    pub fn failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Events waiting in the outbox at the last count.
+    pub fn backlog(&self) -> u64 {
+        self.backlog.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn record(&self, failing: bool, backlog: Option<u64>) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::Relaxed);
+        if let Some(backlog) = backlog {
+            self.backlog
+                .store(backlog, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 impl Messaging {
@@ -48,6 +78,7 @@ impl Messaging {
         Self {
             max_message_chars,
             outbox: Arc::new(Notify::new()),
+            relay: Arc::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! the same conversation concurrently: each batch is a claim the store holds until it is marked
 //! or dropped (see `ChatStore::claim_outbox`).
 
+use super::RelayStatus;
 use crate::app::backoff::Backoff;
 use crate::ports::{Clock, EventLog, Store};
 use std::sync::Arc;
@@ -15,6 +16,10 @@ const BATCH: u32 = 500;
 /// How often the relay looks without being woken: it also picks up what other replicas or a
 /// crashed process left behind.
 const POLL: Duration = Duration::from_secs(1);
+/// How long the relay lets commits accumulate after a wake-up, so one claim (two transactions)
+/// carries every event committed meanwhile instead of one each. Live delivery does not wait for
+/// the relay, so this costs chat nothing; it delays only the event log's consumers.
+const LINGER: Duration = Duration::from_millis(10);
 /// First wait after a failure; doubles up to [`MAX_BACKOFF`] while the failures last.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between attempts while the event log or the store is down.
@@ -34,6 +39,7 @@ pub struct OutboxRelay {
     log: Arc<dyn EventLog>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    status: Arc<RelayStatus>,
 }
 
 impl OutboxRelay {
@@ -49,7 +55,14 @@ impl OutboxRelay {
             log,
             clock,
             wake,
+            status: Arc::default(),
         }
+    }
+
+    /// The same relay, recording its health in `status` (for `/health`).
+    pub fn reporting_to(mut self, status: Arc<RelayStatus>) -> Self {
+        self.status = status;
+        self
     }
 
     /// Ships until nothing this relay can claim is pending; returns how many events went out.
@@ -84,14 +97,19 @@ impl OutboxRelay {
         let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let result = self.drain().await;
-            if let Err(error) = self.backlog().await {
-                tracing::debug!(error = %error, "outbox backlog unavailable");
-            }
+            let backlog = match self.backlog().await {
+                Ok(backlog) => Some(backlog),
+                Err(error) => {
+                    tracing::debug!(error = %error, "outbox backlog unavailable");
+                    None
+                }
+            };
+            self.status.record(result.is_err(), backlog);
             match result {
                 Ok(_) => {
                     backoff.succeeded();
                     tokio::select! {
-                        () = self.wake.notified() => {}
+                        () = self.wake.notified() => tokio::time::sleep(LINGER).await,
                         () = tokio::time::sleep(POLL) => {}
                     }
                 }

@@ -27,10 +27,19 @@ async fn health(State(state): State<HttpState>) -> impl IntoResponse {
         Err(e) => json!({ "status": "down", "engine": store.engine(), "error": e.to_string() }),
     };
     let up = database["status"] == "up";
+    // The event log and the bus can be down while chat works (messages are stored and delivered
+    // on this instance): they make the server degraded, not unavailable.
+    let relay = state.app.relay_status();
+    let event_log = json!({
+        "status": if relay.failing() { "down" } else { "up" },
+        "outboxBacklog": relay.backlog(),
+    });
+    let bus = json!({ "status": if state.gateway.bus_healthy() { "up" } else { "down" } });
+    let degraded = !up || relay.failing() || !state.gateway.bus_healthy();
     let body = json!({
-        "status": if up { "ok" } else { "degraded" },
+        "status": if degraded { "degraded" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
-        "dependencies": { "database": database },
+        "dependencies": { "database": database, "eventLog": event_log, "bus": bus },
     });
     (
         if up {

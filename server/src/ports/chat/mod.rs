@@ -5,9 +5,13 @@
 //! conversation numbers its messages (`seq`) and its events (`event_seq`) under its own row lock,
 //! so both sequences are gap-free and commit in order on either engine.
 
+mod event;
 mod types;
 mod wire;
 
+pub use event::{
+    EventKind, EventPayload, MemberAdded, MemberRemoved, ReactionChanged, ReceiptRead, StoredEvent,
+};
 pub use types::*;
 pub use wire::{ChatEvent, ConversationView, MemberView, MessageView, ReactionView, rfc3339};
 

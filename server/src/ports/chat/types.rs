@@ -1,8 +1,7 @@
 //! The values the chat part of the store reads and writes.
 
-use crate::domain::{
-    ConversationId, ConversationKind, EventId, MembershipDenied, MessageId, Role, TenantId, UserId,
-};
+use super::StoredEvent;
+use crate::domain::{ConversationId, ConversationKind, MembershipDenied, MessageId, Role, UserId};
 use std::collections::BTreeMap;
 
 /// A conversation with its current members.
@@ -252,23 +251,4 @@ pub struct SyncPage {
     pub position: SyncPosition,
     /// More events are waiting.
     pub has_more: bool,
-}
-
-/// An event as stored in the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent {
-    /// Tenant.
-    pub tenant: TenantId,
-    /// Id; consumers deduplicate on it.
-    pub id: EventId,
-    /// Conversation.
-    pub conversation_id: ConversationId,
-    /// Position in the conversation's event log.
-    pub event_seq: i64,
-    /// `message.created`, `reaction.added`, …
-    pub kind: String,
-    /// The event's data, as the client contract shapes it.
-    pub payload: serde_json::Value,
-    /// When, Unix milliseconds.
-    pub created_at_ms: i64,
 }

@@ -2,10 +2,10 @@
 //! because an event's payload is written in the same transaction as the change it describes, and
 //! every consumer (REST, WebSocket, sync, the event stream) must see the same shape.
 
+use super::event::{EventPayload, MemberAdded, MemberRemoved, ReactionChanged, ReceiptRead};
 use super::types::{Conversation, Member, Message};
 use crate::domain::{ConversationId, Role, UserId};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// RFC 3339 text of a Unix-millisecond time.
@@ -17,7 +17,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// A message as clients see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     /// Message id (UUID v7).
@@ -52,7 +52,7 @@ pub struct MessageView {
 }
 
 /// Everyone who reacted with one emoji.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReactionView {
     /// The emoji.
@@ -93,7 +93,7 @@ impl From<&Message> for MessageView {
 }
 
 /// A member as clients see them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     /// User id.
@@ -118,7 +118,7 @@ impl From<&Member> for MemberView {
 }
 
 /// A conversation as clients see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
     /// Conversation id.
@@ -202,53 +202,60 @@ pub enum ChatEvent<'a> {
 }
 
 impl ChatEvent<'_> {
-    /// The event name of the client contract.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ChatEvent::ConversationCreated(_) => "conversation.created",
-            ChatEvent::MemberAdded { .. } => "member.added",
-            ChatEvent::MemberRemoved { .. } => "member.removed",
-            ChatEvent::MessageCreated(_) => "message.created",
-            ChatEvent::MessageUpdated(_) => "message.updated",
-            ChatEvent::MessageDeleted(_) => "message.deleted",
-            ChatEvent::ReactionAdded(..) => "reaction.added",
-            ChatEvent::ReactionRemoved(..) => "reaction.removed",
-            ChatEvent::ReceiptRead { .. } => "receipt.read",
-        }
-    }
-
-    /// The event's `data`, as api.md shapes it.
-    pub fn payload(&self) -> Value {
-        let message = |m: &Message| serde_json::to_value(MessageView::from(m)).unwrap_or_default();
+    /// The typed payload of this change, as stored and shipped.
+    pub fn to_payload(&self) -> EventPayload {
         match *self {
             ChatEvent::ConversationCreated(c) => {
-                serde_json::to_value(ConversationView::from(c)).unwrap_or_default()
+                EventPayload::ConversationCreated(ConversationView::from(c))
             }
             ChatEvent::MemberAdded {
                 conversation_id,
                 user_id,
                 role,
                 by,
-            } => json!({ "conversationId": conversation_id, "userId": user_id,
-                         "role": role.as_str(), "by": by }),
+            } => EventPayload::MemberAdded(MemberAdded {
+                conversation_id,
+                user_id,
+                role,
+                by,
+            }),
             ChatEvent::MemberRemoved {
                 conversation_id,
                 user_id,
                 by,
-            } => json!({ "conversationId": conversation_id, "userId": user_id, "by": by }),
-            ChatEvent::MessageCreated(m)
-            | ChatEvent::MessageUpdated(m)
-            | ChatEvent::MessageDeleted(m) => message(m),
-            ChatEvent::ReactionAdded(m, user, emoji)
-            | ChatEvent::ReactionRemoved(m, user, emoji) => {
-                json!({ "messageId": m.id, "conversationId": m.conversation_id,
-                        "userId": user, "emoji": emoji, "sequenceNumber": m.seq })
+            } => EventPayload::MemberRemoved(MemberRemoved {
+                conversation_id,
+                user_id,
+                by,
+            }),
+            ChatEvent::MessageCreated(m) => EventPayload::MessageCreated(MessageView::from(m)),
+            ChatEvent::MessageUpdated(m) => EventPayload::MessageUpdated(MessageView::from(m)),
+            ChatEvent::MessageDeleted(m) => EventPayload::MessageDeleted(MessageView::from(m)),
+            ChatEvent::ReactionAdded(m, user, emoji) => {
+                EventPayload::ReactionAdded(reaction(m, user, emoji))
+            }
+            ChatEvent::ReactionRemoved(m, user, emoji) => {
+                EventPayload::ReactionRemoved(reaction(m, user, emoji))
             }
             ChatEvent::ReceiptRead {
                 conversation_id,
                 user_id,
                 seq,
-            } => json!({ "conversationId": conversation_id, "userId": user_id, "seq": seq }),
+            } => EventPayload::ReceiptRead(ReceiptRead {
+                conversation_id,
+                user_id,
+                seq,
+            }),
         }
+    }
+}
+
+fn reaction(m: &Message, user: UserId, emoji: &str) -> ReactionChanged {
+    ReactionChanged {
+        message_id: m.id,
+        conversation_id: m.conversation_id,
+        user_id: user,
+        emoji: emoji.to_owned(),
+        sequence_number: m.seq,
     }
 }

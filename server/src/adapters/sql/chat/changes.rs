@@ -80,7 +80,7 @@ pub(super) async fn edit(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
-    finish(tx, tenant, edit.id, edit.at_ms, |m| {
+    finish(store, tx, tenant, edit.id, edit.at_ms, |m| {
         ChatEvent::MessageUpdated(m)
     })
     .await
@@ -134,11 +134,14 @@ pub(super) async fn delete(
     .bind(tenant.as_str())
     .bind(tombstone.conversation_id.to_string())
     .bind(id.to_string())
-    .bind(ChatEvent::MessageDeleted(&tombstone).payload().to_string())
+    .bind(ChatEvent::MessageDeleted(&tombstone).to_payload().to_json())
     .execute(&mut *tx)
     .await
     .map_err(db)?;
-    finish(tx, tenant, id, at_ms, |m| ChatEvent::MessageDeleted(m)).await
+    finish(store, tx, tenant, id, at_ms, |m| {
+        ChatEvent::MessageDeleted(m)
+    })
+    .await
 }
 
 pub(super) async fn react(
@@ -193,14 +196,17 @@ pub(super) async fn react(
         } else {
             ChatEvent::ReactionRemoved(&current, user, emoji)
         };
-        events::append(&mut tx, tenant, current.conversation_id, event, at_ms).await?;
+        let event = events::append(&mut tx, tenant, current.conversation_id, event, at_ms).await?;
+        events::commit(store, tx, &[event]).await?;
+    } else {
+        tx.commit().await.map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
     Ok(MessageChange::Done(current))
 }
 
 /// Reloads the message, appends its event, commits.
 async fn finish(
+    store: &SqlStore,
     mut tx: Tx,
     tenant: &TenantId,
     id: MessageId,
@@ -210,7 +216,7 @@ async fn finish(
     let Some(message) = load_message(&mut tx, tenant, id).await? else {
         return Ok(MessageChange::NotFound);
     };
-    events::append(
+    let written = events::append(
         &mut tx,
         tenant,
         message.conversation_id,
@@ -218,6 +224,6 @@ async fn finish(
         at_ms,
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    events::commit(store, tx, &[written]).await?;
     Ok(MessageChange::Done(message))
 }

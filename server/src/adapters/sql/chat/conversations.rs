@@ -99,7 +99,7 @@ pub(super) async fn create(
         last_seq: 0,
         members,
     };
-    events::append(
+    let event = events::append(
         &mut tx,
         tenant,
         new.id,
@@ -107,7 +107,7 @@ pub(super) async fn create(
         new.at_ms,
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    events::commit(store, tx, &[event]).await?;
     Ok(ConversationCreation::Created(conversation))
 }
 

@@ -50,7 +50,7 @@ pub(super) async fn append(
     conversation: ConversationId,
     event: ChatEvent<'_>,
     at_ms: i64,
-) -> StoreResult<i64> {
+) -> StoreResult<StoredEvent> {
     let event_seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_event_seq = last_event_seq + 1 \
          WHERE tenant_id = $1 AND id = $2 RETURNING last_event_seq",
@@ -60,11 +60,11 @@ pub(super) async fn append(
     .fetch_one(&mut **tx)
     .await
     .map_err(db)?;
-    insert(tx, tenant, conversation, event_seq, event, at_ms).await?;
-    Ok(event_seq)
+    insert(tx, tenant, conversation, event_seq, event, at_ms).await
 }
 
-/// Writes an event whose seq the caller already allocated.
+/// Writes an event whose seq the caller already allocated; returns it as committed consumers
+/// will see it (the caller hands it to the store's commit listener after the commit).
 pub(super) async fn insert(
     tx: &mut Tx,
     tenant: &TenantId,
@@ -72,13 +72,16 @@ pub(super) async fn insert(
     event_seq: i64,
     event: ChatEvent<'_>,
     at_ms: i64,
-) -> StoreResult<()> {
-    let message_id = match event {
-        ChatEvent::MessageCreated(m)
-        | ChatEvent::MessageUpdated(m)
-        | ChatEvent::MessageDeleted(m) => Some(m.id.to_string()),
-        _ => None,
+) -> StoreResult<StoredEvent> {
+    let stored = StoredEvent {
+        tenant: tenant.clone(),
+        id: EventId::generate(),
+        conversation_id: conversation,
+        event_seq,
+        payload: event.to_payload(),
+        created_at_ms: at_ms,
     };
+    let message_id = stored.payload.message().map(|m| m.id.clone());
     sqlx::query(
         "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -86,14 +89,22 @@ pub(super) async fn insert(
     .bind(tenant.as_str())
     .bind(conversation.to_string())
     .bind(event_seq)
-    .bind(EventId::generate().to_string())
-    .bind(event.kind())
+    .bind(stored.id.to_string())
+    .bind(stored.kind().as_str())
     .bind(message_id)
-    .bind(event.payload().to_string())
+    .bind(stored.payload.to_json())
     .bind(at_ms)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
+    Ok(stored)
+}
+
+/// Commits a transaction that wrote `written`, then tells the store's commit listener: the only
+/// way an event leaves the store before the outbox relay ships it, and only once committed.
+pub(super) async fn commit(store: &SqlStore, tx: Tx, written: &[StoredEvent]) -> StoreResult<()> {
+    tx.commit().await.map_err(db)?;
+    store.committed(written);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use super::events::{self, lock_conversation};
 use super::rows::{load_conversation, member_role};
 use crate::domain::{ConversationId, Role, TenantId, UserId, may_grant, may_remove};
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, MembershipOutcome};
+use crate::ports::chat::{ChatEvent, MembershipOutcome, StoredEvent};
 
 pub(super) async fn add(
     store: &SqlStore,
@@ -28,6 +28,7 @@ pub(super) async fn add(
     if !unknown.is_empty() {
         return Ok(MembershipOutcome::UnknownUsers(unknown));
     }
+    let mut written = Vec::new();
     for &(user, role) in members {
         let current = member_role(&mut tx, tenant, id, &user.to_string()).await?;
         if current == Some(role) {
@@ -82,9 +83,9 @@ pub(super) async fn add(
             role,
             by: actor,
         };
-        events::append(&mut tx, tenant, id, event, at_ms).await?;
+        written.push(events::append(&mut tx, tenant, id, event, at_ms).await?);
     }
-    finish(tx, tenant, id).await
+    finish(store, tx, tenant, id, &written).await
 }
 
 pub(super) async fn remove(
@@ -121,7 +122,8 @@ pub(super) async fn remove(
         by: actor,
     };
     // The removal is the last event the former member receives.
-    let event_seq = events::append(&mut tx, tenant, id, event, at_ms).await?;
+    let event = events::append(&mut tx, tenant, id, event, at_ms).await?;
+    let event_seq = event.event_seq;
     sqlx::query(
         "UPDATE conversation_members SET left_event_seq = $4 \
          WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
@@ -133,16 +135,18 @@ pub(super) async fn remove(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
-    finish(tx, tenant, id).await
+    finish(store, tx, tenant, id, &[event]).await
 }
 
 async fn finish(
+    store: &SqlStore,
     mut tx: Tx,
     tenant: &TenantId,
     id: ConversationId,
+    written: &[StoredEvent],
 ) -> StoreResult<MembershipOutcome> {
     let conversation = load_conversation(&mut tx, tenant, id).await?;
-    tx.commit().await.map_err(db)?;
+    events::commit(store, tx, written).await?;
     Ok(conversation.map_or(MembershipOutcome::NotFound, MembershipOutcome::Done))
 }
 
@@ -192,13 +196,14 @@ pub(super) async fn mark_read(
     .await
     .map_err(db)?
     .rows_affected();
+    let mut written = None;
     if moved == 1 {
         let event = ChatEvent::ReceiptRead {
             conversation_id: id,
             user_id: user,
             seq: target,
         };
-        events::append(&mut tx, tenant, id, event, at_ms).await?;
+        written = Some(events::append(&mut tx, tenant, id, event, at_ms).await?);
     }
     let pointer: Option<i64> = sqlx::query_scalar(
         "SELECT last_read_seq FROM conversation_members WHERE tenant_id = $1 \
@@ -210,6 +215,6 @@ pub(super) async fn mark_read(
     .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    events::commit(store, tx, written.as_slice()).await?;
     Ok(pointer)
 }

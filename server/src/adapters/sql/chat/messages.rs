@@ -93,7 +93,7 @@ pub(super) async fn send(
         reactions: Vec::new(),
     };
     let event = ChatEvent::MessageCreated(&message);
-    events::insert(
+    let event = events::insert(
         &mut tx,
         tenant,
         new.conversation_id,
@@ -102,7 +102,7 @@ pub(super) async fn send(
         new.at_ms,
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    events::commit(store, tx, &[event]).await?;
     Ok(SendOutcome::Sent(message))
 }
 

@@ -30,6 +30,7 @@ pub(super) async fn claim(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn O
     match store.engine {
         Engine::Postgres => claim_locked(store, limit).await,
         Engine::Sqlite => {
+            metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "relay").increment(1);
             let mut tx = store.pool.begin().await.map_err(db)?;
             let sql = format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE published_at IS NULL \
@@ -187,6 +188,7 @@ fn to_events(rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
 
 /// A transaction of the outbox relay, which alone reads across tenants.
 async fn relay_tx(store: &SqlStore, write: bool) -> StoreResult<Tx> {
+    metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "relay").increment(1);
     let begin = if write {
         store.pool.begin_with(store.engine.begin_write()).await
     } else {

@@ -4,7 +4,9 @@ use super::super::rows::parse_user_id;
 use super::super::{Tx, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, MessageId, Role, TenantId};
 use crate::ports::StoreError;
-use crate::ports::chat::{Conversation, Member, Message, ReactionGroup, StoredEvent};
+use crate::ports::chat::{
+    Conversation, EventKind, EventPayload, Member, Message, ReactionGroup, StoredEvent,
+};
 
 /// The columns [`MessageRow`] reads, in order.
 pub(super) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, client_message_id, \
@@ -124,9 +126,12 @@ impl TryFrom<EventRow> for StoredEvent {
                 .ok_or_else(|| StoreError::Corrupt(format!("bad event id '{}'", row.id)))?,
             conversation_id: conversation_id(&row.conversation_id)?,
             event_seq: row.event_seq,
-            kind: row.kind,
-            payload: serde_json::from_str(&row.payload)
-                .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?,
+            payload: EventKind::parse(&row.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad event kind '{}'", row.kind)))
+                .and_then(|kind| {
+                    EventPayload::from_json(kind, &row.payload)
+                        .map_err(|e| StoreError::Corrupt(format!("{kind} payload: {e}")))
+                })?,
             created_at_ms: row.created_at,
         })
     }

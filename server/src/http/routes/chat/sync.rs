@@ -5,6 +5,7 @@ use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::extract::Caller;
+use crate::ports::chat::EventPayload;
 use crate::ports::chat::rfc3339;
 use axum::Json;
 use axum::extract::State;
@@ -36,7 +37,7 @@ pub struct EventView {
     pub event_seq: i64,
     /// The event's data, as the WebSocket event of the same name carries it.
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: EventPayload,
     /// When (RFC 3339).
     pub timestamp: String,
 }
@@ -77,7 +78,7 @@ pub async fn sync(
             .into_iter()
             .map(|e| EventView {
                 id: e.id.to_string(),
-                event: e.kind,
+                event: e.kind().as_str().to_owned(),
                 conversation_id: e.conversation_id.to_string(),
                 event_seq: e.event_seq,
                 data: e.payload,
