@@ -18,7 +18,7 @@ pub use chemchat_backends::topics::TopicSettings;
 use chemchat_backends::topics::{DEFAULT_TIMEOUT, TopicAdmin};
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,9 @@ pub struct KafkaSettings {
 #[derive(Clone)]
 pub struct KafkaEventLog {
     settings: KafkaSettings,
-    producer: FutureProducer,
+    /// Replaced after a failed batch: an idempotent producer whose records timed out during an
+    /// outage can stay fenced for good (seen against tansu: `ProducerFenced` on every retry).
+    producer: Arc<std::sync::Mutex<FutureProducer>>,
     admin: TopicAdmin,
     /// Topics known to exist, so each is checked once per process.
     topics: Arc<Mutex<HashSet<String>>>,
@@ -59,17 +61,7 @@ impl std::fmt::Debug for KafkaEventLog {
 impl KafkaEventLog {
     /// A producer for these brokers; fails when they cannot be reached.
     pub async fn connect(settings: KafkaSettings) -> anyhow::Result<Self> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &settings.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set(
-                "message.timeout.ms",
-                DELIVERY_TIMEOUT.as_millis().to_string(),
-            )
-            .create()
-            .context("cannot create the Kafka producer")?;
+        let producer = producer(&settings.brokers)?;
         let admin = TopicAdmin::new(&settings.brokers, DEFAULT_TIMEOUT)?;
         // Fail at start-up, naming the brokers, rather than at the first message.
         let probe =
@@ -77,10 +69,49 @@ impl KafkaEventLog {
         admin.describe(&probe).await?;
         Ok(Self {
             settings,
-            producer,
+            producer: Arc::new(std::sync::Mutex::new(producer)),
             admin,
             topics: Arc::default(),
         })
+    }
+
+    fn producer(&self) -> FutureProducer {
+        self.producer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts over with a new producer (a new producer id) after a failed batch; the batch is
+    /// shipped again by the relay, so the worst outcome is the duplicates the dedupe rule allows.
+    fn renew_producer(&self, cause: &EventLogError) {
+        match producer(&self.settings.brokers) {
+            Ok(fresh) => {
+                tracing::info!(error = %cause, "renewing the Kafka producer after a failed batch");
+                *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+            }
+            Err(error) => tracing::warn!(error = %error, "cannot renew the Kafka producer"),
+        }
+    }
+
+    async fn produce(&self, events: &[StoredEvent]) -> Result<(), EventLogError> {
+        let producer = self.producer();
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            deliveries.push(send(&producer, event)?);
+        }
+        for delivery in futures::future::join_all(deliveries).await {
+            match delivery {
+                Ok(Ok(_)) => {}
+                Ok(Err((error, _))) => return Err(EventLogError(error.into())),
+                Err(_) => {
+                    return Err(EventLogError(anyhow::anyhow!(
+                        "the Kafka producer dropped a record"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Makes sure the topic exists (the operator creates it in a cluster; a server on its own
@@ -116,49 +147,11 @@ impl EventLog for KafkaEventLog {
             self.ensure_topic(&chemchat_crds::contract::events_topic(tenant))
                 .await?;
         }
-        let mut deliveries = Vec::with_capacity(events.len());
-        for event in events {
-            let topic = chemchat_crds::contract::events_topic(event.tenant.as_str());
-            let key = event.conversation_id.to_string();
-            let id = event.id.to_string();
-            let version = record::SCHEMA_VERSION.to_string();
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: record::HEADER_EVENT_ID,
-                    value: Some(id.as_str()),
-                })
-                .insert(Header {
-                    key: record::HEADER_EVENT_KIND,
-                    value: Some(event.kind().as_str()),
-                })
-                .insert(Header {
-                    key: record::HEADER_SCHEMA_VERSION,
-                    value: Some(version.as_str()),
-                });
-            let value = record::encode(event);
-            let record = FutureRecord::to(&topic)
-                .key(&key)
-                .payload(&value)
-                .headers(headers);
-            // Enqueue everything first, in order, then wait: one batch is one round of acks.
-            let delivery = self
-                .producer
-                .send_result(record)
-                .map_err(|(error, _)| EventLogError(error.into()))?;
-            deliveries.push(delivery);
+        let produced = self.produce(events).await;
+        if let Err(error) = &produced {
+            self.renew_producer(error);
         }
-        for delivery in futures::future::join_all(deliveries).await {
-            match delivery {
-                Ok(Ok(_)) => {}
-                Ok(Err((error, _))) => return Err(EventLogError(error.into())),
-                Err(_) => {
-                    return Err(EventLogError(anyhow::anyhow!(
-                        "the Kafka producer dropped a record"
-                    )));
-                }
-            }
-        }
-        Ok(())
+        produced
     }
 
     async fn consumer(&self, purpose: &str) -> Result<Box<dyn EventConsumer>, EventLogError> {
@@ -166,4 +159,49 @@ impl EventLog for KafkaEventLog {
             consumer::KafkaConsumer::subscribe(&self.settings, purpose).map_err(EventLogError)?;
         Ok(Box::new(consumer))
     }
+}
+
+/// An idempotent producer: librdkafka keeps order per partition across retries and never leaves
+/// a gap behind a failed record.
+fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set(
+            "message.timeout.ms",
+            DELIVERY_TIMEOUT.as_millis().to_string(),
+        )
+        .create()
+        .context("cannot create the Kafka producer")
+}
+
+/// Enqueues one event's record (in order: one batch is one round of acks).
+fn send(producer: &FutureProducer, event: &StoredEvent) -> Result<DeliveryFuture, EventLogError> {
+    let topic = chemchat_crds::contract::events_topic(event.tenant.as_str());
+    let key = event.conversation_id.to_string();
+    let id = event.id.to_string();
+    let version = record::SCHEMA_VERSION.to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: record::HEADER_EVENT_ID,
+            value: Some(id.as_str()),
+        })
+        .insert(Header {
+            key: record::HEADER_EVENT_KIND,
+            value: Some(event.kind().as_str()),
+        })
+        .insert(Header {
+            key: record::HEADER_SCHEMA_VERSION,
+            value: Some(version.as_str()),
+        });
+    let value = record::encode(event);
+    let record = FutureRecord::to(&topic)
+        .key(&key)
+        .payload(&value)
+        .headers(headers);
+    producer
+        .send_result(record)
+        .map_err(|(error, _)| EventLogError(error.into()))
 }

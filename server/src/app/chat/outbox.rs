@@ -23,7 +23,7 @@ const LINGER: Duration = Duration::from_millis(10);
 /// First wait after a failure; doubles up to [`MAX_BACKOFF`] while the failures last.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between attempts while the event log or the store is down.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Events waiting in the outbox (gauge, refreshed after each drain).
 pub const METRIC_BACKLOG: &str = "chemchat_outbox_backlog";
