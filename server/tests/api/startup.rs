@@ -1,5 +1,4 @@
 //! The binary refuses bad configuration at start-up with a message naming the variable.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, Output};
 

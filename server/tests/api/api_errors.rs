@@ -1,11 +1,8 @@
 //! Bad input: every malformed request gets a 4xx in the documented shape, never a 500.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Engine, PASSWORD, TestServer, error_code};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Engine, PASSWORD, TestServer, error_code};
 
 fn registration() -> Value {
     json!({ "username": "alice", "displayName": "Alice", "email": "alice@example.com", "password": PASSWORD })

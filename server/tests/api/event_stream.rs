@@ -1,29 +1,25 @@
 //! The outbox relay and the Kafka event stream, against the real broker of `make services`
 //! (tansu) and PostgreSQL: per-conversation order, no loss when a relay dies half-way, no
 //! concurrent shipping by two replicas, and consumers that read it back.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
+use crate::support::messaging::{store_group, store_user};
+use crate::support::{Engine, TestDb, tenant, unique_tenant};
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::adapters::sql::SqlStore;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, MessageId, TenantId, Tier, UserId};
 use chemchat_server::ports::chat::{NewMessage, SendOutcome, StoredEvent};
 use chemchat_server::ports::{ChatStore, EventLog, Store, SystemClock};
-use messaging_support::{store_group, store_user};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{Engine, TestDb, tenant, unique_tenant};
 
 const CONVERSATIONS: usize = 50;
 const MESSAGES_PER_CONVERSATION: usize = 199; // + conversation.created = 200 events each
 
 async fn kafka(tenant: &TenantId) -> Arc<KafkaEventLog> {
     let log = KafkaEventLog::connect(KafkaSettings {
-        brokers: support::kafka_brokers(),
+        brokers: crate::support::kafka_brokers(),
         tenant: Some(tenant.to_string()),
         topic: TopicSettings {
             partitions: 3,

@@ -1,19 +1,15 @@
 //! The built-in search index below the API, on both engines: the migration indexes messages
 //! stored before it, the index names no tenant yet never answers across tenants, and (SQLite)
 //! the triggers keep the FTS5 index identical to the table through edits and deletes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
+use crate::support::messaging::{OrdinaryRole, store_group, store_user, t};
+use crate::support::{Engine, TestDb, tenant};
 use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::domain::{ConversationId, MessageId, Tier, UserId};
 use chemchat_server::ports::chat::{MessageChange, MessageEditRequest, NewMessage, SendOutcome};
 use chemchat_server::ports::{ChatStore, MARK_END, MARK_START, MessageSearch, SearchIndex, Store};
-use messaging_support::{OrdinaryRole, store_group, store_user, t};
 use std::collections::HashSet;
 use std::path::Path;
-use support::{Engine, TestDb, tenant};
 
 /// The migration that adds the index.
 const SEARCH_MIGRATION: i64 = 20261124000003;
@@ -110,7 +106,7 @@ async fn messages_stored_before_the_migration_are_found(engine: Engine) {
 both_engines!(backfill, messages_stored_before_the_migration_are_found);
 
 async fn a_search_never_crosses_tenants(engine: Engine) {
-    let (_db, store) = messaging_support::store(engine).await;
+    let (_db, store) = crate::support::messaging::store(engine).await;
     let alice = store_user(&store, "acme", "alice").await;
     let room = store_group(&store, "acme", alice, &[]).await;
     let id = send(&store, "acme", room, alice, "quarterly numbers").await;
@@ -134,7 +130,7 @@ both_engines!(tenants, a_search_never_crosses_tenants);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_search_runs_under_row_level_security() {
-    let (db, superuser) = messaging_support::store(Engine::Postgres).await;
+    let (db, superuser) = crate::support::messaging::store(Engine::Postgres).await;
     let alice = store_user(&superuser, "acme", "alice").await;
     let room = store_group(&superuser, "acme", alice, &[]).await;
     let id = send(&superuser, "acme", room, alice, "quarterly numbers").await;
@@ -160,7 +156,7 @@ async fn fts5_integrity(store: &SqlStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_index_stays_identical_to_the_table() {
-    let (_db, store) = messaging_support::store(Engine::Sqlite).await;
+    let (_db, store) = crate::support::messaging::store(Engine::Sqlite).await;
     let alice = store_user(&store, "acme", "alice").await;
     let room = store_group(&store, "acme", alice, &[]).await;
     let mut ids = Vec::new();

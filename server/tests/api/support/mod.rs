@@ -1,6 +1,9 @@
 //! Test support: fresh databases on both engines, and the real server on 127.0.0.1:0 driven by a
 //! real HTTP client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
+
+pub mod messaging;
+pub mod ws;
 
 use chemchat_server::Server;
 use chemchat_server::adapters::sql::{self, SqlStore};

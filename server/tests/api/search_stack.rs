@@ -1,16 +1,12 @@
 //! The scaled deployment end to end: a server on PostgreSQL whose outbox relay ships to Kafka
 //! (tansu) and whose search indexer feeds OpenSearch (osmem) from its consumer group. Pinned to a
 //! tenant of its own, so its topic, index and consumer group are this test's alone.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
-use messaging_support::{ApiUser, api_group, api_send, api_user, call};
+use crate::support::messaging::{ApiUser, api_group, api_send, api_user, call};
+use crate::support::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{Engine, TestServer};
 
 async fn search(server: &TestServer, user: &ApiUser, q: &str) -> Vec<String> {
     let url = format!("/api/v1/search/messages?q={q}");
@@ -56,7 +52,10 @@ async fn send(server: &TestServer, user: &ApiUser, conversation: &str, text: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kafka_to_opensearch_finds_edits_and_forgets_deletes_within_five_seconds() {
     let tenant = format!("stack-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let (brokers, search_url) = (support::kafka_brokers(), support::search_url());
+    let (brokers, search_url) = (
+        crate::support::kafka_brokers(),
+        crate::support::search_url(),
+    );
     let server = TestServer::start_with(Engine::Postgres, |settings| {
         settings.tenant_id = Some(tenant.clone());
         settings.kafka_brokers = Some(brokers);

@@ -1,15 +1,11 @@
 //! Messages over the real HTTP API on both engines: concurrent and retried sends, byte-exact
 //! content, edits, tombstones, reactions, and isolation between members, non-members and tenants.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
-use messaging_support::{api_group, api_send, api_user, assert_error, call};
+use crate::support::messaging::{api_group, api_send, api_user, assert_error, call};
+use crate::support::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::collections::HashSet;
-use support::{Engine, TestServer};
 
 async fn sends_are_retry_safe_and_byte_exact(engine: Engine) {
     let server = TestServer::start(engine).await;

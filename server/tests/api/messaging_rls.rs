@@ -1,14 +1,10 @@
 //! PostgreSQL's row-level security, seen by an ordinary role (the test suite's superuser bypasses
 //! it): request transactions see only their tenant; the outbox relay alone sees every tenant.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
+use crate::support::Engine;
+use crate::support::messaging::{OrdinaryRole, store, store_group, store_send, store_user, t};
 use chemchat_server::ports::ChatStore;
 use chemchat_server::ports::chat::HistoryPage;
-use messaging_support::{OrdinaryRole, store, store_group, store_send, store_user, t};
-use support::Engine;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_walled_off_and_the_relay_spans_them() {

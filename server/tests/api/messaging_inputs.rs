@@ -1,15 +1,11 @@
 //! Every bad input over the real HTTP API on both engines gets its documented 4xx and error
 //! shape; tenant quotas answer 429 naming the quota; the API documents itself.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
+use crate::support::messaging::{api_group, api_send, api_user, assert_error, call, set_quotas};
+use crate::support::{Engine, TestServer};
 use chemchat_server::domain::Quotas;
-use messaging_support::{api_group, api_send, api_user, assert_error, call, set_quotas};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::{Engine, TestServer};
 
 /// A request, and the status, code and field it must be refused with.
 type Case = (

@@ -1,19 +1,15 @@
 //! The chat store on both engines: gap-free seqs under concurrency, idempotent sends, paging,
 //! sync, the outbox relay, tenant isolation.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
+use crate::support::Engine;
+use crate::support::messaging::{new_message, store, store_group, store_send, store_user, t};
 use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};
 use chemchat_server::ports::chat::{HistoryPage, SendOutcome, SyncPosition};
 use chemchat_server::ports::{ChatStore, Delivery, EventLog, Store, SystemClock};
-use messaging_support::{new_message, store, store_group, store_send, store_user, t};
 use std::collections::HashSet;
 use std::sync::Arc;
-use support::Engine;
 
 /// Reads the whole history forwards, 100 at a time.
 async fn all_seqs(

@@ -1,6 +1,6 @@
 //! A real WebSocket client (tokio-tungstenite) for the gateway tests: envelopes in, frames out,
 //! frames kept in arrival order so a test can wait for one event without losing the others.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};

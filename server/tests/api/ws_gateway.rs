@@ -1,18 +1,13 @@
 //! The WebSocket gateway over the real server with real tokio-tungstenite clients, on both
 //! engines: the whole event table of api.md, acks and failed acks, fan-out of changes made over
 //! REST, presence, typing with its expiry, receipts, sync, leave, and the metrics gauge.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-mod ws_support;
-
-use messaging_support::{api_group, api_send, api_user, call};
+use crate::support::messaging::{api_group, api_send, api_user, call};
+use crate::support::ws::Ws;
+use crate::support::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{Engine, TestServer};
-use ws_support::Ws;
 
 const SHORT: Duration = Duration::from_millis(400);
 

@@ -2,17 +2,13 @@
 //! receives what a client on instance B sends, in seq order; typing and presence cross
 //! instances; and when an instance is killed mid-conversation its clients reconnect to the
 //! other, sync, and end with every acknowledged message exactly once, in order.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-mod ws_support;
-
+use crate::support::ws::Ws;
+use crate::support::{Engine, PASSWORD, TestDb};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{Engine, PASSWORD, TestDb};
-use ws_support::Ws;
 
 /// A subscription reaches Redis a few milliseconds after the join is acknowledged; messages
 /// sent meanwhile are for sync, which these tests do not want to depend on.

@@ -1,15 +1,12 @@
 //! Every `Store` method on both engines, each test on a fresh database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Engine, TestDb, tenant};
 use chemchat_server::adapters::sql::SqlStore;
 use chemchat_server::domain::{AuditId, DeviceId, SessionId, TenantId, Tier, UserId};
 use chemchat_server::ports::{
     AuditEntry, NewSession, NewUser, Rotation, Store, TokenSwap, UserCreation,
 };
 use serde_json::json;
-use support::{Engine, TestDb, tenant};
 
 async fn store(engine: Engine) -> (TestDb, SqlStore) {
     let db = TestDb::new(engine).await;

@@ -3,19 +3,14 @@
 //!
 //! The test runs its own throw-away `redis-server` so it can kill it without disturbing the
 //! machine's Redis that other tests share.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-mod ws_support;
-
-use messaging_support::{api_group, api_user};
+use crate::support::messaging::{api_group, api_user};
+use crate::support::ws::Ws;
+use crate::support::{Engine, TestServer};
 use secrecy::SecretString;
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{Engine, TestServer};
-use ws_support::Ws;
 
 /// A private Redis on a free port, killed when dropped.
 struct PrivateRedis {

@@ -1,14 +1,11 @@
 //! The authentication API against the real server, on both engines.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Engine, PASSWORD, TestServer, error_code};
 use chemchat_server::app::auth::totp_for;
 use chemchat_server::domain::{TenantId, Tier};
 use chemchat_server::ports::Store;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{Engine, PASSWORD, TestServer, error_code};
 
 async fn register_login_me_refresh_logout(engine: Engine) {
     let server = TestServer::start(engine).await;

@@ -1,5 +1,5 @@
 //! Helpers shared by the messaging and conversation tests, on top of the lead's `support`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
 use crate::support::{Engine, TestDb, TestServer, tenant};
 use chemchat_server::adapters::sql::{self, SqlStore};

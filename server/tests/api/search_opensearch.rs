@@ -2,10 +2,8 @@
 //! OpenSearch-API server of `make services` (and its Kafka broker for the indexer's feed):
 //! found within seconds, edits and deletes applied, duplicates and late events ignored, no
 //! other tenant's or conversation's messages.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::unique_tenant;
 use chemchat_server::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings};
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::app::indexer::SearchIndexer;
@@ -17,10 +15,9 @@ use chemchat_server::ports::{
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::unique_tenant;
 
 async fn index() -> Arc<ElasticSearchIndex> {
-    let url = support::search_url();
+    let url = crate::support::search_url();
     let index = ElasticSearchIndex::connect(
         &url,
         IndexSettings {
@@ -238,7 +235,7 @@ async fn the_indexer_feeds_the_index_from_kafka_and_ignores_duplicates() {
     let tenant = unique_tenant("indexer");
     let log = Arc::new(
         KafkaEventLog::connect(KafkaSettings {
-            brokers: support::kafka_brokers(),
+            brokers: crate::support::kafka_brokers(),
             tenant: Some(tenant.to_string()),
             topic: TopicSettings::default(),
         })

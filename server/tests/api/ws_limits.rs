@@ -2,18 +2,13 @@
 //! timeout (4401), oversized frames (1009), floods (4029), slow consumers (4008, without
 //! slowing anyone else), and the graceful drain (`reconnect {afterMs}`, then 1012). These are
 //! engine-independent, so they run on SQLite.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-mod ws_support;
-
-use messaging_support::{api_group, api_send, api_user};
+use crate::support::messaging::{api_group, api_send, api_user};
+use crate::support::ws::Ws;
+use crate::support::{Engine, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-use support::{Engine, TestServer};
-use ws_support::Ws;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unauthenticated_connections_close_after_the_deadline() {

@@ -2,17 +2,13 @@
 //! OpenSearch (the server on PostgreSQL with `CHEMCHAT_SEARCH_URL` set, fed by its indexer):
 //! messages found as sent, stemmed, edited and deleted; only conversations the caller reads now; safe highlights; cursor pages; every bad
 //! query a 400 naming its field; query syntax in user text never an error; conversations by name.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
-use messaging_support::{ApiUser, api_group, api_send, api_user, assert_error, call};
+use crate::support::messaging::{ApiUser, api_group, api_send, api_user, assert_error, call};
+use crate::support::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-use support::{Engine, TestServer};
 
 /// Which search adapter serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +24,7 @@ async fn start(backend: Backend) -> TestServer {
         Backend::Sqlite => TestServer::start(Engine::Sqlite).await,
         Backend::Postgres => TestServer::start(Engine::Postgres).await,
         Backend::OpenSearch => {
-            let url = support::search_url();
+            let url = crate::support::search_url();
             TestServer::start_with(Engine::Postgres, |settings| {
                 settings.search_url = Some(url.into());
             })
@@ -478,7 +474,7 @@ async fn named_user(server: &TestServer, username: &str, display_name: &str) -> 
         .post(
             "/api/v1/auth/register",
             json!({ "username": username, "displayName": display_name,
-                "email": format!("{username}@example.com"), "password": support::PASSWORD }),
+                "email": format!("{username}@example.com"), "password": crate::support::PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

@@ -1,16 +1,11 @@
 //! The heartbeat: a client heard from within the timeout stays; a silent one is closed with 4408,
 //! and its user goes offline for everyone watching.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-mod ws_support;
-
-use messaging_support::{api_group, api_user};
+use crate::support::messaging::{api_group, api_user};
+use crate::support::ws::Ws;
+use crate::support::{Engine, TestServer};
 use serde_json::json;
 use std::time::Duration;
-use support::{Engine, TestServer};
-use ws_support::Ws;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn silent_clients_are_closed_and_go_offline() {

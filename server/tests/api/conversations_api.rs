@@ -1,14 +1,10 @@
 //! Conversations over the real HTTP API on both engines: DM dedupe, roles, leaving, the list
 //! with last message and unread count, read receipts, sync across membership changes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod messaging_support;
-mod support;
-
-use messaging_support::{ApiUser, api_group, api_send, api_user, assert_error, call};
+use crate::support::messaging::{ApiUser, api_group, api_send, api_user, assert_error, call};
+use crate::support::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Engine, TestServer};
 
 fn role_of(conversation: &Value, user: &ApiUser) -> Option<String> {
     conversation["members"]
