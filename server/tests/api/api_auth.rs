@@ -1,6 +1,8 @@
 //! The authentication API against the real server, on both engines.
 
-use crate::support::{Engine, PASSWORD, TestServer, error_code};
+use crate::support::Engine;
+use crate::support::api::{PASSWORD, api_user, error_code};
+use crate::support::server::TestServer;
 use chemchat_server::app::auth::totp_for;
 use chemchat_server::domain::{TenantId, Tier};
 use chemchat_server::ports::Store;
@@ -239,7 +241,7 @@ impl Authenticator {
 
 async fn mfa_on_and_off(engine: Engine) {
     let server = TestServer::start(engine).await;
-    let access = server.user("carol").await;
+    let access = api_user(&server, None, "carol").await.token;
     let app = Authenticator::set_up(&server, &access, "carol").await;
     let (secret, code) = (app.secret.as_str(), |offset| app.code(offset));
 
@@ -319,7 +321,7 @@ both_engines!(mfa, mfa_on_and_off);
 
 async fn mfa_can_be_disabled(engine: Engine) {
     let server = TestServer::start(engine).await;
-    let access = server.user("dave").await;
+    let access = api_user(&server, None, "dave").await.token;
     let app = Authenticator::set_up(&server, &access, "dave").await;
     let (secret, code) = (app.secret.as_str(), |offset| app.code(offset));
     let (status, _) = server

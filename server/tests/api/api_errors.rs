@@ -1,6 +1,8 @@
 //! Bad input: every malformed request gets a 4xx in the documented shape, never a 500.
 
-use crate::support::{Engine, PASSWORD, TestServer, error_code};
+use crate::support::Engine;
+use crate::support::api::{PASSWORD, api_user, error_code};
+use crate::support::server::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -234,7 +236,7 @@ async fn malformed_bodies_routes_and_methods() {
         assert_eq!(error_code(status, &answer), "tenant_not_found", "{tenant}");
     }
     // Wrong types and bad values on the other auth endpoints.
-    let token = server.user("zoe").await;
+    let token = api_user(&server, None, "zoe").await.token;
     for (path, body) in [
         (
             "/api/v1/auth/login",

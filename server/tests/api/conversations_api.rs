@@ -1,8 +1,9 @@
 //! Conversations over the real HTTP API on both engines: DM dedupe, roles, leaving, the list
 //! with last message and unread count, read receipts, sync across membership changes.
 
-use crate::support::messaging::{ApiUser, api_group, api_send, api_user, assert_error, call};
-use crate::support::{Engine, TestServer};
+use crate::support::Engine;
+use crate::support::api::{ApiUser, api_group, api_send, api_user, assert_error, call};
+use crate::support::server::TestServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

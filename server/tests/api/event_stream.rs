@@ -2,14 +2,15 @@
 //! (tansu) and PostgreSQL: per-conversation order, no loss when a relay dies half-way, no
 //! concurrent shipping by two replicas, and consumers that read it back.
 
-use crate::support::messaging::{store_group, store_user};
-use crate::support::{Engine, TestDb, tenant, unique_tenant};
+use crate::support::services::{self, unique_tenant};
+use crate::support::store::{new_message, store_group, store_message, store_user};
+use crate::support::{Engine, TestDb, tenant};
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::adapters::sql::SqlStore;
 use chemchat_server::app::chat::OutboxRelay;
-use chemchat_server::domain::{ConversationId, MessageId, TenantId, Tier, UserId};
-use chemchat_server::ports::chat::{NewMessage, SendOutcome, StoredEvent};
-use chemchat_server::ports::{ChatStore, EventLog, Store, SystemClock};
+use chemchat_server::domain::{ConversationId, TenantId, Tier};
+use chemchat_server::ports::chat::StoredEvent;
+use chemchat_server::ports::{EventLog, Store, SystemClock};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ const MESSAGES_PER_CONVERSATION: usize = 199; // + conversation.created = 200 ev
 
 async fn kafka(tenant: &TenantId) -> Arc<KafkaEventLog> {
     let log = KafkaEventLog::connect(KafkaSettings {
-        brokers: crate::support::kafka_brokers(),
+        brokers: services::kafka_brokers(),
         tenant: Some(tenant.to_string()),
         topic: TopicSettings {
             partitions: 3,
@@ -55,7 +56,8 @@ async fn seed(store: &SqlStore, tenant: &TenantId) -> Vec<ConversationId> {
         let tenant = tenant.clone();
         tokio::spawn(async move {
             for i in 0..MESSAGES_PER_CONVERSATION {
-                send(&store, &tenant, conversation, user, i).await;
+                let message = new_message(conversation, user, &format!("k{i}"));
+                store_message(&store, tenant.as_str(), &message).await;
             }
         })
     });
@@ -67,28 +69,6 @@ async fn seed(store: &SqlStore, tenant: &TenantId) -> Vec<ConversationId> {
 
 fn tenant_of(id: &TenantId) -> chemchat_server::domain::Tenant {
     tenant(id.as_str(), Tier::Enterprise)
-}
-
-async fn send(
-    store: &SqlStore,
-    tenant: &TenantId,
-    conversation: ConversationId,
-    user: UserId,
-    i: usize,
-) {
-    let message = NewMessage {
-        id: MessageId::generate(),
-        conversation_id: conversation,
-        sender_id: user,
-        client_message_id: format!("k{i}"),
-        kind: "text".into(),
-        content: format!("message {i}"),
-        at_ms: 2_000,
-    };
-    match store.send_message(tenant, &message, None).await.unwrap() {
-        SendOutcome::Sent(_) => {}
-        other => panic!("not sent: {other:?}"),
-    }
 }
 
 async fn wait_for_backlog(store: &Arc<dyn Store>, at_most: u64, within: Duration) {

@@ -1,8 +1,9 @@
 //! Messages over the real HTTP API on both engines: concurrent and retried sends, byte-exact
 //! content, edits, tombstones, reactions, and isolation between members, non-members and tenants.
 
-use crate::support::messaging::{api_group, api_send, api_user, assert_error, call};
-use crate::support::{Engine, TestServer};
+use crate::support::Engine;
+use crate::support::api::{api_group, api_send, api_user, assert_error, call};
+use crate::support::server::TestServer;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::collections::HashSet;

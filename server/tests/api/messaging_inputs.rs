@@ -1,8 +1,9 @@
 //! Every bad input over the real HTTP API on both engines gets its documented 4xx and error
 //! shape; tenant quotas answer 429 naming the quota; the API documents itself.
 
-use crate::support::messaging::{api_group, api_send, api_user, assert_error, call, set_quotas};
-use crate::support::{Engine, TestServer};
+use crate::support::Engine;
+use crate::support::api::{api_group, api_send, api_user, assert_error, call};
+use crate::support::server::TestServer;
 use chemchat_server::domain::Quotas;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -243,16 +244,16 @@ async fn quotas_answer_429_naming_the_quota(engine: Engine) {
     let server = TestServer::start(engine).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
-    set_quotas(
-        &server,
-        "default",
-        Quotas {
-            max_conversations: Some(1),
-            max_messages_per_day: Some(3),
-            ..Quotas::default()
-        },
-    )
-    .await;
+    server
+        .set_quotas(
+            "default",
+            Quotas {
+                max_conversations: Some(1),
+                max_messages_per_day: Some(3),
+                ..Quotas::default()
+            },
+        )
+        .await;
     for i in 0..3 {
         let (s, b) = api_send(&server, &alice, &conversation, "x", &format!("k{i}")).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");

@@ -1,8 +1,8 @@
 //! PostgreSQL's row-level security, seen by an ordinary role (the test suite's superuser bypasses
 //! it): request transactions see only their tenant; the outbox relay alone sees every tenant.
 
-use crate::support::Engine;
-use crate::support::messaging::{OrdinaryRole, store, store_group, store_send, store_user, t};
+use crate::support::store::{OrdinaryRole, store, store_group, store_send, store_user};
+use crate::support::{Engine, t};
 use chemchat_server::ports::ChatStore;
 use chemchat_server::ports::chat::HistoryPage;
 

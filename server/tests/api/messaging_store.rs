@@ -1,8 +1,8 @@
 //! The chat store on both engines: gap-free seqs under concurrency, idempotent sends, paging,
 //! sync, the outbox relay, tenant isolation.
 
-use crate::support::Engine;
-use crate::support::messaging::{new_message, store, store_group, store_send, store_user, t};
+use crate::support::store::{new_message, store, store_group, store_send, store_user};
+use crate::support::{Engine, t};
 use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};

@@ -3,8 +3,10 @@
 //! messages found as sent, stemmed, edited and deleted; only conversations the caller reads now; safe highlights; cursor pages; every bad
 //! query a 400 naming its field; query syntax in user text never an error; conversations by name.
 
-use crate::support::messaging::{ApiUser, api_group, api_send, api_user, assert_error, call};
-use crate::support::{Engine, TestServer};
+use crate::support::Engine;
+use crate::support::api::{ApiUser, api_group, api_user, assert_error, call, request, send_text};
+use crate::support::server::TestServer;
+use crate::support::services;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -24,7 +26,7 @@ async fn start(backend: Backend) -> TestServer {
         Backend::Sqlite => TestServer::start(Engine::Sqlite).await,
         Backend::Postgres => TestServer::start(Engine::Postgres).await,
         Backend::OpenSearch => {
-            let url = crate::support::search_url();
+            let url = services::search_url();
             TestServer::start_with(Engine::Postgres, |settings| {
                 settings.search_url = Some(url.into());
             })
@@ -65,11 +67,7 @@ async fn get(
     if !params.is_empty() {
         url.query_pairs_mut().extend_pairs(params);
     }
-    let mut req = server.http.get(url).bearer_auth(&user.token);
-    if let Some(tenant) = &user.tenant {
-        req = req.header("x-tenant-id", tenant);
-    }
-    server.call(req).await
+    server.call(request(server, user, Method::GET, url)).await
 }
 
 async fn search(server: &TestServer, user: &ApiUser, params: &[(&str, &str)]) -> Value {
@@ -105,19 +103,12 @@ async fn search_until(
     }
 }
 
-async fn send(server: &TestServer, user: &ApiUser, conversation: &str, text: &str) -> String {
-    let key = uuid::Uuid::new_v4().to_string();
-    let (status, body) = api_send(server, user, conversation, text, &key).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
 async fn found_sent_edited_and_deleted(backend: Backend) {
     let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let bob = api_user(&server, None, "bob").await;
     let conversation = api_group(&server, &alice, &[&bob]).await;
-    let id = send(&server, &alice, &conversation, "I run every morning").await;
+    let id = send_text(&server, &alice, &conversation, "I run every morning").await;
 
     // Found as sent; "running" is stemmed to "run"; case does not matter.
     for q in ["morning", "running", "RUN every"] {
@@ -146,10 +137,10 @@ async fn found_sent_edited_and_deleted(backend: Backend) {
     assert_eq!(page["nextCursor"], Value::Null);
 
     // Stemming the other way, and a non-English word matches as written.
-    let running = send(&server, &bob, &conversation, "they were running late").await;
+    let running = send_text(&server, &bob, &conversation, "they were running late").await;
     let page = search_until(&server, &alice, &[("q", "run")], |ids| ids.len() == 2).await;
     assert_eq!(ids(&page), [running.clone(), id.clone()], "newest first");
-    let german = send(&server, &bob, &conversation, "Die Häuser sind schön").await;
+    let german = send_text(&server, &bob, &conversation, "Die Häuser sind schön").await;
     let page = search_until(&server, &alice, &[("q", "häuser")], |ids| !ids.is_empty()).await;
     assert_eq!(ids(&page), [german]);
 
@@ -183,7 +174,7 @@ async fn found_sent_edited_and_deleted(backend: Backend) {
     )
     .await;
     assert_eq!(ids(&page), Vec::<String>::new());
-    let again = send(&server, &bob, &conversation, "swim daily, again").await;
+    let again = send_text(&server, &bob, &conversation, "swim daily, again").await;
     let page = search_until(&server, &alice, &[("q", "swim daily")], |ids| {
         ids.contains(&again)
     })
@@ -205,10 +196,10 @@ async fn only_conversations_the_caller_reads_now(backend: Backend) {
     let private = api_group(&server, &alice, &[]).await;
     let outside = api_group(&server, &outsider, &[]).await;
     let abroad = api_group(&server, &foreigner, &[]).await;
-    let in_shared = send(&server, &alice, &shared, "secret plans").await;
-    let in_private = send(&server, &alice, &private, "secret diary").await;
-    let in_outside = send(&server, &outsider, &outside, "secret outside").await;
-    let in_abroad = send(&server, &foreigner, &abroad, "secret abroad").await;
+    let in_shared = send_text(&server, &alice, &shared, "secret plans").await;
+    let in_private = send_text(&server, &alice, &private, "secret diary").await;
+    let in_outside = send_text(&server, &outsider, &outside, "secret outside").await;
+    let in_abroad = send_text(&server, &foreigner, &abroad, "secret abroad").await;
 
     let page = search_until(&server, &alice, &[("q", "secret")], |ids| ids.len() == 2).await;
     assert_eq!(
@@ -287,7 +278,7 @@ async fn highlights_are_escaped_html(backend: Backend) {
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
     let text = "<b>bold</b> & \"quoted\" payload <script>alert('x')</script> 'single'";
-    send(&server, &alice, &conversation, text).await;
+    send_text(&server, &alice, &conversation, text).await;
     let page = search_until(&server, &alice, &[("q", "payload")], |ids| ids.len() == 1).await;
     let item = &page["items"][0];
     assert_eq!(
@@ -330,9 +321,9 @@ async fn pages_visit_every_hit_once_newest_first(backend: Backend) {
     let mut sent = HashSet::new();
     for i in 0..45 {
         let conversation = if i % 3 == 0 { &second } else { &first };
-        sent.insert(send(&server, &alice, conversation, &format!("needle number {i}")).await);
+        sent.insert(send_text(&server, &alice, conversation, &format!("needle number {i}")).await);
         if i % 5 == 0 {
-            send(&server, &alice, conversation, "hay only").await;
+            send_text(&server, &alice, conversation, "hay only").await;
         }
     }
     search_until(
@@ -378,7 +369,7 @@ async fn malformed_queries_are_400_naming_the_field(backend: Backend) {
     let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
-    send(&server, &alice, &conversation, "something to find").await;
+    send_text(&server, &alice, &conversation, "something to find").await;
     let long = "a".repeat(300);
     let seventeen: Vec<String> = (0..17).map(|i| format!("word{i}")).collect();
     let seventeen = seventeen.join(" ");
@@ -431,7 +422,7 @@ async fn query_syntax_in_user_text_is_just_text(backend: Backend) {
     let server = start(backend).await;
     let alice = api_user(&server, None, "alice").await;
     let conversation = api_group(&server, &alice, &[]).await;
-    let id = send(
+    let id = send_text(
         &server,
         &alice,
         &conversation,
@@ -468,28 +459,6 @@ async fn query_syntax_in_user_text_is_just_text(backend: Backend) {
 }
 every_adapter!(query_syntax, query_syntax_in_user_text_is_just_text);
 
-/// Registers `username` with a display name of its own.
-async fn named_user(server: &TestServer, username: &str, display_name: &str) -> ApiUser {
-    let (status, body) = server
-        .post(
-            "/api/v1/auth/register",
-            json!({ "username": username, "displayName": display_name,
-                "email": format!("{username}@example.com"), "password": crate::support::PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_str().unwrap().to_owned();
-    let token = server.login(username).await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ApiUser {
-        id,
-        token,
-        tenant: None,
-    }
-}
-
 async fn create(server: &TestServer, owner: &ApiUser, body: Value) -> String {
     let (status, created) = call(
         server,
@@ -517,10 +486,10 @@ async fn conversations_by_title_and_dm_peer(backend: Backend) {
     server
         .add_tenant("globex", chemchat_server::domain::Tier::Enterprise)
         .await;
-    let alice = named_user(&server, "alice", "Alice Liddell").await;
-    let bob = named_user(&server, "bob", "Bob").await;
-    let ulrich = named_user(&server, "uli", "Ülrich Weiß").await;
-    let outsider = named_user(&server, "outsider", "Outsider").await;
+    let alice = ApiUser::sign_up(&server, None, "alice", "Alice Liddell").await;
+    let bob = ApiUser::sign_up(&server, None, "bob", "Bob").await;
+    let ulrich = ApiUser::sign_up(&server, None, "uli", "Ülrich Weiß").await;
+    let outsider = ApiUser::sign_up(&server, None, "outsider", "Outsider").await;
     let foreigner = api_user(&server, Some("globex"), "foreigner").await;
     let group = |name: &str, members: &[&ApiUser]| {
         json!({ "type": "group", "name": name,

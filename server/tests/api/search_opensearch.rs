@@ -3,7 +3,7 @@
 //! found within seconds, edits and deletes applied, duplicates and late events ignored, no
 //! other tenant's or conversation's messages.
 
-use crate::support::unique_tenant;
+use crate::support::services::{self, unique_tenant};
 use chemchat_server::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings};
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::app::indexer::SearchIndexer;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 async fn index() -> Arc<ElasticSearchIndex> {
-    let url = crate::support::search_url();
+    let url = services::search_url();
     let index = ElasticSearchIndex::connect(
         &url,
         IndexSettings {
@@ -235,7 +235,7 @@ async fn the_indexer_feeds_the_index_from_kafka_and_ignores_duplicates() {
     let tenant = unique_tenant("indexer");
     let log = Arc::new(
         KafkaEventLog::connect(KafkaSettings {
-            brokers: crate::support::kafka_brokers(),
+            brokers: services::kafka_brokers(),
             tenant: Some(tenant.to_string()),
             topic: TopicSettings::default(),
         })

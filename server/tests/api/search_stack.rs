@@ -2,8 +2,10 @@
 //! (tansu) and whose search indexer feeds OpenSearch (osmem) from its consumer group. Pinned to a
 //! tenant of its own, so its topic, index and consumer group are this test's alone.
 
-use crate::support::messaging::{ApiUser, api_group, api_send, api_user, call};
-use crate::support::{Engine, TestServer};
+use crate::support::Engine;
+use crate::support::api::{ApiUser, api_group, api_user, call, send_text};
+use crate::support::server::TestServer;
+use crate::support::services;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -42,20 +44,10 @@ async fn until(
     }
 }
 
-async fn send(server: &TestServer, user: &ApiUser, conversation: &str, text: &str) -> String {
-    let key = uuid::Uuid::new_v4().to_string();
-    let (status, body) = api_send(server, user, conversation, text, &key).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kafka_to_opensearch_finds_edits_and_forgets_deletes_within_five_seconds() {
     let tenant = format!("stack-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let (brokers, search_url) = (
-        crate::support::kafka_brokers(),
-        crate::support::search_url(),
-    );
+    let (brokers, search_url) = (services::kafka_brokers(), services::search_url());
     let server = TestServer::start_with(Engine::Postgres, |settings| {
         settings.tenant_id = Some(tenant.clone());
         settings.kafka_brokers = Some(brokers);
@@ -67,11 +59,11 @@ async fn kafka_to_opensearch_finds_edits_and_forgets_deletes_within_five_seconds
     let conversation = api_group(&server, &alice, &[&bob]).await;
 
     // The first message also waits for the indexer to join its consumer group.
-    let warm = send(&server, &alice, &conversation, "warming up").await;
+    let warm = send_text(&server, &alice, &conversation, "warming up").await;
     until(&server, &bob, "warming", &[&warm], Duration::from_secs(60)).await;
 
     let five = Duration::from_secs(5);
-    let id = send(&server, &alice, &conversation, "quarterly numbers attached").await;
+    let id = send_text(&server, &alice, &conversation, "quarterly numbers attached").await;
     let found = until(&server, &bob, "quarterly", &[&id], five).await;
     let path = format!("/api/v1/messages/{id}");
     let body = json!({ "content": "yearly numbers attached" });

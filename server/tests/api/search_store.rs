@@ -2,11 +2,13 @@
 //! stored before it, the index names no tenant yet never answers across tenants, and (SQLite)
 //! the triggers keep the FTS5 index identical to the table through edits and deletes.
 
-use crate::support::messaging::{OrdinaryRole, store_group, store_user, t};
-use crate::support::{Engine, TestDb, tenant};
+use crate::support::store::{
+    OrdinaryRole, new_message, store, store_group, store_message, store_user,
+};
+use crate::support::{Engine, TestDb, t, tenant};
 use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::domain::{ConversationId, MessageId, Tier, UserId};
-use chemchat_server::ports::chat::{MessageChange, MessageEditRequest, NewMessage, SendOutcome};
+use chemchat_server::ports::chat::{MessageChange, MessageEditRequest, NewMessage};
 use chemchat_server::ports::{ChatStore, MARK_END, MARK_START, MessageSearch, SearchIndex, Store};
 use std::collections::HashSet;
 use std::path::Path;
@@ -14,6 +16,7 @@ use std::path::Path;
 /// The migration that adds the index.
 const SEARCH_MIGRATION: i64 = 20261124000003;
 
+/// Stores `text` under a fresh key; returns the message's id.
 async fn send(
     store: &SqlStore,
     tenant: &str,
@@ -22,22 +25,10 @@ async fn send(
     text: &str,
 ) -> MessageId {
     let message = NewMessage {
-        id: MessageId::generate(),
-        conversation_id: conversation,
-        sender_id: sender,
-        client_message_id: uuid::Uuid::new_v4().to_string(),
-        kind: "text".into(),
         content: text.to_owned(),
-        at_ms: 2_000,
+        ..new_message(conversation, sender, &uuid::Uuid::new_v4().to_string())
     };
-    match store
-        .send_message(&t(tenant), &message, None)
-        .await
-        .unwrap()
-    {
-        SendOutcome::Sent(m) => m.id,
-        other => panic!("not sent: {other:?}"),
-    }
+    store_message(store, tenant, &message).await.id
 }
 
 async fn found(
@@ -106,7 +97,7 @@ async fn messages_stored_before_the_migration_are_found(engine: Engine) {
 both_engines!(backfill, messages_stored_before_the_migration_are_found);
 
 async fn a_search_never_crosses_tenants(engine: Engine) {
-    let (_db, store) = crate::support::messaging::store(engine).await;
+    let (_db, store) = store(engine).await;
     let alice = store_user(&store, "acme", "alice").await;
     let room = store_group(&store, "acme", alice, &[]).await;
     let id = send(&store, "acme", room, alice, "quarterly numbers").await;
@@ -130,7 +121,7 @@ both_engines!(tenants, a_search_never_crosses_tenants);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_search_runs_under_row_level_security() {
-    let (db, superuser) = crate::support::messaging::store(Engine::Postgres).await;
+    let (db, superuser) = store(Engine::Postgres).await;
     let alice = store_user(&superuser, "acme", "alice").await;
     let room = store_group(&superuser, "acme", alice, &[]).await;
     let id = send(&superuser, "acme", room, alice, "quarterly numbers").await;
@@ -156,7 +147,7 @@ async fn fts5_integrity(store: &SqlStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_index_stays_identical_to_the_table() {
-    let (_db, store) = crate::support::messaging::store(Engine::Sqlite).await;
+    let (_db, store) = store(Engine::Sqlite).await;
     let alice = store_user(&store, "acme", "alice").await;
     let room = store_group(&store, "acme", alice, &[]).await;
     let mut ids = Vec::new();

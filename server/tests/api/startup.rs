@@ -1,5 +1,6 @@
 //! The binary refuses bad configuration at start-up with a message naming the variable.
 
+use crate::support::services;
 use std::process::{Command, Output};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -73,9 +74,7 @@ fn bad_values_name_their_variable() {
 
 #[test]
 fn postgres_without_a_jwt_secret_is_refused() {
-    let Ok(url) = std::env::var("CHEMCHAT_TEST_DATABASE_URL") else {
-        panic!("CHEMCHAT_TEST_DATABASE_URL is not set; run `make test` (it starts the services)");
-    };
+    let url = services::postgres_admin_url();
     let output = run(&["migrate"], &[("CHEMCHAT_DATABASE_URL", &url)]);
     assert!(output.status.success(), "migrate: {}", stderr(&output));
     let output = run(&["serve"], &[("CHEMCHAT_DATABASE_URL", &url)]);

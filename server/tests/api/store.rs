@@ -1,29 +1,17 @@
 //! Every `Store` method on both engines, each test on a fresh database.
 
-use crate::support::{Engine, TestDb, tenant};
+use crate::support::store::store_with;
+use crate::support::{Engine, TestDb, t, tenant};
 use chemchat_server::adapters::sql::SqlStore;
-use chemchat_server::domain::{AuditId, DeviceId, SessionId, TenantId, Tier, UserId};
+use chemchat_server::domain::{AuditId, DeviceId, SessionId, Tier, UserId};
 use chemchat_server::ports::{
     AuditEntry, NewSession, NewUser, Rotation, Store, TokenSwap, UserCreation,
 };
 use serde_json::json;
 
+/// A store with a Pro and a Free tenant, whose quotas differ.
 async fn store(engine: Engine) -> (TestDb, SqlStore) {
-    let db = TestDb::new(engine).await;
-    let store = db.store().await;
-    store
-        .upsert_tenant(&tenant("acme", Tier::Pro))
-        .await
-        .unwrap();
-    store
-        .upsert_tenant(&tenant("globex", Tier::Free))
-        .await
-        .unwrap();
-    (db, store)
-}
-
-fn t(id: &str) -> TenantId {
-    TenantId::parse(id).unwrap()
+    store_with(engine, &[("acme", Tier::Pro), ("globex", Tier::Free)]).await
 }
 
 fn new_user(name: &str) -> NewUser {

@@ -3,9 +3,11 @@
 //! instances; and when an instance is killed mid-conversation its clients reconnect to the
 //! other, sync, and end with every acknowledged message exactly once, in order.
 
+use crate::support::api::{Api, api_group, api_user};
+use crate::support::services;
 use crate::support::ws::Ws;
-use crate::support::{Engine, PASSWORD, TestDb};
-use serde_json::{Value, json};
+use crate::support::{Engine, TestDb};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,18 +16,10 @@ use std::time::Duration;
 /// sent meanwhile are for sync, which these tests do not want to depend on.
 const SUBSCRIBED: Duration = Duration::from_millis(300);
 
-fn redis_url() -> String {
-    std::env::var("CHEMCHAT_TEST_REDIS_URL").unwrap_or_else(|_| {
-        panic!(
-            "CHEMCHAT_TEST_REDIS_URL is not set: run `make services` (or scripts/services.sh up)"
-        )
-    })
-}
-
 /// One `chemchat-server serve` process.
 struct Instance {
     child: Child,
-    addr: SocketAddr,
+    api: Api,
 }
 
 impl Instance {
@@ -44,7 +38,7 @@ impl Instance {
                 "CHEMCHAT_JWT_SECRET",
                 "test-signing-secret-0123456789abcdef",
             )
-            .env("CHEMCHAT_REDIS_URL", redis_url())
+            .env("CHEMCHAT_REDIS_URL", services::redis_url())
             .env("CHEMCHAT_REDIS_PREFIX", prefix)
             .env("CHEMCHAT_DATA_DIR", db.dir.path().join("data"))
             .env("CHEMCHAT_LOGIN_ATTEMPTS_PER_IP", "1000")
@@ -54,11 +48,11 @@ impl Instance {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("server process starts");
-        let http = reqwest::Client::new();
+        let api = Api::new(addr);
         for _ in 0..300 {
-            let ready = http.get(format!("http://{addr}/health/ready")).send().await;
+            let ready = api.http.get(api.url("/health/ready")).send().await;
             if ready.is_ok_and(|r| r.status().is_success()) {
-                return Self { child, addr };
+                return Self { child, api };
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -79,46 +73,6 @@ impl Drop for Instance {
     }
 }
 
-/// Registers and logs in `name` through `addr`; returns (user id, access token).
-async fn user(addr: SocketAddr, name: &str) -> (String, String) {
-    let http = reqwest::Client::new();
-    let body: Value = http
-        .post(format!("http://{addr}/api/v1/auth/register"))
-        .json(&json!({ "username": name, "displayName": name,
-                       "email": format!("{name}@example.com"), "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = body["id"].as_str().expect("registered").to_owned();
-    let body: Value = http
-        .post(format!("http://{addr}/api/v1/auth/login"))
-        .json(&json!({ "username": name, "password": PASSWORD, "deviceId": "test" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (id, body["accessToken"].as_str().unwrap().to_owned())
-}
-
-async fn group(addr: SocketAddr, token: &str, members: &[&str]) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!("http://{addr}/api/v1/conversations"))
-        .bearer_auth(token)
-        .json(&json!({ "type": "group", "name": "cluster", "memberIds": members }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["id"].as_str().expect("created").to_owned()
-}
-
 fn prefix() -> String {
     format!("test-{}:", uuid::Uuid::new_v4().simple())
 }
@@ -129,18 +83,18 @@ async fn messages_typing_and_presence_cross_instances() {
     let prefix = prefix();
     let a = Instance::start(&db, &prefix).await;
     let b = Instance::start(&db, &prefix).await;
-    let (alice_id, alice) = user(a.addr, "alice").await;
-    let (bob_id, bob) = user(b.addr, "bob").await;
-    let room = group(a.addr, &alice, &[&bob_id]).await;
+    let alice = api_user(&a.api, None, "alice").await;
+    let bob = api_user(&b.api, None, "bob").await;
+    let room = api_group(&a.api, &alice, &[&bob]).await;
 
-    let (mut on_a, _) = Ws::login(a.addr, &alice).await;
+    let (mut on_a, _) = Ws::login(a.api.addr, &alice.token).await;
     on_a.ok("conversation.join", json!({ "conversationId": room }))
         .await;
-    let (mut on_b, _) = Ws::login(b.addr, &bob).await;
+    let (mut on_b, _) = Ws::login(b.api.addr, &bob.token).await;
     on_b.ok("conversation.join", json!({ "conversationId": room }))
         .await;
     let online = on_a
-        .expect_where("presence.updated", |d| d["userId"] == bob_id.as_str())
+        .expect_where("presence.updated", |d| d["userId"] == bob.id.as_str())
         .await;
     assert_eq!(online["status"], "online");
     tokio::time::sleep(SUBSCRIBED).await;
@@ -159,7 +113,7 @@ async fn messages_typing_and_presence_cross_instances() {
     for n in 1..=20 {
         let got = on_a.expect("message.created").await;
         assert_eq!(got["sequenceNumber"], n, "{got}");
-        assert_eq!(got["senderId"], bob_id.as_str());
+        assert_eq!(got["senderId"], bob.id.as_str());
     }
 
     // Typing crosses instances, and so does going offline.
@@ -167,16 +121,15 @@ async fn messages_typing_and_presence_cross_instances() {
         .await;
     assert_eq!(
         on_a.expect("typing.started").await["userId"],
-        bob_id.as_str()
+        bob.id.as_str()
     );
     drop(on_b);
     let offline = on_a
         .expect_where("presence.updated", |d| {
-            d["userId"] == bob_id.as_str() && d["status"] == "offline"
+            d["userId"] == bob.id.as_str() && d["status"] == "offline"
         })
         .await;
     assert!(offline["lastSeen"].is_string());
-    let _ = alice_id;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -185,17 +138,17 @@ async fn killing_an_instance_loses_no_acknowledged_message() {
     let prefix = prefix();
     let mut a = Instance::start(&db, &prefix).await;
     let b = Instance::start(&db, &prefix).await;
-    let (_, alice) = user(a.addr, "alice").await;
-    let (bob_id, bob) = user(a.addr, "bob").await;
-    let room = group(a.addr, &alice, &[&bob_id]).await;
+    let alice = api_user(&a.api, None, "alice").await;
+    let bob = api_user(&a.api, None, "bob").await;
+    let room = api_group(&a.api, &alice, &[&bob]).await;
     let join = json!({ "conversationId": room });
 
     // Alice sends through A; Bob reads on A and keeps a sync cursor; Bob's other device is on B.
-    let (mut sender, _) = Ws::login(a.addr, &alice).await;
-    let (mut reader, _) = Ws::login(a.addr, &bob).await;
+    let (mut sender, _) = Ws::login(a.api.addr, &alice.token).await;
+    let (mut reader, _) = Ws::login(a.api.addr, &bob.token).await;
     reader.ok("conversation.join", join.clone()).await;
     let cursor = reader.ok("sync", json!({})).await["cursor"].clone();
-    let (mut watcher, _) = Ws::login(b.addr, &bob).await;
+    let (mut watcher, _) = Ws::login(b.api.addr, &bob.token).await;
     watcher.ok("conversation.join", join.clone()).await;
     tokio::time::sleep(SUBSCRIBED).await;
     let room_id = room.clone();
@@ -214,7 +167,7 @@ async fn killing_an_instance_loses_no_acknowledged_message() {
 
     // Alice reconnects to B and goes on (a resend of an acknowledged key changes nothing);
     // meanwhile Bob reconnects to B, joins and syncs from his cursor.
-    let (mut sender, _) = Ws::login(b.addr, &alice).await;
+    let (mut sender, _) = Ws::login(b.api.addr, &alice.token).await;
     let sending = tokio::spawn(async move {
         let again = sender.ok("message.send", send(10)).await;
         assert_eq!(again["seq"], 10);
@@ -222,7 +175,7 @@ async fn killing_an_instance_loses_no_acknowledged_message() {
             assert_eq!(sender.ok("message.send", send(n)).await["seq"], n);
         }
     });
-    let (mut reader, _) = Ws::login(b.addr, &bob).await;
+    let (mut reader, _) = Ws::login(b.api.addr, &bob.token).await;
     reader.ok("conversation.join", join).await;
     reader
         .send(json!({ "event": "sync", "data": { "since": cursor } }))

@@ -2,9 +2,10 @@
 //! engines: the whole event table of api.md, acks and failed acks, fan-out of changes made over
 //! REST, presence, typing with its expiry, receipts, sync, leave, and the metrics gauge.
 
-use crate::support::messaging::{api_group, api_send, api_user, call};
+use crate::support::Engine;
+use crate::support::api::{api_group, api_send, api_user, call};
+use crate::support::server::TestServer;
 use crate::support::ws::Ws;
-use crate::support::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -158,13 +159,7 @@ async fn event_table(engine: Engine) {
     a.expect("pong").await;
 
     // The gauge counts live connections.
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    let text = metrics.text().await.unwrap();
+    let text = server.metrics().await;
     assert!(text.contains("chemchat_websocket_connections"), "{text}");
 
     // Sync: a cursor for "now", two missed messages, then exactly those and sync.complete.

@@ -1,9 +1,10 @@
 //! The heartbeat: a client heard from within the timeout stays; a silent one is closed with 4408,
 //! and its user goes offline for everyone watching.
 
-use crate::support::messaging::{api_group, api_user};
+use crate::support::Engine;
+use crate::support::api::{api_group, api_user};
+use crate::support::server::TestServer;
 use crate::support::ws::Ws;
-use crate::support::{Engine, TestServer};
 use serde_json::json;
 use std::time::Duration;
 

@@ -3,9 +3,10 @@
 //! slowing anyone else), and the graceful drain (`reconnect {afterMs}`, then 1012). These are
 //! engine-independent, so they run on SQLite.
 
-use crate::support::messaging::{api_group, api_send, api_user};
+use crate::support::Engine;
+use crate::support::api::{api_group, api_send, api_user};
+use crate::support::server::TestServer;
 use crate::support::ws::Ws;
-use crate::support::{Engine, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -71,13 +72,7 @@ async fn a_slow_consumer_is_closed_and_slows_no_one() {
         let got = a.expect("message.created").await;
         assert_eq!(got["sequenceNumber"], n + 1);
     }
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    let text = metrics.text().await.unwrap();
+    let text = server.metrics().await;
     let line = text
         .lines()
         .find(|l| l.starts_with("chemchat_websocket_slow_consumer_disconnects_total"))

@@ -4,9 +4,10 @@
 //! The test runs its own throw-away `redis-server` so it can kill it without disturbing the
 //! machine's Redis that other tests share.
 
-use crate::support::messaging::{api_group, api_user};
+use crate::support::Engine;
+use crate::support::api::{api_group, api_user};
+use crate::support::server::TestServer;
 use crate::support::ws::Ws;
-use crate::support::{Engine, TestServer};
 use secrecy::SecretString;
 use serde_json::json;
 use std::process::{Child, Command, Stdio};

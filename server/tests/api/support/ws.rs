@@ -1,6 +1,5 @@
 //! A real WebSocket client (tokio-tungstenite) for the gateway tests: envelopes in, frames out,
 //! frames kept in arrival order so a test can wait for one event without losing the others.
-#![allow(dead_code)]
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
