@@ -1,18 +1,14 @@
 //! `IndexAdmin` against the real OpenSearch-API server (osmem from `make services`).
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{closed_port, search_url, unique};
 use chemchat_backends::search_index::{IndexAdmin, IndexOutcome};
 use chemchat_backends::{BasicAuth, Deleted};
 use elasticsearch::Elasticsearch;
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::IndicesGetMappingParts;
 use serde_json::Value;
-use support::{closed_port, search_url, unique};
 
 fn admin() -> IndexAdmin {
     IndexAdmin::new(&search_url(), None, Duration::from_secs(5)).unwrap()

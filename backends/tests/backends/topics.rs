@@ -1,14 +1,10 @@
 //! `TopicAdmin` against the real broker (tansu from `make services`).
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{closed_port, kafka_brokers, unique};
 use chemchat_backends::topics::{DEFAULT_TIMEOUT, TopicAdmin, TopicOutcome, TopicSettings};
 use chemchat_backends::{Deleted, Error};
-use support::{closed_port, kafka_brokers, unique};
 
 fn admin() -> TopicAdmin {
     TopicAdmin::new(&kafka_brokers(), DEFAULT_TIMEOUT).unwrap()
