@@ -1,8 +1,6 @@
 //! Every example resource in `examples/` validates against the generated CRD schema, and the
 //! schema is strict enough to reject broken ones (so a passing example means something).
 
-#![allow(clippy::unwrap_used)]
-
 use std::path::PathBuf;
 
 use serde::Deserialize;

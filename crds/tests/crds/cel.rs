@@ -1,8 +1,6 @@
 //! The CEL rules in the generated schema do what they say, evaluated client-side with
 //! kube-cel (the API server evaluates the same `x-kubernetes-validations`).
 
-#![allow(clippy::unwrap_used)]
-
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use kube::core::cel::{validate_cel, validate_cel_update};
 use serde_json::{Value, json};

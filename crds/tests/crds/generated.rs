@@ -1,7 +1,5 @@
 //! The committed CRD YAML must be exactly what the Rust types generate (`make crds` fixes it).
 
-#![allow(clippy::unwrap_used)]
-
 use std::path::PathBuf;
 
 fn check_dir(dir: PathBuf) {
