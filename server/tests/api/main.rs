@@ -1,0 +1,29 @@
+//! The server's integration tests, as one test binary with one support module: a change to the
+//! server compiles and links this binary once, not once per test file.
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod support;
+
+mod api_auth;
+mod api_errors;
+mod conversations_api;
+mod event_stream;
+mod kafka_outage;
+mod messaging_api;
+mod messaging_inputs;
+mod messaging_rls;
+mod messaging_store;
+mod search_api;
+mod search_opensearch;
+mod search_stack;
+mod search_store;
+mod shutdown;
+mod startup;
+mod store;
+mod ws_cluster;
+mod ws_gateway;
+mod ws_heartbeat;
+mod ws_limits;
+mod ws_redis_outage;

@@ -1,0 +1,323 @@
+//! The chat store on both engines: gap-free seqs under concurrency, idempotent sends, paging,
+//! sync, the outbox relay, tenant isolation.
+
+use crate::support::store::{new_message, store, store_group, store_send, store_user};
+use crate::support::{Engine, t};
+use chemchat_server::adapters::events::InProcessEventLog;
+use chemchat_server::app::chat::OutboxRelay;
+use chemchat_server::domain::{ConversationId, UserId};
+use chemchat_server::ports::chat::{HistoryPage, SendOutcome, SyncPosition};
+use chemchat_server::ports::{ChatStore, Delivery, Store, SystemClock};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Reads the whole history forwards, 100 at a time.
+async fn all_seqs(
+    store: &impl ChatStore,
+    conversation: ConversationId,
+    viewer: UserId,
+) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    let mut page = HistoryPage::After(0);
+    loop {
+        let batch = store
+            .messages(&t("acme"), conversation, viewer, page, 100)
+            .await
+            .unwrap()
+            .expect("member");
+        let Some(last) = batch.last() else { break };
+        page = HistoryPage::After(last.seq);
+        seqs.extend(batch.iter().map(|m| m.seq));
+    }
+    seqs
+}
+
+async fn fifty_concurrent_senders_get_gap_free_seqs(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let mut senders = Vec::new();
+    for i in 0..50 {
+        senders.push(store_user(&store, "acme", &format!("sender{i}")).await);
+    }
+    let conversation = store_group(&store, "acme", owner, &senders).await;
+    const EACH: usize = 4;
+    let mut tasks = Vec::new();
+    for (i, sender) in senders.iter().copied().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for k in 0..EACH {
+                let message = new_message(conversation, sender, &format!("{i}-{k}"));
+                match store
+                    .send_message(&t("acme"), &message, None)
+                    .await
+                    .unwrap()
+                {
+                    SendOutcome::Sent(m) => seqs.push(m.seq),
+                    other => panic!("{other:?}"),
+                }
+            }
+            seqs
+        }));
+    }
+    let mut returned = Vec::new();
+    for task in tasks {
+        returned.extend(task.await.unwrap());
+    }
+    returned.sort_unstable();
+    let n = i64::try_from(50 * EACH).unwrap();
+    assert_eq!(returned, (1..=n).collect::<Vec<_>>(), "seqs handed out");
+    assert_eq!(
+        all_seqs(&store, conversation, owner).await,
+        (1..=n).collect::<Vec<_>>()
+    );
+    // The event log is gap-free too: the creation event, then one per message.
+    let page = store
+        .sync(&t("acme"), owner, &SyncPosition::new(), 1000)
+        .await
+        .unwrap();
+    let event_seqs: Vec<i64> = page.events.iter().map(|e| e.event_seq).collect();
+    assert_eq!(event_seqs, (1..=n + 1).collect::<Vec<_>>());
+}
+both_engines!(
+    concurrent_senders,
+    fifty_concurrent_senders_get_gap_free_seqs
+);
+
+async fn the_same_client_message_id_twenty_times_stores_one_message(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let sender = store_user(&store, "acme", "sender").await;
+    let conversation = store_group(&store, "acme", sender, &[]).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let message = new_message(conversation, sender, "retry-me");
+            store
+                .send_message(&t("acme"), &message, None)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut sent = 0;
+    let mut ids = HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            SendOutcome::Sent(m) => {
+                sent += 1;
+                ids.insert((m.id, m.seq));
+            }
+            SendOutcome::Duplicate(m) => {
+                ids.insert((m.id, m.seq));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(sent, 1, "exactly one send stores");
+    assert_eq!(ids.len(), 1, "every retry sees the original: {ids:?}");
+    assert_eq!(all_seqs(&store, conversation, sender).await, vec![1]);
+    // The next message still gets seq 2: the duplicates consumed no seq.
+    assert_eq!(store_send(&store, conversation, sender, "next").await, 2);
+}
+both_engines!(
+    idempotent_send,
+    the_same_client_message_id_twenty_times_stores_one_message
+);
+
+async fn paging_over_a_thousand_messages_returns_each_once(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let sender = store_user(&store, "acme", "sender").await;
+    let conversation = store_group(&store, "acme", sender, &[]).await;
+    for i in 0..1000 {
+        store_send(&store, conversation, sender, &format!("m{i}")).await;
+    }
+    let all: Vec<i64> = (1..=1000).collect();
+    // Forwards, with a page size that does not divide 1 000.
+    let mut forwards = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .messages(
+                &t("acme"),
+                conversation,
+                sender,
+                HistoryPage::After(after),
+                97,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        forwards.extend(page.iter().map(|m| m.seq));
+    }
+    assert_eq!(forwards, all);
+    // Backwards from the latest page; each page is itself in seq order.
+    let mut backwards = Vec::new();
+    let mut page_request = HistoryPage::Latest;
+    loop {
+        let page = store
+            .messages(&t("acme"), conversation, sender, page_request, 100)
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(first) = page.first() else { break };
+        assert!(
+            page.windows(2).all(|w| w[0].seq < w[1].seq),
+            "page in seq order"
+        );
+        page_request = HistoryPage::Before(first.seq);
+        backwards.splice(0..0, page.iter().map(|m| m.seq));
+    }
+    assert_eq!(backwards, all);
+}
+both_engines!(
+    history_paging,
+    paging_over_a_thousand_messages_returns_each_once
+);
+
+async fn sync_after_two_hundred_missed_events_returns_exactly_those(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let reader = store_user(&store, "acme", "reader").await;
+    let writer = store_user(&store, "acme", "writer").await;
+    let first = store_group(&store, "acme", writer, &[reader]).await;
+    let second = store_group(&store, "acme", writer, &[reader]).await;
+    let since = store.sync_position(&t("acme"), reader).await.unwrap();
+
+    // 200 events while the reader is away: 120 messages, 50 reactions, 30 edits.
+    let mut ids = Vec::new();
+    for i in 0..120 {
+        let conversation = if i % 2 == 0 { first } else { second };
+        let message = new_message(conversation, writer, &format!("k{i}"));
+        let SendOutcome::Sent(m) = store
+            .send_message(&t("acme"), &message, None)
+            .await
+            .unwrap()
+        else {
+            panic!("not sent")
+        };
+        ids.push(m.id);
+    }
+    for id in &ids[..50] {
+        store
+            .set_reaction(&t("acme"), *id, writer, "👍", true, 3_000)
+            .await
+            .unwrap();
+    }
+    for id in &ids[50..80] {
+        let edit = chemchat_server::ports::chat::MessageEditRequest {
+            id: *id,
+            editor: writer,
+            content: "edited".into(),
+            expected_version: None,
+            at_ms: 4_000,
+        };
+        store.edit_message(&t("acme"), &edit).await.unwrap();
+    }
+
+    let mut position = since;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.sync(&t("acme"), reader, &position, 64).await.unwrap();
+        seen.extend(
+            page.events
+                .iter()
+                .map(|e| (e.conversation_id, e.event_seq, e.kind().as_str())),
+        );
+        position = page.position;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 200, "exactly the missed events");
+    let unique: HashSet<_> = seen.iter().map(|(c, s, _)| (*c, *s)).collect();
+    assert_eq!(unique.len(), 200, "nothing twice");
+    let count = |kind: &str| seen.iter().filter(|(_, _, k)| *k == kind).count();
+    assert_eq!(
+        (
+            count("message.created"),
+            count("reaction.added"),
+            count("message.updated")
+        ),
+        (120, 50, 30)
+    );
+    // Caught up: nothing more, and the position stays put.
+    let again = store.sync(&t("acme"), reader, &position, 64).await.unwrap();
+    assert!(again.events.is_empty() && !again.has_more);
+    assert_eq!(again.position, position);
+}
+both_engines!(
+    sync_missed_events,
+    sync_after_two_hundred_missed_events_returns_exactly_those
+);
+
+async fn the_relay_ships_every_event_once_to_subscribers(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let user = store_user(&store, "acme", "user").await;
+    let conversation = store_group(&store, "acme", user, &[]).await;
+    let other = store_user(&store, "globex", "other").await;
+    let foreign = store_group(&store, "globex", other, &[]).await;
+    for i in 0..5 {
+        store_send(&store, conversation, user, &format!("m{i}")).await;
+    }
+    let store: Arc<dyn Store> = Arc::new(store);
+    let log = Arc::new(InProcessEventLog::new());
+    let mut stream = log.subscribe();
+    let relay = OutboxRelay::new(
+        Arc::clone(&store),
+        log.clone(),
+        Arc::new(SystemClock),
+        Arc::default(),
+    );
+    // Both tenants' events: 1 + 5 for acme, 1 for globex.
+    assert_eq!(relay.drain().await.unwrap(), 7);
+    assert_eq!(relay.drain().await.unwrap(), 0, "marked as published");
+    let mut per_conversation: Vec<(ConversationId, i64)> = Vec::new();
+    for _ in 0..7 {
+        let Some(Delivery::Event(event)) = stream.next().await else {
+            panic!("missing event")
+        };
+        per_conversation.push((event.conversation_id, event.event_seq));
+    }
+    let acme: Vec<i64> = per_conversation
+        .iter()
+        .filter(|(c, _)| *c == conversation)
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(acme, vec![1, 2, 3, 4, 5, 6], "in order per conversation");
+    assert!(per_conversation.contains(&(foreign, 1)));
+}
+both_engines!(
+    outbox_relay,
+    the_relay_ships_every_event_once_to_subscribers
+);
+
+async fn nothing_crosses_tenants(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let user = store_user(&store, "acme", "user").await;
+    let conversation = store_group(&store, "acme", user, &[]).await;
+    store_send(&store, conversation, user, "a").await;
+    // The same user id asked through another tenant sees nothing.
+    let globex = t("globex");
+    assert_eq!(
+        store
+            .conversation(&globex, conversation, user)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .messages(&globex, conversation, user, HistoryPage::Latest, 10)
+            .await
+            .unwrap(),
+        None
+    );
+    let message = new_message(conversation, user, "b");
+    assert_eq!(
+        store.send_message(&globex, &message, None).await.unwrap(),
+        SendOutcome::NotFound
+    );
+    assert!(store.sync_position(&globex, user).await.unwrap().is_empty());
+}
+both_engines!(tenant_isolation, nothing_crosses_tenants);

@@ -1,0 +1,97 @@
+//! The binary refuses bad configuration at start-up with a message naming the variable.
+
+use crate::support::services;
+use std::process::{Command, Output};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chemchat-server"));
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .env("CHEMCHAT_LISTEN", "127.0.0.1:0");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn unsupported_database_scheme_names_the_variable() {
+    let output = run(
+        &["serve"],
+        &[("CHEMCHAT_DATABASE_URL", "mysql://root@localhost/chat")],
+    );
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("CHEMCHAT_DATABASE_URL"), "{err}");
+    assert!(
+        err.contains("sqlite://") && err.contains("postgres://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreachable_postgres_is_a_clear_error() {
+    let output = run(
+        &["serve"],
+        &[
+            (
+                "CHEMCHAT_DATABASE_URL",
+                "postgres://nobody:secretpw@127.0.0.1:1/chat",
+            ),
+            ("CHEMCHAT_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ],
+    );
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("cannot connect to the postgres database"),
+        "{err}"
+    );
+    assert!(!err.contains("secretpw"), "the password leaked: {err}");
+}
+
+#[test]
+fn bad_values_name_their_variable() {
+    for (name, value) in [
+        ("CHEMCHAT_LISTEN", "localhost"),
+        ("CHEMCHAT_JWT_SECRET", "too-short"),
+        ("CHEMCHAT_TENANT_ID", "Not A Tenant"),
+        ("CHEMCHAT_LOG_FORMAT", "xml"),
+        ("CHEMCHAT_DATABASE_MAX_CONNECTIONS", "many"),
+    ] {
+        let output = run(&["serve"], &[(name, value)]);
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let err = stderr(&output);
+        assert!(err.contains(name), "{name}={value}: {err}");
+    }
+}
+
+#[test]
+fn postgres_without_a_jwt_secret_is_refused() {
+    let url = services::postgres_admin_url();
+    let output = run(&["migrate"], &[("CHEMCHAT_DATABASE_URL", &url)]);
+    assert!(output.status.success(), "migrate: {}", stderr(&output));
+    let output = run(&["serve"], &[("CHEMCHAT_DATABASE_URL", &url)]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("CHEMCHAT_JWT_SECRET"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let output = run(&["--help"], &[]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for word in ["serve", "migrate", "tenant", "CHEMCHAT_DATABASE_URL"] {
+        assert!(text.contains(word), "{word} missing from --help:\n{text}");
+    }
+}
