@@ -35,6 +35,8 @@ pub const GAP_WAIT: Duration = Duration::from_millis(100);
 const HELD_PER_ROOM: usize = 1024;
 
 type RoomKey = (TenantId, ConversationId);
+/// One shard of the connection registry.
+type Registry = HashMap<ConnId, Arc<Conn>>;
 
 #[derive(Debug, Default)]
 struct Room {
@@ -57,7 +59,7 @@ struct Shard {
 #[derive(Debug)]
 pub struct Hub {
     shards: Box<[Mutex<Shard>]>,
-    registry: Box<[Mutex<HashMap<ConnId, Arc<Conn>>>]>,
+    registry: Box<[Mutex<Registry>]>,
     count: AtomicUsize,
     next_id: AtomicU64,
     bus: Arc<dyn Bus>,
@@ -95,7 +97,7 @@ impl Hub {
         &self.shards[index]
     }
 
-    fn registry(&self, id: ConnId) -> &Mutex<HashMap<ConnId, Arc<Conn>>> {
+    fn registry(&self, id: ConnId) -> &Mutex<Registry> {
         &self.registry[(id as usize) % self.registry.len()]
     }
 

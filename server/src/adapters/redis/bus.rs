@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// One PUBLISH: the channel and the encoded envelope.
+type Outgoing = (String, Vec<u8>);
+
 /// Envelopes waiting for Redis; more are dropped (and counted) rather than queued without bound.
 const QUEUE: usize = 16_384;
 /// PUBLISH commands sent in one pipelined round trip.
@@ -34,8 +37,8 @@ pub struct RedisBus {
     publisher: ConnectionManager,
     prefix: String,
     origin: String,
-    outgoing: mpsc::Sender<(String, Vec<u8>)>,
-    queued: Mutex<Option<mpsc::Receiver<(String, Vec<u8>)>>>,
+    outgoing: mpsc::Sender<Outgoing>,
+    queued: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     interest: mpsc::UnboundedSender<(String, bool)>,
     commands: Mutex<Option<mpsc::UnboundedReceiver<(String, bool)>>>,
     healthy: Arc<AtomicBool>,
@@ -167,7 +170,7 @@ impl Bus for RedisBus {
 /// or ephemeral signals, and holding them would only make the queue overflow later.
 async fn publisher(
     mut connection: ConnectionManager,
-    mut queued: mpsc::Receiver<(String, Vec<u8>)>,
+    mut queued: mpsc::Receiver<Outgoing>,
     healthy: Arc<AtomicBool>,
 ) {
     let mut batch = Vec::with_capacity(PIPELINE);
