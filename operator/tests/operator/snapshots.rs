@@ -1,8 +1,6 @@
 //! `build` from YAML fixtures, for each tier and option, compared with committed YAML
 //! snapshots in `tests/snapshots/` (`UPDATE_SNAPSHOTS=1 cargo test -p chemchat-operator
-//! --test build_snapshots` rewrites them; review the diff before committing).
-
-#![allow(clippy::unwrap_used)]
+//! --test operator snapshots` rewrites them; review the diff before committing).
 
 use std::path::PathBuf;
 
