@@ -163,7 +163,8 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
     let answers: Vec<ProvisionStatus> = provisioned.iter().map(|(_, p)| p.clone()).collect();
     let seen = observe::Observed {
         namespace_exists,
-        workload: observe::workload(&live),
+        workload: &observe::workload(&live),
+        autoscaling: &observe::autoscaling(&desired, &live),
         provisioned: &answers,
         paused,
     };

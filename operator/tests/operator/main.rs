@@ -9,5 +9,6 @@ mod cluster;
 mod http;
 mod provision;
 mod snapshots;
+mod status;
 mod support;
 mod tenant;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::world::deployment_status;
 use crate::support::{EVENTS, FakeApi, Recorded, b64, events};
 use chemchat_backends::search_index::IndexAdmin;
 use chemchat_backends::topics::TopicAdmin;
@@ -244,7 +245,7 @@ async fn the_topic_and_the_index_are_created_reported_and_then_left_alone() {
         world.name
     );
     world.fake.edit(&deployment, |d| {
-        d["status"] = json!({"readyReplicas": 1, "replicas": 1});
+        d["status"] = deployment_status(1, 1, 1);
     });
     world.reconcile().await.unwrap();
     assert_eq!(world.phase(), "Ready");

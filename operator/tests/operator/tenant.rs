@@ -98,12 +98,14 @@ async fn first_creation_applies_every_child_then_status_and_one_event() {
             json!("Ready"),
             json!("NamespaceReady"),
             json!("WorkloadReady"),
+            json!("Progressing"),
+            json!("AutoscalingReady"),
             json!("TopicsReady"),
             json!("SearchIndexReady")
         ]
     );
     // A cluster without Kafka or search: both backend conditions say so, and are True.
-    for condition in &body["status"]["conditions"].as_array().unwrap()[3..] {
+    for condition in &body["status"]["conditions"].as_array().unwrap()[5..] {
         assert_eq!(
             (&condition["status"], &condition["reason"]),
             (&json!("True"), &json!("NotConfigured")),

@@ -115,3 +115,29 @@ pub fn namespaced_collection(kind: ChildKind) -> String {
         .unwrap();
     format!("{prefix}/namespaces/chemchat-acme/{plural}")
 }
+
+/// A Deployment's `status` as its controller writes it: `replicas` wanted (plus one surge pod
+/// while not all are updated), `updated` of the current template, `available` serving.
+pub fn deployment_status(replicas: i64, updated: i64, available: i64) -> Value {
+    let surge = i64::from(updated < replicas);
+    let progressing = if updated == replicas && available == replicas {
+        (
+            "NewReplicaSetAvailable",
+            "ReplicaSet \"chemchat-server-1\" has successfully progressed.",
+        )
+    } else {
+        (
+            "ReplicaSetUpdated",
+            "ReplicaSet \"chemchat-server-2\" is progressing.",
+        )
+    };
+    json!({
+        "observedGeneration": 1, "replicas": replicas + surge, "updatedReplicas": updated,
+        "readyReplicas": available, "availableReplicas": available,
+        "conditions": [
+            {"type": "Available", "status": if available >= replicas { "True" } else { "False" },
+             "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."},
+            {"type": "Progressing", "status": "True", "reason": progressing.0, "message": progressing.1}
+        ]
+    })
+}
