@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::build::{Child, ChildKind};
 use crate::labels::FIELD_MANAGER;
+use crate::quantity;
 
 /// An existing child as read from the API.
 #[derive(Clone, Debug)]
@@ -80,17 +81,37 @@ impl SyncPlan {
     }
 }
 
-/// True when every field of `desired` is present in `live` with the same value.
+/// True for what the API server stores as nothing: `null`, `[]` and `{}` (an empty list
+/// survives neither omitempty nor the protobuf round trip through etcd).
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// True when two strings are the same quantity in different spellings: the API server
+/// stores `"2000"` as `"2k"` and `"1024Mi"` as `"1Gi"`.
+fn same_quantity(d: &str, l: &str) -> bool {
+    matches!((quantity::parse_milli(d), quantity::parse_milli(l)), (Some(a), Some(b)) if a == b)
+}
+
+/// True when every field of `desired` is present in `live` with the same value, as the API
+/// server would store it (canonical quantities, empty lists dropped).
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d
-            .iter()
-            .all(|(k, v)| l.get(k).is_some_and(|lv| is_subset(v, lv))),
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match l.get(k) {
+            Some(lv) => is_subset(v, lv),
+            None => is_empty(v),
+        }),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
         }
         (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
-        (d, l) => d == l,
+        (Value::String(d), Value::String(l)) => d == l || same_quantity(d, l),
+        (d, l) => d == l || (is_empty(d) && is_empty(l)),
     }
 }
 
@@ -187,6 +208,18 @@ mod tests {
         assert!(!is_subset(&json!({"spec": {"replicas": 3}}), &live));
         assert!(!is_subset(&json!({"spec": {"ports": []}}), &live));
         assert!(!is_subset(&json!({"spec": {"missing": 1}}), &live));
+    }
+
+    #[test]
+    fn subset_compares_as_the_api_server_stores() {
+        let live = json!({"rules": null, "hard": {"cpu": "2", "memory": "1Gi", "pods": "2k"}});
+        let desired = json!({"rules": [], "subjects": [], "labels": {},
+            "hard": {"cpu": "2000m", "memory": "1024Mi", "pods": "2000"}});
+        assert!(is_subset(&desired, &live));
+        assert!(!is_subset(&json!({"hard": {"cpu": "3"}}), &live));
+        assert!(!is_subset(&json!({"hard": {"memory": "1G"}}), &live));
+        assert!(!is_subset(&json!({"rules": [{"verbs": []}]}), &live));
+        assert!(!is_subset(&json!({"name": "abc"}), &json!({"name": "abd"})));
     }
 
     fn child(kind: ChildKind, name: &str, body: Value) -> Child {

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod canonical;
 mod ssa;
 pub mod world;
 
@@ -335,6 +336,12 @@ impl FakeApi {
                 if r.content_type == "application/apply-patch+yaml" && t.subresource.is_none() {
                     let manager = query_param(&r.query, "fieldManager").unwrap_or_default();
                     ssa::apply(&mut object, &body, &manager);
+                }
+                // Custom resources are stored as JSON, verbatim; built-in kinds go through
+                // their Go types and protobuf.
+                let custom = ["/apis/chemchat.io/", "/apis/keda.sh/"];
+                if !custom.iter().any(|c| t.collection.starts_with(c)) {
+                    canonical::store(&mut object);
                 }
                 state.version += 1;
                 object["metadata"]["resourceVersion"] = json!(state.version.to_string());
