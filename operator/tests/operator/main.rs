@@ -8,6 +8,7 @@ mod children;
 mod cluster;
 mod http;
 mod provision;
+mod scaling;
 mod snapshots;
 mod status;
 mod support;
