@@ -4,6 +4,7 @@
 //! objects byte for byte, which is what makes snapshots, `render` and no-op detection work.
 
 mod config;
+mod egress;
 mod kinds;
 mod namespace;
 mod rbac;
@@ -106,7 +107,7 @@ pub fn build(
         finish(ChildKind::LimitRange, &namespace::limit_range(plan))?,
         finish(
             ChildKind::NetworkPolicy,
-            &namespace::network_policy(plan, options),
+            &namespace::network_policy(plan, options, secrets),
         )?,
         finish(ChildKind::ServiceAccount, &rbac::service_account(plan))?,
         finish(ChildKind::Role, &rbac::role(plan))?,

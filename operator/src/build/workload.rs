@@ -17,6 +17,7 @@ use k8s_openapi::api::networking::v1::{
     IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -130,9 +131,13 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
         ]),
         ..Container::default()
     };
-    let empty_dir = |name: &str| Volume {
+    // Capped, so one pod cannot fill its node's disk (the namespace quota caps the sum).
+    let empty_dir = |name: &str, size: &str| Volume {
         name: name.to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(size.to_owned())),
+            ..EmptyDirVolumeSource::default()
+        }),
         ..Volume::default()
     };
     let mut pod_labels = labels::labels(&plan.name, "server");
@@ -172,7 +177,7 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
                         ..PodSecurityContext::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![empty_dir("data"), empty_dir("tmp")]),
+                    volumes: Some(vec![empty_dir("data", "1Gi"), empty_dir("tmp", "256Mi")]),
                     ..PodSpec::default()
                 }),
             },

@@ -7,6 +7,7 @@
 mod children;
 mod cluster;
 mod http;
+mod isolation;
 mod provision;
 mod scaling;
 mod snapshots;
