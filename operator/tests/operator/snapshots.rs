@@ -142,6 +142,20 @@ fn every_child_is_labelled_and_owned_by_the_tenant() {
 }
 
 #[test]
+fn a_tenant_without_a_uid_renders_without_owner_references() {
+    let tenant =
+        fixture("tenant-free.yaml").replace("uid: 0b7d5a8e-0000-4000-8000-0000000000a1, ", "");
+    assert!(!tenant.contains("uid"));
+    for child in render_children(&tenant, None, &BuildOptions::default()).unwrap() {
+        assert!(
+            child.object["metadata"].get("ownerReferences").is_none(),
+            "{:?}",
+            child.kind
+        );
+    }
+}
+
+#[test]
 fn an_autoscaled_deployment_has_no_replicas() {
     let children = build_case(
         "tenant-pro.yaml",
