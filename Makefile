@@ -58,10 +58,13 @@ SERVER_IMAGE ?= chemchat/chemchat-server:$(IMAGE_TAG)
 OPERATOR_IMAGE ?= chemchat/chemchat-operator:$(IMAGE_TAG)
 PLATFORM_NS ?= chemchat-system
 
-.PHONY: crds chart k8s-check kind-up images kind-load deploy e2e
+.PHONY: crds crds-apply chart k8s-check kind-up images kind-load deploy e2e
 
 crds: ## regenerate crds/*.yaml and the chart's CRDs from the Rust types
 	$(CARGO) run -q -p chemchat-crds --bin crdgen -- crds $(CHART)/crds
+
+crds-apply: ## apply the chart's CRDs to the current kube context (helm never upgrades them)
+	@eval "$$($(K8S_TOOLS) env)"; kubectl apply --server-side --force-conflicts -f $(CHART)/crds/
 
 chart: ## helm lint and template the operator chart (both autoscaling modes), validate against Kubernetes 1.35
 	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \

@@ -201,7 +201,8 @@ pub enum TenantPhase {
     Provisioning,
     /// The server is ready.
     Ready,
-    /// The server was ready and has lost pods.
+    /// The server was ready and now fails: no pod available, a stalled rollout, a backend or
+    /// an autoscaler that cannot work. Rollouts and scale-ups are not degradations.
     Degraded,
     /// Scaled to zero by `spec.suspend`.
     Suspended,
@@ -221,8 +222,9 @@ pub struct ChemChatTenantStatus {
     /// Summary of the conditions.
     #[serde(default)]
     pub phase: TenantPhase,
-    /// `Ready`, `NamespaceReady`, `WorkloadReady`, `TopicsReady`, `SearchIndexReady` and, while
-    /// paused, `Paused`.
+    /// `Ready`, `NamespaceReady`, `WorkloadReady`, `Progressing` (`True` during a rollout or
+    /// scale-up), `AutoscalingReady` (the HPA's or ScaledObject's own verdict), `TopicsReady`,
+    /// `SearchIndexReady` and, while paused, `Paused`.
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Namespace holding the tenant's workload.
@@ -231,7 +233,7 @@ pub struct ChemChatTenantStatus {
     /// URL clients connect to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Ready server pods.
+    /// Available server pods.
     #[serde(default)]
     pub replicas: i32,
     /// Live WebSocket connections, as the autoscaler last measured them.

@@ -8,7 +8,7 @@ use kube::runtime::reflector::{Lookup, ObjectRef};
 use tracing::warn;
 
 use crate::backoff::Backoff;
-use crate::build::{Autoscaler, BuildOptions, ChildKind};
+use crate::build::BuildOptions;
 use crate::provision::{self, BACKEND_TIMEOUT, Provisioner};
 
 /// Everything a reconcile needs besides the object.
@@ -49,15 +49,6 @@ impl Context {
             options,
             client,
         }
-    }
-
-    /// The kinds the apply stage lists and manages in this install.
-    pub fn child_kinds(&self) -> Vec<ChildKind> {
-        let mut kinds = ChildKind::BUILT_IN.to_vec();
-        if matches!(self.options.autoscaler, Autoscaler::Keda { .. }) {
-            kinds.push(ChildKind::ScaledObject);
-        }
-        kinds
     }
 
     /// Publishes an Event about `obj`; failures are logged, never fatal (events are advisory).

@@ -6,6 +6,8 @@ use chemchat_crds::TENANT_LABEL;
 
 /// Field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "chemchat-operator";
+/// Field manager that keeps a Deployment's `spec.replicas` while an autoscaler takes it over.
+pub const HANDOVER_FIELD_MANAGER: &str = "chemchat-operator-handover";
 /// `app.kubernetes.io/managed-by` value.
 pub const MANAGED_BY: &str = "chemchat-operator";
 /// Name of the server workload objects inside a tenant namespace.

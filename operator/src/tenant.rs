@@ -126,8 +126,12 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
     };
     // build (pure), then apply what differs
     let desired = build(&plan, &secrets, &ctx.options)?;
-    let live = apply::list_live(&ctx.client, &name, &ctx.child_kinds()).await?;
-    let sync = apply::plan_sync(&desired, &live);
+    let live = apply::list_live(&ctx.client, &name, &plan.namespace, &ChildKind::ALL).await?;
+    let owner = apply::Owner {
+        uid: &plan.uid,
+        namespace: &plan.namespace,
+    };
+    let sync = apply::plan_sync(&desired, &live, owner);
     let paused = is_paused(tenant);
     if paused {
         info!(tenant = %name, pending = sync.apply.len() + sync.delete.len(), "paused: not writing children");
@@ -159,7 +163,8 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
     let answers: Vec<ProvisionStatus> = provisioned.iter().map(|(_, p)| p.clone()).collect();
     let seen = observe::Observed {
         namespace_exists,
-        workload: observe::workload(&live),
+        workload: &observe::workload(&live),
+        autoscaling: &observe::autoscaling(&desired, &live),
         provisioned: &answers,
         paused,
     };

@@ -39,8 +39,10 @@ pub enum ChildKind {
 }
 
 impl ChildKind {
-    /// Every built-in kind, in apply order; `ScaledObject` only exists where KEDA is installed.
-    pub const BUILT_IN: [ChildKind; 14] = [
+    /// Every kind, in apply order. All are read on every reconcile whichever autoscaler this
+    /// install uses, so a switch finds the old one; `ScaledObject` is served only where KEDA is
+    /// installed (elsewhere its list is a 404, read as empty).
+    pub const ALL: [ChildKind; 15] = [
         Self::Namespace,
         Self::ResourceQuota,
         Self::LimitRange,
@@ -55,6 +57,7 @@ impl ChildKind {
         Self::PodDisruptionBudget,
         Self::Ingress,
         Self::HorizontalPodAutoscaler,
+        Self::ScaledObject,
     ];
 
     /// Group, version, kind and plural of the API.

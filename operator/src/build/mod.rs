@@ -4,6 +4,7 @@
 //! objects byte for byte, which is what makes snapshots, `render` and no-op detection work.
 
 mod config;
+mod egress;
 mod kinds;
 mod namespace;
 mod rbac;
@@ -106,7 +107,7 @@ pub fn build(
         finish(ChildKind::LimitRange, &namespace::limit_range(plan))?,
         finish(
             ChildKind::NetworkPolicy,
-            &namespace::network_policy(plan, options),
+            &namespace::network_policy(plan, options, secrets),
         )?,
         finish(ChildKind::ServiceAccount, &rbac::service_account(plan))?,
         finish(ChildKind::Role, &rbac::role(plan))?,
@@ -141,13 +142,15 @@ pub fn build(
     Ok(children)
 }
 
-/// Metadata shared by every child: name, namespace, labels, controller owner reference.
+/// Metadata shared by every child: name, namespace, labels, controller owner reference. A
+/// tenant without a uid (one `render` read from a file) gets no owner reference: the API server
+/// rejects an empty uid, and the operator adopts the objects on its first apply.
 fn meta(plan: &TenantPlan, name: &str, component: &str, namespaced: bool) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         namespace: namespaced.then(|| plan.namespace.clone()),
         labels: Some(labels::labels(&plan.name, component)),
-        owner_references: Some(vec![owner_reference(plan)]),
+        owner_references: (!plan.uid.is_empty()).then(|| vec![owner_reference(plan)]),
         ..ObjectMeta::default()
     }
 }

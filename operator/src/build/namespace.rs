@@ -9,6 +9,8 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
 };
+
+use super::{BackendSecrets, egress};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -16,14 +18,26 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{BuildOptions, meta};
 use crate::labels::ROLE_LABEL;
 use crate::plan::TenantPlan;
+use crate::quantity;
 
 const NS_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// `chemchat-<tenant>`, labelled so NetworkPolicies can tell tenant namespaces apart.
+/// Per-pod ephemeral storage: the server's own limit (from the LimitRange default unless the
+/// cluster's `serverDefaults.resources` sets one).
+const POD_EPHEMERAL_STORAGE: &str = "2Gi";
+
+/// `chemchat-<tenant>`, labelled so NetworkPolicies can tell tenant namespaces apart, and for
+/// Pod Security admission: only pods meeting the `restricted` standard are admitted.
 pub fn namespace(plan: &TenantPlan) -> Namespace {
     let mut metadata = meta(plan, &plan.namespace, "namespace", false);
     if let Some(labels) = metadata.labels.as_mut() {
         labels.insert(ROLE_LABEL.to_owned(), "tenant".to_owned());
+        for mode in ["enforce", "audit", "warn"] {
+            labels.insert(
+                format!("pod-security.kubernetes.io/{mode}"),
+                "restricted".to_owned(),
+            );
+        }
     }
     Namespace {
         metadata,
@@ -31,20 +45,37 @@ pub fn namespace(plan: &TenantPlan) -> Namespace {
     }
 }
 
-fn quantity(value: &str) -> Quantity {
+fn q(value: &str) -> Quantity {
     Quantity(value.to_owned())
+}
+
+/// The ephemeral storage one server pod may use.
+fn pod_ephemeral_storage(plan: &TenantPlan) -> u128 {
+    plan.pod_resources
+        .limits
+        .as_ref()
+        .and_then(|l| l.get("ephemeral-storage"))
+        .and_then(|l| quantity::parse_milli(&l.0))
+        .or_else(|| quantity::parse_milli(POD_EPHEMERAL_STORAGE))
+        .unwrap_or_default()
 }
 
 /// Caps the whole namespace at the tenant's CPU and memory (requests and limits).
 pub fn resource_quota(plan: &TenantPlan) -> ResourceQuota {
     // Room for a rolling update's surge pod on top of the largest replica count.
-    let pods = (plan.max_replicas + 1).to_string();
+    let pods = plan.max_replicas + 1;
+    // Ephemeral storage (emptyDir, logs, writable layers) is a node's disk: capped like CPU.
+    let storage = quantity::format_memory(
+        pod_ephemeral_storage(plan) * u128::try_from(pods).unwrap_or_default(),
+    );
     let hard = BTreeMap::from([
-        ("limits.cpu".to_owned(), quantity(&plan.cpu)),
-        ("limits.memory".to_owned(), quantity(&plan.memory)),
-        ("requests.cpu".to_owned(), quantity(&plan.cpu)),
-        ("requests.memory".to_owned(), quantity(&plan.memory)),
-        ("pods".to_owned(), quantity(&pods)),
+        ("limits.cpu".to_owned(), q(&plan.cpu)),
+        ("limits.memory".to_owned(), q(&plan.memory)),
+        ("limits.ephemeral-storage".to_owned(), q(&storage)),
+        ("requests.cpu".to_owned(), q(&plan.cpu)),
+        ("requests.memory".to_owned(), q(&plan.memory)),
+        ("requests.ephemeral-storage".to_owned(), q(&storage)),
+        ("pods".to_owned(), q(&pods.to_string())),
     ]);
     ResourceQuota {
         metadata: meta(plan, "chemchat-quota", "quota", true),
@@ -59,18 +90,19 @@ pub fn resource_quota(plan: &TenantPlan) -> ResourceQuota {
 /// Defaults for any container that does not say what it needs, so the quota always applies.
 pub fn limit_range(plan: &TenantPlan) -> LimitRange {
     let pair = |cpu: &str, memory: &str| {
-        BTreeMap::from([
-            ("cpu".to_owned(), quantity(cpu)),
-            ("memory".to_owned(), quantity(memory)),
-        ])
+        BTreeMap::from([("cpu".to_owned(), q(cpu)), ("memory".to_owned(), q(memory))])
+    };
+    let with_storage = |mut map: BTreeMap<String, Quantity>, storage: &str| {
+        map.insert("ephemeral-storage".to_owned(), q(storage));
+        map
     };
     LimitRange {
         metadata: meta(plan, "chemchat-limits", "quota", true),
         spec: Some(LimitRangeSpec {
             limits: vec![LimitRangeItem {
                 type_: "Container".to_owned(),
-                default: Some(pair("500m", "512Mi")),
-                default_request: Some(pair("100m", "128Mi")),
+                default: Some(with_storage(pair("500m", "512Mi"), POD_EPHEMERAL_STORAGE)),
+                default_request: Some(with_storage(pair("100m", "128Mi"), "256Mi")),
                 max: Some(pair(&plan.cpu, &plan.memory)),
                 ..LimitRangeItem::default()
             }],
@@ -92,8 +124,13 @@ fn from_namespace(name: &str) -> NetworkPolicyPeer {
 }
 
 /// Denies ingress from everywhere except the namespace itself, the platform namespace
-/// (operator), Prometheus' namespace (scraping) and the ingress controller — so other tenants cannot reach it.
-pub fn network_policy(plan: &TenantPlan, options: &BuildOptions) -> NetworkPolicy {
+/// (operator), Prometheus' namespace (scraping) and the ingress controller — so other tenants
+/// cannot reach it; and egress to anything but DNS and the configured backends.
+pub fn network_policy(
+    plan: &TenantPlan,
+    options: &BuildOptions,
+    secrets: &BackendSecrets,
+) -> NetworkPolicy {
     let same_namespace = NetworkPolicyPeer {
         pod_selector: Some(LabelSelector::default()),
         ..NetworkPolicyPeer::default()
@@ -109,7 +146,8 @@ pub fn network_policy(plan: &TenantPlan, options: &BuildOptions) -> NetworkPolic
         metadata: meta(plan, "chemchat-isolation", "network-policy", true),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".to_owned()]),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+            egress: Some(egress::rules(plan, secrets)),
             ingress: Some(vec![
                 NetworkPolicyIngressRule {
                     from: Some(vec![same_namespace]),
@@ -127,7 +165,6 @@ pub fn network_policy(plan: &TenantPlan, options: &BuildOptions) -> NetworkPolic
                     ports: Some(vec![http]),
                 },
             ]),
-            ..NetworkPolicySpec::default()
         }),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chemchat_crds::contract::{DEFAULT_PORT, PATH_LIVE, PATH_READY};
+use chemchat_crds::contract::{DEFAULT_PORT, PATH_LIVE, PATH_METRICS, PATH_READY};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
@@ -17,6 +17,7 @@ use k8s_openapi::api::networking::v1::{
     IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -45,6 +46,18 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
         failure_threshold: Some(failures),
         ..Probe::default()
     }
+}
+
+/// The config hash (a change rolls the pods) and the classic `prometheus.io/*` scrape
+/// annotations: the autoscaler's metric must be scraped whatever the install offers, and a
+/// Prometheus without the Operator's PodMonitor finds the pods by these.
+fn pod_annotations(config_hash: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (CONFIG_HASH_ANNOTATION.to_owned(), config_hash.to_owned()),
+        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+        ("prometheus.io/port".to_owned(), DEFAULT_PORT.to_string()),
+        ("prometheus.io/path".to_owned(), PATH_METRICS.to_owned()),
+    ])
 }
 
 /// The server Deployment. `spec.replicas` is left out whenever an autoscaler owns it, so a
@@ -118,9 +131,13 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
         ]),
         ..Container::default()
     };
-    let empty_dir = |name: &str| Volume {
+    // Capped, so one pod cannot fill its node's disk (the namespace quota caps the sum).
+    let empty_dir = |name: &str, size: &str| Volume {
         name: name.to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(size.to_owned())),
+            ..EmptyDirVolumeSource::default()
+        }),
         ..Volume::default()
     };
     let mut pod_labels = labels::labels(&plan.name, "server");
@@ -140,10 +157,7 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
-                    annotations: Some(BTreeMap::from([(
-                        CONFIG_HASH_ANNOTATION.to_owned(),
-                        config_hash.to_owned(),
-                    )])),
+                    annotations: Some(pod_annotations(config_hash)),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -163,7 +177,7 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
                         ..PodSecurityContext::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![empty_dir("data"), empty_dir("tmp")]),
+                    volumes: Some(vec![empty_dir("data", "1Gi"), empty_dir("tmp", "256Mi")]),
                     ..PodSpec::default()
                 }),
             },

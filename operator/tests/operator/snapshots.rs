@@ -1,8 +1,6 @@
 //! `build` from YAML fixtures, for each tier and option, compared with committed YAML
 //! snapshots in `tests/snapshots/` (`UPDATE_SNAPSHOTS=1 cargo test -p chemchat-operator
-//! --test build_snapshots` rewrites them; review the diff before committing).
-
-#![allow(clippy::unwrap_used)]
+//! --test operator snapshots` rewrites them; review the diff before committing).
 
 use std::path::PathBuf;
 
@@ -140,6 +138,20 @@ fn every_child_is_labelled_and_owned_by_the_tenant() {
             assert!(meta["annotations"]["chemchat.io/applied-hash"].is_string());
             assert_eq!(child.namespace.is_some(), child.kind.namespaced());
         }
+    }
+}
+
+#[test]
+fn a_tenant_without_a_uid_renders_without_owner_references() {
+    let tenant =
+        fixture("tenant-free.yaml").replace("uid: 0b7d5a8e-0000-4000-8000-0000000000a1, ", "");
+    assert!(!tenant.contains("uid"));
+    for child in render_children(&tenant, None, &BuildOptions::default()).unwrap() {
+        assert!(
+            child.object["metadata"].get("ownerReferences").is_none(),
+            "{:?}",
+            child.kind
+        );
     }
 }
 

@@ -1,12 +1,9 @@
 //! The cluster reconciler and the leader election Lease against the scripted API server.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::FakeApi;
 use chemchat_crds::ChemChatCluster;
 use chemchat_operator::build::BuildOptions;
 use chemchat_operator::cluster::reconcile;
@@ -16,7 +13,6 @@ use http::Method;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::json;
-use support::FakeApi;
 
 const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
 const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";

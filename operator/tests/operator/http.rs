@@ -1,7 +1,5 @@
 //! The operator's own health and metrics endpoints.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

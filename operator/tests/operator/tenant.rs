@@ -1,109 +1,18 @@
 //! The tenant reconciler against a scripted API server: every request's method, path and body.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
-use std::sync::Arc;
 use std::time::Duration;
 
-use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use chemchat_operator::build::{Autoscaler, BackendSecrets, BuildOptions, Child, ChildKind, build};
-use chemchat_operator::context::Context;
-use chemchat_operator::plan::plan;
+use chemchat_operator::build::{Autoscaler, BuildOptions, ChildKind};
 use chemchat_operator::tenant::{error_policy, reconcile};
 use http::Method;
 use kube::runtime::controller::Action;
-use serde_json::{Value, json};
-use support::{EVENTS, FakeApi, Recorded, b64, events, object_path};
+use serde_json::json;
 
-const TENANT: &str = "/apis/chemchat.io/v1alpha1/chemchattenants/acme";
-const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
-const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
-const NAMESPACE: &str = "/api/v1/namespaces/chemchat-acme";
-
-fn cluster() -> Value {
-    json!({
-        "apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatCluster",
-        "metadata": {"name": "main", "namespace": "chemchat-system", "generation": 1},
-        "spec": {
-            "image": {"repository": "chemchat/chemchat-server", "tag": "dev"},
-            "postgres": {"urlSecretRef": {"name": "backends", "key": "postgres-url"}},
-            "redis": {"urlSecretRef": {"name": "backends", "key": "redis-url"}},
-            "auth": {"jwtSecretRef": {"name": "backends", "key": "jwt-secret"}}
-        }
-    })
-}
-
-fn secrets() -> BackendSecrets {
-    BackendSecrets {
-        database_url: "postgres://pg/chemchat".into(),
-        redis_url: "redis://redis:6379".into(),
-        jwt_secret: "s3cr3t".into(),
-        ..BackendSecrets::default()
-    }
-}
-
-fn tenant(tier: &str, extra: Value) -> Value {
-    let mut spec = json!({
-        "clusterRef": {"name": "main", "namespace": "chemchat-system"},
-        "displayName": "Acme", "tier": tier
-    });
-    support_merge(&mut spec, extra);
-    json!({
-        "apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatTenant",
-        "metadata": {"name": "acme", "uid": "tenant-uid", "generation": 1, "finalizers": ["chemchat.io/cleanup"]},
-        "spec": spec
-    })
-}
-
-fn support_merge(into: &mut Value, extra: Value) {
-    if let (Value::Object(a), Value::Object(b)) = (into, extra) {
-        a.extend(b);
-    }
-}
-
-/// A fake API server holding the cluster, its secret and the tenant.
-fn world(tenant_json: Value) -> (Arc<Context>, FakeApi) {
-    world_with(tenant_json, BuildOptions::default())
-}
-
-fn world_with(tenant_json: Value, options: BuildOptions) -> (Arc<Context>, FakeApi) {
-    let (client, fake) = FakeApi::start();
-    fake.insert(CLUSTER, cluster());
-    fake.insert(
-        SECRET,
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "backends", "namespace": "chemchat-system"},
-            "data": {"postgres-url": b64("postgres://pg/chemchat"), "redis-url": b64("redis://redis:6379"), "jwt-secret": b64("s3cr3t")}}),
-    );
-    fake.insert(TENANT, tenant_json);
-    let ctx = Arc::new(Context::new(client, options, Some("test".into())));
-    (ctx, fake)
-}
-
-/// The tenant as the controller would hand it over: read back from the server.
-fn current(fake: &FakeApi) -> Arc<ChemChatTenant> {
-    Arc::new(serde_json::from_value(fake.get(TENANT).unwrap()).unwrap())
-}
-
-fn expected_children(fake: &FakeApi) -> Vec<Child> {
-    let t = current(fake);
-    let c: ChemChatCluster = serde_json::from_value(fake.get(CLUSTER).unwrap()).unwrap();
-    build(&plan(&t, &c).unwrap(), &secrets(), &BuildOptions::default()).unwrap()
-}
-
-fn collection(kind: ChildKind) -> String {
-    let ar = kind.api_resource();
-    if ar.group.is_empty() {
-        format!("/api/{}/{}", ar.version, ar.plural)
-    } else {
-        format!("/apis/{}/{}/{}", ar.group, ar.version, ar.plural)
-    }
-}
-
-fn child_path(c: &Child) -> String {
-    object_path(&collection(c.kind), c.namespace.as_deref(), &c.name)
-}
+use crate::support::world::{
+    CLUSTER, NAMESPACE, SECRET, TENANT, child_path, current, expected_children,
+    namespaced_collection, tenant, world, world_with,
+};
+use crate::support::{EVENTS, Recorded, b64, events};
 
 fn assert_reads_then_lists(log: &[Recorded]) -> usize {
     assert_eq!(
@@ -114,19 +23,25 @@ fn assert_reads_then_lists(log: &[Recorded]) -> usize {
         (&log[1].method, log[1].path.as_str()),
         (&Method::GET, SECRET)
     );
-    for (i, kind) in ChildKind::BUILT_IN.iter().enumerate() {
+    // The namespace by name, then each namespaced kind inside it: nothing cluster-wide.
+    for (i, kind) in ChildKind::ALL.iter().enumerate() {
         let r = &log[2 + i];
-        assert_eq!(
-            (&r.method, r.path.as_str()),
-            (&Method::GET, collection(*kind).as_str())
-        );
-        assert!(r.query.contains("labelSelector="), "{}", r.query);
-        assert!(
-            r.query.contains("chemchat.io%2Ftenant%3Dacme")
-                || r.query.contains("chemchat.io/tenant=acme")
-        );
+        let path = if kind.namespaced() {
+            namespaced_collection(*kind)
+        } else {
+            NAMESPACE.to_owned()
+        };
+        assert_eq!((&r.method, r.path.as_str()), (&Method::GET, path.as_str()));
+        if kind.namespaced() {
+            assert!(
+                r.query.contains("chemchat.io%2Ftenant%3Dacme")
+                    || r.query.contains("chemchat.io/tenant=acme"),
+                "{}",
+                r.query
+            );
+        }
     }
-    2 + ChildKind::BUILT_IN.len()
+    2 + ChildKind::ALL.len()
 }
 
 fn status_patch(log: &[Recorded]) -> Vec<&Recorded> {
@@ -183,12 +98,14 @@ async fn first_creation_applies_every_child_then_status_and_one_event() {
             json!("Ready"),
             json!("NamespaceReady"),
             json!("WorkloadReady"),
+            json!("Progressing"),
+            json!("AutoscalingReady"),
             json!("TopicsReady"),
             json!("SearchIndexReady")
         ]
     );
     // A cluster without Kafka or search: both backend conditions say so, and are True.
-    for condition in &body["status"]["conditions"].as_array().unwrap()[3..] {
+    for condition in &body["status"]["conditions"].as_array().unwrap()[5..] {
         assert_eq!(
             (&condition["status"], &condition["reason"]),
             (&json!("True"), &json!("NotConfigured")),
@@ -227,8 +144,8 @@ async fn a_second_pass_over_an_unchanged_world_writes_nothing() {
     assert!(writes.is_empty(), "no-op reconcile wrote: {writes:?}");
     assert_eq!(
         log.len(),
-        2 + ChildKind::BUILT_IN.len(),
-        "cluster, secret, one list per kind"
+        2 + ChildKind::ALL.len(),
+        "cluster, secret, the namespace, one list per namespaced kind"
     );
 }
 
@@ -289,13 +206,13 @@ async fn suspend_scales_to_zero_removes_the_hpa_and_says_so() {
     assert_eq!(
         summary,
         vec![
-            format!("PATCH /apis/apps/v1{ns}/deployments/chemchat-server"),
             format!("DELETE /apis/autoscaling/v2{ns}/horizontalpodautoscalers/chemchat-server"),
+            format!("PATCH /apis/apps/v1{ns}/deployments/chemchat-server"),
             format!("PATCH {TENANT}/status"),
             format!("POST {EVENTS}"),
         ]
     );
-    assert_eq!(writes[0].body.as_ref().unwrap()["spec"]["replicas"], 0);
+    assert_eq!(writes[1].body.as_ref().unwrap()["spec"]["replicas"], 0);
     let status = &writes[2].body.as_ref().unwrap()["status"];
     assert_eq!(status["phase"], "Suspended");
     assert_eq!(status["observedGeneration"], 2);
@@ -557,9 +474,10 @@ async fn keda_mode_applies_a_scaled_object_and_never_an_hpa() {
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     let log = fake.take_log();
     let scaled = "/apis/keda.sh/v1alpha1/namespaces/chemchat-acme/scaledobjects/chemchat-server";
-    let listed = log
-        .iter()
-        .any(|r| r.method == Method::GET && r.path == "/apis/keda.sh/v1alpha1/scaledobjects");
+    let listed = log.iter().any(|r| {
+        r.method == Method::GET
+            && r.path == "/apis/keda.sh/v1alpha1/namespaces/chemchat-acme/scaledobjects"
+    });
     assert!(
         listed,
         "ScaledObjects are listed for orphan detection in KEDA mode"

@@ -2,13 +2,11 @@
 //! the real broker and search server (tansu and osmem from `make services`). Each test has its
 //! own tenant name, so its topic and index never meet another test's.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::world::deployment_status;
+use crate::support::{EVENTS, FakeApi, Recorded, b64, events};
 use chemchat_backends::search_index::IndexAdmin;
 use chemchat_backends::topics::TopicAdmin;
 use chemchat_crds::ChemChatTenant;
@@ -20,7 +18,6 @@ use chemchat_operator::tenant::{error_policy, reconcile};
 use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
-use support::{EVENTS, FakeApi, Recorded, b64, events};
 
 const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -248,7 +245,7 @@ async fn the_topic_and_the_index_are_created_reported_and_then_left_alone() {
         world.name
     );
     world.fake.edit(&deployment, |d| {
-        d["status"] = json!({"readyReplicas": 1, "replicas": 1});
+        d["status"] = deployment_status(1, 1, 1);
     });
     world.reconcile().await.unwrap();
     assert_eq!(world.phase(), "Ready");

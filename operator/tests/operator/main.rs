@@ -1,0 +1,16 @@
+//! The operator's integration tests, one binary (one link on a small machine): `build` against
+//! committed snapshots, the reconcilers against the scripted API server in `support`, the
+//! provisioners against the real tansu and osmem, and the operator's own HTTP endpoints.
+
+#![allow(clippy::unwrap_used)]
+
+mod children;
+mod cluster;
+mod http;
+mod isolation;
+mod provision;
+mod scaling;
+mod snapshots;
+mod status;
+mod support;
+mod tenant;

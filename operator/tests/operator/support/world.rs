@@ -1,0 +1,143 @@
+//! One tenant "acme", its cluster and the cluster's Secret on a fresh fake API server, and
+//! the paths and objects the tenant tests compare requests with.
+
+use std::sync::Arc;
+
+use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+use chemchat_operator::build::{BackendSecrets, BuildOptions, Child, ChildKind, build};
+use chemchat_operator::context::Context;
+use chemchat_operator::plan::plan;
+use serde_json::{Value, json};
+
+use super::{FakeApi, b64, object_path};
+
+pub const TENANT: &str = "/apis/chemchat.io/v1alpha1/chemchattenants/acme";
+pub const CLUSTER: &str =
+    "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
+pub const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
+pub const NAMESPACE: &str = "/api/v1/namespaces/chemchat-acme";
+
+/// The cluster `main` with PostgreSQL, Redis and the signing key in one Secret.
+pub fn cluster() -> Value {
+    json!({
+        "apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatCluster",
+        "metadata": {"name": "main", "namespace": "chemchat-system", "generation": 1},
+        "spec": {
+            "image": {"repository": "chemchat/chemchat-server", "tag": "dev"},
+            "postgres": {"urlSecretRef": {"name": "backends", "key": "postgres-url"}},
+            "redis": {"urlSecretRef": {"name": "backends", "key": "redis-url"}},
+            "auth": {"jwtSecretRef": {"name": "backends", "key": "jwt-secret"}}
+        }
+    })
+}
+
+/// The values of the cluster's Secret, as `build` receives them.
+pub fn secrets() -> BackendSecrets {
+    BackendSecrets {
+        database_url: "postgres://pg/chemchat".into(),
+        redis_url: "redis://redis:6379".into(),
+        jwt_secret: "s3cr3t".into(),
+        ..BackendSecrets::default()
+    }
+}
+
+/// Tenant `acme` of `tier` with `extra` merged into its spec, finalizer already set.
+pub fn tenant(tier: &str, extra: Value) -> Value {
+    let mut spec = json!({
+        "clusterRef": {"name": "main", "namespace": "chemchat-system"},
+        "displayName": "Acme", "tier": tier
+    });
+    support_merge(&mut spec, extra);
+    json!({
+        "apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatTenant",
+        "metadata": {"name": "acme", "uid": "tenant-uid", "generation": 1, "finalizers": ["chemchat.io/cleanup"]},
+        "spec": spec
+    })
+}
+
+fn support_merge(into: &mut Value, extra: Value) {
+    if let (Value::Object(a), Value::Object(b)) = (into, extra) {
+        a.extend(b);
+    }
+}
+
+/// A fake API server holding the cluster, its secret and the tenant.
+pub fn world(tenant_json: Value) -> (Arc<Context>, FakeApi) {
+    world_with(tenant_json, BuildOptions::default())
+}
+
+/// [`world`] with the install's build options.
+pub fn world_with(tenant_json: Value, options: BuildOptions) -> (Arc<Context>, FakeApi) {
+    let (client, fake) = FakeApi::start();
+    fake.insert(CLUSTER, cluster());
+    fake.insert(
+        SECRET,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "backends", "namespace": "chemchat-system"},
+            "data": {"postgres-url": b64("postgres://pg/chemchat"), "redis-url": b64("redis://redis:6379"), "jwt-secret": b64("s3cr3t")}}),
+    );
+    fake.insert(TENANT, tenant_json);
+    let ctx = Arc::new(Context::new(client, options, Some("test".into())));
+    (ctx, fake)
+}
+
+/// The tenant as the controller would hand it over: read back from the server.
+pub fn current(fake: &FakeApi) -> Arc<ChemChatTenant> {
+    Arc::new(serde_json::from_value(fake.get(TENANT).unwrap()).unwrap())
+}
+
+/// What `build` makes of the tenant and cluster stored in `fake`.
+pub fn expected_children(fake: &FakeApi) -> Vec<Child> {
+    let t = current(fake);
+    let c: ChemChatCluster = serde_json::from_value(fake.get(CLUSTER).unwrap()).unwrap();
+    build(&plan(&t, &c).unwrap(), &secrets(), &BuildOptions::default()).unwrap()
+}
+
+/// A kind's cluster-wide collection path.
+pub fn collection(kind: ChildKind) -> String {
+    let ar = kind.api_resource();
+    if ar.group.is_empty() {
+        format!("/api/{}/{}", ar.version, ar.plural)
+    } else {
+        format!("/apis/{}/{}/{}", ar.group, ar.version, ar.plural)
+    }
+}
+
+/// The API path of a built child.
+pub fn child_path(c: &Child) -> String {
+    object_path(&collection(c.kind), c.namespace.as_deref(), &c.name)
+}
+
+/// A kind's collection inside the tenant namespace.
+pub fn namespaced_collection(kind: ChildKind) -> String {
+    let (prefix, plural) = collection(kind)
+        .rsplit_once('/')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap();
+    format!("{prefix}/namespaces/chemchat-acme/{plural}")
+}
+
+/// A Deployment's `status` as its controller writes it: `replicas` wanted (plus one surge pod
+/// while not all are updated), `updated` of the current template, `available` serving.
+pub fn deployment_status(replicas: i64, updated: i64, available: i64) -> Value {
+    let surge = i64::from(updated < replicas);
+    let progressing = if updated == replicas && available == replicas {
+        (
+            "NewReplicaSetAvailable",
+            "ReplicaSet \"chemchat-server-1\" has successfully progressed.",
+        )
+    } else {
+        (
+            "ReplicaSetUpdated",
+            "ReplicaSet \"chemchat-server-2\" is progressing.",
+        )
+    };
+    json!({
+        "observedGeneration": 1, "replicas": replicas + surge, "updatedReplicas": updated,
+        "readyReplicas": available, "availableReplicas": available,
+        "conditions": [
+            {"type": "Available", "status": if available >= replicas { "True" } else { "False" },
+             "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability."},
+            {"type": "Progressing", "status": "True", "reason": progressing.0, "message": progressing.1}
+        ]
+    })
+}
