@@ -115,6 +115,13 @@ loadgen() { # loadgen <label> <port> <extra args…>: prints the table, keeps th
   grep '^{' "$out" >>"$RESULTS"
 }
 
+transactions() { # transactions <port>: the store's transactions per event the relay shipped
+  curl -s "http://127.0.0.1:$1/metrics" | awk '
+    /^chemchat_store_transactions_total/ { tx += $NF; split($0, k, "\""); by[k[2]] += $NF }
+    /^chemchat_outbox_shipped_total/ { shipped += $NF }
+    END { if (shipped > 0) printf "store transactions: %d for %d events shipped = %.2f per event (write %d, read %d, relay %d)\n", tx, shipped, tx / shipped, by["write"], by["read"], by["relay"] }'
+}
+
 scenarios() { # scenarios <engine> <start command…>
   local engine="$1"; shift
   local port
@@ -123,6 +130,7 @@ scenarios() { # scenarios <engine> <start command…>
     "$@" "$port" rate
     loadgen "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port" \
       -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference}
+    [ -n "${REFERENCE:-}" ] || transactions "$port"
     stop "$SERVER_PID"
   fi
   [ -z "${BENCH_RATE_ONLY:-}" ] || return 0

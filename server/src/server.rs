@@ -108,7 +108,10 @@ impl Server {
             gateway_settings,
             tasks.clone(),
         );
-        background.push(("outbox-relay", Box::pin(app.outbox_relay().run())));
+        let relay = app
+            .outbox_relay()
+            .rebroadcasting_late_to(Arc::new(gateway.fanout().clone()));
+        background.push(("outbox-relay", Box::pin(relay.run())));
         let state = HttpState {
             app,
             metrics,

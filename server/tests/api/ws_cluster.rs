@@ -3,75 +3,17 @@
 //! instances; and when an instance is killed mid-conversation its clients reconnect to the
 //! other, sync, and end with every acknowledged message exactly once, in order.
 
-use crate::support::api::{Api, api_group, api_user};
+use crate::support::api::{api_group, api_user};
+use crate::support::instance::Instance;
 use crate::support::services;
 use crate::support::ws::Ws;
 use crate::support::{Engine, TestDb};
 use serde_json::json;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A subscription reaches Redis a few milliseconds after the join is acknowledged; messages
 /// sent meanwhile are for sync, which these tests do not want to depend on.
 const SUBSCRIBED: Duration = Duration::from_millis(300);
-
-/// One `chemchat-server serve` process.
-struct Instance {
-    child: Child,
-    api: Api,
-}
-
-impl Instance {
-    async fn start(db: &TestDb, prefix: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chemchat-server"))
-            .arg("serve")
-            .env("CHEMCHAT_LISTEN", addr.to_string())
-            .env("CHEMCHAT_DATABASE_URL", &db.url)
-            .env(
-                "CHEMCHAT_JWT_SECRET",
-                "test-signing-secret-0123456789abcdef",
-            )
-            .env("CHEMCHAT_REDIS_URL", services::redis_url())
-            .env("CHEMCHAT_REDIS_PREFIX", prefix)
-            .env("CHEMCHAT_DATA_DIR", db.dir.path().join("data"))
-            .env("CHEMCHAT_LOGIN_ATTEMPTS_PER_IP", "1000")
-            .env("CHEMCHAT_SHUTDOWN_GRACE_SECONDS", "1")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("server process starts");
-        let api = Api::new(addr);
-        for _ in 0..300 {
-            let ready = api.http.get(api.url("/health/ready")).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Self { child, api };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("instance on {addr} not ready within 30 s");
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn prefix() -> String {
     format!("test-{}:", uuid::Uuid::new_v4().simple())
@@ -81,8 +23,8 @@ fn prefix() -> String {
 async fn messages_typing_and_presence_cross_instances() {
     let db = TestDb::new(Engine::Postgres).await;
     let prefix = prefix();
-    let a = Instance::start(&db, &prefix).await;
-    let b = Instance::start(&db, &prefix).await;
+    let a = Instance::start(&db, &services::redis_url(), &prefix).await;
+    let b = Instance::start(&db, &services::redis_url(), &prefix).await;
     let alice = api_user(&a.api, None, "alice").await;
     let bob = api_user(&b.api, None, "bob").await;
     let room = api_group(&a.api, &alice, &[&bob]).await;
@@ -136,8 +78,8 @@ async fn messages_typing_and_presence_cross_instances() {
 async fn killing_an_instance_loses_no_acknowledged_message() {
     let db = TestDb::new(Engine::Postgres).await;
     let prefix = prefix();
-    let mut a = Instance::start(&db, &prefix).await;
-    let b = Instance::start(&db, &prefix).await;
+    let mut a = Instance::start(&db, &services::redis_url(), &prefix).await;
+    let b = Instance::start(&db, &services::redis_url(), &prefix).await;
     let alice = api_user(&a.api, None, "alice").await;
     let bob = api_user(&a.api, None, "bob").await;
     let room = api_group(&a.api, &alice, &[&bob]).await;

@@ -1,13 +1,16 @@
 //! Degradation order when Redis goes away: messages keep flowing on the instance, the connection
-//! stays usable, and only the cross-instance extras (typing, presence) may be lost.
+//! stays usable, and only the cross-instance extras (typing, presence) may be lost. When Redis
+//! returns, cross-instance delivery resumes by itself and what other instances' clients missed
+//! comes back with sync.
 //!
 //! The test runs its own throw-away `redis-server` so it can kill it without disturbing the
 //! machine's Redis that other tests share.
 
-use crate::support::Engine;
-use crate::support::api::{api_group, api_user};
+use crate::support::api::{Api, api_group, api_user};
+use crate::support::instance::Instance;
 use crate::support::server::TestServer;
 use crate::support::ws::Ws;
+use crate::support::{Engine, TestDb};
 use secrecy::SecretString;
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
@@ -26,6 +29,11 @@ impl PrivateRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    /// A Redis on `port` (a restart on the same address).
+    async fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -125,4 +133,80 @@ async fn messages_keep_flowing_when_redis_dies() {
         .call(server.http.get(server.url("/health/live")))
         .await;
     assert_eq!(status, reqwest::StatusCode::OK);
+}
+
+/// Polls `/health` until the instance says its bus works again.
+async fn bus_up(api: &Api) {
+    for _ in 0..200 {
+        let (_, health) = api.call(api.http.get(api.url("/health"))).await;
+        if health["dependencies"]["bus"]["status"] == "up" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the bus of {} did not come back within 10 s", api.addr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_instance_delivery_resumes_when_redis_returns() {
+    let mut redis = PrivateRedis::start().await;
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let db = TestDb::new(Engine::Postgres).await;
+    let prefix = format!("outage-{}:", uuid::Uuid::new_v4().simple());
+    let a = Instance::start(&db, &url, &prefix).await;
+    let b = Instance::start(&db, &url, &prefix).await;
+    let alice = api_user(&a.api, None, "alice").await;
+    let bob = api_user(&b.api, None, "bob").await;
+    let room = api_group(&a.api, &alice, &[&bob]).await;
+    let (mut on_a, _) = Ws::login(a.api.addr, &alice.token).await;
+    let (mut on_b, _) = Ws::login(b.api.addr, &bob.token).await;
+    on_a.ok("conversation.join", json!({ "conversationId": room }))
+        .await;
+    on_b.ok("conversation.join", json!({ "conversationId": room }))
+        .await;
+    let before = on_b.ok("sync", json!({})).await["cursor"].clone();
+    on_b.expect("sync.complete").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let send = async |ws: &mut Ws, key: &str| {
+        ws.ok(
+            "message.send",
+            json!({ "conversationId": room, "content": key, "clientMessageId": key }),
+        )
+        .await
+    };
+    send(&mut on_a, "m1").await;
+    assert_eq!(on_a.expect("message.created").await["content"], "m1");
+    assert_eq!(on_b.expect("message.created").await["content"], "m1");
+
+    let port = redis.port;
+    redis.kill();
+    for key in ["m2", "m3"] {
+        send(&mut on_a, key).await;
+        assert_eq!(on_a.expect("message.created").await["content"], key);
+    }
+
+    let _redis = PrivateRedis::start_on(port).await;
+    bus_up(&a.api).await;
+    bus_up(&b.api).await;
+    // The resubscription reaches Redis a moment after the connection is back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send(&mut on_a, "m4").await;
+    let live = on_b.expect("message.created").await;
+    assert_eq!(
+        live["content"], "m4",
+        "cross-instance delivery resumed: {live}"
+    );
+
+    // What bob missed comes with sync, once and in order; m1 and m4 came live and do not repeat.
+    on_b.send(json!({ "event": "sync", "data": { "since": before } }))
+        .await;
+    let missed = [
+        on_b.expect("message.created").await,
+        on_b.expect("message.created").await,
+    ];
+    assert_eq!(
+        missed.map(|m| m["content"].as_str().map(str::to_owned)),
+        [Some("m2".to_owned()), Some("m3".to_owned())]
+    );
+    on_b.expect("sync.complete").await;
 }

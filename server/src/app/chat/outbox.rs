@@ -6,10 +6,18 @@
 
 use super::RelayStatus;
 use crate::app::backoff::Backoff;
-use crate::ports::{Clock, EventLog, Store};
+use crate::ports::{Clock, CommitListener, EventLog, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// An event older than this when the relay ships it may never have been fanned out live: the
+/// instance that committed it can have died between the commit and the fan-out (another
+/// replica's relay then ships it). Such events are handed to the fan-out again; connections drop
+/// the copies they already have by `event_seq`.
+const LATE: i64 = 500;
+/// Older than this, an event is not fanned out again: its readers have long synced.
+const TOO_LATE: i64 = 60_000;
 
 /// Events shipped per round trip.
 const BATCH: u32 = 500;
@@ -40,6 +48,7 @@ pub struct OutboxRelay {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     status: Arc<RelayStatus>,
+    late: Option<Arc<dyn CommitListener>>,
 }
 
 impl OutboxRelay {
@@ -56,7 +65,14 @@ impl OutboxRelay {
             clock,
             wake,
             status: Arc::default(),
+            late: None,
         }
+    }
+
+    /// The same relay, handing events it finds late (see [`LATE`]) to `listener` once shipped.
+    pub fn rebroadcasting_late_to(mut self, listener: Arc<dyn CommitListener>) -> Self {
+        self.late = Some(listener);
+        self
     }
 
     /// The same relay, recording its health in `status` (for `/health`).
@@ -78,7 +94,20 @@ impl OutboxRelay {
             }
             // On failure the claim is dropped unmarked: the events stay in the outbox.
             self.log.publish(claim.events()).await?;
-            claim.shipped(self.clock.now_ms()).await?;
+            let now = self.clock.now_ms();
+            let late: Vec<_> = match &self.late {
+                Some(_) => claim
+                    .events()
+                    .iter()
+                    .filter(|e| (LATE..TOO_LATE).contains(&(now - e.created_at_ms)))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            claim.shipped(now).await?;
+            if let (Some(listener), false) = (&self.late, late.is_empty()) {
+                listener.committed(&late);
+            }
             metrics::counter!(METRIC_SHIPPED).increment(count as u64);
             shipped += count;
         }

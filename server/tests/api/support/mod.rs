@@ -2,6 +2,7 @@
 //! that drive it.
 
 pub mod api;
+pub mod instance;
 pub mod server;
 pub mod services;
 pub mod store;
