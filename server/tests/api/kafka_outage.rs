@@ -7,6 +7,7 @@
 
 use crate::support::Engine;
 use crate::support::api::{api_group, api_user};
+use crate::support::process::{Private, free_port};
 use crate::support::server::TestServer;
 use crate::support::services::tansu_binary;
 use crate::support::ws::Ws;
@@ -14,67 +15,23 @@ use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettin
 use chemchat_server::ports::EventLog;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A private broker on a free port, killed when dropped.
-struct PrivateBroker {
-    child: Child,
-    address: String,
-}
-
-impl PrivateBroker {
-    async fn start() -> Self {
-        let binary = tansu_binary();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{address}");
-        let child = Command::new(&binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the broker {binary} ({e})"));
-        // Owned from here on, so every path (including the panic below) kills and reaps it.
-        let broker = Self { child, address };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(&broker.address)
-                .await
-                .is_ok()
-            {
-                return broker;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the private broker did not answer on {}", broker.address);
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {signal} failed");
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A private broker on a free port.
+async fn private_broker() -> Private {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut command = Command::new(tansu_binary());
+    command.args([
+        "broker",
+        "--listener-url",
+        &url,
+        "--advertised-listener-url",
+        &url,
+    ]);
+    command.args(["--storage-engine", "memory://tansu/"]);
+    Private::start(command, port, "the broker (tansu)").await
 }
 
 async fn health(server: &TestServer) -> Value {
@@ -96,9 +53,10 @@ async fn health_until(server: &TestServer, within: Duration, check: impl Fn(&Val
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chat_stays_live_while_the_broker_is_down_and_everything_ships_after() {
-    let broker = PrivateBroker::start().await;
+    let broker = private_broker().await;
+    let brokers = format!("127.0.0.1:{}", broker.port);
     let server = TestServer::start_with(Engine::Sqlite, |s| {
-        s.kafka_brokers = Some(broker.address.clone());
+        s.kafka_brokers = Some(brokers.clone());
     })
     .await;
     let alice = api_user(&server, None, "alice").await;
@@ -157,7 +115,7 @@ async fn chat_stays_live_while_the_broker_is_down_and_everything_ships_after() {
     // Read the tenant's topic from the start: conversation.created, then every message, each
     // conversation's event seqs 1..=n in order once duplicates are dropped by event id.
     let log = KafkaEventLog::connect(KafkaSettings {
-        brokers: broker.address.clone(),
+        brokers: brokers.clone(),
         tenant: Some("default".into()),
         topic: TopicSettings::default(),
     })

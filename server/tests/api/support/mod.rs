@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod instance;
+pub mod process;
 pub mod server;
 pub mod services;
 pub mod store;
