@@ -20,15 +20,19 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 use futures::SinkExt;
+use futures::future::OptionFuture;
 use serde::Deserialize;
 use serde_json::json;
+use std::future::Future;
+use std::pin::Pin;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-/// Bytes read from the socket at a time. tungstenite's default (128 KiB) is allocated per
-/// connection; chat frames are small, so 4 KiB keeps ten thousand idle connections cheap.
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes read from the socket at a time. tungstenite zero-fills its read buffer up to this size,
+/// so all of it is resident for every connection; chat frames are a few hundred bytes, and a
+/// larger frame grows the buffer as it needs.
+const READ_BUFFER: usize = 1024;
 /// Frames are written once this much is buffered (or on flush, after each batch).
 const WRITE_BUFFER: usize = 8 * 1024;
 
@@ -98,11 +102,17 @@ async fn run(
     if let Some(token) = token
         && let Flow::Close(reason) = Box::pin(session.authenticate(&token, None)).await
     {
-        session.request_close(reason);
+        conn.close(reason);
     }
     let settings = gateway.settings().clone();
     let auth_deadline = Instant::now() + settings.auth_timeout;
     let mut heard = Instant::now();
+    let mut authenticated = session.authenticated();
+    // The session is lent to the frame being handled and comes back with its outcome: while a
+    // use case runs (a send waiting for the database), the connection keeps writing what others
+    // send it, and reads its next frame only after (frames are handled in order).
+    let mut idle = Some(session);
+    let mut handling: Option<Handling> = None;
     loop {
         let silence = heard + settings.heartbeat_timeout;
         let flow = tokio::select! {
@@ -111,29 +121,67 @@ async fn run(
                 Written::More => Flow::Continue,
                 Written::Closed => break,
             },
-            () = tokio::time::sleep_until(auth_deadline), if !session.authenticated() => {
+            handled = OptionFuture::from(handling.as_mut()), if handling.is_some() => {
+                handling = None;
+                match handled {
+                    Some((session, flow)) => {
+                        authenticated = session.authenticated();
+                        idle = Some(session);
+                        flow
+                    }
+                    None => Flow::Continue,
+                }
+            }
+            () = tokio::time::sleep_until(auth_deadline), if !authenticated => {
                 Flow::Close(CloseReason::new(CLOSE_UNAUTHENTICATED, "authentication timeout"))
             }
             () = tokio::time::sleep_until(silence) => {
                 Flow::Close(CloseReason::new(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"))
             }
-            received = socket.recv() => {
+            received = socket.recv(), if handling.is_none() => {
                 heard = Instant::now();
-                match received {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                    Some(Ok(Message::Text(text))) => session.on_text(text.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => session.on_binary(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                match (received, idle.take()) {
+                    (None | Some(Err(_)) | Some(Ok(Message::Close(_))), session) => {
+                        idle = session;
+                        break;
+                    }
+                    (Some(Ok(Message::Text(text))), Some(mut session)) => {
+                        handling = Some(Box::pin(async move {
+                            let flow = session.on_text(text.as_str()).await;
+                            (session, flow)
+                        }));
+                        Flow::Continue
+                    }
+                    (Some(Ok(Message::Binary(_))), Some(mut session)) => {
+                        let flow = session.on_binary();
+                        idle = Some(session);
+                        flow
+                    }
+                    (_, session) => {
+                        idle = session;
+                        Flow::Continue
+                    }
                 }
             }
         };
         if let Flow::Close(reason) = flow {
-            session.request_close(reason);
+            conn.close(reason);
         }
     }
-    session.close().await;
+    // A frame being handled finishes (a send is not abandoned half-way), then the session ends.
+    let session = match (idle, handling) {
+        (Some(session), _) => Some(session),
+        (None, Some(handling)) => Some(handling.await.0),
+        (None, None) => None,
+    };
+    if let Some(session) = session {
+        session.close().await;
+    }
     drop(permit);
 }
+
+/// A client frame being handled: the session comes back with what to do next.
+type Handling = Pin<Box<dyn Future<Output = (Session, Flow)> + Send>>;
 
 /// What a flush left behind.
 enum Written {

@@ -2,6 +2,7 @@
 
 use super::{Engine, SqlStore};
 use sqlx::AnyConnection;
+use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{Executor, pool::PoolConnectionMetadata};
@@ -56,21 +57,31 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, Connec
         Engine::Sqlite => prepare_sqlite(url)?,
         Engine::Postgres => url.to_owned(),
     };
+    let pool = open_pool(engine, &url, max_connections).await?;
+    let store = SqlStore::new(pool, engine);
+    if engine == Engine::Sqlite && !url.contains(":memory:") {
+        // One writer connection (see `SqlStore::writer`); an in-memory database is per
+        // connection, so it keeps the one pool.
+        return Ok(store.with_writer(open_pool(engine, &url, 1).await?));
+    }
+    Ok(store)
+}
+
+async fn open_pool(engine: Engine, url: &str, connections: u32) -> Result<AnyPool, ConnectError> {
     let options = AnyPoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections(connections)
         .acquire_timeout(Duration::from_secs(5));
     let options = match engine {
         Engine::Sqlite => options.after_connect(sqlite_pragmas),
         Engine::Postgres => options,
     };
-    let pool = options
-        .connect(&url)
+    options
+        .connect(url)
         .await
         .map_err(|source| ConnectError::Connect {
             engine: engine.name(),
             source,
-        })?;
-    Ok(SqlStore::new(pool, engine))
+        })
 }
 
 /// Applies the engine's pending migrations. Safe to run from several replicas at once: sqlx takes

@@ -190,7 +190,7 @@ fn to_events(rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
 async fn relay_tx(store: &SqlStore, write: bool) -> StoreResult<Tx> {
     metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "relay").increment(1);
     let begin = if write {
-        store.pool.begin_with(store.engine.begin_write()).await
+        store.writer.begin_with(store.engine.begin_write()).await
     } else {
         store.pool.begin().await
     };
