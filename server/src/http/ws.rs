@@ -119,7 +119,11 @@ async fn run(
             biased;
             () = conn.notified() => match flush(&mut socket, &conn).await {
                 Written::More => Flow::Continue,
-                Written::Closed => break,
+                Written::CloseSent => {
+                    finish_closing(&mut socket).await;
+                    break;
+                }
+                Written::Failed => break,
             },
             handled = OptionFuture::from(handling.as_mut()), if handling.is_some() => {
                 handling = None;
@@ -187,8 +191,26 @@ type Handling = Pin<Box<dyn Future<Output = (Session, Flow)> + Send>>;
 enum Written {
     /// The connection goes on.
     More,
-    /// The connection is closed (a close frame was sent, or the socket failed).
-    Closed,
+    /// A close frame went out; the client's answer is awaited.
+    CloseSent,
+    /// The socket failed, or the client stopped reading while a close was requested.
+    Failed,
+}
+
+/// Time a client has to answer the server's close frame.
+const CLOSE_ANSWER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The closing handshake: reads (and drops) what the client still sends until its close frame,
+/// briefly, so a client still writing sees a close rather than a reset connection.
+async fn finish_closing(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(CLOSE_ANSWER, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if let Message::Close(_) = message {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 /// Writes everything queued, batched into one flush, then the close frame if one was asked
@@ -206,7 +228,7 @@ async fn flush(socket: &mut WebSocket, conn: &Conn) -> Written {
         }
         if let Some(reason) = &outgoing.close {
             socket.send(close_message(reason)).await?;
-            return Ok::<_, axum::Error>(Written::Closed);
+            return Ok::<_, axum::Error>(Written::CloseSent);
         }
         socket.flush().await?;
         Ok(Written::More)
@@ -214,10 +236,10 @@ async fn flush(socket: &mut WebSocket, conn: &Conn) -> Written {
     tokio::pin!(write);
     loop {
         tokio::select! {
-            written = &mut write => return written.unwrap_or(Written::Closed),
+            written = &mut write => return written.unwrap_or(Written::Failed),
             () = conn.notified(), if outgoing.close.is_none() => {
                 if conn.closing() {
-                    return Written::Closed;
+                    return Written::Failed;
                 }
             }
         }
