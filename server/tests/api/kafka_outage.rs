@@ -6,11 +6,11 @@
 //! rule of docs/events.md allows.
 
 use crate::support::Engine;
-use crate::support::api::{api_group, api_user};
+
 use crate::support::process::{Private, free_port};
 use crate::support::server::TestServer;
 use crate::support::services::tansu_binary;
-use crate::support::ws::Ws;
+use crate::support::ws::{Ws, pair_in_a_room};
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::ports::EventLog;
 use serde_json::{Value, json};
@@ -59,15 +59,7 @@ async fn chat_stays_live_while_the_broker_is_down_and_everything_ships_after() {
         s.kafka_brokers = Some(brokers.clone());
     })
     .await;
-    let alice = api_user(&server, None, "alice").await;
-    let bob = api_user(&server, None, "bob").await;
-    let room = api_group(&server, &alice, &[&bob]).await;
-    let (mut a, _) = Ws::login(server.addr, &alice.token).await;
-    let (mut b, _) = Ws::login(server.addr, &bob.token).await;
-    a.ok("conversation.join", json!({ "conversationId": room }))
-        .await;
-    b.ok("conversation.join", json!({ "conversationId": room }))
-        .await;
+    let (room, mut a, mut b) = pair_in_a_room(&server).await;
     let mut sent = 0;
     let send = async |a: &mut Ws, b: &mut Ws, sent: &mut i64| {
         *sent += 1;

@@ -3,9 +3,9 @@
 //! runtime's own count of live tasks, so a loop someone forgets to own fails this test.
 
 use crate::support::Engine;
-use crate::support::api::{api_group, api_user};
+
 use crate::support::server::TestServer;
-use crate::support::ws::Ws;
+use crate::support::ws::pair_in_a_room;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
@@ -15,15 +15,7 @@ async fn serve_returns_with_no_task_left_running() {
     let alive = || Handle::current().metrics().num_alive_tasks();
     let before = alive();
     let server = TestServer::start(Engine::Sqlite).await;
-    let alice = api_user(&server, None, "alice").await;
-    let bob = api_user(&server, None, "bob").await;
-    let room = api_group(&server, &alice, &[&bob]).await;
-    let (mut a, _) = Ws::login(server.addr, &alice.token).await;
-    let (mut b, _) = Ws::login(server.addr, &bob.token).await;
-    for ws in [&mut a, &mut b] {
-        ws.ok("conversation.join", json!({ "conversationId": room }))
-            .await;
-    }
+    let (room, mut a, mut b) = pair_in_a_room(&server).await;
     // A typing indicator leaves an expiry timer behind; a message wakes the relay.
     a.ok("typing.start", json!({ "conversationId": room }))
         .await;

@@ -10,7 +10,7 @@ use crate::support::api::{Api, api_group, api_user};
 use crate::support::instance::Instance;
 use crate::support::process::{Private, free_port};
 use crate::support::server::TestServer;
-use crate::support::ws::Ws;
+use crate::support::ws::{Ws, pair_in_a_room};
 use crate::support::{Engine, TestDb};
 use secrecy::SecretString;
 use serde_json::json;
@@ -34,15 +34,7 @@ async fn messages_keep_flowing_when_redis_dies() {
         s.redis_prefix = format!("outage-{}", uuid::Uuid::new_v4().simple());
     })
     .await;
-    let alice = api_user(&server, None, "alice").await;
-    let bob = api_user(&server, None, "bob").await;
-    let room = api_group(&server, &alice, &[&bob]).await;
-    let (mut a, _) = Ws::login(server.addr, &alice.token).await;
-    let (mut b, _) = Ws::login(server.addr, &bob.token).await;
-    a.ok("conversation.join", json!({ "conversationId": room }))
-        .await;
-    b.ok("conversation.join", json!({ "conversationId": room }))
-        .await;
+    let (room, mut a, mut b) = pair_in_a_room(&server).await;
     // Let the Redis subscription settle so the first message takes the normal path.
     tokio::time::sleep(Duration::from_millis(300)).await;
 

@@ -177,3 +177,19 @@ impl Ws {
         assert!(got.is_empty(), "unexpected {event}: {got:?}");
     }
 }
+
+/// Alice and Bob in a group of their own on `api`, each connected and joined: the room's id and
+/// their two connections.
+pub async fn pair_in_a_room(api: &super::api::Api) -> (String, Ws, Ws) {
+    use super::api::{api_group, api_user};
+    let alice = api_user(api, None, "alice").await;
+    let bob = api_user(api, None, "bob").await;
+    let room = api_group(api, &alice, &[&bob]).await;
+    let (mut a, _) = Ws::login(api.addr, &alice.token).await;
+    let (mut b, _) = Ws::login(api.addr, &bob.token).await;
+    for ws in [&mut a, &mut b] {
+        ws.ok("conversation.join", json!({ "conversationId": room }))
+            .await;
+    }
+    (room, a, b)
+}
