@@ -20,9 +20,8 @@ impl Tasks {
         Self::default()
     }
 
-    /// Runs `task` until it finishes or shutdown begins, whichever comes first. A task that must
-    /// finish its current step (a claim in flight) selects on [`Tasks::cancelled`] itself and is
-    /// spawned with [`Tasks::spawn_owned`] instead.
+    /// Runs `task` until it finishes or shutdown begins, whichever comes first (a relay claim
+    /// cut short rolls back and is shipped again).
     pub fn spawn<F>(&self, name: &'static str, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -36,38 +35,10 @@ impl Tasks {
         });
     }
 
-    /// Runs a task that watches [`Tasks::cancelled`] itself and returns once it sees it.
-    pub fn spawn_owned<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.tracker.spawn(task);
-    }
-
-    /// Resolves once shutdown has begun.
-    pub async fn cancelled(&self) {
-        self.cancel.cancelled().await;
-    }
-
-    /// Whether shutdown has begun.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
     /// Tells every task to stop and waits until all have.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-    }
-
-    /// Tasks still running.
-    pub fn len(&self) -> usize {
-        self.tracker.len()
-    }
-
-    /// Whether none is running.
-    pub fn is_empty(&self) -> bool {
-        self.tracker.is_empty()
     }
 }

@@ -24,8 +24,9 @@ use crate::ports::{BusInbox, Presence};
 use crate::tasks::Tasks;
 use hub::{GAP_WAIT, Hub};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The gateway's limits.
 #[derive(Debug, Clone)]
@@ -79,7 +80,7 @@ struct Inner {
     presence: Arc<dyn Presence>,
     tasks: Tasks,
     settings: GatewaySettings,
-    draining: watch::Sender<bool>,
+    draining: AtomicBool,
     slots: Arc<Semaphore>,
     /// Names this process in presence records shared with other instances.
     instance: String,
@@ -96,7 +97,6 @@ impl Gateway {
         tasks: Tasks,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(settings.max_connections));
-        let (draining, _) = watch::channel(false);
         Self {
             inner: Arc::new(Inner {
                 app,
@@ -104,7 +104,7 @@ impl Gateway {
                 presence,
                 tasks,
                 settings,
-                draining,
+                draining: AtomicBool::new(false),
                 slots,
                 instance: uuid::Uuid::new_v4().simple().to_string(),
             }),
@@ -129,7 +129,7 @@ impl Gateway {
 
     /// A connection slot, or `None` when the instance is full or draining.
     pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        if *self.inner.draining.borrow() {
+        if self.inner.draining.load(Ordering::Acquire) {
             return None;
         }
         Arc::clone(&self.inner.slots).try_acquire_owned().ok()
@@ -137,13 +137,8 @@ impl Gateway {
 
     /// Tells every connection to reconnect elsewhere and close (graceful shutdown).
     pub fn drain(&self) {
-        self.inner.draining.send_replace(true);
+        self.inner.draining.store(true, Ordering::Release);
         self.hub().drain_all(self.inner.settings.drain_jitter_ms);
-    }
-
-    /// Resolves when draining starts.
-    pub fn draining(&self) -> watch::Receiver<bool> {
-        self.inner.draining.subscribe()
     }
 
     /// Waits until every connection has closed, at most `limit`.

@@ -19,8 +19,6 @@ pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4408;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code (RFC 6455 "service restart"): the server is draining; `reconnect` said when.
 pub const CLOSE_RESTART: u16 = 1012;
-/// Close code (RFC 6455 "try again later"): the server fell behind on fan-out; reconnect, sync.
-pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
 /// Why the server closes a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
