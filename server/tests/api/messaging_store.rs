@@ -6,7 +6,7 @@ use crate::support::{Engine, t};
 use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};
-use chemchat_server::ports::chat::{HistoryPage, SendOutcome, SyncPosition};
+use chemchat_server::ports::chat::{DailyQuota, HistoryPage, SendOutcome, SyncPosition};
 use chemchat_server::ports::{ChatStore, Delivery, Store, SystemClock};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -123,6 +123,58 @@ both_engines!(
     idempotent_send,
     the_same_client_message_id_twenty_times_stores_one_message
 );
+
+/// Concurrent sends are committed in batches; each send still gets its own answer: a stranger
+/// is refused, twins repeat the first, the daily quota stops exactly at its maximum, and every
+/// conversation's seqs stay gap-free.
+async fn a_mixed_burst_answers_each_send_for_itself(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let stranger = store_user(&store, "acme", "stranger").await;
+    let rooms = [
+        store_group(&store, "acme", owner, &[]).await,
+        store_group(&store, "acme", owner, &[]).await,
+        store_group(&store, "acme", owner, &[]).await,
+    ];
+    let quota = DailyQuota { max: 40, day: 0 };
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        let room = rooms[i % 3];
+        // Every fifth send repeats the key of the one before it in the same room.
+        let key = if i % 5 == 4 { i - 3 } else { i };
+        let sender = if i == 7 { stranger } else { owner };
+        tasks.push(tokio::spawn(async move {
+            let message = new_message(room, sender, &format!("k{key}"));
+            let outcome = store.send_message(&t("acme"), &message, Some(quota)).await;
+            (i, outcome.unwrap())
+        }));
+    }
+    let (mut sent, mut refused) = (Vec::new(), 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            (7, outcome) => assert!(matches!(outcome, SendOutcome::NotFound), "{outcome:?}"),
+            (_, SendOutcome::Sent(m)) => sent.push(m),
+            (_, SendOutcome::Duplicate(m)) => assert!(m.content.is_some()),
+            (_, SendOutcome::QuotaExceeded) => refused += 1,
+            (i, other) => panic!("send {i}: {other:?}"),
+        }
+    }
+    assert_eq!(sent.len(), 40, "the quota's messages, no more, no fewer");
+    assert!(refused > 0);
+    for room in rooms {
+        let mut seqs: Vec<i64> = sent
+            .iter()
+            .filter(|m| m.conversation_id == room)
+            .map(|m| m.seq)
+            .collect();
+        seqs.sort_unstable();
+        let expected: Vec<i64> = (1..=i64::try_from(seqs.len()).unwrap()).collect();
+        assert_eq!(seqs, expected);
+        assert_eq!(all_seqs(&store, room, owner).await, expected);
+    }
+}
+both_engines!(mixed_burst, a_mixed_burst_answers_each_send_for_itself);
 
 async fn paging_over_a_thousand_messages_returns_each_once(engine: Engine) {
     let (_db, store) = store(engine).await;

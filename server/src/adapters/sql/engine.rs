@@ -67,6 +67,56 @@ impl Engine {
         }
     }
 
+    /// A subquery of the objects in the JSON array bound at `param`, one column per `(name,
+    /// type)` (`type`: `text` or `bigint`). A batch of any size then travels in one statement
+    /// whose text never changes, so each engine prepares it once.
+    pub(super) fn json_rows(self, param: &str, columns: &[(&str, &str)]) -> String {
+        match self {
+            Engine::Sqlite => {
+                let columns: Vec<String> = columns
+                    .iter()
+                    .map(|(name, _)| format!("json_extract(value, '$.{name}') AS {name}"))
+                    .collect();
+                format!("SELECT {} FROM json_each({param})", columns.join(", "))
+            }
+            Engine::Postgres => {
+                let columns: Vec<String> = columns
+                    .iter()
+                    .map(|(name, kind)| format!("{name} {kind}"))
+                    .collect();
+                format!(
+                    "SELECT * FROM jsonb_to_recordset({param}::jsonb) AS r({})",
+                    columns.join(", ")
+                )
+            }
+        }
+    }
+
+    /// Locks the conversations named in the JSON array `ids` for the rest of the transaction, in
+    /// id order, so two transactions locking overlapping sets cannot deadlock. SQLite's `BEGIN
+    /// IMMEDIATE` already holds the whole database.
+    pub(super) async fn lock_conversations(
+        self,
+        tx: &mut Tx,
+        tenant: &TenantId,
+        ids: &str,
+    ) -> StoreResult<()> {
+        if self == Engine::Postgres {
+            let sql = format!(
+                "SELECT id FROM conversations WHERE tenant_id = $1 AND id IN ({}) \
+                 ORDER BY id FOR UPDATE",
+                self.json_strings("$2")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.as_str())
+                .bind(ids)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
     /// Locks the tenant row for the rest of the transaction, so quota checks (count, then insert)
     /// cannot race. SQLite's `BEGIN IMMEDIATE` already serialises writers.
     pub(super) async fn lock_tenant(self, tx: &mut Tx, tenant: &TenantId) -> StoreResult<()> {

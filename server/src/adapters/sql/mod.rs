@@ -40,6 +40,8 @@ pub struct SqlStore {
     writer: AnyPool,
     engine: Engine,
     listener: Option<Arc<dyn CommitListener>>,
+    /// Sends waiting for the writer, committed in batches (`chat/sends.rs`).
+    sends: Arc<chat::SendQueue>,
 }
 
 /// Transactions begun (counter, label `kind`: `write`, `read`, `relay`): with the messages
@@ -56,6 +58,7 @@ impl SqlStore {
             pool,
             engine,
             listener: None,
+            sends: Arc::default(),
         }
     }
 

@@ -73,14 +73,7 @@ pub(super) async fn insert(
     event: ChatEvent<'_>,
     at_ms: i64,
 ) -> StoreResult<StoredEvent> {
-    let stored = StoredEvent {
-        tenant: tenant.clone(),
-        id: EventId::generate(),
-        conversation_id: conversation,
-        event_seq,
-        payload: event.to_payload(),
-        created_at_ms: at_ms,
-    };
+    let stored = stored(tenant, conversation, event_seq, event, at_ms);
     let message_id = stored.payload.message().map(|m| m.id.clone());
     sqlx::query(
         "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
@@ -98,6 +91,70 @@ pub(super) async fn insert(
     .await
     .map_err(db)?;
     Ok(stored)
+}
+
+/// An event as it will be stored, with a new id.
+pub(super) fn stored(
+    tenant: &TenantId,
+    conversation: ConversationId,
+    event_seq: i64,
+    event: ChatEvent<'_>,
+    at_ms: i64,
+) -> StoredEvent {
+    StoredEvent {
+        tenant: tenant.clone(),
+        id: EventId::generate(),
+        conversation_id: conversation,
+        event_seq,
+        payload: event.to_payload(),
+        created_at_ms: at_ms,
+    }
+}
+
+/// Writes many events of one tenant in one statement (their seqs already allocated).
+pub(super) async fn insert_all(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    events: &[StoredEvent],
+) -> StoreResult<()> {
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|event| {
+            serde_json::json!({
+                "conversation": event.conversation_id.to_string(),
+                "event_seq": event.event_seq,
+                "id": event.id.to_string(),
+                "kind": event.kind().as_str(),
+                "message": event.payload.message().map(|m| m.id.clone()),
+                "payload": event.payload.to_json(),
+                "at": event.created_at_ms,
+            })
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
+         created_at) SELECT $1, conversation, event_seq, id, kind, message, payload, at FROM ({}) AS batch",
+        store.engine.json_rows(
+            "$2",
+            &[
+                ("conversation", "text"),
+                ("event_seq", "bigint"),
+                ("id", "text"),
+                ("kind", "text"),
+                ("message", "text"),
+                ("payload", "text"),
+                ("at", "bigint"),
+            ]
+        )
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 /// Commits a transaction that wrote `written`, then tells the store's commit listener: the only

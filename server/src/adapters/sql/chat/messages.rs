@@ -1,136 +1,14 @@
 //! Sending and reading messages.
 
 use super::super::{SqlStore, Tx, db};
-use super::events;
-use super::rows::{
-    MESSAGE_COLUMNS, MessageRow, attach_reactions, load_message, member_role, message_id,
-};
+use super::rows::{MESSAGE_COLUMNS, MessageRow, attach_reactions, load_message, member_role};
 use crate::domain::{ConversationId, MessageId, TenantId, UserId};
 use crate::ports::StoreResult;
-use crate::ports::chat::{
-    ChatEvent, DailyQuota, HistoryPage, Message, MessageEdit, NewMessage, SendOutcome,
-};
-
-/// One transaction: dedupe → next seq under the conversation's row lock → message (deduped again
-/// by its unique key) → quota → event. A concurrent twin that committed while this one waited for
-/// the lock is visible to the insert (PostgreSQL's read committed gives each statement a fresh
-/// snapshot; SQLite serialises writers), and rolling back returns the seq to the counter.
-pub(super) async fn send(
-    store: &SqlStore,
-    tenant: &TenantId,
-    new: &NewMessage,
-    quota: Option<DailyQuota>,
-) -> StoreResult<SendOutcome> {
-    let mut tx = store.write(tenant).await?;
-    if let Some(original) = find_by_client_id(&mut tx, tenant, new).await? {
-        tx.commit().await.map_err(db)?;
-        return Ok(SendOutcome::Duplicate(original));
-    }
-    let allocated: Option<(i64, i64)> = sqlx::query_as(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_event_seq = last_event_seq + 1, \
-         last_activity_at = $3 WHERE tenant_id = $1 AND id = $2 \
-         AND EXISTS (SELECT 1 FROM conversation_members m WHERE m.tenant_id = $1 \
-           AND m.conversation_id = $2 AND m.user_id = $4 AND m.left_event_seq IS NULL) \
-         RETURNING last_seq, last_event_seq",
-    )
-    .bind(tenant.as_str())
-    .bind(new.conversation_id.to_string())
-    .bind(new.at_ms)
-    .bind(new.sender_id.to_string())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    // No row: no such conversation, or the sender is not a member (checked in the same
-    // statement: every round trip under the lock costs a busy conversation throughput).
-    let Some((seq, event_seq)) = allocated else {
-        return Ok(SendOutcome::NotFound);
-    };
-    let sender = new.sender_id.to_string();
-    // The authoritative dedupe: a twin that committed while this transaction waited for the
-    // lock makes the insert a no-op; rolling back returns the seq to the counter.
-    let inserted = sqlx::query(
-        "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, client_message_id, \
-         kind, content, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (tenant_id, conversation_id, sender_id, client_message_id) DO NOTHING",
-    )
-    .bind(tenant.as_str())
-    .bind(new.id.to_string())
-    .bind(new.conversation_id.to_string())
-    .bind(seq)
-    .bind(sender.as_str())
-    .bind(new.client_message_id.as_str())
-    .bind(new.kind.as_str())
-    .bind(new.content.as_str())
-    .bind(new.at_ms)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await.map_err(db)?;
-        let mut tx = store.read(tenant).await?;
-        let original = find_by_client_id(&mut tx, tenant, new).await?;
-        tx.commit().await.map_err(db)?;
-        return Ok(original.map_or(SendOutcome::NotFound, SendOutcome::Duplicate));
-    }
-    if let Some(quota) = quota
-        && !count_against_quota(&mut tx, tenant, quota).await?
-    {
-        return Ok(SendOutcome::QuotaExceeded);
-    }
-    let message = Message {
-        id: new.id,
-        conversation_id: new.conversation_id,
-        seq,
-        sender_id: new.sender_id,
-        client_message_id: new.client_message_id.clone(),
-        kind: new.kind.clone(),
-        content: Some(new.content.clone()),
-        version: 1,
-        created_at_ms: new.at_ms,
-        edited_at_ms: None,
-        deleted_at_ms: None,
-        reactions: Vec::new(),
-    };
-    let event = ChatEvent::MessageCreated(&message);
-    let event = events::insert(
-        &mut tx,
-        tenant,
-        new.conversation_id,
-        event_seq,
-        event,
-        new.at_ms,
-    )
-    .await?;
-    events::commit(store, tx, &[event]).await?;
-    Ok(SendOutcome::Sent(message))
-}
-
-async fn find_by_client_id(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    new: &NewMessage,
-) -> StoreResult<Option<Message>> {
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM messages WHERE tenant_id = $1 AND conversation_id = $2 \
-         AND sender_id = $3 AND client_message_id = $4",
-    )
-    .bind(tenant.as_str())
-    .bind(new.conversation_id.to_string())
-    .bind(new.sender_id.to_string())
-    .bind(new.client_message_id.as_str())
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db)?;
-    match id {
-        Some(id) => load_message(tx, tenant, message_id(&id)?).await,
-        None => Ok(None),
-    }
-}
+use crate::ports::chat::{DailyQuota, HistoryPage, Message, MessageEdit};
 
 /// Counts one message against today's quota; `false` when the quota is used up. The counter row
 /// is only touched for tenants with a quota, so unlimited tenants have no hot row.
-async fn count_against_quota(
+pub(super) async fn count_against_quota(
     tx: &mut Tx,
     tenant: &TenantId,
     quota: DailyQuota,

@@ -8,6 +8,10 @@ mod messages;
 mod outbox;
 mod rows;
 mod search;
+mod send_batch;
+mod sends;
+
+pub(super) use sends::SendQueue;
 
 use super::SqlStore;
 use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};
@@ -77,7 +81,11 @@ impl ChatStore for SqlStore {
         message: &NewMessage,
         quota: Option<DailyQuota>,
     ) -> StoreResult<SendOutcome> {
-        messages::send(self, tenant, message, quota).await
+        let queued = send_batch::QueuedSend {
+            message: message.clone(),
+            quota,
+        };
+        sends::send(self, tenant, queued).await
     }
 
     async fn messages(

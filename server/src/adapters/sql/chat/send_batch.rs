@@ -1,0 +1,373 @@
+//! One batch of sends in one transaction. Whatever sends of a tenant queued while the writer was
+//! busy (see `sends.rs`) are checked, numbered and written with the same few statements however
+//! many there are: the conversations locked in id order, one read of what the store knows of
+//! each send (conversation, membership, an earlier twin), the quota, one update of the
+//! counters, one insert of the messages and one of their events.
+
+use super::super::{SqlStore, Tx, db};
+use super::events;
+use super::messages::count_against_quota;
+use super::rows::{load_message, message_id};
+use crate::domain::{ConversationId, TenantId, UserId};
+use crate::ports::StoreResult;
+use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// One send waiting in a batch.
+#[derive(Debug)]
+pub(super) struct QueuedSend {
+    /// The message, if it turns out to be new.
+    pub message: NewMessage,
+    /// The tenant's daily quota, when it has one.
+    pub quota: Option<DailyQuota>,
+}
+
+/// What the store says about one send before anything is written.
+struct Known {
+    /// The conversation's counters, when it exists and the sender is a current member.
+    counters: Option<(i64, i64)>,
+    /// The message an earlier send with the same key stored.
+    twin: Option<String>,
+}
+
+/// The decision for one send.
+enum Plan {
+    /// Stored now (its index among the new messages).
+    New(usize),
+    /// A retry of a message stored earlier.
+    Stored(String),
+    /// A retry of a send earlier in this batch.
+    SameAs(usize),
+    NotFound,
+    QuotaExceeded,
+}
+
+/// Runs one batch; the outcomes are in the order of `sends`.
+pub(super) async fn run(
+    store: &SqlStore,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+) -> StoreResult<Vec<SendOutcome>> {
+    let mut tx = store.write(tenant).await?;
+    let conversations: std::collections::BTreeSet<String> = sends
+        .iter()
+        .map(|s| s.message.conversation_id.to_string())
+        .collect();
+    let ids = super::super::engine::json_list(conversations.into_iter());
+    store
+        .engine
+        .lock_conversations(&mut tx, tenant, &ids)
+        .await?;
+    let known = read_known(store, &mut tx, tenant, sends).await?;
+
+    // Decide in queue order: twins of a send earlier in the batch repeat it.
+    let mut counters: HashMap<ConversationId, (i64, i64)> = HashMap::new();
+    let mut first_of_key: HashMap<(ConversationId, UserId, &str), usize> = HashMap::new();
+    let mut plans = Vec::with_capacity(sends.len());
+    for (i, (send, known)) in sends.iter().zip(known).enumerate() {
+        let m = &send.message;
+        let key = (m.conversation_id, m.sender_id, m.client_message_id.as_str());
+        let plan = if let Some(id) = known.twin {
+            Plan::Stored(id)
+        } else if let Some(&first) = first_of_key.get(&key) {
+            Plan::SameAs(first)
+        } else if let Some(found) = known.counters {
+            counters.entry(m.conversation_id).or_insert(found);
+            first_of_key.insert(key, i);
+            Plan::New(0)
+        } else {
+            Plan::NotFound
+        };
+        plans.push(plan);
+    }
+    count_quota(&mut tx, tenant, sends, &mut plans).await?;
+
+    // Number the new messages, per conversation in queue order.
+    let mut messages = Vec::new();
+    let mut stored = Vec::new();
+    for (send, plan) in sends.iter().zip(plans.iter_mut()) {
+        let Plan::New(index) = plan else { continue };
+        let m = &send.message;
+        let (seq, event_seq) = counters
+            .get_mut(&m.conversation_id)
+            .map(|c| {
+                c.0 += 1;
+                c.1 += 1;
+                *c
+            })
+            .unwrap_or_default();
+        let message = new_message(m, seq);
+        stored.push(events::stored(
+            tenant,
+            m.conversation_id,
+            event_seq,
+            ChatEvent::MessageCreated(&message),
+            m.at_ms,
+        ));
+        *index = messages.len();
+        messages.push(message);
+    }
+    if !messages.is_empty() {
+        advance_counters(store, &mut tx, tenant, &counters, &messages).await?;
+        insert_messages(store, &mut tx, tenant, &messages).await?;
+        events::insert_all(store, &mut tx, tenant, &stored).await?;
+    }
+    let mut outcomes = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        outcomes.push(match plan {
+            Plan::New(index) => SendOutcome::Sent(messages[*index].clone()),
+            Plan::Stored(id) => match load_message(&mut tx, tenant, message_id(id)?).await? {
+                Some(original) => SendOutcome::Duplicate(original),
+                None => SendOutcome::NotFound,
+            },
+            Plan::SameAs(first) => match &plans[*first] {
+                Plan::New(index) => SendOutcome::Duplicate(messages[*index].clone()),
+                _ => SendOutcome::QuotaExceeded,
+            },
+            Plan::NotFound => SendOutcome::NotFound,
+            Plan::QuotaExceeded => SendOutcome::QuotaExceeded,
+        });
+    }
+    events::commit(store, tx, &stored).await?;
+    Ok(outcomes)
+}
+
+/// One row per send, in order: the conversation's counters if the sender is a current member,
+/// and the id of a message already stored under the same key.
+async fn read_known(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+) -> StoreResult<Vec<Known>> {
+    let rows: Vec<Value> = sends
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({
+                "i": i,
+                "conversation": s.message.conversation_id.to_string(),
+                "sender": s.message.sender_id.to_string(),
+                "client": s.message.client_message_id,
+            })
+        })
+        .collect();
+    let sql = format!(
+        "SELECT k.i, m.user_id, c.last_seq, c.last_event_seq, msg.id FROM ({}) AS k \
+         LEFT JOIN conversations c ON c.tenant_id = $1 AND c.id = k.conversation \
+         LEFT JOIN conversation_members m ON m.tenant_id = $1 \
+           AND m.conversation_id = k.conversation AND m.user_id = k.sender \
+           AND m.left_event_seq IS NULL \
+         LEFT JOIN messages msg ON msg.tenant_id = $1 AND msg.conversation_id = k.conversation \
+           AND msg.sender_id = k.sender AND msg.client_message_id = k.client",
+        store.engine.json_rows(
+            "$2",
+            &[
+                ("i", "bigint"),
+                ("conversation", "text"),
+                ("sender", "text"),
+                ("client", "text"),
+            ]
+        )
+    );
+    type Row = (
+        i64,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
+    let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(Value::Array(rows).to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+    let mut known: Vec<Known> = sends
+        .iter()
+        .map(|_| Known {
+            counters: None,
+            twin: None,
+        })
+        .collect();
+    for (i, member, last_seq, last_event_seq, twin) in found {
+        let Some(slot) = usize::try_from(i).ok().and_then(|i| known.get_mut(i)) else {
+            continue;
+        };
+        if let (Some(_), Some(seq), Some(event_seq)) = (member, last_seq, last_event_seq) {
+            slot.counters = Some((seq, event_seq));
+        }
+        slot.twin = twin;
+    }
+    Ok(known)
+}
+
+/// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
+/// case: one statement), else one by one so the quota's last messages still go through.
+async fn count_quota(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+    plans: &mut [Plan],
+) -> StoreResult<()> {
+    let new: Vec<usize> = (0..plans.len())
+        .filter(|&i| matches!(plans[i], Plan::New(_)))
+        .collect();
+    let quotas: Vec<DailyQuota> = new.iter().filter_map(|&i| sends[i].quota).collect();
+    let Some(&quota) = quotas.first() else {
+        return Ok(());
+    };
+    let uniform = quotas.len() == new.len() && quotas.iter().all(|q| *q == quota);
+    if uniform && count_all(tx, tenant, quota, quotas.len()).await? {
+        return Ok(());
+    }
+    for i in new {
+        if let Some(quota) = sends[i].quota
+            && !count_against_quota(tx, tenant, quota).await?
+        {
+            plans[i] = Plan::QuotaExceeded;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `count` messages to today's usage if they all fit; `false` (nothing counted) if not.
+async fn count_all(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    quota: DailyQuota,
+    count: usize,
+) -> StoreResult<bool> {
+    let max = i64::try_from(quota.max).unwrap_or(i64::MAX);
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    if count > max {
+        return Ok(false);
+    }
+    let counted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO tenant_daily_usage (tenant_id, day, messages) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, day) DO UPDATE SET messages = tenant_daily_usage.messages + $3 \
+         WHERE tenant_daily_usage.messages + $3 <= $4 RETURNING messages",
+    )
+    .bind(tenant.as_str())
+    .bind(quota.day)
+    .bind(count)
+    .bind(max)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(counted.is_some())
+}
+
+fn new_message(m: &NewMessage, seq: i64) -> Message {
+    Message {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        seq,
+        sender_id: m.sender_id,
+        client_message_id: m.client_message_id.clone(),
+        kind: m.kind.clone(),
+        content: Some(m.content.clone()),
+        version: 1,
+        created_at_ms: m.at_ms,
+        edited_at_ms: None,
+        deleted_at_ms: None,
+        reactions: Vec::new(),
+    }
+}
+
+/// Moves each conversation's counters past the messages numbered in this batch.
+async fn advance_counters(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    counters: &HashMap<ConversationId, (i64, i64)>,
+    messages: &[Message],
+) -> StoreResult<()> {
+    let mut latest: BTreeMap<ConversationId, i64> = BTreeMap::new();
+    for message in messages {
+        let at = latest.entry(message.conversation_id).or_insert(0);
+        *at = (*at).max(message.created_at_ms);
+    }
+    let rows: Vec<Value> = latest
+        .iter()
+        .filter_map(|(id, at)| {
+            let (seq, event_seq) = counters.get(id)?;
+            Some(json!({
+                "id": id.to_string(),
+                "last_seq": seq,
+                "last_event_seq": event_seq,
+                "at": at,
+            }))
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE conversations SET last_seq = k.last_seq, last_event_seq = k.last_event_seq, \
+         last_activity_at = k.at FROM ({}) AS k \
+         WHERE conversations.tenant_id = $1 AND conversations.id = k.id",
+        store.engine.json_rows(
+            "$2",
+            &[
+                ("id", "text"),
+                ("last_seq", "bigint"),
+                ("last_event_seq", "bigint"),
+                ("at", "bigint"),
+            ]
+        )
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+async fn insert_messages(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    messages: &[Message],
+) -> StoreResult<()> {
+    let rows: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id.to_string(),
+                "conversation": m.conversation_id.to_string(),
+                "seq": m.seq,
+                "sender": m.sender_id.to_string(),
+                "client": m.client_message_id,
+                "kind": m.kind,
+                "content": m.content,
+                "at": m.created_at_ms,
+            })
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, client_message_id, \
+         kind, content, created_at) \
+         SELECT $1, id, conversation, seq, sender, client, kind, content, at FROM ({}) AS k",
+        store.engine.json_rows(
+            "$2",
+            &[
+                ("id", "text"),
+                ("conversation", "text"),
+                ("seq", "bigint"),
+                ("sender", "text"),
+                ("client", "text"),
+                ("kind", "text"),
+                ("content", "text"),
+                ("at", "bigint"),
+            ]
+        )
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
