@@ -9,15 +9,15 @@
 
 use super::protocol::{CLOSE_RESTART, CLOSE_SLOW_CONSUMER, CloseReason, Frame};
 use crate::domain::{ConversationId, TenantId, UserId};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
 
 /// A connection's id, unique within the process.
 pub type ConnId = u64;
 
-/// Live seqs remembered per conversation between syncs (the oldest are forgotten first).
-const LIVE_MEMORY: usize = 512;
+/// Runs of live seqs remembered per conversation between syncs (the oldest are forgotten first).
+const LIVE_RANGES: usize = 64;
 
 /// What the transport's writer takes from the connection at once.
 #[derive(Debug, Default)]
@@ -47,15 +47,44 @@ struct State {
     close: Option<CloseReason>,
     reconnect_after_ms: Option<u64>,
     rooms: Vec<ConversationId>,
-    /// Last event seq queued per conversation: drops the relay's duplicates and whatever a
-    /// sync already delivered.
-    last: HashMap<ConversationId, i64>,
+    /// What was queued of each conversation: drops the relay's duplicates and whatever a sync
+    /// already delivered.
+    delivered: HashMap<ConversationId, Delivered>,
     /// While a sync streams, live frames wait here so they cannot overtake it.
     held: Option<Vec<(ConversationId, Option<i64>, Frame)>>,
-    /// Event seqs delivered live since the last sync ended. A sync skips exactly these rather
-    /// than everything below `last`: a live frame that arrived between `conversation.join` and
-    /// `sync` must not make the sync drop the older events it is there to deliver.
-    live: HashMap<ConversationId, BTreeSet<i64>>,
+}
+
+/// What a connection was sent of one conversation.
+#[derive(Debug, Default)]
+struct Delivered {
+    /// The highest event seq queued.
+    last: i64,
+    /// Event seqs delivered live since the last sync ended, as inclusive ranges. A sync skips
+    /// exactly these rather than everything below `last`: a live frame that arrived between
+    /// `conversation.join` and `sync` must not make the sync drop the older events it is there to
+    /// deliver. Live events arrive in order, so this is almost always one range: one comparison
+    /// per frame, and no memory growing with the frames.
+    live: Vec<(i64, i64)>,
+}
+
+impl Delivered {
+    fn record_live(&mut self, seq: i64) {
+        match self.live.last_mut() {
+            Some(range) if range.1 + 1 == seq => range.1 = seq,
+            _ => {
+                if self.live.len() == LIVE_RANGES {
+                    self.live.remove(0);
+                }
+                self.live.push((seq, seq));
+            }
+        }
+    }
+
+    fn delivered_live(&self, seq: i64) -> bool {
+        self.live
+            .iter()
+            .any(|&(from, to)| (from..=to).contains(&seq))
+    }
 }
 
 fn slow() -> CloseReason {
@@ -217,16 +246,12 @@ impl Conn {
         frame: &Frame,
     ) -> Offer {
         if let Some(seq) = seq {
-            let last = state.last.get(&conversation).copied().unwrap_or(0);
-            if last >= seq {
+            let delivered = state.delivered.entry(conversation).or_default();
+            if delivered.last >= seq {
                 return Offer::Duplicate;
             }
-            let seen = state.live.entry(conversation).or_default();
-            seen.insert(seq);
-            if seen.len() > LIVE_MEMORY {
-                seen.pop_first();
-            }
-            state.last.insert(conversation, seq);
+            delivered.record_live(seq);
+            delivered.last = seq;
         }
         if Self::enqueue(state, limit, frame.clone()) {
             Offer::Queued
@@ -244,15 +269,11 @@ impl Conn {
     pub fn sync_frame(&self, conversation: ConversationId, seq: i64, frame: &Frame) {
         let queued = {
             let mut state = self.lock();
-            if state
-                .live
-                .get(&conversation)
-                .is_some_and(|seen| seen.contains(&seq))
-            {
+            let delivered = state.delivered.entry(conversation).or_default();
+            if delivered.delivered_live(seq) {
                 return;
             }
-            let last = state.last.entry(conversation).or_insert(0);
-            *last = (*last).max(seq);
+            delivered.last = delivered.last.max(seq);
             Self::enqueue(&mut state, self.queue_limit, frame.clone())
         };
         self.after_enqueue(queued);
@@ -261,7 +282,9 @@ impl Conn {
     /// Ends a sync: releases the held live frames the sync did not already deliver.
     pub fn end_sync(&self) {
         let mut state = self.lock();
-        state.live.clear();
+        for delivered in state.delivered.values_mut() {
+            delivered.live = Vec::new();
+        }
         for (conversation, seq, frame) in state.held.take().unwrap_or_default() {
             if let Offer::Full =
                 Self::offer(&mut state, self.queue_limit, conversation, seq, &frame)

@@ -32,8 +32,11 @@ use tracing::Instrument;
 /// Bytes read from the socket at a time. tungstenite zero-fills its read buffer up to this size,
 /// so all of it is resident for every connection; chat frames are a few hundred bytes, and a
 /// larger frame grows the buffer as it needs.
-const READ_BUFFER: usize = 1024;
-/// Frames are written once this much is buffered (or on flush, after each batch).
+const READ_BUFFER: usize = 512;
+/// Frames are written once this much is buffered (or on flush, after each batch). Writing each
+/// frame through instead (a buffer of 0) saved no memory — the buffer keeps the capacity of the
+/// largest frame, the `conversation.join` ack with its presence list — and doubled p95 latency
+/// under load (docs/benchmarks.md, 2026-11-30).
 const WRITE_BUFFER: usize = 8 * 1024;
 
 /// `/ws`.
@@ -104,8 +107,11 @@ async fn run(
     {
         conn.close(reason);
     }
-    let settings = gateway.settings().clone();
-    let auth_deadline = Instant::now() + settings.auth_timeout;
+    let (auth_timeout, heartbeat_timeout) = {
+        let settings = gateway.settings();
+        (settings.auth_timeout, settings.heartbeat_timeout)
+    };
+    let auth_deadline = Instant::now() + auth_timeout;
     let mut heard = Instant::now();
     let mut authenticated = session.authenticated();
     // The session is lent to the frame being handled and comes back with its outcome: while a
@@ -114,13 +120,13 @@ async fn run(
     let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
     loop {
-        let silence = heard + settings.heartbeat_timeout;
+        let silence = heard + heartbeat_timeout;
         let flow = tokio::select! {
             biased;
             () = conn.notified() => match flush(&mut socket, &conn).await {
                 Written::More => Flow::Continue,
                 Written::CloseSent => {
-                    finish_closing(&mut socket).await;
+                    Box::pin(finish_closing(&mut socket)).await;
                     break;
                 }
                 Written::Failed => break,
@@ -178,8 +184,10 @@ async fn run(
         (None, Some(handling)) => Some(handling.await.0),
         (None, None) => None,
     };
+    // Boxed, like the other once-per-connection steps, so their state is not part of the
+    // future every idle connection keeps for its whole life.
     if let Some(session) = session {
-        session.close().await;
+        Box::pin(session.close()).await;
     }
     drop(permit);
 }
