@@ -2,7 +2,7 @@
 //! reads.
 
 use super::super::{SqlStore, Tx, db};
-use super::rows::{EVENT_COLUMNS, EventRow, conversation_id};
+use super::rows::{EVENT_COLUMNS, EventRow, conversation_id, execute_batch};
 use crate::domain::{ConversationId, ConversationKind, EventId, TenantId, UserId};
 use crate::ports::chat::{ChatEvent, StoredEvent, SyncPage, SyncPosition};
 use crate::ports::{StoreError, StoreResult};
@@ -132,29 +132,25 @@ pub(super) async fn insert_all(
             })
         })
         .collect();
-    let sql = format!(
+    execute_batch(
+        store,
+        tx,
+        tenant,
         "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
-         created_at) SELECT $1, conversation, event_seq, id, kind, message, payload, at FROM ({}) AS batch",
-        store.engine.json_rows(
-            "$2",
-            &[
-                ("conversation", "text"),
-                ("event_seq", "bigint"),
-                ("id", "text"),
-                ("kind", "text"),
-                ("message", "text"),
-                ("payload", "text"),
-                ("at", "bigint"),
-            ]
-        )
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.as_str())
-        .bind(serde_json::Value::Array(rows).to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
+         created_at) SELECT $1, conversation, event_seq, id, kind, message, payload, at \
+         FROM ({rows}) AS batch",
+        &[
+            ("conversation", "text"),
+            ("event_seq", "bigint"),
+            ("id", "text"),
+            ("kind", "text"),
+            ("message", "text"),
+            ("payload", "text"),
+            ("at", "bigint"),
+        ],
+        rows,
+    )
+    .await
 }
 
 /// Commits a transaction that wrote `written`, then tells the store's commit listener: the only

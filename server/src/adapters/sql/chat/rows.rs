@@ -1,7 +1,7 @@
 //! Chat row shapes and the small reads several chat operations share.
 
 use super::super::rows::parse_user_id;
-use super::super::{Tx, db};
+use super::super::{SqlStore, Tx, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
@@ -253,5 +253,25 @@ pub(super) fn attach_reactions(
             }),
         }
     }
+    Ok(())
+}
+
+/// Runs `sql` — which reads the tenant as `$1` and the batch as the subquery `{rows}` — over
+/// `rows`, given as JSON objects with the named, typed `columns` (see `Engine::json_rows`).
+pub(super) async fn execute_batch(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    sql: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<serde_json::Value>,
+) -> Result<(), StoreError> {
+    let sql = sql.replace("{rows}", &store.engine.json_rows("$2", columns));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
     Ok(())
 }

@@ -7,7 +7,7 @@
 use super::super::{SqlStore, Tx, db};
 use super::events;
 use super::messages::count_against_quota;
-use super::rows::{load_message, message_id};
+use super::rows::{execute_batch, load_message, message_id};
 use crate::domain::{ConversationId, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
@@ -301,27 +301,22 @@ async fn advance_counters(
             }))
         })
         .collect();
-    let sql = format!(
+    execute_batch(
+        store,
+        tx,
+        tenant,
         "UPDATE conversations SET last_seq = k.last_seq, last_event_seq = k.last_event_seq, \
-         last_activity_at = k.at FROM ({}) AS k \
+         last_activity_at = k.at FROM ({rows}) AS k \
          WHERE conversations.tenant_id = $1 AND conversations.id = k.id",
-        store.engine.json_rows(
-            "$2",
-            &[
-                ("id", "text"),
-                ("last_seq", "bigint"),
-                ("last_event_seq", "bigint"),
-                ("at", "bigint"),
-            ]
-        )
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.as_str())
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
+        &[
+            ("id", "text"),
+            ("last_seq", "bigint"),
+            ("last_event_seq", "bigint"),
+            ("at", "bigint"),
+        ],
+        rows,
+    )
+    .await
 }
 
 async fn insert_messages(
@@ -345,29 +340,24 @@ async fn insert_messages(
             })
         })
         .collect();
-    let sql = format!(
+    execute_batch(
+        store,
+        tx,
+        tenant,
         "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, client_message_id, \
          kind, content, created_at) \
-         SELECT $1, id, conversation, seq, sender, client, kind, content, at FROM ({}) AS k",
-        store.engine.json_rows(
-            "$2",
-            &[
-                ("id", "text"),
-                ("conversation", "text"),
-                ("seq", "bigint"),
-                ("sender", "text"),
-                ("client", "text"),
-                ("kind", "text"),
-                ("content", "text"),
-                ("at", "bigint"),
-            ]
-        )
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.as_str())
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
+         SELECT $1, id, conversation, seq, sender, client, kind, content, at FROM ({rows}) AS k",
+        &[
+            ("id", "text"),
+            ("conversation", "text"),
+            ("seq", "bigint"),
+            ("sender", "text"),
+            ("client", "text"),
+            ("kind", "text"),
+            ("content", "text"),
+            ("at", "bigint"),
+        ],
+        rows,
+    )
+    .await
 }
