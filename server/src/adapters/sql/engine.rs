@@ -1,8 +1,9 @@
 //! What differs between SQLite and PostgreSQL, in one place.
 
 use super::{Tx, db};
-use crate::domain::TenantId;
+use crate::domain::{ConversationId, TenantId};
 use crate::ports::StoreResult;
+use std::collections::BTreeSet;
 
 /// The database engine behind a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,16 +93,17 @@ impl Engine {
         }
     }
 
-    /// Locks the conversations named in the JSON array `ids` for the rest of the transaction, in
-    /// id order, so two transactions locking overlapping sets cannot deadlock. SQLite's `BEGIN
-    /// IMMEDIATE` already holds the whole database.
+    /// Locks `conversations` for the rest of the transaction, in id order, so two transactions
+    /// locking overlapping sets cannot deadlock. SQLite's `BEGIN IMMEDIATE` already holds the
+    /// whole database.
     pub(super) async fn lock_conversations(
         self,
         tx: &mut Tx,
         tenant: &TenantId,
-        ids: &str,
+        conversations: impl Iterator<Item = ConversationId>,
     ) -> StoreResult<()> {
         if self == Engine::Postgres {
+            let ids: BTreeSet<String> = conversations.map(|id| id.to_string()).collect();
             let sql = format!(
                 "SELECT id FROM conversations WHERE tenant_id = $1 AND id IN ({}) \
                  ORDER BY id FOR UPDATE",
@@ -109,7 +111,7 @@ impl Engine {
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(tenant.as_str())
-                .bind(ids)
+                .bind(json_list(ids.into_iter()))
                 .execute(&mut **tx)
                 .await
                 .map_err(db)?;

@@ -50,14 +50,10 @@ pub(super) async fn run(
     sends: &[&QueuedSend],
 ) -> StoreResult<Vec<SendOutcome>> {
     let mut tx = store.write(tenant).await?;
-    let conversations: std::collections::BTreeSet<String> = sends
-        .iter()
-        .map(|s| s.message.conversation_id.to_string())
-        .collect();
-    let ids = super::super::engine::json_list(conversations.into_iter());
+    let conversations = sends.iter().map(|s| s.message.conversation_id);
     store
         .engine
-        .lock_conversations(&mut tx, tenant, &ids)
+        .lock_conversations(&mut tx, tenant, conversations)
         .await?;
     let known = read_known(store, &mut tx, tenant, sends).await?;
 
