@@ -69,6 +69,13 @@ async fn start(url: &str, dir: &std::path::Path) -> (Client, tokio::sync::onesho
         jwt_secret: Some(SecretString::from("bench-signing-secret-0123456789abcdef")),
         data_dir: dir.join("data"),
         media_dir: dir.join("media"),
+        // One user sends as fast as the store allows: the benchmark measures the store, not the
+        // per-user budget.
+        rate_limits: Some(
+            "message.send.user=1000000/s,message.send.tenant=1000000/s,\
+             conversation.create.user=1000000/s,conversation.create.tenant=1000000/s"
+                .to_owned(),
+        ),
         ..Settings::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

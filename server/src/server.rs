@@ -1,31 +1,35 @@
 //! Start-up: from settings to a listening server, and graceful shutdown.
 
 use crate::adapters::bus::LocalBus;
+use crate::adapters::connections::LocalLedger;
 use crate::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings};
 use crate::adapters::events::InProcessEventLog;
 use crate::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use crate::adapters::presence::LocalPresence;
-use crate::adapters::redis::{RedisBus, RedisPresence};
+use crate::adapters::rate_limit::InProcessLimiter;
+use crate::adapters::redis::{RedisBus, RedisLedger, RedisLimiter, RedisPresence};
 use crate::adapters::sql;
-use crate::adapters::throttle::InProcessThrottle;
 use crate::app::auth::{Passwords, TokenIssuer};
 use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
-use crate::domain::{Quotas, Tenant, TenantId, Tier};
+use crate::domain::{Quotas, RateTable, Tenant, TenantId, Tier};
 use crate::gateway::Fanout;
 use crate::gateway::Gateway;
 use crate::gateway::protocol::{CLOSE_RESTART, CloseReason};
+use crate::http::client_ip::TrustedProxies;
+use crate::http::headers::HeaderSettings;
+use crate::http::listener::{self, EdgeLimits};
 use crate::http::{self, HttpState};
-use crate::ports::{Bus, EventLog, Presence, SearchIndex, Store, SystemClock};
+use crate::ports::{
+    Bus, ConnectionLedger, EventLog, Presence, RateLimiter, SearchIndex, Store, SystemClock,
+};
 use crate::tasks::Tasks;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -61,7 +65,7 @@ impl Server {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let metrics = http::install_recorder();
         let tasks = Tasks::new();
-        let (bus, presence) = fan_out(&settings).await?;
+        let (bus, presence, ledger) = fan_out(&settings).await?;
         let gateway_settings = settings.gateway();
         let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
@@ -73,12 +77,10 @@ impl Server {
         let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
         let secret = jwt_secret(&settings, store.engine())?;
         let events = event_log(&settings).await?;
-        let throttle = Arc::new(InProcessThrottle::new(
-            NonZeroU32::new(settings.login_attempts_per_ip).unwrap_or(NonZeroU32::MIN),
-            NonZeroU32::new(settings.login_attempts_per_account).unwrap_or(NonZeroU32::MIN),
-        ));
+        let rates = rate_table(&settings)?;
+        let (limiter, local_budgets) = rate_limiter(&settings).await?;
         let mut background: Vec<Background> =
-            vec![("throttle-pruning", Box::pin(prune(Arc::clone(&throttle))))];
+            vec![("rate-limit-pruning", Box::pin(prune(local_budgets)))];
         // Message search: Elasticsearch/OpenSearch fed by the indexer when configured, else the
         // store's own full-text index (the built-in default, written by the store's transactions).
         let search: Arc<dyn SearchIndex> = match external_search(&settings).await? {
@@ -93,18 +95,22 @@ impl Server {
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),
-            throttle,
-            tokens: TokenIssuer::new(&secret),
+            limiter,
+            rates,
+            tokens: TokenIssuer::new(&secret)
+                .with_ws_lifetime(Duration::from_secs(settings.ws_token_seconds)),
             passwords: Passwords::default(),
             tenancy,
             messaging: Messaging::new(settings.max_message_chars),
             events: Arc::clone(&events),
             search,
+            revocations: Arc::new(fanout.clone()),
         });
         let gateway = Gateway::new(
             app.clone(),
             fanout,
             presence,
+            ledger,
             gateway_settings,
             tasks.clone(),
         );
@@ -117,6 +123,13 @@ impl Server {
             metrics,
             ready: Arc::new(AtomicBool::new(false)),
             gateway,
+            headers: Arc::new(header_settings(&settings)?),
+            proxies: Arc::new(
+                TrustedProxies::parse(settings.trusted_proxies.as_deref().unwrap_or_default())
+                    .map_err(|e| {
+                        anyhow::anyhow!("configuration error: CHEMCHAT_TRUSTED_PROXIES: {e}")
+                    })?,
+            ),
         };
         Ok(Self {
             state,
@@ -164,7 +177,24 @@ async fn serve_http(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = http::router(state.clone(), settings.max_body_bytes);
+    let admin = match &settings.admin_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on CHEMCHAT_ADMIN_LISTEN {address}"))?,
+        ),
+        None => None,
+    };
+    let edge = http::Edge {
+        max_body_bytes: settings.max_body_bytes,
+        request_timeout: Duration::from_secs(settings.request_timeout_seconds.max(1)),
+        operations_on_main: admin.is_none(),
+    };
+    let router = http::router(state.clone(), &edge);
+    let limits = EdgeLimits {
+        max_connections: settings.http_max_connections,
+        header_read_timeout: Duration::from_secs(settings.header_read_timeout_seconds.max(1)),
+    };
     let ready = Arc::clone(&state.ready);
     let gateway = state.gateway.clone();
     let grace = Duration::from_secs(settings.shutdown_grace_seconds);
@@ -182,13 +212,29 @@ async fn serve_http(
         gateway.closed(grace).await;
         let _ = fired_tx.send(());
     };
+    let state_for_admin = state.clone();
     state.ready.store(true, Ordering::Release);
     tracing::info!(address = %listener.local_addr()?, engine = state.app.store().engine(),
         "chemchat-server listening");
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service).with_graceful_shutdown(signal);
+    // The admin listener (health and metrics for the cluster, never routed by an Ingress)
+    // stops with the main one.
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_served = async move {
+        if let Some(admin) = admin {
+            tracing::info!(address = %admin.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()),
+                "admin endpoints (health, metrics) listening");
+            let stopped = async move {
+                let _ = admin_stopped.await;
+            };
+            listener::serve(admin, http::admin_router(state_for_admin), limits, stopped).await;
+        }
+    };
+    let served = async move {
+        listener::serve(listener, router, limits, signal).await;
+        let _ = admin_stop.send(());
+    };
     tokio::select! {
-        result = served => result.context("server error")?,
+        ((), ()) = async { tokio::join!(served, admin_served) } => {}
         () = async {
             let _ = fired_rx.await;
             tokio::time::sleep(grace).await;
@@ -197,11 +243,28 @@ async fn serve_http(
     Ok(())
 }
 
-/// The bus and presence the settings select: Redis when `CHEMCHAT_REDIS_URL` is set, else
-/// in-process.
-async fn fan_out(settings: &Settings) -> anyhow::Result<(Arc<dyn Bus>, Arc<dyn Presence>)> {
+/// CORS origins (`CHEMCHAT_CORS_ORIGINS`) and HSTS (`CHEMCHAT_HSTS_SECONDS`, 0 = off).
+fn header_settings(settings: &Settings) -> anyhow::Result<HeaderSettings> {
+    let origins = settings.cors_origins.as_deref().unwrap_or_default();
+    Ok(HeaderSettings {
+        cors_origins: HeaderSettings::parse_origins(origins)
+            .map_err(|e| anyhow::anyhow!("configuration error: CHEMCHAT_CORS_ORIGINS: {e}"))?,
+        hsts_seconds: (settings.hsts_seconds > 0).then_some(settings.hsts_seconds),
+    })
+}
+
+/// What instances share about connections: the bus, presence and the connection ledger.
+type Shared = (Arc<dyn Bus>, Arc<dyn Presence>, Arc<dyn ConnectionLedger>);
+
+/// The bus, presence and connection ledger the settings select: Redis when
+/// `CHEMCHAT_REDIS_URL` is set, else in-process.
+async fn fan_out(settings: &Settings) -> anyhow::Result<Shared> {
     let Some(url) = &settings.redis_url else {
-        return Ok((Arc::new(LocalBus::new()), Arc::new(LocalPresence::new())));
+        return Ok((
+            Arc::new(LocalBus::new()),
+            Arc::new(LocalPresence::new()),
+            Arc::new(LocalLedger::new()),
+        ));
     };
     let url = url.expose_secret();
     let prefix = &settings.redis_prefix;
@@ -217,8 +280,11 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<(Arc<dyn Bus>, Arc<dyn P
     let presence = RedisPresence::connect(url, prefix)
         .await
         .with_context(unreachable)?;
-    tracing::info!("fan-out and presence through Redis");
-    Ok((Arc::new(bus), Arc::new(presence)))
+    let ledger = RedisLedger::connect(url, prefix)
+        .await
+        .with_context(unreachable)?;
+    tracing::info!("fan-out, presence and connection limits through Redis");
+    Ok((Arc::new(bus), Arc::new(presence), Arc::new(ledger)))
 }
 
 /// The event log the settings select: Kafka when `CHEMCHAT_KAFKA_BROKERS` is set, else
@@ -386,12 +452,47 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-/// Forgets idle throttling keys, once a minute.
-async fn prune(throttle: Arc<InProcessThrottle>) {
+/// The rates of `CHEMCHAT_RATE_LIMITS` over the defaults; the older login settings
+/// (`CHEMCHAT_LOGIN_ATTEMPTS_PER_IP`, `…_PER_ACCOUNT`, per minute) still apply when no override
+/// names the same budget.
+fn rate_table(settings: &Settings) -> anyhow::Result<RateTable> {
+    let login = format!(
+        "login.address={}/min,login.account={}/min",
+        settings.login_attempts_per_ip.max(1),
+        settings.login_attempts_per_account.max(1)
+    );
+    let configured = settings.rate_limits.as_deref().unwrap_or_default();
+    RateTable::parse(&format!("{login},{configured}"))
+        .map_err(|e| anyhow::anyhow!("configuration error: {}: {}", e.field, e.message))
+}
+
+/// Budgets in Redis when `CHEMCHAT_REDIS_URL` is set (shared by every replica), else in this
+/// process; also returns the in-process budgets to prune.
+async fn rate_limiter(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn RateLimiter>, Arc<InProcessLimiter>)> {
+    let Some(url) = &settings.redis_url else {
+        let local = Arc::new(InProcessLimiter::new());
+        return Ok((local.clone(), local));
+    };
+    let limiter = RedisLimiter::connect(url.expose_secret(), &settings.redis_prefix)
+        .await
+        .with_context(|| {
+            format!(
+                "configuration error: {}: cannot reach Redis",
+                chemchat_crds::contract::REDIS_URL
+            )
+        })?;
+    let limiter = Arc::new(limiter);
+    Ok((limiter.clone(), limiter.fallback_handle()))
+}
+
+/// Forgets in-process budgets that are full again, once a minute.
+async fn prune(budgets: Arc<InProcessLimiter>) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
         every.tick().await;
-        throttle.prune();
+        budgets.prune();
     }
 }
 

@@ -2,7 +2,7 @@
 //! publishing is a no-op and nothing arrives. Local delivery happens in the gateway's hub.
 
 use crate::domain::{ConversationId, TenantId};
-use crate::ports::{Bus, BusEnvelope, BusInbox};
+use crate::ports::{Bus, BusEnvelope, BusInbox, Revocation};
 use crate::tasks::Tasks;
 use std::sync::Arc;
 
@@ -21,6 +21,8 @@ impl Bus for LocalBus {
     fn publish(&self, _: &BusEnvelope) {}
 
     fn interest(&self, _: &TenantId, _: ConversationId, _: bool) {}
+
+    fn revoke(&self, _: &Revocation) {}
 
     fn start(&self, _: Arc<dyn BusInbox>, _: &Tasks) {}
 

@@ -73,6 +73,9 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// A dependency (database, cache…) is down; retry later.
     ServiceUnavailable,
+    /// The server is at capacity for this kind of work (password hashing); retry after
+    /// `Retry-After`.
+    Busy,
     /// Something went wrong on our side; details are in the server log under the request id.
     Internal,
 }
@@ -112,6 +115,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
         }
     }

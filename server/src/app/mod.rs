@@ -8,11 +8,14 @@ mod backoff;
 pub mod chat;
 mod error;
 pub mod indexer;
+mod limits;
 pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};
+pub use limits::METRIC_REFUSED;
 
-use crate::ports::{Clock, EventLog, LoginThrottle, SearchIndex, Store};
+use crate::domain::RateTable;
+use crate::ports::{Clock, EventLog, RateLimiter, Revocations, SearchIndex, Store};
 use auth::{Passwords, TokenIssuer};
 use std::sync::Arc;
 use tenancy::Tenancy;
@@ -22,13 +25,15 @@ use tenancy::Tenancy;
 pub struct App {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    throttle: Arc<dyn LoginThrottle>,
+    limiter: Arc<dyn RateLimiter>,
+    rates: Arc<RateTable>,
     tokens: Arc<TokenIssuer>,
     passwords: Passwords,
     tenancy: Tenancy,
     messaging: chat::Messaging,
     events: Arc<dyn EventLog>,
     search: Arc<dyn SearchIndex>,
+    revocations: Arc<dyn Revocations>,
 }
 
 /// What [`App::new`] needs.
@@ -38,8 +43,10 @@ pub struct AppParts {
     pub store: Arc<dyn Store>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Login attempt limits.
-    pub throttle: Arc<dyn LoginThrottle>,
+    /// Budgets of repeatable actions.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// The rates those budgets refill at.
+    pub rates: RateTable,
     /// Token signing and verification.
     pub tokens: TokenIssuer,
     /// Password hashing.
@@ -52,6 +59,8 @@ pub struct AppParts {
     pub events: Arc<dyn EventLog>,
     /// Full-text search over messages.
     pub search: Arc<dyn SearchIndex>,
+    /// Where ended sessions are reported, so the connections that depend on them close.
+    pub revocations: Arc<dyn Revocations>,
 }
 
 impl App {
@@ -60,13 +69,15 @@ impl App {
         Self {
             store: parts.store,
             clock: parts.clock,
-            throttle: parts.throttle,
+            limiter: parts.limiter,
+            rates: Arc::new(parts.rates),
             tokens: Arc::new(parts.tokens),
             passwords: parts.passwords,
             tenancy: parts.tenancy,
             messaging: parts.messaging,
             events: parts.events,
             search: parts.search,
+            revocations: parts.revocations,
         }
     }
 

@@ -69,10 +69,29 @@ pub struct Settings {
     pub quota_max_storage_bytes: Option<u64>,
     /// Quota override: concurrent connections.
     pub quota_max_connections: Option<u64>,
+    /// Browser origins allowed to call the API and open WebSockets (comma-separated
+    /// `scheme://host[:port]`); the server's own origin always may.
+    pub cors_origins: Option<String>,
+    /// `Strict-Transport-Security` max-age in seconds; 0 sends none (set it behind TLS).
+    pub hsts_seconds: u64,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client: comma-separated CIDRs.
+    pub trusted_proxies: Option<String>,
+    /// Rate-limit overrides: `<action>.<scope>=<count>/<s|min|h>[+<burst>]`, comma-separated
+    /// (`domain::RateTable::parse`).
+    pub rate_limits: Option<String>,
     /// Login attempts allowed per client address per minute.
     pub login_attempts_per_ip: u32,
     /// Login attempts allowed per account per minute.
     pub login_attempts_per_account: u32,
+    /// A second listener for `/health*` and `/metrics` only (probes and scraping); when set,
+    /// the main listener no longer serves them, so an Ingress cannot expose them.
+    pub admin_listen: Option<SocketAddr>,
+    /// Open HTTP connections the server accepts at once.
+    pub http_max_connections: usize,
+    /// Seconds a client has to send request headers (also the idle keep-alive limit).
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a REST request may take before it is answered 503.
+    pub request_timeout_seconds: u64,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Longest message, in characters (Unicode scalar values).
@@ -96,8 +115,19 @@ pub struct Settings {
     pub ws_heartbeat_seconds: u64,
     /// Concurrent WebSocket connections per instance.
     pub ws_max_connections: usize,
+    /// WebSocket connections one address may hold open before they authenticate.
+    pub ws_unauthenticated_per_address: usize,
+    /// Live WebSocket connections one user may hold across every instance (more close with
+    /// 4429).
+    pub ws_max_connections_per_user: u64,
     /// Upper bound of the random reconnect delay sent to clients when draining.
     pub ws_drain_jitter_ms: u64,
+    /// Seconds a WebSocket token lives; a connection closes (4401) when its token expires unless
+    /// it authenticated again with a fresh one.
+    pub ws_token_seconds: u64,
+    /// Seconds between checks of every WebSocket connection's session against the store (the
+    /// net under revocations the bus lost).
+    pub ws_session_check_seconds: u64,
 }
 
 impl Settings {
@@ -111,7 +141,10 @@ impl Settings {
             auth_timeout: std::time::Duration::from_millis(self.ws_auth_timeout_ms),
             heartbeat_timeout: std::time::Duration::from_secs(self.ws_heartbeat_seconds),
             max_connections: self.ws_max_connections,
+            max_connections_per_user: self.ws_max_connections_per_user.max(1),
+            unauthenticated_per_address: self.ws_unauthenticated_per_address.max(1),
             drain_jitter_ms: self.ws_drain_jitter_ms,
+            session_check: std::time::Duration::from_secs(self.ws_session_check_seconds.max(1)),
             ..crate::gateway::GatewaySettings::default()
         }
     }
@@ -138,8 +171,16 @@ impl Default for Settings {
             quota_max_messages_per_day: None,
             quota_max_storage_bytes: None,
             quota_max_connections: None,
+            rate_limits: None,
+            trusted_proxies: None,
+            cors_origins: None,
+            hsts_seconds: 0,
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
+            admin_listen: None,
+            http_max_connections: 60_000,
+            header_read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
             max_body_bytes: 1 << 20,
             max_message_chars: 8000,
             shutdown_grace_seconds: 20,
@@ -151,7 +192,11 @@ impl Default for Settings {
             ws_auth_timeout_ms: 10_000,
             ws_heartbeat_seconds: 60,
             ws_max_connections: 50_000,
+            ws_max_connections_per_user: 10,
+            ws_unauthenticated_per_address: 50,
             ws_drain_jitter_ms: 5_000,
+            ws_session_check_seconds: 30,
+            ws_token_seconds: 3600,
         }
     }
 }

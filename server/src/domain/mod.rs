@@ -3,6 +3,7 @@
 
 mod conversation;
 mod ids;
+mod limits;
 mod message;
 mod tenant;
 mod text;
@@ -13,6 +14,7 @@ pub use conversation::{
     may_remove,
 };
 pub use ids::{AuditId, ConversationId, EventId, MessageId, SessionId, UserId};
+pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;

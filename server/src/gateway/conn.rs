@@ -8,7 +8,7 @@
 //! the connection joins a conversation, and one `Notify` wakes the connection's single task.
 
 use super::protocol::{CLOSE_RESTART, CLOSE_SLOW_CONSUMER, CloseReason, Frame};
-use crate::domain::{ConversationId, TenantId, UserId};
+use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
@@ -52,6 +52,8 @@ struct State {
     delivered: HashMap<ConversationId, Delivered>,
     /// While a sync streams, live frames wait here so they cannot overtake it.
     held: Option<Vec<(ConversationId, Option<i64>, Frame)>>,
+    /// The session (and its device) the connection authenticated with last.
+    session: Option<(SessionId, DeviceId)>,
 }
 
 /// What a connection was sent of one conversation.
@@ -126,9 +128,16 @@ impl Conn {
         self.user.get().copied()
     }
 
-    /// Records who the connection authenticated as (once).
-    pub fn set_user(&self, user: UserId) {
+    /// Records who the connection authenticated as, and with which session. The user never
+    /// changes (a re-authentication must name the same user); the session may.
+    pub(super) fn identify(&self, user: UserId, session: SessionId, device: DeviceId) {
         let _ = self.user.set(user);
+        self.lock().session = Some((session, device));
+    }
+
+    /// The session the connection authenticated with, once it has.
+    pub fn session(&self) -> Option<(SessionId, DeviceId)> {
+        self.lock().session.clone()
     }
 
     /// Resolves when frames or a close request are waiting (or were, since the last take).

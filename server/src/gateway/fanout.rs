@@ -9,7 +9,7 @@
 use super::hub::Hub;
 use super::protocol::Frame;
 use crate::ports::chat::{EventPayload, StoredEvent};
-use crate::ports::{Bus, BusEnvelope, CommitListener};
+use crate::ports::{Bus, BusEnvelope, CommitListener, Revocation, Revocations};
 use std::sync::Arc;
 
 /// This instance's hub and the bus to the others.
@@ -50,6 +50,15 @@ impl CommitListener for Fanout {
         for event in events {
             self.broadcast(&envelope_of(event));
         }
+    }
+}
+
+impl Revocations for Fanout {
+    fn sessions_ended(&self, revocation: &Revocation) {
+        let closed = self.hub.revoke(revocation);
+        tracing::debug!(tenant = %revocation.tenant, user = %revocation.user, closed,
+            "sessions ended; their connections closed here and told to other instances");
+        self.bus.revoke(revocation);
     }
 }
 

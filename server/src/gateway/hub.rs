@@ -19,9 +19,11 @@
 
 use super::conn::{Conn, ConnId};
 use super::metrics;
+use super::protocol::CLOSE_UNAUTHENTICATED;
 use super::protocol::{CloseReason, Frame};
-use crate::domain::{ConversationId, TenantId};
-use crate::ports::{Bus, BusEnvelope, BusInbox};
+use crate::app::auth::Principal;
+use crate::domain::{ConversationId, TenantId, UserId};
+use crate::ports::{Bus, BusEnvelope, BusInbox, Revocation};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -37,6 +39,8 @@ const HELD_PER_ROOM: usize = 1024;
 type RoomKey = (TenantId, ConversationId);
 /// One shard of the connection registry.
 type Registry = HashMap<ConnId, Arc<Conn>>;
+/// One shard of the authenticated connections by user, for revocation.
+type ByUser = HashMap<(TenantId, UserId), Vec<Arc<Conn>>>;
 
 #[derive(Debug, Default)]
 struct Room {
@@ -60,6 +64,7 @@ struct Shard {
 pub struct Hub {
     shards: Box<[Mutex<Shard>]>,
     registry: Box<[Mutex<Registry>]>,
+    users: Box<[Mutex<ByUser>]>,
     count: AtomicUsize,
     next_id: AtomicU64,
     bus: Arc<dyn Bus>,
@@ -82,6 +87,7 @@ impl Hub {
         Self {
             shards: (0..shards).map(|_| Mutex::default()).collect(),
             registry: (0..shards).map(|_| Mutex::default()).collect(),
+            users: (0..shards).map(|_| Mutex::default()).collect(),
             count: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             bus,
@@ -101,6 +107,64 @@ impl Hub {
         &self.registry[(id as usize) % self.registry.len()]
     }
 
+    fn users(&self, key: &(TenantId, UserId)) -> &Mutex<ByUser> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        &self.users[(hasher.finish() as usize) % self.users.len()]
+    }
+
+    /// Records that the connection authenticated as `principal` (again, when it re-authenticates
+    /// with a fresh token), so ending that session closes it.
+    pub fn identify(&self, conn: &Arc<Conn>, principal: &Principal) {
+        let first = conn.user().is_none();
+        conn.identify(principal.user, principal.session, principal.device.clone());
+        if first {
+            let key = (conn.tenant().clone(), principal.user);
+            lock(self.users(&key))
+                .entry(key)
+                .or_default()
+                .push(Arc::clone(conn));
+        }
+    }
+
+    /// Closes this instance's connections that authenticated with an ended session; returns how
+    /// many.
+    pub fn revoke(&self, revocation: &Revocation) -> usize {
+        let key = (revocation.tenant.clone(), revocation.user);
+        let users = lock(self.users(&key));
+        let Some(conns) = users.get(&key) else {
+            return 0;
+        };
+        let mut closed = 0;
+        for conn in conns {
+            if let Some((session, device)) = conn.session()
+                && revocation.scope.covers(session, &device)
+            {
+                conn.close(CloseReason::new(
+                    CLOSE_UNAUTHENTICATED,
+                    revocation.reason.clone(),
+                ));
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// Every authenticated connection's tenant and session (for the periodic session check).
+    pub fn sessions(&self) -> Vec<(Arc<Conn>, TenantId, crate::domain::SessionId)> {
+        let mut all = Vec::new();
+        for shard in self.users.iter() {
+            for ((tenant, _), conns) in lock(shard).iter() {
+                for conn in conns {
+                    if let Some((session, _)) = conn.session() {
+                        all.push((Arc::clone(conn), tenant.clone(), session));
+                    }
+                }
+            }
+        }
+        all
+    }
+
     /// Registers a new connection of `tenant`.
     pub fn register(&self, tenant: TenantId) -> Arc<Conn> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -118,6 +182,16 @@ impl Hub {
         }
         let count = self.count.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
         ::metrics::gauge!(metrics::CONNECTIONS).set(count as f64);
+        if let Some(user) = conn.user() {
+            let key = (conn.tenant().clone(), user);
+            let mut users = lock(self.users(&key));
+            if let Some(conns) = users.get_mut(&key) {
+                conns.retain(|other| other.id() != conn.id());
+                if conns.is_empty() {
+                    users.remove(&key);
+                }
+            }
+        }
         let rooms = conn.take_rooms();
         for room in &rooms {
             self.drop_member(conn, *room);
@@ -324,5 +398,9 @@ impl Hub {
 impl BusInbox for Hub {
     fn deliver(&self, envelope: BusEnvelope) {
         Hub::deliver(self, &envelope);
+    }
+
+    fn revoked(&self, revocation: &Revocation) {
+        Hub::revoke(self, revocation);
     }
 }

@@ -20,9 +20,15 @@ pub use fanout::{Fanout, envelope_of};
 pub use session::{Flow, Session};
 
 use crate::app::App;
-use crate::ports::{BusInbox, Presence};
+use crate::domain::{SessionId, TenantId, address_key};
+use crate::ports::{BusInbox, ConnectionLedger, Presence};
 use crate::tasks::Tasks;
+use conn::Conn;
+use dashmap::DashMap;
 use hub::{GAP_WAIT, Hub};
+use protocol::CloseReason;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -47,8 +53,15 @@ pub struct GatewaySettings {
     pub typing_ttl: Duration,
     /// Concurrent connections this instance accepts.
     pub max_connections: usize,
+    /// Live connections one user may hold across every instance.
+    pub max_connections_per_user: u64,
+    /// Sockets one address may hold open before they authenticate.
+    pub unauthenticated_per_address: usize,
     /// Upper bound of the random `afterMs` sent when draining, so clients do not reconnect at once.
     pub drain_jitter_ms: u64,
+    /// How often every connection's session is checked against the store: the net under
+    /// revocation messages the bus lost (they close connections at once when it works).
+    pub session_check: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -62,7 +75,59 @@ impl Default for GatewaySettings {
             heartbeat_timeout: Duration::from_secs(60),
             typing_ttl: Duration::from_secs(5),
             max_connections: 50_000,
+            max_connections_per_user: 10,
+            unauthenticated_per_address: 50,
             drain_jitter_ms: 5_000,
+            session_check: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One unauthenticated socket's place in its address's count.
+#[derive(Debug)]
+pub struct PendingSlot {
+    pending: Arc<DashMap<String, usize>>,
+    key: String,
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.pending.remove_if_mut(&self.key, |_, count| {
+            *count = count.saturating_sub(1);
+            *count == 0
+        });
+    }
+}
+
+/// Sessions checked in one query.
+const SESSIONS_PER_CHECK: usize = 500;
+
+/// Closes the connections whose session ended without this instance hearing of it (the bus
+/// was down when it was revoked, or the session simply expired).
+async fn close_ended_sessions(app: &App, hub: &Hub) {
+    let mut by_tenant: HashMap<TenantId, HashMap<SessionId, Vec<Arc<Conn>>>> = HashMap::new();
+    for (conn, tenant, session) in hub.sessions() {
+        by_tenant
+            .entry(tenant)
+            .or_default()
+            .entry(session)
+            .or_default()
+            .push(conn);
+    }
+    for (tenant, sessions) in by_tenant {
+        let ids: Vec<SessionId> = sessions.keys().copied().collect();
+        for chunk in ids.chunks(SESSIONS_PER_CHECK) {
+            match app.ended_sessions(&tenant, chunk).await {
+                Ok(ended) => {
+                    for conn in ended.iter().filter_map(|id| sessions.get(id)).flatten() {
+                        conn.close(CloseReason::new(
+                            protocol::CLOSE_UNAUTHENTICATED,
+                            "session ended; log in again",
+                        ));
+                    }
+                }
+                Err(error) => tracing::warn!(%tenant, error = ?error, "session check failed"),
+            }
         }
     }
 }
@@ -78,10 +143,13 @@ struct Inner {
     app: App,
     fanout: Fanout,
     presence: Arc<dyn Presence>,
+    ledger: Arc<dyn ConnectionLedger>,
     tasks: Tasks,
     settings: GatewaySettings,
     draining: AtomicBool,
     slots: Arc<Semaphore>,
+    /// Unauthenticated sockets per address key.
+    pending: Arc<DashMap<String, usize>>,
     /// Names this process in presence records shared with other instances.
     instance: String,
 }
@@ -93,6 +161,7 @@ impl Gateway {
         app: App,
         fanout: Fanout,
         presence: Arc<dyn Presence>,
+        ledger: Arc<dyn ConnectionLedger>,
         settings: GatewaySettings,
         tasks: Tasks,
     ) -> Self {
@@ -102,10 +171,12 @@ impl Gateway {
                 app,
                 fanout,
                 presence,
+                ledger,
                 tasks,
                 settings,
                 draining: AtomicBool::new(false),
                 slots,
+                pending: Arc::default(),
                 instance: uuid::Uuid::new_v4().simple().to_string(),
             }),
         }
@@ -125,6 +196,17 @@ impl Gateway {
                 hub.release_stale(GAP_WAIT);
             }
         });
+        let (app, hub) = (self.inner.app.clone(), Arc::clone(self.hub()));
+        let period = self.inner.settings.session_check;
+        self.inner.tasks.spawn("session-check", async move {
+            let mut every = tokio::time::interval(period);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                close_ended_sessions(&app, &hub).await;
+            }
+        });
     }
 
     /// A connection slot, or `None` when the instance is full or draining.
@@ -133,6 +215,22 @@ impl Gateway {
             return None;
         }
         Arc::clone(&self.inner.slots).try_acquire_owned().ok()
+    }
+
+    /// A place for one more unauthenticated socket from `ip`, or `None` when the address holds
+    /// as many as it may. The place is given back when the returned slot is dropped (the
+    /// socket authenticated or closed).
+    pub fn pending_slot(&self, ip: IpAddr) -> Option<PendingSlot> {
+        let key = address_key(ip);
+        let mut count = self.inner.pending.entry(key.clone()).or_insert(0);
+        if *count >= self.inner.settings.unauthenticated_per_address {
+            return None;
+        }
+        *count += 1;
+        Some(PendingSlot {
+            pending: Arc::clone(&self.inner.pending),
+            key,
+        })
     }
 
     /// Tells every connection to reconnect elsewhere and close (graceful shutdown).
@@ -184,6 +282,11 @@ impl Gateway {
     /// Presence records.
     pub fn presence(&self) -> &Arc<dyn Presence> {
         &self.inner.presence
+    }
+
+    /// Live connections per user and tenant, across instances.
+    pub fn ledger(&self) -> &Arc<dyn ConnectionLedger> {
+        &self.inner.ledger
     }
 
     /// The owner of the gateway's background tasks.

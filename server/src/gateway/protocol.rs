@@ -7,12 +7,15 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// Close code: no valid authentication within the deadline, or a token that does not verify.
+/// Close code: no valid authentication within the deadline, a token that does not verify or
+/// expired, or a session that ended.
 pub const CLOSE_UNAUTHENTICATED: u16 = 4401;
 /// Close code: the client did not read its frames fast enough; reconnect and `sync`.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Close code: more frames than the per-connection rate limit allows.
 pub const CLOSE_RATE_LIMITED: u16 = 4029;
+/// Close code: the user's connection limit or the tenant's `maxConnections` is reached.
+pub const CLOSE_TOO_MANY_CONNECTIONS: u16 = 4429;
 /// Close code: nothing heard from the client within the heartbeat timeout.
 pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4408;
 /// Close code (RFC 6455 "message too big"): a frame over the configured maximum.

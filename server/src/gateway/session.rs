@@ -8,12 +8,13 @@ use super::client_event::ClientEvent;
 use super::conn::Conn;
 use super::limits::TokenBucket;
 use super::protocol::{
-    self, CLOSE_RATE_LIMITED, CLOSE_TOO_BIG, CLOSE_UNAUTHENTICATED, CloseReason, Frame, Inbound,
+    self, CLOSE_RATE_LIMITED, CLOSE_TOO_BIG, CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED,
+    CloseReason, Frame, Inbound,
 };
 use crate::app::auth::{Principal, TokenKind};
 use crate::app::{AppError, ErrorCode};
 use crate::domain::{ConversationId, Tenant, UserId};
-use crate::ports::{BusEnvelope, Status, UserPresence};
+use crate::ports::{BusEnvelope, ConnectionLimits, Refusal, Status, UserPresence};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,9 @@ pub enum Flow {
 pub(super) struct Authed {
     pub(super) principal: Principal,
     pub(super) display_name: String,
+    /// The token's expiry, Unix milliseconds: the connection closes then unless it
+    /// authenticates again.
+    pub(super) expires_at_ms: i64,
 }
 
 /// One connection's state.
@@ -160,27 +164,22 @@ impl Session {
 
     /// Authenticates with a WebSocket token (or an access token). A bad token closes the
     /// connection with 4401: a client that cannot authenticate has nothing else to do here.
+    /// An authenticated connection may authenticate again, as the same user, with a fresh token
+    /// before its token expires; the connection then lives until the new token's expiry.
     pub async fn authenticate(&mut self, token: &str, ack_id: Option<&Value>) -> Flow {
-        if self.auth.is_some() {
-            self.reply_error(
-                ack_id,
-                &AppError::new(ErrorCode::InvalidBody, "already authenticated"),
-            );
-            return Flow::Continue;
-        }
         let app = self.gw.app();
-        let principal = match app
-            .authenticate(&self.tenant, TokenKind::WebSocket, token)
+        let authenticated = match app
+            .authenticate_until(&self.tenant, TokenKind::WebSocket, token)
             .await
         {
-            Ok(principal) => Ok(principal),
+            Ok(authenticated) => Ok(authenticated),
             Err(_) => {
-                app.authenticate(&self.tenant, TokenKind::Access, token)
+                app.authenticate_until(&self.tenant, TokenKind::Access, token)
                     .await
             }
         };
-        let principal = match principal {
-            Ok(principal) => principal,
+        let (principal, expires_at_ms) = match authenticated {
+            Ok(authenticated) => authenticated,
             Err(error) => {
                 return Flow::Close(CloseReason::new(
                     CLOSE_UNAUTHENTICATED,
@@ -188,24 +187,86 @@ impl Session {
                 ));
             }
         };
+        if let Some(current) = &self.auth
+            && current.principal.user != principal.user
+        {
+            self.reply_error(
+                ack_id,
+                &AppError::new(
+                    ErrorCode::Forbidden,
+                    "this connection is authenticated as another user",
+                ),
+            );
+            return Flow::Continue;
+        }
         let display_name = match app.me(&principal).await {
             Ok(profile) => profile.display_name,
             Err(error) => {
                 return Flow::Close(CloseReason::new(CLOSE_UNAUTHENTICATED, error.message));
             }
         };
-        self.conn.set_user(principal.user);
-        let result = json!({ "userId": principal.user, "sessionId": principal.session });
+        let first = self.auth.is_none();
+        if first && let Err(refused) = self.admit(principal.user).await {
+            return Flow::Close(refused);
+        }
+        self.gw.hub().identify(&self.conn, &principal);
+        let result = json!({ "userId": principal.user, "sessionId": principal.session,
+                             "expiresAt": crate::ports::chat::rfc3339(expires_at_ms) });
         self.auth = Some(Authed {
             principal,
             display_name,
+            expires_at_ms,
         });
         self.send(Frame::new("authenticated", &result));
         if let Some(ack_id) = ack_id {
             self.send(protocol::ack_ok(ack_id, &result));
         }
-        self.refresh_presence().await;
+        if first {
+            self.refresh_presence().await;
+        }
         Flow::Continue
+    }
+
+    /// Counts the connection against the user's and the tenant's connection limits (across
+    /// instances). A ledger that cannot be reached admits: limits degrade, chat does not.
+    async fn admit(&self, user: UserId) -> Result<(), CloseReason> {
+        let limits = ConnectionLimits {
+            per_user: self.gw.settings().max_connections_per_user,
+            per_tenant: self.tenant.quotas.max_connections,
+        };
+        let ttl = self.gw.settings().heartbeat_timeout;
+        let admitted = self
+            .gw
+            .ledger()
+            .admit(&self.tenant.id, user, &self.conn_key(), limits, ttl)
+            .await;
+        match admitted {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Refusal::User)) => Err(CloseReason::new(
+                CLOSE_TOO_MANY_CONNECTIONS,
+                format!(
+                    "connection limit: this user already holds {} connections",
+                    limits.per_user
+                ),
+            )),
+            Ok(Err(Refusal::Tenant)) => Err(CloseReason::new(
+                CLOSE_TOO_MANY_CONNECTIONS,
+                format!(
+                    "quota maxConnections ({}) reached for tenant '{}'",
+                    limits.per_tenant.unwrap_or_default(),
+                    self.tenant.id
+                ),
+            )),
+            Err(error) => {
+                tracing::warn!(%error, "connection ledger unavailable; connection admitted");
+                Ok(())
+            }
+        }
+    }
+
+    /// When the token the connection authenticated with expires, Unix milliseconds.
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        self.auth.as_ref().map(|auth| auth.expires_at_ms)
     }
 
     /// The caller; only called after authentication.
@@ -257,6 +318,14 @@ impl Session {
             .ok()
             .and_then(|v| v.first().copied());
         let conn = self.conn_key();
+        if let Err(error) = self
+            .gw
+            .ledger()
+            .refresh(&self.tenant.id, user, &conn, ttl)
+            .await
+        {
+            tracing::debug!(%error, "connection ledger not refreshed");
+        }
         match presence
             .set(&self.tenant.id, user, &conn, self.status, ttl, now_ms())
             .await
@@ -292,6 +361,14 @@ impl Session {
         };
         if let Some(auth) = &self.auth {
             let user = auth.principal.user;
+            if let Err(error) = self
+                .gw
+                .ledger()
+                .release(&self.tenant.id, user, &self.conn_key())
+                .await
+            {
+                tracing::debug!(%error, "connection ledger not released; the entry expires");
+            }
             for room in typing {
                 self.signal(room, &self.typing_frame(room, false), true);
             }

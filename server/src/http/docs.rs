@@ -5,6 +5,7 @@
 use super::HttpState;
 use super::routes::{auth, chat, search};
 use axum::Router;
+use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde::Serialize;
@@ -79,12 +80,31 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/docs", get(page))
         .route("/api/docs/", get(page))
         .route("/api/docs-json", get(document))
+        .route("/api/docs/docs.js", get(script))
+        .route("/api/docs/docs.css", get(style))
 }
 
 async fn document() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
 }
 
-async fn page() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
+async fn page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_SECURITY_POLICY, super::headers::CSP)],
+        Html(include_str!("docs.html")),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("docs.js"),
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("docs.css"),
+    )
 }

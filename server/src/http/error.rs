@@ -34,7 +34,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         StaleVersion | MessageDeleted | LastOwner => StatusCode::CONFLICT,
         InvalidMembers => StatusCode::UNPROCESSABLE_ENTITY,
         RateLimited | QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
-        ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceUnavailable | Busy => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -2,6 +2,7 @@
 //! address.
 
 use super::HttpState;
+use super::client_ip::ClientAddr;
 use super::error::ApiError;
 use crate::app::ErrorCode;
 use crate::app::auth::{Principal, TokenKind};
@@ -136,10 +137,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        // Decided once per request by `client_ip::resolve` (trusted proxies' headers).
+        let ip = match parts.extensions.get::<ClientAddr>() {
+            Some(ClientAddr(ip)) => *ip,
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
+        };
         Ok(Self(ip))
     }
 }

@@ -2,11 +2,12 @@
 //! a panic.
 
 use super::error::{ApiError, REQUEST_ID};
-use crate::app::ErrorCode;
+use crate::app::{AppError, ErrorCode};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
+use std::time::Duration;
 use tracing::Instrument;
 
 /// Runs the request inside its id's scope and span, so error bodies and every log line of the
@@ -23,6 +24,22 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     REQUEST_ID
         .scope(id, next.run(request).instrument(span))
         .await
+}
+
+/// Answers 503 when a request takes longer than `limit`; the use case is dropped (its
+/// transaction rolls back).
+pub async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError(
+            AppError::new(
+                ErrorCode::ServiceUnavailable,
+                format!("the request took longer than {} s; retry", limit.as_secs()),
+            )
+            .retry_after(Duration::from_secs(1)),
+        )
+        .into_response(),
+    }
 }
 
 /// A handler panicked: log it and answer with the standard 500 body, never the panic text.

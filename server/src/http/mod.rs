@@ -3,9 +3,12 @@
 //! **Invariant**: handlers are thin: parse the request into domain values, call one use case,
 //! map the result. No business rule lives here.
 
+pub mod client_ip;
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod headers;
+pub mod listener;
 mod metrics;
 mod middleware;
 mod routes;
@@ -20,6 +23,7 @@ use error::ApiError;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -34,18 +38,53 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// The WebSocket gateway.
     pub gateway: crate::gateway::Gateway,
+    /// Whose forwarding headers name the client.
+    pub proxies: Arc<client_ip::TrustedProxies>,
+    /// CORS origins and the security headers' settings.
+    pub headers: Arc<headers::HeaderSettings>,
+}
+
+/// How the public router is put together.
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Longest a REST request may take.
+    pub request_timeout: Duration,
+    /// Whether health and metrics are served here (no admin listener).
+    pub operations_on_main: bool,
+}
+
+/// Health and metrics alone, for the admin listener.
+pub fn admin_router(state: HttpState) -> Router {
+    routes::health::routes()
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
 }
 
 /// The whole HTTP API.
-pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .merge(routes::health::routes())
+pub fn router(state: HttpState, edge: &Edge) -> Router {
+    let proxies = Arc::clone(&state.proxies);
+    let header_settings = Arc::clone(&state.headers);
+    let timeout = edge.request_timeout;
+    let api = routes::api().layer(axum::middleware::from_fn(move |request, next| {
+        middleware::time_limit(timeout, request, next)
+    }));
+    let mut routes = Router::new()
         .merge(docs::routes())
-        .nest("/api/v1", routes::api().merge(ws::routes()))
+        .nest("/api/v1", api.merge(ws::routes()));
+    if edge.operations_on_main {
+        routes = routes.merge(routes::health::routes());
+    }
+    let routes = routes
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .method_not_allowed_fallback(method_not_allowed);
+    headers::apply(routes, &header_settings)
+        .layer(DefaultBodyLimit::max(edge.max_body_bytes))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            client_ip::resolve(Arc::clone(&proxies), request, next)
+        }))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -6,13 +6,13 @@
 
 use super::HttpState;
 use super::error::ApiError;
-use super::extract::{TENANT_HEADER, subdomain};
-use crate::app::ErrorCode;
+use super::extract::{ClientIp, TENANT_HEADER, subdomain};
+use crate::app::{AppError, ErrorCode};
 use crate::gateway::conn::Conn;
 use crate::gateway::protocol::{
     CLOSE_HEARTBEAT_TIMEOUT, CLOSE_UNAUTHENTICATED, CloseReason, Frame,
 };
-use crate::gateway::{Flow, Gateway, Session};
+use crate::gateway::{Flow, Gateway, PendingSlot, Session};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -54,6 +54,7 @@ struct WsQuery {
 async fn upgrade(
     State(state): State<HttpState>,
     Query(query): Query<WsQuery>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -66,7 +67,29 @@ async fn upgrade(
         .app
         .resolve_tenant(explicit.as_deref(), host.and_then(subdomain))
         .await?;
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !state.headers.allows_origin(origin, host) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("WebSocket from origin '{origin}' refused: not in CHEMCHAT_CORS_ORIGINS"),
+            ));
+        }
+    }
+    state.app.connection_attempt(&tenant, ip).await?;
     let gateway = state.gateway.clone();
+    let pending = gateway.pending_slot(ip).ok_or_else(|| {
+        ApiError(
+            AppError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "this address holds {} sockets that have not authenticated",
+                    gateway.settings().unauthenticated_per_address
+                ),
+            )
+            .retry_after(std::time::Duration::from_secs(10)),
+        )
+    })?;
     let permit = gateway.admit().ok_or_else(|| {
         ApiError::new(
             ErrorCode::ServiceUnavailable,
@@ -88,7 +111,8 @@ async fn upgrade(
         .max_message_size(hard_cap)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!("ws", tenant = %tenant.id);
-            run(socket, gateway, tenant, query.token, permit).instrument(span)
+            let limits = Held { permit, pending };
+            run(socket, gateway, tenant, query.token, limits).instrument(span)
         }))
 }
 
@@ -99,8 +123,10 @@ async fn run(
     gateway: Gateway,
     tenant: crate::domain::Tenant,
     token: Option<String>,
-    permit: OwnedSemaphorePermit,
+    held: Held,
 ) {
+    let Held { permit, pending } = held;
+    let mut pending = Some(pending);
     let (mut session, conn) = Session::open(&gateway, tenant);
     if let Some(token) = token
         && let Flow::Close(reason) = Box::pin(session.authenticate(&token, None)).await
@@ -113,14 +139,18 @@ async fn run(
     };
     let auth_deadline = Instant::now() + auth_timeout;
     let mut heard = Instant::now();
-    let mut authenticated = session.authenticated();
+    let mut expires = expiry(&session);
+    if expires.is_some() {
+        pending = None;
+    }
     // The session is lent to the frame being handled and comes back with its outcome: while a
     // use case runs (a send waiting for the database), the connection keeps writing what others
     // send it, and reads its next frame only after (frames are handled in order).
     let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
     loop {
-        let silence = heard + heartbeat_timeout;
+        // One timer for the three deadlines: fewer futures in every idle connection.
+        let deadline = Deadline::next(expires, auth_deadline, heard + heartbeat_timeout);
         let flow = tokio::select! {
             biased;
             () = conn.notified() => match flush(&mut socket, &conn).await {
@@ -135,19 +165,18 @@ async fn run(
                 handling = None;
                 match handled {
                     Some((session, flow)) => {
-                        authenticated = session.authenticated();
+                        expires = expiry(&session);
+                        if expires.is_some() {
+                            // Authenticated: no longer counts against its address.
+                            pending = None;
+                        }
                         idle = Some(session);
                         flow
                     }
                     None => Flow::Continue,
                 }
             }
-            () = tokio::time::sleep_until(auth_deadline), if !authenticated => {
-                Flow::Close(CloseReason::new(CLOSE_UNAUTHENTICATED, "authentication timeout"))
-            }
-            () = tokio::time::sleep_until(silence) => {
-                Flow::Close(CloseReason::new(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"))
-            }
+            () = tokio::time::sleep_until(deadline.at) => Flow::Close(deadline.reason()),
             received = socket.recv(), if handling.is_none() => {
                 heard = Instant::now();
                 match (received, idle.take()) {
@@ -189,7 +218,66 @@ async fn run(
     if let Some(session) = session {
         Box::pin(session.close()).await;
     }
-    drop(permit);
+    drop((permit, pending));
+}
+
+/// What a connection holds while it lives: its place on this instance and, until it
+/// authenticates, its place among its address's unauthenticated sockets.
+struct Held {
+    permit: OwnedSemaphorePermit,
+    pending: PendingSlot,
+}
+
+/// When the connection's token expires (`None` before it authenticated).
+fn expiry(session: &Session) -> Option<Instant> {
+    let expires_at_ms = session.expires_at_ms()?;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let left = u64::try_from(i128::from(expires_at_ms) - now_ms).unwrap_or(0);
+    Some(Instant::now() + std::time::Duration::from_millis(left))
+}
+
+/// The first deadline a connection can miss, and what missing it means.
+struct Deadline {
+    at: Instant,
+    why: Missed,
+}
+
+enum Missed {
+    Authentication,
+    Heartbeat,
+    TokenExpiry,
+}
+
+impl Deadline {
+    /// Before authentication, the authentication timeout; after it, the token's expiry. The
+    /// heartbeat always.
+    fn next(expires: Option<Instant>, auth_deadline: Instant, silence: Instant) -> Self {
+        let (at, why) = match expires {
+            Some(expires) => (expires, Missed::TokenExpiry),
+            None => (auth_deadline, Missed::Authentication),
+        };
+        if silence < at {
+            Self {
+                at: silence,
+                why: Missed::Heartbeat,
+            }
+        } else {
+            Self { at, why }
+        }
+    }
+
+    fn reason(&self) -> CloseReason {
+        match self.why {
+            Missed::Authentication => {
+                CloseReason::new(CLOSE_UNAUTHENTICATED, "authentication timeout")
+            }
+            Missed::Heartbeat => CloseReason::new(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
+            Missed::TokenExpiry => CloseReason::new(
+                CLOSE_UNAUTHENTICATED,
+                "token expired: authenticate again with a fresh token before it expires",
+            ),
+        }
+    }
 }
 
 /// A client frame being handled: the session comes back with what to do next.

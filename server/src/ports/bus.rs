@@ -6,6 +6,7 @@
 //! **Invariant**: an envelope carries one already-serialised client frame; no instance and no
 //! recipient serialises it again.
 
+use super::Revocation;
 use crate::domain::{ConversationId, TenantId, UserId};
 use crate::tasks::Tasks;
 use bytes::Bytes;
@@ -36,6 +37,10 @@ pub struct BusEnvelope {
 pub trait BusInbox: Send + Sync + Debug + 'static {
     /// One envelope from another instance. Must not block.
     fn deliver(&self, envelope: BusEnvelope);
+
+    /// Sessions another instance ended: close the connections that depended on them. Must not
+    /// block.
+    fn revoked(&self, revocation: &Revocation);
 }
 
 /// Cross-instance fan-out. Local delivery is the hub's own business and never goes through the
@@ -51,6 +56,11 @@ pub trait Bus: Send + Sync + Debug + 'static {
     /// conversation's shard lock, so calls for one conversation arrive in order; it must not
     /// block).
     fn interest(&self, tenant: &TenantId, conversation: ConversationId, wanted: bool);
+
+    /// Tells every other instance that sessions ended. Every instance listens for these,
+    /// whatever its connections joined. Like `publish`, it queues and returns at once; a lost
+    /// message is caught by the gateway's periodic session check.
+    fn revoke(&self, revocation: &Revocation);
 
     /// Starts the bus's background work (publishing, subscribing), owned by `tasks`, handing
     /// other instances' envelopes to `inbox`.

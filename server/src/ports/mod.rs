@@ -4,23 +4,27 @@ mod bus;
 pub mod chat;
 mod clock;
 mod commits;
+mod connections;
 mod event_log;
+mod limits;
 mod presence;
+mod revocations;
 mod search;
 mod store;
-mod throttle;
 
 pub use bus::{Bus, BusEnvelope, BusInbox};
 pub use chat::ChatStore;
 pub use clock::{Clock, SystemClock};
 pub use commits::CommitListener;
+pub use connections::{ConnectionLedger, ConnectionLimits, Refusal};
 pub use event_log::{Delivery, EventConsumer, EventLog, EventLogError, EventStream};
+pub use limits::{RateLimiter, Throttled};
 pub use presence::{Presence, PresenceError, Status, UserPresence};
+pub use revocations::{Revocation, Revocations, SessionScope};
 pub use search::{
     MARK_END, MARK_START, MessageHit, MessageSearch, SearchError, SearchIndex, SearchPosition,
 };
 pub use store::{
-    AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
-    TokenSwap, UserCreation,
+    AuditEntry, MfaChange, NewSession, NewUser, Rotation, Store, StoreError, StoreResult,
+    StoredUser, TokenSwap, UserCreation,
 };
-pub use throttle::{LoginThrottle, Throttled};

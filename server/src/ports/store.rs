@@ -3,6 +3,7 @@
 //! **Invariant**: every method that touches tenant data takes the tenant as a required argument,
 //! and each method is one transaction, so a use case never leaves a partial write behind.
 
+use super::SessionScope;
 use crate::domain::{AuditId, DeviceId, SessionId, Tenant, TenantId, UserId};
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -73,6 +74,20 @@ pub enum UserCreation {
     EmailTaken,
     /// The tenant's user quota is reached.
     QuotaExceeded,
+}
+
+/// An MFA change: the secret (or `None` to turn MFA off), the TOTP step just accepted, and the
+/// one session that stays signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct MfaChange<'a> {
+    /// The new base32 secret; `None` disables MFA.
+    pub secret: Option<&'a str>,
+    /// The step of the code that proved it.
+    pub step: i64,
+    /// The caller's session; every other session of the user is revoked.
+    pub keep: SessionId,
+    /// Now, Unix milliseconds.
+    pub now_ms: i64,
 }
 
 /// A new login session: one refresh-token family bound to one device.
@@ -173,14 +188,14 @@ pub trait Store: super::ChatStore + Send + Sync + Debug + 'static {
         login: &str,
     ) -> StoreResult<Option<StoredUser>>;
 
-    /// Sets (or clears, with `None`) the TOTP secret, records the accepted step, and writes the
-    /// audit entry, in one transaction.
+    /// Sets (or clears, with `None`) the TOTP secret, records the accepted step, ends every
+    /// session of the user but `keep` (an MFA change signs out every other device), and writes
+    /// the audit entry, in one transaction.
     async fn set_mfa_secret(
         &self,
         tenant: &TenantId,
         user: UserId,
-        secret: Option<&str>,
-        step: i64,
+        change: MfaChange<'_>,
         audit: &AuditEntry,
     ) -> StoreResult<()>;
 
@@ -220,13 +235,21 @@ pub trait Store: super::ChatStore + Send + Sync + Debug + 'static {
         now_ms: i64,
     ) -> StoreResult<bool>;
 
-    /// Revokes the user's sessions on `device`, or on every device when `None`; writes the audit
-    /// entry; returns how many sessions were revoked.
+    /// Of `sessions`, those that exist, are not revoked and have not expired.
+    async fn live_sessions(
+        &self,
+        tenant: &TenantId,
+        sessions: &[SessionId],
+        now_ms: i64,
+    ) -> StoreResult<Vec<SessionId>>;
+
+    /// Revokes the user's sessions in `scope`, writes the audit entry, and returns how many
+    /// sessions were revoked.
     async fn end_sessions(
         &self,
         tenant: &TenantId,
         user: UserId,
-        device: Option<&DeviceId>,
+        scope: &SessionScope,
         now_ms: i64,
         audit: &AuditEntry,
     ) -> StoreResult<u64>;

@@ -249,7 +249,7 @@ async fn mfa_on_and_off(engine: Engine) {
         .post_as(
             &access,
             "/api/v1/auth/mfa/enable",
-            json!({ "secret": secret, "token": "000000" }),
+            json!({ "secret": secret, "token": "000000", "password": PASSWORD }),
         )
         .await;
     assert_eq!(error_code(status, &body), "invalid_mfa_token");
@@ -257,7 +257,7 @@ async fn mfa_on_and_off(engine: Engine) {
         .post_as(
             &access,
             "/api/v1/auth/mfa/enable",
-            json!({ "secret": secret, "token": code(-1) }),
+            json!({ "secret": secret, "token": code(-1), "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -328,7 +328,7 @@ async fn mfa_can_be_disabled(engine: Engine) {
         .post_as(
             &access,
             "/api/v1/auth/mfa/enable",
-            json!({ "secret": secret, "token": code(0) }),
+            json!({ "secret": secret, "token": code(0), "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -336,7 +336,7 @@ async fn mfa_can_be_disabled(engine: Engine) {
         .post_as(
             &access,
             "/api/v1/auth/mfa/disable",
-            json!({ "token": code(0) }),
+            json!({ "token": code(0), "password": PASSWORD }),
         )
         .await;
     assert_eq!(
@@ -344,11 +344,28 @@ async fn mfa_can_be_disabled(engine: Engine) {
         "invalid_mfa_token",
         "replayed code"
     );
+    // A stolen access token alone cannot turn MFA off: the password is asked for.
+    let (status, body) = server
+        .post_as(
+            &access,
+            "/api/v1/auth/mfa/disable",
+            json!({ "token": code(1), "password": "not the password at all" }),
+        )
+        .await;
+    assert_eq!(error_code(status, &body), "invalid_credentials");
     let (status, body) = server
         .post_as(
             &access,
             "/api/v1/auth/mfa/disable",
             json!({ "token": code(1) }),
+        )
+        .await;
+    assert_eq!(error_code(status, &body), "invalid_body");
+    let (status, body) = server
+        .post_as(
+            &access,
+            "/api/v1/auth/mfa/disable",
+            json!({ "token": code(1), "password": PASSWORD }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

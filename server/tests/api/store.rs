@@ -5,7 +5,8 @@ use crate::support::{Engine, TestDb, t, tenant};
 use chemchat_server::adapters::sql::SqlStore;
 use chemchat_server::domain::{AuditId, DeviceId, SessionId, Tier, UserId};
 use chemchat_server::ports::{
-    AuditEntry, NewSession, NewUser, Rotation, Store, TokenSwap, UserCreation,
+    AuditEntry, MfaChange, NewSession, NewUser, Rotation, SessionScope, Store, TokenSwap,
+    UserCreation,
 };
 use serde_json::json;
 
@@ -247,8 +248,12 @@ async fn mfa_secret_and_totp_steps(engine: Engine) {
         .set_mfa_secret(
             &t("acme"),
             alice.id,
-            Some("JBSWY3DPEHPK3PXP"),
-            100,
+            MfaChange {
+                secret: Some("JBSWY3DPEHPK3PXP"),
+                step: 100,
+                keep: SessionId::generate(),
+                now_ms: 5,
+            },
             &audit("mfa.enabled", Some(alice.id), 5),
         )
         .await
@@ -295,8 +300,12 @@ async fn mfa_secret_and_totp_steps(engine: Engine) {
         .set_mfa_secret(
             &t("acme"),
             alice.id,
-            None,
-            0,
+            MfaChange {
+                secret: None,
+                step: 0,
+                keep: SessionId::generate(),
+                now_ms: 6,
+            },
             &audit("mfa.disabled", Some(alice.id), 6),
         )
         .await
@@ -414,7 +423,7 @@ async fn ending_sessions_by_device_or_all(engine: Engine) {
         .end_sessions(
             &t("acme"),
             alice.id,
-            Some(&device),
+            &SessionScope::Device(device),
             2_000,
             &audit("logout", Some(alice.id), 2),
         )
@@ -439,7 +448,7 @@ async fn ending_sessions_by_device_or_all(engine: Engine) {
             .end_sessions(
                 &t("globex"),
                 alice.id,
-                None,
+                &SessionScope::All,
                 2_000,
                 &audit("logout", None, 2)
             )
@@ -447,17 +456,47 @@ async fn ending_sessions_by_device_or_all(engine: Engine) {
             .unwrap(),
         0
     );
+    // Every session but one (an MFA change), then the live ones among a list.
     let ended = store
         .end_sessions(
             &t("acme"),
             alice.id,
-            None,
+            &SessionScope::AllExcept(tablet.id),
+            2_500,
+            &audit("mfa.enabled", Some(alice.id), 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    let all = [phone.id, laptop.id, tablet.id];
+    let live = store.live_sessions(&t("acme"), &all, 2_500).await.unwrap();
+    assert_eq!(live, vec![tablet.id]);
+    assert!(
+        store
+            .live_sessions(&t("globex"), &all, 2_500)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .live_sessions(&t("acme"), &all, 10_001)
+            .await
+            .unwrap()
+            .is_empty(),
+        "expired"
+    );
+    let ended = store
+        .end_sessions(
+            &t("acme"),
+            alice.id,
+            &SessionScope::All,
             3_000,
             &audit("logout.all_devices", Some(alice.id), 3),
         )
         .await
         .unwrap();
-    assert_eq!(ended, 2);
+    assert_eq!(ended, 1);
     assert!(
         !store
             .session_active(&t("acme"), tablet.id, 3_000)

@@ -1,10 +1,11 @@
 //! The Redis bus: envelopes on one pub/sub channel per tenant and conversation
 //! (`<prefix>chemchat:<tenant>:conv:<conversation>`); each instance subscribes to the channels
-//! of the conversations its connections joined.
+//! of the conversations its connections joined. Ended sessions travel on one control channel
+//! (`<prefix>chemchat:control`) that every instance always listens to.
 
 use super::COMMAND_TIMEOUT;
-use crate::domain::{ConversationId, TenantId, UserId};
-use crate::ports::{Bus, BusEnvelope, BusInbox};
+use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
+use crate::ports::{Bus, BusEnvelope, BusInbox, Revocation, SessionScope};
 use crate::tasks::Tasks;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -80,6 +81,66 @@ impl RedisBus {
     fn channel(&self, tenant: &TenantId, conversation: ConversationId) -> String {
         format!("{}chemchat:{tenant}:conv:{conversation}", self.prefix)
     }
+
+    fn control(&self) -> String {
+        format!("{}chemchat:control", self.prefix)
+    }
+
+    fn queue(&self, channel: String, payload: Vec<u8>) {
+        if self.outgoing.try_send((channel, payload)).is_err() {
+            metrics::counter!(METRIC_DROPPED).increment(1);
+        }
+    }
+}
+
+/// A revocation on the control channel.
+#[derive(Debug, Serialize, Deserialize)]
+struct ControlMessage {
+    o: String,
+    t: String,
+    u: UserId,
+    /// `session`, `device`, `all` or `allExcept`.
+    s: String,
+    /// The session or device id the scope names.
+    i: Option<String>,
+    r: String,
+}
+
+fn encode_revocation(origin: &str, revocation: &Revocation) -> Vec<u8> {
+    let (scope, id) = match &revocation.scope {
+        SessionScope::Session(id) => ("session", Some(id.to_string())),
+        SessionScope::Device(device) => ("device", Some(device.as_str().to_owned())),
+        SessionScope::All => ("all", None),
+        SessionScope::AllExcept(id) => ("allExcept", Some(id.to_string())),
+    };
+    serde_json::to_vec(&ControlMessage {
+        o: origin.to_owned(),
+        t: revocation.tenant.as_str().to_owned(),
+        u: revocation.user,
+        s: scope.to_owned(),
+        i: id,
+        r: revocation.reason.clone(),
+    })
+    .unwrap_or_default()
+}
+
+fn decode_revocation(payload: &[u8]) -> Option<(String, Revocation)> {
+    let message: ControlMessage = serde_json::from_slice(payload).ok()?;
+    let session = || message.i.as_deref().and_then(SessionId::parse);
+    let scope = match message.s.as_str() {
+        "session" => SessionScope::Session(session()?),
+        "device" => SessionScope::Device(DeviceId::parse(message.i.as_deref()?).ok()?),
+        "all" => SessionScope::All,
+        "allExcept" => SessionScope::AllExcept(session()?),
+        _ => return None,
+    };
+    let revocation = Revocation {
+        tenant: TenantId::parse(&message.t).ok()?,
+        user: message.u,
+        scope,
+        reason: message.r,
+    };
+    Some((message.o, revocation))
 }
 
 fn encode(origin: &str, envelope: &BusEnvelope) -> Vec<u8> {
@@ -117,13 +178,11 @@ fn decode(payload: &[u8]) -> Option<(String, BusEnvelope)> {
 impl Bus for RedisBus {
     fn publish(&self, envelope: &BusEnvelope) {
         let channel = self.channel(&envelope.tenant, envelope.conversation);
-        if self
-            .outgoing
-            .try_send((channel, encode(&self.origin, envelope)))
-            .is_err()
-        {
-            metrics::counter!(METRIC_DROPPED).increment(1);
-        }
+        self.queue(channel, encode(&self.origin, envelope));
+    }
+
+    fn revoke(&self, revocation: &Revocation) {
+        self.queue(self.control(), encode_revocation(&self.origin, revocation));
     }
 
     fn interest(&self, tenant: &TenantId, conversation: ConversationId, wanted: bool) {
@@ -154,7 +213,10 @@ impl Bus for RedisBus {
                 self.client.clone(),
                 commands,
                 inbox,
-                self.origin.clone(),
+                Identity {
+                    origin: self.origin.clone(),
+                    control: self.control(),
+                },
                 Arc::clone(&self.healthy),
             ),
         );
@@ -201,16 +263,40 @@ async fn publisher(
     }
 }
 
+/// This instance's name on the bus, and the control channel it always listens to.
+#[derive(Debug)]
+struct Identity {
+    origin: String,
+    control: String,
+}
+
+impl Identity {
+    /// Hands a message from another instance to the inbox; drops this instance's own echoes.
+    fn receive(&self, inbox: &dyn BusInbox, channel: &str, payload: &[u8]) {
+        if channel == self.control {
+            if let Some((from, revocation)) = decode_revocation(payload)
+                && from != self.origin
+            {
+                inbox.revoked(&revocation);
+            }
+        } else if let Some((from, envelope)) = decode(payload)
+            && from != self.origin
+        {
+            inbox.deliver(envelope);
+        }
+    }
+}
+
 /// Keeps one subscriber connection: resubscribes everything wanted after each reconnect and
 /// hands other instances' envelopes to the local bus.
 async fn subscriber(
     client: redis::Client,
     mut commands: mpsc::UnboundedReceiver<(String, bool)>,
     inbox: Arc<dyn BusInbox>,
-    origin: String,
+    identity: Identity,
     healthy: Arc<AtomicBool>,
 ) {
-    let mut wanted: HashSet<String> = HashSet::new();
+    let mut wanted: HashSet<String> = HashSet::from([identity.control.clone()]);
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = tokio::time::timeout(COMMAND_TIMEOUT, client.get_async_pubsub()).await;
@@ -257,13 +343,11 @@ async fn subscriber(
                     None => return,
                 },
                 message = stream.next() => match message {
-                    Some(message) => {
-                        if let Some((from, envelope)) = decode(message.get_payload_bytes())
-                            && from != origin
-                        {
-                            inbox.deliver(envelope);
-                        }
-                    }
+                    Some(message) => identity.receive(
+                        inbox.as_ref(),
+                        message.get_channel_name(),
+                        message.get_payload_bytes(),
+                    ),
                     None => ok = false,
                 },
             }
@@ -292,5 +376,28 @@ mod tests {
         assert_eq!(origin, "me");
         assert_eq!(back, envelope);
         assert!(decode(b"no header").is_none());
+    }
+
+    #[test]
+    fn revocations_round_trip() {
+        let tenant = TenantId::parse("acme").expect("tenant");
+        for scope in [
+            SessionScope::Session(SessionId::generate()),
+            SessionScope::Device(DeviceId::parse("phone-1").expect("device")),
+            SessionScope::All,
+            SessionScope::AllExcept(SessionId::generate()),
+        ] {
+            let revocation = Revocation {
+                tenant: tenant.clone(),
+                user: UserId::generate(),
+                scope,
+                reason: "logged out".into(),
+            };
+            let (origin, back) =
+                decode_revocation(&encode_revocation("me", &revocation)).expect("decodes");
+            assert_eq!(origin, "me");
+            assert_eq!(back, revocation);
+        }
+        assert!(decode_revocation(b"{}").is_none());
     }
 }

@@ -1,13 +1,18 @@
-//! Redis adapters (`CHEMCHAT_REDIS_URL`): pub/sub fan-out across instances and presence with
-//! TTLs. Every channel and key carries the tenant.
+//! Redis adapters (`CHEMCHAT_REDIS_URL`): pub/sub fan-out across instances, presence with
+//! TTLs, and rate limits shared by every replica. Every channel and key carries the tenant
+//! (rate limits of client addresses excepted: an address is the same in every tenant).
 //!
 //! **Invariant**: Redis is never on the path that stores a message. When it is down, local
 //! delivery and the store keep working; cross-instance typing and presence degrade.
 
 mod bus;
+mod connections;
+mod limiter;
 mod presence;
 
 pub use bus::RedisBus;
+pub use connections::RedisLedger;
+pub use limiter::RedisLimiter;
 pub use presence::RedisPresence;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

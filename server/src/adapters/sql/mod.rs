@@ -18,12 +18,12 @@ mod users;
 pub use connect::{ConnectError, connect, migrate};
 pub use engine::Engine;
 
-use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
+use crate::domain::{SessionId, Tenant, TenantId, UserId};
 use crate::ports::CommitListener;
 use crate::ports::chat::StoredEvent;
 use crate::ports::{
-    AuditEntry, NewSession, NewUser, Rotation, Store, StoreError, StoreResult, StoredUser,
-    TokenSwap, UserCreation,
+    AuditEntry, MfaChange, NewSession, NewUser, Rotation, SessionScope, Store, StoreError,
+    StoreResult, StoredUser, TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
@@ -175,11 +175,10 @@ impl Store for SqlStore {
         &self,
         tenant: &TenantId,
         user: UserId,
-        secret: Option<&str>,
-        step: i64,
+        change: MfaChange<'_>,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        users::set_mfa_secret(self, tenant, user, secret, step, audit).await
+        users::set_mfa_secret(self, tenant, user, change, audit).await
     }
 
     async fn consume_totp_step(
@@ -219,15 +218,24 @@ impl Store for SqlStore {
         sessions::active(self, tenant, session, now_ms).await
     }
 
+    async fn live_sessions(
+        &self,
+        tenant: &TenantId,
+        sessions: &[SessionId],
+        now_ms: i64,
+    ) -> StoreResult<Vec<SessionId>> {
+        sessions::live(self, tenant, sessions, now_ms).await
+    }
+
     async fn end_sessions(
         &self,
         tenant: &TenantId,
         user: UserId,
-        device: Option<&DeviceId>,
+        scope: &SessionScope,
         now_ms: i64,
         audit: &AuditEntry,
     ) -> StoreResult<u64> {
-        sessions::end(self, tenant, user, device, now_ms, audit).await
+        sessions::end(self, tenant, user, scope, now_ms, audit).await
     }
 
     async fn append_audit(&self, tenant: &TenantId, entry: &AuditEntry) -> StoreResult<()> {

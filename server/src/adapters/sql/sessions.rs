@@ -1,8 +1,9 @@
 //! Devices and login sessions (refresh-token families) with rotation and reuse detection.
 
-use super::{SqlStore, audit, db};
-use crate::domain::{DeviceId, SessionId, TenantId, UserId};
-use crate::ports::{AuditEntry, NewSession, Rotation, StoreResult, TokenSwap};
+use super::engine::json_list;
+use super::{SqlStore, Tx, audit, db};
+use crate::domain::{SessionId, TenantId, UserId};
+use crate::ports::{AuditEntry, NewSession, Rotation, SessionScope, StoreResult, TokenSwap};
 
 pub(super) async fn start(
     store: &SqlStore,
@@ -113,28 +114,79 @@ pub(super) async fn active(
     Ok(found.is_some())
 }
 
+pub(super) async fn live(
+    store: &SqlStore,
+    tenant: &TenantId,
+    sessions: &[SessionId],
+    now_ms: i64,
+) -> StoreResult<Vec<SessionId>> {
+    if sessions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id FROM sessions WHERE tenant_id = $1 AND revoked_at IS NULL \
+         AND expires_at > $2 AND id IN ({})",
+        store.engine.json_strings("$3")
+    );
+    let mut tx = store.read(tenant).await?;
+    let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(now_ms)
+        .bind(json_list(sessions.iter().map(SessionId::to_string)))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(ids.iter().filter_map(|id| SessionId::parse(id)).collect())
+}
+
 pub(super) async fn end(
     store: &SqlStore,
     tenant: &TenantId,
     user: UserId,
-    device: Option<&DeviceId>,
+    scope: &SessionScope,
     now_ms: i64,
     entry: &AuditEntry,
 ) -> StoreResult<u64> {
     let mut tx = store.write(tenant).await?;
+    let ended = revoke(&mut tx, tenant, user, scope, now_ms, "logout").await?;
+    audit::insert(&mut tx, tenant, entry).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(ended)
+}
+
+/// Revokes the user's live sessions in `scope` inside the caller's transaction.
+pub(super) async fn revoke(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    user: UserId,
+    scope: &SessionScope,
+    now_ms: i64,
+    reason: &str,
+) -> StoreResult<u64> {
+    // One statement for every scope: the id and device filters are off when their parameter is
+    // NULL, and `$7` keeps one session out.
+    let (session, device, except) = match scope {
+        SessionScope::Session(id) => (Some(id.to_string()), None, None),
+        SessionScope::Device(device) => (None, Some(device.as_str()), None),
+        SessionScope::All => (None, None, None),
+        SessionScope::AllExcept(id) => (None, None, Some(id.to_string())),
+    };
     let ended = sqlx::query(
-        "UPDATE sessions SET revoked_at = $3, revoked_reason = 'logout' \
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
          WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL \
-         AND ($4 IS NULL OR device_id = $4)",
+         AND ($5 IS NULL OR id = $5) AND ($6 IS NULL OR device_id = $6) \
+         AND ($7 IS NULL OR id <> $7)",
     )
     .bind(tenant.as_str())
     .bind(user.to_string())
     .bind(now_ms)
-    .bind(device.map(DeviceId::as_str))
-    .execute(&mut *tx)
+    .bind(reason)
+    .bind(session)
+    .bind(device)
+    .bind(except)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
-    audit::insert(&mut tx, tenant, entry).await?;
-    tx.commit().await.map_err(db)?;
     Ok(ended.rows_affected())
 }

@@ -2,9 +2,11 @@
 
 use super::audit;
 use super::rows::UserRow;
-use super::{SqlStore, db};
+use super::{SqlStore, db, sessions};
 use crate::domain::{TenantId, UserId};
-use crate::ports::{AuditEntry, NewUser, StoreResult, StoredUser, UserCreation};
+use crate::ports::{
+    AuditEntry, MfaChange, NewUser, SessionScope, StoreResult, StoredUser, UserCreation,
+};
 
 const COLUMNS: &str =
     "id, username, email, display_name, password_hash, mfa_secret, mfa_last_step, created_at";
@@ -103,8 +105,7 @@ pub(super) async fn set_mfa_secret(
     store: &SqlStore,
     tenant: &TenantId,
     user: UserId,
-    secret: Option<&str>,
-    step: i64,
+    change: MfaChange<'_>,
     entry: &AuditEntry,
 ) -> StoreResult<()> {
     let mut tx = store.write(tenant).await?;
@@ -114,12 +115,14 @@ pub(super) async fn set_mfa_secret(
     )
     .bind(tenant.as_str())
     .bind(user.to_string())
-    .bind(secret)
-    .bind(step)
-    .bind(entry.at_ms)
+    .bind(change.secret)
+    .bind(change.step)
+    .bind(change.now_ms)
     .execute(&mut *tx)
     .await
     .map_err(db)?;
+    let others = SessionScope::AllExcept(change.keep);
+    sessions::revoke(&mut tx, tenant, user, &others, change.now_ms, "mfa").await?;
     audit::insert(&mut tx, tenant, entry).await?;
     tx.commit().await.map_err(db)
 }

@@ -2,7 +2,7 @@
 
 use super::{Profile, TokenPair};
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{DeviceId, LoginName, Password, Tenant};
+use crate::domain::{Action, DeviceId, LoginName, Password, Subject, Tenant};
 use serde_json::json;
 use std::net::IpAddr;
 
@@ -34,8 +34,11 @@ impl App {
     /// Logs a user in. An unknown user and a wrong password get the same answer after the same
     /// work (one Argon2 verification), so the endpoint does not reveal which accounts exist.
     pub async fn login(&self, tenant: &Tenant, attempt: LoginAttempt) -> AppResult<Login> {
-        let account = format!("{}/{}", tenant.id, attempt.login.as_str());
-        if let Err(throttled) = self.throttle.attempt(attempt.ip, &account) {
+        let subjects = [
+            Subject::Address(attempt.ip),
+            Subject::Account(&tenant.id, attempt.login.as_str()),
+        ];
+        if let Err(refused) = self.charge(tenant.tier, Action::Login, &subjects).await {
             let audit = self.audit_entry(
                 "login.throttled",
                 None,
@@ -43,12 +46,7 @@ impl App {
                 json!({ "login": attempt.login.as_str() }),
             );
             self.store.append_audit(&tenant.id, &audit).await?;
-            let seconds = throttled.retry_after.as_secs().max(1);
-            return Err(AppError::new(
-                ErrorCode::RateLimited,
-                format!("too many login attempts; retry in {seconds} s"),
-            )
-            .retry_after(std::time::Duration::from_secs(seconds)));
+            return Err(refused);
         }
 
         let user = self
@@ -79,7 +77,7 @@ impl App {
                     "this account has MFA enabled; send mfaToken with the login",
                 ));
             };
-            if let Err(err) = self.check_totp(&tenant.id, &user, secret, code).await {
+            if let Err(err) = self.check_totp(tenant, &user, secret, code).await {
                 let audit = self.audit_entry(
                     "login.failed",
                     Some(user.id),

@@ -2,8 +2,8 @@
 
 use super::tokens::{Principal, TokenKind};
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::TenantId;
-use crate::ports::StoredUser;
+use crate::domain::{Action, Password, Subject, Tenant, TenantId};
+use crate::ports::{MfaChange, Revocation, SessionScope, StoredUser};
 use serde_json::json;
 use std::net::IpAddr;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
@@ -17,6 +17,18 @@ pub struct MfaSetup {
     pub secret: String,
     /// `otpauth://` URI (QR-code content).
     pub otpauth_uri: String,
+}
+
+/// A request to change MFA: the account's password (a re-authentication at the moment of the
+/// change), the secret being enabled (none when disabling) and a current code.
+#[derive(Debug)]
+pub struct MfaRequest<'a> {
+    /// The account's password.
+    pub password: Password,
+    /// The base32 secret from `mfa/setup` (enabling only).
+    pub secret: Option<&'a str>,
+    /// A current TOTP code.
+    pub code: &'a str,
 }
 
 /// The TOTP generator for a base32 secret: SHA-1, 6 digits, 30-second steps, one step of skew,
@@ -48,8 +60,31 @@ impl App {
     }
 
     /// Checks a code against the user's secret and consumes its time step, so the same code is
-    /// refused if presented again within its window.
+    /// refused if presented again within its window. Wrong codes are counted per user (5 per
+    /// 15 minutes by default, then 429): six digits fall to a few thousand guesses a second
+    /// otherwise. Each attempt is charged first and refunded when right, so concurrent guesses
+    /// cannot slip past the count.
     pub(super) async fn check_totp(
+        &self,
+        tenant: &Tenant,
+        user: &StoredUser,
+        secret: &str,
+        code: &str,
+    ) -> AppResult<()> {
+        let subjects = [Subject::User(&tenant.id, user.id)];
+        if let Err(refused) = self.charge(tenant.tier, Action::MfaCode, &subjects).await {
+            let audit = self.audit_entry("mfa.throttled", Some(user.id), None, json!({}));
+            self.store.append_audit(&tenant.id, &audit).await?;
+            return Err(refused);
+        }
+        let checked = self.verify_totp(&tenant.id, user, secret, code).await;
+        if checked.is_ok() {
+            self.refund(tenant.tier, Action::MfaCode, &subjects).await;
+        }
+        checked
+    }
+
+    async fn verify_totp(
         &self,
         tenant: &TenantId,
         user: &StoredUser,
@@ -68,6 +103,28 @@ impl App {
             return Err(invalid_code());
         }
         Ok(())
+    }
+
+    /// Re-authentication for a sensitive change: the account's password, now. A stolen access
+    /// token alone cannot change how the account is protected, nor guess the password faster
+    /// than the login form allows (the attempt is charged to the account's login budget).
+    async fn confirm_password(
+        &self,
+        tenant: &Tenant,
+        user: &StoredUser,
+        password: Password,
+    ) -> AppResult<()> {
+        let account = [Subject::Account(&tenant.id, &user.username)];
+        self.charge(tenant.tier, Action::Login, &account).await?;
+        let hash = Some(user.password_hash.clone());
+        if self.passwords.verify(password, hash).await? {
+            Ok(())
+        } else {
+            Err(AppError {
+                field: Some("password"),
+                ..AppError::new(ErrorCode::InvalidCredentials, "the password is not right")
+            })
+        }
     }
 
     async fn caller(&self, principal: &Principal) -> AppResult<StoredUser> {
@@ -98,14 +155,21 @@ impl App {
         })
     }
 
-    /// Step 2: enables MFA with `secret` once `code` proves the authenticator has it.
+    /// Step 2: enables MFA with `secret` once `code` proves the authenticator has it and
+    /// `password` that the caller is the account's owner; every other session ends.
     pub async fn mfa_enable(
         &self,
+        tenant: &Tenant,
         principal: &Principal,
-        secret: &str,
-        code: &str,
+        change: MfaRequest<'_>,
         ip: Option<IpAddr>,
     ) -> AppResult<()> {
+        let MfaRequest {
+            password,
+            secret,
+            code,
+        } = change;
+        let secret = secret.unwrap_or_default();
         let user = self.caller(principal).await?;
         if user.mfa_secret.is_some() {
             return Err(AppError::new(
@@ -120,27 +184,61 @@ impl App {
                 "secret: must be the base32 secret from mfa/setup",
             )
         })?;
+        self.confirm_password(tenant, &user, password).await?;
+        let subjects = [Subject::User(&tenant.id, user.id)];
+        self.charge(tenant.tier, Action::MfaCode, &subjects).await?;
         let step = totp
             .check(code.trim(), self.now_secs())
             .ok_or_else(invalid_code)?;
-        let audit = self.audit_entry("mfa.enabled", Some(user.id), ip, json!({}));
+        self.refund(tenant.tier, Action::MfaCode, &subjects).await;
         let step = i64::try_from(step).map_err(|_| invalid_code())?;
+        self.change_mfa(principal, Some(secret), step, "mfa.enabled", ip)
+            .await
+    }
+
+    /// Stores an MFA change and signs out every other session of the user: whoever held one
+    /// proved less than the account now asks for (or, when disabling, the change may be theirs).
+    async fn change_mfa(
+        &self,
+        principal: &Principal,
+        secret: Option<&str>,
+        step: i64,
+        action: &str,
+        ip: Option<IpAddr>,
+    ) -> AppResult<()> {
+        let audit = self.audit_entry(action, Some(principal.user), ip, json!({}));
+        let change = MfaChange {
+            secret,
+            step,
+            keep: principal.session,
+            now_ms: self.clock.now_ms(),
+        };
         self.store
-            .set_mfa_secret(&principal.tenant, user.id, Some(secret), step, &audit)
+            .set_mfa_secret(&principal.tenant, principal.user, change, &audit)
             .await?;
+        self.revocations.sessions_ended(&Revocation {
+            tenant: principal.tenant.clone(),
+            user: principal.user,
+            scope: SessionScope::AllExcept(principal.session),
+            reason: "session ended: MFA was changed on another device".into(),
+        });
         Ok(())
     }
 
     /// Step-up: proves possession of the second factor now, and returns an access token that
     /// records it (`amr` includes `otp`).
-    pub async fn mfa_verify(&self, principal: &Principal, code: &str) -> AppResult<String> {
+    pub async fn mfa_verify(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        code: &str,
+    ) -> AppResult<String> {
         let user = self.caller(principal).await?;
         let secret = user
             .mfa_secret
             .clone()
             .ok_or_else(|| AppError::new(ErrorCode::MfaNotEnabled, "MFA is not enabled"))?;
-        self.check_totp(&principal.tenant, &user, &secret, code)
-            .await?;
+        self.check_totp(tenant, &user, &secret, code).await?;
         self.tokens
             .issue(
                 TokenKind::Access,
@@ -152,11 +250,12 @@ impl App {
             .map_err(|e| AppError::internal(anyhow::anyhow!("token signing failed: {e}")))
     }
 
-    /// Turns MFA off after a valid code.
+    /// Turns MFA off after the account's password and a valid code; every other session ends.
     pub async fn mfa_disable(
         &self,
+        tenant: &Tenant,
         principal: &Principal,
-        code: &str,
+        change: MfaRequest<'_>,
         ip: Option<IpAddr>,
     ) -> AppResult<()> {
         let user = self.caller(principal).await?;
@@ -164,12 +263,10 @@ impl App {
             .mfa_secret
             .clone()
             .ok_or_else(|| AppError::new(ErrorCode::MfaNotEnabled, "MFA is not enabled"))?;
-        self.check_totp(&principal.tenant, &user, &secret, code)
+        self.confirm_password(tenant, &user, change.password)
             .await?;
-        let audit = self.audit_entry("mfa.disabled", Some(user.id), ip, json!({}));
-        self.store
-            .set_mfa_secret(&principal.tenant, user.id, None, 0, &audit)
+        self.check_totp(tenant, &user, &secret, change.code).await?;
+        self.change_mfa(principal, None, 0, "mfa.disabled", ip)
             .await
-            .map_err(AppError::from)
     }
 }

@@ -9,7 +9,7 @@ mod sessions;
 mod tokens;
 
 pub use login::{Login, LoginAttempt};
-pub use mfa::{MfaSetup, totp_for};
+pub use mfa::{MfaRequest, MfaSetup, totp_for};
 pub use passwords::Passwords;
 pub use register::Registration;
 pub use sessions::TokenPair;

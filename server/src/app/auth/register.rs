@@ -2,8 +2,9 @@
 
 use super::Profile;
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{DisplayName, Email, Password, Tenant, UserId, Username};
+use crate::domain::{Action, DisplayName, Email, Password, Subject, Tenant, UserId, Username};
 use crate::ports::{NewUser, UserCreation};
+use std::net::IpAddr;
 
 /// A parsed registration request.
 #[derive(Debug)]
@@ -19,12 +20,17 @@ pub struct Registration {
 }
 
 impl App {
-    /// Registers a user in `tenant`, within its user quota.
+    /// Registers a user in `tenant`, within its user quota and the registration budgets of the
+    /// client's address and of the tenant.
     pub async fn register(
         &self,
         tenant: &Tenant,
         registration: Registration,
+        ip: IpAddr,
     ) -> AppResult<Profile> {
+        let subjects = [Subject::Address(ip), Subject::Tenant(&tenant.id)];
+        self.charge(tenant.tier, Action::Register, &subjects)
+            .await?;
         let password_hash = self.passwords.hash(registration.password).await?;
         let user = NewUser {
             id: UserId::generate(),

@@ -2,8 +2,8 @@
 
 use super::tokens::{Principal, TokenError, TokenKind};
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{DeviceId, SessionId, Tenant, UserId};
-use crate::ports::{NewSession, Rotation, TokenSwap};
+use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
+use crate::ports::{NewSession, Revocation, Rotation, SessionScope, TokenSwap};
 use serde_json::json;
 use std::net::IpAddr;
 
@@ -146,6 +146,12 @@ impl App {
             Rotation::Reused => {
                 tracing::warn!(tenant = %tenant.id, user = %principal.user,
                     session = %principal.session, "refresh token reused; session revoked");
+                self.revocations.sessions_ended(&Revocation {
+                    tenant: tenant.id.clone(),
+                    user: principal.user,
+                    scope: SessionScope::Session(principal.session),
+                    reason: "session revoked: its refresh token was used twice".into(),
+                });
                 Err(AppError::new(
                     ErrorCode::RefreshTokenReused,
                     "this refresh token was already used; the session has been revoked",
@@ -163,7 +169,20 @@ impl App {
         kind: TokenKind,
         token: &str,
     ) -> AppResult<Principal> {
-        let (principal, _) = self.tokens.verify(kind, token).map_err(|e| match e {
+        self.authenticate_until(tenant, kind, token)
+            .await
+            .map(|(principal, _)| principal)
+    }
+
+    /// [`App::authenticate`], also returning when the token expires (Unix milliseconds): a live
+    /// connection must not outlive the token it authenticated with.
+    pub async fn authenticate_until(
+        &self,
+        tenant: &Tenant,
+        kind: TokenKind,
+        token: &str,
+    ) -> AppResult<(Principal, i64)> {
+        let (principal, claims) = self.tokens.verify(kind, token).map_err(|e| match e {
             TokenError::Expired => AppError::new(ErrorCode::TokenExpired, "token expired"),
             TokenError::Invalid => AppError::unauthenticated("invalid token"),
         })?;
@@ -177,7 +196,25 @@ impl App {
         {
             return Err(AppError::unauthenticated("session ended; log in again"));
         }
-        Ok(principal)
+        Ok((principal, claims.exp.saturating_mul(1000)))
+    }
+
+    /// Of the sessions `principals` of a tenant authenticated with, those that ended since: a
+    /// periodic check behind revocation, for connections a lost bus message did not reach.
+    pub async fn ended_sessions(
+        &self,
+        tenant: &TenantId,
+        sessions: &[SessionId],
+    ) -> AppResult<Vec<SessionId>> {
+        let live = self
+            .store
+            .live_sessions(tenant, sessions, self.clock.now_ms())
+            .await?;
+        Ok(sessions
+            .iter()
+            .filter(|session| !live.contains(session))
+            .copied()
+            .collect())
     }
 
     /// Ends the caller's session on this device, or on every device.
@@ -187,7 +224,11 @@ impl App {
         all_devices: bool,
         ip: Option<IpAddr>,
     ) -> AppResult<u64> {
-        let device = (!all_devices).then_some(&principal.device);
+        let scope = if all_devices {
+            SessionScope::All
+        } else {
+            SessionScope::Device(principal.device.clone())
+        };
         let audit = self.audit_entry(
             if all_devices {
                 "logout.all_devices"
@@ -203,11 +244,17 @@ impl App {
             .end_sessions(
                 &principal.tenant,
                 principal.user,
-                device,
+                &scope,
                 self.clock.now_ms(),
                 &audit,
             )
             .await?;
+        self.revocations.sessions_ended(&Revocation {
+            tenant: principal.tenant.clone(),
+            user: principal.user,
+            scope,
+            reason: "session ended: logged out".into(),
+        });
         Ok(ended)
     }
 }

@@ -31,7 +31,7 @@ impl TokenKind {
         }
     }
 
-    /// How long a token of this kind lives.
+    /// How long a token of this kind lives by default.
     pub fn lifetime(self) -> Duration {
         match self {
             TokenKind::Access => Duration::minutes(15),
@@ -108,6 +108,8 @@ pub enum TokenError {
 pub struct TokenIssuer {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// How long WebSocket tokens live (a connection closes when its token expires).
+    ws_lifetime: Duration,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -122,6 +124,22 @@ impl TokenIssuer {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            ws_lifetime: TokenKind::WebSocket.lifetime(),
+        }
+    }
+
+    /// Issues WebSocket tokens that live `lifetime` (at least a second).
+    pub fn with_ws_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.ws_lifetime = Duration::try_from(lifetime)
+            .unwrap_or(Duration::hours(1))
+            .max(Duration::seconds(1));
+        self
+    }
+
+    fn lifetime(&self, kind: TokenKind) -> Duration {
+        match kind {
+            TokenKind::WebSocket => self.ws_lifetime,
+            other => other.lifetime(),
         }
     }
 
@@ -133,7 +151,7 @@ impl TokenIssuer {
         amr: &[&str],
         now: OffsetDateTime,
     ) -> Result<Issued, jsonwebtoken::errors::Error> {
-        let expires_at = now + kind.lifetime();
+        let expires_at = now + self.lifetime(kind);
         let claims = Claims {
             iss: ISSUER.to_owned(),
             aud: kind.audience().to_owned(),
@@ -150,7 +168,7 @@ impl TokenIssuer {
         Ok(Issued {
             token,
             jti: claims.jti,
-            expires_in: kind.lifetime().whole_seconds(),
+            expires_in: self.lifetime(kind).whole_seconds(),
             expires_at,
         })
     }

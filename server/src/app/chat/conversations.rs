@@ -4,7 +4,8 @@ use super::cursor::{decode_activity, encode_activity};
 use super::{MAX_CONVERSATION_LIMIT, conversation_not_found, denied};
 use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::{
-    ConversationId, ConversationKind, ConversationName, Role, Tenant, UserId, ValidationError,
+    Action, ConversationId, ConversationKind, ConversationName, Role, Subject, Tenant, UserId,
+    ValidationError,
 };
 use crate::ports::chat::{
     ActivityCursor, Conversation, ConversationCreation, ConversationSummary, MembershipOutcome,
@@ -42,6 +43,12 @@ impl App {
         caller: UserId,
         request: NewConversationRequest,
     ) -> AppResult<(Conversation, bool)> {
+        let budgets = [
+            Subject::User(&tenant.id, caller),
+            Subject::Tenant(&tenant.id),
+        ];
+        self.charge(tenant.tier, Action::CreateConversation, &budgets)
+            .await?;
         let mut others: Vec<UserId> = request
             .member_ids
             .into_iter()
@@ -180,6 +187,12 @@ impl App {
             )
             .into());
         }
+        self.charge(
+            tenant.tier,
+            Action::ChangeMembers,
+            &[Subject::User(&tenant.id, caller)],
+        )
+        .await?;
         let members: Vec<(UserId, Role)> = users.iter().map(|u| (*u, role)).collect();
         let at = self.clock.now_ms();
         let outcome = self
@@ -197,6 +210,12 @@ impl App {
         id: ConversationId,
         target: UserId,
     ) -> AppResult<Conversation> {
+        self.charge(
+            tenant.tier,
+            Action::ChangeMembers,
+            &[Subject::User(&tenant.id, caller)],
+        )
+        .await?;
         let at = self.clock.now_ms();
         let outcome = self
             .store

@@ -4,8 +4,8 @@ use super::conversations::invalid_query;
 use super::{MAX_HISTORY_LIMIT, conversation_not_found, message_not_found};
 use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::{
-    ClientMessageId, ConversationId, Emoji, MessageContent, MessageId, Tenant, UserId,
-    ValidationError,
+    Action, ClientMessageId, ConversationId, Emoji, MessageContent, MessageId, Subject, Tenant,
+    UserId, ValidationError,
 };
 use crate::ports::chat::{
     DailyQuota, HistoryPage, Message, MessageChange, MessageEdit, MessageEditRequest, NewMessage,
@@ -61,6 +61,12 @@ impl App {
         request: SendRequest,
     ) -> AppResult<Sent> {
         let content = MessageContent::parse(request.content, self.messaging.max_message_chars)?;
+        let budgets = [
+            Subject::User(&tenant.id, caller),
+            Subject::Tenant(&tenant.id),
+        ];
+        self.charge(tenant.tier, Action::SendMessage, &budgets)
+            .await?;
         let at_ms = self.clock.now_ms();
         let quota = tenant.quotas.max_messages_per_day.map(|max| DailyQuota {
             max,
@@ -161,6 +167,12 @@ impl App {
         if request.expected_version.is_some_and(|v| v < 1) {
             return Err(ValidationError::new("expectedVersion", "must be 1 or more").into());
         }
+        self.charge(
+            tenant.tier,
+            Action::EditMessage,
+            &[Subject::User(&tenant.id, caller)],
+        )
+        .await?;
         let edit = MessageEditRequest {
             id,
             editor: caller,
@@ -179,6 +191,12 @@ impl App {
         caller: UserId,
         id: MessageId,
     ) -> AppResult<Message> {
+        self.charge(
+            tenant.tier,
+            Action::EditMessage,
+            &[Subject::User(&tenant.id, caller)],
+        )
+        .await?;
         let at = self.clock.now_ms();
         let change = self
             .store
@@ -199,6 +217,12 @@ impl App {
         emoji: &Emoji,
         present: bool,
     ) -> AppResult<Message> {
+        self.charge(
+            tenant.tier,
+            Action::React,
+            &[Subject::User(&tenant.id, caller)],
+        )
+        .await?;
         let at = self.clock.now_ms();
         let change = self
             .store

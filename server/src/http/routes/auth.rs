@@ -1,7 +1,7 @@
 //! `/api/v1/auth/*`: registration, login, tokens, logout, MFA, the caller's profile.
 
 use crate::app::ErrorCode;
-use crate::app::auth::{LoginAttempt, Profile, Registration, TokenPair};
+use crate::app::auth::{LoginAttempt, MfaRequest, Profile, Registration, TokenPair};
 use crate::domain::{DeviceId, DisplayName, Email, LoginName, Password, Username};
 use crate::http::HttpState;
 use crate::http::error::ApiError;
@@ -64,10 +64,11 @@ struct RegisterBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = UserBody), (status = 400, body = crate::http::docs::ErrorBody), (status = 409, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)))]
+    responses((status = 201, body = UserBody), (status = 400, body = crate::http::docs::ErrorBody), (status = 409, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody), (status = 503, body = crate::http::docs::ErrorBody)))]
 async fn register(
     State(state): State<HttpState>,
     CurrentTenant(tenant): CurrentTenant,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> ApiResult<(StatusCode, Json<UserBody>)> {
     let registration = Registration {
@@ -76,7 +77,7 @@ async fn register(
         email: Email::parse(&body.email)?,
         password: Password::parse_new(body.password)?,
     };
-    let profile = state.app.register(&tenant, registration).await?;
+    let profile = state.app.register(&tenant, registration, ip).await?;
     Ok((StatusCode::CREATED, Json(profile.into())))
 }
 
@@ -223,21 +224,28 @@ async fn mfa_setup(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MfaEnableBody {
+    /// The account's password: changing MFA re-authenticates.
+    password: String,
     secret: String,
     token: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/mfa/enable", tag = "auth", request_body = MfaEnableBody,
-    responses((status = 200, description = "`{ \"enabled\": true }`"), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "`{ \"enabled\": true }`"), (status = 401, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_enable(
     State(state): State<HttpState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<MfaEnableBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let request = MfaRequest {
+        password: Password::parse_existing(body.password)?,
+        secret: Some(&body.secret),
+        code: &body.token,
+    };
     state
         .app
-        .mfa_enable(&caller.principal, &body.secret, &body.token, Some(ip))
+        .mfa_enable(&caller.tenant, &caller.principal, request, Some(ip))
         .await?;
     Ok(Json(serde_json::json!({ "enabled": true })))
 }
@@ -249,29 +257,45 @@ struct MfaTokenBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/mfa/verify", tag = "auth", request_body = MfaTokenBody,
-    responses((status = 200, description = "`{ \"verified\": true, \"accessToken\": … }`"), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "`{ \"verified\": true, \"accessToken\": … }`"), (status = 401, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_verify(
     State(state): State<HttpState>,
     caller: Caller,
     ApiJson(body): ApiJson<MfaTokenBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let access_token = state.app.mfa_verify(&caller.principal, &body.token).await?;
+    let access_token = state
+        .app
+        .mfa_verify(&caller.tenant, &caller.principal, &body.token)
+        .await?;
     Ok(Json(
         serde_json::json!({ "verified": true, "accessToken": access_token }),
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/mfa/disable", tag = "auth", request_body = MfaTokenBody,
-    responses((status = 200, description = "`{ \"enabled\": false }`"), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct MfaDisableBody {
+    /// The account's password: changing MFA re-authenticates.
+    password: String,
+    token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/mfa/disable", tag = "auth", request_body = MfaDisableBody,
+    responses((status = 200, description = "`{ \"enabled\": false }`"), (status = 401, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn mfa_disable(
     State(state): State<HttpState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<MfaTokenBody>,
+    ApiJson(body): ApiJson<MfaDisableBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let request = MfaRequest {
+        password: Password::parse_existing(body.password)?,
+        secret: None,
+        code: &body.token,
+    };
     state
         .app
-        .mfa_disable(&caller.principal, &body.token, Some(ip))
+        .mfa_disable(&caller.tenant, &caller.principal, request, Some(ip))
         .await?;
     Ok(Json(serde_json::json!({ "enabled": false })))
 }

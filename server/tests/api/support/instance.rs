@@ -17,6 +17,16 @@ pub struct Instance {
 impl Instance {
     /// Starts an instance on `db` and the Redis at `redis_url`, its channels under `prefix`.
     pub async fn start(db: &TestDb, redis_url: &str, prefix: &str) -> Self {
+        Self::start_with(db, redis_url, prefix, &[]).await
+    }
+
+    /// Like [`Instance::start`], with extra environment variables (they win over the defaults).
+    pub async fn start_with(
+        db: &TestDb,
+        redis_url: &str,
+        prefix: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -35,8 +45,10 @@ impl Instance {
             .env("CHEMCHAT_REDIS_PREFIX", prefix)
             .env("CHEMCHAT_DATA_DIR", db.dir.path().join("data"))
             .env("CHEMCHAT_LOGIN_ATTEMPTS_PER_IP", "1000")
+            .env("CHEMCHAT_RATE_LIMITS", super::RELAXED_LIMITS)
             .env("CHEMCHAT_SHUTDOWN_GRACE_SECONDS", "1")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

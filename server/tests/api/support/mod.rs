@@ -12,6 +12,13 @@ pub mod ws;
 use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::domain::{Tenant, TenantId, Tier};
 
+/// Rate limits far above what any test does, so tests of other things are never throttled; the
+/// tests of limits set their own.
+pub const RELAXED_LIMITS: &str = "message.send.user=100000/s,message.send.tenant=100000/s,\
+    message.edit.user=100000/s,reaction.user=100000/s,conversation.create.user=100000/s,\
+    conversation.create.tenant=100000/s,member.change.user=100000/s,search.user=100000/s,\
+    search.tenant=100000/s,register.address=100000/s,register.tenant=100000/s";
+
 /// The database engines every store and API test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {

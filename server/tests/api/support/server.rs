@@ -20,6 +20,7 @@ fn settings(db: &TestDb) -> Settings {
         media_dir: db.dir.path().join("media"),
         login_attempts_per_ip: 1000,
         login_attempts_per_account: 1000,
+        rate_limits: Some(super::RELAXED_LIMITS.to_owned()),
         shutdown_grace_seconds: 1,
         ..Settings::default()
     }

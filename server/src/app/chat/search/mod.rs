@@ -13,7 +13,7 @@ pub use query::{DEFAULT_SEARCH_LIMIT, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT, MAX_TER
 use super::conversations::invalid_query;
 use super::cursor::{decode_activity, decode_search, encode_activity, encode_search};
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{ConversationId, Tenant, UserId};
+use crate::domain::{Action, ConversationId, Subject, Tenant, UserId};
 use crate::ports::chat::{ActivityCursor, Conversation, Message};
 use crate::ports::{MessageSearch, SearchError};
 use std::collections::{HashMap, HashSet};
@@ -69,6 +69,11 @@ impl App {
     ) -> AppResult<MessageSearchPage> {
         let terms = query::terms(request.q)?;
         let limit = query::limit(request.limit)?;
+        let budgets = [
+            Subject::User(&tenant.id, caller),
+            Subject::Tenant(&tenant.id),
+        ];
+        self.charge(tenant.tier, Action::Search, &budgets).await?;
         let after = request
             .cursor
             .map(|c| decode_search(c).ok_or_else(bad_cursor))

@@ -1,0 +1,114 @@
+//! The Redis rate limiter: one key per budget (`<prefix>chemchat:rl:<key>`) holding its GCRA
+//! arrival time, updated atomically by a Lua script that reads Redis's own clock, so every
+//! replica shares each budget and no replica's clock skews it. While Redis cannot be reached,
+//! each replica limits with its own in-process budgets (counted in
+//! `chemchat_rate_limit_fallbacks_total`) rather than letting everything through.
+
+use super::COMMAND_TIMEOUT;
+use crate::adapters::rate_limit::InProcessLimiter;
+use crate::domain::Rate;
+use crate::ports::{RateLimiter, Throttled};
+use async_trait::async_trait;
+use redis::Script;
+use redis::aio::ConnectionManager;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Decisions taken in process because Redis did not answer (counter).
+pub const METRIC_FALLBACKS: &str = "chemchat_rate_limit_fallbacks_total";
+
+/// The GCRA step of `adapters/rate_limit.rs::gcra` in Lua, in microseconds. KEYS[1]: the
+/// budget; ARGV: interval, tolerance (interval × burst), cost (1 take, -1 give back). Returns 0
+/// when allowed, else the wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local next = tat + cost * interval
+if cost > 0 and next - now > tolerance then
+  return next - now - tolerance
+end
+if next <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.ceil((next - now) / 1000))
+end
+return 0
+";
+
+/// Budgets shared by every replica through Redis.
+#[derive(Debug)]
+pub struct RedisLimiter {
+    connection: ConnectionManager,
+    prefix: String,
+    script: Script,
+    fallback: Arc<InProcessLimiter>,
+}
+
+impl RedisLimiter {
+    /// Connects to Redis; `prefix` scopes every key.
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        Ok(Self {
+            connection: super::connect(&client).await?,
+            prefix: prefix.to_owned(),
+            script: Script::new(GCRA),
+            fallback: Arc::new(InProcessLimiter::new()),
+        })
+    }
+
+    /// The in-process budgets used while Redis is away, to prune.
+    pub fn fallback_handle(&self) -> Arc<InProcessLimiter> {
+        Arc::clone(&self.fallback)
+    }
+
+    /// Runs one step in Redis: `Some(wait)` when refused, `None` when allowed, `Err` when Redis
+    /// did not answer.
+    async fn step(&self, key: &str, rate: Rate, cost: i64) -> Result<Option<Duration>, ()> {
+        let interval = i64::try_from(rate.interval().as_micros()).unwrap_or(i64::MAX / 4);
+        let tolerance = interval.saturating_mul(i64::from(rate.burst.max(1)));
+        let mut connection = self.connection.clone();
+        let mut invocation = self.script.key(format!("{}chemchat:rl:{key}", self.prefix));
+        invocation.arg(interval).arg(tolerance).arg(cost);
+        let answered = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            invocation.invoke_async::<i64>(&mut connection),
+        )
+        .await;
+        match answered {
+            Ok(Ok(0)) => Ok(None),
+            Ok(Ok(wait)) => Ok(Some(Duration::from_micros(
+                u64::try_from(wait).unwrap_or(0),
+            ))),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "rate limit not checked in Redis");
+                Err(())
+            }
+            Err(_) => Err(()),
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisLimiter {
+    async fn acquire(&self, key: &str, rate: Rate) -> Result<(), Throttled> {
+        match self.step(key, rate, 1).await {
+            Ok(None) => Ok(()),
+            Ok(Some(retry_after)) => Err(Throttled { retry_after }),
+            Err(()) => {
+                metrics::counter!(METRIC_FALLBACKS).increment(1);
+                self.fallback.acquire(key, rate).await
+            }
+        }
+    }
+
+    async fn release(&self, key: &str, rate: Rate) {
+        if self.step(key, rate, -1).await.is_err() {
+            self.fallback.release(key, rate).await;
+        }
+    }
+}
