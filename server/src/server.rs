@@ -69,13 +69,11 @@ impl Server {
         let gateway_settings = settings.gateway();
         let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
-        let store = Arc::new(
-            open_store(&settings)
-                .await?
-                .with_listener(Arc::new(fanout.clone())),
-        );
-        let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
+        let store = open_store(&settings).await?;
         let secret = jwt_secret(&settings, store.engine())?;
+        sql::check_row_security(&store, settings.allow_rls_bypass).await?;
+        let store = Arc::new(store.with_listener(Arc::new(fanout.clone())));
+        let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
         let events = event_log(&settings).await?;
         let rates = rate_table(&settings)?;
         let (limiter, local_budgets) = rate_limiter(&settings).await?;

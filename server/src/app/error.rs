@@ -67,6 +67,8 @@ pub enum ErrorCode {
     LastOwner,
     /// Member ids that are no users of the tenant.
     InvalidMembers,
+    /// The caller already has the most distinct reactions one person may put on a message.
+    ReactionLimit,
     /// Too many requests; retry after `Retry-After`.
     RateLimited,
     /// A tenant quota is exhausted; the message names the quota.
@@ -112,6 +114,7 @@ impl ErrorCode {
             ErrorCode::MessageDeleted => "message_deleted",
             ErrorCode::LastOwner => "last_owner",
             ErrorCode::InvalidMembers => "invalid_members",
+            ErrorCode::ReactionLimit => "reaction_limit",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::ServiceUnavailable => "service_unavailable",

@@ -36,6 +36,9 @@ pub struct Settings {
     pub database_url: SecretString,
     /// Connection pool size.
     pub database_max_connections: u32,
+    /// Start even when the PostgreSQL role bypasses row-level security (a superuser or
+    /// `BYPASSRLS`), with a warning; refused otherwise.
+    pub allow_rls_bypass: bool,
     /// Redis for cross-instance fan-out, presence and rate limits.
     pub redis_url: Option<SecretString>,
     /// Prepended to every Redis key and channel (lets several deployments or tests share one
@@ -156,6 +159,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([0, 0, 0, 0], chemchat_crds::contract::DEFAULT_PORT)),
             database_url: SecretString::from("sqlite://data/chemchat.db"),
             database_max_connections: 16,
+            allow_rls_bypass: false,
             redis_url: None,
             redis_prefix: String::new(),
             kafka_brokers: None,

@@ -154,12 +154,7 @@ impl ConversationName {
                 "must be at most 100 characters",
             ));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                "name",
-                "must not contain control characters",
-            ));
-        }
+        super::text::check_visible("name", trimmed)?;
         Ok(Self(trimmed.to_owned()))
     }
 

@@ -73,15 +73,19 @@ impl ClientMessageId {
 pub struct Emoji(String);
 
 impl Emoji {
-    /// Parses a reaction.
+    /// Parses a reaction: one emoji — a single grapheme (skin tones, ZWJ sequences, flags and
+    /// keycaps included) of at most 64 bytes that is not plain text.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        if raw.is_empty()
-            || raw.len() > 64
-            || raw.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        use unicode_properties::UnicodeEmoji;
+        use unicode_segmentation::UnicodeSegmentation;
+        let one_grapheme = raw.graphemes(true).count() == 1;
+        let pictographic = raw
+            .chars()
+            .any(|c| !c.is_ascii() && c.is_emoji_char_or_emoji_component());
+        if raw.len() > 64 || !one_grapheme || !pictographic || raw.chars().any(char::is_control) {
             return Err(ValidationError::new(
                 "emoji",
-                "must be 1-64 bytes without whitespace or control characters",
+                "must be one emoji (a single character as rendered, at most 64 bytes)",
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -121,9 +125,18 @@ mod tests {
         assert!(ClientMessageId::parse("").is_err());
         assert!(ClientMessageId::parse(&"x".repeat(129)).is_err());
         assert!(ClientMessageId::parse("c-1").is_ok());
-        assert!(Emoji::parse("👍").is_ok());
-        assert!(Emoji::parse(":+1:").is_ok());
-        assert!(Emoji::parse("a b").is_err());
-        assert!(Emoji::parse("").is_err());
+        for one in [
+            "👍",
+            "👍🏽",
+            "👩\u{200d}💻",
+            "🇫🇷",
+            "1\u{fe0f}\u{20e3}",
+            "❤\u{fe0f}",
+        ] {
+            assert!(Emoji::parse(one).is_ok(), "{one:?}");
+        }
+        for not_one in [":+1:", "a b", "", "x", "1", "👍👍", "👍 ", "\u{200b}"] {
+            assert!(Emoji::parse(not_one).is_err(), "{not_one:?}");
+        }
     }
 }

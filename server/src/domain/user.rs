@@ -108,7 +108,8 @@ impl LoginName {
     }
 }
 
-/// The name shown to other users: 1–64 characters, trimmed, no control characters.
+/// The name shown to other users: 1–64 characters, trimmed, nothing invisible
+/// ([`super::text::check_visible`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -125,12 +126,7 @@ impl DisplayName {
                 "must be at most 64 characters",
             ));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                "displayName",
-                "must not contain control characters",
-            ));
-        }
+        super::text::check_visible("displayName", trimmed)?;
         Ok(Self(trimmed.to_owned()))
     }
 

@@ -31,7 +31,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UsernameTaken | EmailTaken | MfaAlreadyEnabled | MfaNotEnabled => StatusCode::CONFLICT,
         ConversationNotFound | MessageNotFound => StatusCode::NOT_FOUND,
-        StaleVersion | MessageDeleted | LastOwner => StatusCode::CONFLICT,
+        StaleVersion | MessageDeleted | LastOwner | ReactionLimit => StatusCode::CONFLICT,
         InvalidMembers => StatusCode::UNPROCESSABLE_ENTITY,
         RateLimited | QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable | Busy => StatusCode::SERVICE_UNAVAILABLE,

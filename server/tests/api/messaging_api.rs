@@ -214,7 +214,7 @@ async fn non_members_and_other_tenants_get_404(engine: Engine) {
             (
                 Method::POST,
                 format!("{message}/reactions"),
-                Some(json!({ "emoji": "x" })),
+                Some(json!({ "emoji": "🎈" })),
             ),
             (Method::GET, format!("{message}/edits"), None),
         ] {

@@ -226,6 +226,74 @@ async fn every_bad_input_gets_its_documented_error(engine: Engine) {
     }
     let (_, ok) = api_send(&server, &alice, &conversation, "éééééééééé", "max").await;
     assert_eq!(ok["content"], "éééééééééé", "exactly the maximum is fine");
+    // Names people read hide nothing; reactions are one emoji, twenty at most per person.
+    let reactions = format!("/api/v1/messages/{}/reactions", ok["id"].as_str().unwrap());
+    let invisible: Vec<Case> = vec![
+        (
+            Method::POST,
+            "/api/v1/conversations".into(),
+            Some(json!({ "type": "group", "name": "Admins\u{202e}\u{200b}" })),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            Some("name"),
+        ),
+        (
+            Method::POST,
+            reactions.clone(),
+            Some(json!({ "emoji": ":+1:" })),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            Some("emoji"),
+        ),
+        (
+            Method::POST,
+            reactions.clone(),
+            Some(json!({ "emoji": "👍👍" })),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            Some("emoji"),
+        ),
+    ];
+    for (method, path, body, status, code, field) in invisible {
+        let (s, b) = call(&server, &alice, method.clone(), &path, body.clone()).await;
+        assert_error(s, &b, status, code);
+        assert_eq!(b["error"]["field"], field.unwrap(), "{body:?}: {b}");
+    }
+    let (s, b) = server
+        .post(
+            "/api/v1/auth/register",
+            json!({ "username": "mallory", "displayName": "Admin\u{202e}\u{200b}",
+                    "email": "m@example.com", "password": "correct horse battery staple" }),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(b["error"]["field"], "displayName");
+    let emoji: Vec<char> = ('\u{1f600}'..='\u{1f614}').collect();
+    for (i, e) in emoji.iter().enumerate() {
+        let (s, b) = call(
+            &server,
+            &alice,
+            Method::POST,
+            &reactions,
+            Some(json!({ "emoji": e.to_string() })),
+        )
+        .await;
+        if i < 20 {
+            assert!(s.is_success(), "reaction {i}: {s} {b}");
+        } else {
+            assert_error(s, &b, StatusCode::CONFLICT, "reaction_limit");
+        }
+    }
+    // The same emoji again is not a new one.
+    let (s, _) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &reactions,
+        Some(json!({ "emoji": emoji[0].to_string() })),
+    )
+    .await;
+    assert!(s.is_success(), "{s}");
     // Not JSON at all, and no token.
     let raw = server
         .http

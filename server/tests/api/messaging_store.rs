@@ -6,7 +6,9 @@ use crate::support::{Engine, t};
 use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};
-use chemchat_server::ports::chat::{DailyQuota, HistoryPage, SendOutcome, SyncPosition};
+use chemchat_server::ports::chat::{
+    DailyQuota, HistoryPage, ReactionChange, SendOutcome, SyncPosition,
+};
 use chemchat_server::ports::{ChatStore, Delivery, Store, SystemClock};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -252,7 +254,14 @@ async fn sync_after_two_hundred_missed_events_returns_exactly_those(engine: Engi
     }
     for id in &ids[..50] {
         store
-            .set_reaction(&t("acme"), *id, writer, "👍", true, 3_000)
+            .set_reaction(
+                &t("acme"),
+                *id,
+                writer,
+                "👍",
+                ReactionChange::Add { max_distinct: 20 },
+                3_000,
+            )
             .await
             .unwrap();
     }

@@ -64,6 +64,9 @@ fn bad_values_name_their_variable() {
         ("CHEMCHAT_TENANT_ID", "Not A Tenant"),
         ("CHEMCHAT_LOG_FORMAT", "xml"),
         ("CHEMCHAT_DATABASE_MAX_CONNECTIONS", "many"),
+        ("CHEMCHAT_RATE_LIMITS", "message.send.user=fast"),
+        ("CHEMCHAT_TRUSTED_PROXIES", "10.0.0.0/99"),
+        ("CHEMCHAT_CORS_ORIGINS", "https://app.example.com/path"),
     ] {
         let output = run(&["serve"], &[(name, value)]);
         assert!(!output.status.success(), "{name}={value} was accepted");
@@ -84,6 +87,18 @@ fn postgres_without_a_jwt_secret_is_refused() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn a_role_that_bypasses_row_level_security_is_refused() {
+    // The test server's administrative role is a superuser.
+    let url = services::postgres_admin_url();
+    let secret = ("CHEMCHAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    let output = run(&["serve"], &[("CHEMCHAT_DATABASE_URL", &url), secret]);
+    assert!(!output.status.success(), "a superuser was accepted");
+    let err = stderr(&output);
+    assert!(err.contains("row-level security"), "{err}");
+    assert!(err.contains("CHEMCHAT_ALLOW_RLS_BYPASS"), "{err}");
 }
 
 #[test]

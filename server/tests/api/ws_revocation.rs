@@ -37,8 +37,10 @@ async fn still_open(ws: &mut Ws) {
 }
 
 async fn closed_unauthenticated(ws: &mut Ws, wait: Duration) -> String {
+    let started = std::time::Instant::now();
     let (code, reason) = ws.wait_closed(wait).await;
     assert_eq!(code, 4401, "closed with {code}: {reason}");
+    eprintln!("closed after {:?}: {reason}", started.elapsed());
     reason
 }
 

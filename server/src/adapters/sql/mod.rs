@@ -9,6 +9,7 @@ mod audit;
 mod chat;
 mod connect;
 mod engine;
+mod row_security;
 mod rows;
 mod search;
 mod sessions;
@@ -17,6 +18,7 @@ mod users;
 
 pub use connect::{ConnectError, connect, migrate};
 pub use engine::Engine;
+pub use row_security::{BypassingRole, check_row_security};
 
 use crate::domain::{SessionId, Tenant, TenantId, UserId};
 use crate::ports::CommitListener;

@@ -9,11 +9,14 @@ use crate::domain::{
 };
 use crate::ports::chat::{
     DailyQuota, HistoryPage, Message, MessageChange, MessageEdit, MessageEditRequest, NewMessage,
-    SendOutcome,
+    ReactionChange, SendOutcome,
 };
 use std::time::Duration;
 
 const DAY_MS: i64 = 86_400_000;
+/// Distinct emoji one person may put on one message: enough for any real reaction, too few to
+/// turn a message's reaction list into a wall.
+pub const MAX_REACTIONS_PER_USER: u32 = 20;
 
 /// A send, with its content not yet checked against the configured maximum.
 #[derive(Debug, Clone)]
@@ -224,9 +227,16 @@ impl App {
         )
         .await?;
         let at = self.clock.now_ms();
+        let change = if present {
+            ReactionChange::Add {
+                max_distinct: MAX_REACTIONS_PER_USER,
+            }
+        } else {
+            ReactionChange::Remove
+        };
         let change = self
             .store
-            .set_reaction(&tenant.id, id, caller, emoji.as_str(), present, at)
+            .set_reaction(&tenant.id, id, caller, emoji.as_str(), change, at)
             .await?;
         self.change_result(change, "not allowed")
     }
@@ -268,6 +278,16 @@ impl App {
                 ErrorCode::StaleVersion,
                 format!("the message changed: it is at version {current}; reload and retry"),
             )),
+            MessageChange::LimitReached => Err(AppError {
+                field: Some("emoji"),
+                ..AppError::new(
+                    ErrorCode::ReactionLimit,
+                    format!(
+                        "at most {MAX_REACTIONS_PER_USER} different reactions per person on one \
+                         message; remove one first"
+                    ),
+                )
+            }),
         }
     }
 }

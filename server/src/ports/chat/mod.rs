@@ -111,14 +111,15 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         at_ms: i64,
     ) -> StoreResult<MessageChange>;
 
-    /// Adds (`present`) or removes a reaction; doing either twice changes nothing.
+    /// Adds or removes a reaction; doing either twice changes nothing. Adding one more
+    /// distinct emoji than `ReactionChange::Add`'s limit is refused (`LimitReached`).
     async fn set_reaction(
         &self,
         tenant: &TenantId,
         id: MessageId,
         user: UserId,
         emoji: &str,
-        present: bool,
+        change: ReactionChange,
         at_ms: i64,
     ) -> StoreResult<MessageChange>;
 

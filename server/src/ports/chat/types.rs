@@ -237,6 +237,20 @@ pub enum MessageChange {
         /// The current version.
         current: i64,
     },
+    /// The user already has as many distinct reactions on the message as allowed.
+    LimitReached,
+}
+
+/// Adding or removing one reaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionChange {
+    /// Add it, unless the user already has `max_distinct` other emoji on the message.
+    Add {
+        /// Distinct emoji one user may put on one message.
+        max_distinct: u32,
+    },
+    /// Remove it.
+    Remove,
 }
 
 /// What a sync has already delivered: per conversation, the last event seq seen.

@@ -6,7 +6,7 @@ use super::events::{self, lock_conversation};
 use super::rows::{load_message, member_role};
 use crate::domain::{MessageId, Role, TenantId, UserId, may_delete_message};
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, Message, MessageChange, MessageEditRequest};
+use crate::ports::chat::{ChatEvent, Message, MessageChange, MessageEditRequest, ReactionChange};
 
 /// Opens a write transaction on the message's conversation, locked, with the message and the
 /// actor's role; `None` when the message does not exist or the actor is not a member.
@@ -150,7 +150,7 @@ pub(super) async fn react(
     id: MessageId,
     user: UserId,
     emoji: &str,
-    present: bool,
+    change: ReactionChange,
     at_ms: i64,
 ) -> StoreResult<MessageChange> {
     let Some((mut tx, message, _)) = open(store, tenant, id, user).await? else {
@@ -158,6 +158,24 @@ pub(super) async fn react(
     };
     if message.deleted_at_ms.is_some() {
         return Ok(MessageChange::Deleted);
+    }
+    let present = matches!(change, ReactionChange::Add { .. });
+    if let ReactionChange::Add { max_distinct } = change {
+        // Under the conversation's write lock (`open`), so two adds cannot both pass.
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM reactions WHERE tenant_id = $1 AND message_id = $2 \
+             AND user_id = $3 AND emoji <> $4",
+        )
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(emoji)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if others >= i64::from(max_distinct) {
+            return Ok(MessageChange::LimitReached);
+        }
     }
     let changed = if present {
         sqlx::query(

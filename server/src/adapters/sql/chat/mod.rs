@@ -19,7 +19,7 @@ use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatStore, Conversation, ConversationCreation, ConversationSummary, DailyQuota,
     HistoryPage, MembershipOutcome, Message, MessageChange, MessageEdit, MessageEditRequest,
-    NewConversation, NewMessage, OutboxClaim, SendOutcome, SyncPage, SyncPosition,
+    NewConversation, NewMessage, OutboxClaim, ReactionChange, SendOutcome, SyncPage, SyncPosition,
 };
 use async_trait::async_trait;
 
@@ -132,10 +132,10 @@ impl ChatStore for SqlStore {
         id: MessageId,
         user: UserId,
         emoji: &str,
-        present: bool,
+        change: ReactionChange,
         at_ms: i64,
     ) -> StoreResult<MessageChange> {
-        changes::react(self, tenant, id, user, emoji, present, at_ms).await
+        changes::react(self, tenant, id, user, emoji, change, at_ms).await
     }
 
     async fn mark_read(
