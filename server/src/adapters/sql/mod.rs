@@ -9,6 +9,7 @@ mod audit;
 mod chat;
 mod connect;
 mod engine;
+mod purge;
 mod rows;
 mod search;
 mod sessions;
@@ -17,6 +18,7 @@ mod users;
 
 pub use connect::{ConnectError, connect, migrate};
 pub use engine::Engine;
+pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
 
 use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
 use crate::ports::CommitListener;
