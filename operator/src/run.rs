@@ -175,6 +175,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
     .default_backoff()
     .applied_objects()
     .predicate_filter(predicates::autoscaler_changes, PredicateConfig::default());
+    let cluster_events = watcher::watcher(
+        Api::<ChemChatCluster>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .applied_objects()
+    .predicate_filter(
+        kube::runtime::predicates::generation,
+        PredicateConfig::default(),
+    );
     let stop = |rx: &watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {
@@ -190,22 +200,17 @@ async fn run(args: RunArgs) -> Result<(), String> {
             owner_tenant(&d)
         })
         .watches_stream(autoscaler_events, |h| owner_tenant(&h))
-        // A cluster change (image, backends) concerns every tenant that references it.
-        .watches(
-            Api::<ChemChatCluster>::all(client.clone()),
-            watcher::Config::default(),
-            move |cluster| {
-                let (name, ns) = (cluster.name_any(), cluster.namespace().unwrap_or_default());
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|t| {
-                        t.spec.cluster_ref.name == name && t.spec.cluster_ref.namespace == ns
-                    })
-                    .map(|t| ObjectRef::from_obj(t.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
+        // A cluster's spec change (image, backends) concerns every tenant that references it;
+        // its status (which counts tenants) does not.
+        .watches_stream(cluster_events, move |cluster| {
+            let (name, ns) = (cluster.name_any(), cluster.namespace().unwrap_or_default());
+            store
+                .state()
+                .into_iter()
+                .filter(|t| t.spec.cluster_ref.name == name && t.spec.cluster_ref.namespace == ns)
+                .map(|t| ObjectRef::from_obj(t.as_ref()))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(stop(&stop_rx))
         .run(
             crate::tenant::reconcile,
