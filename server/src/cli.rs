@@ -30,15 +30,36 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create a tenant, or update its tier and display name.
+    /// Create a tenant, or update its tier and display name (`tenant <id>`); or delete every
+    /// row of one (`tenant purge <id>`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Tenant {
+        /// What to do with the tenant other than saving it.
+        #[command(subcommand)]
+        action: Option<TenantAction>,
         /// Tenant id: a DNS label such as `acme`.
-        id: String,
+        #[arg(required = true)]
+        id: Option<String>,
         /// free, pro or enterprise; picks the default quotas.
         #[arg(long, default_value = "free")]
         tier: String,
         /// Human-readable name; defaults to the id.
         #[arg(long)]
         display_name: Option<String>,
+    },
+}
+
+/// Subcommands of `tenant`.
+#[derive(Debug, Subcommand)]
+pub enum TenantAction {
+    /// Delete every row of the tenant from every table, in batches; running it again after a
+    /// failure finishes the work. Stop the tenant's servers first: rows written meanwhile survive.
+    Purge {
+        /// Tenant id: a DNS label such as `acme`.
+        id: String,
+        /// Succeed when the tenant has no row at all (a purge that already finished) instead of
+        /// refusing the id as unknown.
+        #[arg(long)]
+        missing_ok: bool,
     },
 }

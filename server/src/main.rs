@@ -1,6 +1,6 @@
 //! `chemchat-server`: parse the command line, load the configuration, run.
 
-use chemchat_server::cli::{Cli, Command};
+use chemchat_server::cli::{Cli, Command, TenantAction};
 use chemchat_server::domain::{Tenant, TenantId, Tier};
 use chemchat_server::{Server, config, server, shutdown_signal, telemetry};
 use clap::Parser;
@@ -49,11 +49,25 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
             Ok(())
         }
         Command::Tenant {
+            action: Some(TenantAction::Purge { id, missing_ok }),
+            ..
+        } => {
+            let id = TenantId::parse(&id)
+                .map_err(|e| anyhow::anyhow!("tenant purge: `{id}` is not a tenant id: {e}"))?;
+            let report = server::purge_tenant(&settings, &id, missing_ok).await?;
+            for (table, rows) in &report.deleted {
+                tracing::info!(tenant = %id, table, rows, "purged");
+            }
+            tracing::info!(tenant = %id, rows = report.total(), "tenant purged");
+            Ok(())
+        }
+        Command::Tenant {
+            action: None,
             id,
             tier,
             display_name,
         } => {
-            let id = TenantId::parse(&id)?;
+            let id = TenantId::parse(id.as_deref().unwrap_or_default())?;
             let tier = Tier::parse(&tier)
                 .ok_or_else(|| anyhow::anyhow!("--tier: expected free, pro or enterprise"))?;
             let tenant = Tenant {

@@ -343,6 +343,16 @@ pub async fn upsert_tenant(settings: &Settings, tenant: &Tenant) -> anyhow::Resu
     Ok(store.upsert_tenant(tenant).await?)
 }
 
+/// Deletes every row of one tenant (the `tenant purge` subcommand).
+pub async fn purge_tenant(
+    settings: &Settings,
+    tenant: &TenantId,
+    missing_ok: bool,
+) -> anyhow::Result<sql::PurgeReport> {
+    let store = open_store(settings).await?;
+    Ok(sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?)
+}
+
 /// The tier and quotas the configuration gives the served tenant: the tier's defaults, each
 /// overridden by its `CHEMCHAT_QUOTA_*` variable.
 fn configured_tenant(settings: &Settings, id: TenantId, default_tier: Tier) -> Tenant {

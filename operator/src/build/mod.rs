@@ -7,6 +7,7 @@ mod config;
 mod egress;
 mod kinds;
 mod namespace;
+mod purge;
 mod rbac;
 mod scaling;
 mod workload;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use kinds::ChildKind;
+pub use purge::{PURGE_JOB_PREFIX, purge_job, purge_job_name};
 
 use crate::labels::{self, HASH_ANNOTATION};
 use crate::plan::TenantPlan;
@@ -150,18 +152,19 @@ fn meta(plan: &TenantPlan, name: &str, component: &str, namespaced: bool) -> Obj
         name: Some(name.to_owned()),
         namespace: namespaced.then(|| plan.namespace.clone()),
         labels: Some(labels::labels(&plan.name, component)),
-        owner_references: (!plan.uid.is_empty()).then(|| vec![owner_reference(plan)]),
+        owner_references: (!plan.uid.is_empty())
+            .then(|| vec![owner_reference(&plan.name, &plan.uid)]),
         ..ObjectMeta::default()
     }
 }
 
 /// Controller reference to the cluster-scoped tenant: deleting the tenant cascades.
-fn owner_reference(plan: &TenantPlan) -> OwnerReference {
+fn owner_reference(tenant: &str, uid: &str) -> OwnerReference {
     OwnerReference {
         api_version: format!("{}/{}", chemchat_crds::GROUP, chemchat_crds::VERSION),
         kind: "ChemChatTenant".to_owned(),
-        name: plan.name.clone(),
-        uid: plan.uid.clone(),
+        name: tenant.to_owned(),
+        uid: uid.to_owned(),
         controller: Some(true),
         block_owner_deletion: Some(true),
     }

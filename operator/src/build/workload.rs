@@ -60,6 +60,35 @@ fn pod_annotations(config_hash: &str) -> BTreeMap<String, String> {
     ])
 }
 
+/// The pod-level half of Pod Security `restricted`: a fixed non-root user, the runtime's
+/// seccomp profile.
+pub(super) fn restricted_pod() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(10001),
+        run_as_group: Some(10001),
+        fs_group: Some(10001),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// The container-level half of Pod Security `restricted`, plus a read-only root filesystem.
+pub(super) fn restricted_container() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
 /// The server Deployment. `spec.replicas` is left out whenever an autoscaler owns it, so a
 /// server-side apply never fights the HPA; suspension pins it to zero.
 pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
@@ -108,15 +137,7 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
             ..Lifecycle::default()
         }),
         resources: Some(plan.pod_resources.clone()),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                add: None,
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(restricted_container()),
         volume_mounts: Some(vec![
             VolumeMount {
                 name: "data".to_owned(),
@@ -165,17 +186,7 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
                     automount_service_account_token: Some(false),
                     // Long enough for the server to tell clients to reconnect and drain.
                     termination_grace_period_seconds: Some(60),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(10001),
-                        run_as_group: Some(10001),
-                        fs_group: Some(10001),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(restricted_pod()),
                     containers: vec![container],
                     volumes: Some(vec![empty_dir("data", "1Gi"), empty_dir("tmp", "256Mi")]),
                     ..PodSpec::default()

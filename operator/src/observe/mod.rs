@@ -36,6 +36,9 @@ pub mod types {
     pub const TOPICS_READY: &str = "TopicsReady";
     /// The tenant's search index exists (or the cluster has no search backend).
     pub const SEARCH_INDEX_READY: &str = "SearchIndexReady";
+    /// `False` (a warning, not a blocker of `Ready`) when several server pods keep media on
+    /// their own `emptyDir`s because the cluster has no object storage.
+    pub const MEDIA_STORAGE_SHARED: &str = "MediaStorageShared";
     /// The conditions of backends outside Kubernetes; `Ready` needs each of them `True`.
     pub const BACKENDS: [&str; 2] = [TOPICS_READY, SEARCH_INDEX_READY];
 }
@@ -133,6 +136,33 @@ fn progressing_verdict(plan: &TenantPlan, w: &Workload) -> Verdict {
     }
 }
 
+/// `MediaStorageShared`: every pod sees the same media only through object storage; with
+/// `emptyDir`, a file uploaded to one pod is missing on the others and lost with the pod.
+fn media_verdict(plan: &TenantPlan) -> Verdict {
+    if plan.object_storage.is_some() {
+        verdict(
+            true,
+            "ObjectStorage",
+            "media in the cluster's object storage".to_owned(),
+        )
+    } else if plan.max_replicas > 1 {
+        verdict(
+            false,
+            "EmptyDirPerPod",
+            format!(
+                "up to {} server pods keep media on their own emptyDir: a file stored by one is                  missing on the others and lost with its pod; configure spec.objectStorage on                  the ChemChatCluster",
+                plan.max_replicas
+            ),
+        )
+    } else {
+        verdict(
+            true,
+            "SinglePod",
+            "one server pod: media on its emptyDir".to_owned(),
+        )
+    }
+}
+
 /// The first thing other than the pods that keeps the tenant from being Ready: a backend
 /// (this pass's answer, or the previous condition where there is none — while paused nothing
 /// is provisioned and the last word stands), then the autoscaler.
@@ -211,6 +241,7 @@ pub fn tenant_status(
         (types::WORKLOAD_READY, pods),
         (types::PROGRESSING, progressing_verdict(plan, w)),
         (types::AUTOSCALING_READY, autoscaler),
+        (types::MEDIA_STORAGE_SHARED, media_verdict(plan)),
     ];
     for (type_, v) in ordered.into_iter().chain(backends) {
         conditions::set(

@@ -50,6 +50,10 @@ impl Provisioner for KubernetesCleanup {
                     Err(kube::Error::Api(s)) if s.is_not_found() => Ok(
                         CleanupOutcome::AlreadyGone(format!("namespace {namespace}")),
                     ),
+                    // A namespace already terminating answers a second delete with 409.
+                    Err(kube::Error::Api(s)) if s.code == 409 => Ok(CleanupOutcome::Deleted(
+                        format!("namespace {namespace} (terminating)"),
+                    )),
                     Err(err) => Err(err.into()),
                 }
             }

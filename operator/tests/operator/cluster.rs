@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::FakeApi;
-use chemchat_crds::ChemChatCluster;
+use crate::support::{FakeApi, assert_only_adds_finalizer};
+use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::BuildOptions;
 use chemchat_operator::cluster::reconcile;
 use chemchat_operator::context::Context;
@@ -12,6 +12,8 @@ use chemchat_operator::leader::LeaseLock;
 use http::Method;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::{reflector, watcher};
 use serde_json::json;
 
 const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
@@ -23,7 +25,8 @@ fn world(with_secret: bool) -> (Arc<Context>, FakeApi) {
     fake.insert(
         CLUSTER,
         json!({"apiVersion": "chemchat.io/v1alpha1", "kind": "ChemChatCluster",
-            "metadata": {"name": "main", "namespace": "chemchat-system", "generation": 4},
+            "metadata": {"name": "main", "namespace": "chemchat-system", "generation": 4,
+                "finalizers": ["chemchat.io/tenants"]},
             "spec": {"image": {"repository": "chemchat/chemchat-server"},
                 "postgres": {"urlSecretRef": {"name": "backends", "key": "postgres-url"}},
                 "redis": {"urlSecretRef": {"name": "backends", "key": "redis-url"}},
@@ -100,6 +103,87 @@ async fn a_missing_secret_degrades_the_cluster_and_names_the_field() {
         log.last().unwrap().body.as_ref().unwrap()["type"],
         "Warning"
     );
+}
+
+#[tokio::test]
+async fn a_new_cluster_first_gets_its_finalizer() {
+    let (ctx, fake) = world(true);
+    fake.edit(CLUSTER, |c| {
+        c["metadata"].as_object_mut().unwrap().remove("finalizers");
+    });
+    assert_eq!(
+        reconcile(current(&fake), ctx).await.unwrap(),
+        Action::await_change()
+    );
+    assert_only_adds_finalizer(&fake.take_log(), "chemchat.io/tenants");
+}
+
+#[tokio::test]
+async fn a_deleted_cluster_waits_for_its_tenants_then_goes() {
+    let (ctx, fake) = world(true);
+    fake.edit(CLUSTER, |c| {
+        c["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    });
+    assert_eq!(
+        reconcile(current(&fake), ctx.clone()).await.unwrap(),
+        Action::requeue(Duration::from_secs(30))
+    );
+    let cluster = fake.get(CLUSTER).unwrap();
+    assert_eq!(
+        cluster["metadata"]["finalizers"],
+        json!(["chemchat.io/tenants"])
+    );
+    assert_eq!(cluster["status"]["phase"], "Deleting");
+    let ready = &cluster["status"]["conditions"][0];
+    assert_eq!(ready["reason"], "TenantsRemain");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(": a, b"),
+        "names its own tenants only: {message}"
+    );
+    // Not a warning: the cluster does what was asked, in the order that keeps cleanup possible.
+    let log = fake.take_log();
+    let event = log.iter().find(|r| r.path == EVENTS).unwrap();
+    assert_eq!(event.body.as_ref().unwrap()["type"], "Normal");
+
+    // Its tenants are gone (tenant c belongs to another cluster): the finalizer goes.
+    fake.remove("/apis/chemchat.io/v1alpha1/chemchattenants/a");
+    fake.remove("/apis/chemchat.io/v1alpha1/chemchattenants/b");
+    assert_eq!(
+        reconcile(current(&fake), ctx).await.unwrap(),
+        Action::await_change()
+    );
+    assert_eq!(
+        fake.get(CLUSTER).unwrap()["metadata"]["finalizers"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn with_the_tenant_cache_the_cluster_lists_no_tenants() {
+    let (ctx, fake) = world(true);
+    let (cache, mut writer) = reflector::store::<ChemChatTenant>();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for name in ["a", "b"] {
+        let tenant = fake
+            .get(&format!(
+                "/apis/chemchat.io/v1alpha1/chemchattenants/{name}"
+            ))
+            .unwrap();
+        writer.apply_watcher_event(&watcher::Event::InitApply(
+            serde_json::from_value(tenant).unwrap(),
+        ));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    let ctx = Arc::new((*ctx).clone().with_tenant_cache(cache));
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    assert!(
+        !log.iter().any(|r| r.path.ends_with("/chemchattenants")),
+        "{:?}",
+        log.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert_eq!(fake.get(CLUSTER).unwrap()["status"]["tenants"], 2);
 }
 
 #[tokio::test]

@@ -5,6 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use std::time::Duration;
+
+use chemchat_operator::heartbeat::{Heartbeat, STALE_AFTER};
 use chemchat_operator::http::{Health, router};
 use tower::ServiceExt;
 
@@ -26,6 +29,7 @@ async fn liveness_readiness_and_metrics() {
     let handle = recorder.handle();
     let health = Health {
         ready: Arc::new(AtomicBool::new(false)),
+        heartbeat: None,
         metrics: Some(handle),
     };
     assert_eq!(get(&health, "/health/live").await.0, StatusCode::OK);
@@ -42,6 +46,7 @@ async fn liveness_readiness_and_metrics() {
         );
         chemchat_operator::metrics::failed("ChemChatTenant", "kube_api");
         chemchat_operator::metrics::tenants(3);
+        chemchat_operator::metrics::api_calls("ChemChatTenant", 18);
     });
     let (status, body) = get(&health, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
@@ -50,7 +55,26 @@ async fn liveness_readiness_and_metrics() {
         "chemchat_operator_reconcile_failures_total{kind=\"ChemChatTenant\",reason=\"kube_api\"} 1",
         "chemchat_operator_tenants_managed 3",
         "chemchat_operator_reconcile_duration_seconds",
+        "chemchat_operator_api_calls_per_reconcile",
     ] {
         assert!(body.contains(needle), "metrics lack `{needle}`:\n{body}");
     }
+}
+
+#[tokio::test]
+async fn liveness_follows_the_controller_loops_heartbeat() {
+    let heartbeat = Arc::new(Heartbeat::default());
+    let health = Health {
+        ready: Arc::new(AtomicBool::new(true)),
+        heartbeat: Some(heartbeat.clone()),
+        metrics: None,
+    };
+    assert_eq!(get(&health, "/health/live").await.0, StatusCode::OK);
+    // Nothing reconciled for longer than two resync periods: the loop is stuck.
+    heartbeat.backdate(STALE_AFTER + Duration::from_secs(1));
+    let (status, body) = get(&health, "/health/live").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("controller loop stalled"), "{body}");
+    heartbeat.beat();
+    assert_eq!(get(&health, "/health/live").await.0, StatusCode::OK);
 }

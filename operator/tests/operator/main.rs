@@ -6,6 +6,7 @@
 
 mod children;
 mod cluster;
+mod deletion;
 mod http;
 mod isolation;
 mod provision;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::world::deployment_status;
-use crate::support::{EVENTS, FakeApi, Recorded, b64, events};
+use crate::support::{FakeApi, b64, event_note, events, finish_purge_job};
 use chemchat_backends::search_index::IndexAdmin;
 use chemchat_backends::topics::TopicAdmin;
 use chemchat_crds::ChemChatTenant;
@@ -15,7 +15,6 @@ use chemchat_operator::build::BuildOptions;
 use chemchat_operator::context::Context;
 use chemchat_operator::provision;
 use chemchat_operator::tenant::{error_policy, reconcile};
-use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
@@ -128,6 +127,16 @@ impl World {
         });
     }
 
+    /// A first cleanup pass under `Delete` deletes the namespace and starts the purge Job;
+    /// the Job then completes.
+    async fn purge_rows(&self) {
+        assert_eq!(
+            self.reconcile().await.unwrap(),
+            Action::requeue(Duration::from_secs(10))
+        );
+        finish_purge_job(&self.fake, &self.name, "Complete");
+    }
+
     fn finalizers(&self) -> Value {
         self.fake.get(&self.tenant_path()).unwrap()["metadata"]["finalizers"].clone()
     }
@@ -176,19 +185,6 @@ fn secret(name: &str, data: &[(&str, &str)]) -> Value {
         .collect();
     json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": "chemchat-system"}, "data": data})
-}
-
-fn event_note(log: &[Recorded], reason: &str) -> String {
-    log.iter()
-        .filter(|r| r.method == Method::POST && r.path == EVENTS)
-        .find(|r| r.body.as_ref().unwrap()["reason"] == reason)
-        .map(|r| {
-            r.body.as_ref().unwrap()["note"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .unwrap_or_else(|| panic!("no {reason} event"))
 }
 
 #[tokio::test]
@@ -365,6 +361,7 @@ async fn deletion_with_policy_delete_removes_the_topic_and_the_index() {
     world.reconcile().await.unwrap();
     assert!(world.topic_partitions().await.is_some() && world.index_exists().await);
     world.mark_deleted();
+    world.purge_rows().await;
     world.fake.take_log();
     assert_eq!(world.reconcile().await.unwrap(), Action::await_change());
     let log = world.fake.take_log();
@@ -418,6 +415,7 @@ async fn deletion_waits_for_an_unreachable_backend_instead_of_leaking_its_data()
     let dead_search = format!("http://{}", closed_port());
     world.edit_cluster(&brokers(), &dead_search);
     world.mark_deleted();
+    world.purge_rows().await;
     let err = world.reconcile().await.unwrap_err();
     assert_eq!(err.metric_label(), "cleanup");
     assert!(err.to_string().contains(&dead_search), "{err}");

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use chemchat_crds::contract;
-use chemchat_operator::build::{Autoscaler, BuildOptions, Child, ChildKind};
+use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+use chemchat_operator::build::{Autoscaler, BuildOptions, Child, ChildKind, purge_job};
 use chemchat_operator::render::{render_children, to_yaml};
 
 fn dir(sub: &str) -> PathBuf {
@@ -97,6 +98,27 @@ fn build_matches_the_snapshots() {
         stale.is_empty(),
         "build output differs from {stale:?}; rerun with UPDATE_SNAPSHOTS=1 and review the diff"
     );
+}
+
+/// The purge Job of a deleted tenant, in its own snapshot: `make k8s-check` validates it.
+#[test]
+fn the_purge_job_matches_its_snapshot() {
+    let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
+    let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
+    let job = purge_job(&tenant, &cluster);
+    let yaml = serde_yaml::to_string(&job).unwrap();
+    let path = dir("snapshots").join("purge-job.yaml");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &yaml).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).ok().as_deref(),
+        Some(yaml.as_str()),
+        "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
+    );
+    let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(owner.uid, "0b7d5a8e-0000-4000-8000-0000000000a2");
+    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
 }
 
 #[test]

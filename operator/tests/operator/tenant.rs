@@ -12,7 +12,7 @@ use crate::support::world::{
     CLUSTER, NAMESPACE, SECRET, TENANT, child_path, current, expected_children,
     namespaced_collection, tenant, world, world_with,
 };
-use crate::support::{EVENTS, Recorded, b64, events};
+use crate::support::{EVENTS, Recorded, assert_only_adds_finalizer, b64, events};
 
 fn assert_reads_then_lists(log: &[Recorded]) -> usize {
     assert_eq!(
@@ -100,12 +100,13 @@ async fn first_creation_applies_every_child_then_status_and_one_event() {
             json!("WorkloadReady"),
             json!("Progressing"),
             json!("AutoscalingReady"),
+            json!("MediaStorageShared"),
             json!("TopicsReady"),
             json!("SearchIndexReady")
         ]
     );
     // A cluster without Kafka or search: both backend conditions say so, and are True.
-    for condition in &body["status"]["conditions"].as_array().unwrap()[5..] {
+    for condition in &body["status"]["conditions"].as_array().unwrap()[6..] {
         assert_eq!(
             (&condition["status"], &condition["reason"]),
             (&json!("True"), &json!("NotConfigured")),
@@ -319,120 +320,8 @@ async fn a_new_tenant_first_gets_the_finalizer_and_nothing_else() {
         Action::await_change()
     );
     let log = fake.take_log();
-    assert_eq!(log.len(), 1);
-    assert_eq!(
-        (&log[0].method, log[0].path.as_str()),
-        (&Method::PATCH, TENANT)
-    );
-    assert_eq!(
-        log[0].body.as_ref().unwrap(),
-        &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
-                {"op": "add", "path": "/metadata/finalizers", "value": ["chemchat.io/cleanup"]}])
-    );
-}
-
-async fn delete_with(policy: &str, namespace_exists: bool) -> Vec<Recorded> {
-    let (ctx, fake) = world(tenant("Free", json!({"deletionPolicy": policy})));
-    reconcile(current(&fake), ctx.clone()).await.unwrap();
-    fake.edit(TENANT, |t| {
-        t["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z")
-    });
-    if !namespace_exists {
-        // Someone removed the namespace already: cleanup must still complete.
-        fake.remove(NAMESPACE);
-    }
-    fake.take_log();
-    assert_eq!(
-        reconcile(current(&fake), ctx).await.unwrap(),
-        Action::await_change()
-    );
-    let log = fake.take_log();
-    let last = log.last().unwrap();
-    assert_eq!(
-        (&last.method, last.path.as_str()),
-        (&Method::PATCH, TENANT),
-        "finalizer removal comes last"
-    );
-    assert_eq!(
-        last.body.as_ref().unwrap(),
-        &json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "chemchat.io/cleanup"},
-                {"op": "remove", "path": "/metadata/finalizers/0"}])
-    );
-    assert!(
-        fake.get(TENANT).unwrap()["metadata"]["finalizers"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    let status = &status_patch(&log)[0].body.as_ref().unwrap()["status"];
-    assert_eq!(status["phase"], "Deleting");
-    assert_eq!(events(&log), vec!["Deleting", "CleanedUp"]);
-    log
-}
-
-#[tokio::test]
-async fn deletion_with_policy_delete_removes_the_namespace_then_the_finalizer() {
-    let log = delete_with("Delete", true).await;
-    let summary: Vec<_> = log
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            format!("PATCH {TENANT}/status"),
-            format!("POST {EVENTS}"),
-            format!("GET {CLUSTER}"),
-            format!("DELETE {NAMESPACE}"),
-            format!("POST {EVENTS}"),
-            format!("PATCH {TENANT}"),
-        ]
-    );
-    assert_eq!(
-        log[3].body.as_ref().unwrap()["propagationPolicy"],
-        "Background"
-    );
-}
-
-#[tokio::test]
-async fn deletion_with_policy_retain_only_releases_the_finalizer() {
-    let log = delete_with("Retain", true).await;
-    let summary: Vec<_> = log
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            format!("PATCH {TENANT}/status"),
-            format!("POST {EVENTS}"),
-            format!("GET {CLUSTER}"),
-            format!("POST {EVENTS}"),
-            format!("PATCH {TENANT}")
-        ]
-    );
-    let note = log[3].body.as_ref().unwrap()["note"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(note.contains("retained"), "{note}");
-}
-
-#[tokio::test]
-async fn deletion_does_not_stick_when_the_namespace_is_already_gone() {
-    let log = delete_with("Delete", false).await;
-    let delete = log.iter().find(|r| r.method == Method::DELETE).unwrap();
-    assert_eq!(delete.path, NAMESPACE);
-    let note = log
-        .iter()
-        .rev()
-        .find(|r| r.path == EVENTS)
-        .unwrap()
-        .body
-        .as_ref()
-        .unwrap()["note"]
-        .clone();
-    assert!(note.as_str().unwrap().contains("already gone"), "{note}");
+    assert_only_adds_finalizer(&log, "chemchat.io/cleanup");
+    assert_eq!(log[0].path, TENANT);
 }
 
 #[tokio::test]
@@ -506,4 +395,23 @@ async fn keda_mode_applies_a_scaled_object_and_never_an_hpa() {
     // Settled: the second pass writes nothing in this mode either.
     reconcile(current(&fake), ctx).await.unwrap();
     assert!(fake.take_log().iter().all(|r| !r.is_write()));
+}
+
+#[tokio::test]
+async fn every_api_request_of_a_reconcile_is_counted() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    let (counted, calls) = ctx.counted();
+    reconcile(current(&fake), counted).await.unwrap();
+    let log = fake.take_log();
+    // Events go through the shared recorder and are not counted.
+    let requests = log.iter().filter(|r| r.path != EVENTS).count();
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::Relaxed),
+        requests as u64
+    );
+    assert_eq!(
+        requests,
+        2 + ChildKind::ALL.len() + 12 + 1,
+        "reads, applies, status"
+    );
 }

@@ -24,6 +24,7 @@ mod search_store;
 mod shutdown;
 mod startup;
 mod store;
+mod tenant_purge;
 mod ws_cluster;
 mod ws_gateway;
 mod ws_heartbeat;

@@ -395,3 +395,40 @@ pub fn events(log: &[Recorded]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Where the purge Job of `tenant` lives (the cluster's namespace).
+pub fn purge_job_path(tenant: &str) -> String {
+    format!("/apis/batch/v1/namespaces/chemchat-system/jobs/purge-{tenant}")
+}
+
+/// Ends the purge Job of `tenant` as its controller would: condition `Complete` or `Failed`.
+pub fn finish_purge_job(fake: &FakeApi, tenant: &str, outcome: &str) {
+    fake.edit(&purge_job_path(tenant), |job| {
+        job["status"] = json!({"conditions": [{"type": outcome, "status": "True",
+            "reason": if outcome == "Failed" { "BackoffLimitExceeded" } else { "Completed" },
+            "message": if outcome == "Failed" { "Job has reached the specified backoff limit" } else { "" }}]});
+    });
+}
+
+/// The note of the first Event with `reason`.
+pub fn event_note(log: &[Recorded], reason: &str) -> String {
+    log.iter()
+        .filter(|r| r.method == http::Method::POST && r.path == EVENTS)
+        .map(|r| r.body.as_ref().unwrap())
+        .find(|b| b["reason"] == reason)
+        .unwrap_or_else(|| panic!("no {reason} event in {:?}", events(log)))["note"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Asserts that `log` is exactly the JSON patch adding `finalizer` to an object without any.
+pub fn assert_only_adds_finalizer(log: &[Recorded], finalizer: &str) {
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].method, http::Method::PATCH);
+    assert_eq!(
+        log[0].body.as_ref().unwrap(),
+        &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+    );
+}

@@ -9,6 +9,7 @@ mod audit;
 mod chat;
 mod connect;
 mod engine;
+mod purge;
 mod row_security;
 mod rows;
 mod search;
@@ -18,6 +19,7 @@ mod users;
 
 pub use connect::{ConnectError, connect, migrate};
 pub use engine::Engine;
+pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
 pub use row_security::{BypassingRole, check_row_security};
 
 use crate::domain::{SessionId, Tenant, TenantId, UserId};

@@ -1,0 +1,227 @@
+//! `tenant purge`: two tenants with rows in every table, one purged — it has no row left
+//! anywhere, the other has every row it had. On PostgreSQL the purge runs as an ordinary role,
+//! which row-level security binds.
+
+use std::collections::BTreeMap;
+
+use crate::support::store::{
+    OrdinaryRole, new_message, store as two_tenant_store, store_group, store_user,
+};
+use crate::support::{Engine, TestDb, t};
+use chemchat_server::adapters::sql::{PurgeError, SqlStore, TENANT_TABLES, purge_tenant};
+use chemchat_server::domain::{AuditId, DeviceId, SessionId};
+use chemchat_server::ports::chat::{DailyQuota, MessageEditRequest, ReactionChange, SendOutcome};
+use chemchat_server::ports::{AuditEntry, ChatStore, NewSession, Store};
+
+/// Writes a row of `tenant` into every table: users, a device and session with their audit
+/// entries, a group with members, messages with events and daily usage, an edit, a reaction.
+async fn seed(store: &SqlStore, tenant: &str) {
+    let alice = store_user(store, tenant, "alice").await;
+    let bob = store_user(store, tenant, "bob").await;
+    let session = NewSession {
+        id: SessionId::generate(),
+        user_id: alice,
+        device_id: DeviceId::parse("phone").unwrap(),
+        token_id: "t1".to_owned(),
+        created_at_ms: 1_000,
+        expires_at_ms: 10_000,
+    };
+    let audit = AuditEntry {
+        id: AuditId::generate(),
+        at_ms: 1_000,
+        user_id: Some(alice),
+        action: "login".to_owned(),
+        ip: None,
+        detail: serde_json::json!({}),
+    };
+    store
+        .start_session(&t(tenant), &session, &audit)
+        .await
+        .unwrap();
+    let group = store_group(store, tenant, alice, &[bob]).await;
+    let quota = Some(DailyQuota { max: 100, day: 0 });
+    let mut first = None;
+    for key in ["a", "b", "c"] {
+        let message = new_message(group, alice, key);
+        match store
+            .send_message(&t(tenant), &message, quota)
+            .await
+            .unwrap()
+        {
+            SendOutcome::Sent(m) => first = first.or(Some(m.id)),
+            other => panic!("not sent: {other:?}"),
+        }
+    }
+    let first = first.unwrap();
+    let edit = MessageEditRequest {
+        id: first,
+        editor: alice,
+        content: "edited".to_owned(),
+        expected_version: None,
+        at_ms: 3_000,
+    };
+    store.edit_message(&t(tenant), &edit).await.unwrap();
+    store
+        .set_reaction(
+            &t(tenant),
+            first,
+            bob,
+            "👍",
+            ReactionChange::Add { max_distinct: 20 },
+            4_000,
+        )
+        .await
+        .unwrap();
+}
+
+/// The tenant's rows per table, read by the test's superuser (which row-level security does not
+/// bind).
+async fn rows(store: &SqlStore, tenant: &str) -> BTreeMap<&'static str, i64> {
+    let mut counts = BTreeMap::new();
+    for &(table, column) in TENANT_TABLES {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1");
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        counts.insert(table, count);
+    }
+    counts
+}
+
+/// Every table of the schema with a `tenant_id` column: each must be purged.
+async fn tables_with_tenant_rows(store: &SqlStore, engine: Engine) -> Vec<String> {
+    let sql = match engine {
+        Engine::Sqlite => {
+            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND c.name = 'tenant_id' ORDER BY m.name"
+        }
+        Engine::Postgres => {
+            "SELECT table_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY table_name"
+        }
+    };
+    sqlx::query_scalar(sql)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn purges_one_tenant_and_leaves_the_other(engine: Engine) {
+    let (db, store) = two_tenant_store(engine).await;
+    let listed: Vec<&str> = TENANT_TABLES.iter().map(|(table, _)| *table).collect();
+    for table in tables_with_tenant_rows(&store, engine).await {
+        assert!(
+            listed.contains(&table.as_str()),
+            "table {table} holds tenant rows but the purge does not know it"
+        );
+    }
+    seed(&store, "acme").await;
+    seed(&store, "globex").await;
+    let acme_before = rows(&store, "acme").await;
+    let globex_before = rows(&store, "globex").await;
+    for (table, count) in &acme_before {
+        assert!(
+            *count > 0,
+            "the seed leaves table {table} empty: {acme_before:?}"
+        );
+    }
+
+    // An ordinary role on PostgreSQL: the purge must pass row-level security on its own.
+    let role = match engine {
+        Engine::Postgres => Some(OrdinaryRole::create(&db).await),
+        Engine::Sqlite => None,
+    };
+    let purger = role.as_ref().map_or(&store, |r| &r.store);
+    // Batches of 2 rows: every table with more rows takes several transactions.
+    let report = purge_tenant(purger, &t("acme"), 2, false).await.unwrap();
+    assert_eq!(report.total(), acme_before.values().sum::<i64>() as u64);
+
+    let acme_after = rows(&store, "acme").await;
+    assert!(
+        acme_after.values().all(|count| *count == 0),
+        "acme has rows left: {acme_after:?}"
+    );
+    assert_eq!(rows(&store, "globex").await, globex_before);
+    assert!(store.tenant(&t("globex")).await.unwrap().is_some());
+    if engine == Engine::Sqlite {
+        // The full-text index dropped the purged messages with their rows.
+        sqlx::query("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+
+    // A finished purge again: unknown, unless the caller accepts that.
+    let again = purge_tenant(purger, &t("acme"), 2, false).await;
+    assert!(
+        matches!(&again, Err(PurgeError::Unknown(id)) if id.as_str() == "acme"),
+        "{again:?}"
+    );
+    assert!(
+        again
+            .unwrap_err()
+            .to_string()
+            .contains("unknown tenant `acme`")
+    );
+    let report = purge_tenant(purger, &t("acme"), 2, true).await.unwrap();
+    assert_eq!(report.total(), 0);
+    assert_eq!(rows(&store, "globex").await, globex_before);
+
+    if let Some(role) = role {
+        role.drop_role().await;
+    }
+    drop(store);
+    drop(db);
+}
+
+both_engines!(
+    purges_one_tenant_and_leaves_the_other_engine,
+    purges_one_tenant_and_leaves_the_other
+);
+
+fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chemchat-server"))
+        .args(args)
+        .current_dir(db.dir.path())
+        .env("CHEMCHAT_DATABASE_URL", &db.url)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_purges_a_known_tenant_and_refuses_bad_ids() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    // `tenant <id>` still saves a tenant beside the `purge` subcommand.
+    let saved = cli(&db, &["tenant", "acme", "--tier", "pro"]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let store = db.store().await;
+    seed(&store, "acme").await;
+
+    let invalid = cli(&db, &["tenant", "purge", "Not_A_Tenant"]);
+    assert!(!invalid.status.success());
+    assert!(
+        stderr(&invalid).contains("`Not_A_Tenant` is not a tenant id"),
+        "{}",
+        stderr(&invalid)
+    );
+    let unknown = cli(&db, &["tenant", "purge", "ghost"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("unknown tenant `ghost`"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let purged = cli(&db, &["tenant", "purge", "acme"]);
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    assert!(rows(&store, "acme").await.values().all(|count| *count == 0));
+    let again = cli(&db, &["tenant", "purge", "acme", "--missing-ok"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    store.close().await;
+}
