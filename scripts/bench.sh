@@ -165,6 +165,27 @@ postgres_server() {
 }
 reference_server() { start_reference "$1"; }
 
+# BENCH_SIGNUPS concurrent registrations (default 500) from one address against a fresh SQLite
+# server, with the registration budgets lifted so that only the password-hashing bound (one
+# Argon2 worker per core, a short queue, then 503 busy) stands between the flood and memory:
+# answers by status, and the server's RSS before and at its peak (VmHWM).
+registration_flood() {
+  local port signups="${BENCH_SIGNUPS:-500}"
+  port="$(free_port)"
+  sqlite_server "$port" flood
+  local before
+  before="$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")"
+  local answers
+  answers="$(seq "$signups" | xargs -P "$signups" -I{} curl -s -o /dev/null -w '%{http_code}\n' \
+    -H 'content-type: application/json' \
+    -d '{"username":"flood{}","displayName":"Flood","email":"flood{}@example.com","password":"correct horse battery staple"}' \
+    "http://127.0.0.1:$port/api/v1/auth/register" | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')"
+  local peak
+  peak="$(awk '/^VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")"
+  echo "registration flood: $signups at once from one address: ${answers}; RSS before $((before / 1024)) MiB, peak $((peak / 1024)) MiB"
+  stop "$SERVER_PID"
+}
+
 if [ -z "${BENCH_SKIP_MESSAGING:-}" ]; then
   log "messaging benchmark (server/examples/bench.rs)"
   "$CARGO" run --release -p chemchat-server --example bench
@@ -177,6 +198,8 @@ fi
 
 log "building release binaries"
 "$CARGO" build --release -p chemchat-server --bin chemchat-server -p chemchat-e2e --bin loadgen --bin reffanout
+
+registration_flood
 
 log "WebSocket load benchmark: $(nproc) cores, fd limit $(ulimit -n), scratch $WORK"
 scenarios sqlite sqlite_server
