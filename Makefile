@@ -14,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: ## run the server on the embedded defaults at http://localhost:3000
-	$(CARGO) run -p chemchat-server -- serve
+	MALLOC_MMAP_THRESHOLD_=131072 $(CARGO) run -p chemchat-server -- serve
 
 build: ## build every crate in release mode
 	$(CARGO) build --release --workspace

@@ -87,6 +87,7 @@ start_chemchat() { # start_chemchat <port> <data dir> <database url> [redis url]
     CHEMCHAT_JWT_SECRET="load-benchmark-secret-load-benchmark-secret" \
     CHEMCHAT_TENANT_TIER=enterprise \
     CHEMCHAT_ALLOW_RLS_BYPASS=true \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     CHEMCHAT_LOGIN_ATTEMPTS_PER_IP=1000000 \
     CHEMCHAT_LOGIN_ATTEMPTS_PER_ACCOUNT=1000000 \
     CHEMCHAT_RATE_LIMITS="message.send.user=1000000/s,message.send.tenant=1000000/s,register.address=1000000/s,register.tenant=1000000/s,conversation.create.user=1000000/s,conversation.create.tenant=1000000/s" \
