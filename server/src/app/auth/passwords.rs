@@ -178,7 +178,7 @@ mod tests {
             .count();
         let hashed = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
         assert_eq!(hashed + busy, 40);
-        assert!(hashed > QUEUED_PER_WORKER, "{hashed} hashed");
+        assert!(hashed >= QUEUED_PER_WORKER, "{hashed} hashed");
         assert!(busy > 0, "nothing refused");
     }
 
