@@ -106,6 +106,41 @@ async fn a_missing_secret_degrades_the_cluster_and_names_the_field() {
 }
 
 #[tokio::test]
+async fn an_invalid_trusted_proxy_makes_the_cluster_invalid_and_names_the_entry() {
+    let (ctx, fake) = world(true);
+    fake.edit(CLUSTER, |c| {
+        c["spec"]["ingress"] = json!({"trustedProxies": ["10.244.0.0/16", "10.0.0.1"]});
+    });
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    let status = &log
+        .iter()
+        .find(|r| r.path.ends_with("/status"))
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap()["status"];
+    assert_eq!(status["phase"], "Invalid");
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "InvalidSpec");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains("spec.ingress.trustedProxies[1]") && message.contains("10.0.0.1"),
+        "{message}"
+    );
+    assert_eq!(
+        log.last().unwrap().body.as_ref().unwrap()["type"],
+        "Warning"
+    );
+}
+
+#[tokio::test]
 async fn a_new_cluster_first_gets_its_finalizer() {
     let (ctx, fake) = world(true);
     fake.edit(CLUSTER, |c| {
