@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::support::world::object_of;
 use chemchat_crds::contract::{ADMIN_LISTEN, ADMIN_PORT, DEFAULT_PORT, TRUSTED_PROXIES};
 use chemchat_operator::build::{BuildOptions, Child, ChildKind};
 use chemchat_operator::render::render_children;
@@ -24,21 +25,12 @@ fn children_on(cluster: &str) -> Vec<Child> {
     .unwrap()
 }
 
-fn object(children: &[Child], kind: ChildKind) -> Value {
-    children
-        .iter()
-        .find(|c| c.kind == kind)
-        .unwrap()
-        .object
-        .clone()
-}
-
 #[test]
 fn probes_and_scraping_use_the_admin_port() {
     let children = children_on(&fixture("cluster-full.yaml"));
-    let config = &object(&children, ChildKind::ConfigMap)["data"];
+    let config = &object_of(&children, ChildKind::ConfigMap)["data"];
     assert_eq!(config[ADMIN_LISTEN], format!("0.0.0.0:{ADMIN_PORT}"));
-    let pod = &object(&children, ChildKind::Deployment)["spec"]["template"];
+    let pod = &object_of(&children, ChildKind::Deployment)["spec"]["template"];
     let container = &pod["spec"]["containers"][0];
     assert_eq!(
         container["ports"],
@@ -59,19 +51,19 @@ fn probes_and_scraping_use_the_admin_port() {
 #[test]
 fn the_service_and_the_ingress_route_the_http_port_only() {
     let children = children_on(&fixture("cluster-full.yaml"));
-    let service = object(&children, ChildKind::Service);
+    let service = object_of(&children, ChildKind::Service);
     assert_eq!(
         service["spec"]["ports"],
         json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}])
     );
-    let ingress = object(&children, ChildKind::Ingress);
+    let ingress = object_of(&children, ChildKind::Ingress);
     let backend = &ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
     assert_eq!(backend["port"], json!({"name": "http"}));
 }
 
 #[test]
 fn the_network_policy_opens_the_admin_port_to_prometheus_only() {
-    let policy = object(
+    let policy = object_of(
         &children_on(&fixture("cluster-full.yaml")),
         ChildKind::NetworkPolicy,
     );
@@ -96,7 +88,7 @@ fn the_network_policy_opens_the_admin_port_to_prometheus_only() {
 #[test]
 fn the_clusters_trusted_proxies_reach_the_server_and_nothing_is_trusted_by_default() {
     let config =
-        |cluster: &str| object(&children_on(cluster), ChildKind::ConfigMap)["data"].clone();
+        |cluster: &str| object_of(&children_on(cluster), ChildKind::ConfigMap)["data"].clone();
     assert_eq!(
         config(&fixture("cluster-full.yaml"))[TRUSTED_PROXIES],
         "10.244.0.0/16,fd00:10:244::/56"
