@@ -48,6 +48,24 @@ pub struct ChemChatClusterSpec {
     /// Defaults for every tenant's server pods; a tenant's own `spec.scaling` wins.
     #[serde(default)]
     pub server_defaults: ServerDefaults,
+    /// How tenant Ingresses reach the servers: the proxies whose forwarding headers they trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<ClusterIngress>,
+}
+
+/// What the servers need to know about the ingress controller in front of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterIngress {
+    /// CIDRs of the ingress controller's pods (for example the cluster's pod CIDR,
+    /// `10.244.0.0/16` on kind), written to every tenant server as `CHEMCHAT_TRUSTED_PROXIES`:
+    /// only requests from these peers may name the client in `Forwarded` / `X-Forwarded-For`,
+    /// which per-address rate limits key on. The operator cannot discover the pod CIDR, so
+    /// there is no default: left empty, the variable is not set and every client behind the
+    /// Ingress shares the controller's address. A single address is `a.b.c.d/32`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), extend("items" = {"type": "string", "format": "cidr", "maxLength": 43}))]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// A backend reached through a URL kept in a Secret.

@@ -8,6 +8,12 @@ pub const ENV_PREFIX: &str = "CHEMCHAT_";
 
 /// `address:port` the server listens on.
 pub const LISTEN: &str = "CHEMCHAT_LISTEN";
+/// `address:port` of a second, internal listener for `/health*` and `/metrics`; when set, the
+/// main listener (the one an Ingress routes) no longer serves them.
+pub const ADMIN_LISTEN: &str = "CHEMCHAT_ADMIN_LISTEN";
+/// Comma-separated CIDRs (or addresses) of the proxies whose `Forwarded` / `X-Forwarded-For`
+/// name the client; per-address limits key on that client. Unset: only the TCP peer counts.
+pub const TRUSTED_PROXIES: &str = "CHEMCHAT_TRUSTED_PROXIES";
 /// `sqlite://…` or `postgres://…`; the storage engine follows the scheme.
 pub const DATABASE_URL: &str = "CHEMCHAT_DATABASE_URL";
 /// Redis for cross-instance fan-out, presence and rate limits; unset means in-process.
@@ -61,6 +67,8 @@ pub const PATH_READY: &str = "/health/ready";
 pub const PATH_METRICS: &str = "/metrics";
 /// Default HTTP port of the server.
 pub const DEFAULT_PORT: u16 = 3000;
+/// Port of the admin listener the operator configures: probes and scraping, never an Ingress.
+pub const ADMIN_PORT: u16 = 9090;
 
 /// The Kafka topic of a tenant's event stream: one per tenant, keyed by conversation id.
 pub fn events_topic(tenant: &str) -> String {

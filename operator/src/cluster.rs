@@ -1,5 +1,5 @@
-//! The ChemChatCluster reconciler: checks that the referenced Secrets exist and counts the
-//! tenants. Nothing is built for a cluster; tenants copy its settings. Its finalizer keeps it
+//! The ChemChatCluster reconciler: checks that the referenced Secrets exist and what the
+//! schema may have let through (`spec.ingress.trustedProxies`), and counts the tenants. Nothing is built for a cluster; tenants copy its settings. Its finalizer keeps it
 //! until its tenants are gone.
 
 use std::sync::Arc;
@@ -128,36 +128,42 @@ async fn reconcile_inner(cluster: &ChemChatCluster, ctx: &Context) -> Result<Act
     let previous = cluster.status.as_ref();
     let mut status = previous.cloned().unwrap_or_default();
     let now = conditions::now();
-    let (phase, ok, reason, message) = match &secrets {
+    let (backends, reason, message) = match &secrets {
         Ok(_) => (
-            ClusterPhase::Ready,
             ConditionStatus::True,
             "SecretsPresent",
             "every referenced secret key exists".to_owned(),
         ),
-        Err(missing) => (
-            ClusterPhase::Degraded,
-            ConditionStatus::False,
-            "SecretMissing",
-            missing.to_string(),
-        ),
+        Err(missing) => (ConditionStatus::False, "SecretMissing", missing.to_string()),
     };
     conditions::set(
         &mut status.conditions,
         Want {
             type_: "BackendsReachable",
-            status: ok,
+            status: backends,
             reason,
             message: message.clone(),
         },
         generation,
         &now,
     );
+    // A spec the schema should have refused outranks a missing Secret: its tenants stop
+    // updating (each one is Invalid) until it is fixed.
+    let (phase, ready, reason, message) = match crate::proxies::trusted_proxies(cluster) {
+        Err(invalid) => (
+            ClusterPhase::Invalid,
+            ConditionStatus::False,
+            "InvalidSpec",
+            invalid.to_string(),
+        ),
+        Ok(_) if secrets.is_ok() => (ClusterPhase::Ready, backends, reason, message),
+        Ok(_) => (ClusterPhase::Degraded, backends, reason, message),
+    };
     conditions::set(
         &mut status.conditions,
         Want {
             type_: "Ready",
-            status: ok,
+            status: ready,
             reason,
             message,
         },

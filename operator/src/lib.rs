@@ -25,6 +25,7 @@ pub mod observe;
 pub mod plan;
 pub mod predicates;
 pub mod provision;
+pub mod proxies;
 pub mod purge;
 pub mod quantity;
 pub mod render;

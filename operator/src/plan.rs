@@ -110,6 +110,8 @@ pub struct TenantPlan {
     pub object_storage: Option<ObjectStorageSpec>,
     /// Public host and TLS secret.
     pub ingress: Option<(String, Option<String>)>,
+    /// `CHEMCHAT_TRUSTED_PROXIES`: the cluster's `spec.ingress.trustedProxies`, joined.
+    pub trusted_proxies: Option<String>,
     /// Scaled to zero.
     pub suspend: bool,
     /// What deletion does to external data.
@@ -240,6 +242,18 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
         },
         None => None,
     };
+    // The cluster's field, named as such: the tenant's own spec is not what needs fixing.
+    let trusted_proxies = crate::proxies::trusted_proxies(cluster).map_err(|e| {
+        invalid(
+            &format!(
+                "ChemChatCluster {}/{} {}",
+                cluster.namespace().unwrap_or_default(),
+                cluster.name_any(),
+                e.field
+            ),
+            e.message,
+        )
+    })?;
     let (kafka, search) = resolve_backends(tenant, cluster);
     Ok(TenantPlan {
         namespace: tenant_namespace(&name),
@@ -259,6 +273,7 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
         search,
         object_storage: cluster.spec.object_storage.clone(),
         ingress,
+        trusted_proxies,
         suspend: spec.suspend,
         deletion_policy: spec.deletion_policy,
     })

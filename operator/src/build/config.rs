@@ -33,6 +33,16 @@ pub fn env_objects(
         env::LISTEN,
         format!("0.0.0.0:{}", env::DEFAULT_PORT),
     );
+    // Probes and scraping use the admin listener, so the Ingress (which routes the main one)
+    // never exposes `/metrics` or the health endpoints.
+    put(
+        &mut plain,
+        env::ADMIN_LISTEN,
+        format!("0.0.0.0:{}", env::ADMIN_PORT),
+    );
+    if let Some(proxies) = &plan.trusted_proxies {
+        put(&mut plain, env::TRUSTED_PROXIES, proxies.clone());
+    }
     put(&mut plain, env::TENANT_ID, plan.name.clone());
     put(&mut plain, env::LOG_FORMAT, "json".to_owned());
     put(&mut plain, env::RUST_LOG, "info".to_owned());

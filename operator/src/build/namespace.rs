@@ -124,8 +124,9 @@ fn from_namespace(name: &str) -> NetworkPolicyPeer {
 }
 
 /// Denies ingress from everywhere except the namespace itself, the platform namespace
-/// (operator), Prometheus' namespace (scraping) and the ingress controller — so other tenants
-/// cannot reach it; and egress to anything but DNS and the configured backends.
+/// (operator), Prometheus' namespace (scraping, on the admin port only) and the ingress
+/// controller (the http port only) — so other tenants cannot reach it; and egress to anything
+/// but DNS and the configured backends.
 pub fn network_policy(
     plan: &TenantPlan,
     options: &BuildOptions,
@@ -135,13 +136,14 @@ pub fn network_policy(
         pod_selector: Some(LabelSelector::default()),
         ..NetworkPolicyPeer::default()
     };
-    let http = NetworkPolicyPort {
-        port: Some(IntOrString::Int(i32::from(
-            chemchat_crds::contract::DEFAULT_PORT,
-        ))),
+    let tcp = |port: u16| NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(port))),
         protocol: Some("TCP".to_owned()),
         ..NetworkPolicyPort::default()
     };
+    let http = tcp(chemchat_crds::contract::DEFAULT_PORT);
+    // Prometheus scrapes `/metrics` on the admin listener; the ingress controller never needs it.
+    let admin = tcp(chemchat_crds::contract::ADMIN_PORT);
     NetworkPolicy {
         metadata: meta(plan, "chemchat-isolation", "network-policy", true),
         spec: Some(NetworkPolicySpec {
@@ -158,11 +160,12 @@ pub fn network_policy(
                     ports: Some(vec![http.clone()]),
                 },
                 NetworkPolicyIngressRule {
-                    from: Some(vec![
-                        from_namespace(&options.ingress_namespace),
-                        from_namespace(&options.metrics_namespace),
-                    ]),
+                    from: Some(vec![from_namespace(&options.ingress_namespace)]),
                     ports: Some(vec![http]),
+                },
+                NetworkPolicyIngressRule {
+                    from: Some(vec![from_namespace(&options.metrics_namespace)]),
+                    ports: Some(vec![admin]),
                 },
             ]),
         }),

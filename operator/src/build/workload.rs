@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chemchat_crds::contract::{DEFAULT_PORT, PATH_LIVE, PATH_METRICS, PATH_READY};
+use chemchat_crds::contract::{ADMIN_PORT, DEFAULT_PORT, PATH_LIVE, PATH_METRICS, PATH_READY};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
@@ -27,6 +27,9 @@ use crate::labels::{self, CONFIG_HASH_ANNOTATION, SERVER_NAME};
 use crate::plan::TenantPlan;
 
 const HTTP: &str = "http";
+/// The container port of the admin listener: probes and scraping. No Service or Ingress names
+/// it, so it is never reachable from outside the cluster.
+const ADMIN: &str = "admin";
 
 fn selector(plan: &TenantPlan) -> LabelSelector {
     LabelSelector {
@@ -35,11 +38,12 @@ fn selector(plan: &TenantPlan) -> LabelSelector {
     }
 }
 
-fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+/// A probe on the admin listener, the only one that serves the health endpoints.
+fn admin_probe(path: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
-            port: IntOrString::String(HTTP.to_owned()),
+            port: IntOrString::String(ADMIN.to_owned()),
             ..HTTPGetAction::default()
         }),
         period_seconds: Some(period),
@@ -50,14 +54,23 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
 
 /// The config hash (a change rolls the pods) and the classic `prometheus.io/*` scrape
 /// annotations: the autoscaler's metric must be scraped whatever the install offers, and a
-/// Prometheus without the Operator's PodMonitor finds the pods by these.
+/// Prometheus without the Operator's PodMonitor finds the pods by these, on the admin port.
 fn pod_annotations(config_hash: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (CONFIG_HASH_ANNOTATION.to_owned(), config_hash.to_owned()),
         ("prometheus.io/scrape".to_owned(), "true".to_owned()),
-        ("prometheus.io/port".to_owned(), DEFAULT_PORT.to_string()),
+        ("prometheus.io/port".to_owned(), ADMIN_PORT.to_string()),
         ("prometheus.io/path".to_owned(), PATH_METRICS.to_owned()),
     ])
+}
+
+fn container_port(name: &str, port: u16) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: i32::from(port),
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
 }
 
 /// The pod-level half of Pod Security `restricted`: a fixed non-root user, the runtime's
@@ -104,12 +117,10 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
         image: Some(plan.image.reference()),
         image_pull_policy: Some(plan.image.pull_policy.as_str().to_owned()),
         args: Some(vec!["serve".to_owned()]),
-        ports: Some(vec![ContainerPort {
-            name: Some(HTTP.to_owned()),
-            container_port: i32::from(DEFAULT_PORT),
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![
+            container_port(HTTP, DEFAULT_PORT),
+            container_port(ADMIN, ADMIN_PORT),
+        ]),
         env_from: Some(vec![
             EnvFromSource {
                 config_map_ref: Some(ConfigMapEnvSource {
@@ -126,8 +137,8 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
                 ..EnvFromSource::default()
             },
         ]),
-        liveness_probe: Some(http_probe(PATH_LIVE, 10, 3)),
-        readiness_probe: Some(http_probe(PATH_READY, 5, 2)),
+        liveness_probe: Some(admin_probe(PATH_LIVE, 10, 3)),
+        readiness_probe: Some(admin_probe(PATH_READY, 5, 2)),
         // Let load balancers drop the pod before the server starts draining WebSockets.
         lifecycle: Some(Lifecycle {
             pre_stop: Some(LifecycleHandler {
@@ -198,7 +209,8 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
     }
 }
 
-/// ClusterIP Service on port 80 in front of the server's port.
+/// ClusterIP Service on port 80 in front of the server's port. Only `http`: the Ingress routes
+/// this Service, and the admin port must stay unrouted.
 pub fn service(plan: &TenantPlan) -> Service {
     Service {
         metadata: meta(plan, SERVER_NAME, "server", true),

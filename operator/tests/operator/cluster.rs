@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{FakeApi, assert_only_adds_finalizer};
+use crate::support::{FakeApi, Recorded, assert_only_adds_finalizer};
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::BuildOptions;
 use chemchat_operator::cluster::reconcile;
@@ -52,6 +52,17 @@ fn world(with_secret: bool) -> (Arc<Context>, FakeApi) {
     )
 }
 
+/// The status the reconcile patched.
+fn written_status(log: &[Recorded]) -> serde_json::Value {
+    log.iter()
+        .find(|r| r.path.ends_with("/status"))
+        .unwrap()
+        .body
+        .as_ref()
+        .unwrap()["status"]
+        .clone()
+}
+
 fn current(fake: &FakeApi) -> Arc<ChemChatCluster> {
     Arc::new(serde_json::from_value(fake.get(CLUSTER).unwrap()).unwrap())
 }
@@ -89,16 +100,39 @@ async fn a_missing_secret_degrades_the_cluster_and_names_the_field() {
     let (ctx, fake) = world(false);
     reconcile(current(&fake), ctx).await.unwrap();
     let log = fake.take_log();
-    let status = &log
-        .iter()
-        .find(|r| r.path.ends_with("/status"))
-        .unwrap()
-        .body
-        .as_ref()
-        .unwrap()["status"];
+    let status = &written_status(&log);
     assert_eq!(status["phase"], "Degraded");
     let message = status["conditions"][0]["message"].as_str().unwrap();
     assert!(message.contains("spec.postgres.urlSecretRef"), "{message}");
+    assert_eq!(
+        log.last().unwrap().body.as_ref().unwrap()["type"],
+        "Warning"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_trusted_proxy_makes_the_cluster_invalid_and_names_the_entry() {
+    let (ctx, fake) = world(true);
+    fake.edit(CLUSTER, |c| {
+        c["spec"]["ingress"] = json!({"trustedProxies": ["10.244.0.0/16", "10.0.0.1"]});
+    });
+    reconcile(current(&fake), ctx).await.unwrap();
+    let log = fake.take_log();
+    let status = &written_status(&log);
+    assert_eq!(status["phase"], "Invalid");
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "InvalidSpec");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains("spec.ingress.trustedProxies[1]") && message.contains("10.0.0.1"),
+        "{message}"
+    );
     assert_eq!(
         log.last().unwrap().body.as_ref().unwrap()["type"],
         "Warning"

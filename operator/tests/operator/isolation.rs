@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
+use crate::support::world::object_of;
 use chemchat_operator::build::{BuildOptions, Child, ChildKind};
 use chemchat_operator::render::render_children;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn children() -> Vec<Child> {
     let fixture = |name: &str| {
@@ -18,21 +19,12 @@ fn children() -> Vec<Child> {
     render_children(&tenant, Some(&cluster), &BuildOptions::default()).unwrap()
 }
 
-fn object(children: &[Child], kind: ChildKind) -> Value {
-    children
-        .iter()
-        .find(|c| c.kind == kind)
-        .unwrap()
-        .object
-        .clone()
-}
-
 #[test]
 fn the_namespace_enforces_the_restricted_standard_and_the_pods_meet_it() {
     let children = children();
-    let labels = &object(&children, ChildKind::Namespace)["metadata"]["labels"];
+    let labels = &object_of(&children, ChildKind::Namespace)["metadata"]["labels"];
     assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
-    let pod = &object(&children, ChildKind::Deployment)["spec"]["template"]["spec"];
+    let pod = &object_of(&children, ChildKind::Deployment)["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     assert_eq!(
         pod["securityContext"]["seccompProfile"]["type"],
@@ -47,16 +39,16 @@ fn the_namespace_enforces_the_restricted_standard_and_the_pods_meet_it() {
     for volume in pod["volumes"].as_array().unwrap() {
         assert!(volume["emptyDir"]["sizeLimit"].is_string(), "{volume}");
     }
-    let hard = &object(&children, ChildKind::ResourceQuota)["spec"]["hard"];
+    let hard = &object_of(&children, ChildKind::ResourceQuota)["spec"]["hard"];
     // Six pods at most plus the surge pod, 2Gi each.
     assert_eq!(hard["limits.ephemeral-storage"], "14Gi");
-    let defaults = &object(&children, ChildKind::LimitRange)["spec"]["limits"][0];
+    let defaults = &object_of(&children, ChildKind::LimitRange)["spec"]["limits"][0];
     assert_eq!(defaults["default"]["ephemeral-storage"], "2Gi");
 }
 
 #[test]
 fn egress_reaches_dns_and_the_backends_only() {
-    let policy = object(&children(), ChildKind::NetworkPolicy);
+    let policy = object_of(&children(), ChildKind::NetworkPolicy);
     assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
     let rules = policy["spec"]["egress"].as_array().unwrap();
     assert_eq!(

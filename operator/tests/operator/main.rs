@@ -7,6 +7,7 @@
 mod children;
 mod cluster;
 mod deletion;
+mod edge;
 mod http;
 mod isolation;
 mod provision;

@@ -1,12 +1,13 @@
 //! The chain that makes autoscaling fire, checked without a cluster: the server pods are
-//! scraped (their `prometheus.io/*` annotations), the scraped series passes the
+//! scraped on their admin port (their `prometheus.io/*` annotations, the chart's PodMonitor),
+//! the scraped series passes the
 //! prometheus-adapter rule the chart ships (its series query, label overrides and name
 //! regex), and the name the rule serves is the one the HPA asks for.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use chemchat_crds::contract::{DEFAULT_PORT, METRIC_WEBSOCKET_CONNECTIONS, PATH_METRICS};
+use chemchat_crds::contract::{ADMIN_PORT, METRIC_WEBSOCKET_CONNECTIONS, PATH_METRICS};
 use chemchat_operator::build::{BuildOptions, ChildKind};
 use chemchat_operator::render::render_children;
 use regex::Regex;
@@ -29,7 +30,7 @@ fn scraped_series() -> (String, BTreeMap<String, String>) {
     let labels = BTreeMap::from([
         ("namespace".to_owned(), "chemchat-acme".to_owned()),
         ("pod".to_owned(), "chemchat-server-7d9f-x2x4q".to_owned()),
-        ("instance".to_owned(), format!("10.0.0.7:{DEFAULT_PORT}")),
+        ("instance".to_owned(), format!("10.0.0.7:{ADMIN_PORT}")),
     ]);
     (METRIC_WEBSOCKET_CONNECTIONS.to_owned(), labels)
 }
@@ -97,11 +98,22 @@ fn the_adapter_rule_serves_the_scraped_gauge_under_the_name_the_hpa_asks_for() {
     let annotations = &pod["metadata"]["annotations"];
     assert_eq!(annotations["prometheus.io/scrape"], "true");
     assert_eq!(annotations["prometheus.io/path"], PATH_METRICS);
-    assert_eq!(annotations["prometheus.io/port"], DEFAULT_PORT.to_string());
-    assert_eq!(
-        pod["spec"]["containers"][0]["ports"][0]["containerPort"],
-        DEFAULT_PORT
-    );
+    assert_eq!(annotations["prometheus.io/port"], ADMIN_PORT.to_string());
+    // The PodMonitor names the container port the annotations give by number: the admin one.
+    let ports = pod["spec"]["containers"][0]["ports"].as_array().unwrap();
+    let scraped = ports
+        .iter()
+        .find(|p| p["containerPort"] == ADMIN_PORT)
+        .unwrap();
+    assert_eq!(scraped["name"], pod_monitor_port());
+}
+
+/// The port name of the chart's PodMonitor endpoint for the tenant servers.
+fn pod_monitor_port() -> String {
+    let template = chart_file("templates/monitoring.yaml");
+    let (_, pod_monitor) = template.split_once("kind: PodMonitor").unwrap();
+    let port = Regex::new(r"podMetricsEndpoints:\s*- port: (\S+)").unwrap();
+    port.captures(pod_monitor).unwrap()[1].to_owned()
 }
 
 #[test]

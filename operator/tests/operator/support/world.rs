@@ -92,6 +92,16 @@ pub fn expected_children(fake: &FakeApi) -> Vec<Child> {
     build(&plan(&t, &c).unwrap(), &secrets(), &BuildOptions::default()).unwrap()
 }
 
+/// The body of the one child of `kind` among `children`.
+pub fn object_of(children: &[Child], kind: ChildKind) -> Value {
+    children
+        .iter()
+        .find(|c| c.kind == kind)
+        .unwrap()
+        .object
+        .clone()
+}
+
 /// A kind's cluster-wide collection path.
 pub fn collection(kind: ChildKind) -> String {
     let ar = kind.api_resource();
