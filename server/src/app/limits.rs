@@ -7,20 +7,23 @@ use std::time::Duration;
 
 impl App {
     /// Charges one `action` to each of `subjects`' budgets that the action has; refuses it with
-    /// `rate_limited` (429, `Retry-After`) naming the first budget that is spent.
+    /// `rate_limited` (429, `Retry-After`) naming the first budget that is spent. All or none:
+    /// a refused action gives back what it took from the budgets before the spent one (a send the
+    /// tenant's budget refuses does not cost the user).
     pub(crate) async fn charge(
         &self,
         tier: Tier,
         action: Action,
         subjects: &[Subject<'_>],
     ) -> AppResult<()> {
-        for subject in subjects {
+        for (charged, subject) in subjects.iter().enumerate() {
             let scope = subject.scope();
             let Some(rate) = self.rates.rate(action, scope, tier) else {
                 continue;
             };
             let key = limit_key(action, scope, subject);
             if let Err(throttled) = self.limiter.acquire(&key, rate).await {
+                self.refund(tier, action, &subjects[..charged]).await;
                 metrics::counter!(METRIC_REFUSED, "action" => action.as_str(),
                     "scope" => scope.as_str())
                 .increment(1);
