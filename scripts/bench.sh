@@ -10,6 +10,7 @@
 # of BENCH_RATES (a ladder that stops once p95 passes 250 ms), reporting the highest rate whose
 # p95 <= 25 ms with nothing lost; (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
 # connection. Each scenario gets a freshly started server so memory figures start clean.
+# BENCH_SKIP_MEDIA=1 skips the media benchmark (server/examples/bench_media.rs),
 # BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_SKIP_STREAM=1 the relay and search
 # benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
 # scenarios.
@@ -195,6 +196,11 @@ fi
 if [ -z "${BENCH_SKIP_STREAM:-}" ]; then
   log "event stream and search benchmark (server/examples/bench_stream): BENCH_SEARCH_MESSAGES=${BENCH_SEARCH_MESSAGES:-1000000}"
   "$CARGO" run --release -p chemchat-server --example bench_stream
+fi
+
+if [ -z "${BENCH_SKIP_MEDIA:-}" ]; then
+  log "media benchmark (server/examples/bench_media.rs): BENCH_MEDIA_UPLOAD_MIB=${BENCH_MEDIA_UPLOAD_MIB:-1024}"
+  "$CARGO" run --release -p chemchat-server --example bench_media
 fi
 
 log "building release binaries"

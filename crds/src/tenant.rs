@@ -188,8 +188,8 @@ pub enum DeletionPolicy {
     /// the data is.
     #[default]
     Retain,
-    /// Delete the tenant namespace, then its rows (a purge Job), topic and index, before the
-    /// tenant goes. The server stores no media objects yet.
+    /// Delete the tenant namespace, then its media objects and rows (a purge Job), topic and
+    /// index, before the tenant goes.
     Delete,
 }
 

@@ -1,9 +1,11 @@
 //! Start-up: from settings to a listening server, and graceful shutdown.
 
+use crate::adapters::blobs::{LocalBlobs, S3Blobs, S3Settings};
 use crate::adapters::bus::LocalBus;
 use crate::adapters::connections::LocalLedger;
 use crate::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings};
 use crate::adapters::events::InProcessEventLog;
+use crate::adapters::images::RasterPipeline;
 use crate::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use crate::adapters::presence::LocalPresence;
 use crate::adapters::rate_limit::InProcessLimiter;
@@ -12,6 +14,7 @@ use crate::adapters::sql;
 use crate::app::auth::{Passwords, TokenIssuer};
 use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
+use crate::app::media::MediaSettings;
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
@@ -24,7 +27,8 @@ use crate::http::headers::HeaderSettings;
 use crate::http::listener::{self, EdgeLimits};
 use crate::http::{self, HttpState};
 use crate::ports::{
-    Bus, ConnectionLedger, EventLog, Presence, RateLimiter, SearchIndex, Store, SystemClock,
+    BlobStore, Bus, ConnectionLedger, EventLog, Presence, RateLimiter, SearchIndex, Store,
+    SystemClock,
 };
 use crate::tasks::Tasks;
 use anyhow::Context;
@@ -90,6 +94,7 @@ impl Server {
             }
             None => store.clone(),
         };
+        let media = media_settings(&settings).await?;
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),
@@ -103,7 +108,14 @@ impl Server {
             events: Arc::clone(&events),
             search,
             revocations: Arc::new(fanout.clone()),
+            media,
         });
+        background.push(("media-pipeline", Box::pin(app.media_pipeline().run())));
+        let sweep_every = Duration::from_secs(settings.media_sweep_seconds.max(1));
+        background.push((
+            "media-sweeper",
+            Box::pin(app.media_sweeper(sweep_every).run()),
+        ));
         let gateway = Gateway::new(
             app.clone(),
             fanout,
@@ -309,6 +321,54 @@ async fn event_log(settings: &Settings) -> anyhow::Result<Arc<dyn EventLog>> {
 
 /// The external search index, when `CHEMCHAT_SEARCH_URL` is set (else the store's built-in
 /// full-text search serves).
+/// Media on S3 when a bucket is configured, else on the local folder; images rendered by the
+/// built-in pipeline.
+async fn media_settings(settings: &Settings) -> anyhow::Result<MediaSettings> {
+    let blobs = blob_store(settings).await?;
+    let mut media = MediaSettings::new(blobs, Arc::new(RasterPipeline::default()));
+    media.max_upload_bytes = settings.media_max_upload_bytes;
+    media.grace = Duration::from_secs(settings.media_grace_seconds);
+    media.upload_url_ttl = Duration::from_secs(settings.media_upload_url_seconds.max(1));
+    media.download_url_ttl = Duration::from_secs(settings.media_download_url_seconds.clamp(1, 300));
+    Ok(media)
+}
+
+/// Where media bytes live: the S3 bucket when one is configured, else the local folder.
+async fn blob_store(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let blobs: Arc<dyn BlobStore> = match (
+        &settings.s3_bucket,
+        &settings.s3_access_key_id,
+        &settings.s3_secret_access_key,
+    ) {
+        (Some(bucket), Some(access_key_id), Some(secret_access_key)) => {
+            let s3 = S3Settings {
+                endpoint: settings.s3_endpoint.clone(),
+                bucket: bucket.clone(),
+                region: settings.s3_region.clone(),
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+                path_style: settings
+                    .s3_path_style
+                    .unwrap_or(settings.s3_endpoint.is_some()),
+            };
+            tracing::info!(bucket = %bucket, endpoint = ?settings.s3_endpoint, "media on S3");
+            Arc::new(S3Blobs::new(&s3))
+        }
+        _ => {
+            let blobs = LocalBlobs::open(settings.media_dir.clone())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot use the media folder {}",
+                        settings.media_dir.display()
+                    )
+                })?;
+            Arc::new(blobs)
+        }
+    };
+    Ok(blobs)
+}
+
 async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn SearchIndex>>> {
     let Some(url) = &settings.search_url else {
         return Ok(None);
@@ -349,6 +409,14 @@ pub async fn purge_tenant(
     tenant: &TenantId,
     missing_ok: bool,
 ) -> anyhow::Result<sql::PurgeReport> {
+    // Objects first: were the rows gone first, a purge that failed half-way would leave objects
+    // nothing records. Nothing writes them any more: the tenant's servers are gone.
+    let blobs = blob_store(settings).await?;
+    let objects = blobs
+        .delete_prefix(&format!("{tenant}/"))
+        .await
+        .with_context(|| format!("cannot delete the media of tenant {tenant}"))?;
+    tracing::info!(%tenant, objects, store = blobs.kind(), "media objects purged");
     let store = open_store(settings).await?;
     Ok(sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?)
 }

@@ -1,5 +1,5 @@
-//! The Job that deletes a tenant's rows (`chemchat-server tenant purge <id>`) when the tenant
-//! is deleted under `deletionPolicy: Delete`.
+//! The Job that deletes a tenant's media objects and rows (`chemchat-server tenant purge <id>`)
+//! when the tenant is deleted under `deletionPolicy: Delete`.
 //!
 //! It runs in the cluster's (platform) namespace, beside the Secret with the database URL, so
 //! it does not depend on the tenant namespace, which is deleted first (that stops the tenant's
@@ -50,25 +50,7 @@ pub fn purge_job(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Job {
             name.clone(),
             "--missing-ok".to_owned(),
         ]),
-        env: Some(vec![
-            EnvVar {
-                name: env::DATABASE_URL.to_owned(),
-                value_from: Some(EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: database.name.clone(),
-                        key: database.key.clone(),
-                        optional: None,
-                    }),
-                    ..EnvVarSource::default()
-                }),
-                ..EnvVar::default()
-            },
-            EnvVar {
-                name: env::LOG_FORMAT.to_owned(),
-                value: Some("json".to_owned()),
-                ..EnvVar::default()
-            },
-        ]),
+        env: Some(purge_env(cluster, &database.name, &database.key)),
         resources: Some(ResourceRequirements {
             requests: Some(
                 [
@@ -118,4 +100,50 @@ pub fn purge_job(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Job {
         }),
         ..Job::default()
     }
+}
+
+/// The purge's configuration: the database, and the bucket (with the credentials from the
+/// cluster's own Secret) so the tenant's `<tenant>/` prefix goes with its rows. Without object
+/// storage the media were on the pods' own disks, which went with the namespace.
+fn purge_env(cluster: &ChemChatCluster, db_secret: &str, db_key: &str) -> Vec<EnvVar> {
+    let from_secret = |name: &str, secret: &str, key: &str| EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    };
+    let plain = |name: &str, value: &str| EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    };
+    let mut vars = vec![
+        from_secret(env::DATABASE_URL, db_secret, db_key),
+        plain(env::LOG_FORMAT, "json"),
+    ];
+    if let Some(s3) = &cluster.spec.object_storage {
+        if let Some(endpoint) = &s3.endpoint {
+            vars.push(plain(env::S3_ENDPOINT, endpoint));
+        }
+        vars.push(plain(env::S3_BUCKET, &s3.bucket));
+        vars.push(plain(env::S3_REGION, &s3.region));
+        let credentials = &s3.credentials_secret_ref.name;
+        vars.push(from_secret(
+            env::S3_ACCESS_KEY_ID,
+            credentials,
+            "accessKeyId",
+        ));
+        vars.push(from_secret(
+            env::S3_SECRET_ACCESS_KEY,
+            credentials,
+            "secretAccessKey",
+        ));
+    }
+    vars
 }

@@ -238,3 +238,43 @@ async fn skip_cleanup_on_a_live_backend_deletes_nothing_and_names_what_is_left()
     assert!(fake.get(NAMESPACE).is_some());
     assert_eq!(finalizers(&fake), json!([]));
 }
+
+/// With object storage, the purge Job gets the bucket and its credentials (from the cluster's
+/// Secret, by reference), so `tenant purge` deletes the tenant's `<tenant>/` prefix too.
+#[test]
+fn the_purge_job_reaches_the_bucket() {
+    use chemchat_crds::{ChemChatCluster, ChemChatTenant};
+    let fixture = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::read_to_string(path).unwrap()
+    };
+    // cluster-full.yaml has object storage at https://s3.example.com, bucket chemchat-media.
+    let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
+    let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
+    let job = serde_json::to_value(chemchat_operator::build::purge_job(&tenant, &cluster)).unwrap();
+    let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
+    let var = |name: &str| {
+        env.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {env}"))
+    };
+    assert_eq!(var("CHEMCHAT_S3_BUCKET")["value"], "chemchat-media");
+    assert_eq!(
+        var("CHEMCHAT_S3_ENDPOINT")["value"],
+        "https://s3.example.com"
+    );
+    assert_eq!(var("CHEMCHAT_S3_REGION")["value"], "eu-west-1");
+    assert_eq!(
+        var("CHEMCHAT_S3_SECRET_ACCESS_KEY")["valueFrom"],
+        json!({"secretKeyRef": {"name": "s3-credentials", "key": "secretAccessKey"}})
+    );
+    assert_eq!(
+        var("CHEMCHAT_S3_ACCESS_KEY_ID")["valueFrom"],
+        json!({"secretKeyRef": {"name": "s3-credentials", "key": "accessKeyId"}})
+    );
+}

@@ -110,6 +110,7 @@ impl Corpus {
                         deleted_at: None,
                         deleted: false,
                         reactions: Vec::new(),
+                        attachments: Vec::new(),
                     }),
                     created_at_ms: at,
                 })

@@ -1,9 +1,11 @@
 //! Adapters: the implementations of the ports, one module per technology.
 
+pub mod blobs;
 pub mod bus;
 pub mod connections;
 pub mod elasticsearch;
 pub mod events;
+pub mod images;
 pub mod kafka;
 pub mod presence;
 pub mod rate_limit;

@@ -67,6 +67,16 @@ pub enum ErrorCode {
     LastOwner,
     /// Member ids that are no users of the tenant.
     InvalidMembers,
+    /// No such media item, or the caller may not read it (the two are indistinguishable).
+    MediaNotFound,
+    /// The media item is still being processed (or awaits its upload); retry later.
+    MediaNotReady,
+    /// Attachments that are unknown, someone else's, or not stored; the message names them.
+    InvalidAttachments,
+    /// A direct upload's stored object does not match what was announced (missing, wrong size).
+    UploadMismatch,
+    /// The requested byte range lies outside the file.
+    RangeNotSatisfiable,
     /// The caller already has the most distinct reactions one person may put on a message.
     ReactionLimit,
     /// Too many requests; retry after `Retry-After`.
@@ -114,6 +124,11 @@ impl ErrorCode {
             ErrorCode::MessageDeleted => "message_deleted",
             ErrorCode::LastOwner => "last_owner",
             ErrorCode::InvalidMembers => "invalid_members",
+            ErrorCode::MediaNotFound => "media_not_found",
+            ErrorCode::MediaNotReady => "media_not_ready",
+            ErrorCode::InvalidAttachments => "invalid_attachments",
+            ErrorCode::UploadMismatch => "upload_mismatch",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::ReactionLimit => "reaction_limit",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",

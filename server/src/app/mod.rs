@@ -9,6 +9,7 @@ pub mod chat;
 mod error;
 pub mod indexer;
 mod limits;
+pub mod media;
 pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};
@@ -34,6 +35,7 @@ pub struct App {
     events: Arc<dyn EventLog>,
     search: Arc<dyn SearchIndex>,
     revocations: Arc<dyn Revocations>,
+    media: media::MediaSettings,
 }
 
 /// What [`App::new`] needs.
@@ -61,6 +63,8 @@ pub struct AppParts {
     pub search: Arc<dyn SearchIndex>,
     /// Where ended sessions are reported, so the connections that depend on them close.
     pub revocations: Arc<dyn Revocations>,
+    /// Where media go and how they are processed.
+    pub media: media::MediaSettings,
 }
 
 impl App {
@@ -78,6 +82,7 @@ impl App {
             events: parts.events,
             search: parts.search,
             revocations: parts.revocations,
+            media: parts.media,
         }
     }
 
@@ -90,6 +95,25 @@ impl App {
             Arc::clone(&self.messaging.outbox),
         )
         .reporting_to(Arc::clone(&self.messaging.relay))
+    }
+
+    /// The image pipeline over this app's pending media; run it once per process.
+    pub fn media_pipeline(&self) -> media::MediaPipeline {
+        media::MediaPipeline::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.media.clone(),
+        )
+    }
+
+    /// The sweeper of unreferenced media, looking every `every`; run it once per process.
+    pub fn media_sweeper(&self, every: std::time::Duration) -> media::MediaSweeper {
+        media::MediaSweeper::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.media.clone(),
+            every,
+        )
     }
 
     /// How the outbox relay is doing.

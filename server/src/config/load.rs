@@ -100,6 +100,20 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
             "login attempt limits must be at least 1 per minute",
         ));
     }
+    if settings.s3_bucket.is_some()
+        && (settings.s3_access_key_id.is_none() || settings.s3_secret_access_key.is_none())
+    {
+        return Err(ConfigError::new(
+            "s3_access_key_id",
+            "CHEMCHAT_S3_BUCKET needs CHEMCHAT_S3_ACCESS_KEY_ID and CHEMCHAT_S3_SECRET_ACCESS_KEY",
+        ));
+    }
+    if settings.s3_endpoint.is_some() && settings.s3_bucket.is_none() {
+        return Err(ConfigError::new(
+            "s3_bucket",
+            "CHEMCHAT_S3_ENDPOINT is set but CHEMCHAT_S3_BUCKET is not",
+        ));
+    }
     if settings.database_max_connections == 0 {
         return Err(ConfigError::new(
             "database_max_connections",

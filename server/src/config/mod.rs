@@ -48,8 +48,34 @@ pub struct Settings {
     pub kafka_brokers: Option<String>,
     /// Elasticsearch/OpenSearch URL.
     pub search_url: Option<SecretString>,
-    /// Local media folder when no S3 endpoint is set.
+    /// Local media folder when no S3 bucket is set.
     pub media_dir: PathBuf,
+    /// S3 endpoint of an S3-compatible store (MinIO…); unset for AWS S3.
+    #[serde(deserialize_with = "text::optional")]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket for media; setting it selects S3 over the local folder.
+    #[serde(deserialize_with = "text::optional")]
+    pub s3_bucket: Option<String>,
+    /// The bucket's region.
+    #[serde(deserialize_with = "text::required")]
+    pub s3_region: String,
+    /// S3 access key id.
+    pub s3_access_key_id: Option<SecretString>,
+    /// S3 secret access key.
+    pub s3_secret_access_key: Option<SecretString>,
+    /// Bucket in the URL path rather than the host name; default: on when an endpoint is set
+    /// (self-hosted stores), off for AWS.
+    pub s3_path_style: Option<bool>,
+    /// Largest upload, for every tier (default: 25 MiB Free, 100 MiB Pro, 1 GiB Enterprise).
+    pub media_max_upload_bytes: Option<u64>,
+    /// Seconds an upload URL (`POST /media/uploads`) stays valid.
+    pub media_upload_url_seconds: u64,
+    /// Seconds a download URL stays valid (at most 300).
+    pub media_download_url_seconds: u64,
+    /// Seconds an unreferenced media item is kept before it is deleted.
+    pub media_grace_seconds: u64,
+    /// Seconds between sweeps for unreferenced media.
+    pub media_sweep_seconds: u64,
     /// Folder for the embedded default's state (the generated JWT secret).
     pub data_dir: PathBuf,
     /// JWT signing secret, at least 32 bytes.
@@ -165,6 +191,17 @@ impl Default for Settings {
             kafka_brokers: None,
             search_url: None,
             media_dir: PathBuf::from("data/media"),
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: None,
+            media_max_upload_bytes: None,
+            media_upload_url_seconds: 900,
+            media_download_url_seconds: 300,
+            media_grace_seconds: 24 * 3600,
+            media_sweep_seconds: 600,
             data_dir: PathBuf::from("data"),
             jwt_secret: None,
             tenant_id: None,

@@ -62,6 +62,10 @@ uuid_id!(
     MessageId
 );
 uuid_id!(
+    /// An uploaded file and its renditions, unique within its tenant.
+    MediaId
+);
+uuid_id!(
     /// An event of the event log (outbox); consumers deduplicate on it.
     EventId
 );

@@ -66,8 +66,10 @@ pub enum Action {
     ChangeMembers,
     /// Searching messages.
     Search,
-    /// Uploading media.
+    /// Uploading media (starting an upload: multipart, or announcing a direct one).
     Upload,
+    /// Downloading media the server streams.
+    Download,
     /// Logging in.
     Login,
     /// Registering an account.
@@ -80,7 +82,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for documentation and parsing.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::SendMessage,
         Action::EditMessage,
         Action::React,
@@ -88,6 +90,7 @@ impl Action {
         Action::ChangeMembers,
         Action::Search,
         Action::Upload,
+        Action::Download,
         Action::Login,
         Action::Register,
         Action::MfaCode,
@@ -104,6 +107,7 @@ impl Action {
             Action::ChangeMembers => "member.change",
             Action::Search => "search",
             Action::Upload => "upload",
+            Action::Download => "download",
             Action::Login => "login",
             Action::Register => "register",
             Action::MfaCode => "mfa.code",
@@ -173,6 +177,19 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
             Rate::new(1_000, 1, 3_000),
         ),
         (Action::Upload, Scope::User) => Rate::new(20, 60, 20),
+        (Action::Upload, Scope::Address) => Rate::new(60, 60, 60),
+        (Action::Upload, Scope::Tenant) => by_tier(
+            Rate::new(60, 60, 120),
+            Rate::new(600, 60, 1_200),
+            Rate::new(6_000, 60, 12_000),
+        ),
+        // A conversation view loads a thumbnail per attachment in sight, at once.
+        (Action::Download, Scope::User) => Rate::new(20, 1, 200),
+        (Action::Download, Scope::Tenant) => by_tier(
+            Rate::new(200, 1, 1_000),
+            Rate::new(2_000, 1, 10_000),
+            Rate::new(20_000, 1, 100_000),
+        ),
         (Action::Login, Scope::Address) => Rate::new(30, 60, 30),
         (Action::Login, Scope::Account) => Rate::new(10, 60, 10),
         (Action::Register, Scope::Address) => Rate::new(10, 3_600, 5),

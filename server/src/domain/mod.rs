@@ -4,6 +4,7 @@
 mod conversation;
 mod ids;
 mod limits;
+pub mod media;
 mod message;
 mod tenant;
 mod text;
@@ -13,7 +14,7 @@ pub use conversation::{
     ConversationKind, ConversationName, MembershipDenied, Role, may_delete_message, may_grant,
     may_remove,
 };
-pub use ids::{AuditId, ConversationId, EventId, MessageId, SessionId, UserId};
+pub use ids::{AuditId, ConversationId, EventId, MediaId, MessageId, SessionId, UserId};
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};

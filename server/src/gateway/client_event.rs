@@ -22,10 +22,14 @@ pub struct Room {
 pub struct Send {
     /// Where.
     pub conversation_id: ConversationId,
-    /// The text.
+    /// The text (may be empty when there are attachments).
+    #[serde(default)]
     pub content: String,
     /// The idempotency key, if the client made one.
     pub client_message_id: Option<String>,
+    /// Media of the sender's to attach.
+    #[serde(default)]
+    pub attachments: Vec<crate::domain::MediaId>,
 }
 
 /// `message.read` / `message.delivered`.
@@ -176,14 +180,15 @@ mod tests {
     fn parses_each_event_once_and_names_what_is_wrong() {
         let room = json!({ "conversationId": ConversationId::generate() });
         assert!(matches!(
-            ClientEvent::parse("typing.stop", room.clone()),
+            ClientEvent::parse("typing.stop", room),
             Ok(ClientEvent::Typing(_, false))
         ));
         assert!(matches!(
             ClientEvent::parse("presence.update", json!({ "status": "away" })),
             Ok(ClientEvent::Presence(Status::Away))
         ));
-        let bad = ClientEvent::parse("message.send", room).expect_err("no content");
+        let bad = ClientEvent::parse("message.send", json!({ "content": "hi" }))
+            .expect_err("no conversation");
         assert!(bad.message.contains("message.send"), "{}", bad.message);
         let unknown = ClientEvent::parse("message.explode", Value::Null).expect_err("unknown");
         assert!(unknown.message.contains("unknown event"));

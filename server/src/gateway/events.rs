@@ -100,6 +100,7 @@ impl Session {
         let request = SendRequest {
             content: send.content,
             client_message_id: key,
+            attachments: send.attachments,
         };
         let sent = self
             .gw

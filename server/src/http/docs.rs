@@ -3,6 +3,7 @@
 //! binary, so it works offline and nothing is downloaded at build or run time.
 
 use super::HttpState;
+use super::routes::media::{download as media_get, upload as media_put};
 use super::routes::{auth, chat, search};
 use axum::Router;
 use axum::http::header;
@@ -60,6 +61,8 @@ impl Modify for BearerAuth {
         chat::list, chat::create, chat::show, chat::add_members, chat::remove_member,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,
         chat::unreact, chat::read, chat::sync, search::messages, search::conversations,
+        media_put::multipart, media_put::announce, media_put::complete, media_get::details,
+        media_get::download,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -69,6 +72,7 @@ impl Modify for BearerAuth {
         (name = "messages", description = "Sending, history, edits, deletions, reactions, receipts"),
         (name = "sync", description = "Catching up after being offline"),
         (name = "search", description = "Full-text search over your messages; conversations by name"),
+        (name = "media", description = "Uploads, attachments' metadata, thumbnails and downloads"),
     )
 )]
 #[derive(Debug)]

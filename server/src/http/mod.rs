@@ -70,9 +70,10 @@ pub fn router(state: HttpState, edge: &Edge) -> Router {
     let api = routes::api().layer(axum::middleware::from_fn(move |request, next| {
         middleware::time_limit(timeout, request, next)
     }));
-    let mut routes = Router::new()
-        .merge(docs::routes())
-        .nest("/api/v1", api.merge(ws::routes()));
+    let mut routes = Router::new().merge(docs::routes()).nest(
+        "/api/v1",
+        api.merge(ws::routes()).merge(routes::media::routes()),
+    );
     if edge.operations_on_main {
         routes = routes.merge(routes::health::routes());
     }

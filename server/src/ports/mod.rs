@@ -1,24 +1,34 @@
 //! The ports: traits the use cases depend on, implemented by the adapters.
 
+mod blobs;
 mod bus;
 pub mod chat;
 mod clock;
 mod commits;
 mod connections;
 mod event_log;
+mod images;
 mod limits;
+mod media;
 mod presence;
 mod revocations;
 mod search;
 mod store;
 
+pub use blobs::{
+    BlobBody, BlobError, BlobRead, BlobStore, ByteRange, DownloadAs, Presigned, read_head,
+};
 pub use bus::{Bus, BusEnvelope, BusInbox};
 pub use chat::ChatStore;
 pub use clock::{Clock, SystemClock};
 pub use commits::CommitListener;
 pub use connections::{ConnectionLedger, ConnectionLimits, Refusal};
 pub use event_log::{Delivery, EventConsumer, EventLog, EventLogError, EventStream};
+pub use images::{ImageOutput, ImagePipeline, RenditionBytes};
 pub use limits::{RateLimiter, Throttled};
+pub use media::{
+    Completion, MediaItem, MediaStore, MediaWrite, NewMedia, Processed, Rendition, StorageQuota,
+};
 pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use revocations::{Revocation, Revocations, SessionScope};
 pub use search::{

@@ -151,7 +151,7 @@ pub struct AuditEntry {
 /// Persistence for the use cases. Implemented once over SQL for SQLite and PostgreSQL. The chat
 /// methods live in [`super::ChatStore`].
 #[async_trait]
-pub trait Store: super::ChatStore + Send + Sync + Debug + 'static {
+pub trait Store: super::ChatStore + super::MediaStore + Send + Sync + Debug + 'static {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -13,6 +13,7 @@ mod edge;
 mod event_stream;
 mod kafka_outage;
 mod limits;
+mod media_api;
 mod messaging_api;
 mod messaging_inputs;
 mod messaging_rls;

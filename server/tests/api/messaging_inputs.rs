@@ -61,8 +61,8 @@ async fn every_bad_input_gets_its_documented_error(engine: Engine) {
             messages.clone(),
             Some(json!({ "clientMessageId": "k" })),
             StatusCode::BAD_REQUEST,
-            "invalid_body",
-            None,
+            "validation_failed",
+            Some("content"),
         ),
         (
             Method::POST,

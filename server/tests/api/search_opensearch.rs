@@ -58,6 +58,7 @@ fn event(
         deleted_at: deleted.then(|| rfc3339(at_ms)),
         deleted,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     };
     let payload = match kind {
         EventKind::MessageCreated => EventPayload::MessageCreated(view),

@@ -8,7 +8,7 @@ use crate::support::store::{
 use crate::support::{Engine, TestDb, t, tenant};
 use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::domain::{ConversationId, MessageId, Tier, UserId};
-use chemchat_server::ports::chat::{MessageChange, MessageEditRequest, NewMessage};
+use chemchat_server::ports::chat::{MessageEditRequest, NewMessage};
 use chemchat_server::ports::{ChatStore, MARK_END, MARK_START, MessageSearch, SearchIndex, Store};
 use std::collections::HashSet;
 use std::path::Path;
@@ -75,13 +75,9 @@ async fn messages_stored_before_the_migration_are_found(engine: Engine) {
         .unwrap();
     let alice = store_user(&store, "acme", "alice").await;
     let room = store_group(&store, "acme", alice, &[]).await;
-    let kept = send(&store, "acme", room, alice, "an older message").await;
-    let deleted = send(&store, "acme", room, alice, "a deleted message").await;
-    let change = store
-        .delete_message(&t("acme"), deleted, alice, 3_000)
-        .await
-        .unwrap();
-    assert!(matches!(change, MessageChange::Done(_)), "{change:?}");
+    // Written as the schema of then stood (the store's statements follow the newest schema).
+    let kept = old_message(&store, room, alice, 1, Some("an older message")).await;
+    old_message(&store, room, alice, 2, None).await;
 
     sql::migrate(&store).await.unwrap();
     assert_eq!(
@@ -95,6 +91,41 @@ async fn messages_stored_before_the_migration_are_found(engine: Engine) {
     );
 }
 both_engines!(backfill, messages_stored_before_the_migration_are_found);
+
+/// A message row of tenant `acme` as the messaging migration created the table: `None` content
+/// is a tombstone. Moves the conversation's counter past it.
+async fn old_message(
+    store: &SqlStore,
+    room: ConversationId,
+    sender: UserId,
+    seq: i64,
+    content: Option<&str>,
+) -> MessageId {
+    let id = MessageId::generate();
+    sqlx::query(
+        "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, \
+         client_message_id, kind, content, created_at, deleted_at) \
+         VALUES ('acme', $1, $2, $3, $4, $5, 'text', $6, $7, $8)",
+    )
+    .bind(id.to_string())
+    .bind(room.to_string())
+    .bind(seq)
+    .bind(sender.to_string())
+    .bind(format!("old-{seq}"))
+    .bind(content)
+    .bind(1_000 + seq)
+    .bind(content.is_none().then_some(2_000i64))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE conversations SET last_seq = $1 WHERE id = $2")
+        .bind(seq)
+        .bind(room.to_string())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    id
+}
 
 async fn a_search_never_crosses_tenants(engine: Engine) {
     let (_db, store) = store(engine).await;

@@ -9,12 +9,18 @@ use crate::support::store::{
 };
 use crate::support::{Engine, TestDb, t};
 use chemchat_server::adapters::sql::{PurgeError, SqlStore, TENANT_TABLES, purge_tenant};
-use chemchat_server::domain::{AuditId, DeviceId, SessionId};
-use chemchat_server::ports::chat::{DailyQuota, MessageEditRequest, ReactionChange, SendOutcome};
-use chemchat_server::ports::{AuditEntry, ChatStore, NewSession, Store};
+use chemchat_server::domain::media::{FileName, MediaStatus};
+use chemchat_server::domain::{AuditId, DeviceId, MediaId, SessionId};
+use chemchat_server::ports::chat::{
+    DailyQuota, MessageEditRequest, NewMessage, ReactionChange, SendOutcome,
+};
+use chemchat_server::ports::{
+    AuditEntry, ChatStore, MediaStore, NewMedia, NewSession, StorageQuota, Store,
+};
 
 /// Writes a row of `tenant` into every table: users, a device and session with their audit
-/// entries, a group with members, messages with events and daily usage, an edit, a reaction.
+/// entries, a group with members, messages with events and daily usage, an edit, a reaction, a
+/// media item attached to a message and the tenant's stored bytes.
 async fn seed(store: &SqlStore, tenant: &str) {
     let alice = store_user(store, tenant, "alice").await;
     let bob = store_user(store, tenant, "bob").await;
@@ -72,6 +78,27 @@ async fn seed(store: &SqlStore, tenant: &str) {
         )
         .await
         .unwrap();
+    // A media item (and the tenant's stored bytes), attached to a message.
+    let media = NewMedia {
+        id: MediaId::generate(),
+        uploader_id: alice,
+        filename: FileName::parse("a.txt").unwrap(),
+        content_type: "text/plain".to_owned(),
+        size: 5,
+        status: MediaStatus::Ready,
+        at_ms: 5_000,
+    };
+    let quota = StorageQuota { max_bytes: None };
+    store.create_media(&t(tenant), &media, quota).await.unwrap();
+    let message = NewMessage {
+        attachments: vec![media.id],
+        ..new_message(group, alice, "with-file")
+    };
+    let sent = store
+        .send_message(&t(tenant), &message, None)
+        .await
+        .unwrap();
+    assert!(matches!(sent, SendOutcome::Sent(_)), "{sent:?}");
 }
 
 /// The tenant's rows per table, read by the test's superuser (which row-level security does not

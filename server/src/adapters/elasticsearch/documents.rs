@@ -34,10 +34,21 @@ pub fn operation(event: &StoredEvent) -> Option<Operation> {
     let created_at_ms = OffsetDateTime::parse(&message.timestamp, &Rfc3339)
         .ok()
         .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))?;
+    // Attachments' file names are searchable too: the index has one text field, so they
+    // follow the text (a tombstone has neither).
     let content = if deleted {
-        ""
+        String::new()
     } else {
-        message.content.as_deref().unwrap_or("")
+        let text = message.content.as_deref().unwrap_or("");
+        let names: Vec<&str> = message
+            .attachments
+            .iter()
+            .map(|a| a.filename.as_str())
+            .collect();
+        match names.is_empty() {
+            true => text.to_owned(),
+            false => format!("{text}\n{}", names.join(" ")),
+        }
     };
     Some(Operation {
         index: chemchat_crds::contract::messages_index(event.tenant.as_str()),

@@ -9,6 +9,7 @@ mod audit;
 mod chat;
 mod connect;
 mod engine;
+mod media;
 mod purge;
 mod row_security;
 mod rows;

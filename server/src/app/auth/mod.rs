@@ -1,6 +1,7 @@
 //! Authentication: registration, login, token rotation, logout, MFA.
 
 mod audit;
+mod grants;
 mod login;
 mod mfa;
 mod passwords;
@@ -8,6 +9,7 @@ mod register;
 mod sessions;
 mod tokens;
 
+pub use grants::{Grant, GrantKind};
 pub use login::{Login, LoginAttempt};
 pub use mfa::{MfaRequest, MfaSetup, totp_for};
 pub use passwords::Passwords;

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::{Duration, OffsetDateTime};
 
-const ISSUER: &str = "chemchat";
+pub(super) const ISSUER: &str = "chemchat";
 /// HMAC-SHA256 only: the algorithm is never taken from the token header, so `none` or an
 /// RSA/HMAC confusion cannot be smuggled in.
-const ALGORITHM: Algorithm = Algorithm::HS256;
+pub(super) const ALGORITHM: Algorithm = Algorithm::HS256;
 
 /// The three kinds of token. Each has its own audience, so one can never stand in for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +106,8 @@ pub enum TokenError {
 
 /// Signs and verifies tokens with the server's secret.
 pub struct TokenIssuer {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    pub(super) encoding: EncodingKey,
+    pub(super) decoding: DecodingKey,
     /// How long WebSocket tokens live (a connection closes when its token expires).
     ws_lifetime: Duration,
 }

@@ -3,9 +3,10 @@
 use super::conversations::invalid_query;
 use super::{MAX_HISTORY_LIMIT, conversation_not_found, message_not_found};
 use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::media::MAX_ATTACHMENTS;
 use crate::domain::{
-    Action, ClientMessageId, ConversationId, Emoji, MessageContent, MessageId, Subject, Tenant,
-    UserId, ValidationError,
+    Action, ClientMessageId, ConversationId, Emoji, MediaId, MessageContent, MessageId, Subject,
+    Tenant, UserId, ValidationError,
 };
 use crate::ports::chat::{
     DailyQuota, HistoryPage, Message, MessageChange, MessageEdit, MessageEditRequest, NewMessage,
@@ -21,10 +22,12 @@ pub const MAX_REACTIONS_PER_USER: u32 = 20;
 /// A send, with its content not yet checked against the configured maximum.
 #[derive(Debug, Clone)]
 pub struct SendRequest {
-    /// The text as the client sent it.
+    /// The text as the client sent it (may be empty when there are attachments).
     pub content: String,
     /// The idempotency key; a server-made one when the client sent none.
     pub client_message_id: ClientMessageId,
+    /// Media of the caller's to attach, at most [`MAX_ATTACHMENTS`].
+    pub attachments: Vec<MediaId>,
 }
 
 /// A sent message, and whether this call stored it (`false`: a retry of an earlier send).
@@ -54,6 +57,23 @@ pub struct EditRequest {
     pub expected_version: Option<i64>,
 }
 
+/// The attachments of a send: at most [`MAX_ATTACHMENTS`], each once, in the sender's order.
+fn attachment_list(ids: Vec<MediaId>) -> Result<Vec<MediaId>, ValidationError> {
+    let mut unique: Vec<MediaId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    if unique.len() > MAX_ATTACHMENTS {
+        return Err(ValidationError::new(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} attachments per message"),
+        ));
+    }
+    Ok(unique)
+}
+
 impl App {
     /// Sends a message; a retry with the same `clientMessageId` returns the original.
     pub async fn send_message(
@@ -63,7 +83,12 @@ impl App {
         conversation: ConversationId,
         request: SendRequest,
     ) -> AppResult<Sent> {
-        let content = MessageContent::parse(request.content, self.messaging.max_message_chars)?;
+        let attachments = attachment_list(request.attachments)?;
+        let content = if attachments.is_empty() || !request.content.trim().is_empty() {
+            MessageContent::parse(request.content, self.messaging.max_message_chars)?.into_inner()
+        } else {
+            String::new()
+        };
         let budgets = [
             Subject::User(&tenant.id, caller),
             Subject::Tenant(&tenant.id),
@@ -81,7 +106,8 @@ impl App {
             sender_id: caller,
             client_message_id: request.client_message_id.as_str().to_owned(),
             kind: "text".to_owned(),
-            content: content.into_inner(),
+            content,
+            attachments,
             at_ms,
         };
         match self.store.send_message(&tenant.id, &message, quota).await? {
@@ -97,6 +123,19 @@ impl App {
                 created: false,
             }),
             SendOutcome::NotFound => Err(conversation_not_found()),
+            SendOutcome::InvalidAttachments(ids) => Err(AppError {
+                field: Some("attachments"),
+                ..AppError::new(
+                    ErrorCode::InvalidAttachments,
+                    format!(
+                        "these attachments are unknown, not yours, or not uploaded: {}",
+                        ids.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }),
             SendOutcome::QuotaExceeded => {
                 let until_midnight = DAY_MS - at_ms.rem_euclid(DAY_MS);
                 Err(AppError::new(

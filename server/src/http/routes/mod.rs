@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub mod chat;
 pub mod health;
+pub mod media;
 pub mod search;
 
 use super::HttpState;

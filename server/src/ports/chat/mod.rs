@@ -13,7 +13,10 @@ pub use event::{
     EventKind, EventPayload, MemberAdded, MemberRemoved, ReactionChanged, ReceiptRead, StoredEvent,
 };
 pub use types::*;
-pub use wire::{ChatEvent, ConversationView, MemberView, MessageView, ReactionView, rfc3339};
+pub use wire::{
+    ChatEvent, ConversationView, MediaView, MemberView, MessageView, ReactionView, VariantView,
+    rfc3339,
+};
 
 use super::StoreResult;
 use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};

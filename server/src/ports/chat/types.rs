@@ -1,7 +1,10 @@
 //! The values the chat part of the store reads and writes.
 
 use super::StoredEvent;
-use crate::domain::{ConversationId, ConversationKind, MembershipDenied, MessageId, Role, UserId};
+use crate::domain::{
+    ConversationId, ConversationKind, MediaId, MembershipDenied, MessageId, Role, UserId,
+};
+use crate::ports::MediaItem;
 use std::collections::BTreeMap;
 
 /// A conversation with its current members.
@@ -71,7 +74,7 @@ pub struct Message {
     pub sender_id: UserId,
     /// The author's idempotency key.
     pub client_message_id: String,
-    /// `text` for now; attachments come with media.
+    /// `text`.
     pub kind: String,
     /// The text; `None` once deleted.
     pub content: Option<String>,
@@ -85,6 +88,8 @@ pub struct Message {
     pub deleted_at_ms: Option<i64>,
     /// Reactions grouped by emoji, in first-use order.
     pub reactions: Vec<ReactionGroup>,
+    /// The media it carries, in the sender's order; none once deleted.
+    pub attachments: Vec<MediaItem>,
 }
 
 /// Everyone who reacted with one emoji.
@@ -167,8 +172,10 @@ pub struct NewMessage {
     pub client_message_id: String,
     /// `text`.
     pub kind: String,
-    /// The text.
+    /// The text; empty when the message is attachments only.
     pub content: String,
+    /// Media of the sender's, at most `domain::media::MAX_ATTACHMENTS`.
+    pub attachments: Vec<MediaId>,
     /// Now, Unix milliseconds.
     pub at_ms: i64,
 }
@@ -193,6 +200,8 @@ pub enum SendOutcome {
     NotFound,
     /// The tenant's daily message quota is reached.
     QuotaExceeded,
+    /// These attachments are unknown, not the sender's, or not stored (yet or any more).
+    InvalidAttachments(Vec<MediaId>),
 }
 
 /// Which messages a history page holds.
@@ -223,6 +232,8 @@ pub struct MessageEditRequest {
 
 /// Outcome of an edit, delete or reaction change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Returned once per call and matched at once, never stored in bulk: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum MessageChange {
     /// Done (or already so); the message as it is now.
     Done(Message),

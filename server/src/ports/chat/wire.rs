@@ -4,7 +4,9 @@
 
 use super::event::{EventPayload, MemberAdded, MemberRemoved, ReactionChanged, ReceiptRead};
 use super::types::{Conversation, Member, Message};
+use crate::domain::media::MediaStatus;
 use crate::domain::{ConversationId, Role, UserId};
+use crate::ports::MediaItem;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,6 +51,92 @@ pub struct MessageView {
     pub deleted: bool,
     /// Reactions grouped by emoji.
     pub reactions: Vec<ReactionView>,
+    /// The media it carries, in order (events stored before media existed have none).
+    #[serde(default)]
+    pub attachments: Vec<MediaView>,
+}
+
+/// A media item as clients see it (`GET /media/:id`, and each attachment of a message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaView {
+    /// Media id (UUID v7).
+    pub id: String,
+    /// The name it is shown and downloaded under.
+    pub filename: String,
+    /// The type sniffed from its bytes.
+    pub content_type: String,
+    /// Bytes of the original.
+    pub size: u64,
+    /// `awaiting_upload`, `pending` (being processed), `ready`, `failed` or `deleting`.
+    pub status: String,
+    /// Why processing failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Pixels across, as displayed (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixels down, as displayed (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A blurhash to paint while the picture loads (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    /// Renditions besides the original (`thumb`, `preview`), for `download?variant=`.
+    #[serde(default)]
+    pub variants: Vec<VariantView>,
+    /// Who uploaded it.
+    pub uploader_id: String,
+    /// Uploaded at (RFC 3339).
+    pub created_at: String,
+}
+
+/// A rendition of an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantView {
+    /// `thumb` or `preview`.
+    pub name: String,
+    /// Its type.
+    pub content_type: String,
+    /// Its bytes.
+    pub size: u64,
+    /// Pixels across.
+    pub width: u32,
+    /// Pixels down.
+    pub height: u32,
+}
+
+impl From<&MediaItem> for MediaView {
+    fn from(m: &MediaItem) -> Self {
+        Self {
+            id: m.id.to_string(),
+            filename: m.filename.as_str().to_owned(),
+            content_type: m.content_type.clone(),
+            size: m.size,
+            status: m.status.as_str().to_owned(),
+            failure: match &m.status {
+                MediaStatus::Failed(reason) => Some(reason.clone()),
+                _ => None,
+            },
+            width: m.width,
+            height: m.height,
+            placeholder: m.placeholder.clone(),
+            variants: m
+                .variants
+                .iter()
+                .map(|v| VariantView {
+                    name: v.variant.as_str().to_owned(),
+                    content_type: v.content_type.clone(),
+                    size: v.size,
+                    width: v.width,
+                    height: v.height,
+                })
+                .collect(),
+            uploader_id: m.uploader_id.to_string(),
+            created_at: rfc3339(m.created_at_ms),
+        }
+    }
 }
 
 /// Everyone who reacted with one emoji.
@@ -88,6 +176,7 @@ impl From<&Message> for MessageView {
                     user_ids: r.user_ids.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
+            attachments: m.attachments.iter().map(MediaView::from).collect(),
         }
     }
 }

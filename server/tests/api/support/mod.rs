@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod instance;
+#[macro_use]
+pub mod media;
 pub mod process;
 pub mod server;
 pub mod services;
@@ -17,7 +19,9 @@ use chemchat_server::domain::{Tenant, TenantId, Tier};
 pub const RELAXED_LIMITS: &str = "message.send.user=100000/s,message.send.tenant=100000/s,\
     message.edit.user=100000/s,reaction.user=100000/s,conversation.create.user=100000/s,\
     conversation.create.tenant=100000/s,member.change.user=100000/s,search.user=100000/s,\
-    search.tenant=100000/s,register.address=100000/s,register.tenant=100000/s";
+    search.tenant=100000/s,register.address=100000/s,register.tenant=100000/s,\
+    upload.user=100000/s,upload.tenant=100000/s,upload.address=100000/s,download.user=100000/s,\
+    download.tenant=100000/s";
 
 /// The database engines every store and API test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,6 +34,19 @@ pub fn search_url() -> String {
     )
 }
 
+/// The S3 server (s3s-fs, which checks SigV4 signatures) and its credentials.
+pub fn s3_endpoint() -> String {
+    service_env("CHEMCHAT_TEST_S3_ENDPOINT", "the S3 server (s3s-fs)")
+}
+
+/// The S3 server's access key id and secret.
+pub fn s3_credentials() -> (String, String) {
+    (
+        service_env("CHEMCHAT_TEST_S3_ACCESS_KEY", "the S3 server (s3s-fs)"),
+        service_env("CHEMCHAT_TEST_S3_SECRET_KEY", "the S3 server (s3s-fs)"),
+    )
+}
+
 fn service_env(name: &str, service: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(

@@ -79,6 +79,7 @@ pub fn new_message(conversation: ConversationId, sender: UserId, key: &str) -> N
         client_message_id: key.to_owned(),
         kind: "text".into(),
         content: format!("message {key}"),
+        attachments: Vec::new(),
         at_ms: 2_000,
     }
 }

@@ -104,7 +104,8 @@ pub(super) async fn delete(
         return Ok(MessageChange::Done(message));
     }
     sqlx::query(
-        "UPDATE messages SET content = NULL, deleted_at = $3 WHERE tenant_id = $1 AND id = $2",
+        "UPDATE messages SET content = NULL, attachment_names = NULL, deleted_at = $3 \
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
     .bind(id.to_string())
@@ -123,6 +124,7 @@ pub(super) async fn delete(
             .await
             .map_err(db)?;
     }
+    super::attachments::release(&mut tx, tenant, id, at_ms).await?;
     let Some(tombstone) = load_message(&mut tx, tenant, id).await? else {
         return Ok(MessageChange::NotFound);
     };

@@ -84,6 +84,7 @@ pub(super) async fn history(
         .await
         .map_err(db)?;
         attach_reactions(&mut messages, rows)?;
+        super::attachments::load(store.engine, &mut tx, tenant, &mut messages).await?;
     }
     tx.commit().await.map_err(db)?;
     Ok(Some(messages))

@@ -1,5 +1,6 @@
 //! The SQL implementation of [`ChatStore`], shared by both engines.
 
+mod attachments;
 mod changes;
 mod conversations;
 mod events;

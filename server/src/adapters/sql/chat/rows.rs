@@ -44,6 +44,7 @@ impl TryFrom<MessageRow> for Message {
             edited_at_ms: row.edited_at,
             deleted_at_ms: row.deleted_at,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         })
     }
 }
@@ -231,6 +232,7 @@ pub(super) async fn load_message(
     .await
     .map_err(db)?;
     attach_reactions(std::slice::from_mut(&mut message), rows)?;
+    super::attachments::load_one(tx, tenant, &mut message).await?;
     Ok(Some(message))
 }
 

@@ -74,6 +74,7 @@ pub(super) async fn messages_by_id(
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
+    super::attachments::load(store.engine, &mut tx, tenant, &mut messages).await?;
     tx.commit().await.map_err(db)?;
     attach_reactions(&mut messages, reactions)?;
     Ok(messages)

@@ -5,10 +5,11 @@
 //! counters, one insert of the messages and one of their events.
 
 use super::super::{SqlStore, Tx, db};
-use super::events;
 use super::messages::count_against_quota;
 use super::rows::{execute_batch, load_message, message_id};
-use crate::domain::{ConversationId, TenantId, UserId};
+use super::{attachments, events};
+use crate::domain::{ConversationId, MediaId, TenantId, UserId};
+use crate::ports::MediaItem;
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
 use serde_json::{Value, json};
@@ -41,6 +42,8 @@ enum Plan {
     SameAs(usize),
     NotFound,
     QuotaExceeded,
+    /// Attachments the sender may not attach.
+    Refused(Vec<MediaId>),
 }
 
 /// Runs one batch; the outcomes are in the order of `sends`.
@@ -77,6 +80,7 @@ pub(super) async fn run(
         };
         plans.push(plan);
     }
+    let media = check_attachments(store, &mut tx, tenant, sends, &mut plans).await?;
     count_quota(&mut tx, tenant, sends, &mut plans).await?;
 
     // Number the new messages, per conversation in queue order.
@@ -93,7 +97,7 @@ pub(super) async fn run(
                 *c
             })
             .unwrap_or_default();
-        let message = new_message(m, seq);
+        let message = new_message(m, seq, &media);
         stored.push(events::stored(
             tenant,
             m.conversation_id,
@@ -107,6 +111,7 @@ pub(super) async fn run(
     if !messages.is_empty() {
         advance_counters(store, &mut tx, tenant, &counters, &messages).await?;
         insert_messages(store, &mut tx, tenant, &messages).await?;
+        attachments::link(store, &mut tx, tenant, &messages).await?;
         events::insert_all(store, &mut tx, tenant, &stored).await?;
     }
     let mut outcomes = Vec::with_capacity(plans.len());
@@ -119,10 +124,12 @@ pub(super) async fn run(
             },
             Plan::SameAs(first) => match &plans[*first] {
                 Plan::New(index) => SendOutcome::Duplicate(messages[*index].clone()),
+                Plan::Refused(ids) => SendOutcome::InvalidAttachments(ids.clone()),
                 _ => SendOutcome::QuotaExceeded,
             },
             Plan::NotFound => SendOutcome::NotFound,
             Plan::QuotaExceeded => SendOutcome::QuotaExceeded,
+            Plan::Refused(ids) => SendOutcome::InvalidAttachments(ids.clone()),
         });
     }
     events::commit(store, tx, &stored).await?;
@@ -255,7 +262,39 @@ async fn count_all(
     Ok(counted.is_some())
 }
 
-fn new_message(m: &NewMessage, seq: i64) -> Message {
+/// Reads the items the new sends attach (only when some do: most sends carry none) and refuses
+/// the sends whose attachments are not the sender's to attach.
+async fn check_attachments(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+    plans: &mut [Plan],
+) -> StoreResult<HashMap<MediaId, MediaItem>> {
+    let mut wanted: Vec<MediaId> = Vec::new();
+    for (send, plan) in sends.iter().zip(plans.iter()) {
+        if matches!(plan, Plan::New(_)) {
+            wanted.extend_from_slice(&send.message.attachments);
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = attachments::items(store, tx, tenant, wanted.into_iter()).await?;
+    for (send, plan) in sends.iter().zip(plans.iter_mut()) {
+        if !matches!(plan, Plan::New(_)) {
+            continue;
+        }
+        let m = &send.message;
+        let refused = attachments::refused(&m.attachments, m.sender_id, &found);
+        if !refused.is_empty() {
+            *plan = Plan::Refused(refused);
+        }
+    }
+    Ok(found)
+}
+
+fn new_message(m: &NewMessage, seq: i64, media: &HashMap<MediaId, MediaItem>) -> Message {
     Message {
         id: m.id,
         conversation_id: m.conversation_id,
@@ -269,6 +308,11 @@ fn new_message(m: &NewMessage, seq: i64) -> Message {
         edited_at_ms: None,
         deleted_at_ms: None,
         reactions: Vec::new(),
+        attachments: m
+            .attachments
+            .iter()
+            .filter_map(|id| media.get(id).cloned())
+            .collect(),
     }
 }
 
@@ -332,6 +376,7 @@ async fn insert_messages(
                 "client": m.client_message_id,
                 "kind": m.kind,
                 "content": m.content,
+                "names": attachments::searchable_names(&m.attachments),
                 "at": m.created_at_ms,
             })
         })
@@ -341,8 +386,9 @@ async fn insert_messages(
         tx,
         tenant,
         "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, client_message_id, \
-         kind, content, created_at) \
-         SELECT $1, id, conversation, seq, sender, client, kind, content, at FROM ({rows}) AS k",
+         kind, content, attachment_names, created_at) \
+         SELECT $1, id, conversation, seq, sender, client, kind, content, names, at \
+         FROM ({rows}) AS k",
         &[
             ("id", "text"),
             ("conversation", "text"),
@@ -351,6 +397,7 @@ async fn insert_messages(
             ("client", "text"),
             ("kind", "text"),
             ("content", "text"),
+            ("names", "text"),
             ("at", "bigint"),
         ],
         rows,

@@ -19,8 +19,14 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendBody {
-    /// The text, stored byte-exact; 1 to the configured maximum of characters.
+    /// The text, stored byte-exact; 1 to the configured maximum of characters (may be empty
+    /// when the message carries attachments).
+    #[serde(default)]
     pub content: String,
+    /// Ids of media you uploaded (`POST /media/upload`), at most 10.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub attachments: Vec<crate::domain::MediaId>,
     /// Your idempotency key: a retry with the same key returns the original message.
     pub client_message_id: Option<String>,
     /// `text` (the default).
@@ -113,6 +119,7 @@ pub async fn send(
     let request = SendRequest {
         content: body.content,
         client_message_id,
+        attachments: body.attachments,
     };
     let sent = state
         .app
