@@ -122,16 +122,26 @@ fn mislabelled_and_garbage_inputs_never_panic() {
     assert_never_panics(cases);
 }
 
-/// Writes the samples as a cargo-fuzz seed corpus (format byte + file, as the fuzz target
-/// expects): `IMAGE_FUZZ_SEEDS=fuzz/corpus/image_pipeline cargo test -- --ignored fuzz_seeds`.
+/// The samples as a cargo-fuzz seed corpus (format byte + file, as the fuzz target reads them),
+/// written to `IMAGE_FUZZ_SEEDS` when set (`IMAGE_FUZZ_SEEDS=fuzz/corpus/image_pipeline cargo
+/// test fuzz_seeds`), else to a temporary folder; each seed must read back as its own format.
 #[test]
-#[ignore = "writes files; run by hand to seed the fuzz corpus"]
-fn write_fuzz_seeds() {
-    let dir = std::env::var("IMAGE_FUZZ_SEEDS").expect("set IMAGE_FUZZ_SEEDS to a directory");
+fn fuzz_seeds_read_back_as_their_format() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = std::env::var("IMAGE_FUZZ_SEEDS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| temporary.path().to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
     for (index, (format, bytes)) in samples().into_iter().enumerate() {
         let selector = ImageFormat::ALL.iter().position(|f| *f == format).unwrap() as u8;
-        let path = std::path::Path::new(&dir).join(format!("seed-{index}-{format:?}"));
-        std::fs::write(path, [&[selector], bytes.as_slice()].concat()).unwrap();
+        let path = dir.join(format!("seed-{index}-{format:?}"));
+        std::fs::write(&path, [&[selector], bytes.as_slice()].concat()).unwrap();
+        let seed = std::fs::read(&path).unwrap();
+        let (&read, rest) = seed.split_first().unwrap();
+        assert_eq!(
+            ImageFormat::ALL[usize::from(read) % ImageFormat::ALL.len()],
+            format
+        );
+        assert_eq!(rest, bytes.as_slice());
     }
 }
