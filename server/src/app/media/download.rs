@@ -110,13 +110,33 @@ impl App {
     /// (`<img src>`). The grant was issued to a reader; reading rights are checked again.
     pub async fn download_granted(
         &self,
+        id: MediaId,
         token: &str,
         range: Option<RangeRequest>,
     ) -> AppResult<Download> {
         let grant = self
             .tokens
             .verify_grant(GrantKind::Download, token)
-            .map_err(|_| AppError::unauthenticated("the download URL is invalid or has expired"))?;
+            .ok()
+            .filter(|grant| grant.media == id)
+            .ok_or_else(|| {
+                AppError::unauthenticated("the download URL is invalid or has expired")
+            })?;
+        // The same budgets as a download with a header: a signed URL is no way around them.
+        let tenant = self
+            .store
+            .tenant(&grant.tenant)
+            .await?
+            .ok_or_else(media_not_found)?;
+        self.charge(
+            tenant.tier,
+            Action::Download,
+            &[
+                Subject::User(&tenant.id, grant.user),
+                Subject::Tenant(&tenant.id),
+            ],
+        )
+        .await?;
         let variant = grant
             .variant
             .as_deref()

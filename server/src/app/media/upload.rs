@@ -274,11 +274,13 @@ impl App {
     }
 
     /// The bytes of a direct upload to local storage, sent to the server's signed URL.
-    pub async fn receive_upload(&self, token: &str, body: BlobBody) -> AppResult<()> {
+    pub async fn receive_upload(&self, id: MediaId, token: &str, body: BlobBody) -> AppResult<()> {
         let grant = self
             .tokens
             .verify_grant(GrantKind::Upload, token)
-            .map_err(|_| AppError::unauthenticated("the upload URL is invalid or has expired"))?;
+            .ok()
+            .filter(|grant| grant.media == id)
+            .ok_or_else(|| AppError::unauthenticated("the upload URL is invalid or has expired"))?;
         let item = self
             .store
             .media(&grant.tenant, grant.media)

@@ -117,16 +117,22 @@ pub async fn download(
 
 /// `GET /media/{id}/content?token=…`: the same as `download`, authorised by a signed URL from
 /// `GET /media/{id}` (for `<img src>` and other clients that cannot send a header).
+#[utoipa::path(get, path = "/api/v1/media/{id}/content", tag = "media",
+    params(("id" = String, Path, description = "media id"),
+        ("token" = String, Query, description = "the signed token of a `downloadUrls` entry")),
+    responses((status = 200, description = "the bytes"), (status = 206, description = "a range"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 416, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn content(
     State(state): State<HttpState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    media_id(&id)?;
+    let id = media_id(&id)?;
     let download = state
         .app
-        .download_granted(&query.token, range(&headers))
+        .download_granted(id, &query.token, range(&headers))
         .await?;
     Ok(respond(download, &headers))
 }

@@ -161,16 +161,23 @@ pub struct TokenQuery {
 
 /// `PUT /media/{id}/blob?token=…`: the bytes of a direct upload when media are on local disk.
 /// The signed token is the authorisation; it names the item, so the path's id must match.
+#[utoipa::path(put, path = "/api/v1/media/{id}/blob", tag = "media",
+    params(("id" = String, Path, description = "media id"),
+        ("token" = String, Query, description = "the signed token of the `uploadUrl`")),
+    request_body(content_type = "application/octet-stream", description = "exactly the announced bytes"),
+    responses((status = 204, description = "stored; complete the upload next"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn receive(
     State(state): State<HttpState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    media_id(&id)?;
+    let id = media_id(&id)?;
     state
         .app
-        .receive_upload(&query.token, idle_limited(body.into_data_stream()))
+        .receive_upload(id, &query.token, idle_limited(body.into_data_stream()))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
