@@ -97,13 +97,16 @@ async fn start(storage: &str, dir: &std::path::Path) -> (Client, tokio::sync::on
     let http = reqwest::Client::new();
     let password = "media benchmark password";
     http.post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "bench", "email": "bench@example.com", "password": password}))
+        .json(
+            &json!({"username": "bench", "displayName": "Bench", "email": "bench@example.com",
+                      "password": password}),
+        )
         .send()
         .await
         .unwrap();
     let login: Value = http
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "bench", "password": password}))
+        .json(&json!({"username": "bench", "password": password, "deviceId": "bench"}))
         .send()
         .await
         .unwrap()
