@@ -158,14 +158,8 @@ impl App {
         variant: Variant,
     ) -> AppResult<String> {
         let ttl = self.media.download_url_ttl;
-        let (content_type, disposition) = presentation(item, variant)?;
-        let key = blob_key(&tenant.id, item.id, variant);
-        let download = DownloadAs {
-            content_type: &content_type,
-            disposition: &disposition,
-        };
-        if let Some(presigned) = self.media.blobs.presign_get(&key, ttl, download).await? {
-            return Ok(presigned.url);
+        if let Some(url) = self.presigned_download(&tenant.id, item, variant).await? {
+            return Ok(url);
         }
         let grant = Grant {
             kind: GrantKind::Download,
@@ -179,6 +173,25 @@ impl App {
         Ok(format!("/api/v1/media/{}/content?token={token}", item.id))
     }
 
+    /// The store's presigned URL for one variant (at most 5 minutes), `None` when the store
+    /// cannot sign (local disk).
+    async fn presigned_download(
+        &self,
+        tenant: &TenantId,
+        item: &MediaItem,
+        variant: Variant,
+    ) -> AppResult<Option<String>> {
+        let (content_type, disposition) = presentation(item, variant)?;
+        let ttl = self.media.download_url_ttl.min(Duration::from_secs(300));
+        let download = DownloadAs {
+            content_type: &content_type,
+            disposition: &disposition,
+        };
+        let key = blob_key(tenant, item.id, variant);
+        let presigned = self.media.blobs.presign_get(&key, ttl, download).await?;
+        Ok(presigned.map(|p| p.url))
+    }
+
     async fn serve(
         &self,
         tenant: &TenantId,
@@ -186,16 +199,11 @@ impl App {
         variant: Variant,
         range: Option<RangeRequest>,
     ) -> AppResult<Download> {
+        if let Some(url) = self.presigned_download(tenant, item, variant).await? {
+            return Ok(Download::Redirect(url));
+        }
         let (content_type, disposition) = presentation(item, variant)?;
         let key = blob_key(tenant, item.id, variant);
-        let ttl = self.media.download_url_ttl.min(Duration::from_secs(300));
-        let download = DownloadAs {
-            content_type: &content_type,
-            disposition: &disposition,
-        };
-        if let Some(presigned) = self.media.blobs.presign_get(&key, ttl, download).await? {
-            return Ok(Download::Redirect(presigned.url));
-        }
         let size = variant_size(item, variant)?;
         let range = match range {
             None => None,
