@@ -47,6 +47,27 @@ pub enum Command {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Administer a tenant's people from the command line.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+/// Subcommands of `admin`.
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Give a user a tenant role: how a tenant gets its first owner or admin (recorded in the
+    /// audit trail as done from the command line).
+    Grant {
+        /// Tenant id.
+        tenant: String,
+        /// Username, email or user id.
+        user: String,
+        /// owner, admin, moderator or member.
+        role: String,
+    },
 }
 
 /// Subcommands of `tenant`.

@@ -1,7 +1,7 @@
 //! `chemchat-server`: parse the command line, load the configuration, run.
 
-use chemchat_server::cli::{Cli, Command, TenantAction};
-use chemchat_server::domain::{Tenant, TenantId, Tier};
+use chemchat_server::cli::{AdminAction, Cli, Command, TenantAction};
+use chemchat_server::domain::{Tenant, TenantId, TenantRole, Tier};
 use chemchat_server::{Server, config, server, shutdown_signal, telemetry};
 use clap::Parser;
 use std::process::ExitCode;
@@ -59,6 +59,18 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
                 tracing::info!(tenant = %id, table, rows, "purged");
             }
             tracing::info!(tenant = %id, rows = report.total(), "tenant purged");
+            Ok(())
+        }
+        Command::Admin {
+            action: AdminAction::Grant { tenant, user, role },
+        } => {
+            let tenant = TenantId::parse(&tenant)
+                .map_err(|e| anyhow::anyhow!("admin grant: `{tenant}` is not a tenant id: {e}"))?;
+            let role = TenantRole::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("admin grant: role must be owner, admin, moderator or member")
+            })?;
+            let id = server::grant_role(&settings, &tenant, &user, role).await?;
+            tracing::info!(%tenant, user = %id, role = role.as_str(), "role granted");
             Ok(())
         }
         Command::Tenant {

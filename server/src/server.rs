@@ -403,6 +403,20 @@ pub async fn upsert_tenant(settings: &Settings, tenant: &Tenant) -> anyhow::Resu
     Ok(store.upsert_tenant(tenant).await?)
 }
 
+/// Gives a user of `tenant` a tenant role (the `admin grant` subcommand).
+pub async fn grant_role(
+    settings: &Settings,
+    tenant: &TenantId,
+    user: &str,
+    role: crate::domain::TenantRole,
+) -> anyhow::Result<crate::domain::UserId> {
+    let store = open_store(settings).await?;
+    let now_ms = crate::ports::Clock::now_ms(&SystemClock);
+    crate::app::people::grant_role(&store, tenant, user, role, now_ms)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
+}
+
 /// Deletes every row of one tenant (the `tenant purge` subcommand).
 pub async fn purge_tenant(
     settings: &Settings,
@@ -471,7 +485,14 @@ async fn ensure_tenants(settings: &Settings, store: &dyn Store) -> anyhow::Resul
             store.ensure_tenant(&tenant).await?;
         }
     }
-    Ok(Tenancy { pinned, default })
+    // The embedded default is administered by whoever registers first: `make run` needs no
+    // command line to get an owner. A deployment on PostgreSQL bootstraps with `admin grant`.
+    let first_user_owns = pinned.is_none() && store.engine() == "sqlite";
+    Ok(Tenancy {
+        pinned,
+        default,
+        first_user_owns,
+    })
 }
 
 /// The signing secret: configured, or for the embedded SQLite default generated once and kept

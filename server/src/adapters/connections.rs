@@ -58,6 +58,11 @@ impl ConnectionLedger for LocalLedger {
         Ok(())
     }
 
+    async fn tenant_connections(&self, tenant: &TenantId) -> anyhow::Result<u64> {
+        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(tenants.get(tenant).map_or(0, |entry| entry.total))
+    }
+
     async fn release(
         &self,
         tenant: &TenantId,

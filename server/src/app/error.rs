@@ -39,6 +39,10 @@ pub enum ErrorCode {
     RefreshTokenReused,
     /// Authenticated but not allowed.
     Forbidden,
+    /// The account is suspended until the time the message gives.
+    AccountSuspended,
+    /// The account is banned.
+    AccountBanned,
     /// No such route.
     NotFound,
     /// The route exists but not with this method.
@@ -73,6 +77,8 @@ pub enum ErrorCode {
     MediaNotReady,
     /// Attachments that are unknown, someone else's, or not stored; the message names them.
     InvalidAttachments,
+    /// The avatar is not a ready image the caller uploaded.
+    InvalidAvatar,
     /// A direct upload's stored object does not match what was announced (missing, wrong size).
     UploadMismatch,
     /// The requested byte range lies outside the file.
@@ -110,6 +116,8 @@ impl ErrorCode {
             ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
             ErrorCode::RefreshTokenReused => "refresh_token_reused",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::AccountSuspended => "account_suspended",
+            ErrorCode::AccountBanned => "account_banned",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::TenantNotFound => "tenant_not_found",
@@ -127,6 +135,7 @@ impl ErrorCode {
             ErrorCode::MediaNotFound => "media_not_found",
             ErrorCode::MediaNotReady => "media_not_ready",
             ErrorCode::InvalidAttachments => "invalid_attachments",
+            ErrorCode::InvalidAvatar => "invalid_avatar",
             ErrorCode::UploadMismatch => "upload_mismatch",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::ReactionLimit => "reaction_limit",

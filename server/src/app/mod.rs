@@ -3,6 +3,7 @@
 //! **API boundary**: this layer knows nothing of HTTP, WebSockets, SQL dialects or Redis. It sees
 //! the world through the ports in [`crate::ports`] and speaks in [`crate::domain`] values.
 
+mod audit;
 pub mod auth;
 mod backoff;
 pub mod chat;
@@ -10,6 +11,7 @@ mod error;
 pub mod indexer;
 mod limits;
 pub mod media;
+pub mod people;
 pub mod tenancy;
 
 pub use error::{AppError, AppResult, ErrorCode};

@@ -10,6 +10,8 @@ pub struct Tenancy {
     pub pinned: Option<TenantId>,
     /// The tenant of requests that name none.
     pub default: TenantId,
+    /// The first user of the default tenant becomes its owner (the embedded default).
+    pub first_user_owns: bool,
 }
 
 impl App {

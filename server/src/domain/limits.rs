@@ -70,6 +70,8 @@ pub enum Action {
     Upload,
     /// Downloading media the server streams.
     Download,
+    /// Reading a media item's metadata, or asking for a direct upload to be checked.
+    MediaRead,
     /// Logging in.
     Login,
     /// Registering an account.
@@ -78,11 +80,20 @@ pub enum Action {
     MfaCode,
     /// Opening a WebSocket.
     Connect,
+    /// Looking people up: directory searches and profile reads.
+    Lookup,
+    /// Changing one's own profile.
+    ProfileChange,
+    /// Changing one's password (every attempt counts, so the current password cannot be
+    /// guessed through it).
+    PasswordChange,
+    /// An administrator's or moderator's action on an account, and reads of the admin API.
+    Administer,
 }
 
 impl Action {
     /// Every action, for documentation and parsing.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 17] = [
         Action::SendMessage,
         Action::EditMessage,
         Action::React,
@@ -91,10 +102,15 @@ impl Action {
         Action::Search,
         Action::Upload,
         Action::Download,
+        Action::MediaRead,
         Action::Login,
         Action::Register,
         Action::MfaCode,
         Action::Connect,
+        Action::Lookup,
+        Action::ProfileChange,
+        Action::PasswordChange,
+        Action::Administer,
     ];
 
     /// The name in errors, metrics and `CHEMCHAT_RATE_LIMITS`.
@@ -108,10 +124,15 @@ impl Action {
             Action::Search => "search",
             Action::Upload => "upload",
             Action::Download => "download",
+            Action::MediaRead => "media.read",
             Action::Login => "login",
             Action::Register => "register",
             Action::MfaCode => "mfa.code",
             Action::Connect => "connect",
+            Action::Lookup => "user.lookup",
+            Action::ProfileChange => "profile.change",
+            Action::PasswordChange => "password.change",
+            Action::Administer => "admin",
         }
     }
 }
@@ -190,6 +211,12 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
             Rate::new(2_000, 1, 10_000),
             Rate::new(20_000, 1, 100_000),
         ),
+        (Action::MediaRead, Scope::User) => Rate::new(20, 1, 100),
+        (Action::MediaRead, Scope::Tenant) => by_tier(
+            Rate::new(200, 1, 1_000),
+            Rate::new(2_000, 1, 10_000),
+            Rate::new(20_000, 1, 100_000),
+        ),
         (Action::Login, Scope::Address) => Rate::new(30, 60, 30),
         (Action::Login, Scope::Account) => Rate::new(10, 60, 10),
         (Action::Register, Scope::Address) => Rate::new(10, 3_600, 5),
@@ -201,6 +228,17 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
         (Action::MfaCode, Scope::User) => Rate::new(5, 900, 5),
         // Generous: after a deploy every client behind one office NAT reconnects at once.
         (Action::Connect, Scope::Address) => Rate::new(300, 60, 300),
+        // A client renders a screen of names at once, then looks up as someone types.
+        (Action::Lookup, Scope::User) => Rate::new(5, 1, 50),
+        (Action::Lookup, Scope::Tenant) => by_tier(
+            Rate::new(50, 1, 200),
+            Rate::new(500, 1, 2_000),
+            Rate::new(5_000, 1, 20_000),
+        ),
+        (Action::ProfileChange, Scope::User) => Rate::new(10, 60, 10),
+        (Action::PasswordChange, Scope::User) => Rate::new(5, 3_600, 5),
+        (Action::PasswordChange, Scope::Address) => Rate::new(30, 3_600, 30),
+        (Action::Administer, Scope::User) => Rate::new(2, 1, 60),
         _ => return None,
     };
     Some(rate)

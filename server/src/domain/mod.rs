@@ -6,6 +6,7 @@ mod ids;
 mod limits;
 pub mod media;
 mod message;
+mod people;
 mod tenant;
 mod text;
 mod user;
@@ -17,6 +18,7 @@ pub use conversation::{
 pub use ids::{AuditId, ConversationId, EventId, MediaId, MessageId, SessionId, UserId};
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
+pub use people::{AccountStatus, ClientInfo, NamePrefix, Reason, StatusText, TenantRole, name_key};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;
 pub use user::{DeviceId, DisplayName, Email, LoginName, Password, Username};

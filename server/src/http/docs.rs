@@ -4,7 +4,7 @@
 
 use super::HttpState;
 use super::routes::media::{download as media_get, upload as media_put};
-use super::routes::{auth, chat, search};
+use super::routes::{admin, auth, chat, people, search};
 use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -56,13 +56,16 @@ impl Modify for BearerAuth {
         to name the tenant; authenticate with `Authorization: Bearer <accessToken>` from \
         `POST /api/v1/auth/login`."),
     paths(
-        auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::mfa_setup,
+        auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
+        auth::change_password, auth::mfa_setup,
         auth::mfa_enable, auth::mfa_verify, auth::mfa_disable,
         chat::list, chat::create, chat::show, chat::add_members, chat::remove_member,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,
         chat::unreact, chat::read, chat::sync, search::messages, search::conversations,
         media_put::multipart, media_put::announce, media_put::receive, media_put::complete,
         media_get::details, media_get::download, media_get::content,
+        people::list, people::show, admin::users, admin::update_user, admin::audit,
+        admin::usage,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -73,6 +76,8 @@ impl Modify for BearerAuth {
         (name = "sync", description = "Catching up after being offline"),
         (name = "search", description = "Full-text search over your messages; conversations by name"),
         (name = "media", description = "Uploads, attachments' metadata, thumbnails and downloads"),
+        (name = "people", description = "The directory, profiles and presence"),
+        (name = "admin", description = "Accounts and the audit trail, for moderators and administrators"),
     )
 )]
 #[derive(Debug)]

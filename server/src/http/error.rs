@@ -26,7 +26,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Unauthenticated | TokenExpired | InvalidCredentials | MfaRequired | InvalidMfaToken
         | InvalidRefreshToken | RefreshTokenReused => StatusCode::UNAUTHORIZED,
-        Forbidden => StatusCode::FORBIDDEN,
+        Forbidden | AccountSuspended | AccountBanned => StatusCode::FORBIDDEN,
         NotFound | TenantNotFound | UserNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UsernameTaken | EmailTaken | MfaAlreadyEnabled | MfaNotEnabled => StatusCode::CONFLICT,
@@ -34,7 +34,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MediaNotReady | UploadMismatch => StatusCode::CONFLICT,
         RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         StaleVersion | MessageDeleted | LastOwner | ReactionLimit => StatusCode::CONFLICT,
-        InvalidMembers | InvalidAttachments => StatusCode::UNPROCESSABLE_ENTITY,
+        InvalidMembers | InvalidAttachments | InvalidAvatar => StatusCode::UNPROCESSABLE_ENTITY,
         RateLimited | QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable | Busy => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,

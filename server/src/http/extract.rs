@@ -6,7 +6,7 @@ use super::client_ip::ClientAddr;
 use super::error::ApiError;
 use crate::app::ErrorCode;
 use crate::app::auth::{Principal, TokenKind};
-use crate::domain::Tenant;
+use crate::domain::{ClientInfo, Tenant};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -146,6 +146,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
         };
         Ok(Self(ip))
+    }
+}
+
+/// The client as the audit trail records it: its address and `User-Agent`.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        Ok(Self(ClientInfo::new(ip, agent)))
     }
 }
 

@@ -51,6 +51,9 @@ pub trait ConnectionLedger: Send + Sync + Debug + 'static {
         ttl: Duration,
     ) -> anyhow::Result<()>;
 
+    /// Live connections the tenant holds now, on every instance.
+    async fn tenant_connections(&self, tenant: &TenantId) -> anyhow::Result<u64>;
+
     /// Forgets a connection.
     async fn release(
         &self,

@@ -149,8 +149,8 @@ pub trait MediaStore: Send + Sync + Debug + 'static {
     /// An item, whoever asks (callers check [`MediaStore::may_read_media`]).
     async fn media(&self, tenant: &TenantId, id: MediaId) -> StoreResult<Option<MediaItem>>;
 
-    /// Whether `viewer` may read the item: its uploader, or a current member of a conversation
-    /// in which a message carries it.
+    /// Whether `viewer` may read the item: its uploader, a current member of a conversation in
+    /// which a message carries it, or anyone in the tenant when it is someone's avatar.
     async fn may_read_media(
         &self,
         tenant: &TenantId,

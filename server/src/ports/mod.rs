@@ -10,6 +10,7 @@ mod event_log;
 mod images;
 mod limits;
 mod media;
+mod people;
 mod presence;
 mod revocations;
 mod search;
@@ -28,6 +29,10 @@ pub use images::{ImageOutput, ImagePipeline, RenditionBytes};
 pub use limits::{RateLimiter, Throttled};
 pub use media::{
     Completion, MediaItem, MediaStore, MediaWrite, NewMedia, Processed, Rendition, StorageQuota,
+};
+pub use people::{
+    AccountChange, AuditQuery, PeopleStore, ProfileChange, ProfileUpdate, PublicUser, TenantUsage,
+    UserQuery,
 };
 pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use revocations::{Revocation, Revocations, SessionScope};

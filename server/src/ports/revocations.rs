@@ -2,7 +2,7 @@
 //! authenticated with has ended, on this instance and on every other.
 //!
 //! **Invariant**: a use case that ends sessions (logout, refresh-token reuse, an MFA change,
-//! and later suspension, deletion and password changes) reports it here right after its
+//! a password change, a suspension, a ban, an MFA reset) reports it here right after its
 //! transaction committed; every connection that authenticated with one of those sessions is
 //! closed with 4401, wherever it is connected.
 

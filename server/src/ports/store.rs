@@ -4,7 +4,9 @@
 //! and each method is one transaction, so a use case never leaves a partial write behind.
 
 use super::SessionScope;
-use crate::domain::{AuditId, DeviceId, SessionId, Tenant, TenantId, UserId};
+use crate::domain::{
+    AccountStatus, AuditId, DeviceId, MediaId, SessionId, Tenant, TenantId, TenantRole, UserId,
+};
 use async_trait::async_trait;
 use std::fmt::Debug;
 
@@ -44,6 +46,14 @@ pub struct StoredUser {
     pub mfa_last_step: i64,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
+    /// Tenant role.
+    pub role: TenantRole,
+    /// Whether the account may be used (as stored: a suspension may have run out).
+    pub status: AccountStatus,
+    /// Avatar image.
+    pub avatar: Option<MediaId>,
+    /// Status text; empty when none.
+    pub status_text: String,
 }
 
 /// A user to create.
@@ -61,6 +71,10 @@ pub struct NewUser {
     pub password_hash: String,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
+    /// Tenant role.
+    pub role: TenantRole,
+    /// Made owner instead when the tenant has no user yet (the embedded default's bootstrap).
+    pub owner_if_first: bool,
 }
 
 /// Outcome of creating a user.
@@ -138,12 +152,16 @@ pub struct AuditEntry {
     pub id: AuditId,
     /// When, Unix milliseconds.
     pub at_ms: i64,
-    /// The user concerned, when known.
+    /// Who acted (or whose account it concerns, for logins), when known.
     pub user_id: Option<UserId>,
-    /// What happened, e.g. `login.succeeded`.
+    /// What happened, e.g. `login.succeeded`, `user.suspended`.
     pub action: String,
+    /// What it was done to, e.g. `user:<id>`, `message:<id>`.
+    pub target: Option<String>,
     /// The client address, when known.
     pub ip: Option<String>,
+    /// The client's `User-Agent`, when known.
+    pub user_agent: Option<String>,
     /// Extra facts as JSON (never secrets).
     pub detail: serde_json::Value,
 }
@@ -151,7 +169,9 @@ pub struct AuditEntry {
 /// Persistence for the use cases. Implemented once over SQL for SQLite and PostgreSQL. The chat
 /// methods live in [`super::ChatStore`].
 #[async_trait]
-pub trait Store: super::ChatStore + super::MediaStore + Send + Sync + Debug + 'static {
+pub trait Store:
+    super::ChatStore + super::MediaStore + super::PeopleStore + Send + Sync + Debug + 'static
+{
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 
@@ -258,5 +278,11 @@ pub trait Store: super::ChatStore + super::MediaStore + Send + Sync + Debug + 's
     async fn append_audit(&self, tenant: &TenantId, entry: &AuditEntry) -> StoreResult<()>;
 
     /// The newest audit entries of the tenant, newest first.
-    async fn audit_entries(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    async fn audit_entries(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let query = super::AuditQuery {
+            limit,
+            ..Default::default()
+        };
+        self.audit_page(tenant, &query).await
+    }
 }

@@ -289,4 +289,26 @@ async fn connections_are_limited_per_user_and_per_tenant_across_instances() {
     assert!(admitted < 3, "{admitted} admitted before the refusal");
     assert_eq!(code, 4429);
     assert!(reason.contains("maxConnections"), "{reason}");
+
+    // An administrator's usage counts the live sockets of every instance: alice's one left
+    // and those admitted (sockets dropped above leave the ledger when their tasks end).
+    let store = db.store().await;
+    let default = crate::support::t("default");
+    let admin = chemchat_server::domain::TenantRole::Admin;
+    chemchat_server::app::people::grant_role(&store, &default, "alice", admin, 1)
+        .await
+        .unwrap();
+    let live = open.len() as u64 + 1;
+    let mut usage = Value::Null;
+    for _ in 0..50 {
+        let (status, body) = b.api.get_as(&alice.token, "/api/v1/admin/usage").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        usage = body;
+        if usage["connections"]["used"] == live {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(usage["connections"]["used"], live, "{usage}");
+    assert_eq!(usage["connections"]["limit"], 3);
 }

@@ -18,6 +18,7 @@ mod messaging_api;
 mod messaging_inputs;
 mod messaging_rls;
 mod messaging_store;
+mod people_api;
 mod search_api;
 mod search_opensearch;
 mod search_stack;

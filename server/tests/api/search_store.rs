@@ -73,9 +73,8 @@ async fn messages_stored_before_the_migration_are_found(engine: Engine) {
         .upsert_tenant(&tenant("acme", Tier::Enterprise))
         .await
         .unwrap();
-    let alice = store_user(&store, "acme", "alice").await;
-    let room = store_group(&store, "acme", alice, &[]).await;
     // Written as the schema of then stood (the store's statements follow the newest schema).
+    let (alice, room) = old_user_and_room(&store).await;
     let kept = old_message(&store, room, alice, 1, Some("an older message")).await;
     old_message(&store, room, alice, 2, None).await;
 
@@ -94,6 +93,36 @@ both_engines!(backfill, messages_stored_before_the_migration_are_found);
 
 /// A message row of tenant `acme` as the messaging migration created the table: `None` content
 /// is a tombstone. Moves the conversation's counter past it.
+/// A user and a group of theirs, as the schema of the search migration's time stood.
+async fn old_user_and_room(store: &SqlStore) -> (UserId, ConversationId) {
+    let (alice, room) = (UserId::generate(), ConversationId::generate());
+    for (sql, id) in [
+        (
+            "INSERT INTO users (tenant_id, id, username, email, display_name, password_hash, \
+             created_at, updated_at) VALUES ('acme', $1, 'alice', 'alice@example.com', 'alice', \
+             'x', 1, 1)",
+            alice.to_string(),
+        ),
+        (
+            "INSERT INTO conversations (tenant_id, id, kind, name, created_by, created_at, \
+             last_activity_at) VALUES ('acme', $1, 'group', 'team', $2, 1, 1)",
+            room.to_string(),
+        ),
+        (
+            "INSERT INTO conversation_members (tenant_id, conversation_id, user_id, role, \
+             joined_at) VALUES ('acme', $1, $2, 'owner', 1)",
+            room.to_string(),
+        ),
+    ] {
+        let mut query = sqlx::query(sql).bind(id);
+        if sql.contains("$2") {
+            query = query.bind(alice.to_string());
+        }
+        query.execute(store.pool()).await.unwrap();
+    }
+    (alice, room)
+}
+
 async fn old_message(
     store: &SqlStore,
     room: ConversationId,

@@ -3,7 +3,7 @@
 use crate::support::store::store_with;
 use crate::support::{Engine, TestDb, t, tenant};
 use chemchat_server::adapters::sql::SqlStore;
-use chemchat_server::domain::{AuditId, DeviceId, SessionId, Tier, UserId};
+use chemchat_server::domain::{AuditId, DeviceId, SessionId, TenantRole, Tier, UserId};
 use chemchat_server::ports::{
     AuditEntry, MfaChange, NewSession, NewUser, Rotation, SessionScope, Store, TokenSwap,
     UserCreation,
@@ -23,6 +23,8 @@ fn new_user(name: &str) -> NewUser {
         display_name: name.to_uppercase(),
         password_hash: "$argon2id$fake".to_owned(),
         created_at_ms: 1_700_000_000_000,
+        role: TenantRole::Member,
+        owner_if_first: false,
     }
 }
 
@@ -32,7 +34,9 @@ fn audit(action: &str, user: Option<UserId>, at_ms: i64) -> AuditEntry {
         at_ms,
         user_id: user,
         action: action.to_owned(),
+        target: None,
         ip: Some("127.0.0.1".to_owned()),
+        user_agent: None,
         detail: json!({ "k": "v" }),
     }
 }

@@ -37,7 +37,9 @@ async fn seed(store: &SqlStore, tenant: &str) {
         at_ms: 1_000,
         user_id: Some(alice),
         action: "login".to_owned(),
+        target: None,
         ip: None,
+        user_agent: None,
         detail: serde_json::json!({}),
     };
     store

@@ -44,6 +44,13 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return 0
 ";
 
+/// KEYS: tenant set. Counts the connections whose expiry is still ahead.
+const COUNT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+";
+
 /// Live connections of every instance, in Redis.
 #[derive(Debug)]
 pub struct RedisLedger {
@@ -51,6 +58,7 @@ pub struct RedisLedger {
     prefix: String,
     admit: Script,
     refresh: Script,
+    count: Script,
 }
 
 impl RedisLedger {
@@ -62,11 +70,16 @@ impl RedisLedger {
             prefix: prefix.to_owned(),
             admit: Script::new(ADMIT),
             refresh: Script::new(REFRESH),
+            count: Script::new(COUNT),
         })
     }
 
+    fn tenant_key(&self, tenant: &TenantId) -> String {
+        format!("{}chemchat:{{{tenant}}}:conns", self.prefix)
+    }
+
     fn keys(&self, tenant: &TenantId, user: UserId) -> (String, String) {
-        let tenant_set = format!("{}chemchat:{{{tenant}}}:conns", self.prefix);
+        let tenant_set = self.tenant_key(tenant);
         let user_set = format!("{tenant_set}:{user}");
         (tenant_set, user_set)
     }
@@ -136,6 +149,19 @@ impl ConnectionLedger for RedisLedger {
         self.run(&self.refresh, self.keys(tenant, user), &args)
             .await?;
         Ok(())
+    }
+
+    async fn tenant_connections(&self, tenant: &TenantId) -> anyhow::Result<u64> {
+        let mut connection = self.connection.clone();
+        let count = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            self.count
+                .key(self.tenant_key(tenant))
+                .invoke_async::<u64>(&mut connection),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("redis timed out"))??;
+        Ok(count)
     }
 
     async fn release(

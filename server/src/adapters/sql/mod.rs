@@ -10,6 +10,7 @@ mod chat;
 mod connect;
 mod engine;
 mod media;
+mod people;
 mod purge;
 mod row_security;
 mod rows;
@@ -247,9 +248,5 @@ impl Store for SqlStore {
         let mut tx = self.write(tenant).await?;
         audit::insert(&mut tx, tenant, entry).await?;
         tx.commit().await.map_err(db)
-    }
-
-    async fn audit_entries(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        audit::newest(self, tenant, limit).await
     }
 }

@@ -1,6 +1,8 @@
 //! Row shapes as the `Any` driver returns them, and their conversion into domain values.
 
-use crate::domain::{AuditId, Quotas, Tenant, TenantId, Tier, UserId};
+use crate::domain::{
+    AccountStatus, AuditId, MediaId, Quotas, Tenant, TenantId, TenantRole, Tier, UserId,
+};
 use crate::ports::{AuditEntry, StoreError, StoredUser};
 
 #[derive(sqlx::FromRow)]
@@ -51,6 +53,11 @@ pub(super) struct UserRow {
     mfa_secret: Option<String>,
     mfa_last_step: i64,
     created_at: i64,
+    tenant_role: String,
+    status: String,
+    suspended_until: Option<i64>,
+    avatar_media_id: Option<String>,
+    status_text: String,
 }
 
 impl TryFrom<UserRow> for StoredUser {
@@ -66,6 +73,10 @@ impl TryFrom<UserRow> for StoredUser {
             mfa_secret: row.mfa_secret,
             mfa_last_step: row.mfa_last_step,
             created_at_ms: row.created_at,
+            role: tenant_role(&row.tenant_role)?,
+            status: account_status(&row.status, row.suspended_until)?,
+            avatar: row.avatar_media_id.as_deref().map(media_id).transpose()?,
+            status_text: row.status_text,
         })
     }
 }
@@ -76,7 +87,9 @@ pub(super) struct AuditRow {
     at: i64,
     user_id: Option<String>,
     action: String,
+    target: Option<String>,
     ip: Option<String>,
+    user_agent: Option<String>,
     detail: String,
 }
 
@@ -90,7 +103,9 @@ impl TryFrom<AuditRow> for AuditEntry {
             at_ms: row.at,
             user_id: row.user_id.as_deref().map(parse_user_id).transpose()?,
             action: row.action,
+            target: row.target,
             ip: row.ip,
+            user_agent: row.user_agent,
             detail: serde_json::from_str(&row.detail)
                 .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
         })
@@ -99,4 +114,52 @@ impl TryFrom<AuditRow> for AuditEntry {
 
 pub(super) fn parse_user_id(raw: &str) -> Result<UserId, StoreError> {
     UserId::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("bad user id '{raw}'")))
+}
+
+/// The columns a [`PublicUserRow`] reads, for `SELECT`s of the users table.
+pub(super) const PUBLIC_USER_COLUMNS: &str = "id, username, display_name, avatar_media_id, \
+    status_text, tenant_role, status, suspended_until, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PublicUserRow {
+    id: String,
+    username: String,
+    display_name: String,
+    avatar_media_id: Option<String>,
+    status_text: String,
+    tenant_role: String,
+    status: String,
+    suspended_until: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<PublicUserRow> for crate::ports::PublicUser {
+    type Error = StoreError;
+
+    fn try_from(row: PublicUserRow) -> Result<Self, StoreError> {
+        Ok(crate::ports::PublicUser {
+            id: parse_user_id(&row.id)?,
+            username: row.username,
+            display_name: row.display_name,
+            avatar: row.avatar_media_id.as_deref().map(media_id).transpose()?,
+            status_text: row.status_text,
+            role: tenant_role(&row.tenant_role)?,
+            status: account_status(&row.status, row.suspended_until)?,
+            created_at_ms: row.created_at,
+        })
+    }
+}
+
+pub(super) fn tenant_role(raw: &str) -> Result<TenantRole, StoreError> {
+    TenantRole::parse(raw)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown tenant role '{raw}'")))
+}
+
+fn account_status(raw: &str, until: Option<i64>) -> Result<AccountStatus, StoreError> {
+    AccountStatus::from_stored(raw, until)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad account status '{raw}' until {until:?}")))
+}
+
+pub(super) fn media_id(raw: &str) -> Result<MediaId, StoreError> {
+    MediaId::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("bad media id '{raw}'")))
 }

@@ -3,13 +3,13 @@
 use super::audit;
 use super::rows::UserRow;
 use super::{SqlStore, db, sessions};
-use crate::domain::{TenantId, UserId};
+use crate::domain::{TenantId, TenantRole, UserId, name_key};
 use crate::ports::{
     AuditEntry, MfaChange, NewUser, SessionScope, StoreResult, StoredUser, UserCreation,
 };
 
-const COLUMNS: &str =
-    "id, username, email, display_name, password_hash, mfa_secret, mfa_last_step, created_at";
+const COLUMNS: &str = "id, username, email, display_name, password_hash, mfa_secret, \
+    mfa_last_step, created_at, tenant_role, status, suspended_until, avatar_media_id, status_text";
 
 pub(super) async fn create(
     store: &SqlStore,
@@ -39,19 +39,23 @@ pub(super) async fn create(
         };
         return Ok(outcome);
     }
-    if let Some(max) = max_users {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        if u64::try_from(count).unwrap_or(0) >= max {
-            return Ok(UserCreation::QuotaExceeded);
-        }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+    if max_users.is_some_and(|max| u64::try_from(count).unwrap_or(0) >= max) {
+        return Ok(UserCreation::QuotaExceeded);
     }
+    let role = if user.owner_if_first && count == 0 {
+        TenantRole::Owner
+    } else {
+        user.role
+    };
     sqlx::query(
         "INSERT INTO users (tenant_id, id, username, email, display_name, password_hash, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+         created_at, updated_at, tenant_role, name_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
     )
     .bind(tenant.as_str())
     .bind(user.id.to_string())
@@ -60,6 +64,8 @@ pub(super) async fn create(
     .bind(user.display_name.as_str())
     .bind(user.password_hash.as_str())
     .bind(user.created_at_ms)
+    .bind(role.as_str())
+    .bind(name_key(&user.display_name))
     .execute(&mut *tx)
     .await
     .map_err(db)?;

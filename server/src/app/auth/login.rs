@@ -2,9 +2,8 @@
 
 use super::{Profile, TokenPair};
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{Action, DeviceId, LoginName, Password, Subject, Tenant};
+use crate::domain::{Action, ClientInfo, DeviceId, LoginName, Password, Subject, Tenant};
 use serde_json::json;
-use std::net::IpAddr;
 
 /// A parsed login request.
 #[derive(Debug)]
@@ -17,8 +16,8 @@ pub struct LoginAttempt {
     pub mfa_token: Option<String>,
     /// The device to bind the session to; generated when absent.
     pub device: Option<DeviceId>,
-    /// The client's address, for throttling and the audit log.
-    pub ip: IpAddr,
+    /// The client, for throttling (its address) and the audit log.
+    pub client: ClientInfo,
 }
 
 /// A successful login.
@@ -35,14 +34,14 @@ impl App {
     /// work (one Argon2 verification), so the endpoint does not reveal which accounts exist.
     pub async fn login(&self, tenant: &Tenant, attempt: LoginAttempt) -> AppResult<Login> {
         let subjects = [
-            Subject::Address(attempt.ip),
+            Subject::Address(attempt.client.ip),
             Subject::Account(&tenant.id, attempt.login.as_str()),
         ];
         if let Err(refused) = self.charge(tenant.tier, Action::Login, &subjects).await {
             let audit = self.audit_entry(
                 "login.throttled",
                 None,
-                Some(attempt.ip),
+                Some(&attempt.client),
                 json!({ "login": attempt.login.as_str() }),
             );
             self.store.append_audit(&tenant.id, &audit).await?;
@@ -61,13 +60,25 @@ impl App {
                 let audit = self.audit_entry(
                     "login.failed",
                     known.map(|u| u.id),
-                    Some(attempt.ip),
+                    Some(&attempt.client),
                     json!({ "login": attempt.login.as_str(), "reason": "credentials" }),
                 );
                 self.store.append_audit(&tenant.id, &audit).await?;
                 return Err(AppError::invalid_credentials());
             }
         };
+
+        // Only someone who knows the password learns that the account is suspended.
+        if let Err(refused) = crate::app::people::account_usable(&user, self.clock.now_ms()) {
+            let audit = self.audit_entry(
+                "login.refused",
+                Some(user.id),
+                Some(&attempt.client),
+                json!({ "login": attempt.login.as_str(), "reason": user.status.as_str() }),
+            );
+            self.store.append_audit(&tenant.id, &audit).await?;
+            return Err(refused);
+        }
 
         let mut amr = vec!["pwd"];
         if let Some(secret) = &user.mfa_secret {
@@ -81,7 +92,7 @@ impl App {
                 let audit = self.audit_entry(
                     "login.failed",
                     Some(user.id),
-                    Some(attempt.ip),
+                    Some(&attempt.client),
                     json!({ "login": attempt.login.as_str(), "reason": "mfa" }),
                 );
                 self.store.append_audit(&tenant.id, &audit).await?;
@@ -92,7 +103,7 @@ impl App {
 
         let device = attempt.device.unwrap_or_else(DeviceId::generate);
         let tokens = self
-            .open_session(tenant, user.id, device, &amr, Some(attempt.ip))
+            .open_session(tenant, user.id, device, &amr, Some(&attempt.client))
             .await?;
         Ok(Login {
             user: Profile::from(&user),

@@ -2,10 +2,10 @@
 
 use super::tokens::{Principal, TokenKind};
 use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::ClientInfo;
 use crate::domain::{Action, Password, Subject, Tenant, TenantId};
 use crate::ports::{MfaChange, Revocation, SessionScope, StoredUser};
 use serde_json::json;
-use std::net::IpAddr;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 const ISSUER: &str = "ChemChat";
@@ -162,7 +162,7 @@ impl App {
         tenant: &Tenant,
         principal: &Principal,
         change: MfaRequest<'_>,
-        ip: Option<IpAddr>,
+        client: Option<&ClientInfo>,
     ) -> AppResult<()> {
         let MfaRequest {
             password,
@@ -192,7 +192,7 @@ impl App {
             .ok_or_else(invalid_code)?;
         self.refund(tenant.tier, Action::MfaCode, &subjects).await;
         let step = i64::try_from(step).map_err(|_| invalid_code())?;
-        self.change_mfa(principal, Some(secret), step, "mfa.enabled", ip)
+        self.change_mfa(principal, Some(secret), step, "mfa.enabled", client)
             .await
     }
 
@@ -204,9 +204,9 @@ impl App {
         secret: Option<&str>,
         step: i64,
         action: &str,
-        ip: Option<IpAddr>,
+        client: Option<&ClientInfo>,
     ) -> AppResult<()> {
-        let audit = self.audit_entry(action, Some(principal.user), ip, json!({}));
+        let audit = self.audit_entry(action, Some(principal.user), client, json!({}));
         let change = MfaChange {
             secret,
             step,
@@ -256,7 +256,7 @@ impl App {
         tenant: &Tenant,
         principal: &Principal,
         change: MfaRequest<'_>,
-        ip: Option<IpAddr>,
+        client: Option<&ClientInfo>,
     ) -> AppResult<()> {
         let user = self.caller(principal).await?;
         let secret = user
@@ -266,7 +266,7 @@ impl App {
         self.confirm_password(tenant, &user, change.password)
             .await?;
         self.check_totp(tenant, &user, &secret, change.code).await?;
-        self.change_mfa(principal, None, 0, "mfa.disabled", ip)
+        self.change_mfa(principal, None, 0, "mfa.disabled", client)
             .await
     }
 }

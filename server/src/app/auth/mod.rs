@@ -1,6 +1,5 @@
 //! Authentication: registration, login, token rotation, logout, MFA.
 
-mod audit;
 mod grants;
 mod login;
 mod mfa;
@@ -34,6 +33,12 @@ pub struct Profile {
     pub mfa_enabled: bool,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
+    /// Tenant role.
+    pub role: crate::domain::TenantRole,
+    /// Avatar image.
+    pub avatar: Option<crate::domain::MediaId>,
+    /// Status text; empty when none.
+    pub status_text: String,
 }
 
 impl From<&StoredUser> for Profile {
@@ -45,6 +50,9 @@ impl From<&StoredUser> for Profile {
             display_name: user.display_name.clone(),
             mfa_enabled: user.mfa_secret.is_some(),
             created_at_ms: user.created_at_ms,
+            role: user.role,
+            avatar: user.avatar,
+            status_text: user.status_text.clone(),
         }
     }
 }

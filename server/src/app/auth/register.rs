@@ -2,7 +2,9 @@
 
 use super::Profile;
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{Action, DisplayName, Email, Password, Subject, Tenant, UserId, Username};
+use crate::domain::{
+    Action, DisplayName, Email, Password, Subject, Tenant, TenantRole, UserId, Username,
+};
 use crate::ports::{NewUser, UserCreation};
 use std::net::IpAddr;
 
@@ -39,20 +41,20 @@ impl App {
             display_name: registration.display_name.as_str().to_owned(),
             password_hash,
             created_at_ms: self.clock.now_ms(),
+            role: TenantRole::Member,
+            owner_if_first: self.tenancy.first_user_owns && tenant.id == self.tenancy.default,
         };
         match self
             .store
             .create_user(&tenant.id, &user, tenant.quotas.max_users)
             .await?
         {
-            UserCreation::Created => Ok(Profile {
-                id: user.id,
-                username: user.username,
-                email: user.email,
-                display_name: user.display_name,
-                mfa_enabled: false,
-                created_at_ms: user.created_at_ms,
-            }),
+            UserCreation::Created => {
+                let stored = self.store.user(&tenant.id, user.id).await?.ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("a user just created is missing"))
+                })?;
+                Ok(Profile::from(&stored))
+            }
             UserCreation::UsernameTaken => Err(AppError {
                 field: Some("username"),
                 ..AppError::new(ErrorCode::UsernameTaken, "this username is taken")

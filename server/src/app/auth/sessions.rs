@@ -2,10 +2,9 @@
 
 use super::tokens::{Principal, TokenError, TokenKind};
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{DeviceId, SessionId, Tenant, TenantId, UserId};
+use crate::domain::{ClientInfo, DeviceId, SessionId, Tenant, TenantId, UserId};
 use crate::ports::{NewSession, Revocation, Rotation, SessionScope, TokenSwap};
 use serde_json::json;
-use std::net::IpAddr;
 
 /// The tokens a login or refresh hands out.
 #[derive(Debug, Clone)]
@@ -40,7 +39,7 @@ impl App {
         user: UserId,
         device: DeviceId,
         amr: &[&str],
-        ip: Option<IpAddr>,
+        client: Option<&ClientInfo>,
     ) -> AppResult<TokenPair> {
         let principal = Principal {
             tenant: tenant.id.clone(),
@@ -64,7 +63,7 @@ impl App {
         let audit = self.audit_entry(
             "login.succeeded",
             Some(user),
-            ip,
+            client,
             json!({ "session": principal.session, "device": principal.device.as_str(), "amr": amr }),
         );
         self.store
@@ -106,7 +105,7 @@ impl App {
         &self,
         tenant: &Tenant,
         refresh_token: &str,
-        ip: Option<IpAddr>,
+        client: Option<&ClientInfo>,
     ) -> AppResult<TokenPair> {
         let invalid = || AppError::new(ErrorCode::InvalidRefreshToken, "invalid refresh token");
         let (principal, claims) = self
@@ -124,7 +123,7 @@ impl App {
         let on_reuse = self.audit_entry(
             "token.reused",
             Some(principal.user),
-            ip,
+            client,
             json!({ "session": principal.session, "device": principal.device.as_str() }),
         );
         let rotation = self
@@ -222,7 +221,7 @@ impl App {
         &self,
         principal: &Principal,
         all_devices: bool,
-        ip: Option<IpAddr>,
+        client: Option<&ClientInfo>,
     ) -> AppResult<u64> {
         let scope = if all_devices {
             SessionScope::All
@@ -236,7 +235,7 @@ impl App {
                 "logout"
             },
             Some(principal.user),
-            ip,
+            client,
             json!({ "device": principal.device.as_str() }),
         );
         let ended = self

@@ -66,7 +66,18 @@ impl App {
         caller: UserId,
         id: MediaId,
     ) -> AppResult<MediaItem> {
+        self.charge_media_read(tenant, caller).await?;
         self.readable(&tenant.id, caller, id).await
+    }
+
+    /// Charges a metadata read or a completion check to the caller's and the tenant's
+    /// `media.read` budgets.
+    pub(super) async fn charge_media_read(&self, tenant: &Tenant, caller: UserId) -> AppResult<()> {
+        let subjects = [
+            Subject::User(&tenant.id, caller),
+            Subject::Tenant(&tenant.id),
+        ];
+        self.charge(tenant.tier, Action::MediaRead, &subjects).await
     }
 
     async fn readable(

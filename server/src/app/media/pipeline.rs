@@ -14,7 +14,12 @@ use std::time::Duration;
 
 /// Largest original the pipeline decodes; larger images are kept but get no renditions.
 pub const MAX_PROCESSED_BYTES: u64 = 64 * 1024 * 1024;
-/// How long a lease lasts: longer than any one item takes.
+/// How long one item may take, reading and storing included. An image that takes longer (a
+/// pathological file within the pixel limit, a store that stalls) fails with a reason rather
+/// than holding the pipeline; the decoder thread itself cannot be interrupted and finishes in
+/// the background, its output dropped.
+pub const ITEM_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a lease lasts: longer than an item may take, so no item is leased twice at once.
 const LEASE: Duration = Duration::from_secs(120);
 /// Items leased at once.
 const BATCH: u32 = 4;
@@ -93,9 +98,13 @@ impl MediaPipeline {
     }
 
     async fn process(&self, tenant: &TenantId, id: MediaId) -> Processed {
-        match self.try_process(tenant, id).await {
-            Ok(processed) => processed,
-            Err(reason) => Processed::Failed(reason),
+        match tokio::time::timeout(ITEM_DEADLINE, self.try_process(tenant, id)).await {
+            Ok(Ok(processed)) => processed,
+            Ok(Err(reason)) => Processed::Failed(reason),
+            Err(_) => Processed::Failed(format!(
+                "processing took longer than {} s",
+                ITEM_DEADLINE.as_secs()
+            )),
         }
     }
 

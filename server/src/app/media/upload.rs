@@ -306,6 +306,7 @@ impl App {
         caller: UserId,
         id: MediaId,
     ) -> AppResult<MediaItem> {
+        self.charge_media_read(tenant, caller).await?;
         let item = self
             .store
             .media(&tenant.id, id)

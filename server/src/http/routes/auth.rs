@@ -2,11 +2,14 @@
 
 use crate::app::ErrorCode;
 use crate::app::auth::{LoginAttempt, MfaRequest, Profile, Registration, TokenPair};
-use crate::domain::{DeviceId, DisplayName, Email, LoginName, Password, Username};
+use crate::app::people::ProfileEdit;
+use crate::domain::{
+    DeviceId, DisplayName, Email, LoginName, MediaId, Password, StatusText, Username,
+};
 use crate::http::HttpState;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::{ApiJson, Caller, ClientIp, CurrentTenant};
+use crate::http::extract::{ApiJson, Caller, Client, ClientIp, CurrentTenant};
 use crate::ports::chat::rfc3339;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,22 +26,31 @@ pub fn routes() -> Router<HttpState> {
         .route("/login", post(login))
         .route("/refresh", post(refresh))
         .route("/logout", post(logout))
-        .route("/me", get(me))
+        .route("/me", get(me).patch(update_me))
+        .route("/password", post(change_password))
         .route("/mfa/setup", post(mfa_setup))
         .route("/mfa/enable", post(mfa_enable))
         .route("/mfa/verify", post(mfa_verify))
         .route("/mfa/disable", post(mfa_disable))
 }
 
+/// The caller's own account.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UserBody {
+pub(crate) struct UserBody {
     id: String,
     username: String,
     email: String,
     display_name: String,
     mfa_enabled: bool,
     created_at: String,
+    /// Tenant role: `owner`, `admin`, `moderator` or `member`.
+    role: &'static str,
+    /// Avatar media id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar_media_id: Option<String>,
+    /// Status text; empty when none.
+    status_text: String,
 }
 
 impl From<Profile> for UserBody {
@@ -50,6 +62,9 @@ impl From<Profile> for UserBody {
             display_name: p.display_name,
             mfa_enabled: p.mfa_enabled,
             created_at: rfc3339(p.created_at_ms),
+            role: p.role.as_str(),
+            avatar_media_id: p.avatar.map(|a| a.to_string()),
+            status_text: p.status_text,
         }
     }
 }
@@ -130,7 +145,7 @@ impl TokensBody {
 async fn login(
     State(state): State<HttpState>,
     CurrentTenant(tenant): CurrentTenant,
-    ClientIp(ip): ClientIp,
+    Client(client): Client,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Json<TokensBody>> {
     let attempt = LoginAttempt {
@@ -138,7 +153,7 @@ async fn login(
         password: Password::parse_existing(body.password)?,
         mfa_token: body.mfa_token,
         device: body.device_id.as_deref().map(DeviceId::parse).transpose()?,
-        ip,
+        client,
     };
     let login = state.app.login(&tenant, attempt).await?;
     Ok(Json(TokensBody::new(login.tokens, Some(login.user))))
@@ -155,12 +170,12 @@ struct RefreshBody {
 async fn refresh(
     State(state): State<HttpState>,
     CurrentTenant(tenant): CurrentTenant,
-    ClientIp(ip): ClientIp,
+    Client(client): Client,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> ApiResult<Json<TokensBody>> {
     let tokens = state
         .app
-        .refresh(&tenant, &body.refresh_token, Some(ip))
+        .refresh(&tenant, &body.refresh_token, Some(&client))
         .await?;
     Ok(Json(TokensBody::new(tokens, None)))
 }
@@ -178,7 +193,7 @@ struct LogoutBody {
 async fn logout(
     State(state): State<HttpState>,
     caller: Caller,
-    ClientIp(ip): ClientIp,
+    Client(client): Client,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let all_devices = if body.iter().all(u8::is_ascii_whitespace) {
@@ -190,7 +205,7 @@ async fn logout(
     };
     state
         .app
-        .logout(&caller.principal, all_devices, Some(ip))
+        .logout(&caller.principal, all_devices, Some(&client))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -199,6 +214,90 @@ async fn logout(
     responses((status = 200, body = UserBody), (status = 401, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
 async fn me(State(state): State<HttpState>, caller: Caller) -> ApiResult<Json<UserBody>> {
     Ok(Json(state.app.me(&caller.principal).await?.into()))
+}
+
+/// A profile change: only the fields sent change.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProfileBody {
+    /// 1–64 characters.
+    display_name: Option<String>,
+    /// A ready image you uploaded; `null` removes the avatar.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    avatar_media_id: Option<Option<String>>,
+    /// At most 140 characters; empty clears it.
+    status_text: Option<String>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/v1/auth/me", tag = "auth", request_body = ProfileBody,
+    responses((status = 200, body = UserBody), (status = 400, body = crate::http::docs::ErrorBody), (status = 422, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
+async fn update_me(
+    State(state): State<HttpState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ProfileBody>,
+) -> ApiResult<Json<UserBody>> {
+    let avatar = match body.avatar_media_id {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => Some(Some(MediaId::parse(&raw).ok_or_else(|| {
+            ApiError(crate::app::AppError {
+                field: Some("avatarMediaId"),
+                ..crate::app::AppError::new(
+                    ErrorCode::ValidationFailed,
+                    "avatarMediaId: must be a media id",
+                )
+            })
+        })?)),
+    };
+    let edit = ProfileEdit {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()?,
+        avatar,
+        status_text: body
+            .status_text
+            .as_deref()
+            .map(StatusText::parse)
+            .transpose()?,
+    };
+    let profile = state
+        .app
+        .update_profile(&caller.tenant, &caller.principal, edit)
+        .await?;
+    Ok(Json(profile.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes your password. Every other session ends and its sockets close; this one stays.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordBody,
+    responses((status = 204), (status = 400, body = crate::http::docs::ErrorBody), (status = 401, body = crate::http::docs::ErrorBody), (status = 429, body = crate::http::docs::ErrorBody)), security(("bearer" = [])))]
+async fn change_password(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Client(client): Client,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    let current = Password::parse_existing(body.current_password)?;
+    let new = Password::parse_new(body.new_password)?;
+    state
+        .app
+        .change_password(&caller.tenant, &caller.principal, current, new, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -235,7 +334,7 @@ struct MfaEnableBody {
 async fn mfa_enable(
     State(state): State<HttpState>,
     caller: Caller,
-    ClientIp(ip): ClientIp,
+    Client(client): Client,
     ApiJson(body): ApiJson<MfaEnableBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let request = MfaRequest {
@@ -245,7 +344,7 @@ async fn mfa_enable(
     };
     state
         .app
-        .mfa_enable(&caller.tenant, &caller.principal, request, Some(ip))
+        .mfa_enable(&caller.tenant, &caller.principal, request, Some(&client))
         .await?;
     Ok(Json(serde_json::json!({ "enabled": true })))
 }
@@ -285,7 +384,7 @@ struct MfaDisableBody {
 async fn mfa_disable(
     State(state): State<HttpState>,
     caller: Caller,
-    ClientIp(ip): ClientIp,
+    Client(client): Client,
     ApiJson(body): ApiJson<MfaDisableBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let request = MfaRequest {
@@ -295,7 +394,7 @@ async fn mfa_disable(
     };
     state
         .app
-        .mfa_disable(&caller.tenant, &caller.principal, request, Some(ip))
+        .mfa_disable(&caller.tenant, &caller.principal, request, Some(&client))
         .await?;
     Ok(Json(serde_json::json!({ "enabled": false })))
 }

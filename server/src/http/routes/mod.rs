@@ -1,9 +1,11 @@
 //! Route tables.
 
+pub mod admin;
 pub(crate) mod auth;
 pub mod chat;
 pub mod health;
 pub mod media;
+pub mod people;
 pub mod search;
 
 use super::HttpState;
@@ -15,4 +17,6 @@ pub fn api() -> Router<HttpState> {
         .nest("/auth", auth::routes())
         .merge(chat::routes())
         .merge(search::routes())
+        .merge(people::routes())
+        .merge(admin::routes())
 }

@@ -39,6 +39,10 @@ pub struct Member {
     pub joined_at_ms: i64,
     /// Their read pointer: every message up to this seq is read.
     pub last_read_seq: i64,
+    /// Their display name, as it is now.
+    pub display_name: String,
+    /// Their avatar, as it is now.
+    pub avatar: Option<MediaId>,
 }
 
 /// A conversation as the caller's list shows it.

@@ -193,6 +193,12 @@ pub struct MemberView {
     pub joined_at: String,
     /// Every message up to this seq is read.
     pub last_read_seq: i64,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Avatar media id (readable by everyone in the tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_media_id: Option<String>,
 }
 
 impl From<&Member> for MemberView {
@@ -202,6 +208,8 @@ impl From<&Member> for MemberView {
             role: m.role.as_str().to_owned(),
             joined_at: rfc3339(m.joined_at_ms),
             last_read_seq: m.last_read_seq,
+            display_name: m.display_name.clone(),
+            avatar_media_id: m.avatar.map(|a| a.to_string()),
         }
     }
 }

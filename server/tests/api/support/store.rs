@@ -38,6 +38,8 @@ pub async fn store_user(store: &SqlStore, tenant: &str, name: &str) -> UserId {
         display_name: name.to_owned(),
         password_hash: "$argon2id$fake".to_owned(),
         created_at_ms: 1_000,
+        role: chemchat_server::domain::TenantRole::Member,
+        owner_if_first: false,
     };
     store.create_user(&t(tenant), &user, None).await.unwrap();
     id

@@ -214,7 +214,9 @@ pub(super) async fn release(
         sqlx::query(
             "UPDATE media SET unreferenced_since = $3 WHERE tenant_id = $1 AND id = $2 \
              AND NOT EXISTS (SELECT 1 FROM message_attachments a \
-               WHERE a.tenant_id = $1 AND a.media_id = $2)",
+               WHERE a.tenant_id = $1 AND a.media_id = $2) \
+             AND NOT EXISTS (SELECT 1 FROM users u \
+               WHERE u.tenant_id = $1 AND u.avatar_media_id = $2)",
         )
         .bind(tenant.as_str())
         .bind(&media)

@@ -9,8 +9,8 @@ use super::rows::{
 use crate::domain::{ConversationId, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{
-    ActivityCursor, ChatEvent, Conversation, ConversationCreation, ConversationSummary, Member,
-    Message, NewConversation,
+    ActivityCursor, ChatEvent, Conversation, ConversationCreation, ConversationSummary, Message,
+    NewConversation,
 };
 
 pub(super) async fn create(
@@ -68,7 +68,6 @@ pub(super) async fn create(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
-    let mut members = Vec::with_capacity(new.members.len());
     for (user, role) in &new.members {
         sqlx::query(
             "INSERT INTO conversation_members (tenant_id, conversation_id, user_id, role, \
@@ -82,13 +81,8 @@ pub(super) async fn create(
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        members.push(Member {
-            user_id: *user,
-            role: *role,
-            joined_at_ms: new.at_ms,
-            last_read_seq: 0,
-        });
     }
+    let members = super::rows::load_members(&mut tx, tenant, new.id).await?;
     let conversation = Conversation {
         id: new.id,
         kind: new.kind,

@@ -164,10 +164,14 @@ pub(super) async fn load_members(
     tenant: &TenantId,
     id: ConversationId,
 ) -> Result<Vec<Member>, StoreError> {
-    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT user_id, role, joined_at, last_read_seq FROM conversation_members \
-         WHERE tenant_id = $1 AND conversation_id = $2 AND left_event_seq IS NULL \
-         ORDER BY joined_at, user_id",
+    // Each member with the name and avatar a client shows, so a conversation renders without
+    // one profile request per member.
+    let rows: Vec<(String, String, i64, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT m.user_id, m.role, m.joined_at, m.last_read_seq, u.display_name, \
+         u.avatar_media_id FROM conversation_members m JOIN users u \
+           ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
+         WHERE m.tenant_id = $1 AND m.conversation_id = $2 AND m.left_event_seq IS NULL \
+         ORDER BY m.joined_at, m.user_id",
     )
     .bind(tenant.as_str())
     .bind(id.to_string())
@@ -175,14 +179,21 @@ pub(super) async fn load_members(
     .await
     .map_err(db)?;
     rows.into_iter()
-        .map(|(user, role_text, joined_at, last_read_seq)| {
-            Ok(Member {
-                user_id: parse_user_id(&user)?,
-                role: role(&role_text)?,
-                joined_at_ms: joined_at,
-                last_read_seq,
-            })
-        })
+        .map(
+            |(user, role_text, joined_at, last_read_seq, display_name, avatar)| {
+                Ok(Member {
+                    user_id: parse_user_id(&user)?,
+                    role: role(&role_text)?,
+                    joined_at_ms: joined_at,
+                    last_read_seq,
+                    display_name,
+                    avatar: avatar
+                        .as_deref()
+                        .map(super::super::rows::media_id)
+                        .transpose()?,
+                })
+            },
+        )
         .collect()
 }
 

@@ -101,6 +101,7 @@ pub(in super::super) async fn may_read(
     let mut tx = store.read(tenant).await?;
     let found: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM media m WHERE m.tenant_id = $1 AND m.id = $2 AND (m.uploader_id = $3 \
+         OR EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = $1 AND u.avatar_media_id = $2) \
          OR EXISTS (SELECT 1 FROM message_attachments a JOIN conversation_members cm \
            ON cm.tenant_id = a.tenant_id AND cm.conversation_id = a.conversation_id \
            AND cm.user_id = $3 AND cm.left_event_seq IS NULL \

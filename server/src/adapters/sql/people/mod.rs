@@ -1,0 +1,96 @@
+//! The people part of the SQL store: the directory, profiles, roles, account status and the
+//! audit trail's queries.
+
+mod accounts;
+mod audit_page;
+mod directory;
+mod profile;
+mod usage;
+
+use super::SqlStore;
+use crate::domain::{AccountStatus, SessionId, TenantId, TenantRole, UserId};
+use crate::ports::{
+    AccountChange, AuditEntry, AuditQuery, PeopleStore, ProfileChange, ProfileUpdate, PublicUser,
+    StoreResult, TenantUsage, UserQuery,
+};
+use async_trait::async_trait;
+
+#[async_trait]
+impl PeopleStore for SqlStore {
+    async fn users_page(
+        &self,
+        tenant: &TenantId,
+        query: &UserQuery,
+    ) -> StoreResult<Vec<PublicUser>> {
+        directory::page(self, tenant, query).await
+    }
+
+    async fn users_by_ids(
+        &self,
+        tenant: &TenantId,
+        ids: &[UserId],
+    ) -> StoreResult<Vec<PublicUser>> {
+        directory::by_ids(self, tenant, ids).await
+    }
+
+    async fn update_profile(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        change: &ProfileChange,
+    ) -> StoreResult<ProfileUpdate> {
+        profile::update(self, tenant, user, change).await
+    }
+
+    async fn change_password(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        password_hash: &str,
+        keep: Option<SessionId>,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        accounts::change_password(self, tenant, user, password_hash, keep, audit).await
+    }
+
+    async fn set_tenant_role(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        role: TenantRole,
+        audit: &AuditEntry,
+    ) -> StoreResult<AccountChange> {
+        accounts::set_role(self, tenant, user, role, audit).await
+    }
+
+    async fn set_account_status(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        status: AccountStatus,
+        audit: &AuditEntry,
+    ) -> StoreResult<AccountChange> {
+        accounts::set_status(self, tenant, user, status, audit).await
+    }
+
+    async fn reset_mfa(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        audit: &AuditEntry,
+    ) -> StoreResult<AccountChange> {
+        accounts::reset_mfa(self, tenant, user, audit).await
+    }
+
+    async fn tenant_usage(&self, tenant: &TenantId, day: i64) -> StoreResult<TenantUsage> {
+        usage::read(self, tenant, day).await
+    }
+
+    async fn audit_page(
+        &self,
+        tenant: &TenantId,
+        query: &AuditQuery,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        audit_page::page(self, tenant, query).await
+    }
+}

@@ -1,0 +1,310 @@
+//! The tenant's administration: accounts listed and acted on, the audit trail read. Roles
+//! decide who may do what to whom (`domain::TenantRole`); every action names a reason and
+//! lands in the audit trail with the client it came from.
+
+use super::{App, Page, UserCard};
+use crate::app::auth::Principal;
+use crate::app::{AppError, AppResult, ErrorCode};
+use crate::domain::{
+    AccountStatus, Action, ClientInfo, NamePrefix, Reason, Subject, Tenant, TenantRole, UserId,
+};
+use crate::ports::{
+    AccountChange, AuditEntry, AuditQuery, Revocation, SessionScope, StoredUser, TenantUsage,
+    UserQuery,
+};
+use serde_json::json;
+
+/// What an administrator or moderator does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAction {
+    /// Give the account another tenant role.
+    SetRole(TenantRole),
+    /// Refuse the account until a time (Unix milliseconds): sessions end, sockets close.
+    Suspend {
+        /// When it ends.
+        until_ms: i64,
+    },
+    /// Refuse the account for good: sessions end, sockets close.
+    Ban,
+    /// Lift a suspension or a ban.
+    Reinstate,
+    /// Turn MFA off (the owner lost the device): every session ends.
+    ResetMfa,
+}
+
+impl AccountAction {
+    fn audit_name(self) -> &'static str {
+        match self {
+            AccountAction::SetRole(_) => "user.role_changed",
+            AccountAction::Suspend { .. } => "user.suspended",
+            AccountAction::Ban => "user.banned",
+            AccountAction::Reinstate => "user.reinstated",
+            AccountAction::ResetMfa => "user.mfa_reset",
+        }
+    }
+
+    /// Whether `actor` may do this to an account holding `target`.
+    fn allowed(self, actor: TenantRole, target: TenantRole) -> bool {
+        match self {
+            AccountAction::SetRole(to) => actor.may_assign(target, to),
+            AccountAction::Suspend { .. } | AccountAction::Reinstate => actor.may_act_on(target),
+            AccountAction::Ban | AccountAction::ResetMfa => {
+                actor.administers() && actor.may_act_on(target)
+            }
+        }
+    }
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this actor.
+    pub actor: Option<UserId>,
+    /// Only this action, or a family of them when it ends in `.`.
+    pub action: Option<String>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// From this time, Unix milliseconds.
+    pub from_ms: Option<i64>,
+    /// Before this time, Unix milliseconds.
+    pub to_ms: Option<i64>,
+    /// The cursor of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1–100).
+    pub limit: u32,
+}
+
+impl App {
+    /// The tenant's accounts for moderators and administrators, filtered by role, status and
+    /// name prefix, in username order.
+    pub async fn admin_users(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        filter: (Option<NamePrefix>, Option<TenantRole>, Option<&'static str>),
+        after: Option<String>,
+        limit: u32,
+    ) -> AppResult<Page<UserCard>> {
+        let actor = self
+            .administrator(tenant, principal, TenantRole::Moderator)
+            .await?;
+        let (prefix, role, status) = filter;
+        let limit = limit.clamp(1, super::DIRECTORY_PAGE_MAX);
+        let query = UserQuery {
+            prefix: prefix.map(|p| p.as_str().to_owned()),
+            role,
+            status,
+            usable_only: false,
+            after,
+            limit: limit + 1,
+            now_ms: self.clock.now_ms(),
+        };
+        let users = self.store.users_page(&tenant.id, &query).await?;
+        Ok(
+            Page::from_probe(users, limit, |u| u.username.clone())
+                .map(|u| self.card(u, actor.role)),
+        )
+    }
+
+    /// Acts on an account. Suspensions, bans and MFA resets end every session of the account
+    /// and close its sockets on every instance at once.
+    pub async fn act_on_account(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        target: UserId,
+        action: AccountAction,
+        reason: &Reason,
+        client: &ClientInfo,
+    ) -> AppResult<UserCard> {
+        let actor = self
+            .administrator(tenant, principal, TenantRole::Moderator)
+            .await?;
+        if target == actor.id {
+            return Err(AppError::new(
+                ErrorCode::Forbidden,
+                "you cannot act on your own account here",
+            ));
+        }
+        let subject = self
+            .store
+            .user(&tenant.id, target)
+            .await?
+            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))?;
+        if !action.allowed(actor.role, subject.role) {
+            return Err(AppError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "a tenant {} cannot do this to a tenant {}",
+                    actor.role, subject.role
+                ),
+            ));
+        }
+        if let AccountAction::Suspend { until_ms } = action
+            && until_ms <= self.clock.now_ms()
+        {
+            return Err(AppError {
+                field: Some("until"),
+                ..AppError::new(ErrorCode::ValidationFailed, "until: must be in the future")
+            });
+        }
+        let audit = self.audit_action(
+            action.audit_name(),
+            Some(actor.id),
+            format!("user:{target}"),
+            Some(client),
+            audit_detail(action, &subject, reason.as_str()),
+        );
+        let outcome = self.apply(tenant, target, action, &audit).await?;
+        match outcome {
+            AccountChange::Changed => {}
+            AccountChange::NotFound => {
+                return Err(AppError::new(
+                    ErrorCode::UserNotFound,
+                    "user does not exist",
+                ));
+            }
+            AccountChange::LastOwner => {
+                return Err(AppError::new(
+                    ErrorCode::LastOwner,
+                    "the tenant's last owner cannot be demoted, suspended or banned",
+                ));
+            }
+        }
+        if let Some(why) = ends_sessions(action) {
+            self.revocations.sessions_ended(&Revocation {
+                tenant: tenant.id.clone(),
+                user: target,
+                scope: SessionScope::All,
+                reason: why.into(),
+            });
+        }
+        self.users_by_ids(tenant, principal, &[target])
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))
+    }
+
+    async fn apply(
+        &self,
+        tenant: &Tenant,
+        target: UserId,
+        action: AccountAction,
+        audit: &AuditEntry,
+    ) -> AppResult<AccountChange> {
+        let store = &self.store;
+        Ok(match action {
+            AccountAction::SetRole(role) => store.set_tenant_role(&tenant.id, target, role, audit),
+            AccountAction::Suspend { until_ms } => store.set_account_status(
+                &tenant.id,
+                target,
+                AccountStatus::Suspended { until_ms },
+                audit,
+            ),
+            AccountAction::Ban => {
+                store.set_account_status(&tenant.id, target, AccountStatus::Banned, audit)
+            }
+            AccountAction::Reinstate => {
+                store.set_account_status(&tenant.id, target, AccountStatus::Active, audit)
+            }
+            AccountAction::ResetMfa => store.reset_mfa(&tenant.id, target, audit),
+        }
+        .await?)
+    }
+
+    /// What the tenant uses (accounts, conversations, today's messages, stored bytes), for
+    /// administrators; each figure goes with its quota in `tenant.quotas`.
+    pub async fn tenant_usage(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+    ) -> AppResult<TenantUsage> {
+        self.administrator(tenant, principal, TenantRole::Admin)
+            .await?;
+        let day = self.clock.now_ms().div_euclid(86_400_000);
+        Ok(self.store.tenant_usage(&tenant.id, day).await?)
+    }
+
+    /// A page of the tenant's audit trail, newest first, for administrators.
+    pub async fn audit_log(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        filter: AuditFilter,
+    ) -> AppResult<Page<AuditEntry>> {
+        self.administrator(tenant, principal, TenantRole::Admin)
+            .await?;
+        let before = filter
+            .cursor
+            .as_deref()
+            .map(parse_audit_cursor)
+            .transpose()?;
+        let limit = filter.limit.clamp(1, 100);
+        let query = AuditQuery {
+            actor: filter.actor,
+            action: filter.action,
+            target: filter.target,
+            from_ms: filter.from_ms,
+            to_ms: filter.to_ms,
+            before,
+            limit: limit + 1,
+        };
+        let entries = self.store.audit_page(&tenant.id, &query).await?;
+        Ok(Page::from_probe(entries, limit, |e| {
+            format!("{}_{}", e.at_ms, e.id)
+        }))
+    }
+
+    /// The caller, who must hold `at_least`, charged one admin action.
+    async fn administrator(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        at_least: TenantRole,
+    ) -> AppResult<StoredUser> {
+        let actor = self.acting_as(principal, at_least).await?;
+        let subjects = [Subject::User(&tenant.id, principal.user)];
+        self.charge(tenant.tier, Action::Administer, &subjects)
+            .await?;
+        Ok(actor)
+    }
+}
+
+/// Why the account's sessions end, for the close frame; `None` when they do not.
+fn ends_sessions(action: AccountAction) -> Option<&'static str> {
+    match action {
+        AccountAction::Suspend { .. } => Some("account suspended"),
+        AccountAction::Ban => Some("account banned"),
+        AccountAction::ResetMfa => Some("session ended: MFA was reset by an administrator"),
+        AccountAction::SetRole(_) | AccountAction::Reinstate => None,
+    }
+}
+
+fn audit_detail(action: AccountAction, subject: &StoredUser, reason: &str) -> serde_json::Value {
+    let mut detail = json!({ "reason": reason, "username": subject.username });
+    match action {
+        AccountAction::SetRole(to) => {
+            detail["from"] = json!(subject.role.as_str());
+            detail["to"] = json!(to.as_str());
+        }
+        AccountAction::Suspend { until_ms } => {
+            detail["until"] = json!(crate::ports::chat::rfc3339(until_ms));
+        }
+        _ => {}
+    }
+    detail
+}
+
+fn parse_audit_cursor(raw: &str) -> AppResult<(i64, String)> {
+    let bad = || AppError {
+        field: Some("cursor"),
+        ..AppError::new(
+            ErrorCode::InvalidQuery,
+            "cursor: not one this server handed out",
+        )
+    };
+    let (at, id) = raw.split_once('_').ok_or_else(bad)?;
+    let at = at.parse().map_err(|_| bad())?;
+    crate::domain::AuditId::parse(id).ok_or_else(bad)?;
+    Ok((at, id.to_owned()))
+}

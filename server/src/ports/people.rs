@@ -1,0 +1,191 @@
+//! The people part of the store: profiles, the directory, tenant roles, account status and
+//! the audit trail's reading side.
+//!
+//! **Invariant**: like every store method, each takes the tenant and is one transaction; a
+//! change that ends sessions revokes them and writes its audit entry in that transaction.
+
+use super::{AuditEntry, StoreResult};
+use crate::domain::{AccountStatus, MediaId, SessionId, TenantId, TenantRole, UserId};
+use async_trait::async_trait;
+
+/// A user as others in the tenant see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUser {
+    /// Id.
+    pub id: UserId,
+    /// Lower-cased username.
+    pub username: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// The avatar image, a media item everyone in the tenant may read.
+    pub avatar: Option<MediaId>,
+    /// What they say about themselves; empty when nothing.
+    pub status_text: String,
+    /// Their tenant role.
+    pub role: TenantRole,
+    /// Whether the account may be used (as stored: a suspension may have run out).
+    pub status: AccountStatus,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+/// A change of one's own profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    /// A new display name.
+    pub display_name: Option<String>,
+    /// A new avatar (`Some(None)` removes it).
+    pub avatar: Option<Option<MediaId>>,
+    /// A new status text (empty clears it).
+    pub status_text: Option<String>,
+    /// Now, Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// Outcome of a profile change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileUpdate {
+    /// Stored; the profile as it now is.
+    Updated(PublicUser),
+    /// The avatar is not a ready image this user uploaded.
+    AvatarRefused,
+    /// No such user.
+    NotFound,
+}
+
+/// Which users a listing returns, in username order.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// A lower-cased prefix of the username or of the display name.
+    pub prefix: Option<String>,
+    /// Only this tenant role.
+    pub role: Option<TenantRole>,
+    /// Only this status kind (`active`, `suspended`, `banned`), as in force at `now_ms`.
+    pub status: Option<&'static str>,
+    /// Leave out accounts that cannot be used at `now_ms` (suspended, banned).
+    pub usable_only: bool,
+    /// Start after this username (the previous page's last).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+    /// Now, Unix milliseconds (suspensions end by themselves).
+    pub now_ms: i64,
+}
+
+/// Outcome of a change to someone's role or status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Done.
+    Changed,
+    /// It would leave the tenant without an owner.
+    LastOwner,
+    /// No such user.
+    NotFound,
+}
+
+/// Which audit entries a listing returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only this actor.
+    pub actor: Option<UserId>,
+    /// Only this action, or actions starting with it when it ends in `.` (`login.`).
+    pub action: Option<String>,
+    /// Only this target (`user:<id>`, `message:<id>`, …).
+    pub target: Option<String>,
+    /// From this time on, Unix milliseconds.
+    pub from_ms: Option<i64>,
+    /// Before this time, Unix milliseconds.
+    pub to_ms: Option<i64>,
+    /// Strictly older than this entry (time, id): the previous page's last.
+    pub before: Option<(i64, String)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// What a tenant uses now, from its own rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TenantUsage {
+    /// Accounts.
+    pub users: u64,
+    /// Conversations.
+    pub conversations: u64,
+    /// Messages sent on the given day.
+    pub messages_today: u64,
+    /// Bytes of stored media.
+    pub storage_bytes: u64,
+}
+
+/// Persistence of people. Part of [`super::Store`].
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    /// One page of the tenant's users.
+    async fn users_page(
+        &self,
+        tenant: &TenantId,
+        query: &UserQuery,
+    ) -> StoreResult<Vec<PublicUser>>;
+
+    /// The users of the tenant among `ids`, in no particular order; unknown ids are left out.
+    async fn users_by_ids(&self, tenant: &TenantId, ids: &[UserId])
+    -> StoreResult<Vec<PublicUser>>;
+
+    /// Changes one's own profile. An avatar must be a ready image the user uploaded; it stays
+    /// readable by the tenant and is kept from the media sweeper while it is an avatar, and the
+    /// one it replaces becomes unreferenced unless a message carries it.
+    async fn update_profile(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        change: &ProfileChange,
+    ) -> StoreResult<ProfileUpdate>;
+
+    /// Replaces the password hash, ends every session of the user but `keep` (all of them when
+    /// `None`) at the audit entry's time, and writes the entry; `false` when there is no such
+    /// user.
+    async fn change_password(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        password_hash: &str,
+        keep: Option<SessionId>,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
+
+    /// Sets the user's tenant role, unless that leaves the tenant without an owner.
+    async fn set_tenant_role(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        role: TenantRole,
+        audit: &AuditEntry,
+    ) -> StoreResult<AccountChange>;
+
+    /// Sets the account's status; any status but active ends every session of the user at the
+    /// audit entry's time.
+    async fn set_account_status(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        status: AccountStatus,
+        audit: &AuditEntry,
+    ) -> StoreResult<AccountChange>;
+
+    /// Turns MFA off for the user (an admin's reset) and ends every session of the user.
+    async fn reset_mfa(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        audit: &AuditEntry,
+    ) -> StoreResult<AccountChange>;
+
+    /// What the tenant uses: accounts, conversations, messages on `day` (days since the Unix
+    /// epoch, UTC) and stored bytes, read in one transaction.
+    async fn tenant_usage(&self, tenant: &TenantId, day: i64) -> StoreResult<TenantUsage>;
+
+    /// One page of the tenant's audit trail.
+    async fn audit_page(
+        &self,
+        tenant: &TenantId,
+        query: &AuditQuery,
+    ) -> StoreResult<Vec<AuditEntry>>;
+}
