@@ -77,6 +77,8 @@ pub enum ErrorCode {
     MediaNotReady,
     /// Attachments that are unknown, someone else's, or not stored; the message names them.
     InvalidAttachments,
+    /// No such open report.
+    ReportNotFound,
     /// The avatar is not a ready image the caller uploaded.
     InvalidAvatar,
     /// A direct upload's stored object does not match what was announced (missing, wrong size).
@@ -135,6 +137,7 @@ impl ErrorCode {
             ErrorCode::MediaNotFound => "media_not_found",
             ErrorCode::MediaNotReady => "media_not_ready",
             ErrorCode::InvalidAttachments => "invalid_attachments",
+            ErrorCode::ReportNotFound => "report_not_found",
             ErrorCode::InvalidAvatar => "invalid_avatar",
             ErrorCode::UploadMismatch => "upload_mismatch",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",

@@ -69,3 +69,7 @@ uuid_id!(
     /// An event of the event log (outbox); consumers deduplicate on it.
     EventId
 );
+uuid_id!(
+    /// A report of a message to the tenant's moderators.
+    ReportId
+);

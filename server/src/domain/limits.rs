@@ -89,11 +89,13 @@ pub enum Action {
     PasswordChange,
     /// An administrator's or moderator's action on an account, and reads of the admin API.
     Administer,
+    /// Reporting a message to the moderators.
+    Report,
 }
 
 impl Action {
     /// Every action, for documentation and parsing.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::SendMessage,
         Action::EditMessage,
         Action::React,
@@ -111,6 +113,7 @@ impl Action {
         Action::ProfileChange,
         Action::PasswordChange,
         Action::Administer,
+        Action::Report,
     ];
 
     /// The name in errors, metrics and `CHEMCHAT_RATE_LIMITS`.
@@ -133,6 +136,7 @@ impl Action {
             Action::ProfileChange => "profile.change",
             Action::PasswordChange => "password.change",
             Action::Administer => "admin",
+            Action::Report => "report",
         }
     }
 }
@@ -239,6 +243,7 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
         (Action::PasswordChange, Scope::User) => Rate::new(5, 3_600, 5),
         (Action::PasswordChange, Scope::Address) => Rate::new(30, 3_600, 30),
         (Action::Administer, Scope::User) => Rate::new(2, 1, 60),
+        (Action::Report, Scope::User) => Rate::new(30, 3_600, 10),
         _ => return None,
     };
     Some(rate)

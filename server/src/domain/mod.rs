@@ -15,7 +15,7 @@ pub use conversation::{
     ConversationKind, ConversationName, MembershipDenied, Role, may_delete_message, may_grant,
     may_remove,
 };
-pub use ids::{AuditId, ConversationId, EventId, MediaId, MessageId, SessionId, UserId};
+pub use ids::{AuditId, ConversationId, EventId, MediaId, MessageId, ReportId, SessionId, UserId};
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use people::{AccountStatus, ClientInfo, NamePrefix, Reason, StatusText, TenantRole, name_key};

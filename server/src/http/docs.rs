@@ -4,7 +4,7 @@
 
 use super::HttpState;
 use super::routes::media::{download as media_get, upload as media_put};
-use super::routes::{admin, auth, chat, people, search};
+use super::routes::{admin, auth, chat, people, reports, search};
 use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -65,7 +65,7 @@ impl Modify for BearerAuth {
         media_put::multipart, media_put::announce, media_put::receive, media_put::complete,
         media_get::details, media_get::download, media_get::content,
         people::list, people::show, admin::users, admin::update_user, admin::audit,
-        admin::usage,
+        admin::usage, reports::file, reports::queue, reports::resolve,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -78,6 +78,7 @@ impl Modify for BearerAuth {
         (name = "media", description = "Uploads, attachments' metadata, thumbnails and downloads"),
         (name = "people", description = "The directory, profiles and presence"),
         (name = "admin", description = "Accounts and the audit trail, for moderators and administrators"),
+        (name = "moderation", description = "Reports of messages and the moderation queue"),
     )
 )]
 #[derive(Debug)]

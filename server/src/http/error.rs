@@ -30,7 +30,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         NotFound | TenantNotFound | UserNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UsernameTaken | EmailTaken | MfaAlreadyEnabled | MfaNotEnabled => StatusCode::CONFLICT,
-        ConversationNotFound | MessageNotFound | MediaNotFound => StatusCode::NOT_FOUND,
+        ConversationNotFound | MessageNotFound | MediaNotFound | ReportNotFound => {
+            StatusCode::NOT_FOUND
+        }
         MediaNotReady | UploadMismatch => StatusCode::CONFLICT,
         RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         StaleVersion | MessageDeleted | LastOwner | ReactionLimit => StatusCode::CONFLICT,

@@ -10,6 +10,7 @@ mod event_log;
 mod images;
 mod limits;
 mod media;
+mod moderation;
 mod people;
 mod presence;
 mod revocations;
@@ -30,6 +31,7 @@ pub use limits::{RateLimiter, Throttled};
 pub use media::{
     Completion, MediaItem, MediaStore, MediaWrite, NewMedia, Processed, Rendition, StorageQuota,
 };
+pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
 pub use people::{
     AccountChange, AuditQuery, PeopleStore, ProfileChange, ProfileUpdate, PublicUser, TenantUsage,
     UserQuery,

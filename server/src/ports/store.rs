@@ -170,7 +170,14 @@ pub struct AuditEntry {
 /// methods live in [`super::ChatStore`].
 #[async_trait]
 pub trait Store:
-    super::ChatStore + super::MediaStore + super::PeopleStore + Send + Sync + Debug + 'static
+    super::ChatStore
+    + super::MediaStore
+    + super::PeopleStore
+    + super::ModerationStore
+    + Send
+    + Sync
+    + Debug
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

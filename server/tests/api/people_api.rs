@@ -504,3 +504,172 @@ async fn moderation_and_audit(engine: Engine) {
     server.stop().await;
 }
 both_engines!(moderation_and_audit_, moderation_and_audit);
+
+async fn reports_and_the_queue(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let boss = owner(&server, engine, "boss").await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let outsider = api_user(&server, None, "outsider").await;
+    let group = api_group(&server, &alice, &[&bob]).await;
+    let spam = crate::support::api::send_text(&server, &bob, &group, "buy cheap pills").await;
+    let rude = crate::support::api::send_text(&server, &bob, &group, "something rude").await;
+
+    // Members of the conversation report; others cannot see the message.
+    let path = format!("/api/v1/messages/{spam}/reports");
+    let reason = json!({ "reason": "spam" });
+    let (status, first) = call(&server, &alice, Method::POST, &path, Some(reason.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["status"], "open");
+    let (_, again) = call(&server, &alice, Method::POST, &path, Some(reason.clone())).await;
+    assert_eq!(
+        again["id"], first["id"],
+        "reporting twice answers the first report"
+    );
+    let (status, body) = call(&server, &outsider, Method::POST, &path, Some(reason)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "message_not_found");
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &path,
+        Some(json!({ "reason": "" })),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
+    let rude_path = format!("/api/v1/messages/{rude}/reports");
+    let (status, second) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &rude_path,
+        Some(json!({ "reason": "rude" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+
+    // The queue is for moderators, oldest first, with the text as reported.
+    let (status, body) = call(&server, &alice, Method::GET, "/api/v1/admin/reports", None).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, queue) = call(
+        &server,
+        &boss,
+        Method::GET,
+        "/api/v1/admin/reports?limit=1",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["items"][0]["id"], first["id"]);
+    assert_eq!(queue["items"][0]["content"], "buy cheap pills");
+    assert_eq!(queue["items"][0]["senderId"], bob.id.as_str());
+    let next = format!(
+        "/api/v1/admin/reports?limit=1&cursor={}",
+        queue["nextCursor"].as_str().unwrap()
+    );
+    let (_, page) = call(&server, &boss, Method::GET, &next, None).await;
+    assert_eq!(page["items"][0]["id"], second["id"]);
+
+    // Deleting the message as the resolution: a tombstone for everyone.
+    let resolve = format!(
+        "/api/v1/admin/reports/{}/resolve",
+        second["id"].as_str().unwrap()
+    );
+    let (status, closed) = call(
+        &server,
+        &boss,
+        Method::POST,
+        &resolve,
+        Some(json!({ "action": "delete_message", "reason": "rude, removed" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    assert_eq!(closed["status"], "resolved");
+    assert!(
+        closed["content"].is_null(),
+        "the copy of the text goes with the report"
+    );
+    let history = format!("/api/v1/conversations/{group}/messages");
+    let (_, messages) = call(&server, &alice, Method::GET, &history, None).await;
+    let tombstone = messages["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == rude.as_str())
+        .unwrap()
+        .clone();
+    assert!(tombstone["content"].is_null(), "{tombstone}");
+
+    // Suspending the author: the socket closes within a second, login is refused.
+    let tokens = server.login("bob").await;
+    let (mut bob_ws, _) = Ws::login(server.addr, tokens["wsToken"].as_str().unwrap()).await;
+    let resolve = format!(
+        "/api/v1/admin/reports/{}/resolve",
+        first["id"].as_str().unwrap()
+    );
+    let suspend = json!({ "action": "suspend_author", "until": in_an_hour(), "reason": "spam" });
+    let (status, closed) = call(
+        &server,
+        &boss,
+        Method::POST,
+        &resolve,
+        Some(suspend.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    let (code, reason) = bob_ws.wait_closed(WITHIN).await;
+    assert_eq!(code, 4401, "{reason}");
+    let (status, body) = login_from(&server, "bob", PASSWORD, "phone").await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "account_suspended");
+    let (status, body) = call(&server, &boss, Method::POST, &resolve, Some(suspend)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "report_not_found");
+    let (_, open) = call(&server, &boss, Method::GET, "/api/v1/admin/reports", None).await;
+    assert_eq!(open["items"].as_array().unwrap().len(), 0);
+    let (_, all) = call(
+        &server,
+        &boss,
+        Method::GET,
+        "/api/v1/admin/reports?status=all",
+        None,
+    )
+    .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    for (bad, code) in [
+        (
+            json!({ "action": "shrug", "reason": "x" }),
+            "validation_failed",
+        ),
+        (
+            json!({ "action": "dismiss", "until": in_an_hour(), "reason": "x" }),
+            "validation_failed",
+        ),
+    ] {
+        let (status, body) = call(&server, &boss, Method::POST, &resolve, Some(bad)).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, code);
+    }
+    let (_, audit) = call(
+        &server,
+        &boss,
+        Method::GET,
+        "/api/v1/admin/audit?action=report.",
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "report.resolved",
+            "report.resolved",
+            "report.filed",
+            "report.filed"
+        ]
+    );
+    server.stop().await;
+}
+both_engines!(reports_and_the_queue_, reports_and_the_queue);

@@ -69,6 +69,34 @@ async fn seed(store: &SqlStore, tenant: &str) {
         at_ms: 3_000,
     };
     store.edit_message(&t(tenant), &edit).await.unwrap();
+    let report = chemchat_server::ports::NewReport {
+        id: chemchat_server::domain::ReportId::generate(),
+        message_id: first,
+        reporter_id: bob,
+        reason: "spam".to_owned(),
+        at_ms: 3_500,
+    };
+    let filed = chemchat_server::ports::ModerationStore::file_report(
+        store,
+        &t(tenant),
+        &report,
+        &AuditEntry {
+            id: AuditId::generate(),
+            at_ms: 3_500,
+            user_id: Some(bob),
+            action: "report.filed".to_owned(),
+            target: None,
+            ip: None,
+            user_agent: None,
+            detail: serde_json::json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        filed,
+        chemchat_server::ports::ReportFiling::Filed(_)
+    ));
     store
         .set_reaction(
             &t(tenant),

@@ -5,11 +5,13 @@ mod admin;
 mod bootstrap;
 mod directory;
 mod profile;
+mod reports;
 
 pub use admin::{AccountAction, AuditFilter};
 pub use bootstrap::grant_role;
 pub use directory::DIRECTORY_PAGE_MAX;
 pub use profile::ProfileEdit;
+pub use reports::ReportOutcome;
 
 use super::auth::Principal;
 use super::{App, AppError, AppResult, ErrorCode};

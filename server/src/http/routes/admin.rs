@@ -36,7 +36,7 @@ fn invalid(code: ErrorCode, field: &'static str, message: &str) -> ApiError {
     })
 }
 
-fn time_ms(field: &'static str, raw: &str, code: ErrorCode) -> Result<i64, ApiError> {
+pub(super) fn time_ms(field: &'static str, raw: &str, code: ErrorCode) -> Result<i64, ApiError> {
     let at = OffsetDateTime::parse(raw, &Rfc3339)
         .map_err(|_| invalid(code, field, "must be an RFC 3339 time"))?;
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000)

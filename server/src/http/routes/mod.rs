@@ -6,6 +6,7 @@ pub mod chat;
 pub mod health;
 pub mod media;
 pub mod people;
+pub mod reports;
 pub mod search;
 
 use super::HttpState;
@@ -19,4 +20,5 @@ pub fn api() -> Router<HttpState> {
         .merge(search::routes())
         .merge(people::routes())
         .merge(admin::routes())
+        .merge(reports::routes())
 }

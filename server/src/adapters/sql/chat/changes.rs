@@ -16,6 +16,23 @@ async fn open(
     id: MessageId,
     actor: UserId,
 ) -> StoreResult<Option<(Tx, Message, Role)>> {
+    let Some((mut tx, message)) = open_message(store, tenant, id).await? else {
+        return Ok(None);
+    };
+    let Some(role) =
+        member_role(&mut tx, tenant, message.conversation_id, &actor.to_string()).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((tx, message, role)))
+}
+
+/// The message read under its conversation's write lock, whoever asks.
+async fn open_message(
+    store: &SqlStore,
+    tenant: &TenantId,
+    id: MessageId,
+) -> StoreResult<Option<(Tx, Message)>> {
     let mut tx = store.write(tenant).await?;
     let Some(message) = load_message(&mut tx, tenant, id).await? else {
         return Ok(None);
@@ -26,16 +43,11 @@ async fn open(
     {
         return Ok(None);
     }
-    let Some(role) =
-        member_role(&mut tx, tenant, message.conversation_id, &actor.to_string()).await?
-    else {
-        return Ok(None);
-    };
     // Re-read under the lock: the first read may predate a concurrent change.
     let Some(message) = load_message(&mut tx, tenant, id).await? else {
         return Ok(None);
     };
-    Ok(Some((tx, message, role)))
+    Ok(Some((tx, message)))
 }
 
 pub(super) async fn edit(
@@ -93,12 +105,37 @@ pub(super) async fn delete(
     actor: UserId,
     at_ms: i64,
 ) -> StoreResult<MessageChange> {
-    let Some((mut tx, message, role)) = open(store, tenant, id, actor).await? else {
+    let Some((tx, message, role)) = open(store, tenant, id, actor).await? else {
         return Ok(MessageChange::NotFound);
     };
     if !may_delete_message(message.sender_id == actor, role) {
         return Ok(MessageChange::Forbidden);
     }
+    tombstone(store, tx, tenant, message, at_ms).await
+}
+
+/// A tenant moderator's deletion: no membership of the conversation needed (the use case
+/// checked the tenant role).
+pub(super) async fn delete_as_moderator(
+    store: &SqlStore,
+    tenant: &TenantId,
+    id: MessageId,
+    at_ms: i64,
+) -> StoreResult<MessageChange> {
+    let Some((tx, message)) = open_message(store, tenant, id).await? else {
+        return Ok(MessageChange::NotFound);
+    };
+    tombstone(store, tx, tenant, message, at_ms).await
+}
+
+async fn tombstone(
+    store: &SqlStore,
+    mut tx: Tx,
+    tenant: &TenantId,
+    message: Message,
+    at_ms: i64,
+) -> StoreResult<MessageChange> {
+    let id = message.id;
     if message.deleted_at_ms.is_some() {
         tx.commit().await.map_err(db)?;
         return Ok(MessageChange::Done(message));

@@ -127,6 +127,15 @@ impl ChatStore for SqlStore {
         changes::delete(self, tenant, id, actor, at_ms).await
     }
 
+    async fn delete_message_as_moderator(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        at_ms: i64,
+    ) -> StoreResult<MessageChange> {
+        changes::delete_as_moderator(self, tenant, id, at_ms).await
+    }
+
     async fn set_reaction(
         &self,
         tenant: &TenantId,

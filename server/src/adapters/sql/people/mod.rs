@@ -5,13 +5,15 @@ mod accounts;
 mod audit_page;
 mod directory;
 mod profile;
+mod reports;
 mod usage;
 
 use super::SqlStore;
-use crate::domain::{AccountStatus, SessionId, TenantId, TenantRole, UserId};
+use crate::domain::{AccountStatus, ReportId, SessionId, TenantId, TenantRole, UserId};
 use crate::ports::{
-    AccountChange, AuditEntry, AuditQuery, PeopleStore, ProfileChange, ProfileUpdate, PublicUser,
-    StoreResult, TenantUsage, UserQuery,
+    AccountChange, AuditEntry, AuditQuery, ModerationStore, NewReport, PeopleStore, ProfileChange,
+    ProfileUpdate, PublicUser, Report, ReportFiling, ReportStatus, StoreResult, TenantUsage,
+    UserQuery,
 };
 use async_trait::async_trait;
 
@@ -92,5 +94,42 @@ impl PeopleStore for SqlStore {
         query: &AuditQuery,
     ) -> StoreResult<Vec<AuditEntry>> {
         audit_page::page(self, tenant, query).await
+    }
+}
+
+#[async_trait]
+impl ModerationStore for SqlStore {
+    async fn file_report(
+        &self,
+        tenant: &TenantId,
+        report: &NewReport,
+        audit: &AuditEntry,
+    ) -> StoreResult<ReportFiling> {
+        reports::file(self, tenant, report, audit).await
+    }
+
+    async fn report(&self, tenant: &TenantId, id: ReportId) -> StoreResult<Option<Report>> {
+        reports::get(self, tenant, id).await
+    }
+
+    async fn reports_page(
+        &self,
+        tenant: &TenantId,
+        status: Option<ReportStatus>,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Report>> {
+        reports::page(self, tenant, status, after, limit).await
+    }
+
+    async fn close_report(
+        &self,
+        tenant: &TenantId,
+        id: ReportId,
+        status: ReportStatus,
+        resolution: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<Report>> {
+        reports::close(self, tenant, id, status, resolution, audit).await
     }
 }
