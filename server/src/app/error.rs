@@ -77,6 +77,8 @@ pub enum ErrorCode {
     MediaNotReady,
     /// Attachments that are unknown, someone else's, or not stored; the message names them.
     InvalidAttachments,
+    /// The text is not allowed by the tenant's content policy.
+    ContentBlocked,
     /// No such open report.
     ReportNotFound,
     /// The avatar is not a ready image the caller uploaded.
@@ -137,6 +139,7 @@ impl ErrorCode {
             ErrorCode::MediaNotFound => "media_not_found",
             ErrorCode::MediaNotReady => "media_not_ready",
             ErrorCode::InvalidAttachments => "invalid_attachments",
+            ErrorCode::ContentBlocked => "content_blocked",
             ErrorCode::ReportNotFound => "report_not_found",
             ErrorCode::InvalidAvatar => "invalid_avatar",
             ErrorCode::UploadMismatch => "upload_mismatch",

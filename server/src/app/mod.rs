@@ -38,6 +38,7 @@ pub struct App {
     search: Arc<dyn SearchIndex>,
     revocations: Arc<dyn Revocations>,
     media: media::MediaSettings,
+    policies: Arc<people::PolicyCache>,
 }
 
 /// What [`App::new`] needs.
@@ -85,6 +86,7 @@ impl App {
             search: parts.search,
             revocations: parts.revocations,
             media: parts.media,
+            policies: Arc::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Parsed domain values. Every value that crosses the edge is parsed into one of these types
 //! once, so the use cases never see an unchecked string.
 
+pub mod content_policy;
 mod conversation;
 mod ids;
 mod limits;

@@ -65,7 +65,7 @@ impl Modify for BearerAuth {
         media_put::multipart, media_put::announce, media_put::receive, media_put::complete,
         media_get::details, media_get::download, media_get::content,
         people::list, people::show, admin::users, admin::update_user, admin::audit,
-        admin::usage, reports::file, reports::queue, reports::resolve,
+        admin::usage, admin::settings, admin::update_settings, reports::file, reports::queue, reports::resolve,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),

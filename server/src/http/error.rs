@@ -36,7 +36,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MediaNotReady | UploadMismatch => StatusCode::CONFLICT,
         RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         StaleVersion | MessageDeleted | LastOwner | ReactionLimit => StatusCode::CONFLICT,
-        InvalidMembers | InvalidAttachments | InvalidAvatar => StatusCode::UNPROCESSABLE_ENTITY,
+        InvalidMembers | InvalidAttachments | InvalidAvatar | ContentBlocked => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         RateLimited | QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable | Busy => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,

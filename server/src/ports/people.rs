@@ -5,6 +5,7 @@
 //! change that ends sessions revokes them and writes its audit entry in that transaction.
 
 use super::{AuditEntry, StoreResult};
+use crate::domain::content_policy::PolicyRules;
 use crate::domain::{AccountStatus, MediaId, SessionId, TenantId, TenantRole, UserId};
 use async_trait::async_trait;
 
@@ -181,6 +182,17 @@ pub trait PeopleStore: Send + Sync {
     /// What the tenant uses: accounts, conversations, messages on `day` (days since the Unix
     /// epoch, UTC) and stored bytes, read in one transaction.
     async fn tenant_usage(&self, tenant: &TenantId, day: i64) -> StoreResult<TenantUsage>;
+
+    /// The tenant's content policy as its administrators wrote it; `None` when never set.
+    async fn content_rules(&self, tenant: &TenantId) -> StoreResult<Option<PolicyRules>>;
+
+    /// Replaces the tenant's content policy and writes the audit entry.
+    async fn set_content_rules(
+        &self,
+        tenant: &TenantId,
+        rules: &PolicyRules,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
 
     /// One page of the tenant's audit trail.
     async fn audit_page(

@@ -673,3 +673,137 @@ async fn reports_and_the_queue(engine: Engine) {
     server.stop().await;
 }
 both_engines!(reports_and_the_queue_, reports_and_the_queue);
+
+async fn content_policy(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let boss = owner(&server, engine, "boss").await;
+    let alice = api_user(&server, None, "alice").await;
+    let group = api_group(&server, &boss, &[&alice]).await;
+    let settings = "/api/v1/admin/settings";
+    let (status, body) = call(&server, &alice, Method::GET, settings, None).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = call(&server, &boss, Method::GET, settings, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["contentPolicy"]["mode"], "reject",
+        "nothing blocked by default"
+    );
+
+    let bad = json!({ "contentPolicy": { "mode": "reject", "blockedPatterns": ["("] } });
+    let (status, body) = call(&server, &boss, Method::PATCH, settings, Some(bad)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(body["error"]["field"], "contentPolicy.blockedPatterns");
+    let policy = json!({ "contentPolicy": {
+        "mode": "reject", "blockedWords": ["pills"], "blockedPatterns": [r"\d{4}-\d{4}"] } });
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::PATCH,
+        settings,
+        Some(policy.clone()),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = call(&server, &boss, Method::PATCH, settings, Some(policy)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["contentPolicy"]["blockedWords"][0], "pills");
+
+    // Refused over REST and over the socket; nothing is stored.
+    let messages = format!("/api/v1/conversations/{group}/messages");
+    let send = |text: &str, key: &str| json!({ "content": text, "clientMessageId": key });
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &messages,
+        Some(send("cheap PILLS", "k1")),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "content_blocked",
+    );
+    let tokens = server.login("alice").await;
+    let (mut ws, _) = Ws::login(server.addr, tokens["wsToken"].as_str().unwrap()).await;
+    let frame =
+        json!({ "conversationId": group, "content": "call 1234-5678", "clientMessageId": "k2" });
+    assert_eq!(ws.fails("message.send", frame).await, "content_blocked");
+    let (_, history) = call(&server, &alice, Method::GET, &messages, None).await;
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        0,
+        "{history}"
+    );
+    let (status, sent) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &messages,
+        Some(send("hello", "k3")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let edit = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::PUT,
+        &edit,
+        Some(json!({ "content": "pills" })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "content_blocked",
+    );
+    for change in [
+        json!({ "displayName": "Pills Seller" }),
+        json!({ "statusText": "pills!" }),
+    ] {
+        let (status, body) = call(
+            &server,
+            &alice,
+            Method::PATCH,
+            "/api/v1/auth/me",
+            Some(change),
+        )
+        .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content_blocked",
+        );
+    }
+
+    // Masked instead: the message is stored with the matches starred out.
+    let mask = json!({ "contentPolicy": {
+        "mode": "mask", "blockedWords": ["pills"], "blockedPatterns": [r"\d{4}-\d{4}"] } });
+    let (status, body) = call(&server, &boss, Method::PATCH, settings, Some(mask)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, sent) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &messages,
+        Some(send("call 1234-5678 for Pills", "k4")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["content"], "call ********* for *****");
+    let (_, audit) = call(
+        &server,
+        &boss,
+        Method::GET,
+        "/api/v1/admin/audit?action=settings.",
+        None,
+    )
+    .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+both_engines!(content_policy_, content_policy);

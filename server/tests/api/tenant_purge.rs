@@ -97,6 +97,23 @@ async fn seed(store: &SqlStore, tenant: &str) {
         filed,
         chemchat_server::ports::ReportFiling::Filed(_)
     ));
+    let rules = chemchat_server::domain::content_policy::PolicyRules {
+        words: vec!["spam".to_owned()],
+        ..Default::default()
+    };
+    let changed = AuditEntry {
+        id: AuditId::generate(),
+        at_ms: 3_600,
+        user_id: Some(alice),
+        action: "settings.content_policy_changed".to_owned(),
+        target: None,
+        ip: None,
+        user_agent: None,
+        detail: serde_json::json!({}),
+    };
+    chemchat_server::ports::PeopleStore::set_content_rules(store, &t(tenant), &rules, &changed)
+        .await
+        .unwrap();
     store
         .set_reaction(
             &t(tenant),

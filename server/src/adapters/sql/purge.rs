@@ -16,6 +16,7 @@ use crate::ports::StoreError;
 /// belongs here; the purge test compares this list with the schema.
 pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("reports", "tenant_id"),
+    ("tenant_settings", "tenant_id"),
     ("message_attachments", "tenant_id"),
     ("media", "tenant_id"),
     ("tenant_storage", "tenant_id"),

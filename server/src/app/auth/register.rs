@@ -33,12 +33,19 @@ impl App {
         let subjects = [Subject::Address(ip), Subject::Tenant(&tenant.id)];
         self.charge(tenant.tier, Action::Register, &subjects)
             .await?;
+        let display_name = self
+            .screen(
+                &tenant.id,
+                "displayName",
+                registration.display_name.as_str().to_owned(),
+            )
+            .await?;
         let password_hash = self.passwords.hash(registration.password).await?;
         let user = NewUser {
             id: UserId::generate(),
             username: registration.username.as_str().to_owned(),
             email: registration.email.as_str().to_owned(),
-            display_name: registration.display_name.as_str().to_owned(),
+            display_name,
             password_hash,
             created_at_ms: self.clock.now_ms(),
             role: TenantRole::Member,

@@ -95,6 +95,11 @@ impl App {
         ];
         self.charge(tenant.tier, Action::SendMessage, &budgets)
             .await?;
+        let content = if content.is_empty() {
+            content
+        } else {
+            self.screen(&tenant.id, "content", content).await?
+        };
         let at_ms = self.clock.now_ms();
         let quota = tenant.quotas.max_messages_per_day.map(|max| DailyQuota {
             max,
@@ -215,10 +220,13 @@ impl App {
             &[Subject::User(&tenant.id, caller)],
         )
         .await?;
+        let content = self
+            .screen(&tenant.id, "content", content.into_inner())
+            .await?;
         let edit = MessageEditRequest {
             id,
             editor: caller,
-            content: content.into_inner(),
+            content,
             expected_version: request.expected_version,
             at_ms: self.clock.now_ms(),
         };

@@ -4,12 +4,14 @@
 mod admin;
 mod bootstrap;
 mod directory;
+mod policy;
 mod profile;
 mod reports;
 
 pub use admin::{AccountAction, AuditFilter};
 pub use bootstrap::grant_role;
 pub use directory::DIRECTORY_PAGE_MAX;
+pub use policy::{POLICY_REFRESH, PolicyCache};
 pub use profile::ProfileEdit;
 pub use reports::ReportOutcome;
 

@@ -33,10 +33,24 @@ impl App {
         let subjects = [Subject::User(&tenant.id, principal.user)];
         self.charge(tenant.tier, Action::ProfileChange, &subjects)
             .await?;
+        let display_name = match edit.display_name {
+            Some(name) => Some(
+                self.screen(&tenant.id, "displayName", name.as_str().to_owned())
+                    .await?,
+            ),
+            None => None,
+        };
+        let status_text = match edit.status_text {
+            Some(text) => Some(
+                self.screen(&tenant.id, "statusText", text.as_str().to_owned())
+                    .await?,
+            ),
+            None => None,
+        };
         let change = ProfileChange {
-            display_name: edit.display_name.map(|n| n.as_str().to_owned()),
+            display_name,
             avatar: edit.avatar,
-            status_text: edit.status_text.map(|s| s.as_str().to_owned()),
+            status_text,
             now_ms: self.clock.now_ms(),
         };
         match self

@@ -5,6 +5,7 @@ use super::chat::ApiQuery;
 use super::people::{UserList, UserView, page_limit, with_presence};
 use crate::app::people::{AccountAction, AuditFilter};
 use crate::app::{AppError, ErrorCode};
+use crate::domain::content_policy::{PolicyMode, PolicyRules};
 use crate::domain::{NamePrefix, Reason, TenantRole, UserId};
 use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/admin/users/{id}", axum::routing::patch(update_user))
         .route("/admin/audit", get(audit))
         .route("/admin/usage", get(usage))
+        .route("/admin/settings", get(settings).patch(update_settings))
 }
 
 fn invalid(code: ErrorCode, field: &'static str, message: &str) -> ApiError {
@@ -416,4 +418,84 @@ pub async fn usage(State(state): State<HttpState>, caller: Caller) -> ApiResult<
         },
         connections,
     }))
+}
+
+/// The content policy: what the tenant's people may not post.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContentPolicyBody {
+    /// `reject` (422 `content_blocked`) or `mask` (each match replaced by `*`s).
+    pub mode: String,
+    /// Whole words, ignoring case (at most 500, 1–100 characters each).
+    #[serde(default)]
+    pub blocked_words: Vec<String>,
+    /// Regular expressions, ignoring case (at most 50, 1–100 characters each; the syntax of
+    /// Rust's regex crate: no look-around, no back-references, linear-time matching).
+    #[serde(default)]
+    pub blocked_patterns: Vec<String>,
+}
+
+/// The tenant's settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsBody {
+    /// Applied to messages (sent and edited), display names and status texts.
+    pub content_policy: ContentPolicyBody,
+}
+
+fn settings_view(rules: PolicyRules) -> SettingsBody {
+    SettingsBody {
+        content_policy: ContentPolicyBody {
+            mode: rules.mode.as_str().to_owned(),
+            blocked_words: rules.words,
+            blocked_patterns: rules.patterns,
+        },
+    }
+}
+
+/// The tenant's settings. Administrators.
+#[utoipa::path(get, path = "/api/v1/admin/settings", tag = "admin",
+    responses((status = 200, body = SettingsBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn settings(
+    State(state): State<HttpState>,
+    caller: Caller,
+) -> ApiResult<Json<SettingsBody>> {
+    let rules = state
+        .app
+        .content_rules(&caller.tenant, &caller.principal)
+        .await?;
+    Ok(Json(settings_view(rules)))
+}
+
+/// Replaces the tenant's settings. A new content policy applies at once on this instance and
+/// within a few seconds on the others. Administrators.
+#[utoipa::path(patch, path = "/api/v1/admin/settings", tag = "admin", request_body = SettingsBody,
+    responses((status = 200, body = SettingsBody), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_settings(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Client(client): Client,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> ApiResult<Json<SettingsBody>> {
+    let policy = body.content_policy;
+    let mode = PolicyMode::parse(&policy.mode).ok_or_else(|| {
+        invalid(
+            ErrorCode::ValidationFailed,
+            "contentPolicy.mode",
+            "must be reject or mask",
+        )
+    })?;
+    let rules = PolicyRules {
+        mode,
+        words: policy.blocked_words,
+        patterns: policy.blocked_patterns,
+    };
+    let rules = state
+        .app
+        .set_content_rules(&caller.tenant, &caller.principal, rules, &client)
+        .await?;
+    Ok(Json(settings_view(rules)))
 }

@@ -6,9 +6,11 @@ mod audit_page;
 mod directory;
 mod profile;
 mod reports;
+mod settings;
 mod usage;
 
 use super::SqlStore;
+use crate::domain::content_policy::PolicyRules;
 use crate::domain::{AccountStatus, ReportId, SessionId, TenantId, TenantRole, UserId};
 use crate::ports::{
     AccountChange, AuditEntry, AuditQuery, ModerationStore, NewReport, PeopleStore, ProfileChange,
@@ -86,6 +88,19 @@ impl PeopleStore for SqlStore {
 
     async fn tenant_usage(&self, tenant: &TenantId, day: i64) -> StoreResult<TenantUsage> {
         usage::read(self, tenant, day).await
+    }
+
+    async fn content_rules(&self, tenant: &TenantId) -> StoreResult<Option<PolicyRules>> {
+        settings::content_rules(self, tenant).await
+    }
+
+    async fn set_content_rules(
+        &self,
+        tenant: &TenantId,
+        rules: &PolicyRules,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        settings::set_content_rules(self, tenant, rules, audit).await
     }
 
     async fn audit_page(

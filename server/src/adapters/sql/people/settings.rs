@@ -1,0 +1,64 @@
+//! A tenant's settings row: the content policy.
+
+use super::super::{SqlStore, audit, db};
+use crate::domain::TenantId;
+use crate::domain::content_policy::{PolicyMode, PolicyRules};
+use crate::ports::{AuditEntry, StoreError, StoreResult};
+
+fn list(raw: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("tenant settings: {e}")))
+}
+
+fn text(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
+}
+
+pub(super) async fn content_rules(
+    store: &SqlStore,
+    tenant: &TenantId,
+) -> StoreResult<Option<PolicyRules>> {
+    let mut tx = store.read(tenant).await?;
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT content_mode, blocked_words, blocked_patterns FROM tenant_settings \
+         WHERE tenant_id = $1",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let Some((mode, words, patterns)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(PolicyRules {
+        mode: PolicyMode::parse(&mode)
+            .ok_or_else(|| StoreError::Corrupt(format!("content mode '{mode}'")))?,
+        words: list(&words)?,
+        patterns: list(&patterns)?,
+    }))
+}
+
+pub(super) async fn set_content_rules(
+    store: &SqlStore,
+    tenant: &TenantId,
+    rules: &PolicyRules,
+    entry: &AuditEntry,
+) -> StoreResult<()> {
+    let mut tx = store.write(tenant).await?;
+    sqlx::query(
+        "INSERT INTO tenant_settings (tenant_id, content_mode, blocked_words, blocked_patterns, \
+         updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET \
+         content_mode = excluded.content_mode, blocked_words = excluded.blocked_words, \
+         blocked_patterns = excluded.blocked_patterns, updated_at = excluded.updated_at",
+    )
+    .bind(tenant.as_str())
+    .bind(rules.mode.as_str())
+    .bind(text(&rules.words))
+    .bind(text(&rules.patterns))
+    .bind(entry.at_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    audit::insert(&mut tx, tenant, entry).await?;
+    tx.commit().await.map_err(db)
+}

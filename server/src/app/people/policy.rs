@@ -1,0 +1,119 @@
+//! The tenant's content policy: read by every send, edit and name change, kept compiled for a
+//! few seconds per instance so a send costs no extra query; changed by administrators.
+
+use super::App;
+use crate::app::auth::Principal;
+use crate::app::{AppError, AppResult, ErrorCode};
+use crate::domain::content_policy::{ContentPolicy, PolicyRules, Verdict};
+use crate::domain::{ClientInfo, Tenant, TenantId, TenantRole};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an instance uses a policy before reading it again: how long a change takes to
+/// reach the other instances (the instance that made it applies it at once).
+pub const POLICY_REFRESH: Duration = Duration::from_secs(5);
+
+/// Compiled policies by tenant, each with when it was read.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    entries: Mutex<HashMap<TenantId, (Instant, Arc<ContentPolicy>)>>,
+}
+
+impl PolicyCache {
+    fn fresh(&self, tenant: &TenantId) -> Option<Arc<ContentPolicy>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(tenant)
+            .filter(|(read, _)| read.elapsed() < POLICY_REFRESH)
+            .map(|(_, policy)| Arc::clone(policy))
+    }
+
+    fn keep(&self, tenant: &TenantId, policy: Arc<ContentPolicy>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.insert(tenant.clone(), (Instant::now(), policy));
+    }
+}
+
+impl App {
+    async fn content_policy(&self, tenant: &TenantId) -> AppResult<Arc<ContentPolicy>> {
+        if let Some(policy) = self.policies.fresh(tenant) {
+            return Ok(policy);
+        }
+        let rules = self.store.content_rules(tenant).await?.unwrap_or_default();
+        // Stored rules were checked when they were written; should they no longer compile
+        // (a newer regex crate), the tenant goes unfiltered rather than unable to chat.
+        let policy = ContentPolicy::compile(rules).unwrap_or_else(|e| {
+            tracing::error!(%tenant, error = %e, "stored content policy does not compile");
+            ContentPolicy::default()
+        });
+        let policy = Arc::new(policy);
+        self.policies.keep(tenant, Arc::clone(&policy));
+        Ok(policy)
+    }
+
+    /// `text` as the tenant's policy lets it through: as it is, masked, or refused with 422
+    /// `content_blocked` naming `field`.
+    pub(crate) async fn screen(
+        &self,
+        tenant: &TenantId,
+        field: &'static str,
+        text: String,
+    ) -> AppResult<String> {
+        match self.content_policy(tenant).await?.check(&text) {
+            Verdict::Clean => Ok(text),
+            Verdict::Masked(masked) => Ok(masked),
+            Verdict::Blocked => Err(AppError {
+                field: Some(field),
+                ..AppError::new(
+                    ErrorCode::ContentBlocked,
+                    format!("{field}: this text is not allowed by the tenant's content policy"),
+                )
+            }),
+        }
+    }
+
+    /// The tenant's content policy. Administrators.
+    pub async fn content_rules(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+    ) -> AppResult<PolicyRules> {
+        self.administrator(tenant, principal, TenantRole::Admin)
+            .await?;
+        Ok(self
+            .store
+            .content_rules(&tenant.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Replaces the tenant's content policy. Administrators.
+    pub async fn set_content_rules(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        rules: PolicyRules,
+        client: &ClientInfo,
+    ) -> AppResult<PolicyRules> {
+        let actor = self
+            .administrator(tenant, principal, TenantRole::Admin)
+            .await?;
+        let policy = ContentPolicy::compile(rules)?;
+        let rules = policy.rules().clone();
+        let audit = self.audit_action(
+            "settings.content_policy_changed",
+            Some(actor.id),
+            format!("tenant:{}", tenant.id),
+            Some(client),
+            json!({ "mode": rules.mode.as_str(), "words": rules.words.len(),
+                "patterns": rules.patterns.len() }),
+        );
+        self.store
+            .set_content_rules(&tenant.id, &rules, &audit)
+            .await?;
+        self.policies.keep(&tenant.id, Arc::new(policy));
+        Ok(rules)
+    }
+}
