@@ -780,6 +780,22 @@ async fn content_policy(engine: Engine) {
         );
     }
 
+    let group_named = json!({ "type": "group", "name": "pills club", "memberIds": [boss.id] });
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::POST,
+        "/api/v1/conversations",
+        Some(group_named),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "content_blocked",
+    );
+
     // Masked instead: the message is stored with the matches starred out.
     let mask = json!({ "contentPolicy": {
         "mode": "mask", "blockedWords": ["pills"], "blockedPatterns": [r"\d{4}-\d{4}"] } });

@@ -88,6 +88,10 @@ impl App {
                 (members, None, name)
             }
         };
+        let name = match name {
+            Some(name) => Some(self.screen(&tenant.id, "name", name).await?),
+            None => None,
+        };
         let new = NewConversation {
             id: ConversationId::generate(),
             kind: request.kind,

@@ -439,7 +439,7 @@ pub struct ContentPolicyBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsBody {
-    /// Applied to messages (sent and edited), display names and status texts.
+    /// Applied to messages (sent and edited), display names, status texts and group names.
     pub content_policy: ContentPolicyBody,
 }
 
