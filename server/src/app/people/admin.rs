@@ -179,9 +179,12 @@ impl App {
                 reason: why.into(),
             });
         }
-        self.users_by_ids(tenant, principal, &[target])
-            .await?
-            .pop()
+        // The account as it is now, read directly: the actor was checked and charged above.
+        let changed = self.store.users_by_ids(&tenant.id, &[target]).await?;
+        changed
+            .into_iter()
+            .next()
+            .map(|user| self.card(user, actor.role))
             .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))
     }
 
