@@ -116,6 +116,7 @@ impl Server {
             "media-sweeper",
             Box::pin(app.media_sweeper(sweep_every).run()),
         ));
+        background.push(("account-eraser", Box::pin(app.account_eraser().run())));
         let gateway = Gateway::new(
             app.clone(),
             fanout,

@@ -39,6 +39,8 @@ pub struct App {
     revocations: Arc<dyn Revocations>,
     media: media::MediaSettings,
     policies: Arc<people::PolicyCache>,
+    /// Wakes the eraser when a deletion queued messages to erase.
+    erasures: Arc<tokio::sync::Notify>,
 }
 
 /// What [`App::new`] needs.
@@ -87,6 +89,7 @@ impl App {
             revocations: parts.revocations,
             media: parts.media,
             policies: Arc::default(),
+            erasures: Arc::default(),
         }
     }
 
@@ -117,6 +120,15 @@ impl App {
             Arc::clone(&self.clock),
             self.media.clone(),
             every,
+        )
+    }
+
+    /// The eraser of deleted users' messages; run it once per process.
+    pub fn account_eraser(&self) -> people::AccountEraser {
+        people::AccountEraser::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.erasures),
         )
     }
 

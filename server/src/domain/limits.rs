@@ -91,11 +91,13 @@ pub enum Action {
     Administer,
     /// Reporting a message to the moderators.
     Report,
+    /// Exporting or deleting one's own account: heavy, and rare for anyone honest.
+    AccountData,
 }
 
 impl Action {
     /// Every action, for documentation and parsing.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::SendMessage,
         Action::EditMessage,
         Action::React,
@@ -114,6 +116,7 @@ impl Action {
         Action::PasswordChange,
         Action::Administer,
         Action::Report,
+        Action::AccountData,
     ];
 
     /// The name in errors, metrics and `CHEMCHAT_RATE_LIMITS`.
@@ -137,6 +140,7 @@ impl Action {
             Action::PasswordChange => "password.change",
             Action::Administer => "admin",
             Action::Report => "report",
+            Action::AccountData => "account.data",
         }
     }
 }
@@ -244,6 +248,8 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
         (Action::PasswordChange, Scope::Address) => Rate::new(30, 3_600, 30),
         (Action::Administer, Scope::User) => Rate::new(2, 1, 60),
         (Action::Report, Scope::User) => Rate::new(30, 3_600, 10),
+        (Action::AccountData, Scope::User) => Rate::new(6, 3_600, 3),
+        (Action::AccountData, Scope::Address) => Rate::new(30, 3_600, 10),
         _ => return None,
     };
     Some(rate)

@@ -19,7 +19,10 @@ pub use conversation::{
 pub use ids::{AuditId, ConversationId, EventId, MediaId, MessageId, ReportId, SessionId, UserId};
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
-pub use people::{AccountStatus, ClientInfo, NamePrefix, Reason, StatusText, TenantRole, name_key};
+pub use people::{
+    AccountStatus, ClientInfo, DELETED_USER_NAME, DeletedMessages, NamePrefix, Reason, StatusText,
+    TenantRole, name_key,
+};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;
 pub use user::{DeviceId, DisplayName, Email, LoginName, Password, Username};

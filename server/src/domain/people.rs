@@ -236,6 +236,38 @@ impl NamePrefix {
     }
 }
 
+/// What becomes of a deleted user's messages: the tenant's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeletedMessages {
+    /// They stay, shown as sent by "Deleted user" (the conversation's history stays whole).
+    #[default]
+    Keep,
+    /// They become tombstones, like messages their sender deleted.
+    Erase,
+}
+
+impl DeletedMessages {
+    /// The stored and wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletedMessages::Keep => "keep",
+            DeletedMessages::Erase => "erase",
+        }
+    }
+
+    /// Parses the stored and wire form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "keep" => Some(DeletedMessages::Keep),
+            "erase" => Some(DeletedMessages::Erase),
+            _ => None,
+        }
+    }
+}
+
+/// The name a deleted account shows in place of the one it had.
+pub const DELETED_USER_NAME: &str = "Deleted user";
+
 /// The form of a name the directory matches on: lower-cased, so a prefix finds "Ada" as "ada".
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()

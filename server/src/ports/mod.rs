@@ -33,8 +33,8 @@ pub use media::{
 };
 pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
 pub use people::{
-    AccountChange, AuditQuery, PeopleStore, ProfileChange, ProfileUpdate, PublicUser, TenantUsage,
-    UserQuery,
+    AccountChange, AccountErasure, AccountRules, AuditQuery, ErasureProgress, PeopleStore,
+    ProfileChange, ProfileUpdate, PublicUser, SettingsChange, TenantUsage, UserQuery,
 };
 pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use revocations::{Revocation, Revocations, SessionScope};

@@ -4,9 +4,12 @@
 //! **Invariant**: like every store method, each takes the tenant and is one transaction; a
 //! change that ends sessions revokes them and writes its audit entry in that transaction.
 
-use super::{AuditEntry, StoreResult};
+use super::chat::Message;
+use super::{AuditEntry, MediaItem, StoreResult};
 use crate::domain::content_policy::PolicyRules;
-use crate::domain::{AccountStatus, MediaId, SessionId, TenantId, TenantRole, UserId};
+use crate::domain::{
+    AccountStatus, DeletedMessages, MediaId, MessageId, SessionId, TenantId, TenantRole, UserId,
+};
 use async_trait::async_trait;
 
 /// A user as others in the tenant see them.
@@ -28,6 +31,8 @@ pub struct PublicUser {
     pub status: AccountStatus,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
+    /// The account was deleted: only the id and "Deleted user" are left.
+    pub deleted: bool,
 }
 
 /// A change of one's own profile; `None` leaves a field as it is.
@@ -116,6 +121,43 @@ pub struct TenantUsage {
     pub storage_bytes: u64,
 }
 
+/// How an account ends: what replaces it in the audit trail and what becomes of its messages.
+#[derive(Debug, Clone)]
+pub struct AccountErasure {
+    /// A fresh id that stands for the user in the audit trail from now on: entries keep what
+    /// happened and when, not who (nor from which address and client).
+    pub pseudonym: UserId,
+    /// Whether the user's messages are erased (queued for the eraser) or kept.
+    pub messages: DeletedMessages,
+    /// The deletion's own entry, written after the trail is pseudonymised.
+    pub audit: AuditEntry,
+}
+
+/// How far the erasure of one deleted user's messages has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErasureProgress {
+    /// Messages turned into tombstones by this batch.
+    pub erased: u32,
+    /// Nothing is left: the work item is gone and the user's media are left to the sweeper.
+    pub done: bool,
+}
+
+/// Settings of a tenant about accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountRules {
+    /// What becomes of a deleted user's messages.
+    pub deleted_messages: DeletedMessages,
+}
+
+/// A change of a tenant's settings: the parts given are replaced, the others stay.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    /// A new content policy.
+    pub content: Option<PolicyRules>,
+    /// New rules about accounts.
+    pub accounts: Option<AccountRules>,
+}
+
 /// Persistence of people. Part of [`super::Store`].
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
@@ -186,13 +228,63 @@ pub trait PeopleStore: Send + Sync {
     /// The tenant's content policy as its administrators wrote it; `None` when never set.
     async fn content_rules(&self, tenant: &TenantId) -> StoreResult<Option<PolicyRules>>;
 
-    /// Replaces the tenant's content policy and writes the audit entry.
-    async fn set_content_rules(
+    /// Replaces the parts of the tenant's settings that `change` gives and writes the audit
+    /// entry.
+    async fn change_settings(
         &self,
         tenant: &TenantId,
-        rules: &PolicyRules,
+        change: &SettingsChange,
         audit: &AuditEntry,
     ) -> StoreResult<()>;
+
+    /// Deletes an account, in one transaction: leaves every conversation (a group it was the
+    /// last owner of passes to its longest-standing admin, else member), ends every session,
+    /// empties the profile (the row stays, named "Deleted user", so kept messages resolve),
+    /// hands the media nothing carries to the sweeper, pseudonymises the audit trail and writes
+    /// the deletion's entry, and queues the messages for the eraser when they are erased.
+    /// Refused when the user is the tenant's last active owner.
+    async fn delete_account(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        erasure: &AccountErasure,
+    ) -> StoreResult<AccountChange>;
+
+    /// The next deleted user whose messages await erasure, of any tenant, oldest first.
+    async fn next_erasure(&self) -> StoreResult<Option<(TenantId, UserId)>>;
+
+    /// Turns up to `limit` of a deleted user's messages into tombstones in one transaction (the
+    /// same as deleting them one by one: events, search, attachments); when none are left, ends
+    /// the work item and hands the user's media to the sweeper.
+    async fn erase_messages(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        limit: u32,
+        at_ms: i64,
+    ) -> StoreResult<ErasureProgress>;
+
+    /// Messages the user sent (tombstones left out), oldest first, after `after` (the previous
+    /// page's last: time and id).
+    async fn messages_sent_by(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        after: Option<(i64, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// Media the user uploaded, oldest first, after `after` (the previous page's last).
+    async fn media_uploaded_by(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        after: Option<(i64, MediaId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<MediaItem>>;
+
+    /// The tenant's settings about accounts (defaults when never set).
+    async fn account_rules(&self, tenant: &TenantId) -> StoreResult<AccountRules>;
 
     /// One page of the tenant's audit trail.
     async fn audit_page(

@@ -54,6 +54,8 @@ pub struct StoredUser {
     pub avatar: Option<MediaId>,
     /// Status text; empty when none.
     pub status_text: String,
+    /// The account was deleted: the row only keeps the id for the messages that name it.
+    pub deleted: bool,
 }
 
 /// A user to create.

@@ -37,7 +37,7 @@ async fn login_from(
 
 /// Makes `user` of the server's own tenant an owner: on SQLite the first user already is one;
 /// on PostgreSQL it goes through what `chemchat-server admin grant` runs.
-async fn owner(server: &TestServer, engine: Engine, name: &str) -> ApiUser {
+pub(crate) async fn owner(server: &TestServer, engine: Engine, name: &str) -> ApiUser {
     let user = api_user(server, None, name).await;
     if engine == Engine::Postgres {
         let store = server.db.store().await;

@@ -10,7 +10,7 @@ use crate::support::store::{
 use crate::support::{Engine, TestDb, t};
 use chemchat_server::adapters::sql::{PurgeError, SqlStore, TENANT_TABLES, purge_tenant};
 use chemchat_server::domain::media::{FileName, MediaStatus};
-use chemchat_server::domain::{AuditId, DeviceId, MediaId, SessionId};
+use chemchat_server::domain::{AuditId, DeviceId, MediaId, SessionId, UserId};
 use chemchat_server::ports::chat::{
     DailyQuota, MessageEditRequest, NewMessage, ReactionChange, SendOutcome,
 };
@@ -105,13 +105,17 @@ async fn seed(store: &SqlStore, tenant: &str) {
         id: AuditId::generate(),
         at_ms: 3_600,
         user_id: Some(alice),
-        action: "settings.content_policy_changed".to_owned(),
+        action: "settings.changed".to_owned(),
         target: None,
         ip: None,
         user_agent: None,
         detail: serde_json::json!({}),
     };
-    chemchat_server::ports::PeopleStore::set_content_rules(store, &t(tenant), &rules, &changed)
+    let change = chemchat_server::ports::SettingsChange {
+        content: Some(rules),
+        accounts: None,
+    };
+    chemchat_server::ports::PeopleStore::change_settings(store, &t(tenant), &change, &changed)
         .await
         .unwrap();
     store
@@ -146,6 +150,27 @@ async fn seed(store: &SqlStore, tenant: &str) {
         .await
         .unwrap();
     assert!(matches!(sent, SendOutcome::Sent(_)), "{sent:?}");
+    // A deleted account whose messages await the eraser.
+    let carol = store_user(store, tenant, "carol").await;
+    let erasure = chemchat_server::ports::AccountErasure {
+        pseudonym: UserId::generate(),
+        messages: chemchat_server::domain::DeletedMessages::Erase,
+        audit: AuditEntry {
+            id: AuditId::generate(),
+            at_ms: 6_000,
+            user_id: None,
+            action: "account.deleted".to_owned(),
+            target: None,
+            ip: None,
+            user_agent: None,
+            detail: serde_json::json!({}),
+        },
+    };
+    let deleted =
+        chemchat_server::ports::PeopleStore::delete_account(store, &t(tenant), carol, &erasure)
+            .await
+            .unwrap();
+    assert_eq!(deleted, chemchat_server::ports::AccountChange::Changed);
 }
 
 /// The tenant's rows per table, read by the test's superuser (which row-level security does not

@@ -58,6 +58,7 @@ pub(super) struct UserRow {
     suspended_until: Option<i64>,
     avatar_media_id: Option<String>,
     status_text: String,
+    deleted_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for StoredUser {
@@ -77,6 +78,7 @@ impl TryFrom<UserRow> for StoredUser {
             status: account_status(&row.status, row.suspended_until)?,
             avatar: row.avatar_media_id.as_deref().map(media_id).transpose()?,
             status_text: row.status_text,
+            deleted: row.deleted_at.is_some(),
         })
     }
 }
@@ -118,7 +120,7 @@ pub(super) fn parse_user_id(raw: &str) -> Result<UserId, StoreError> {
 
 /// The columns a [`PublicUserRow`] reads, for `SELECT`s of the users table.
 pub(super) const PUBLIC_USER_COLUMNS: &str = "id, username, display_name, avatar_media_id, \
-    status_text, tenant_role, status, suspended_until, created_at";
+    status_text, tenant_role, status, suspended_until, created_at, deleted_at";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct PublicUserRow {
@@ -131,6 +133,7 @@ pub(super) struct PublicUserRow {
     status: String,
     suspended_until: Option<i64>,
     created_at: i64,
+    deleted_at: Option<i64>,
 }
 
 impl TryFrom<PublicUserRow> for crate::ports::PublicUser {
@@ -146,6 +149,7 @@ impl TryFrom<PublicUserRow> for crate::ports::PublicUser {
             role: tenant_role(&row.tenant_role)?,
             status: account_status(&row.status, row.suspended_until)?,
             created_at_ms: row.created_at,
+            deleted: row.deleted_at.is_some(),
         })
     }
 }

@@ -9,7 +9,8 @@ use crate::ports::{
 };
 
 const COLUMNS: &str = "id, username, email, display_name, password_hash, mfa_secret, \
-    mfa_last_step, created_at, tenant_role, status, suspended_until, avatar_media_id, status_text";
+    mfa_last_step, created_at, tenant_role, status, suspended_until, avatar_media_id, status_text, \
+    deleted_at";
 
 pub(super) async fn create(
     store: &SqlStore,
@@ -39,11 +40,13 @@ pub(super) async fn create(
         };
         return Ok(outcome);
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
-        .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
     if max_users.is_some_and(|max| u64::try_from(count).unwrap_or(0) >= max) {
         return Ok(UserCreation::QuotaExceeded);
     }

@@ -127,6 +127,29 @@ impl App {
         }
     }
 
+    /// Re-authentication for an irreversible step: the password, and a current code when the
+    /// account has MFA (wrong codes count against the same budget as everywhere else).
+    pub(crate) async fn reauthenticate(
+        &self,
+        tenant: &Tenant,
+        user: &StoredUser,
+        password: Password,
+        code: Option<&str>,
+    ) -> AppResult<()> {
+        self.confirm_password(tenant, user, password).await?;
+        let Some(secret) = user.mfa_secret.as_deref() else {
+            return Ok(());
+        };
+        let code = code.ok_or_else(|| AppError {
+            field: Some("code"),
+            ..AppError::new(
+                ErrorCode::MfaRequired,
+                "this account has MFA: send a current code",
+            )
+        })?;
+        self.check_totp(tenant, user, secret, code).await
+    }
+
     async fn caller(&self, principal: &Principal) -> AppResult<StoredUser> {
         self.store
             .user(&principal.tenant, principal.user)

@@ -3,7 +3,10 @@
 
 mod admin;
 mod bootstrap;
+mod deletion;
 mod directory;
+mod eraser;
+mod export;
 mod policy;
 mod profile;
 mod reports;
@@ -11,6 +14,8 @@ mod reports;
 pub use admin::{AccountAction, AuditFilter};
 pub use bootstrap::grant_role;
 pub use directory::DIRECTORY_PAGE_MAX;
+pub use eraser::{AccountEraser, ERASE_BATCH, METRIC_ERASED};
+pub use export::{AccountExport, EXPORT_PAGE};
 pub use policy::{POLICY_REFRESH, PolicyCache};
 pub use profile::ProfileEdit;
 pub use reports::ReportOutcome;
@@ -74,6 +79,7 @@ impl App {
             .store
             .user(&principal.tenant, principal.user)
             .await?
+            .filter(|u| !u.deleted)
             .ok_or_else(|| AppError::unauthenticated("this account no longer exists"))?;
         account_usable(&user, self.clock.now_ms())?;
         Ok(user)
@@ -96,9 +102,8 @@ impl App {
     }
 
     fn card(&self, user: PublicUser, viewer: TenantRole) -> UserCard {
-        let status = viewer
-            .moderates()
-            .then(|| user.status.at(self.clock.now_ms()));
+        let status =
+            (viewer.moderates() && !user.deleted).then(|| user.status.at(self.clock.now_ms()));
         UserCard { user, status }
     }
 }

@@ -6,6 +6,7 @@ use crate::app::auth::Principal;
 use crate::app::{AppError, AppResult, ErrorCode};
 use crate::domain::content_policy::{ContentPolicy, PolicyRules, Verdict};
 use crate::domain::{ClientInfo, Tenant, TenantId, TenantRole};
+use crate::ports::{AccountRules, SettingsChange};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -74,46 +75,69 @@ impl App {
         }
     }
 
-    /// The tenant's content policy. Administrators.
-    pub async fn content_rules(
+    /// The tenant's settings: the content policy and the rules about accounts.
+    /// Administrators.
+    pub async fn tenant_settings(
         &self,
         tenant: &Tenant,
         principal: &Principal,
-    ) -> AppResult<PolicyRules> {
+    ) -> AppResult<(PolicyRules, AccountRules)> {
         self.administrator(tenant, principal, TenantRole::Admin)
             .await?;
-        Ok(self
+        let content = self
             .store
             .content_rules(&tenant.id)
             .await?
-            .unwrap_or_default())
+            .unwrap_or_default();
+        let accounts = self.store.account_rules(&tenant.id).await?;
+        Ok((content, accounts))
     }
 
-    /// Replaces the tenant's content policy. Administrators.
-    pub async fn set_content_rules(
+    /// Changes the parts of the tenant's settings given, in one transaction with one audit
+    /// entry; returns the settings as they now are. Administrators.
+    pub async fn change_tenant_settings(
         &self,
         tenant: &Tenant,
         principal: &Principal,
-        rules: PolicyRules,
+        content: Option<PolicyRules>,
+        accounts: Option<AccountRules>,
         client: &ClientInfo,
-    ) -> AppResult<PolicyRules> {
+    ) -> AppResult<(PolicyRules, AccountRules)> {
         let actor = self
             .administrator(tenant, principal, TenantRole::Admin)
             .await?;
-        let policy = ContentPolicy::compile(rules)?;
-        let rules = policy.rules().clone();
+        let policy = content.map(ContentPolicy::compile).transpose()?;
+        let mut detail = json!({});
+        if let Some(rules) = policy.as_ref().map(ContentPolicy::rules) {
+            detail["contentPolicy"] = json!({ "mode": rules.mode.as_str(),
+                "words": rules.words.len(), "patterns": rules.patterns.len() });
+        }
+        if let Some(rules) = accounts {
+            detail["deletedUserMessages"] = json!(rules.deleted_messages.as_str());
+        }
         let audit = self.audit_action(
-            "settings.content_policy_changed",
+            "settings.changed",
             Some(actor.id),
             format!("tenant:{}", tenant.id),
             Some(client),
-            json!({ "mode": rules.mode.as_str(), "words": rules.words.len(),
-                "patterns": rules.patterns.len() }),
+            detail,
         );
+        let change = SettingsChange {
+            content: policy.as_ref().map(|p| p.rules().clone()),
+            accounts,
+        };
         self.store
-            .set_content_rules(&tenant.id, &rules, &audit)
+            .change_settings(&tenant.id, &change, &audit)
             .await?;
-        self.policies.keep(&tenant.id, Arc::new(policy));
-        Ok(rules)
+        if let Some(policy) = policy {
+            self.policies.keep(&tenant.id, Arc::new(policy));
+        }
+        let content = self
+            .store
+            .content_rules(&tenant.id)
+            .await?
+            .unwrap_or_default();
+        let accounts = self.store.account_rules(&tenant.id).await?;
+        Ok((content, accounts))
     }
 }

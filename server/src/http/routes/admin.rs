@@ -6,14 +6,16 @@ use super::people::{UserList, UserView, page_limit, with_presence};
 use crate::app::people::{AccountAction, AuditFilter};
 use crate::app::{AppError, ErrorCode};
 use crate::domain::content_policy::{PolicyMode, PolicyRules};
-use crate::domain::{NamePrefix, Reason, TenantRole, UserId};
+use crate::domain::{DeletedMessages, NamePrefix, Reason, TenantRole, UserId};
 use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, Caller, Client};
+use crate::ports::AccountRules;
 use crate::ports::AuditEntry;
 use crate::ports::chat::rfc3339;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -25,7 +27,10 @@ use utoipa::{IntoParams, ToSchema};
 pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/admin/users", get(users))
-        .route("/admin/users/{id}", axum::routing::patch(update_user))
+        .route(
+            "/admin/users/{id}",
+            axum::routing::patch(update_user).delete(delete_user),
+        )
         .route("/admin/audit", get(audit))
         .route("/admin/usage", get(usage))
         .route("/admin/settings", get(settings).patch(update_settings))
@@ -204,6 +209,40 @@ pub async fn update_user(
         .pop()
         .map(Json)
         .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "user does not exist"))
+}
+
+/// Why an account is deleted; the audit trail keeps it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteUserBody {
+    /// Why (1–500 characters); required.
+    pub reason: String,
+}
+
+/// Delete an account, as its owner could: sessions end and sockets close at once, the
+/// profile is erased, messages are kept or erased by the tenant's rule. Administrators, and
+/// only accounts below their own role.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "User id")), request_body = DeleteUserBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_user(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Client(client): Client,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DeleteUserBody>,
+) -> ApiResult<StatusCode> {
+    let id = UserId::parse(&id)
+        .ok_or_else(|| invalid(ErrorCode::InvalidPath, "userId", "must be a UUID"))?;
+    let reason = Reason::parse(&body.reason)?;
+    state
+        .app
+        .delete_account_as_admin(&caller.tenant, &caller.principal, id, &reason, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /admin/audit` query.
@@ -435,20 +474,44 @@ pub struct ContentPolicyBody {
     pub blocked_patterns: Vec<String>,
 }
 
-/// The tenant's settings.
+/// The tenant's rules about accounts.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountsBody {
+    /// What becomes of a deleted user's messages: `keep` (shown as sent by "Deleted user";
+    /// the default) or `erase` (they become tombstones, in the background).
+    pub deleted_user_messages: String,
+}
+
+/// The tenant's settings.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SettingsBody {
     /// Applied to messages (sent and edited), display names, status texts and group names.
     pub content_policy: ContentPolicyBody,
+    /// Rules about accounts.
+    pub accounts: AccountsBody,
 }
 
-fn settings_view(rules: PolicyRules) -> SettingsBody {
+/// A change of the tenant's settings: the parts sent are replaced, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsChange {
+    /// A new content policy.
+    pub content_policy: Option<ContentPolicyBody>,
+    /// New rules about accounts.
+    pub accounts: Option<AccountsBody>,
+}
+
+fn settings_view(rules: PolicyRules, accounts: AccountRules) -> SettingsBody {
     SettingsBody {
         content_policy: ContentPolicyBody {
             mode: rules.mode.as_str().to_owned(),
             blocked_words: rules.words,
             blocked_patterns: rules.patterns,
+        },
+        accounts: AccountsBody {
+            deleted_user_messages: accounts.deleted_messages.as_str().to_owned(),
         },
     }
 }
@@ -461,16 +524,16 @@ pub async fn settings(
     State(state): State<HttpState>,
     caller: Caller,
 ) -> ApiResult<Json<SettingsBody>> {
-    let rules = state
+    let (rules, accounts) = state
         .app
-        .content_rules(&caller.tenant, &caller.principal)
+        .tenant_settings(&caller.tenant, &caller.principal)
         .await?;
-    Ok(Json(settings_view(rules)))
+    Ok(Json(settings_view(rules, accounts)))
 }
 
-/// Replaces the tenant's settings. A new content policy applies at once on this instance and
+/// Changes the tenant's settings. A new content policy applies at once on this instance and
 /// within a few seconds on the others. Administrators.
-#[utoipa::path(patch, path = "/api/v1/admin/settings", tag = "admin", request_body = SettingsBody,
+#[utoipa::path(patch, path = "/api/v1/admin/settings", tag = "admin", request_body = SettingsChange,
     responses((status = 200, body = SettingsBody), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -478,24 +541,49 @@ pub async fn update_settings(
     State(state): State<HttpState>,
     caller: Caller,
     Client(client): Client,
-    ApiJson(body): ApiJson<SettingsBody>,
+    ApiJson(body): ApiJson<SettingsChange>,
 ) -> ApiResult<Json<SettingsBody>> {
-    let policy = body.content_policy;
-    let mode = PolicyMode::parse(&policy.mode).ok_or_else(|| {
-        invalid(
+    if body.content_policy.is_none() && body.accounts.is_none() {
+        return Err(invalid(
             ErrorCode::ValidationFailed,
-            "contentPolicy.mode",
-            "must be reject or mask",
-        )
-    })?;
-    let rules = PolicyRules {
-        mode,
-        words: policy.blocked_words,
-        patterns: policy.blocked_patterns,
-    };
-    let rules = state
+            "contentPolicy",
+            "send contentPolicy, accounts or both",
+        ));
+    }
+    let accounts = body
+        .accounts
+        .map(|accounts| {
+            DeletedMessages::parse(&accounts.deleted_user_messages)
+                .map(|deleted_messages| AccountRules { deleted_messages })
+                .ok_or_else(|| {
+                    invalid(
+                        ErrorCode::ValidationFailed,
+                        "accounts.deletedUserMessages",
+                        "must be keep or erase",
+                    )
+                })
+        })
+        .transpose()?;
+    let rules = body
+        .content_policy
+        .map(|policy| {
+            let mode = PolicyMode::parse(&policy.mode).ok_or_else(|| {
+                invalid(
+                    ErrorCode::ValidationFailed,
+                    "contentPolicy.mode",
+                    "must be reject or mask",
+                )
+            })?;
+            Ok::<_, ApiError>(PolicyRules {
+                mode,
+                words: policy.blocked_words,
+                patterns: policy.blocked_patterns,
+            })
+        })
+        .transpose()?;
+    let (rules, accounts) = state
         .app
-        .set_content_rules(&caller.tenant, &caller.principal, rules, &client)
+        .change_tenant_settings(&caller.tenant, &caller.principal, rules, accounts, &client)
         .await?;
-    Ok(Json(settings_view(rules)))
+    Ok(Json(settings_view(rules, accounts)))
 }

@@ -26,7 +26,11 @@ pub fn routes() -> Router<HttpState> {
         .route("/login", post(login))
         .route("/refresh", post(refresh))
         .route("/logout", post(logout))
-        .route("/me", get(me).patch(update_me))
+        .route(
+            "/me",
+            get(me).patch(update_me).delete(super::account::delete_me),
+        )
+        .route("/me/export", get(super::account::export))
         .route("/password", post(change_password))
         .route("/mfa/setup", post(mfa_setup))
         .route("/mfa/enable", post(mfa_enable))

@@ -1,5 +1,6 @@
 //! Route tables.
 
+pub(crate) mod account;
 pub mod admin;
 pub(crate) mod auth;
 pub mod chat;

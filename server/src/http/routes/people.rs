@@ -67,6 +67,10 @@ pub struct UserView {
     pub suspended_until: Option<String>,
     /// Joined at (RFC 3339).
     pub created_at: String,
+    /// `true` when the account was deleted: the name is "Deleted user" and nothing else is
+    /// left. Messages it sent may still carry its id.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// A page of users.
@@ -129,6 +133,7 @@ pub(crate) async fn with_presence(
                 last_seen_at: seen
                     .filter(|p| p.last_seen_ms > 0)
                     .map(|p| rfc3339(p.last_seen_ms)),
+                deleted: card.user.deleted,
                 account_status: card.status.map(AccountStatus::as_str),
                 suspended_until: card.status.and_then(AccountStatus::until_ms).map(rfc3339),
                 created_at: rfc3339(card.user.created_at_ms),

@@ -140,6 +140,22 @@ async fn tombstone(
         tx.commit().await.map_err(db)?;
         return Ok(MessageChange::Done(message));
     }
+    scrub(&mut tx, tenant, id, at_ms).await?;
+    finish(store, tx, tenant, id, at_ms, |m| {
+        ChatEvent::MessageDeleted(m)
+    })
+    .await
+}
+
+/// Turns a message into a tombstone inside `tx`, which holds its conversation's lock: the text,
+/// file names, reactions and edit history go, its attachments are released, and its earlier
+/// events carry the tombstone instead of the text. The caller appends `message.deleted`.
+pub(super) async fn scrub(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: MessageId,
+    at_ms: i64,
+) -> StoreResult<Option<Message>> {
     sqlx::query(
         "UPDATE messages SET content = NULL, attachment_names = NULL, deleted_at = $3 \
          WHERE tenant_id = $1 AND id = $2",
@@ -147,7 +163,7 @@ async fn tombstone(
     .bind(tenant.as_str())
     .bind(id.to_string())
     .bind(at_ms)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
     for sql in [
@@ -157,13 +173,13 @@ async fn tombstone(
         sqlx::query(sql)
             .bind(tenant.as_str())
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?;
     }
-    super::attachments::release(&mut tx, tenant, id, at_ms).await?;
-    let Some(tombstone) = load_message(&mut tx, tenant, id).await? else {
-        return Ok(MessageChange::NotFound);
+    super::attachments::release(tx, tenant, id, at_ms).await?;
+    let Some(tombstone) = load_message(tx, tenant, id).await? else {
+        return Ok(None);
     };
     // The text leaves the event log too: earlier events of this message now carry the tombstone.
     sqlx::query(
@@ -174,13 +190,10 @@ async fn tombstone(
     .bind(tombstone.conversation_id.to_string())
     .bind(id.to_string())
     .bind(ChatEvent::MessageDeleted(&tombstone).to_payload().to_json())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
-    finish(store, tx, tenant, id, at_ms, |m| {
-        ChatEvent::MessageDeleted(m)
-    })
-    .await
+    Ok(Some(tombstone))
 }
 
 pub(super) async fn react(

@@ -105,7 +105,7 @@ pub(super) async fn create(
     Ok(ConversationCreation::Created(conversation))
 }
 
-/// The ids among `users` that are no users of the tenant.
+/// The ids among `users` that are no users of the tenant (a deleted account is none).
 pub(super) async fn unknown_users(
     tx: &mut Tx,
     tenant: &TenantId,
@@ -113,13 +113,14 @@ pub(super) async fn unknown_users(
 ) -> StoreResult<Vec<UserId>> {
     let mut unknown = Vec::new();
     for user in users {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.as_str())
-                .bind(user.to_string())
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db)?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant.as_str())
+        .bind(user.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
         if found.is_none() {
             unknown.push(user);
         }

@@ -3,6 +3,7 @@
 mod attachments;
 mod changes;
 mod conversations;
+pub(super) mod erasure;
 mod events;
 mod members;
 mod messages;

@@ -47,13 +47,15 @@ async fn role_for_update(
     // Changes of roles serialise on the tenant row, so two owners stepping down at once
     // cannot both see the other one as the remaining owner.
     store.engine.lock_tenant(tx, tenant).await?;
-    let raw: Option<String> =
-        sqlx::query_scalar("SELECT tenant_role FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.as_str())
-            .bind(user.to_string())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
+    let raw: Option<String> = sqlx::query_scalar(
+        "SELECT tenant_role FROM users WHERE tenant_id = $1 AND id = $2 \
+             AND deleted_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(user.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
     raw.as_deref().map(tenant_role).transpose()
 }
 
@@ -72,7 +74,7 @@ async fn other_owners(tx: &mut Tx, tenant: &TenantId, user: UserId) -> StoreResu
 /// Whether a change of `user` leaves the tenant an active owner: `Err(NotFound)` when there is
 /// no such user, `Err(LastOwner)` when the user is its only active owner and would stop being
 /// one (`stays_owner` false).
-async fn keeps_an_owner(
+pub(super) async fn keeps_an_owner(
     store: &SqlStore,
     tx: &mut Tx,
     tenant: &TenantId,

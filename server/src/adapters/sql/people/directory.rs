@@ -27,7 +27,7 @@ pub(super) async fn page(
     // A filter is off when its parameter is NULL. Status is the one in force at `$4`: a
     // suspension whose end has passed counts as active.
     let sql = format!(
-        "SELECT {PUBLIC_USER_COLUMNS} FROM users WHERE tenant_id = $1 \
+        "SELECT {PUBLIC_USER_COLUMNS} FROM users WHERE tenant_id = $1 AND deleted_at IS NULL \
          AND ($2 IS NULL OR username LIKE $2 ESCAPE '\\' OR name_key LIKE $2 ESCAPE '\\') \
          AND ($3 IS NULL OR tenant_role = $3) \
          AND ($5 IS NULL OR (CASE WHEN status = 'suspended' AND suspended_until <= $4 \

@@ -4,6 +4,7 @@
 mod accounts;
 mod audit_page;
 mod directory;
+mod erasure;
 mod profile;
 mod reports;
 mod settings;
@@ -11,11 +12,14 @@ mod usage;
 
 use super::SqlStore;
 use crate::domain::content_policy::PolicyRules;
-use crate::domain::{AccountStatus, ReportId, SessionId, TenantId, TenantRole, UserId};
+use crate::domain::{
+    AccountStatus, MediaId, MessageId, ReportId, SessionId, TenantId, TenantRole, UserId,
+};
+use crate::ports::chat::Message;
 use crate::ports::{
-    AccountChange, AuditEntry, AuditQuery, ModerationStore, NewReport, PeopleStore, ProfileChange,
-    ProfileUpdate, PublicUser, Report, ReportFiling, ReportStatus, StoreResult, TenantUsage,
-    UserQuery,
+    AccountChange, AccountErasure, AccountRules, AuditEntry, AuditQuery, ErasureProgress,
+    MediaItem, ModerationStore, NewReport, PeopleStore, ProfileChange, ProfileUpdate, PublicUser,
+    Report, ReportFiling, ReportStatus, SettingsChange, StoreResult, TenantUsage, UserQuery,
 };
 use async_trait::async_trait;
 
@@ -94,13 +98,60 @@ impl PeopleStore for SqlStore {
         settings::content_rules(self, tenant).await
     }
 
-    async fn set_content_rules(
+    async fn change_settings(
         &self,
         tenant: &TenantId,
-        rules: &PolicyRules,
+        change: &SettingsChange,
         audit: &AuditEntry,
     ) -> StoreResult<()> {
-        settings::set_content_rules(self, tenant, rules, audit).await
+        settings::change(self, tenant, change, audit).await
+    }
+
+    async fn delete_account(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        erasure: &AccountErasure,
+    ) -> StoreResult<AccountChange> {
+        erasure::delete_account(self, tenant, user, erasure).await
+    }
+
+    async fn next_erasure(&self) -> StoreResult<Option<(TenantId, UserId)>> {
+        erasure::next_erasure(self).await
+    }
+
+    async fn erase_messages(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        limit: u32,
+        at_ms: i64,
+    ) -> StoreResult<ErasureProgress> {
+        erasure::erase_messages(self, tenant, user, limit, at_ms).await
+    }
+
+    async fn messages_sent_by(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        after: Option<(i64, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        erasure::messages_sent_by(self, tenant, user, after, limit).await
+    }
+
+    async fn media_uploaded_by(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        after: Option<(i64, MediaId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<MediaItem>> {
+        erasure::media_uploaded_by(self, tenant, user, after, limit).await
+    }
+
+    async fn account_rules(&self, tenant: &TenantId) -> StoreResult<AccountRules> {
+        settings::account_rules(self, tenant).await
     }
 
     async fn audit_page(

@@ -1,9 +1,10 @@
-//! A tenant's settings row: the content policy.
+//! A tenant's settings row: the content policy and the rules about accounts. Each setter
+//! writes only its own columns, so one part changing never resets another.
 
 use super::super::{SqlStore, audit, db};
-use crate::domain::TenantId;
 use crate::domain::content_policy::{PolicyMode, PolicyRules};
-use crate::ports::{AuditEntry, StoreError, StoreResult};
+use crate::domain::{DeletedMessages, TenantId};
+use crate::ports::{AccountRules, AuditEntry, SettingsChange, StoreError, StoreResult};
 
 fn list(raw: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("tenant settings: {e}")))
@@ -38,27 +39,66 @@ pub(super) async fn content_rules(
     }))
 }
 
-pub(super) async fn set_content_rules(
+pub(super) async fn account_rules(
     store: &SqlStore,
     tenant: &TenantId,
-    rules: &PolicyRules,
+) -> StoreResult<AccountRules> {
+    let mut tx = store.read(tenant).await?;
+    let row: Option<String> = sqlx::query_scalar(
+        "SELECT deleted_user_messages FROM tenant_settings WHERE tenant_id = $1",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let Some(deleted) = row else {
+        return Ok(AccountRules::default());
+    };
+    Ok(AccountRules {
+        deleted_messages: DeletedMessages::parse(&deleted)
+            .ok_or_else(|| StoreError::Corrupt(format!("deleted user messages '{deleted}'")))?,
+    })
+}
+
+pub(super) async fn change(
+    store: &SqlStore,
+    tenant: &TenantId,
+    change: &SettingsChange,
     entry: &AuditEntry,
 ) -> StoreResult<()> {
     let mut tx = store.write(tenant).await?;
-    sqlx::query(
-        "INSERT INTO tenant_settings (tenant_id, content_mode, blocked_words, blocked_patterns, \
-         updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET \
-         content_mode = excluded.content_mode, blocked_words = excluded.blocked_words, \
-         blocked_patterns = excluded.blocked_patterns, updated_at = excluded.updated_at",
-    )
-    .bind(tenant.as_str())
-    .bind(rules.mode.as_str())
-    .bind(text(&rules.words))
-    .bind(text(&rules.patterns))
-    .bind(entry.at_ms)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    if let Some(rules) = &change.content {
+        sqlx::query(
+            "INSERT INTO tenant_settings (tenant_id, content_mode, blocked_words, \
+             blocked_patterns, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id) DO UPDATE SET content_mode = excluded.content_mode, \
+             blocked_words = excluded.blocked_words, \
+             blocked_patterns = excluded.blocked_patterns, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.as_str())
+        .bind(rules.mode.as_str())
+        .bind(text(&rules.words))
+        .bind(text(&rules.patterns))
+        .bind(entry.at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    if let Some(rules) = &change.accounts {
+        sqlx::query(
+            "INSERT INTO tenant_settings (tenant_id, deleted_user_messages, updated_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET \
+             deleted_user_messages = excluded.deleted_user_messages, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(tenant.as_str())
+        .bind(rules.deleted_messages.as_str())
+        .bind(entry.at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
     audit::insert(&mut tx, tenant, entry).await?;
     tx.commit().await.map_err(db)
 }

@@ -12,7 +12,7 @@ pub(super) async fn read(
     let mut tx = store.read(tenant).await?;
     let (users, conversations, messages_today, storage_bytes): (i64, i64, i64, i64) =
         sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM users WHERE tenant_id = $1), \
+            "SELECT (SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND deleted_at IS NULL), \
              (SELECT COUNT(*) FROM conversations WHERE tenant_id = $1), \
              COALESCE((SELECT messages FROM tenant_daily_usage WHERE tenant_id = $1 AND day = $2), 0), \
              COALESCE((SELECT bytes FROM tenant_storage WHERE tenant_id = $1), 0)",
