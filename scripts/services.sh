@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real services ChemChat's tests talk to.
 #
-#   scripts/services.sh up    start what is missing (installing tansu, osmem and s3s-fs once), wait until each answers, print CHEMCHAT_TEST_* lines
+#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs and aiosmtpd once), wait until each answers, print CHEMCHAT_TEST_* lines
 #   scripts/services.sh env   print the CHEMCHAT_TEST_* lines only
 #   scripts/services.sh down  stop what this script started (never the machine's own PostgreSQL/Redis)
 #
@@ -116,6 +116,16 @@ up_s3() {
   wait_until 30 s3_answers || die "s3s-fs did not answer on $S3_HOST:$S3_PORT within 30 s (log: $STATE_DIR/s3/s3.log)"
 }
 
+# The SMTP server: each test starts its own (scripts/mailbox.py) on a free port, so its mail
+# never mixes with another test's; this only makes sure aiosmtpd is installed.
+AIOSMTPD_VERSION=1.4.6
+up_mail() {
+  if python3 -c "import aiosmtpd" 2>/dev/null; then log "aiosmtpd is installed"; return; fi
+  log "installing aiosmtpd $AIOSMTPD_VERSION from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" >&2 \
+    || die "pip install aiosmtpd failed"
+}
+
 print_env() {
   echo "CHEMCHAT_TEST_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
@@ -141,7 +151,7 @@ down() {
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; up_kafka; up_search; up_s3; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

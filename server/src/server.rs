@@ -7,6 +7,7 @@ use crate::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings};
 use crate::adapters::events::InProcessEventLog;
 use crate::adapters::images::RasterPipeline;
 use crate::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
+use crate::adapters::mail::SmtpMailer;
 use crate::adapters::presence::LocalPresence;
 use crate::adapters::rate_limit::InProcessLimiter;
 use crate::adapters::redis::{RedisBus, RedisLedger, RedisLimiter, RedisPresence};
@@ -14,6 +15,7 @@ use crate::adapters::sql;
 use crate::app::auth::{Passwords, TokenIssuer};
 use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
+use crate::app::mail::postal_service;
 use crate::app::media::MediaSettings;
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
@@ -95,6 +97,15 @@ impl Server {
             None => store.clone(),
         };
         let media = media_settings(&settings).await?;
+        let postbox = match &settings.smtp_url {
+            Some(url) => {
+                let mailer = SmtpMailer::new(url.expose_secret(), &settings.mail_from)?;
+                let (postbox, courier) = postal_service(Arc::new(mailer), &settings.public_url);
+                background.push(("mail-courier", Box::pin(courier.run())));
+                Some(postbox)
+            }
+            None => None,
+        };
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),
@@ -109,6 +120,7 @@ impl Server {
             search,
             revocations: Arc::new(fanout.clone()),
             media,
+            postbox,
         });
         background.push(("media-pipeline", Box::pin(app.media_pipeline().run())));
         let sweep_every = Duration::from_secs(settings.media_sweep_seconds.max(1));

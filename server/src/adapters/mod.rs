@@ -7,6 +7,7 @@ pub mod elasticsearch;
 pub mod events;
 pub mod images;
 pub mod kafka;
+pub mod mail;
 pub mod presence;
 pub mod rate_limit;
 pub mod redis;

@@ -83,6 +83,11 @@ pub enum ErrorCode {
     ReportNotFound,
     /// The avatar is not a ready image the caller uploaded.
     InvalidAvatar,
+    /// A token from a mail that is unknown, used, expired, or no longer for the account's
+    /// address.
+    InvalidToken,
+    /// The server sends no mail (no SMTP server is configured), so this cannot be done.
+    MailNotConfigured,
     /// A direct upload's stored object does not match what was announced (missing, wrong size).
     UploadMismatch,
     /// The requested byte range lies outside the file.
@@ -142,6 +147,8 @@ impl ErrorCode {
             ErrorCode::ContentBlocked => "content_blocked",
             ErrorCode::ReportNotFound => "report_not_found",
             ErrorCode::InvalidAvatar => "invalid_avatar",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::MailNotConfigured => "mail_not_configured",
             ErrorCode::UploadMismatch => "upload_mismatch",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::ReactionLimit => "reaction_limit",

@@ -10,6 +10,7 @@ pub mod chat;
 mod error;
 pub mod indexer;
 mod limits;
+pub mod mail;
 pub mod media;
 pub mod people;
 pub mod tenancy;
@@ -41,6 +42,8 @@ pub struct App {
     policies: Arc<people::PolicyCache>,
     /// Wakes the eraser when a deletion queued messages to erase.
     erasures: Arc<tokio::sync::Notify>,
+    /// Where mail goes out, when the server sends mail.
+    postbox: Option<mail::Postbox>,
 }
 
 /// What [`App::new`] needs.
@@ -70,6 +73,8 @@ pub struct AppParts {
     pub revocations: Arc<dyn Revocations>,
     /// Where media go and how they are processed.
     pub media: media::MediaSettings,
+    /// Where mail goes out; `None` when the server sends no mail.
+    pub postbox: Option<mail::Postbox>,
 }
 
 impl App {
@@ -90,6 +95,7 @@ impl App {
             media: parts.media,
             policies: Arc::default(),
             erasures: Arc::default(),
+            postbox: parts.postbox,
         }
     }
 

@@ -76,6 +76,16 @@ pub struct Settings {
     pub media_grace_seconds: u64,
     /// Seconds between sweeps for unreferenced media.
     pub media_sweep_seconds: u64,
+    /// The SMTP server for password resets and address proofs (`smtps://user:pass@host`,
+    /// `smtp://user:pass@host:587?tls=required`, or `smtp://host:port` unencrypted); unset:
+    /// no mail, and those routes answer 501.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of that mail.
+    #[serde(deserialize_with = "text::required")]
+    pub mail_from: String,
+    /// Where people reach the web client; links in mail start with it.
+    #[serde(deserialize_with = "text::required")]
+    pub public_url: String,
     /// Folder for the embedded default's state (the generated JWT secret).
     pub data_dir: PathBuf,
     /// JWT signing secret, at least 32 bytes.
@@ -202,6 +212,9 @@ impl Default for Settings {
             media_download_url_seconds: 300,
             media_grace_seconds: 24 * 3600,
             media_sweep_seconds: 600,
+            smtp_url: None,
+            mail_from: "ChemChat <no-reply@localhost>".to_owned(),
+            public_url: "http://localhost:3000".to_owned(),
             data_dir: PathBuf::from("data"),
             jwt_secret: None,
             tenant_id: None,

@@ -93,11 +93,14 @@ pub enum Action {
     Report,
     /// Exporting or deleting one's own account: heavy, and rare for anyone honest.
     AccountData,
+    /// Asking for a password reset or a proof-of-address mail, and redeeming its token: each
+    /// mail lands in someone's inbox, so a flood is spam sent in our name.
+    Recovery,
 }
 
 impl Action {
     /// Every action, for documentation and parsing.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::SendMessage,
         Action::EditMessage,
         Action::React,
@@ -117,6 +120,7 @@ impl Action {
         Action::Administer,
         Action::Report,
         Action::AccountData,
+        Action::Recovery,
     ];
 
     /// The name in errors, metrics and `CHEMCHAT_RATE_LIMITS`.
@@ -141,6 +145,7 @@ impl Action {
             Action::Administer => "admin",
             Action::Report => "report",
             Action::AccountData => "account.data",
+            Action::Recovery => "recovery",
         }
     }
 }
@@ -250,6 +255,14 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
         (Action::Report, Scope::User) => Rate::new(30, 3_600, 10),
         (Action::AccountData, Scope::User) => Rate::new(6, 3_600, 3),
         (Action::AccountData, Scope::Address) => Rate::new(30, 3_600, 10),
+        (Action::Recovery, Scope::User) => Rate::new(5, 3_600, 5),
+        (Action::Recovery, Scope::Account) => Rate::new(5, 3_600, 5),
+        (Action::Recovery, Scope::Address) => Rate::new(20, 3_600, 20),
+        (Action::Recovery, Scope::Tenant) => by_tier(
+            Rate::new(100, 3_600, 100),
+            Rate::new(1_000, 3_600, 1_000),
+            Rate::new(10_000, 3_600, 10_000),
+        ),
         _ => return None,
     };
     Some(rate)

@@ -1,6 +1,7 @@
 //! Parsed domain values. Every value that crosses the edge is parsed into one of these types
 //! once, so the use cases never see an unchecked string.
 
+mod account_token;
 pub mod content_policy;
 mod conversation;
 mod ids;
@@ -12,6 +13,7 @@ mod tenant;
 mod text;
 mod user;
 
+pub use account_token::{MailToken, TokenPurpose};
 pub use conversation::{
     ConversationKind, ConversationName, MembershipDenied, Role, may_delete_message, may_grant,
     may_remove,

@@ -4,7 +4,7 @@
 
 use super::HttpState;
 use super::routes::media::{download as media_get, upload as media_put};
-use super::routes::{account, admin, auth, chat, people, reports, search};
+use super::routes::{account, admin, auth, chat, people, recovery, reports, search};
 use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -57,7 +57,8 @@ impl Modify for BearerAuth {
         `POST /api/v1/auth/login`."),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
-        auth::change_password, account::delete_me, account::export, auth::mfa_setup,
+        auth::change_password, account::delete_me, account::export, recovery::forgot,
+        recovery::reset, recovery::verify, recovery::resend, auth::mfa_setup,
         auth::mfa_enable, auth::mfa_verify, auth::mfa_disable,
         chat::list, chat::create, chat::show, chat::add_members, chat::remove_member,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,

@@ -21,7 +21,10 @@ pub fn current_request_id() -> Option<String> {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidBody | ValidationFailed | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
+        InvalidBody | ValidationFailed | InvalidQuery | InvalidPath | InvalidToken => {
+            StatusCode::BAD_REQUEST
+        }
+        MailNotConfigured => StatusCode::NOT_IMPLEMENTED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Unauthenticated | TokenExpired | InvalidCredentials | MfaRequired | InvalidMfaToken

@@ -9,6 +9,7 @@ mod connections;
 mod event_log;
 mod images;
 mod limits;
+mod mail;
 mod media;
 mod moderation;
 mod people;
@@ -28,13 +29,14 @@ pub use connections::{ConnectionLedger, ConnectionLimits, Refusal};
 pub use event_log::{Delivery, EventConsumer, EventLog, EventLogError, EventStream};
 pub use images::{ImageOutput, ImagePipeline, RenditionBytes};
 pub use limits::{RateLimiter, Throttled};
+pub use mail::{Mail, MailError, Mailer};
 pub use media::{
     Completion, MediaItem, MediaStore, MediaWrite, NewMedia, Processed, Rendition, StorageQuota,
 };
 pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
 pub use people::{
-    AccountChange, AccountErasure, AccountRules, AuditQuery, ErasureProgress, PeopleStore,
-    ProfileChange, ProfileUpdate, PublicUser, SettingsChange, TenantUsage, UserQuery,
+    AccountChange, AccountErasure, AccountRules, AuditQuery, ErasureProgress, NewAccountToken,
+    PeopleStore, ProfileChange, ProfileUpdate, PublicUser, SettingsChange, TenantUsage, UserQuery,
 };
 pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use revocations::{Revocation, Revocations, SessionScope};

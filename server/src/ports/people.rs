@@ -8,7 +8,8 @@ use super::chat::Message;
 use super::{AuditEntry, MediaItem, StoreResult};
 use crate::domain::content_policy::PolicyRules;
 use crate::domain::{
-    AccountStatus, DeletedMessages, MediaId, MessageId, SessionId, TenantId, TenantRole, UserId,
+    AccountStatus, DeletedMessages, MediaId, MessageId, SessionId, TenantId, TenantRole,
+    TokenPurpose, UserId,
 };
 use async_trait::async_trait;
 
@@ -158,6 +159,23 @@ pub struct SettingsChange {
     pub accounts: Option<AccountRules>,
 }
 
+/// A single-use token to keep, by its hash.
+#[derive(Debug, Clone)]
+pub struct NewAccountToken {
+    /// The token's SHA-256, hex.
+    pub hash: String,
+    /// Whose.
+    pub user: UserId,
+    /// What for.
+    pub purpose: TokenPurpose,
+    /// The address it was sent to: it only works while that is still the account's.
+    pub email: String,
+    /// Now, Unix milliseconds.
+    pub at_ms: i64,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at_ms: i64,
+}
+
 /// Persistence of people. Part of [`super::Store`].
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
@@ -282,6 +300,35 @@ pub trait PeopleStore: Send + Sync {
         after: Option<(i64, MediaId)>,
         limit: u32,
     ) -> StoreResult<Vec<MediaItem>>;
+
+    /// Keeps a single-use token; the user's earlier unused tokens of the same purpose stop
+    /// working.
+    async fn issue_account_token(
+        &self,
+        tenant: &TenantId,
+        token: &NewAccountToken,
+    ) -> StoreResult<()>;
+
+    /// Spends a password-reset token (unused, unexpired, still for the account's address) and,
+    /// in the same transaction, sets the new password hash, marks the address proven, ends
+    /// every session of the account and writes `audit` as the account's; returns the account,
+    /// `None` when the token does not work.
+    async fn reset_password(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<UserId>>;
+
+    /// Spends an address-proof token and marks the address proven, writing `audit` as the
+    /// account's; `None` when the token does not work.
+    async fn verify_email(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<UserId>>;
 
     /// The tenant's settings about accounts (defaults when never set).
     async fn account_rules(&self, tenant: &TenantId) -> StoreResult<AccountRules>;

@@ -56,6 +56,8 @@ pub struct StoredUser {
     pub status_text: String,
     /// The account was deleted: the row only keeps the id for the messages that name it.
     pub deleted: bool,
+    /// The email address was proven by a link mailed to it.
+    pub email_verified: bool,
 }
 
 /// A user to create.

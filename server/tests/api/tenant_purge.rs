@@ -150,6 +150,18 @@ async fn seed(store: &SqlStore, tenant: &str) {
         .await
         .unwrap();
     assert!(matches!(sent, SendOutcome::Sent(_)), "{sent:?}");
+    // A reset token waiting in someone's mail.
+    let token = chemchat_server::ports::NewAccountToken {
+        hash: format!("{:064}", 7),
+        user: bob,
+        purpose: chemchat_server::domain::TokenPurpose::PasswordReset,
+        email: "bob@example.com".to_owned(),
+        at_ms: 5_500,
+        expires_at_ms: 9_000,
+    };
+    chemchat_server::ports::PeopleStore::issue_account_token(store, &t(tenant), &token)
+        .await
+        .unwrap();
     // A deleted account whose messages await the eraser.
     let carol = store_user(store, tenant, "carol").await;
     let erasure = chemchat_server::ports::AccountErasure {

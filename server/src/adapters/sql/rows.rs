@@ -59,6 +59,7 @@ pub(super) struct UserRow {
     avatar_media_id: Option<String>,
     status_text: String,
     deleted_at: Option<i64>,
+    email_verified_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for StoredUser {
@@ -79,6 +80,7 @@ impl TryFrom<UserRow> for StoredUser {
             avatar: row.avatar_media_id.as_deref().map(media_id).transpose()?,
             status_text: row.status_text,
             deleted: row.deleted_at.is_some(),
+            email_verified: row.email_verified_at.is_some(),
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::ports::{
 
 const COLUMNS: &str = "id, username, email, display_name, password_hash, mfa_secret, \
     mfa_last_step, created_at, tenant_role, status, suspended_until, avatar_media_id, status_text, \
-    deleted_at";
+    deleted_at, email_verified_at";
 
 pub(super) async fn create(
     store: &SqlStore,

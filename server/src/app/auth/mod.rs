@@ -39,6 +39,8 @@ pub struct Profile {
     pub avatar: Option<crate::domain::MediaId>,
     /// Status text; empty when none.
     pub status_text: String,
+    /// The email address was proven by a link mailed to it.
+    pub email_verified: bool,
 }
 
 impl From<&StoredUser> for Profile {
@@ -53,6 +55,7 @@ impl From<&StoredUser> for Profile {
             role: user.role,
             avatar: user.avatar,
             status_text: user.status_text.clone(),
+            email_verified: user.email_verified,
         }
     }
 }

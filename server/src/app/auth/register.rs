@@ -60,6 +60,10 @@ impl App {
                 let stored = self.store.user(&tenant.id, user.id).await?.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("a user just created is missing"))
                 })?;
+                // The account exists either way; a confirmation link can be asked for again.
+                if let Err(e) = self.welcome(tenant, &stored).await {
+                    tracing::warn!(error = %e, "registration: the confirmation mail was not posted");
+                }
                 Ok(Profile::from(&stored))
             }
             UserCreation::UsernameTaken => Err(AppError {

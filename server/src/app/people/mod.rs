@@ -9,6 +9,7 @@ mod eraser;
 mod export;
 mod policy;
 mod profile;
+mod recovery;
 mod reports;
 
 pub use admin::{AccountAction, AuditFilter};

@@ -31,6 +31,10 @@ pub fn routes() -> Router<HttpState> {
             get(me).patch(update_me).delete(super::account::delete_me),
         )
         .route("/me/export", get(super::account::export))
+        .route("/password/forgot", post(super::recovery::forgot))
+        .route("/password/reset", post(super::recovery::reset))
+        .route("/email/verify", post(super::recovery::verify))
+        .route("/email/verification", post(super::recovery::resend))
         .route("/password", post(change_password))
         .route("/mfa/setup", post(mfa_setup))
         .route("/mfa/enable", post(mfa_enable))
@@ -55,6 +59,8 @@ pub(crate) struct UserBody {
     avatar_media_id: Option<String>,
     /// Status text; empty when none.
     status_text: String,
+    /// The email address was proven by a link mailed to it.
+    email_verified: bool,
 }
 
 impl From<Profile> for UserBody {
@@ -69,6 +75,7 @@ impl From<Profile> for UserBody {
             role: p.role.as_str(),
             avatar_media_id: p.avatar.map(|a| a.to_string()),
             status_text: p.status_text,
+            email_verified: p.email_verified,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod health;
 pub mod media;
 pub mod people;
+pub(crate) mod recovery;
 pub mod reports;
 pub mod search;
 

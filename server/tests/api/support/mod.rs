@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod instance;
+pub mod mailbox;
 #[macro_use]
 pub mod media;
 pub mod process;

@@ -6,6 +6,7 @@ mod audit_page;
 mod directory;
 mod erasure;
 mod profile;
+mod recovery;
 mod reports;
 mod settings;
 mod usage;
@@ -18,8 +19,9 @@ use crate::domain::{
 use crate::ports::chat::Message;
 use crate::ports::{
     AccountChange, AccountErasure, AccountRules, AuditEntry, AuditQuery, ErasureProgress,
-    MediaItem, ModerationStore, NewReport, PeopleStore, ProfileChange, ProfileUpdate, PublicUser,
-    Report, ReportFiling, ReportStatus, SettingsChange, StoreResult, TenantUsage, UserQuery,
+    MediaItem, ModerationStore, NewAccountToken, NewReport, PeopleStore, ProfileChange,
+    ProfileUpdate, PublicUser, Report, ReportFiling, ReportStatus, SettingsChange, StoreResult,
+    TenantUsage, UserQuery,
 };
 use async_trait::async_trait;
 
@@ -148,6 +150,33 @@ impl PeopleStore for SqlStore {
         limit: u32,
     ) -> StoreResult<Vec<MediaItem>> {
         erasure::media_uploaded_by(self, tenant, user, after, limit).await
+    }
+
+    async fn issue_account_token(
+        &self,
+        tenant: &TenantId,
+        token: &NewAccountToken,
+    ) -> StoreResult<()> {
+        recovery::issue(self, tenant, token).await
+    }
+
+    async fn reset_password(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<UserId>> {
+        recovery::reset_password(self, tenant, token_hash, password_hash, audit).await
+    }
+
+    async fn verify_email(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<UserId>> {
+        recovery::verify_email(self, tenant, token_hash, audit).await
     }
 
     async fn account_rules(&self, tenant: &TenantId) -> StoreResult<AccountRules> {
