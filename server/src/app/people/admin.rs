@@ -120,17 +120,14 @@ impl App {
         let actor = self
             .administrator(tenant, principal, TenantRole::Moderator)
             .await?;
-        if target == actor.id {
-            return Err(AppError::new(
-                ErrorCode::Forbidden,
-                "you cannot act on your own account here",
-            ));
-        }
         let subject = self
-            .store
-            .user(&tenant.id, target)
-            .await?
-            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))?;
+            .other_account(
+                tenant,
+                &actor,
+                target,
+                "you cannot act on your own account here",
+            )
+            .await?;
         if !action.allowed(actor.role, subject.role) {
             return Err(AppError::new(
                 ErrorCode::Forbidden,
@@ -252,6 +249,25 @@ impl App {
         Ok(Page::from_probe(entries, limit, |e| {
             format!("{}_{}", e.at_ms, e.id)
         }))
+    }
+
+    /// The account an administrator acts on: someone else's (`own` says where to go instead),
+    /// existing and not deleted.
+    pub(super) async fn other_account(
+        &self,
+        tenant: &Tenant,
+        actor: &StoredUser,
+        target: UserId,
+        own: &'static str,
+    ) -> AppResult<StoredUser> {
+        if target == actor.id {
+            return Err(AppError::new(ErrorCode::Forbidden, own));
+        }
+        self.store
+            .user(&tenant.id, target)
+            .await?
+            .filter(|u| !u.deleted)
+            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))
     }
 
     /// The caller, who must hold `at_least`, charged one admin action.

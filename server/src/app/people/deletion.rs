@@ -54,18 +54,14 @@ impl App {
         let actor = self
             .administrator(tenant, principal, TenantRole::Admin)
             .await?;
-        if target == actor.id {
-            return Err(AppError::new(
-                ErrorCode::Forbidden,
-                "delete your own account with DELETE /api/v1/auth/me",
-            ));
-        }
         let subject = self
-            .store
-            .user(&tenant.id, target)
-            .await?
-            .filter(|u| !u.deleted)
-            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))?;
+            .other_account(
+                tenant,
+                &actor,
+                target,
+                "delete your own account with DELETE /api/v1/auth/me",
+            )
+            .await?;
         if !actor.role.may_act_on(subject.role) {
             return Err(AppError::new(
                 ErrorCode::Forbidden,
