@@ -153,21 +153,10 @@ impl App {
             audit_detail(action, &subject, reason.as_str()),
         );
         let outcome = self.apply(tenant, target, action, &audit).await?;
-        match outcome {
-            AccountChange::Changed => {}
-            AccountChange::NotFound => {
-                return Err(AppError::new(
-                    ErrorCode::UserNotFound,
-                    "user does not exist",
-                ));
-            }
-            AccountChange::LastOwner => {
-                return Err(AppError::new(
-                    ErrorCode::LastOwner,
-                    "the tenant's last owner cannot be demoted, suspended or banned",
-                ));
-            }
-        }
+        changed(
+            outcome,
+            "the tenant's last owner cannot be demoted, suspended or banned",
+        )?;
         if let Some(why) = ends_sessions(action) {
             self.revocations.sessions_ended(&Revocation {
                 tenant: tenant.id.clone(),
@@ -282,6 +271,19 @@ impl App {
         self.charge(tenant.tier, Action::Administer, &subjects)
             .await?;
         Ok(actor)
+    }
+}
+
+/// The answer to a change of an account: done, or why not (`last_owner` says what the last
+/// owner cannot do).
+pub(super) fn changed(outcome: AccountChange, last_owner: &'static str) -> AppResult<()> {
+    match outcome {
+        AccountChange::Changed => Ok(()),
+        AccountChange::NotFound => Err(AppError::new(
+            ErrorCode::UserNotFound,
+            "user does not exist",
+        )),
+        AccountChange::LastOwner => Err(AppError::new(ErrorCode::LastOwner, last_owner)),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::app::{AppError, AppResult, ErrorCode};
 use crate::domain::{
     Action, ClientInfo, DeletedMessages, Password, Reason, Subject, Tenant, TenantRole, UserId,
 };
-use crate::ports::{AccountChange, AccountErasure, Revocation, SessionScope};
+use crate::ports::{AccountErasure, Revocation, SessionScope};
 use serde_json::json;
 
 /// Who ends an account, for the audit trail.
@@ -109,25 +109,14 @@ impl App {
             messages: rules.deleted_messages,
             audit,
         };
-        match self
+        let outcome = self
             .store
             .delete_account(&tenant.id, user, &erasure)
-            .await?
-        {
-            AccountChange::Changed => {}
-            AccountChange::NotFound => {
-                return Err(AppError::new(
-                    ErrorCode::UserNotFound,
-                    "user does not exist",
-                ));
-            }
-            AccountChange::LastOwner => {
-                return Err(AppError::new(
-                    ErrorCode::LastOwner,
-                    "the tenant's last owner cannot be deleted: make someone else an owner first",
-                ));
-            }
-        }
+            .await?;
+        super::admin::changed(
+            outcome,
+            "the tenant's last owner cannot be deleted: make someone else an owner first",
+        )?;
         self.revocations.sessions_ended(&Revocation {
             tenant: tenant.id.clone(),
             user,

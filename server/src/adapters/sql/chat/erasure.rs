@@ -4,6 +4,7 @@
 use super::super::{SqlStore, Tx, db};
 use super::changes::scrub;
 use super::events::{self, lock_conversation};
+use super::members::set_role;
 use super::rows::{MESSAGE_COLUMNS, MessageRow, conversation_id, message_id};
 use crate::domain::{ConversationId, ConversationKind, MessageId, Role, TenantId, UserId};
 use crate::ports::StoreResult;
@@ -98,27 +99,6 @@ async fn heir(
         .or_else(|| others.first());
     pick.map(|(user, _)| super::super::rows::parse_user_id(user))
         .transpose()
-}
-
-async fn set_role(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    id: ConversationId,
-    user: UserId,
-    role: Role,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE conversation_members SET role = $4 \
-         WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
-    )
-    .bind(tenant.as_str())
-    .bind(id.to_string())
-    .bind(user.to_string())
-    .bind(role.as_str())
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    Ok(())
 }
 
 /// Turns up to `limit` of the user's remaining messages into tombstones in one transaction,

@@ -48,17 +48,7 @@ pub(super) async fn add(
         .await
         .map_err(db)?;
         if current.is_some() {
-            sqlx::query(
-                "UPDATE conversation_members SET role = $4 \
-                 WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
-            )
-            .bind(tenant.as_str())
-            .bind(id.to_string())
-            .bind(user.to_string())
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            set_role(&mut tx, tenant, id, user, role).await?;
         } else {
             // A former member rejoins in place; a new one is inserted.
             sqlx::query(
@@ -148,6 +138,28 @@ async fn finish(
     let conversation = load_conversation(&mut tx, tenant, id).await?;
     events::commit(store, tx, written).await?;
     Ok(conversation.map_or(MembershipOutcome::NotFound, MembershipOutcome::Done))
+}
+
+/// Gives a current member another role.
+pub(super) async fn set_role(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+    user: UserId,
+    role: Role,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE conversation_members SET role = $4 \
+         WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 /// Current owners other than `user`.
