@@ -94,6 +94,16 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// The caller already has the most distinct reactions one person may put on a message.
     ReactionLimit,
+    /// The tenant admits new accounts by invitation only, and the registration carried none.
+    InviteRequired,
+    /// The invitation code is unknown, expired, revoked or used up.
+    InvalidInvite,
+    /// The caller is muted in this conversation until the time the message gives.
+    Muted,
+    /// Only the conversation's owners and admins post here.
+    ReadOnlyConversation,
+    /// Slow mode: the caller posts here again after `Retry-After`.
+    SlowMode,
     /// Too many requests; retry after `Retry-After`.
     RateLimited,
     /// A tenant quota is exhausted; the message names the quota.
@@ -152,6 +162,11 @@ impl ErrorCode {
             ErrorCode::UploadMismatch => "upload_mismatch",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::ReactionLimit => "reaction_limit",
+            ErrorCode::InviteRequired => "invite_required",
+            ErrorCode::InvalidInvite => "invalid_invite",
+            ErrorCode::Muted => "muted",
+            ErrorCode::ReadOnlyConversation => "read_only_conversation",
+            ErrorCode::SlowMode => "slow_mode",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::ServiceUnavailable => "service_unavailable",

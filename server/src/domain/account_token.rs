@@ -1,5 +1,7 @@
-//! Single-use tokens sent by email: a password reset, the proof of an address. The token only
-//! travels in the mail; the store keeps its SHA-256, so a copy of the database opens no account.
+//! Secret tokens handed to one person: a password reset or the proof of an address (sent by
+//! mail, single-use), an invitation code (shown once to the administrator who made it). The
+//! token only travels to its holder; the store keeps its SHA-256, so a copy of the database
+//! opens no account.
 
 use super::ValidationError;
 use base64::Engine as _;

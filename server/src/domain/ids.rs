@@ -73,3 +73,7 @@ uuid_id!(
     /// A report of a message to the tenant's moderators.
     ReportId
 );
+uuid_id!(
+    /// An invitation to register in a tenant.
+    InviteId
+);

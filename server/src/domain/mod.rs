@@ -4,7 +4,9 @@
 mod account_token;
 pub mod content_policy;
 mod conversation;
+mod floor;
 mod ids;
+mod invite;
 mod limits;
 pub mod media;
 mod message;
@@ -18,7 +20,14 @@ pub use conversation::{
     ConversationKind, ConversationName, MembershipDenied, Role, may_delete_message, may_grant,
     may_remove,
 };
-pub use ids::{AuditId, ConversationId, EventId, MediaId, MessageId, ReportId, SessionId, UserId};
+pub use floor::{Floor, FloorRefusal, MAX_SLOW_MODE_SECONDS, Speaker, may_manage, may_mute};
+pub use ids::{
+    AuditId, ConversationId, EventId, InviteId, MediaId, MessageId, ReportId, SessionId, UserId,
+};
+pub use invite::{
+    DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MAX_INVITE_USES, RegistrationMode,
+    invite_expiry, invite_uses,
+};
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use people::{

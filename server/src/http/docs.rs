@@ -4,7 +4,7 @@
 
 use super::HttpState;
 use super::routes::media::{download as media_get, upload as media_put};
-use super::routes::{account, admin, auth, chat, people, recovery, reports, search};
+use super::routes::{account, admin, auth, chat, invites, people, recovery, reports, search};
 use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -57,10 +57,12 @@ impl Modify for BearerAuth {
         `POST /api/v1/auth/login`."),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
-        auth::change_password, account::delete_me, account::export, recovery::forgot,
+        auth::change_password, account::delete_me, account::export, account::warnings,
+        recovery::forgot,
         recovery::reset, recovery::verify, recovery::resend, auth::mfa_setup,
         auth::mfa_enable, auth::mfa_verify, auth::mfa_disable,
-        chat::list, chat::create, chat::show, chat::add_members, chat::remove_member,
+        chat::list, chat::create, chat::show, chat::update, chat::add_members,
+        chat::remove_member, chat::mute, chat::unmute,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,
         chat::unreact, chat::read, chat::sync, search::messages, search::conversations,
         media_put::multipart, media_put::announce, media_put::receive, media_put::complete,
@@ -68,6 +70,7 @@ impl Modify for BearerAuth {
         people::list, people::show, admin::users, admin::update_user, admin::delete_user,
         admin::audit,
         admin::usage, admin::settings, admin::update_settings, reports::file, reports::queue, reports::resolve,
+        invites::create, invites::list, invites::revoke,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),

@@ -21,15 +21,15 @@ pub fn current_request_id() -> Option<String> {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidBody | ValidationFailed | InvalidQuery | InvalidPath | InvalidToken => {
-            StatusCode::BAD_REQUEST
-        }
+        InvalidBody | ValidationFailed | InvalidQuery | InvalidPath | InvalidToken
+        | InvalidInvite => StatusCode::BAD_REQUEST,
         MailNotConfigured => StatusCode::NOT_IMPLEMENTED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Unauthenticated | TokenExpired | InvalidCredentials | MfaRequired | InvalidMfaToken
         | InvalidRefreshToken | RefreshTokenReused => StatusCode::UNAUTHORIZED,
-        Forbidden | AccountSuspended | AccountBanned => StatusCode::FORBIDDEN,
+        Forbidden | AccountSuspended | AccountBanned | Muted | ReadOnlyConversation
+        | InviteRequired => StatusCode::FORBIDDEN,
         NotFound | TenantNotFound | UserNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UsernameTaken | EmailTaken | MfaAlreadyEnabled | MfaNotEnabled => StatusCode::CONFLICT,
@@ -42,7 +42,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidMembers | InvalidAttachments | InvalidAvatar | ContentBlocked => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        RateLimited | QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+        RateLimited | QuotaExceeded | SlowMode => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable | Busy => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -109,7 +109,12 @@ impl IntoResponse for ApiError {
         if let Some(after) = err.retry_after {
             headers.insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(after.as_secs().max(1)),
+                // Rounded up: a client that waits what it is told must not be refused again.
+                HeaderValue::from(
+                    u64::try_from(after.as_millis().div_ceil(1000))
+                        .unwrap_or(u64::MAX)
+                        .max(1),
+                ),
             );
         }
         if status == StatusCode::UNAUTHORIZED {

@@ -35,8 +35,9 @@ pub use media::{
 };
 pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
 pub use people::{
-    AccountChange, AccountErasure, AccountRules, AuditQuery, ErasureProgress, NewAccountToken,
-    PeopleStore, ProfileChange, ProfileUpdate, PublicUser, SettingsChange, TenantUsage, UserQuery,
+    AccountChange, AccountErasure, AccountRules, AccountRulesChange, AuditQuery, ErasureProgress,
+    Invite, NewAccountToken, NewInvite, PeopleStore, ProfileChange, ProfileUpdate, PublicUser,
+    SettingsChange, TenantUsage, UserQuery,
 };
 pub use presence::{Presence, PresenceError, Status, UserPresence};
 pub use revocations::{Revocation, Revocations, SessionScope};

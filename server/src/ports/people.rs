@@ -8,8 +8,8 @@ use super::chat::Message;
 use super::{AuditEntry, MediaItem, StoreResult};
 use crate::domain::content_policy::PolicyRules;
 use crate::domain::{
-    AccountStatus, DeletedMessages, MediaId, MessageId, SessionId, TenantId, TenantRole,
-    TokenPurpose, UserId,
+    AccountStatus, DeletedMessages, InviteId, MediaId, MessageId, RegistrationMode, SessionId,
+    TenantId, TenantRole, TokenPurpose, UserId,
 };
 use async_trait::async_trait;
 
@@ -148,6 +148,17 @@ pub struct ErasureProgress {
 pub struct AccountRules {
     /// What becomes of a deleted user's messages.
     pub deleted_messages: DeletedMessages,
+    /// Who may register.
+    pub registration: RegistrationMode,
+}
+
+/// A change of the rules about accounts: the rules given are replaced, the others stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountRulesChange {
+    /// What becomes of a deleted user's messages.
+    pub deleted_messages: Option<DeletedMessages>,
+    /// Who may register.
+    pub registration: Option<RegistrationMode>,
 }
 
 /// A change of a tenant's settings: the parts given are replaced, the others stay.
@@ -156,7 +167,37 @@ pub struct SettingsChange {
     /// A new content policy.
     pub content: Option<PolicyRules>,
     /// New rules about accounts.
-    pub accounts: Option<AccountRules>,
+    pub accounts: Option<AccountRulesChange>,
+}
+
+/// An invitation to register, as its administrators see it (never its code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// Id.
+    pub id: InviteId,
+    /// Who made it.
+    pub created_by: UserId,
+    /// When, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Good until then, Unix milliseconds.
+    pub expires_at_ms: i64,
+    /// Registrations it admits; `None`: any number until it expires.
+    pub max_uses: Option<u32>,
+    /// Registrations it admitted.
+    pub uses: u32,
+    /// When it was revoked.
+    pub revoked_at_ms: Option<i64>,
+    /// What it is for, in its maker's words.
+    pub note: String,
+}
+
+/// An invitation to keep: its code only as a hash.
+#[derive(Debug, Clone)]
+pub struct NewInvite {
+    /// The invitation.
+    pub invite: Invite,
+    /// The SHA-256 of its code, hex.
+    pub code_hash: String,
 }
 
 /// A single-use token to keep, by its hash.
@@ -332,6 +373,31 @@ pub trait PeopleStore: Send + Sync {
 
     /// The tenant's settings about accounts (defaults when never set).
     async fn account_rules(&self, tenant: &TenantId) -> StoreResult<AccountRules>;
+
+    /// Keeps a new invitation and writes its audit entry.
+    async fn create_invite(
+        &self,
+        tenant: &TenantId,
+        invite: &NewInvite,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+
+    /// The tenant's invitations, newest first, strictly older than `before` (time, id).
+    async fn invites_page(
+        &self,
+        tenant: &TenantId,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Invite>>;
+
+    /// Revokes an invitation and writes the audit entry; `None` when there is no such
+    /// invitation (a revoked one is answered as it is).
+    async fn revoke_invite(
+        &self,
+        tenant: &TenantId,
+        id: InviteId,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<Invite>>;
 
     /// One page of the tenant's audit trail.
     async fn audit_page(

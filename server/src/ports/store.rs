@@ -79,6 +79,8 @@ pub struct NewUser {
     pub role: TenantRole,
     /// Made owner instead when the tenant has no user yet (the embedded default's bootstrap).
     pub owner_if_first: bool,
+    /// The SHA-256 of the invitation code it registers with: spent in the same transaction.
+    pub invite: Option<String>,
 }
 
 /// Outcome of creating a user.
@@ -92,6 +94,8 @@ pub enum UserCreation {
     EmailTaken,
     /// The tenant's user quota is reached.
     QuotaExceeded,
+    /// The invitation is unknown, expired, revoked or used up.
+    InvalidInvite,
 }
 
 /// An MFA change: the secret (or `None` to turn MFA off), the TOTP step just accepted, and the

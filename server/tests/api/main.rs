@@ -12,6 +12,8 @@ mod api_errors;
 mod conversations_api;
 mod edge;
 mod event_stream;
+mod floor_api;
+mod invites_api;
 mod kafka_outage;
 mod limits;
 mod media_api;

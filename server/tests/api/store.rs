@@ -25,6 +25,7 @@ fn new_user(name: &str) -> NewUser {
         created_at_ms: 1_700_000_000_000,
         role: TenantRole::Member,
         owner_if_first: false,
+        invite: None,
     }
 }
 

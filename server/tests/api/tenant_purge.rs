@@ -118,6 +118,28 @@ async fn seed(store: &SqlStore, tenant: &str) {
     chemchat_server::ports::PeopleStore::change_settings(store, &t(tenant), &change, &changed)
         .await
         .unwrap();
+    // An invitation to register.
+    let invite = chemchat_server::ports::NewInvite {
+        invite: chemchat_server::ports::Invite {
+            id: chemchat_server::domain::InviteId::generate(),
+            created_by: alice,
+            created_at_ms: 3_700,
+            expires_at_ms: 9_000,
+            max_uses: Some(3),
+            uses: 0,
+            revoked_at_ms: None,
+            note: String::new(),
+        },
+        code_hash: format!("{:064}", 9),
+    };
+    let made = AuditEntry {
+        id: AuditId::generate(),
+        action: "invite.created".to_owned(),
+        ..changed
+    };
+    chemchat_server::ports::PeopleStore::create_invite(store, &t(tenant), &invite, &made)
+        .await
+        .unwrap();
     store
         .set_reaction(
             &t(tenant),

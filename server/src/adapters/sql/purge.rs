@@ -15,6 +15,7 @@ use crate::ports::StoreError;
 /// (children before the rows their foreign keys reference). A table added by a migration
 /// belongs here; the purge test compares this list with the schema.
 pub const TENANT_TABLES: &[(&str, &str)] = &[
+    ("invites", "tenant_id"),
     ("account_tokens", "tenant_id"),
     ("erasures", "tenant_id"),
     ("reports", "tenant_id"),

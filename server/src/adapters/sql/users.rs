@@ -50,6 +50,12 @@ pub(super) async fn create(
     if max_users.is_some_and(|max| u64::try_from(count).unwrap_or(0) >= max) {
         return Ok(UserCreation::QuotaExceeded);
     }
+    // Spent only when everything else admits the user, so a refused registration keeps it.
+    if let Some(code_hash) = &user.invite
+        && !super::people::invites::redeem(&mut tx, tenant, code_hash, user.created_at_ms).await?
+    {
+        return Ok(UserCreation::InvalidInvite);
+    }
     let role = if user.owner_if_first && count == 0 {
         TenantRole::Owner
     } else {

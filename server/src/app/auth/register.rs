@@ -3,7 +3,7 @@
 use super::Profile;
 use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::{
-    Action, DisplayName, Email, Password, Subject, Tenant, TenantRole, UserId, Username,
+    Action, DisplayName, Email, MailToken, Password, Subject, Tenant, TenantRole, UserId, Username,
 };
 use crate::ports::{NewUser, UserCreation};
 use std::net::IpAddr;
@@ -19,6 +19,8 @@ pub struct Registration {
     pub email: Email,
     /// Password.
     pub password: Password,
+    /// The invitation code it registers with: required when the tenant is invite-only.
+    pub invite: Option<MailToken>,
 }
 
 impl App {
@@ -33,6 +35,20 @@ impl App {
         let subjects = [Subject::Address(ip), Subject::Tenant(&tenant.id)];
         self.charge(tenant.tier, Action::Register, &subjects)
             .await?;
+        // Refused before the costly password hash: an invite-only tenant needs a code.
+        if registration.invite.is_none()
+            && self.store.account_rules(&tenant.id).await?.registration
+                == crate::domain::RegistrationMode::InviteOnly
+        {
+            return Err(AppError {
+                field: Some("inviteCode"),
+                ..AppError::new(
+                    ErrorCode::InviteRequired,
+                    "this tenant admits new accounts by invitation only: ask an administrator \
+                     for an invitation code",
+                )
+            });
+        }
         let display_name = self
             .screen(
                 &tenant.id,
@@ -50,6 +66,7 @@ impl App {
             created_at_ms: self.clock.now_ms(),
             role: TenantRole::Member,
             owner_if_first: self.tenancy.first_user_owns && tenant.id == self.tenancy.default,
+            invite: registration.invite.as_ref().map(MailToken::hash),
         };
         match self
             .store
@@ -75,6 +92,13 @@ impl App {
                 ..AppError::new(
                     ErrorCode::EmailTaken,
                     "this email address is already registered",
+                )
+            }),
+            UserCreation::InvalidInvite => Err(AppError {
+                field: Some("inviteCode"),
+                ..AppError::new(
+                    ErrorCode::InvalidInvite,
+                    "this invitation code is unknown, expired, revoked or used up",
                 )
             }),
             UserCreation::QuotaExceeded => Err(AppError::new(

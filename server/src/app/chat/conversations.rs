@@ -228,7 +228,7 @@ impl App {
         self.membership_result(outcome)
     }
 
-    fn membership_result(&self, outcome: MembershipOutcome) -> AppResult<Conversation> {
+    pub(super) fn membership_result(&self, outcome: MembershipOutcome) -> AppResult<Conversation> {
         match outcome {
             MembershipOutcome::Done(c) => {
                 self.messaging.outbox.notify_one();

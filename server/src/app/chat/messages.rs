@@ -5,12 +5,12 @@ use super::{MAX_HISTORY_LIMIT, conversation_not_found, message_not_found};
 use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::media::MAX_ATTACHMENTS;
 use crate::domain::{
-    Action, ClientMessageId, ConversationId, Emoji, MediaId, MessageContent, MessageId, Subject,
-    Tenant, UserId, ValidationError,
+    Action, ClientMessageId, ConversationId, Emoji, FloorRefusal, MediaId, MessageContent,
+    MessageId, Subject, Tenant, UserId, ValidationError,
 };
 use crate::ports::chat::{
     DailyQuota, HistoryPage, Message, MessageChange, MessageEdit, MessageEditRequest, NewMessage,
-    ReactionChange, SendOutcome,
+    ReactionChange, SendOutcome, rfc3339,
 };
 use std::time::Duration;
 
@@ -72,6 +72,34 @@ fn attachment_list(ids: Vec<MediaId>) -> Result<Vec<MediaId>, ValidationError> {
         ));
     }
     Ok(unique)
+}
+
+/// The answer to a send or an edit the conversation's floor refused.
+fn floor_refused(refusal: FloorRefusal) -> AppError {
+    match refusal {
+        FloorRefusal::Muted { until_ms } => AppError::new(
+            ErrorCode::Muted,
+            format!(
+                "you are muted in this conversation until {}",
+                rfc3339(until_ms)
+            ),
+        ),
+        FloorRefusal::ReadOnly => AppError::new(
+            ErrorCode::ReadOnlyConversation,
+            "only the conversation's owners and admins post here",
+        ),
+        FloorRefusal::SlowMode { retry_after_ms } => {
+            let wait = Duration::from_millis(u64::try_from(retry_after_ms).unwrap_or(1000));
+            AppError::new(
+                ErrorCode::SlowMode,
+                format!(
+                    "slow mode: you can post here again in {} s",
+                    wait.as_secs_f64().ceil()
+                ),
+            )
+            .retry_after(wait)
+        }
+    }
 }
 
 impl App {
@@ -141,6 +169,7 @@ impl App {
                     ),
                 )
             }),
+            SendOutcome::Refused(refusal) => Err(floor_refused(refusal)),
             SendOutcome::QuotaExceeded => {
                 let until_midnight = DAY_MS - at_ms.rem_euclid(DAY_MS);
                 Err(AppError::new(
@@ -325,6 +354,7 @@ impl App {
                 ErrorCode::StaleVersion,
                 format!("the message changed: it is at version {current}; reload and retry"),
             )),
+            MessageChange::Silenced(refusal) => Err(floor_refused(refusal)),
             MessageChange::LimitReached => Err(AppError {
                 field: Some("emoji"),
                 ..AppError::new(

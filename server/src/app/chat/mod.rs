@@ -7,12 +7,14 @@
 
 mod conversations;
 mod cursor;
+mod floor;
 mod messages;
 mod outbox;
 mod search;
 mod sync;
 
 pub use conversations::{ConversationPage, NewConversationRequest};
+pub use floor::ConversationSettings;
 pub use messages::{EditRequest, HistoryRequest, SendRequest, Sent};
 pub use outbox::OutboxRelay;
 pub use search::{
@@ -105,7 +107,7 @@ fn denied(reason: MembershipDenied) -> AppError {
         ),
         MembershipDenied::DirectConversation => AppError::new(
             ErrorCode::Forbidden,
-            "the members of a direct conversation cannot change",
+            "a direct conversation has no owners or admins: its members and settings are fixed",
         ),
         MembershipDenied::LastOwner => AppError::new(
             ErrorCode::LastOwner,

@@ -30,6 +30,8 @@ pub enum AccountAction {
     Reinstate,
     /// Turn MFA off (the owner lost the device): every session ends.
     ResetMfa,
+    /// Warn the account's holder: recorded, listed to them, mailed when the server sends mail.
+    Warn,
 }
 
 impl AccountAction {
@@ -40,6 +42,7 @@ impl AccountAction {
             AccountAction::Ban => "user.banned",
             AccountAction::Reinstate => "user.reinstated",
             AccountAction::ResetMfa => "user.mfa_reset",
+            AccountAction::Warn => "user.warned",
         }
     }
 
@@ -47,7 +50,9 @@ impl AccountAction {
     fn allowed(self, actor: TenantRole, target: TenantRole) -> bool {
         match self {
             AccountAction::SetRole(to) => actor.may_assign(target, to),
-            AccountAction::Suspend { .. } | AccountAction::Reinstate => actor.may_act_on(target),
+            AccountAction::Suspend { .. } | AccountAction::Reinstate | AccountAction::Warn => {
+                actor.may_act_on(target)
+            }
             AccountAction::Ban | AccountAction::ResetMfa => {
                 actor.administers() && actor.may_act_on(target)
             }
@@ -153,6 +158,9 @@ impl App {
             audit_detail(action, &subject, reason.as_str()),
         );
         let outcome = self.apply(tenant, target, action, &audit).await?;
+        if action == AccountAction::Warn {
+            self.mail_warning(tenant, &subject, reason);
+        }
         changed(
             outcome,
             "the tenant's last owner cannot be demoted, suspended or banned",
@@ -182,23 +190,25 @@ impl App {
         audit: &AuditEntry,
     ) -> AppResult<AccountChange> {
         let store = &self.store;
+        let status = |status| store.set_account_status(&tenant.id, target, status, audit);
         Ok(match action {
-            AccountAction::SetRole(role) => store.set_tenant_role(&tenant.id, target, role, audit),
-            AccountAction::Suspend { until_ms } => store.set_account_status(
-                &tenant.id,
-                target,
-                AccountStatus::Suspended { until_ms },
-                audit,
-            ),
-            AccountAction::Ban => {
-                store.set_account_status(&tenant.id, target, AccountStatus::Banned, audit)
+            AccountAction::SetRole(role) => {
+                store
+                    .set_tenant_role(&tenant.id, target, role, audit)
+                    .await?
             }
-            AccountAction::Reinstate => {
-                store.set_account_status(&tenant.id, target, AccountStatus::Active, audit)
+            AccountAction::Suspend { until_ms } => {
+                status(AccountStatus::Suspended { until_ms }).await?
             }
-            AccountAction::ResetMfa => store.reset_mfa(&tenant.id, target, audit),
-        }
-        .await?)
+            AccountAction::Ban => status(AccountStatus::Banned).await?,
+            AccountAction::Reinstate => status(AccountStatus::Active).await?,
+            AccountAction::ResetMfa => store.reset_mfa(&tenant.id, target, audit).await?,
+            // A warning changes nothing but the record.
+            AccountAction::Warn => {
+                store.append_audit(&tenant.id, audit).await?;
+                AccountChange::Changed
+            }
+        })
     }
 
     /// What the tenant uses (accounts, conversations, today's messages, stored bytes), for
@@ -293,7 +303,7 @@ fn ends_sessions(action: AccountAction) -> Option<&'static str> {
         AccountAction::Suspend { .. } => Some("account suspended"),
         AccountAction::Ban => Some("account banned"),
         AccountAction::ResetMfa => Some("session ended: MFA was reset by an administrator"),
-        AccountAction::SetRole(_) | AccountAction::Reinstate => None,
+        AccountAction::SetRole(_) | AccountAction::Reinstate | AccountAction::Warn => None,
     }
 }
 

@@ -7,19 +7,23 @@ mod deletion;
 mod directory;
 mod eraser;
 mod export;
+mod invites;
 mod policy;
 mod profile;
 mod recovery;
 mod reports;
+mod warnings;
 
 pub use admin::{AccountAction, AuditFilter};
 pub use bootstrap::grant_role;
 pub use directory::DIRECTORY_PAGE_MAX;
 pub use eraser::{AccountEraser, ERASE_BATCH, METRIC_ERASED};
 pub use export::{AccountExport, EXPORT_PAGE};
+pub use invites::InviteRequest;
 pub use policy::{POLICY_REFRESH, PolicyCache};
 pub use profile::ProfileEdit;
 pub use reports::ReportOutcome;
+pub use warnings::Warning;
 
 use super::auth::Principal;
 use super::{App, AppError, AppResult, ErrorCode};

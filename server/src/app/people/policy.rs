@@ -6,7 +6,7 @@ use crate::app::auth::Principal;
 use crate::app::{AppError, AppResult, ErrorCode};
 use crate::domain::content_policy::{ContentPolicy, PolicyRules, Verdict};
 use crate::domain::{ClientInfo, Tenant, TenantId, TenantRole};
-use crate::ports::{AccountRules, SettingsChange};
+use crate::ports::{AccountRules, AccountRulesChange, SettingsChange};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -100,7 +100,7 @@ impl App {
         tenant: &Tenant,
         principal: &Principal,
         content: Option<PolicyRules>,
-        accounts: Option<AccountRules>,
+        accounts: Option<AccountRulesChange>,
         client: &ClientInfo,
     ) -> AppResult<(PolicyRules, AccountRules)> {
         let actor = self
@@ -113,7 +113,12 @@ impl App {
                 "words": rules.words.len(), "patterns": rules.patterns.len() });
         }
         if let Some(rules) = accounts {
-            detail["deletedUserMessages"] = json!(rules.deleted_messages.as_str());
+            if let Some(deleted) = rules.deleted_messages {
+                detail["deletedUserMessages"] = json!(deleted.as_str());
+            }
+            if let Some(registration) = rules.registration {
+                detail["registration"] = json!(registration.as_str());
+            }
         }
         let audit = self.audit_action(
             "settings.changed",

@@ -1,5 +1,6 @@
 //! Reports: a member reports a message; moderators work the queue and close each report with
-//! what they did — nothing, deleting the message, suspending or banning its author.
+//! what they did — nothing, deleting the message, warning its author, muting them in the
+//! conversation, suspending or banning them.
 
 use super::{AccountAction, App, Page};
 use crate::app::auth::Principal;
@@ -23,6 +24,13 @@ pub enum ReportOutcome {
     },
     /// Ban the author (admins).
     BanAuthor,
+    /// Warn the author.
+    WarnAuthor,
+    /// Mute the author in the message's conversation until a time (Unix milliseconds).
+    MuteAuthor {
+        /// When it ends.
+        until_ms: i64,
+    },
 }
 
 fn report_not_found() -> AppError {
@@ -140,6 +148,24 @@ impl App {
                 self.act_on_account(tenant, principal, report.sender_id, action, reason, client)
                     .await?;
             }
+            ReportOutcome::WarnAuthor => {
+                let action = AccountAction::Warn;
+                self.act_on_account(tenant, principal, report.sender_id, action, reason, client)
+                    .await?;
+            }
+            ReportOutcome::MuteAuthor { until_ms } => {
+                let (conversation, author) = (report.conversation_id, report.sender_id);
+                self.mute_member(
+                    tenant,
+                    principal,
+                    conversation,
+                    author,
+                    Some(until_ms),
+                    reason,
+                    client,
+                )
+                .await?;
+            }
         }
         let (status, action) = match outcome {
             ReportOutcome::Dismiss => (ReportStatus::Dismissed, "report.dismissed"),
@@ -166,5 +192,7 @@ fn outcome_name(outcome: ReportOutcome) -> &'static str {
         ReportOutcome::DeleteMessage => "delete_message",
         ReportOutcome::SuspendAuthor { .. } => "suspend_author",
         ReportOutcome::BanAuthor => "ban_author",
+        ReportOutcome::WarnAuthor => "warn_author",
+        ReportOutcome::MuteAuthor { .. } => "mute_author",
     }
 }

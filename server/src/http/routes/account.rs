@@ -1,5 +1,5 @@
-//! The account's own data: `DELETE /api/v1/auth/me` and `GET /api/v1/auth/me/export` (routed
-//! with the other `/auth` routes).
+//! The account's own data: `DELETE /api/v1/auth/me`, `GET /api/v1/auth/me/export` and
+//! `GET /api/v1/auth/me/warnings` (routed with the other `/auth` routes).
 
 use super::auth::UserBody;
 use crate::app::people::AccountExport;
@@ -8,7 +8,8 @@ use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, Caller, Client};
-use crate::ports::chat::{MediaView, MessageView};
+use crate::ports::chat::{MediaView, MessageView, rfc3339};
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -154,4 +155,45 @@ fn join<T: Serialize>(items: impl Iterator<Item = T>, first: bool) -> Bytes {
 fn broken(e: &crate::app::AppError) -> std::io::Error {
     tracing::warn!(error = %e, "account export: stopped part-way");
     std::io::Error::other("the export could not be completed")
+}
+
+/// A warning from the tenant's moderators.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WarningView {
+    /// When (RFC 3339).
+    at: String,
+    /// The warning, in the moderator's words.
+    reason: String,
+}
+
+/// `GET /auth/me/warnings` answer.
+#[derive(Serialize, ToSchema)]
+pub(super) struct WarningList {
+    /// Newest first, the latest hundred.
+    items: Vec<WarningView>,
+}
+
+/// The warnings the tenant's moderators gave you, newest first.
+#[utoipa::path(get, path = "/api/v1/auth/me/warnings", tag = "auth",
+    responses((status = 200, body = WarningList), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub(super) async fn warnings(
+    State(state): State<HttpState>,
+    caller: Caller,
+) -> ApiResult<Json<WarningList>> {
+    let warnings = state
+        .app
+        .my_warnings(&caller.tenant, &caller.principal)
+        .await?;
+    Ok(Json(WarningList {
+        items: warnings
+            .into_iter()
+            .map(|w| WarningView {
+                at: rfc3339(w.at_ms),
+                reason: w.reason,
+            })
+            .collect(),
+    }))
 }

@@ -6,14 +6,14 @@ use super::people::{UserList, UserView, page_limit, with_presence};
 use crate::app::people::{AccountAction, AuditFilter};
 use crate::app::{AppError, ErrorCode};
 use crate::domain::content_policy::{PolicyMode, PolicyRules};
-use crate::domain::{DeletedMessages, NamePrefix, Reason, TenantRole, UserId};
+use crate::domain::{DeletedMessages, NamePrefix, Reason, RegistrationMode, TenantRole, UserId};
 use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, Caller, Client};
-use crate::ports::AccountRules;
 use crate::ports::AuditEntry;
 use crate::ports::chat::rfc3339;
+use crate::ports::{AccountRules, AccountRulesChange};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -133,6 +133,10 @@ pub struct AccountChangeBody {
     /// `true` turns MFA off for an owner who lost their device (admins); every session ends.
     #[serde(default)]
     pub reset_mfa: bool,
+    /// `true` warns the account's holder: the reason is the warning, which they read at
+    /// `GET /auth/me/warnings` and receive by mail when the server sends mail.
+    #[serde(default)]
+    pub warn: bool,
     /// Why (1–500 characters); required.
     pub reason: String,
 }
@@ -141,11 +145,12 @@ fn account_action(body: &AccountChangeBody) -> Result<AccountAction, ApiError> {
     let body_error = |field, message: &str| invalid(ErrorCode::ValidationFailed, field, message);
     let chosen = usize::from(body.role.is_some())
         + usize::from(body.status.is_some())
-        + usize::from(body.reset_mfa);
+        + usize::from(body.reset_mfa)
+        + usize::from(body.warn);
     if chosen != 1 {
         return Err(body_error(
             "role",
-            "send exactly one of role, status or resetMfa",
+            "send exactly one of role, status, resetMfa or warn",
         ));
     }
     if body.until.is_some() && body.status.as_deref() != Some("suspended") {
@@ -158,6 +163,9 @@ fn account_action(body: &AccountChangeBody) -> Result<AccountAction, ApiError> {
     }
     if body.reset_mfa {
         return Ok(AccountAction::ResetMfa);
+    }
+    if body.warn {
+        return Ok(AccountAction::Warn);
     }
     match body.status.as_deref() {
         Some("suspended") => {
@@ -475,12 +483,25 @@ pub struct ContentPolicyBody {
 }
 
 /// The tenant's rules about accounts.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct AccountsBody {
     /// What becomes of a deleted user's messages: `keep` (shown as sent by "Deleted user";
     /// the default) or `erase` (they become tombstones, in the background).
     pub deleted_user_messages: String,
+    /// Who may register: `open` (anyone; the default) or `invite` (holders of an invitation
+    /// code from `POST /admin/invites`).
+    pub registration: String,
+}
+
+/// A change of the rules about accounts: the rules sent are replaced, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountsChange {
+    /// `keep` or `erase`.
+    pub deleted_user_messages: Option<String>,
+    /// `open` or `invite`.
+    pub registration: Option<String>,
 }
 
 /// The tenant's settings.
@@ -500,7 +521,7 @@ pub struct SettingsChange {
     /// A new content policy.
     pub content_policy: Option<ContentPolicyBody>,
     /// New rules about accounts.
-    pub accounts: Option<AccountsBody>,
+    pub accounts: Option<AccountsChange>,
 }
 
 fn settings_view(rules: PolicyRules, accounts: AccountRules) -> SettingsBody {
@@ -512,8 +533,47 @@ fn settings_view(rules: PolicyRules, accounts: AccountRules) -> SettingsBody {
         },
         accounts: AccountsBody {
             deleted_user_messages: accounts.deleted_messages.as_str().to_owned(),
+            registration: accounts.registration.as_str().to_owned(),
         },
     }
+}
+
+fn account_rules(change: AccountsChange) -> Result<AccountRulesChange, ApiError> {
+    let deleted_messages = change
+        .deleted_user_messages
+        .map(|raw| {
+            DeletedMessages::parse(&raw).ok_or_else(|| {
+                invalid(
+                    ErrorCode::ValidationFailed,
+                    "accounts.deletedUserMessages",
+                    "must be keep or erase",
+                )
+            })
+        })
+        .transpose()?;
+    let registration = change
+        .registration
+        .map(|raw| {
+            RegistrationMode::parse(&raw).ok_or_else(|| {
+                invalid(
+                    ErrorCode::ValidationFailed,
+                    "accounts.registration",
+                    "must be open or invite",
+                )
+            })
+        })
+        .transpose()?;
+    if deleted_messages.is_none() && registration.is_none() {
+        return Err(invalid(
+            ErrorCode::ValidationFailed,
+            "accounts",
+            "send deletedUserMessages, registration or both",
+        ));
+    }
+    Ok(AccountRulesChange {
+        deleted_messages,
+        registration,
+    })
 }
 
 /// The tenant's settings. Administrators.
@@ -550,20 +610,7 @@ pub async fn update_settings(
             "send contentPolicy, accounts or both",
         ));
     }
-    let accounts = body
-        .accounts
-        .map(|accounts| {
-            DeletedMessages::parse(&accounts.deleted_user_messages)
-                .map(|deleted_messages| AccountRules { deleted_messages })
-                .ok_or_else(|| {
-                    invalid(
-                        ErrorCode::ValidationFailed,
-                        "accounts.deletedUserMessages",
-                        "must be keep or erase",
-                    )
-                })
-        })
-        .transpose()?;
+    let accounts = body.accounts.map(account_rules).transpose()?;
     let rules = body
         .content_policy
         .map(|policy| {

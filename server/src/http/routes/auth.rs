@@ -4,7 +4,8 @@ use crate::app::ErrorCode;
 use crate::app::auth::{LoginAttempt, MfaRequest, Profile, Registration, TokenPair};
 use crate::app::people::ProfileEdit;
 use crate::domain::{
-    DeviceId, DisplayName, Email, LoginName, MediaId, Password, StatusText, Username,
+    DeviceId, DisplayName, Email, LoginName, MailToken, MediaId, Password, StatusText, Username,
+    ValidationError,
 };
 use crate::http::HttpState;
 use crate::http::error::ApiError;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<HttpState> {
             get(me).patch(update_me).delete(super::account::delete_me),
         )
         .route("/me/export", get(super::account::export))
+        .route("/me/warnings", get(super::account::warnings))
         .route("/password/forgot", post(super::recovery::forgot))
         .route("/password/reset", post(super::recovery::reset))
         .route("/email/verify", post(super::recovery::verify))
@@ -87,6 +89,10 @@ struct RegisterBody {
     display_name: String,
     email: String,
     password: String,
+    /// An invitation code from an administrator: required when the tenant is invite-only
+    /// (403 `invite_required` without one, 400 `invalid_invite` for one that is unknown,
+    /// expired, revoked or used up).
+    invite_code: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
@@ -102,6 +108,15 @@ async fn register(
         display_name: DisplayName::parse(&body.display_name)?,
         email: Email::parse(&body.email)?,
         password: Password::parse_new(body.password)?,
+        invite: body
+            .invite_code
+            .as_deref()
+            .map(|raw| {
+                MailToken::parse(raw).map_err(|_| {
+                    ValidationError::new("inviteCode", "not an invitation code this server made")
+                })
+            })
+            .transpose()?,
     };
     let profile = state.app.register(&tenant, registration, ip).await?;
     Ok((StatusCode::CREATED, Json(profile.into())))

@@ -5,6 +5,7 @@ pub mod admin;
 pub(crate) mod auth;
 pub mod chat;
 pub mod health;
+pub mod invites;
 pub mod media;
 pub mod people;
 pub(crate) mod recovery;
@@ -23,4 +24,5 @@ pub fn api() -> Router<HttpState> {
         .merge(people::routes())
         .merge(admin::routes())
         .merge(reports::routes())
+        .merge(invites::routes())
 }

@@ -178,9 +178,10 @@ pub async fn queue(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolveBody {
-    /// `dismiss`, `delete_message`, `suspend_author` (with `until`) or `ban_author` (admins).
+    /// `dismiss`, `delete_message`, `warn_author`, `mute_author` (in the message's
+    /// conversation, with `until`), `suspend_author` (with `until`) or `ban_author` (admins).
     pub action: String,
-    /// End of the author's suspension (RFC 3339).
+    /// End of the author's mute or suspension (RFC 3339).
     pub until: Option<String>,
     /// What was done and why (1–500 characters); kept as the report's resolution.
     pub reason: String,
@@ -203,26 +204,36 @@ pub async fn resolve(
     let id = ReportId::parse(&id)
         .ok_or_else(|| invalid(ErrorCode::InvalidPath, "reportId", "must be a UUID"))?;
     let body_error = |field, message: &str| invalid(ErrorCode::ValidationFailed, field, message);
-    if body.until.is_some() && body.action != "suspend_author" {
-        return Err(body_error("until", "only goes with suspend_author"));
+    let timed = matches!(body.action.as_str(), "suspend_author" | "mute_author");
+    if body.until.is_some() && !timed {
+        return Err(body_error(
+            "until",
+            "only goes with suspend_author and mute_author",
+        ));
     }
+    let until_ms = || -> ApiResult<i64> {
+        let until = body
+            .until
+            .as_deref()
+            .ok_or_else(|| body_error("until", "is required to suspend or mute"))?;
+        super::admin::time_ms("until", until, ErrorCode::ValidationFailed)
+    };
     let outcome = match body.action.as_str() {
         "dismiss" => ReportOutcome::Dismiss,
         "delete_message" => ReportOutcome::DeleteMessage,
+        "warn_author" => ReportOutcome::WarnAuthor,
         "ban_author" => ReportOutcome::BanAuthor,
-        "suspend_author" => {
-            let until = body
-                .until
-                .as_deref()
-                .ok_or_else(|| body_error("until", "is required to suspend"))?;
-            ReportOutcome::SuspendAuthor {
-                until_ms: super::admin::time_ms("until", until, ErrorCode::ValidationFailed)?,
-            }
-        }
+        "suspend_author" => ReportOutcome::SuspendAuthor {
+            until_ms: until_ms()?,
+        },
+        "mute_author" => ReportOutcome::MuteAuthor {
+            until_ms: until_ms()?,
+        },
         _ => {
             return Err(body_error(
                 "action",
-                "must be dismiss, delete_message, suspend_author or ban_author",
+                "must be dismiss, delete_message, warn_author, mute_author, suspend_author or \
+                 ban_author",
             ));
         }
     };

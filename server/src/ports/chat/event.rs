@@ -29,11 +29,15 @@ pub enum EventKind {
     ReactionRemoved,
     /// `receipt.read`
     ReceiptRead,
+    /// `conversation.updated`
+    ConversationUpdated,
+    /// `member.muted`
+    MemberMuted,
 }
 
 impl EventKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::ConversationCreated,
         EventKind::MemberAdded,
         EventKind::MemberRemoved,
@@ -43,6 +47,8 @@ impl EventKind {
         EventKind::ReactionAdded,
         EventKind::ReactionRemoved,
         EventKind::ReceiptRead,
+        EventKind::ConversationUpdated,
+        EventKind::MemberMuted,
     ];
 
     /// The contract's name.
@@ -57,6 +63,8 @@ impl EventKind {
             EventKind::ReactionAdded => "reaction.added",
             EventKind::ReactionRemoved => "reaction.removed",
             EventKind::ReceiptRead => "receipt.read",
+            EventKind::ConversationUpdated => "conversation.updated",
+            EventKind::MemberMuted => "member.muted",
         }
     }
 
@@ -126,6 +134,36 @@ pub struct ReceiptRead {
     pub seq: i64,
 }
 
+/// `conversation.updated`: a group was renamed or its floor changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationUpdated {
+    /// Conversation.
+    pub conversation_id: ConversationId,
+    /// Its name now.
+    pub name: Option<String>,
+    /// Whether only owners and admins post now.
+    pub read_only: bool,
+    /// Members' interval between posts now, seconds (0: off).
+    pub slow_mode_seconds: u32,
+    /// Who changed it.
+    pub by: UserId,
+}
+
+/// `member.muted`: a member was muted until a time, or the mute was lifted (`mutedUntil` null).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberMuted {
+    /// Conversation.
+    pub conversation_id: ConversationId,
+    /// Who.
+    pub user_id: UserId,
+    /// Until when (RFC 3339); `null` when lifted.
+    pub muted_until: Option<String>,
+    /// Who muted or unmuted them.
+    pub by: UserId,
+}
+
 /// An event's typed data.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventPayload {
@@ -147,6 +185,10 @@ pub enum EventPayload {
     ReactionRemoved(ReactionChanged),
     /// A read pointer moved.
     ReceiptRead(ReceiptRead),
+    /// A group was renamed or its floor changed.
+    ConversationUpdated(ConversationUpdated),
+    /// A member was muted or unmuted.
+    MemberMuted(MemberMuted),
 }
 
 impl EventPayload {
@@ -162,6 +204,8 @@ impl EventPayload {
             EventPayload::ReactionAdded(_) => EventKind::ReactionAdded,
             EventPayload::ReactionRemoved(_) => EventKind::ReactionRemoved,
             EventPayload::ReceiptRead(_) => EventKind::ReceiptRead,
+            EventPayload::ConversationUpdated(_) => EventKind::ConversationUpdated,
+            EventPayload::MemberMuted(_) => EventKind::MemberMuted,
         }
     }
 
@@ -205,6 +249,10 @@ impl EventPayload {
             EventKind::ReactionAdded => Self::ReactionAdded(Deserialize::deserialize(data)?),
             EventKind::ReactionRemoved => Self::ReactionRemoved(Deserialize::deserialize(data)?),
             EventKind::ReceiptRead => Self::ReceiptRead(Deserialize::deserialize(data)?),
+            EventKind::ConversationUpdated => {
+                Self::ConversationUpdated(Deserialize::deserialize(data)?)
+            }
+            EventKind::MemberMuted => Self::MemberMuted(Deserialize::deserialize(data)?),
         })
     }
 
@@ -228,6 +276,8 @@ impl Serialize for EventPayload {
                 r.serialize(serializer)
             }
             EventPayload::ReceiptRead(r) => r.serialize(serializer),
+            EventPayload::ConversationUpdated(c) => c.serialize(serializer),
+            EventPayload::MemberMuted(m) => m.serialize(serializer),
         }
     }
 }

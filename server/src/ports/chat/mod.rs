@@ -10,7 +10,8 @@ mod types;
 mod wire;
 
 pub use event::{
-    EventKind, EventPayload, MemberAdded, MemberRemoved, ReactionChanged, ReceiptRead, StoredEvent,
+    ConversationUpdated, EventKind, EventPayload, MemberAdded, MemberMuted, MemberRemoved,
+    ReactionChanged, ReceiptRead, StoredEvent,
 };
 pub use types::*;
 pub use wire::{
@@ -70,6 +71,24 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         actor: UserId,
         target: UserId,
         at_ms: i64,
+    ) -> StoreResult<MembershipOutcome>;
+
+    /// Renames a group or changes who may post and how often (owners and admins).
+    async fn update_conversation(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        actor: UserId,
+        change: &ConversationChange,
+        at_ms: i64,
+    ) -> StoreResult<MembershipOutcome>;
+
+    /// Mutes a member until a time, or lifts the mute, applying `domain::may_mute`.
+    async fn mute_member(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        change: &MuteChange,
     ) -> StoreResult<MembershipOutcome>;
 
     /// Sends a message: dedupe, next seq, insert, event; within the daily quota when given.

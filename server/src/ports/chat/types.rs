@@ -2,9 +2,10 @@
 
 use super::StoredEvent;
 use crate::domain::{
-    ConversationId, ConversationKind, MediaId, MembershipDenied, MessageId, Role, UserId,
+    ConversationId, ConversationKind, Floor, FloorRefusal, MediaId, MembershipDenied, MessageId,
+    Role, UserId,
 };
-use crate::ports::MediaItem;
+use crate::ports::{AuditEntry, MediaItem};
 use std::collections::BTreeMap;
 
 /// A conversation with its current members.
@@ -24,6 +25,8 @@ pub struct Conversation {
     pub last_activity_ms: i64,
     /// Seq of the latest message; 0 when there is none.
     pub last_seq: i64,
+    /// Who may post, and how often.
+    pub floor: Floor,
     /// Current members.
     pub members: Vec<Member>,
 }
@@ -43,6 +46,8 @@ pub struct Member {
     pub display_name: String,
     /// Their avatar, as it is now.
     pub avatar: Option<MediaId>,
+    /// Muted here until this time (Unix milliseconds), when a mute was set and not lifted.
+    pub muted_until_ms: Option<i64>,
 }
 
 /// A conversation as the caller's list shows it.
@@ -206,6 +211,36 @@ pub enum SendOutcome {
     QuotaExceeded,
     /// These attachments are unknown, not the sender's, or not stored (yet or any more).
     InvalidAttachments(Vec<MediaId>),
+    /// The conversation's floor refused the sender (muted, read-only, slow mode).
+    Refused(FloorRefusal),
+}
+
+/// A change to a conversation's name or floor; `None` leaves that part as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationChange {
+    /// The new name.
+    pub name: Option<String>,
+    /// Only owners and admins post.
+    pub read_only: Option<bool>,
+    /// Members post once per this many seconds (0: off).
+    pub slow_mode_seconds: Option<u32>,
+}
+
+/// A mute set or lifted.
+#[derive(Debug, Clone)]
+pub struct MuteChange {
+    /// Who acts.
+    pub actor: UserId,
+    /// Whether the actor is a tenant moderator allowed to act on the target's account.
+    pub moderator: bool,
+    /// Who is muted or unmuted.
+    pub target: UserId,
+    /// Until when (Unix milliseconds); `None` lifts the mute.
+    pub until_ms: Option<i64>,
+    /// Now, Unix milliseconds.
+    pub at_ms: i64,
+    /// The audit entry written with the change.
+    pub audit: AuditEntry,
 }
 
 /// Which messages a history page holds.
@@ -254,6 +289,8 @@ pub enum MessageChange {
     },
     /// The user already has as many distinct reactions on the message as allowed.
     LimitReached,
+    /// The conversation's floor refused the author (a mute).
+    Silenced(FloorRefusal),
 }
 
 /// Adding or removing one reaction.

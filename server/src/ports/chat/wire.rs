@@ -2,7 +2,10 @@
 //! because an event's payload is written in the same transaction as the change it describes, and
 //! every consumer (REST, WebSocket, sync, the event stream) must see the same shape.
 
-use super::event::{EventPayload, MemberAdded, MemberRemoved, ReactionChanged, ReceiptRead};
+use super::event::{
+    ConversationUpdated, EventPayload, MemberAdded, MemberMuted, MemberRemoved, ReactionChanged,
+    ReceiptRead,
+};
 use super::types::{Conversation, Member, Message};
 use crate::domain::media::MediaStatus;
 use crate::domain::{ConversationId, Role, UserId};
@@ -199,6 +202,9 @@ pub struct MemberView {
     /// Avatar media id (readable by everyone in the tenant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_media_id: Option<String>,
+    /// Muted here until then (RFC 3339); a time in the past means the mute has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<String>,
 }
 
 impl From<&Member> for MemberView {
@@ -210,6 +216,7 @@ impl From<&Member> for MemberView {
             last_read_seq: m.last_read_seq,
             display_name: m.display_name.clone(),
             avatar_media_id: m.avatar.map(|a| a.to_string()),
+            muted_until: m.muted_until_ms.map(rfc3339),
         }
     }
 }
@@ -233,6 +240,12 @@ pub struct ConversationView {
     pub last_activity_at: String,
     /// Seq of the latest message.
     pub last_seq: i64,
+    /// Only owners and admins post (an announcements channel).
+    #[serde(default)]
+    pub read_only: bool,
+    /// Members post at most once per this many seconds; 0 is off. Owners and admins are exempt.
+    #[serde(default)]
+    pub slow_mode_seconds: u32,
     /// Members with their roles.
     pub members: Vec<MemberView>,
 }
@@ -247,6 +260,8 @@ impl From<&Conversation> for ConversationView {
             created_at: rfc3339(c.created_at_ms),
             last_activity_at: rfc3339(c.last_activity_ms),
             last_seq: c.last_seq,
+            read_only: c.floor.read_only,
+            slow_mode_seconds: c.floor.slow_mode_seconds,
             members: c.members.iter().map(MemberView::from).collect(),
         }
     }
@@ -296,6 +311,24 @@ pub enum ChatEvent<'a> {
         /// Up to which seq.
         seq: i64,
     },
+    /// A group was renamed or its floor changed.
+    ConversationUpdated {
+        /// The conversation as it is now.
+        conversation: &'a Conversation,
+        /// Who changed it.
+        by: UserId,
+    },
+    /// A member was muted (until a time) or unmuted.
+    MemberMuted {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// Until when, Unix milliseconds; `None` when lifted.
+        until_ms: Option<i64>,
+        /// Who acted.
+        by: UserId,
+    },
 }
 
 impl ChatEvent<'_> {
@@ -342,6 +375,26 @@ impl ChatEvent<'_> {
                 conversation_id,
                 user_id,
                 seq,
+            }),
+            ChatEvent::ConversationUpdated { conversation, by } => {
+                EventPayload::ConversationUpdated(ConversationUpdated {
+                    conversation_id: conversation.id,
+                    name: conversation.name.clone(),
+                    read_only: conversation.floor.read_only,
+                    slow_mode_seconds: conversation.floor.slow_mode_seconds,
+                    by,
+                })
+            }
+            ChatEvent::MemberMuted {
+                conversation_id,
+                user_id,
+                until_ms,
+                by,
+            } => EventPayload::MemberMuted(MemberMuted {
+                conversation_id,
+                user_id,
+                muted_until: until_ms.map(rfc3339),
+                by,
             }),
         }
     }

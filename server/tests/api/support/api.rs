@@ -112,7 +112,7 @@ impl Api {
 }
 
 /// `req` addressed to `tenant` by header, or to the server's own tenant when `None`.
-fn in_tenant(req: RequestBuilder, tenant: Option<&str>) -> RequestBuilder {
+pub fn in_tenant(req: RequestBuilder, tenant: Option<&str>) -> RequestBuilder {
     match tenant {
         Some(tenant) => req.header("x-tenant-id", tenant),
         None => req,

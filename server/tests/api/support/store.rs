@@ -40,6 +40,7 @@ pub async fn store_user(store: &SqlStore, tenant: &str, name: &str) -> UserId {
         created_at_ms: 1_000,
         role: chemchat_server::domain::TenantRole::Member,
         owner_if_first: false,
+        invite: None,
     };
     store.create_user(&t(tenant), &user, None).await.unwrap();
     id

@@ -4,7 +4,7 @@
 use super::super::{SqlStore, Tx, db};
 use super::events::{self, lock_conversation};
 use super::rows::{load_message, member_role};
-use crate::domain::{MessageId, Role, TenantId, UserId, may_delete_message};
+use crate::domain::{FloorRefusal, MessageId, Role, TenantId, UserId, may_delete_message};
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, Message, MessageChange, MessageEditRequest, ReactionChange};
 
@@ -63,6 +63,20 @@ pub(super) async fn edit(
     }
     if message.sender_id != edit.editor {
         return Ok(MessageChange::Forbidden);
+    }
+    // A mute silences edits too: otherwise a muted member could rewrite old messages instead.
+    let muted_until: Option<i64> = sqlx::query_scalar(
+        "SELECT muted_until FROM conversation_members WHERE tenant_id = $1 \
+         AND conversation_id = $2 AND user_id = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(message.conversation_id.to_string())
+    .bind(edit.editor.to_string())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    if let Some(until_ms) = muted_until.filter(|until| *until > edit.at_ms) {
+        return Ok(MessageChange::Silenced(FloorRefusal::Muted { until_ms }));
     }
     if edit.expected_version.is_some_and(|v| v != message.version) {
         return Ok(MessageChange::Stale {

@@ -6,7 +6,7 @@ use super::rows::{
     CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow, load_conversation,
     load_members, load_message,
 };
-use crate::domain::{ConversationId, TenantId, UserId};
+use crate::domain::{ConversationId, Floor, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatEvent, Conversation, ConversationCreation, ConversationSummary, Message,
@@ -91,6 +91,7 @@ pub(super) async fn create(
         created_at_ms: new.at_ms,
         last_activity_ms: new.at_ms,
         last_seq: 0,
+        floor: Floor::default(),
         members,
     };
     let event = events::append(

@@ -3,7 +3,7 @@
 
 use super::super::{SqlStore, Tx, db};
 use super::conversations::unknown_users;
-use super::events::{self, lock_conversation};
+use super::events::{self, Locked, lock_conversation};
 use super::rows::{load_conversation, member_role};
 use crate::domain::{ConversationId, Role, TenantId, UserId, may_grant, may_remove};
 use crate::ports::StoreResult;
@@ -17,11 +17,7 @@ pub(super) async fn add(
     members: &[(UserId, Role)],
     at_ms: i64,
 ) -> StoreResult<MembershipOutcome> {
-    let mut tx = store.write(tenant).await?;
-    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
-        return Ok(MembershipOutcome::NotFound);
-    };
-    let Some(actor_role) = member_role(&mut tx, tenant, id, &actor.to_string()).await? else {
+    let Some((mut tx, locked, actor_role)) = open_as_member(store, tenant, id, actor).await? else {
         return Ok(MembershipOutcome::NotFound);
     };
     let unknown = unknown_users(&mut tx, tenant, members.iter().map(|(u, _)| *u)).await?;
@@ -86,11 +82,7 @@ pub(super) async fn remove(
     target: UserId,
     at_ms: i64,
 ) -> StoreResult<MembershipOutcome> {
-    let mut tx = store.write(tenant).await?;
-    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
-        return Ok(MembershipOutcome::NotFound);
-    };
-    let Some(actor_role) = member_role(&mut tx, tenant, id, &actor.to_string()).await? else {
+    let Some((mut tx, locked, actor_role)) = open_as_member(store, tenant, id, actor).await? else {
         return Ok(MembershipOutcome::NotFound);
     };
     let Some(target_role) = member_role(&mut tx, tenant, id, &target.to_string()).await? else {
@@ -126,6 +118,22 @@ pub(super) async fn remove(
     .await
     .map_err(db)?;
     finish(store, tx, tenant, id, &[event]).await
+}
+
+/// A write transaction with the conversation locked, its kind and counters, and the actor's
+/// role; `None` when there is no such conversation or the actor is not a current member.
+pub(super) async fn open_as_member(
+    store: &SqlStore,
+    tenant: &TenantId,
+    id: ConversationId,
+    actor: UserId,
+) -> StoreResult<Option<(Tx, Locked, Role)>> {
+    let mut tx = store.write(tenant).await?;
+    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
+        return Ok(None);
+    };
+    let role = member_role(&mut tx, tenant, id, &actor.to_string()).await?;
+    Ok(role.map(|role| (tx, locked, role)))
 }
 
 async fn finish(

@@ -5,6 +5,7 @@ mod changes;
 mod conversations;
 pub(super) mod erasure;
 mod events;
+mod floor;
 mod members;
 mod messages;
 mod outbox;
@@ -19,9 +20,10 @@ use super::SqlStore;
 use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{
-    ActivityCursor, ChatStore, Conversation, ConversationCreation, ConversationSummary, DailyQuota,
-    HistoryPage, MembershipOutcome, Message, MessageChange, MessageEdit, MessageEditRequest,
-    NewConversation, NewMessage, OutboxClaim, ReactionChange, SendOutcome, SyncPage, SyncPosition,
+    ActivityCursor, ChatStore, Conversation, ConversationChange, ConversationCreation,
+    ConversationSummary, DailyQuota, HistoryPage, MembershipOutcome, Message, MessageChange,
+    MessageEdit, MessageEditRequest, MuteChange, NewConversation, NewMessage, OutboxClaim,
+    ReactionChange, SendOutcome, SyncPage, SyncPosition,
 };
 use async_trait::async_trait;
 
@@ -75,6 +77,26 @@ impl ChatStore for SqlStore {
         at_ms: i64,
     ) -> StoreResult<MembershipOutcome> {
         members::remove(self, tenant, id, actor, target, at_ms).await
+    }
+
+    async fn update_conversation(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        actor: UserId,
+        change: &ConversationChange,
+        at_ms: i64,
+    ) -> StoreResult<MembershipOutcome> {
+        floor::update(self, tenant, id, actor, change, at_ms).await
+    }
+
+    async fn mute_member(
+        &self,
+        tenant: &TenantId,
+        id: ConversationId,
+        change: &MuteChange,
+    ) -> StoreResult<MembershipOutcome> {
+        floor::mute(self, tenant, id, change).await
     }
 
     async fn send_message(

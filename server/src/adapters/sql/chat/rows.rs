@@ -2,7 +2,7 @@
 
 use super::super::rows::parse_user_id;
 use super::super::{SqlStore, Tx, db};
-use crate::domain::{ConversationId, ConversationKind, EventId, MessageId, Role, TenantId};
+use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
     Conversation, EventKind, EventPayload, Member, Message, ReactionGroup, StoredEvent,
@@ -58,13 +58,37 @@ pub(super) fn conversation_id(raw: &str) -> Result<ConversationId, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("bad conversation id '{raw}'")))
 }
 
+/// The floor as stored: who posts (`everyone` | `admins`) and the slow-mode interval.
+pub(super) fn floor(posting: &str, slow_mode_seconds: i64) -> Result<Floor, StoreError> {
+    let read_only = match posting {
+        "everyone" => false,
+        "admins" => true,
+        other => return Err(StoreError::Corrupt(format!("bad posting '{other}'"))),
+    };
+    let slow_mode_seconds = u32::try_from(slow_mode_seconds)
+        .map_err(|_| StoreError::Corrupt(format!("bad slow mode {slow_mode_seconds}")))?;
+    Ok(Floor {
+        read_only,
+        slow_mode_seconds,
+    })
+}
+
+/// The stored form of who may post.
+pub(super) fn posting(floor: &Floor) -> &'static str {
+    if floor.read_only {
+        "admins"
+    } else {
+        "everyone"
+    }
+}
+
 pub(super) fn role(raw: &str) -> Result<Role, StoreError> {
     Role::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("bad role '{raw}'")))
 }
 
 /// The columns [`ConversationRow`] reads, in order, qualified by the alias `c`.
-pub(super) const CONVERSATION_COLUMNS: &str =
-    "c.id, c.kind, c.name, c.created_by, c.created_at, c.last_activity_at, c.last_seq";
+pub(super) const CONVERSATION_COLUMNS: &str = "c.id, c.kind, c.name, c.created_by, c.created_at, c.last_activity_at, c.last_seq, \
+     c.posting, c.slow_mode_seconds";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ConversationRow {
@@ -75,6 +99,8 @@ pub(super) struct ConversationRow {
     created_at: i64,
     last_activity_at: i64,
     last_seq: i64,
+    posting: String,
+    slow_mode_seconds: i64,
 }
 
 impl ConversationRow {
@@ -96,6 +122,7 @@ impl ConversationRow {
             created_at_ms: self.created_at,
             last_activity_ms: self.last_activity_at,
             last_seq: self.last_seq,
+            floor: floor(&self.posting, self.slow_mode_seconds)?,
             members,
         })
     }
@@ -166,9 +193,18 @@ pub(super) async fn load_members(
 ) -> Result<Vec<Member>, StoreError> {
     // Each member with the name and avatar a client shows, so a conversation renders without
     // one profile request per member.
-    let rows: Vec<(String, String, i64, i64, String, Option<String>)> = sqlx::query_as(
+    type Row = (
+        String,
+        String,
+        i64,
+        i64,
+        String,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT m.user_id, m.role, m.joined_at, m.last_read_seq, u.display_name, \
-         u.avatar_media_id FROM conversation_members m JOIN users u \
+         u.avatar_media_id, m.muted_until FROM conversation_members m JOIN users u \
            ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
          WHERE m.tenant_id = $1 AND m.conversation_id = $2 AND m.left_event_seq IS NULL \
          ORDER BY m.joined_at, m.user_id",
@@ -180,7 +216,7 @@ pub(super) async fn load_members(
     .map_err(db)?;
     rows.into_iter()
         .map(
-            |(user, role_text, joined_at, last_read_seq, display_name, avatar)| {
+            |(user, role_text, joined_at, last_read_seq, display_name, avatar, muted_until)| {
                 Ok(Member {
                     user_id: parse_user_id(&user)?,
                     role: role(&role_text)?,
@@ -191,6 +227,7 @@ pub(super) async fn load_members(
                         .as_deref()
                         .map(super::super::rows::media_id)
                         .transpose()?,
+                    muted_until_ms: muted_until,
                 })
             },
         )

@@ -6,9 +6,9 @@
 
 use super::super::{SqlStore, Tx, db};
 use super::messages::count_against_quota;
-use super::rows::{execute_batch, load_message, message_id};
+use super::rows::{execute_batch, floor, load_message, message_id, role};
 use super::{attachments, events};
-use crate::domain::{ConversationId, MediaId, TenantId, UserId};
+use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
@@ -28,6 +28,8 @@ pub(super) struct QueuedSend {
 struct Known {
     /// The conversation's counters, when it exists and the sender is a current member.
     counters: Option<(i64, i64)>,
+    /// The conversation's floor and what it needs to know of the sender.
+    floor: Option<(Floor, Speaker)>,
     /// The message an earlier send with the same key stored.
     twin: Option<String>,
 }
@@ -44,6 +46,8 @@ enum Plan {
     QuotaExceeded,
     /// Attachments the sender may not attach.
     Refused(Vec<MediaId>),
+    /// The floor refused the sender.
+    Silenced(FloorRefusal),
 }
 
 /// Runs one batch; the outcomes are in the order of `sends`.
@@ -63,6 +67,8 @@ pub(super) async fn run(
     // Decide in queue order: twins of a send earlier in the batch repeat it.
     let mut counters: HashMap<ConversationId, (i64, i64)> = HashMap::new();
     let mut first_of_key: HashMap<(ConversationId, UserId, &str), usize> = HashMap::new();
+    // Slow mode counts sends earlier in this batch as sent.
+    let mut paced: HashMap<(ConversationId, UserId), i64> = HashMap::new();
     let mut plans = Vec::with_capacity(sends.len());
     for (i, (send, known)) in sends.iter().zip(known).enumerate() {
         let m = &send.message;
@@ -71,10 +77,22 @@ pub(super) async fn run(
             Plan::Stored(id)
         } else if let Some(&first) = first_of_key.get(&key) {
             Plan::SameAs(first)
-        } else if let Some(found) = known.counters {
-            counters.entry(m.conversation_id).or_insert(found);
-            first_of_key.insert(key, i);
-            Plan::New(0)
+        } else if let (Some(found), Some((floor, mut speaker))) = (known.counters, known.floor) {
+            let pace_key = (m.conversation_id, m.sender_id);
+            if let Some(&at) = paced.get(&pace_key) {
+                speaker.last_sent_ms = Some(at);
+            }
+            match floor.admits(&speaker, m.at_ms) {
+                Ok(()) => {
+                    counters.entry(m.conversation_id).or_insert(found);
+                    first_of_key.insert(key, i);
+                    if floor.paces(speaker.role) {
+                        paced.insert(pace_key, m.at_ms);
+                    }
+                    Plan::New(0)
+                }
+                Err(refusal) => Plan::Silenced(refusal),
+            }
         } else {
             Plan::NotFound
         };
@@ -108,6 +126,15 @@ pub(super) async fn run(
         *index = messages.len();
         messages.push(message);
     }
+    // Paced senders whose sends were all refused later (quota, attachments) keep their turn.
+    paced.retain(|key, _| {
+        messages
+            .iter()
+            .any(|m| (m.conversation_id, m.sender_id) == *key)
+    });
+    if !paced.is_empty() {
+        note_paced_sends(store, &mut tx, tenant, &paced).await?;
+    }
     if !messages.is_empty() {
         advance_counters(store, &mut tx, tenant, &counters, &messages).await?;
         insert_messages(store, &mut tx, tenant, &messages).await?;
@@ -125,19 +152,22 @@ pub(super) async fn run(
             Plan::SameAs(first) => match &plans[*first] {
                 Plan::New(index) => SendOutcome::Duplicate(messages[*index].clone()),
                 Plan::Refused(ids) => SendOutcome::InvalidAttachments(ids.clone()),
+                Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
                 _ => SendOutcome::QuotaExceeded,
             },
             Plan::NotFound => SendOutcome::NotFound,
             Plan::QuotaExceeded => SendOutcome::QuotaExceeded,
             Plan::Refused(ids) => SendOutcome::InvalidAttachments(ids.clone()),
+            Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
         });
     }
     events::commit(store, tx, &stored).await?;
     Ok(outcomes)
 }
 
-/// One row per send, in order: the conversation's counters if the sender is a current member,
-/// and the id of a message already stored under the same key.
+/// One row per send, in order: the conversation's counters and floor if the sender is a current
+/// member, what the floor needs to know of the sender, and the id of a message already stored
+/// under the same key.
 async fn read_known(
     store: &SqlStore,
     tx: &mut Tx,
@@ -157,7 +187,8 @@ async fn read_known(
         })
         .collect();
     let sql = format!(
-        "SELECT k.i, m.user_id, c.last_seq, c.last_event_seq, msg.id FROM ({}) AS k \
+        "SELECT k.i, m.user_id, c.last_seq, c.last_event_seq, msg.id, m.role, m.muted_until, \
+         m.last_sent_at, c.posting, c.slow_mode_seconds FROM ({}) AS k \
          LEFT JOIN conversations c ON c.tenant_id = $1 AND c.id = k.conversation \
          LEFT JOIN conversation_members m ON m.tenant_id = $1 \
            AND m.conversation_id = k.conversation AND m.user_id = k.sender \
@@ -180,6 +211,11 @@ async fn read_known(
         Option<i64>,
         Option<i64>,
         Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
     );
     let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
@@ -191,19 +227,66 @@ async fn read_known(
         .iter()
         .map(|_| Known {
             counters: None,
+            floor: None,
             twin: None,
         })
         .collect();
-    for (i, member, last_seq, last_event_seq, twin) in found {
+    for row in found {
+        let (i, member, last_seq, last_event_seq, twin, role_text) =
+            (row.0, row.1, row.2, row.3, row.4, row.5);
+        let (muted_until_ms, last_sent_ms, posting, slow_mode) = (row.6, row.7, row.8, row.9);
         let Some(slot) = usize::try_from(i).ok().and_then(|i| known.get_mut(i)) else {
             continue;
         };
         if let (Some(_), Some(seq), Some(event_seq)) = (member, last_seq, last_event_seq) {
             slot.counters = Some((seq, event_seq));
         }
+        if let (Some(role_text), Some(posting), Some(slow_mode)) = (role_text, posting, slow_mode) {
+            let speaker = Speaker {
+                role: role(&role_text)?,
+                muted_until_ms,
+                last_sent_ms,
+            };
+            slot.floor = Some((floor(&posting, slow_mode)?, speaker));
+        }
         slot.twin = twin;
     }
     Ok(known)
+}
+
+/// Remembers when each paced sender (a member of a slow-mode conversation) last posted.
+async fn note_paced_sends(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    paced: &HashMap<(ConversationId, UserId), i64>,
+) -> StoreResult<()> {
+    let rows: Vec<Value> = paced
+        .iter()
+        .map(|((conversation, user), at)| {
+            json!({
+                "conversation": conversation.to_string(),
+                "sender": user.to_string(),
+                "at": at,
+            })
+        })
+        .collect();
+    execute_batch(
+        store,
+        tx,
+        tenant,
+        "UPDATE conversation_members SET last_sent_at = k.at FROM ({rows}) AS k \
+         WHERE conversation_members.tenant_id = $1 \
+           AND conversation_members.conversation_id = k.conversation \
+           AND conversation_members.user_id = k.sender",
+        &[
+            ("conversation", "text"),
+            ("sender", "text"),
+            ("at", "bigint"),
+        ],
+        rows,
+    )
+    .await
 }
 
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual

@@ -5,6 +5,7 @@ mod accounts;
 mod audit_page;
 mod directory;
 mod erasure;
+pub(super) mod invites;
 mod profile;
 mod recovery;
 mod reports;
@@ -14,12 +15,12 @@ mod usage;
 use super::SqlStore;
 use crate::domain::content_policy::PolicyRules;
 use crate::domain::{
-    AccountStatus, MediaId, MessageId, ReportId, SessionId, TenantId, TenantRole, UserId,
+    AccountStatus, InviteId, MediaId, MessageId, ReportId, SessionId, TenantId, TenantRole, UserId,
 };
 use crate::ports::chat::Message;
 use crate::ports::{
-    AccountChange, AccountErasure, AccountRules, AuditEntry, AuditQuery, ErasureProgress,
-    MediaItem, ModerationStore, NewAccountToken, NewReport, PeopleStore, ProfileChange,
+    AccountChange, AccountErasure, AccountRules, AuditEntry, AuditQuery, ErasureProgress, Invite,
+    MediaItem, ModerationStore, NewAccountToken, NewInvite, NewReport, PeopleStore, ProfileChange,
     ProfileUpdate, PublicUser, Report, ReportFiling, ReportStatus, SettingsChange, StoreResult,
     TenantUsage, UserQuery,
 };
@@ -181,6 +182,33 @@ impl PeopleStore for SqlStore {
 
     async fn account_rules(&self, tenant: &TenantId) -> StoreResult<AccountRules> {
         settings::account_rules(self, tenant).await
+    }
+
+    async fn create_invite(
+        &self,
+        tenant: &TenantId,
+        invite: &NewInvite,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        invites::create(self, tenant, invite, audit).await
+    }
+
+    async fn invites_page(
+        &self,
+        tenant: &TenantId,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Invite>> {
+        invites::page(self, tenant, before, limit).await
+    }
+
+    async fn revoke_invite(
+        &self,
+        tenant: &TenantId,
+        id: InviteId,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<Invite>> {
+        invites::revoke(self, tenant, id, audit).await
     }
 
     async fn audit_page(

@@ -3,7 +3,7 @@
 
 use super::super::{SqlStore, audit, db};
 use crate::domain::content_policy::{PolicyMode, PolicyRules};
-use crate::domain::{DeletedMessages, TenantId};
+use crate::domain::{DeletedMessages, RegistrationMode, TenantId};
 use crate::ports::{AccountRules, AuditEntry, SettingsChange, StoreError, StoreResult};
 
 fn list(raw: &str) -> StoreResult<Vec<String>> {
@@ -44,20 +44,22 @@ pub(super) async fn account_rules(
     tenant: &TenantId,
 ) -> StoreResult<AccountRules> {
     let mut tx = store.read(tenant).await?;
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT deleted_user_messages FROM tenant_settings WHERE tenant_id = $1",
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT deleted_user_messages, registration FROM tenant_settings WHERE tenant_id = $1",
     )
     .bind(tenant.as_str())
     .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
     tx.commit().await.map_err(db)?;
-    let Some(deleted) = row else {
+    let Some((deleted, registration)) = row else {
         return Ok(AccountRules::default());
     };
     Ok(AccountRules {
         deleted_messages: DeletedMessages::parse(&deleted)
             .ok_or_else(|| StoreError::Corrupt(format!("deleted user messages '{deleted}'")))?,
+        registration: RegistrationMode::parse(&registration)
+            .ok_or_else(|| StoreError::Corrupt(format!("registration '{registration}'")))?,
     })
 }
 
@@ -86,14 +88,21 @@ pub(super) async fn change(
         .map_err(db)?;
     }
     if let Some(rules) = &change.accounts {
+        // Each rule not given keeps its value (or the column's default on a first write).
+        let defaults = AccountRules::default();
         sqlx::query(
-            "INSERT INTO tenant_settings (tenant_id, deleted_user_messages, updated_at) \
-             VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET \
-             deleted_user_messages = excluded.deleted_user_messages, \
+            "INSERT INTO tenant_settings (tenant_id, deleted_user_messages, registration, \
+             updated_at) VALUES ($1, COALESCE($2, $4), COALESCE($3, $5), $6) \
+             ON CONFLICT (tenant_id) DO UPDATE SET \
+             deleted_user_messages = COALESCE($2, tenant_settings.deleted_user_messages), \
+             registration = COALESCE($3, tenant_settings.registration), \
              updated_at = excluded.updated_at",
         )
         .bind(tenant.as_str())
-        .bind(rules.deleted_messages.as_str())
+        .bind(rules.deleted_messages.map(DeletedMessages::as_str))
+        .bind(rules.registration.map(RegistrationMode::as_str))
+        .bind(defaults.deleted_messages.as_str())
+        .bind(defaults.registration.as_str())
         .bind(entry.at_ms)
         .execute(&mut *tx)
         .await

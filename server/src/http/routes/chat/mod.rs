@@ -2,10 +2,12 @@
 //! use cases.
 
 mod conversations;
+mod floor;
 mod messages;
 mod sync;
 
 pub use conversations::*;
+pub use floor::*;
 pub use messages::*;
 pub use sync::*;
 
@@ -26,7 +28,10 @@ pub fn routes() -> Router<HttpState> {
             "/conversations",
             get(conversations::list).post(conversations::create),
         )
-        .route("/conversations/{id}", get(conversations::show))
+        .route(
+            "/conversations/{id}",
+            get(conversations::show).patch(floor::update),
+        )
         .route(
             "/conversations/{id}/members",
             post(conversations::add_members),
@@ -34,6 +39,10 @@ pub fn routes() -> Router<HttpState> {
         .route(
             "/conversations/{id}/members/{user_id}",
             delete(conversations::remove_member),
+        )
+        .route(
+            "/conversations/{id}/members/{user_id}/mute",
+            axum::routing::put(floor::mute).delete(floor::unmute),
         )
         .route(
             "/conversations/{id}/messages",

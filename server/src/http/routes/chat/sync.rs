@@ -28,8 +28,8 @@ pub struct EventView {
     /// Event id; deduplicate on it.
     pub id: String,
     /// `message.created`, `message.updated`, `message.deleted`, `reaction.added`,
-    /// `reaction.removed`, `receipt.read`, `conversation.created`, `member.added`,
-    /// `member.removed`.
+    /// `reaction.removed`, `receipt.read`, `conversation.created`, `conversation.updated`,
+    /// `member.added`, `member.removed`, `member.muted`.
     pub event: String,
     /// Conversation.
     pub conversation_id: String,
