@@ -2,7 +2,7 @@
 //! publishing is a no-op and nothing arrives. Local delivery happens in the gateway's hub.
 
 use crate::domain::{ConversationId, TenantId};
-use crate::ports::{Bus, BusEnvelope, BusInbox, Revocation};
+use crate::ports::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Revocation};
 use crate::tasks::Tasks;
 use std::sync::Arc;
 
@@ -23,6 +23,10 @@ impl Bus for LocalBus {
     fn interest(&self, _: &TenantId, _: ConversationId, _: bool) {}
 
     fn revoke(&self, _: &Revocation) {}
+
+    fn publish_account(&self, _: &AccountEnvelope) {}
+
+    fn watch_tenant(&self, _: &TenantId) {}
 
     fn start(&self, _: Arc<dyn BusInbox>, _: &Tasks) {}
 

@@ -8,8 +8,11 @@
 
 use super::hub::Hub;
 use super::protocol::Frame;
+use crate::domain::UserId;
 use crate::ports::chat::{EventPayload, StoredEvent};
-use crate::ports::{Bus, BusEnvelope, CommitListener, Revocation, Revocations};
+use crate::ports::{
+    AccountEnvelope, Bus, BusEnvelope, CommitListener, Membership, Revocation, Revocations,
+};
 use std::sync::Arc;
 
 /// This instance's hub and the bus to the others.
@@ -49,8 +52,37 @@ impl CommitListener for Fanout {
     fn committed(&self, events: &[StoredEvent]) {
         for event in events {
             self.broadcast(&envelope_of(event));
+            if let Some(news) = account_envelope_of(event) {
+                self.hub.deliver_account(&news);
+                self.bus.publish_account(&news);
+            }
         }
     }
+}
+
+/// The account channel's envelope of an event that changes someone's memberships: a
+/// conversation created with its members, a member added (or given another role), removed.
+pub fn account_envelope_of(event: &StoredEvent) -> Option<AccountEnvelope> {
+    let (users, membership) = match &event.payload {
+        EventPayload::ConversationCreated(view) => (
+            view.members
+                .iter()
+                .filter_map(|m| UserId::parse(&m.user_id))
+                .collect(),
+            Membership::Joined,
+        ),
+        EventPayload::MemberAdded(added) => (vec![added.user_id], Membership::Joined),
+        EventPayload::MemberRemoved(removed) => (vec![removed.user_id], Membership::Left),
+        _ => return None,
+    };
+    Some(AccountEnvelope {
+        tenant: event.tenant.clone(),
+        users,
+        conversation: event.conversation_id,
+        membership,
+        at_ms: event.created_at_ms,
+        frame: Frame::event(event).bytes().clone(),
+    })
 }
 
 impl Revocations for Fanout {

@@ -183,7 +183,8 @@ impl Gateway {
     }
 
     /// Starts the bus (other instances' envelopes → the hub) and the hub's upkeep (releasing
-    /// events held behind a gap that did not fill in time).
+    /// events held behind a gap that did not fill in time, sending the account channel's
+    /// updates whose window has passed).
     pub fn start(&self) {
         let hub = Arc::clone(self.hub());
         let inbox: Arc<dyn BusInbox> = Arc::clone(&hub) as Arc<dyn BusInbox>;
@@ -194,6 +195,7 @@ impl Gateway {
             loop {
                 every.tick().await;
                 hub.release_stale(GAP_WAIT);
+                hub.flush_accounts();
             }
         });
         let (app, hub) = (self.inner.app.clone(), Arc::clone(self.hub()));

@@ -6,6 +6,7 @@
 use super::Gateway;
 use super::client_event::ClientEvent;
 use super::conn::Conn;
+use super::hub;
 use super::limits::TokenBucket;
 use super::protocol::{
     self, CLOSE_RATE_LIMITED, CLOSE_TOO_BIG, CLOSE_TOO_MANY_CONNECTIONS, CLOSE_UNAUTHENTICATED,
@@ -222,9 +223,27 @@ impl Session {
             self.send(protocol::ack_ok(ack_id, &result));
         }
         if first {
+            self.watch_account().await;
             self.refresh_presence().await;
         }
         Flow::Continue
+    }
+
+    /// Starts the user's account channel on this instance (the first connection loads where
+    /// the user stands; later ones share it). Without it the connection still works: it hears
+    /// what it joins, and sync catches the rest.
+    async fn watch_account(&self) {
+        let Some(user) = self.conn.user() else { return };
+        let hub = self.gw.hub();
+        match self
+            .gw
+            .app()
+            .unread_positions(&self.tenant, user, hub::MAX_WATCHED)
+            .await
+        {
+            Ok(positions) => hub.watch_account(&self.tenant.id, user, &positions),
+            Err(error) => tracing::warn!(error = %error, "account channel: positions not loaded"),
+        }
     }
 
     /// Counts the connection against the user's and the tenant's connection limits (across

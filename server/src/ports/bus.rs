@@ -33,6 +33,35 @@ pub struct BusEnvelope {
     pub frame: Bytes,
 }
 
+/// What an account envelope does to its users' memberships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// They are members now (created with it, added): their instances start watching it.
+    Joined,
+    /// They left or were removed: their instances stop watching it.
+    Left,
+}
+
+/// One frame for every connection of some users, whatever they joined: the account channel's
+/// news about their memberships (a conversation created with them, their being added or
+/// removed). Everything else an account hears is derived by the instance that watches the
+/// conversation for its users (`gateway::account`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEnvelope {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Whose connections hear it.
+    pub users: Vec<UserId>,
+    /// The conversation it is about.
+    pub conversation: ConversationId,
+    /// Joined or left.
+    pub membership: Membership,
+    /// When it was committed, Unix milliseconds.
+    pub at_ms: i64,
+    /// The client frame.
+    pub frame: Bytes,
+}
+
 /// Where a bus hands the envelopes other instances published (the gateway's hub).
 pub trait BusInbox: Send + Sync + Debug + 'static {
     /// One envelope from another instance. Must not block.
@@ -41,6 +70,9 @@ pub trait BusInbox: Send + Sync + Debug + 'static {
     /// Sessions another instance ended: close the connections that depended on them. Must not
     /// block.
     fn revoked(&self, revocation: &Revocation);
+
+    /// Membership news for some users' connections from another instance. Must not block.
+    fn account(&self, envelope: AccountEnvelope);
 }
 
 /// Cross-instance fan-out. Local delivery is the hub's own business and never goes through the
@@ -56,6 +88,14 @@ pub trait Bus: Send + Sync + Debug + 'static {
     /// conversation's shard lock, so calls for one conversation arrive in order; it must not
     /// block).
     fn interest(&self, tenant: &TenantId, conversation: ConversationId, wanted: bool);
+
+    /// Queues membership news for the instances where its users are connected. Like `publish`,
+    /// it returns at once and a lost message is caught by sync (and the conversation list).
+    fn publish_account(&self, envelope: &AccountEnvelope);
+
+    /// Tells the bus that this instance has connected users of `tenant`, so it wants the
+    /// tenant's account news from other instances. Idempotent; must not block.
+    fn watch_tenant(&self, tenant: &TenantId);
 
     /// Tells every other instance that sessions ended. Every instance listens for these,
     /// whatever its connections joined. Like `publish`, it queues and returns at once; a lost

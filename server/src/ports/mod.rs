@@ -21,7 +21,7 @@ mod store;
 pub use blobs::{
     BlobBody, BlobError, BlobRead, BlobStore, ByteRange, DownloadAs, Presigned, read_head,
 };
-pub use bus::{Bus, BusEnvelope, BusInbox};
+pub use bus::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Membership};
 pub use chat::ChatStore;
 pub use clock::{Clock, SystemClock};
 pub use commits::CommitListener;

@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod account_channel;
 mod account_life;
 mod api_auth;
 mod api_errors;

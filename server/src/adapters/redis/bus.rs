@@ -1,11 +1,13 @@
 //! The Redis bus: envelopes on one pub/sub channel per tenant and conversation
 //! (`<prefix>chemchat:<tenant>:conv:<conversation>`); each instance subscribes to the channels
-//! of the conversations its connections joined. Ended sessions travel on one control channel
-//! (`<prefix>chemchat:control`) that every instance always listens to.
+//! of the conversations its connections joined or watch for their users. Ended sessions travel
+//! on one control channel (`<prefix>chemchat:control`) that every instance always listens to;
+//! membership news on one account channel per tenant (`account_wire.rs`).
 
 use super::COMMAND_TIMEOUT;
+use super::account_wire::{account_channel, decode_account, encode_account, is_account_channel};
 use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
-use crate::ports::{Bus, BusEnvelope, BusInbox, Revocation, SessionScope};
+use crate::ports::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Revocation, SessionScope};
 use crate::tasks::Tasks;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -185,6 +187,18 @@ impl Bus for RedisBus {
         self.queue(self.control(), encode_revocation(&self.origin, revocation));
     }
 
+    fn publish_account(&self, envelope: &AccountEnvelope) {
+        let channel = account_channel(&self.prefix, &envelope.tenant);
+        self.queue(channel, encode_account(&self.origin, envelope));
+    }
+
+    fn watch_tenant(&self, tenant: &TenantId) {
+        // Kept for the process's life: a channel per tenant, however many come and go.
+        let _ = self
+            .interest
+            .send((account_channel(&self.prefix, tenant), true));
+    }
+
     fn interest(&self, tenant: &TenantId, conversation: ConversationId, wanted: bool) {
         // The subscriber task has ended only if the server is shutting down.
         let _ = self
@@ -278,6 +292,12 @@ impl Identity {
                 && from != self.origin
             {
                 inbox.revoked(&revocation);
+            }
+        } else if is_account_channel(channel) {
+            if let Some((from, envelope)) = decode_account(payload)
+                && from != self.origin
+            {
+                inbox.account(envelope);
             }
         } else if let Some((from, envelope)) = decode(payload)
             && from != self.origin

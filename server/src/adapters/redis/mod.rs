@@ -5,6 +5,7 @@
 //! **Invariant**: Redis is never on the path that stores a message. When it is down, local
 //! delivery and the store keep working; cross-instance typing and presence degrade.
 
+mod account_wire;
 mod bus;
 mod connections;
 mod limiter;

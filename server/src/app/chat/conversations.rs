@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::ports::chat::{
     ActivityCursor, Conversation, ConversationCreation, ConversationSummary, MembershipOutcome,
-    NewConversation,
+    NewConversation, UnreadPosition,
 };
 
 /// Most members a conversation can be created with in one request.
@@ -272,5 +272,16 @@ impl App {
         caller: UserId,
     ) -> AppResult<Vec<ConversationId>> {
         Ok(self.store.conversation_ids_of(&tenant.id, caller).await?)
+    }
+
+    /// Where the user stands in their most recently active conversations (at most `limit`):
+    /// what the account channel counts unread messages from.
+    pub async fn unread_positions(
+        &self,
+        tenant: &Tenant,
+        user: UserId,
+        limit: u32,
+    ) -> AppResult<Vec<UnreadPosition>> {
+        Ok(self.store.unread_positions(&tenant.id, user, limit).await?)
     }
 }

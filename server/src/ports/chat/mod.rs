@@ -184,6 +184,14 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         user: UserId,
     ) -> StoreResult<Vec<ConversationId>>;
 
+    /// The user's unread positions in their conversations of latest activity, at most `limit`.
+    async fn unread_positions(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        limit: u32,
+    ) -> StoreResult<Vec<UnreadPosition>>;
+
     /// The messages among `ids` that `viewer` may read now (a current member of their
     /// conversation), tombstones included, in no particular order. Search reloads its hits
     /// through this, so a hit an index still holds is checked against the store's truth.

@@ -215,6 +215,19 @@ pub enum SendOutcome {
     Refused(FloorRefusal),
 }
 
+/// Where a member stands in one conversation: what the account channel counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadPosition {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Its latest seq.
+    pub last_seq: i64,
+    /// The member's read pointer.
+    pub last_read_seq: i64,
+    /// Others' messages after the read pointer, tombstones excluded.
+    pub unread: i64,
+}
+
 /// A change to a conversation's name or floor; `None` leaves that part as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationChange {

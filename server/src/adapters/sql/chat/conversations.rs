@@ -10,7 +10,7 @@ use crate::domain::{ConversationId, Floor, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatEvent, Conversation, ConversationCreation, ConversationSummary, Message,
-    NewConversation,
+    NewConversation, UnreadPosition,
 };
 
 pub(super) async fn create(
@@ -194,6 +194,42 @@ pub(super) async fn list(
     }
     tx.commit().await.map_err(db)?;
     Ok(summaries)
+}
+
+pub(super) async fn unread_positions(
+    store: &SqlStore,
+    tenant: &TenantId,
+    user: UserId,
+    limit: u32,
+) -> StoreResult<Vec<UnreadPosition>> {
+    let mut tx = store.read(tenant).await?;
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.id, c.last_seq, m.last_read_seq, \
+           (SELECT COUNT(*) FROM messages x WHERE x.tenant_id = m.tenant_id \
+              AND x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq \
+              AND x.sender_id <> m.user_id AND x.deleted_at IS NULL) \
+         FROM conversation_members m JOIN conversations c \
+           ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id \
+         WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.left_event_seq IS NULL \
+         ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $3",
+    )
+    .bind(tenant.as_str())
+    .bind(user.to_string())
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    rows.into_iter()
+        .map(|(id, last_seq, last_read_seq, unread)| {
+            Ok(UnreadPosition {
+                conversation_id: super::rows::conversation_id(&id)?,
+                last_seq,
+                last_read_seq,
+                unread,
+            })
+        })
+        .collect()
 }
 
 async fn last_message(

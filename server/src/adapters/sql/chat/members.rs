@@ -34,9 +34,10 @@ pub(super) async fn add(
         if let Err(denied) = may_grant(locked.kind, actor_role, role, current, others) {
             return Ok(MembershipOutcome::Denied(denied));
         }
-        // The member sees events from the one announcing them on.
-        let joined_event_seq: i64 = sqlx::query_scalar(
-            "SELECT last_event_seq FROM conversations WHERE tenant_id = $1 AND id = $2",
+        // The member sees events from the one announcing them on, and history from before
+        // they joined does not count as unread.
+        let (joined_event_seq, read_from): (i64, i64) = sqlx::query_as(
+            "SELECT last_event_seq, last_seq FROM conversations WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.as_str())
         .bind(id.to_string())
@@ -49,9 +50,10 @@ pub(super) async fn add(
             // A former member rejoins in place; a new one is inserted.
             sqlx::query(
                 "INSERT INTO conversation_members (tenant_id, conversation_id, user_id, role, \
-                 joined_at, joined_event_seq) VALUES ($1, $2, $3, $4, $5, $6) \
+                 joined_at, joined_event_seq, last_read_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (tenant_id, conversation_id, user_id) DO UPDATE SET role = $4, \
-                 joined_at = $5, joined_event_seq = $6, left_event_seq = NULL",
+                 joined_at = $5, joined_event_seq = $6, left_event_seq = NULL, \
+                 last_read_seq = $7",
             )
             .bind(tenant.as_str())
             .bind(id.to_string())
@@ -59,6 +61,7 @@ pub(super) async fn add(
             .bind(role.as_str())
             .bind(at_ms)
             .bind(joined_event_seq)
+            .bind(read_from)
             .execute(&mut *tx)
             .await
             .map_err(db)?;

@@ -23,7 +23,7 @@ use crate::ports::chat::{
     ActivityCursor, ChatStore, Conversation, ConversationChange, ConversationCreation,
     ConversationSummary, DailyQuota, HistoryPage, MembershipOutcome, Message, MessageChange,
     MessageEdit, MessageEditRequest, MuteChange, NewConversation, NewMessage, OutboxClaim,
-    ReactionChange, SendOutcome, SyncPage, SyncPosition,
+    ReactionChange, SendOutcome, SyncPage, SyncPosition, UnreadPosition,
 };
 use async_trait::async_trait;
 
@@ -202,6 +202,15 @@ impl ChatStore for SqlStore {
         user: UserId,
     ) -> StoreResult<Vec<ConversationId>> {
         search::conversation_ids(self, tenant, user).await
+    }
+
+    async fn unread_positions(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        limit: u32,
+    ) -> StoreResult<Vec<UnreadPosition>> {
+        conversations::unread_positions(self, tenant, user, limit).await
     }
 
     async fn messages_by_id(

@@ -17,13 +17,17 @@
 //! **Invariant**: delivery never waits. A connection whose queue is full is closed with
 //! 4008 (it resumes with sync); it never slows anyone else and never loses a frame silently.
 
+mod account;
+
+pub use account::{ACCOUNT_WINDOW, MAX_WATCHED};
+
 use super::conn::{Conn, ConnId};
 use super::metrics;
 use super::protocol::CLOSE_UNAUTHENTICATED;
 use super::protocol::{CloseReason, Frame};
 use crate::app::auth::Principal;
 use crate::domain::{ConversationId, TenantId, UserId};
-use crate::ports::{Bus, BusEnvelope, BusInbox, Revocation};
+use crate::ports::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Revocation};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -39,12 +43,24 @@ const HELD_PER_ROOM: usize = 1024;
 type RoomKey = (TenantId, ConversationId);
 /// One shard of the connection registry.
 type Registry = HashMap<ConnId, Arc<Conn>>;
-/// One shard of the authenticated connections by user, for revocation.
-type ByUser = HashMap<(TenantId, UserId), Vec<Arc<Conn>>>;
+/// One shard of the authenticated users: their connections (for revocation and the account
+/// channel) and what the account channel watches for them.
+type ByUser = HashMap<(TenantId, UserId), Account>;
+
+/// A user with connections here.
+#[derive(Debug, Default)]
+struct Account {
+    conns: Vec<Arc<Conn>>,
+    /// Their conversations, once loaded: `None` until the first connection authenticated.
+    watch: Option<account::Watch>,
+}
 
 #[derive(Debug, Default)]
 struct Room {
     members: Vec<Arc<Conn>>,
+    /// Users connected here who are members of the conversation, whether or not a connection
+    /// of theirs joined it: the account channel tells them what concerns them.
+    watchers: Vec<UserId>,
     /// The event seq expected next; unknown until the first event after the room opened.
     next: Option<i64>,
     /// Events ahead of `next`, waiting for the gap to fill.
@@ -70,6 +86,10 @@ pub struct Hub {
     bus: Arc<dyn Bus>,
     queue: usize,
     held_limit: usize,
+    /// Tenants whose account news this instance already asked the bus for.
+    watched_tenants: Mutex<HashSet<TenantId>>,
+    /// Users with an `unread.updated` waiting for its window.
+    account_pending: Mutex<HashSet<(TenantId, UserId)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,6 +113,8 @@ impl Hub {
             bus,
             queue,
             held_limit: queue.saturating_mul(4),
+            watched_tenants: Mutex::default(),
+            account_pending: Mutex::default(),
         }
     }
 
@@ -123,6 +145,7 @@ impl Hub {
             lock(self.users(&key))
                 .entry(key)
                 .or_default()
+                .conns
                 .push(Arc::clone(conn));
         }
     }
@@ -132,11 +155,11 @@ impl Hub {
     pub fn revoke(&self, revocation: &Revocation) -> usize {
         let key = (revocation.tenant.clone(), revocation.user);
         let users = lock(self.users(&key));
-        let Some(conns) = users.get(&key) else {
+        let Some(account) = users.get(&key) else {
             return 0;
         };
         let mut closed = 0;
-        for conn in conns {
+        for conn in &account.conns {
             if let Some((session, device)) = conn.session()
                 && revocation.scope.covers(session, &device)
             {
@@ -154,8 +177,8 @@ impl Hub {
     pub fn sessions(&self) -> Vec<(Arc<Conn>, TenantId, crate::domain::SessionId)> {
         let mut all = Vec::new();
         for shard in self.users.iter() {
-            for ((tenant, _), conns) in lock(shard).iter() {
-                for conn in conns {
+            for ((tenant, _), account) in lock(shard).iter() {
+                for conn in &account.conns {
                     if let Some((session, _)) = conn.session() {
                         all.push((Arc::clone(conn), tenant.clone(), session));
                     }
@@ -185,11 +208,18 @@ impl Hub {
         if let Some(user) = conn.user() {
             let key = (conn.tenant().clone(), user);
             let mut users = lock(self.users(&key));
-            if let Some(conns) = users.get_mut(&key) {
-                conns.retain(|other| other.id() != conn.id());
-                if conns.is_empty() {
-                    users.remove(&key);
+            let mut unwatched = Vec::new();
+            if let Some(account) = users.get_mut(&key) {
+                account.conns.retain(|other| other.id() != conn.id());
+                if account.conns.is_empty()
+                    && let Some(watch) = users.remove(&key).and_then(|a| a.watch)
+                {
+                    unwatched = watch.conversations();
                 }
+            }
+            drop(users);
+            for conversation in unwatched {
+                self.unwatch(&key, conversation);
             }
         }
         let rooms = conn.take_rooms();
@@ -204,12 +234,8 @@ impl Hub {
         let mut shard = lock(self.shard(&key));
         if let Some(entry) = shard.rooms.get_mut(&key) {
             entry.members.retain(|m| m.id() != conn.id());
-            if entry.members.is_empty() {
-                shard.rooms.remove(&key);
-                shard.waiting.remove(&key);
-                self.bus.interest(&key.0, room, false);
-            }
         }
+        self.forget_if_empty(&mut shard, &key);
     }
 
     /// Subscribes the connection to a conversation's live events.
@@ -220,7 +246,7 @@ impl Hub {
         let key = (conn.tenant().clone(), room);
         let mut shard = lock(self.shard(&key));
         let entry = shard.rooms.entry(key).or_default();
-        if entry.members.is_empty() {
+        if entry.members.is_empty() && entry.watchers.is_empty() {
             self.bus.interest(conn.tenant(), room, true);
         }
         entry.members.push(Arc::clone(conn));
@@ -317,7 +343,7 @@ impl Hub {
         if shard
             .rooms
             .get(key)
-            .is_some_and(|room| room.members.is_empty())
+            .is_some_and(|room| room.members.is_empty() && room.watchers.is_empty())
         {
             shard.rooms.remove(key);
             shard.waiting.remove(key);
@@ -340,6 +366,9 @@ impl Hub {
             ) {
                 queued += 1;
             }
+        }
+        if !room.watchers.is_empty() {
+            self.tell_watchers(&room.watchers, envelope);
         }
         if let Some(revoked) = envelope.revoke_user {
             room.members.retain(|conn| {
@@ -402,5 +431,9 @@ impl BusInbox for Hub {
 
     fn revoked(&self, revocation: &Revocation) {
         Hub::revoke(self, revocation);
+    }
+
+    fn account(&self, envelope: AccountEnvelope) {
+        Hub::deliver_account(self, &envelope);
     }
 }

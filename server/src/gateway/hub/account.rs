@@ -1,0 +1,528 @@
+//! The account channel: what every authenticated connection hears about its user without
+//! joining anything — conversations created with them, their being added or removed, a
+//! conversation's new name or floor, their mutes, their read pointer moving on another device,
+//! and `unread.updated` for conversations the connection has not joined.
+//!
+//! **How it reaches the instance.** Membership news is addressed to users (`AccountEnvelope`,
+//! one per tenant channel on the bus). Everything else is derived here: the hub watches every
+//! conversation of its connected users (a room's `watchers`), so the conversation's events
+//! already arrive once per instance, and each is turned into small per-user frames. A message
+//! costs one bus delivery per instance with a member connected, not one per member.
+//!
+//! **Bounds.** A user watches at most [`MAX_WATCHED`] conversations (the most recently active
+//! when they connect, plus those they join later). `unread.updated` for one conversation is sent
+//! at most once per [`ACCOUNT_WINDOW`] per user; what comes in between is folded into the next
+//! one (the latest count and message), so a 10 000-member conversation at 100 messages a second
+//! costs each member's connection one frame a second, and the instance one small frame per
+//! connected member per window.
+//!
+//! **Counts.** Unread counts start from the store when the user's first connection
+//! authenticates and then follow the events: +1 for another member's message, −1 for another
+//! member's unread message deleted, 0 when the user reads to the end. A read that stops short of
+//! the end keeps the count at most the messages after it; the conversation list is exact.
+
+use super::{Hub, RoomKey, lock};
+use crate::domain::{ConversationId, TenantId, UserId};
+use crate::gateway::protocol::Frame;
+use crate::ports::chat::UnreadPosition;
+use crate::ports::{AccountEnvelope, BusEnvelope, Membership};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Shortest time between two `unread.updated` of one conversation for one user.
+pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(1);
+/// Conversations watched per user at most.
+pub const MAX_WATCHED: u32 = 500;
+/// Characters of a message's text an `unread.updated` carries.
+const PREVIEW_CHARS: usize = 200;
+
+/// What a user's connections here watch: their conversations and where they stand in each.
+#[derive(Debug, Default)]
+pub(super) struct Watch {
+    conversations: HashMap<ConversationId, Unread>,
+}
+
+#[derive(Debug, Default)]
+struct Unread {
+    last_seq: i64,
+    read_seq: i64,
+    unread: i64,
+    sent_at: Option<Instant>,
+    /// An update waits for the window to pass.
+    pending: bool,
+    /// The latest message not yet told.
+    preview: Option<Value>,
+}
+
+/// What one conversation event means to a watcher.
+#[derive(Debug)]
+enum News {
+    Message {
+        seq: i64,
+        sender: Option<UserId>,
+        preview: Value,
+    },
+    Deleted {
+        seq: i64,
+        sender: Option<UserId>,
+    },
+    Read {
+        user: Option<UserId>,
+        seq: i64,
+    },
+    /// Passed on as it is: to everyone (`about` none) or to the user it is about.
+    Forward {
+        about: Option<UserId>,
+    },
+}
+
+#[derive(Deserialize)]
+struct WireFrame {
+    event: String,
+    data: Value,
+}
+
+impl News {
+    fn parse(frame: &Bytes) -> Option<Self> {
+        let wire: WireFrame = serde_json::from_slice(frame).ok()?;
+        let data = &wire.data;
+        let user = |field: &str| data[field].as_str().and_then(UserId::parse);
+        let seq = || data["seq"].as_i64().unwrap_or_default();
+        Some(match wire.event.as_str() {
+            "message.created" => News::Message {
+                seq: seq(),
+                sender: user("senderId"),
+                preview: preview(data),
+            },
+            "message.deleted" => News::Deleted {
+                seq: seq(),
+                sender: user("senderId"),
+            },
+            "receipt.read" => News::Read {
+                user: user("userId"),
+                seq: seq(),
+            },
+            "conversation.updated" => News::Forward { about: None },
+            "member.muted" => News::Forward {
+                about: user("userId"),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A message as `unread.updated` shows it: enough for a conversation list's line.
+fn preview(message: &Value) -> Value {
+    let content = message["content"]
+        .as_str()
+        .map(|text| text.chars().take(PREVIEW_CHARS).collect::<String>());
+    json!({
+        "id": message["id"],
+        "senderId": message["senderId"],
+        "seq": message["seq"],
+        "type": message["type"],
+        "content": content,
+        "timestamp": message["timestamp"],
+        "attachments": message["attachments"].as_array().map_or(0, Vec::len),
+    })
+}
+
+/// What applying one event to a watch produced.
+#[derive(Debug, Default)]
+struct Told {
+    frames: Vec<Frame>,
+    /// An update waits for its window: the hub's upkeep sends it.
+    pending: bool,
+}
+
+impl Watch {
+    fn new(positions: &[UnreadPosition]) -> Self {
+        let conversations = positions
+            .iter()
+            .map(|p| {
+                let unread = Unread {
+                    last_seq: p.last_seq,
+                    read_seq: p.last_read_seq,
+                    unread: p.unread,
+                    ..Unread::default()
+                };
+                (p.conversation_id, unread)
+            })
+            .collect();
+        Self { conversations }
+    }
+
+    /// The watched conversations.
+    pub(super) fn conversations(&self) -> Vec<ConversationId> {
+        self.conversations.keys().copied().collect()
+    }
+
+    fn watches(&self, conversation: ConversationId) -> bool {
+        self.conversations.contains_key(&conversation)
+    }
+
+    /// Starts watching a conversation the user joined; false when it already did (or is full).
+    fn join(&mut self, conversation: ConversationId) -> bool {
+        if self.conversations.len() >= MAX_WATCHED as usize
+            || self.conversations.contains_key(&conversation)
+        {
+            return false;
+        }
+        self.conversations.insert(conversation, Unread::default());
+        true
+    }
+
+    fn leave(&mut self, conversation: ConversationId) -> bool {
+        self.conversations.remove(&conversation).is_some()
+    }
+
+    fn apply(
+        &mut self,
+        conversation: ConversationId,
+        user: UserId,
+        news: &News,
+        frame: &Bytes,
+        now: Instant,
+    ) -> Told {
+        let mut told = Told::default();
+        let Some(state) = self.conversations.get_mut(&conversation) else {
+            return told;
+        };
+        match news {
+            News::Message {
+                seq,
+                sender,
+                preview,
+            } => {
+                state.last_seq = state.last_seq.max(*seq);
+                if *sender != Some(user) && *seq > state.read_seq {
+                    state.unread += 1;
+                }
+                state.preview = Some(preview.clone());
+                told.pending = state.update(conversation, now, &mut told.frames, false);
+            }
+            News::Deleted { seq, sender } => {
+                if *sender != Some(user) && *seq > state.read_seq && state.unread > 0 {
+                    state.unread -= 1;
+                    told.pending = state.update(conversation, now, &mut told.frames, false);
+                }
+            }
+            News::Read { user: reader, seq } if *reader == Some(user) => {
+                state.read_seq = state.read_seq.max(*seq);
+                state.unread = if state.read_seq >= state.last_seq {
+                    0
+                } else {
+                    state.unread.min(state.last_seq - state.read_seq)
+                };
+                told.frames.push(Frame::from_bytes(frame.clone()));
+                state.update(conversation, now, &mut told.frames, true);
+            }
+            News::Read { .. } => {}
+            News::Forward { about } => {
+                if about.is_none_or(|about| about == user) {
+                    told.frames.push(Frame::from_bytes(frame.clone()));
+                }
+            }
+        }
+        told
+    }
+
+    /// The updates whose window has passed; true when some still wait.
+    fn due(&mut self, now: Instant, frames: &mut Vec<Frame>) -> bool {
+        let mut waiting = false;
+        for (conversation, state) in &mut self.conversations {
+            if state.pending {
+                waiting |= state.update(*conversation, now, frames, false);
+            }
+        }
+        waiting
+    }
+}
+
+impl Unread {
+    /// Sends `unread.updated` now when the window allows (or `now_anyway`), else marks it
+    /// pending; returns whether it is pending.
+    fn update(
+        &mut self,
+        conversation: ConversationId,
+        now: Instant,
+        frames: &mut Vec<Frame>,
+        now_anyway: bool,
+    ) -> bool {
+        let open = self
+            .sent_at
+            .is_none_or(|at| now.duration_since(at) >= ACCOUNT_WINDOW);
+        if !open && !now_anyway {
+            self.pending = true;
+            return true;
+        }
+        let mut data = json!({
+            "conversationId": conversation,
+            "unreadCount": self.unread,
+            "lastSeq": self.last_seq,
+            "lastReadSeq": self.read_seq,
+        });
+        if let Some(preview) = self.preview.take() {
+            data["lastMessage"] = preview;
+        }
+        frames.push(Frame::new("unread.updated", &data));
+        self.sent_at = Some(now);
+        self.pending = false;
+        false
+    }
+}
+
+type UserKey = (TenantId, UserId);
+
+impl Hub {
+    /// Starts the account channel of a user whose first connection here authenticated, from
+    /// where they stand in their conversations. Later connections share it.
+    pub fn watch_account(&self, tenant: &TenantId, user: UserId, positions: &[UnreadPosition]) {
+        let key = (tenant.clone(), user);
+        {
+            let mut users = lock(self.users(&key));
+            let Some(account) = users.get_mut(&key) else {
+                return;
+            };
+            if account.watch.is_some() {
+                return;
+            }
+            account.watch = Some(Watch::new(positions));
+        }
+        if lock(&self.watched_tenants).insert(tenant.clone()) {
+            self.bus.watch_tenant(tenant);
+        }
+        for position in positions {
+            self.watch(&key, position.conversation_id);
+        }
+    }
+
+    /// Adds the user to the conversation's watchers (and the instance to its bus channel).
+    fn watch(&self, key: &UserKey, conversation: ConversationId) {
+        let room_key: RoomKey = (key.0.clone(), conversation);
+        let mut shard = lock(self.shard(&room_key));
+        let room = shard.rooms.entry(room_key).or_default();
+        if room.members.is_empty() && room.watchers.is_empty() {
+            self.bus.interest(&key.0, conversation, true);
+        }
+        if !room.watchers.contains(&key.1) {
+            room.watchers.push(key.1);
+        }
+    }
+
+    /// Removes the user from the conversation's watchers, unless they watch it again by now.
+    pub(super) fn unwatch(&self, key: &UserKey, conversation: ConversationId) {
+        let room_key: RoomKey = (key.0.clone(), conversation);
+        let mut shard = lock(self.shard(&room_key));
+        let still = lock(self.users(key))
+            .get(key)
+            .and_then(|account| account.watch.as_ref())
+            .is_some_and(|watch| watch.watches(conversation));
+        if still {
+            return;
+        }
+        if let Some(room) = shard.rooms.get_mut(&room_key) {
+            room.watchers.retain(|user| *user != key.1);
+        }
+        self.forget_if_empty(&mut shard, &room_key);
+    }
+
+    /// Tells the watchers of a conversation what its event means to each (called with the
+    /// conversation's shard locked, in event order).
+    pub(super) fn tell_watchers(&self, watchers: &[UserId], envelope: &BusEnvelope) {
+        if envelope.event_seq.is_none() {
+            return;
+        }
+        let Some(news) = News::parse(&envelope.frame) else {
+            return;
+        };
+        let now = Instant::now();
+        for user in watchers {
+            let key = (envelope.tenant.clone(), *user);
+            let mut users = lock(self.users(&key));
+            let Some(account) = users.get_mut(&key) else {
+                continue;
+            };
+            let Some(watch) = account.watch.as_mut() else {
+                continue;
+            };
+            let told = watch.apply(envelope.conversation, *user, &news, &envelope.frame, now);
+            send_unjoined(&account.conns, envelope.conversation, &told.frames);
+            drop(users);
+            if told.pending {
+                lock(&self.account_pending).insert(key);
+            }
+        }
+    }
+
+    /// Membership news for users connected here: passed to their connections that have not
+    /// joined the conversation, and the watch follows it.
+    pub fn deliver_account(&self, envelope: &AccountEnvelope) {
+        let frames = [Frame::from_bytes(envelope.frame.clone())];
+        for user in &envelope.users {
+            let key = (envelope.tenant.clone(), *user);
+            let mut users = lock(self.users(&key));
+            let Some(account) = users.get_mut(&key) else {
+                continue;
+            };
+            let changed = account
+                .watch
+                .as_mut()
+                .is_some_and(|watch| match envelope.membership {
+                    Membership::Joined => watch.join(envelope.conversation),
+                    Membership::Left => watch.leave(envelope.conversation),
+                });
+            send_unjoined(&account.conns, envelope.conversation, &frames);
+            drop(users);
+            match (changed, envelope.membership) {
+                (true, Membership::Joined) => self.watch(&key, envelope.conversation),
+                (true, Membership::Left) => self.unwatch(&key, envelope.conversation),
+                (false, _) => {}
+            }
+        }
+    }
+
+    /// Sends the `unread.updated` whose window has passed (the hub's upkeep calls it).
+    pub fn flush_accounts(&self) {
+        let pending: Vec<UserKey> = lock(&self.account_pending).drain().collect();
+        let now = Instant::now();
+        for key in pending {
+            let mut users = lock(self.users(&key));
+            let Some(account) = users.get_mut(&key) else {
+                continue;
+            };
+            let Some(watch) = account.watch.as_mut() else {
+                continue;
+            };
+            let mut frames = Vec::new();
+            let waiting = watch.due(now, &mut frames);
+            for frame in frames {
+                // Each frame names its conversation; a connection that joined it hears the
+                // conversation itself.
+                let conversation = unread_conversation(&frame);
+                for conn in &account.conns {
+                    if conversation.is_none_or(|c| !conn.joined(c)) {
+                        conn.send(frame.clone());
+                    }
+                }
+            }
+            drop(users);
+            if waiting {
+                lock(&self.account_pending).insert(key);
+            }
+        }
+    }
+}
+
+fn send_unjoined(
+    conns: &[std::sync::Arc<super::Conn>],
+    conversation: ConversationId,
+    frames: &[Frame],
+) {
+    if frames.is_empty() {
+        return;
+    }
+    for conn in conns {
+        if !conn.joined(conversation) {
+            for frame in frames {
+                conn.send(frame.clone());
+            }
+        }
+    }
+}
+
+fn unread_conversation(frame: &Frame) -> Option<ConversationId> {
+    let wire: WireFrame = serde_json::from_slice(frame.bytes()).ok()?;
+    wire.data["conversationId"]
+        .as_str()
+        .and_then(ConversationId::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(seq: i64, sender: UserId) -> (News, Bytes) {
+        let frame = json!({ "event": "message.created", "data": {
+            "id": "m", "senderId": sender, "seq": seq, "type": "text",
+            "content": "x".repeat(500), "timestamp": "t", "attachments": [] } });
+        let bytes = Bytes::from(frame.to_string());
+        (News::parse(&bytes).unwrap(), bytes)
+    }
+
+    fn count(frames: &[Frame]) -> Option<i64> {
+        frames.iter().rev().find_map(|f| {
+            let wire: WireFrame = serde_json::from_slice(f.bytes()).ok()?;
+            (wire.event == "unread.updated").then(|| wire.data["unreadCount"].as_i64())?
+        })
+    }
+
+    #[test]
+    fn counts_follow_the_events_and_updates_coalesce() {
+        let (me, other) = (UserId::generate(), UserId::generate());
+        let conversation = ConversationId::generate();
+        let mut watch = Watch::new(&[UnreadPosition {
+            conversation_id: conversation,
+            last_seq: 4,
+            last_read_seq: 2,
+            unread: 2,
+        }]);
+        let start = Instant::now();
+        let (news, frame) = message(5, other);
+        let told = watch.apply(conversation, me, &news, &frame, start);
+        assert_eq!(count(&told.frames), Some(3));
+        let preview = serde_json::from_slice::<WireFrame>(told.frames[0].bytes()).unwrap();
+        let text = preview.data["lastMessage"]["content"].as_str().unwrap();
+        assert_eq!(text.chars().count(), PREVIEW_CHARS);
+
+        // Within the window: folded, then sent once the window passed.
+        let (news, frame) = message(6, other);
+        let told = watch.apply(conversation, me, &news, &frame, start);
+        assert!(told.frames.is_empty() && told.pending);
+        let (news, frame) = message(7, me);
+        watch.apply(conversation, me, &news, &frame, start);
+        let mut frames = Vec::new();
+        assert!(watch.due(start, &mut frames), "still within the window");
+        assert!(frames.is_empty());
+        assert!(!watch.due(start + ACCOUNT_WINDOW, &mut frames));
+        assert_eq!(count(&frames), Some(4), "own messages do not count");
+
+        // Reading to the end clears it at once, and the receipt is passed on.
+        let read = json!({ "event": "receipt.read", "data": {
+            "conversationId": conversation, "userId": me, "seq": 7 } });
+        let read = Bytes::from(read.to_string());
+        let news = News::parse(&read).unwrap();
+        let told = watch.apply(conversation, me, &news, &read, start + ACCOUNT_WINDOW);
+        assert_eq!(told.frames.len(), 2);
+        assert_eq!(count(&told.frames), Some(0));
+        // Someone else's receipt means nothing here.
+        let theirs = json!({ "event": "receipt.read", "data": {
+            "conversationId": conversation, "userId": other, "seq": 7 } });
+        let theirs = Bytes::from(theirs.to_string());
+        let news = News::parse(&theirs).unwrap();
+        assert!(
+            watch
+                .apply(conversation, me, &news, &theirs, start)
+                .frames
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn joins_are_bounded_and_unknown_events_ignored() {
+        let mut watch = Watch::default();
+        let conversation = ConversationId::generate();
+        assert!(watch.join(conversation));
+        assert!(!watch.join(conversation));
+        assert!(watch.leave(conversation));
+        for _ in 0..MAX_WATCHED {
+            watch.join(ConversationId::generate());
+        }
+        assert!(!watch.join(ConversationId::generate()));
+        let typing = Bytes::from_static(br#"{"event":"typing.started","data":{}}"#);
+        assert!(News::parse(&typing).is_none());
+    }
+}
