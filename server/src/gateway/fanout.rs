@@ -8,11 +8,13 @@
 
 use super::hub::Hub;
 use super::protocol::Frame;
-use crate::domain::UserId;
-use crate::ports::chat::{EventPayload, StoredEvent};
+use crate::domain::{TenantId, UserId};
+use crate::ports::chat::{EventPayload, StoredEvent, rfc3339};
 use crate::ports::{
-    AccountEnvelope, Bus, BusEnvelope, CommitListener, Membership, Revocation, Revocations,
+    AccountEnvelope, AccountNotice, Bus, BusEnvelope, CommitListener, Membership, Revocation,
+    Revocations,
 };
+use serde_json::json;
 use std::sync::Arc;
 
 /// This instance's hub and the bus to the others.
@@ -78,8 +80,8 @@ pub fn account_envelope_of(event: &StoredEvent) -> Option<AccountEnvelope> {
     Some(AccountEnvelope {
         tenant: event.tenant.clone(),
         users,
-        conversation: event.conversation_id,
-        membership,
+        conversation: Some(event.conversation_id),
+        membership: Some(membership),
         at_ms: event.created_at_ms,
         frame: Frame::event(event).bytes().clone(),
     })
@@ -91,6 +93,29 @@ impl Revocations for Fanout {
         tracing::debug!(tenant = %revocation.tenant, user = %revocation.user, closed,
             "sessions ended; their connections closed here and told to other instances");
         self.bus.revoke(revocation);
+    }
+
+    fn account_changed(&self, tenant: &TenantId, user: UserId, notice: &AccountNotice) {
+        let frame = match notice {
+            AccountNotice::RoleChanged { role } => Frame::new(
+                "account.updated",
+                &json!({ "userId": user, "role": role.as_str() }),
+            ),
+            AccountNotice::Warned { reason, at_ms } => Frame::new(
+                "account.warned",
+                &json!({ "userId": user, "reason": reason, "at": rfc3339(*at_ms) }),
+            ),
+        };
+        let news = AccountEnvelope {
+            tenant: tenant.clone(),
+            users: vec![user],
+            conversation: None,
+            membership: None,
+            at_ms: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+            frame: frame.bytes().clone(),
+        };
+        self.hub.deliver_account(&news);
+        self.bus.publish_account(&news);
     }
 }
 

@@ -44,18 +44,18 @@ pub enum Membership {
 
 /// One frame for every connection of some users, whatever they joined: the account channel's
 /// news about their memberships (a conversation created with them, their being added or
-/// removed). Everything else an account hears is derived by the instance that watches the
-/// conversation for its users (`gateway::account`).
+/// removed) and about their accounts (a new role, a warning). Everything else an account hears
+/// is derived by the instance that watches the conversation for its users (`gateway::hub`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountEnvelope {
     /// Tenant.
     pub tenant: TenantId,
     /// Whose connections hear it.
     pub users: Vec<UserId>,
-    /// The conversation it is about.
-    pub conversation: ConversationId,
-    /// Joined or left.
-    pub membership: Membership,
+    /// The conversation it is about; `None` for news about the account itself.
+    pub conversation: Option<ConversationId>,
+    /// Joined or left, for membership news.
+    pub membership: Option<Membership>,
     /// When it was committed, Unix milliseconds.
     pub at_ms: i64,
     /// The client frame.

@@ -40,7 +40,7 @@ pub use people::{
     SettingsChange, TenantUsage, UserQuery,
 };
 pub use presence::{Presence, PresenceError, Status, UserPresence};
-pub use revocations::{Revocation, Revocations, SessionScope};
+pub use revocations::{AccountNotice, Revocation, Revocations, SessionScope};
 pub use search::{
     MARK_END, MARK_START, MessageHit, MessageSearch, SearchError, SearchIndex, SearchPosition,
 };

@@ -1,12 +1,13 @@
 //! Revocation, as a port: how the use cases tell live connections that the session they
-//! authenticated with has ended, on this instance and on every other.
+//! authenticated with has ended (or that their account changed), on this instance and on every
+//! other.
 //!
 //! **Invariant**: a use case that ends sessions (logout, refresh-token reuse, an MFA change,
 //! a password change, a suspension, a ban, an MFA reset) reports it here right after its
 //! transaction committed; every connection that authenticated with one of those sessions is
 //! closed with 4401, wherever it is connected.
 
-use crate::domain::{DeviceId, SessionId, TenantId, UserId};
+use crate::domain::{DeviceId, SessionId, TenantId, TenantRole, UserId};
 use std::fmt::Debug;
 
 /// Which of a user's sessions ended.
@@ -47,10 +48,30 @@ pub struct Revocation {
     pub reason: String,
 }
 
-/// Told of ended sessions. Must not block: it runs inside the use case.
+/// A change of an account its live connections learn at once (on every device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountNotice {
+    /// The tenant role changed (`account.updated`).
+    RoleChanged {
+        /// The role now.
+        role: TenantRole,
+    },
+    /// A moderator warned the account (`account.warned`).
+    Warned {
+        /// The warning.
+        reason: String,
+        /// When, Unix milliseconds.
+        at_ms: i64,
+    },
+}
+
+/// Told of ended sessions and account changes. Must not block: it runs inside the use case.
 pub trait Revocations: Send + Sync + Debug + 'static {
     /// Closes the connections that depended on the ended sessions, here and on other instances.
     fn sessions_ended(&self, revocation: &Revocation);
+
+    /// Tells every live connection of the user, here and on other instances.
+    fn account_changed(&self, tenant: &TenantId, user: UserId, notice: &AccountNotice);
 }
 
 #[cfg(test)]

@@ -356,11 +356,14 @@ async fn mutes_and_warnings(engine: Engine) {
     let action = json!({ "action": "warn_author", "reason": "mind the tone" });
     let (status, body) = call(&server, &moderator, Method::POST, &resolve, Some(action)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // And directly, from the accounts API.
+    // And directly, from the accounts API: her open socket learns it at once.
+    let (mut carol_ws, _) = Ws::login(server.addr, &carol.token).await;
     let path = format!("/api/v1/admin/users/{}", carol.id);
     let warn = json!({ "warn": true, "reason": "second time" });
     let (status, body) = call(&server, &moderator, Method::PATCH, &path, Some(warn)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let warned = carol_ws.expect("account.warned").await;
+    assert_eq!(warned["reason"], "second time", "{warned}");
     let both = json!({ "warn": true, "role": "member", "reason": "x" });
     let (status, body) = call(&server, &moderator, Method::PATCH, &path, Some(both)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
@@ -420,6 +423,14 @@ async fn mutes_and_warnings(engine: Engine) {
         2,
         "{audit}"
     );
+
+    // A new tenant role reaches her sockets at once too.
+    let path = format!("/api/v1/admin/users/{}", carol.id);
+    let promote = json!({ "role": "moderator", "reason": "trusted" });
+    let (status, body) = call(&server, &boss, Method::PATCH, &path, Some(promote)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let updated = carol_ws.expect("account.updated").await;
+    assert_eq!(updated["role"], "moderator", "{updated}");
     server.stop().await;
 }
 both_engines!(mutes_and_warnings_, mutes_and_warnings);

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 struct AccountHeader {
     o: String,
     t: String,
-    c: ConversationId,
+    c: Option<ConversationId>,
     u: Vec<UserId>,
-    /// `true`: joined; `false`: left.
-    j: bool,
+    /// `true`: joined; `false`: left; absent: news about the account itself.
+    j: Option<bool>,
     a: i64,
 }
 
@@ -36,7 +36,7 @@ pub(super) fn encode_account(origin: &str, envelope: &AccountEnvelope) -> Vec<u8
         t: envelope.tenant.as_str().to_owned(),
         c: envelope.conversation,
         u: envelope.users.clone(),
-        j: envelope.membership == Membership::Joined,
+        j: envelope.membership.map(|m| m == Membership::Joined),
         a: envelope.at_ms,
     };
     let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
@@ -52,11 +52,13 @@ pub(super) fn decode_account(payload: &[u8]) -> Option<(String, AccountEnvelope)
         tenant: TenantId::parse(&header.t).ok()?,
         users: header.u,
         conversation: header.c,
-        membership: if header.j {
-            Membership::Joined
-        } else {
-            Membership::Left
-        },
+        membership: header.j.map(|joined| {
+            if joined {
+                Membership::Joined
+            } else {
+                Membership::Left
+            }
+        }),
         at_ms: header.a,
         frame: Bytes::copy_from_slice(payload.get(split + 1..)?),
     };
@@ -72,17 +74,24 @@ mod tests {
         let envelope = AccountEnvelope {
             tenant: TenantId::parse("acme").unwrap(),
             users: vec![UserId::generate(), UserId::generate()],
-            conversation: ConversationId::generate(),
-            membership: Membership::Left,
+            conversation: Some(ConversationId::generate()),
+            membership: Some(Membership::Left),
             at_ms: 42,
             frame: Bytes::from_static(br#"{"event":"member.removed","data":{}}"#),
         };
         let (origin, back) = decode_account(&encode_account("me", &envelope)).unwrap();
-        assert_eq!((origin.as_str(), back), ("me", envelope));
+        assert_eq!((origin.as_str(), back), ("me", envelope.clone()));
         assert!(is_account_channel(&account_channel(
             "p:",
             &TenantId::parse("acme").unwrap()
         )));
         assert!(decode_account(b"not json\n{}").is_none());
+        let notice = AccountEnvelope {
+            conversation: None,
+            membership: None,
+            ..envelope
+        };
+        let (_, back) = decode_account(&encode_account("me", &notice)).unwrap();
+        assert_eq!(back, notice);
     }
 }

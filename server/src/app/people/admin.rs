@@ -9,8 +9,8 @@ use crate::domain::{
     AccountStatus, Action, ClientInfo, NamePrefix, Reason, Subject, Tenant, TenantRole, UserId,
 };
 use crate::ports::{
-    AccountChange, AuditEntry, AuditQuery, Revocation, SessionScope, StoredUser, TenantUsage,
-    UserQuery,
+    AccountChange, AccountNotice, AuditEntry, AuditQuery, Revocation, SessionScope, StoredUser,
+    TenantUsage, UserQuery,
 };
 use serde_json::json;
 
@@ -158,13 +158,28 @@ impl App {
             audit_detail(action, &subject, reason.as_str()),
         );
         let outcome = self.apply(tenant, target, action, &audit).await?;
-        if action == AccountAction::Warn {
-            self.mail_warning(tenant, &subject, reason);
-        }
         changed(
             outcome,
             "the tenant's last owner cannot be demoted, suspended or banned",
         )?;
+        // The account's other devices learn at once what changed for them.
+        match action {
+            AccountAction::SetRole(role) => self.revocations.account_changed(
+                &tenant.id,
+                target,
+                &AccountNotice::RoleChanged { role },
+            ),
+            AccountAction::Warn => {
+                self.mail_warning(tenant, &subject, reason);
+                let notice = AccountNotice::Warned {
+                    reason: reason.as_str().to_owned(),
+                    at_ms: audit.at_ms,
+                };
+                self.revocations
+                    .account_changed(&tenant.id, target, &notice);
+            }
+            _ => {}
+        }
         if let Some(why) = ends_sessions(action) {
             self.revocations.sessions_ended(&Revocation {
                 tenant: tenant.id.clone(),

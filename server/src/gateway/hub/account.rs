@@ -1,7 +1,8 @@
 //! The account channel: what every authenticated connection hears about its user without
 //! joining anything — conversations created with them, their being added or removed, a
 //! conversation's new name or floor, their mutes, their read pointer moving on another device,
-//! and `unread.updated` for conversations the connection has not joined.
+//! `unread.updated` for conversations the connection has not joined, and changes of the account
+//! itself (a new tenant role, a warning).
 //!
 //! **How it reaches the instance.** Membership news is addressed to users (`AccountEnvelope`,
 //! one per tenant channel on the bus). Everything else is derived here: the hub watches every
@@ -358,8 +359,8 @@ impl Hub {
         }
     }
 
-    /// Membership news for users connected here: passed to their connections that have not
-    /// joined the conversation, and the watch follows it.
+    /// Account news for users connected here: passed to their connections (those that joined
+    /// the conversation it is about hear it there), and the watch follows membership changes.
     pub fn deliver_account(&self, envelope: &AccountEnvelope) {
         let frames = [Frame::from_bytes(envelope.frame.clone())];
         for user in &envelope.users {
@@ -368,19 +369,23 @@ impl Hub {
             let Some(account) = users.get_mut(&key) else {
                 continue;
             };
-            let changed = account
-                .watch
-                .as_mut()
-                .is_some_and(|watch| match envelope.membership {
-                    Membership::Joined => watch.join(envelope.conversation),
-                    Membership::Left => watch.leave(envelope.conversation),
-                });
-            send_unjoined(&account.conns, envelope.conversation, &frames);
+            let Some(conversation) = envelope.conversation else {
+                for conn in &account.conns {
+                    conn.send(frames[0].clone());
+                }
+                continue;
+            };
+            let changed = match (account.watch.as_mut(), envelope.membership) {
+                (Some(watch), Some(Membership::Joined)) => watch.join(conversation),
+                (Some(watch), Some(Membership::Left)) => watch.leave(conversation),
+                _ => false,
+            };
+            send_unjoined(&account.conns, conversation, &frames);
             drop(users);
             match (changed, envelope.membership) {
-                (true, Membership::Joined) => self.watch(&key, envelope.conversation),
-                (true, Membership::Left) => self.unwatch(&key, envelope.conversation),
-                (false, _) => {}
+                (true, Some(Membership::Joined)) => self.watch(&key, conversation),
+                (true, Some(Membership::Left)) => self.unwatch(&key, conversation),
+                _ => {}
             }
         }
     }
