@@ -96,11 +96,13 @@ pub enum Action {
     /// Asking for a password reset or a proof-of-address mail, and redeeming its token: each
     /// mail lands in someone's inbox, so a flood is spam sent in our name.
     Recovery,
+    /// Moving one's read or delivered pointer (each is a stored write and an event).
+    Receipt,
 }
 
 impl Action {
     /// Every action, for documentation and parsing.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::SendMessage,
         Action::EditMessage,
         Action::React,
@@ -121,6 +123,7 @@ impl Action {
         Action::Report,
         Action::AccountData,
         Action::Recovery,
+        Action::Receipt,
     ];
 
     /// The name in errors, metrics and `CHEMCHAT_RATE_LIMITS`.
@@ -146,6 +149,7 @@ impl Action {
             Action::Report => "report",
             Action::AccountData => "account.data",
             Action::Recovery => "recovery",
+            Action::Receipt => "receipt",
         }
     }
 }
@@ -256,6 +260,8 @@ fn defaults(action: Action, scope: Scope, tier: Tier) -> Option<Rate> {
         (Action::AccountData, Scope::User) => Rate::new(6, 3_600, 3),
         (Action::AccountData, Scope::Address) => Rate::new(30, 3_600, 10),
         (Action::Recovery, Scope::User) => Rate::new(5, 3_600, 5),
+        // A client acknowledges as messages arrive and as the user scrolls.
+        (Action::Receipt, Scope::User) => Rate::new(20, 1, 100),
         (Action::Recovery, Scope::Account) => Rate::new(5, 3_600, 5),
         (Action::Recovery, Scope::Address) => Rate::new(20, 3_600, 20),
         (Action::Recovery, Scope::Tenant) => by_tier(

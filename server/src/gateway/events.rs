@@ -175,21 +175,17 @@ impl Session {
     }
 
     async fn delivered(&self, receipt: Receipt) -> AppResult<Value> {
-        let user = self.user()?;
-        if !self.conn.joined(receipt.conversation_id) {
-            // Membership is checked by the same use case REST uses to show a conversation.
-            self.gw
-                .app()
-                .conversation(&self.tenant, user, receipt.conversation_id)
-                .await?;
-        }
-        let frame = Frame::new(
-            "receipt.delivered",
-            &json!({ "conversationId": receipt.conversation_id, "userId": user,
-                     "seq": receipt.seq }),
-        );
-        self.signal(receipt.conversation_id, &frame, false);
-        Ok(json!({}))
+        let pointer = self
+            .gw
+            .app()
+            .mark_delivered(
+                &self.tenant,
+                self.user()?,
+                receipt.conversation_id,
+                receipt.seq,
+            )
+            .await?;
+        Ok(json!({ "conversationId": receipt.conversation_id, "seq": pointer }))
     }
 
     fn require_joined(&self, room: ConversationId) -> AppResult<()> {

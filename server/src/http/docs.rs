@@ -64,7 +64,7 @@ impl Modify for BearerAuth {
         chat::list, chat::create, chat::show, chat::update, chat::add_members,
         chat::remove_member, chat::mute, chat::unmute,
         chat::send, chat::history, chat::edit, chat::remove, chat::edits, chat::react,
-        chat::unreact, chat::read, chat::sync, search::messages, search::conversations,
+        chat::unreact, chat::read, chat::delivered, chat::sync, search::messages, search::conversations,
         media_put::multipart, media_put::announce, media_put::receive, media_put::complete,
         media_get::details, media_get::download, media_get::content,
         people::list, people::show, admin::users, admin::update_user, admin::delete_user,

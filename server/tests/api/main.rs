@@ -23,6 +23,7 @@ mod messaging_inputs;
 mod messaging_rls;
 mod messaging_store;
 mod people_api;
+mod receipts_api;
 mod recovery_api;
 mod search_api;
 mod search_opensearch;

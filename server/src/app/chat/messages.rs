@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::ports::chat::{
     DailyQuota, HistoryPage, Message, MessageChange, MessageEdit, MessageEditRequest, NewMessage,
-    ReactionChange, SendOutcome, rfc3339,
+    Pointer, ReactionChange, SendOutcome, rfc3339,
 };
 use std::time::Duration;
 
@@ -317,7 +317,8 @@ impl App {
         self.change_result(change, "not allowed")
     }
 
-    /// Moves the caller's read pointer forward to `seq`; returns where it now is.
+    /// Moves the caller's read pointer forward to `seq` (and the delivered one with it);
+    /// returns where it now is.
     pub async fn mark_read(
         &self,
         tenant: &Tenant,
@@ -325,17 +326,48 @@ impl App {
         conversation: ConversationId,
         seq: i64,
     ) -> AppResult<i64> {
+        self.move_pointer(tenant, caller, conversation, Pointer::Read, seq)
+            .await
+    }
+
+    /// Moves the caller's delivered pointer forward to `seq`: the messages up to it reached a
+    /// device of theirs. Returns where it now is.
+    pub async fn mark_delivered(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> AppResult<i64> {
+        self.move_pointer(tenant, caller, conversation, Pointer::Delivered, seq)
+            .await
+    }
+
+    async fn move_pointer(
+        &self,
+        tenant: &Tenant,
+        caller: UserId,
+        conversation: ConversationId,
+        pointer: Pointer,
+        seq: i64,
+    ) -> AppResult<i64> {
         if seq < 0 {
             return Err(ValidationError::new("seq", "must be 0 or more").into());
         }
+        self.charge(
+            tenant.tier,
+            Action::Receipt,
+            &[Subject::User(&tenant.id, caller)],
+        )
+        .await?;
         let at = self.clock.now_ms();
-        let pointer = self
+        let now = self
             .store
-            .mark_read(&tenant.id, conversation, caller, seq, at)
+            .move_pointer(&tenant.id, conversation, caller, pointer, seq, at)
             .await?
             .ok_or_else(conversation_not_found)?;
         self.messaging.outbox.notify_one();
-        Ok(pointer)
+        Ok(now)
     }
 
     fn change_result(&self, change: MessageChange, forbidden: &str) -> AppResult<Message> {

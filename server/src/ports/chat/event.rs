@@ -33,11 +33,13 @@ pub enum EventKind {
     ConversationUpdated,
     /// `member.muted`
     MemberMuted,
+    /// `receipt.delivered`
+    ReceiptDelivered,
 }
 
 impl EventKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::ConversationCreated,
         EventKind::MemberAdded,
         EventKind::MemberRemoved,
@@ -49,6 +51,7 @@ impl EventKind {
         EventKind::ReceiptRead,
         EventKind::ConversationUpdated,
         EventKind::MemberMuted,
+        EventKind::ReceiptDelivered,
     ];
 
     /// The contract's name.
@@ -65,6 +68,7 @@ impl EventKind {
             EventKind::ReceiptRead => "receipt.read",
             EventKind::ConversationUpdated => "conversation.updated",
             EventKind::MemberMuted => "member.muted",
+            EventKind::ReceiptDelivered => "receipt.delivered",
         }
     }
 
@@ -122,7 +126,8 @@ pub struct ReactionChanged {
     pub sequence_number: i64,
 }
 
-/// `receipt.read`: a member's read pointer moved.
+/// `receipt.read` (a member's read pointer moved; reading implies delivery) and
+/// `receipt.delivered` (their delivered pointer moved).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptRead {
@@ -189,6 +194,8 @@ pub enum EventPayload {
     ConversationUpdated(ConversationUpdated),
     /// A member was muted or unmuted.
     MemberMuted(MemberMuted),
+    /// A delivered pointer moved.
+    ReceiptDelivered(ReceiptRead),
 }
 
 impl EventPayload {
@@ -206,6 +213,7 @@ impl EventPayload {
             EventPayload::ReceiptRead(_) => EventKind::ReceiptRead,
             EventPayload::ConversationUpdated(_) => EventKind::ConversationUpdated,
             EventPayload::MemberMuted(_) => EventKind::MemberMuted,
+            EventPayload::ReceiptDelivered(_) => EventKind::ReceiptDelivered,
         }
     }
 
@@ -253,6 +261,7 @@ impl EventPayload {
                 Self::ConversationUpdated(Deserialize::deserialize(data)?)
             }
             EventKind::MemberMuted => Self::MemberMuted(Deserialize::deserialize(data)?),
+            EventKind::ReceiptDelivered => Self::ReceiptDelivered(Deserialize::deserialize(data)?),
         })
     }
 
@@ -275,7 +284,9 @@ impl Serialize for EventPayload {
             EventPayload::ReactionAdded(r) | EventPayload::ReactionRemoved(r) => {
                 r.serialize(serializer)
             }
-            EventPayload::ReceiptRead(r) => r.serialize(serializer),
+            EventPayload::ReceiptRead(r) | EventPayload::ReceiptDelivered(r) => {
+                r.serialize(serializer)
+            }
             EventPayload::ConversationUpdated(c) => c.serialize(serializer),
             EventPayload::MemberMuted(m) => m.serialize(serializer),
         }

@@ -154,13 +154,15 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         at_ms: i64,
     ) -> StoreResult<MessageChange>;
 
-    /// Moves the user's read pointer forward to `seq` (capped at the latest message); returns the
-    /// pointer, or `None` when the user is not a member.
-    async fn mark_read(
+    /// Moves the user's read or delivered pointer forward to `seq` (capped at the latest
+    /// message; reading moves the delivered pointer too); returns the pointer, or `None` when
+    /// the user is not a member.
+    async fn move_pointer(
         &self,
         tenant: &TenantId,
         conversation: ConversationId,
         user: UserId,
+        pointer: Pointer,
         seq: i64,
         at_ms: i64,
     ) -> StoreResult<Option<i64>>;

@@ -42,6 +42,8 @@ pub struct Member {
     pub joined_at_ms: i64,
     /// Their read pointer: every message up to this seq is read.
     pub last_read_seq: i64,
+    /// Their delivered pointer: every message up to this seq reached a device of theirs.
+    pub last_delivered_seq: i64,
     /// Their display name, as it is now.
     pub display_name: String,
     /// Their avatar, as it is now.
@@ -226,6 +228,15 @@ pub struct UnreadPosition {
     pub last_read_seq: i64,
     /// Others' messages after the read pointer, tombstones excluded.
     pub unread: i64,
+}
+
+/// Which of a member's pointers a receipt moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointer {
+    /// Read (and so delivered).
+    Read,
+    /// Delivered to a device.
+    Delivered,
 }
 
 /// A change to a conversation's name or floor; `None` leaves that part as it is.

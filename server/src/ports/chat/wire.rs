@@ -196,6 +196,10 @@ pub struct MemberView {
     pub joined_at: String,
     /// Every message up to this seq is read.
     pub last_read_seq: i64,
+    /// Every message up to this seq reached one of the member's devices (at least
+    /// `lastReadSeq`).
+    #[serde(default)]
+    pub last_delivered_seq: i64,
     /// Display name.
     #[serde(default)]
     pub display_name: String,
@@ -214,6 +218,7 @@ impl From<&Member> for MemberView {
             role: m.role.as_str().to_owned(),
             joined_at: rfc3339(m.joined_at_ms),
             last_read_seq: m.last_read_seq,
+            last_delivered_seq: m.last_delivered_seq,
             display_name: m.display_name.clone(),
             avatar_media_id: m.avatar.map(|a| a.to_string()),
             muted_until: m.muted_until_ms.map(rfc3339),
@@ -311,6 +316,15 @@ pub enum ChatEvent<'a> {
         /// Up to which seq.
         seq: i64,
     },
+    /// A member's delivered pointer moved.
+    ReceiptDelivered {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Who.
+        user_id: UserId,
+        /// Up to which seq.
+        seq: i64,
+    },
     /// A group was renamed or its floor changed.
     ConversationUpdated {
         /// The conversation as it is now.
@@ -372,6 +386,15 @@ impl ChatEvent<'_> {
                 user_id,
                 seq,
             } => EventPayload::ReceiptRead(ReceiptRead {
+                conversation_id,
+                user_id,
+                seq,
+            }),
+            ChatEvent::ReceiptDelivered {
+                conversation_id,
+                user_id,
+                seq,
+            } => EventPayload::ReceiptDelivered(ReceiptRead {
                 conversation_id,
                 user_id,
                 seq,

@@ -7,7 +7,7 @@ use super::events::{self, Locked, lock_conversation};
 use super::rows::{load_conversation, member_role};
 use crate::domain::{ConversationId, Role, TenantId, UserId, may_grant, may_remove};
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, MembershipOutcome, StoredEvent};
+use crate::ports::chat::{ChatEvent, MembershipOutcome, Pointer, StoredEvent};
 
 pub(super) async fn add(
     store: &SqlStore,
@@ -50,10 +50,11 @@ pub(super) async fn add(
             // A former member rejoins in place; a new one is inserted.
             sqlx::query(
                 "INSERT INTO conversation_members (tenant_id, conversation_id, user_id, role, \
-                 joined_at, joined_event_seq, last_read_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 joined_at, joined_event_seq, last_read_seq, last_delivered_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
                  ON CONFLICT (tenant_id, conversation_id, user_id) DO UPDATE SET role = $4, \
                  joined_at = $5, joined_event_seq = $6, left_event_seq = NULL, \
-                 last_read_seq = $7",
+                 last_read_seq = $7, last_delivered_seq = $7",
             )
             .bind(tenant.as_str())
             .bind(id.to_string())
@@ -193,11 +194,12 @@ async fn other_owners(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
-pub(super) async fn mark_read(
+pub(super) async fn move_pointer(
     store: &SqlStore,
     tenant: &TenantId,
     id: ConversationId,
     user: UserId,
+    pointer: Pointer,
     seq: i64,
     at_ms: i64,
 ) -> StoreResult<Option<i64>> {
@@ -206,38 +208,58 @@ pub(super) async fn mark_read(
         return Ok(None);
     };
     let target = seq.min(locked.last_seq);
-    let moved = sqlx::query(
-        "UPDATE conversation_members SET last_read_seq = $4 WHERE tenant_id = $1 \
-         AND conversation_id = $2 AND user_id = $3 AND left_event_seq IS NULL \
-         AND last_read_seq < $4",
-    )
-    .bind(tenant.as_str())
-    .bind(id.to_string())
-    .bind(user.to_string())
-    .bind(target)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
+    // Reading implies delivery: the read pointer carries the delivered one along.
+    let (update, column) = match pointer {
+        Pointer::Read => (
+            "UPDATE conversation_members SET last_read_seq = $4, last_delivered_seq = \
+             CASE WHEN last_delivered_seq < $4 THEN $4 ELSE last_delivered_seq END \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3 \
+             AND left_event_seq IS NULL AND last_read_seq < $4",
+            "last_read_seq",
+        ),
+        Pointer::Delivered => (
+            "UPDATE conversation_members SET last_delivered_seq = $4 \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3 \
+             AND left_event_seq IS NULL AND last_delivered_seq < $4",
+            "last_delivered_seq",
+        ),
+    };
+    let moved = sqlx::query(update)
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(target)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
     let mut written = None;
     if moved == 1 {
-        let event = ChatEvent::ReceiptRead {
-            conversation_id: id,
-            user_id: user,
-            seq: target,
+        let event = match pointer {
+            Pointer::Read => ChatEvent::ReceiptRead {
+                conversation_id: id,
+                user_id: user,
+                seq: target,
+            },
+            Pointer::Delivered => ChatEvent::ReceiptDelivered {
+                conversation_id: id,
+                user_id: user,
+                seq: target,
+            },
         };
         written = Some(events::append(&mut tx, tenant, id, event, at_ms).await?);
     }
-    let pointer: Option<i64> = sqlx::query_scalar(
-        "SELECT last_read_seq FROM conversation_members WHERE tenant_id = $1 \
-         AND conversation_id = $2 AND user_id = $3 AND left_event_seq IS NULL",
-    )
-    .bind(tenant.as_str())
-    .bind(id.to_string())
-    .bind(user.to_string())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
+    let sql = format!(
+        "SELECT {column} FROM conversation_members WHERE tenant_id = $1 \
+         AND conversation_id = $2 AND user_id = $3 AND left_event_seq IS NULL"
+    );
+    let now: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
     events::commit(store, tx, written.as_slice()).await?;
-    Ok(pointer)
+    Ok(now)
 }

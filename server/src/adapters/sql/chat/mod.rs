@@ -22,7 +22,7 @@ use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatStore, Conversation, ConversationChange, ConversationCreation,
     ConversationSummary, DailyQuota, HistoryPage, MembershipOutcome, Message, MessageChange,
-    MessageEdit, MessageEditRequest, MuteChange, NewConversation, NewMessage, OutboxClaim,
+    MessageEdit, MessageEditRequest, MuteChange, NewConversation, NewMessage, OutboxClaim, Pointer,
     ReactionChange, SendOutcome, SyncPage, SyncPosition, UnreadPosition,
 };
 use async_trait::async_trait;
@@ -171,15 +171,16 @@ impl ChatStore for SqlStore {
         changes::react(self, tenant, id, user, emoji, change, at_ms).await
     }
 
-    async fn mark_read(
+    async fn move_pointer(
         &self,
         tenant: &TenantId,
         conversation: ConversationId,
         user: UserId,
+        pointer: Pointer,
         seq: i64,
         at_ms: i64,
     ) -> StoreResult<Option<i64>> {
-        members::mark_read(self, tenant, conversation, user, seq, at_ms).await
+        members::move_pointer(self, tenant, conversation, user, pointer, seq, at_ms).await
     }
 
     async fn sync_position(&self, tenant: &TenantId, user: UserId) -> StoreResult<SyncPosition> {

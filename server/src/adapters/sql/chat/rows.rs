@@ -198,12 +198,14 @@ pub(super) async fn load_members(
         String,
         i64,
         i64,
+        i64,
         String,
         Option<String>,
         Option<i64>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT m.user_id, m.role, m.joined_at, m.last_read_seq, u.display_name, \
+        "SELECT m.user_id, m.role, m.joined_at, m.last_read_seq, m.last_delivered_seq, \
+         u.display_name, \
          u.avatar_media_id, m.muted_until FROM conversation_members m JOIN users u \
            ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
          WHERE m.tenant_id = $1 AND m.conversation_id = $2 AND m.left_event_seq IS NULL \
@@ -216,18 +218,28 @@ pub(super) async fn load_members(
     .map_err(db)?;
     rows.into_iter()
         .map(
-            |(user, role_text, joined_at, last_read_seq, display_name, avatar, muted_until)| {
+            |(
+                user,
+                role_text,
+                joined_at,
+                last_read_seq,
+                delivered,
+                display_name,
+                avatar,
+                muted,
+            )| {
                 Ok(Member {
                     user_id: parse_user_id(&user)?,
                     role: role(&role_text)?,
                     joined_at_ms: joined_at,
                     last_read_seq,
+                    last_delivered_seq: delivered,
                     display_name,
                     avatar: avatar
                         .as_deref()
                         .map(super::super::rows::media_id)
                         .transpose()?,
-                    muted_until_ms: muted_until,
+                    muted_until_ms: muted,
                 })
             },
         )

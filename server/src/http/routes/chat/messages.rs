@@ -311,3 +311,28 @@ pub async fn read(
         .await?;
     Ok(Json(ReadBody { seq }))
 }
+
+/// Delivery receipt: moves your delivered pointer forward (never back): the messages up to `seq`
+/// reached a device of yours. Members hear `receipt.delivered`; reading implies delivery.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/delivered", tag = "messages",
+    params(("id" = String, Path, description = "conversation id")), request_body = ReadBody,
+    responses((status = 200, body = ReadBody), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delivered(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReadBody>,
+) -> ApiResult<Json<ReadBody>> {
+    let seq = state
+        .app
+        .mark_delivered(
+            &caller.tenant,
+            caller.principal.user,
+            conversation_id(&id)?,
+            body.seq,
+        )
+        .await?;
+    Ok(Json(ReadBody { seq }))
+}

@@ -49,6 +49,7 @@ pub fn routes() -> Router<HttpState> {
             get(messages::history).post(messages::send),
         )
         .route("/conversations/{id}/read", post(messages::read))
+        .route("/conversations/{id}/delivered", post(messages::delivered))
         .route(
             "/messages/{id}",
             axum::routing::put(messages::edit).delete(messages::remove),

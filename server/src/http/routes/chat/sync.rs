@@ -28,7 +28,7 @@ pub struct EventView {
     /// Event id; deduplicate on it.
     pub id: String,
     /// `message.created`, `message.updated`, `message.deleted`, `reaction.added`,
-    /// `reaction.removed`, `receipt.read`, `conversation.created`, `conversation.updated`,
+    /// `reaction.removed`, `receipt.read`, `receipt.delivered`, `conversation.created`, `conversation.updated`,
     /// `member.added`, `member.removed`, `member.muted`.
     pub event: String,
     /// Conversation.
