@@ -16,30 +16,32 @@ impl App {
         action: Action,
         subjects: &[Subject<'_>],
     ) -> AppResult<()> {
-        for (charged, subject) in subjects.iter().enumerate() {
+        // Every budget at once: one round trip to a shared limiter, nothing taken on refusal.
+        let mut budgets = Vec::with_capacity(subjects.len());
+        let mut scopes = Vec::with_capacity(subjects.len());
+        for subject in subjects {
             let scope = subject.scope();
-            let Some(rate) = self.rates.rate(action, scope, tier) else {
-                continue;
-            };
-            let key = limit_key(action, scope, subject);
-            if let Err(throttled) = self.limiter.acquire(&key, rate).await {
-                self.refund(tier, action, &subjects[..charged]).await;
-                metrics::counter!(METRIC_REFUSED, "action" => action.as_str(),
-                    "scope" => scope.as_str())
-                .increment(1);
-                let seconds = throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                return Err(AppError::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "rate limit {}.{} ({rate}) exceeded; retry in {seconds} s",
-                        action.as_str(),
-                        scope.as_str()
-                    ),
-                )
-                .retry_after(Duration::from_secs(seconds)));
+            if let Some(rate) = self.rates.rate(action, scope, tier) {
+                budgets.push((limit_key(action, scope, subject), rate));
+                scopes.push(scope);
             }
         }
-        Ok(())
+        let Err((spent, throttled)) = self.limiter.acquire_all(&budgets).await else {
+            return Ok(());
+        };
+        let (scope, rate) = (scopes[spent], budgets[spent].1);
+        metrics::counter!(METRIC_REFUSED, "action" => action.as_str(), "scope" => scope.as_str())
+            .increment(1);
+        let seconds = throttled.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Err(AppError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "rate limit {}.{} ({rate}) exceeded; retry in {seconds} s",
+                action.as_str(),
+                scope.as_str()
+            ),
+        )
+        .retry_after(Duration::from_secs(seconds)))
     }
 
     /// Gives back what [`App::charge`] took from each subject (an attempt that turned out

@@ -26,4 +26,19 @@ pub trait RateLimiter: Send + Sync + Debug + 'static {
 
     /// Gives one action back (a TOTP code that turned out right: only failures count).
     async fn release(&self, key: &str, rate: Rate);
+
+    /// Takes one action from every budget, or from none: refused with the index of the first
+    /// budget that is spent. An adapter may do it in one step (Redis: one script, one round
+    /// trip); this default takes them in turn and gives back what it took before a refusal.
+    async fn acquire_all(&self, budgets: &[(String, Rate)]) -> Result<(), (usize, Throttled)> {
+        for (index, (key, rate)) in budgets.iter().enumerate() {
+            if let Err(throttled) = self.acquire(key, *rate).await {
+                for (taken, rate) in &budgets[..index] {
+                    self.release(taken, *rate).await;
+                }
+                return Err((index, throttled));
+            }
+        }
+        Ok(())
+    }
 }

@@ -312,3 +312,33 @@ async fn connections_are_limited_per_user_and_per_tenant_across_instances() {
     assert_eq!(usage["connections"]["used"], live, "{usage}");
     assert_eq!(usage["connections"]["limit"], 3);
 }
+
+/// An action's budgets are taken together or not at all, in one step on the shared Redis: a
+/// spent tenant budget leaves the user's untouched, and the refusal names the spent one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budgets_are_taken_together_in_redis() {
+    use chemchat_server::adapters::redis::RedisLimiter;
+    use chemchat_server::domain::Rate;
+    use chemchat_server::ports::RateLimiter;
+    use std::time::Duration;
+    let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
+    let limiter = RedisLimiter::connect(&crate::support::services::redis_url(), &prefix)
+        .await
+        .unwrap();
+    let slow = Rate {
+        count: 1,
+        per: Duration::from_secs(3_600),
+        burst: 2,
+    };
+    let user = ("user".to_owned(), slow);
+    let tenant = ("tenant".to_owned(), Rate { burst: 1, ..slow });
+    let both = [user.clone(), tenant.clone()];
+    assert_eq!(limiter.acquire_all(&both).await, Ok(()));
+    let (spent, throttled) = limiter.acquire_all(&both).await.unwrap_err();
+    assert_eq!(spent, 1, "the tenant's budget is the spent one");
+    assert!(throttled.retry_after > Duration::from_secs(3_000));
+    // The refusal took nothing from the user's budget: one more alone still fits.
+    assert_eq!(limiter.acquire_all(&[user.clone()]).await, Ok(()));
+    assert_eq!(limiter.acquire_all(&[user]).await.map_err(|e| e.0), Err(0));
+    assert_eq!(limiter.acquire_all(&[]).await, Ok(()));
+}

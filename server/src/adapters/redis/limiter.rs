@@ -1,6 +1,7 @@
 //! The Redis rate limiter: one key per budget (`<prefix>chemchat:rl:<key>`) holding its GCRA
 //! arrival time, updated atomically by a Lua script that reads Redis's own clock, so every
-//! replica shares each budget and no replica's clock skews it. While Redis cannot be reached,
+//! replica shares each budget and no replica's clock skews it. An action's budgets (user,
+//! tenant, address…) are checked and taken together by one script: one round trip per action. While Redis cannot be reached,
 //! each replica limits with its own in-process budgets (counted in
 //! `chemchat_rate_limit_fallbacks_total`) rather than letting everything through.
 
@@ -40,12 +41,38 @@ end
 return 0
 ";
 
+/// Every budget of one action at once, all or nothing: KEYS are the budgets, ARGV their
+/// interval and tolerance in pairs. Returns `{0, 0}` when every one allowed it (and took it),
+/// else `{i, wait}` for the first spent budget (1-based), having taken nothing. The keys must
+/// live on one Redis node (ChemChat uses a single Redis, not a cluster).
+const GCRA_ALL: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nexts = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local next = tat + interval
+  if next - now > tolerance then
+    return {i, next - now - tolerance}
+  end
+  nexts[i] = next
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%d', nexts[i]), 'PX', math.ceil((nexts[i] - now) / 1000))
+end
+return {0, 0}
+";
+
 /// Budgets shared by every replica through Redis.
 #[derive(Debug)]
 pub struct RedisLimiter {
     connection: ConnectionManager,
     prefix: String,
     script: Script,
+    script_all: Script,
     fallback: Arc<InProcessLimiter>,
 }
 
@@ -57,6 +84,7 @@ impl RedisLimiter {
             connection: super::connect(&client).await?,
             prefix: prefix.to_owned(),
             script: Script::new(GCRA),
+            script_all: Script::new(GCRA_ALL),
             fallback: Arc::new(InProcessLimiter::new()),
         })
     }
@@ -69,8 +97,7 @@ impl RedisLimiter {
     /// Runs one step in Redis: `Some(wait)` when refused, `None` when allowed, `Err` when Redis
     /// did not answer.
     async fn step(&self, key: &str, rate: Rate, cost: i64) -> Result<Option<Duration>, ()> {
-        let interval = i64::try_from(rate.interval().as_micros()).unwrap_or(i64::MAX / 4);
-        let tolerance = interval.saturating_mul(i64::from(rate.burst.max(1)));
+        let (interval, tolerance) = micros(rate);
         let mut connection = self.connection.clone();
         let mut invocation = self.script.key(format!("{}chemchat:rl:{key}", self.prefix));
         invocation.arg(interval).arg(tolerance).arg(cost);
@@ -111,4 +138,54 @@ impl RateLimiter for RedisLimiter {
             self.fallback.release(key, rate).await;
         }
     }
+
+    async fn acquire_all(&self, budgets: &[(String, Rate)]) -> Result<(), (usize, Throttled)> {
+        if budgets.len() < 2 {
+            return match budgets.first() {
+                Some((key, rate)) => self.acquire(key, *rate).await.map_err(|t| (0, t)),
+                None => Ok(()),
+            };
+        }
+        let mut invocation = self.script_all.prepare_invoke();
+        for (key, rate) in budgets {
+            let (interval, tolerance) = micros(*rate);
+            invocation
+                .key(format!("{}chemchat:rl:{key}", self.prefix))
+                .arg(interval)
+                .arg(tolerance);
+        }
+        let mut connection = self.connection.clone();
+        let answered = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            invocation.invoke_async::<(i64, i64)>(&mut connection),
+        )
+        .await;
+        match answered {
+            Ok(Ok((0, _))) => Ok(()),
+            Ok(Ok((spent, wait))) => Err((
+                usize::try_from(spent - 1).unwrap_or(0),
+                Throttled {
+                    retry_after: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
+                },
+            )),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "rate limits not checked in Redis");
+                metrics::counter!(METRIC_FALLBACKS).increment(1);
+                self.fallback.acquire_all(budgets).await
+            }
+            Err(_) => {
+                metrics::counter!(METRIC_FALLBACKS).increment(1);
+                self.fallback.acquire_all(budgets).await
+            }
+        }
+    }
+}
+
+/// A rate's GCRA interval and tolerance (interval × burst), in microseconds.
+fn micros(rate: Rate) -> (i64, i64) {
+    let interval = i64::try_from(rate.interval().as_micros()).unwrap_or(i64::MAX / 4);
+    (
+        interval,
+        interval.saturating_mul(i64::from(rate.burst.max(1))),
+    )
 }
