@@ -12,7 +12,7 @@ use crate::adapters::presence::LocalPresence;
 use crate::adapters::rate_limit::InProcessLimiter;
 use crate::adapters::redis::{RedisBus, RedisLedger, RedisLimiter, RedisPresence};
 use crate::adapters::sql;
-use crate::app::auth::{Passwords, TokenIssuer};
+use crate::app::auth::{Passwords, SigningKeys, TokenIssuer};
 use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
 use crate::app::mail::postal_service;
@@ -76,7 +76,7 @@ impl Server {
         let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
         let store = open_store(&settings).await?;
-        let secret = jwt_secret(&settings, store.engine())?;
+        let keys = signing_keys(&settings, store.engine())?;
         sql::check_row_security(&store, settings.allow_rls_bypass).await?;
         let store = Arc::new(store.with_listener(Arc::new(fanout.clone())));
         let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
@@ -111,7 +111,7 @@ impl Server {
             clock: Arc::new(SystemClock),
             limiter,
             rates,
-            tokens: TokenIssuer::new(&secret)
+            tokens: TokenIssuer::new(keys)
                 .with_ws_lifetime(Duration::from_secs(settings.ws_token_seconds)),
             passwords: Passwords::default(),
             tenancy,
@@ -508,19 +508,27 @@ async fn ensure_tenants(settings: &Settings, store: &dyn Store) -> anyhow::Resul
     })
 }
 
-/// The signing secret: configured, or for the embedded SQLite default generated once and kept
-/// in the data folder so tokens survive restarts.
-fn jwt_secret(settings: &Settings, engine: &str) -> anyhow::Result<Vec<u8>> {
+/// The signing keys: one tenant's derived key (checked by the configuration, with its tenant),
+/// or the master secret every tenant's key is derived from — configured, or for the embedded
+/// SQLite default generated once and kept in the data folder so tokens survive restarts.
+fn signing_keys(settings: &Settings, engine: &str) -> anyhow::Result<SigningKeys> {
+    if let (Some(key), Some(tenant)) = (&settings.jwt_tenant_key, &settings.tenant_id) {
+        let key = chemchat_backends::TenantKey::from_text(key.expose_secret())
+            .context("configuration error: CHEMCHAT_JWT_TENANT_KEY: not a tenant key")?;
+        return Ok(SigningKeys::tenant(TenantId::parse(tenant)?, key));
+    }
     if let Some(secret) = &settings.jwt_secret {
-        return Ok(secret.expose_secret().as_bytes().to_vec());
+        return Ok(SigningKeys::master(secret.expose_secret().as_bytes()));
     }
     if engine != "sqlite" {
         anyhow::bail!(
             "configuration error: CHEMCHAT_JWT_SECRET: required with PostgreSQL, so that every \
-             replica signs and verifies with the same key (at least 32 random bytes)"
+             replica signs and verifies with the same keys (at least 32 random bytes); a server \
+             pinned to one tenant may be given that tenant's CHEMCHAT_JWT_TENANT_KEY instead"
         );
     }
-    load_or_create_secret(&settings.data_dir.join("jwt-secret"))
+    let master = load_or_create_secret(&settings.data_dir.join("jwt-secret"))?;
+    Ok(SigningKeys::master(&master))
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
