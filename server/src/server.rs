@@ -398,11 +398,39 @@ async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn S
     Ok(Some(Arc::new(index)))
 }
 
+/// Opens the store and migrates it; as a tenant's own PostgreSQL role, which may not migrate,
+/// checks instead that the schema is current and that the role's tenant is the one served.
 async fn open_store(settings: &Settings) -> anyhow::Result<sql::SqlStore> {
     let url = settings.database_url.expose_secret();
     let store = sql::connect(url, settings.database_max_connections).await?;
-    sql::migrate(&store).await?;
+    match sql::pinned_tenant(&store).await? {
+        Some(pinned) => {
+            if settings.tenant_id.as_deref() != Some(pinned.as_str()) {
+                anyhow::bail!(
+                    "configuration error: CHEMCHAT_DATABASE_URL: its role is pinned to tenant \
+                     `{pinned}`, so CHEMCHAT_TENANT_ID must be `{pinned}` (it is {})",
+                    settings
+                        .tenant_id
+                        .as_deref()
+                        .map_or_else(|| "unset".to_owned(), |t| format!("`{t}`"))
+                );
+            }
+            sql::check_schema_current(&store).await?;
+        }
+        None => sql::migrate(&store).await?,
+    }
     Ok(store)
+}
+
+/// Creates `tenant`'s PostgreSQL role or gives it a new password (the `tenant role`
+/// subcommand), migrating first: run with the platform's URL.
+pub async fn provision_tenant_role(
+    settings: &Settings,
+    tenant: &TenantId,
+    password: &secrecy::SecretString,
+) -> anyhow::Result<sql::ProvisionedRole> {
+    let store = open_store(settings).await?;
+    Ok(sql::provision_tenant_role(&store, tenant, password).await?)
 }
 
 /// Opens the store and applies migrations (the `migrate` subcommand).
@@ -445,7 +473,12 @@ pub async fn purge_tenant(
         .with_context(|| format!("cannot delete the media of tenant {tenant}"))?;
     tracing::info!(%tenant, objects, store = blobs.kind(), "media objects purged");
     let store = open_store(settings).await?;
-    Ok(sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?)
+    let report = sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?;
+    // Its PostgreSQL role goes with its rows: nothing is left for it to read.
+    if let Some(role) = sql::drop_tenant_role(&store, tenant).await? {
+        tracing::info!(%tenant, %role, "tenant role dropped");
+    }
+    Ok(report)
 }
 
 /// The tier and quotas the configuration gives the served tenant: the tier's defaults, each
