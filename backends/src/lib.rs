@@ -1,4 +1,5 @@
-//! The tenant's backends outside Kubernetes — Kafka topics and the search index — as one crate
+//! The tenant's backends outside Kubernetes — Kafka topics, the search index, and the
+//! credentials a tenant's servers get instead of the platform's — as one crate
 //! that the server (which writes to them) and the operator (which provisions and deletes them)
 //! share, so the index mapping and the topic settings have a single definition.
 //!
@@ -9,10 +10,12 @@
 pub mod credentials;
 pub mod error;
 pub mod search_index;
+pub mod tenant_credentials;
 pub mod topics;
 
 pub use credentials::BasicAuth;
 pub use error::{Backend, Error, Result};
+pub use tenant_credentials::{TenantKey, database_role};
 
 /// What a delete did. Both variants are success: cleanup is idempotent, so something already
 /// gone never holds up a caller (the operator's finalizer in particular).

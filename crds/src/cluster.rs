@@ -45,6 +45,11 @@ pub struct ChemChatClusterSpec {
     pub object_storage: Option<ObjectStorageSpec>,
     /// Signing keys of the access tokens the servers issue.
     pub auth: AuthSpec,
+    /// The mail the servers send (password resets, address proofs, warnings); omit and those
+    /// routes answer 501. Links in mail start with the tenant's public URL,
+    /// `https://<spec.ingress.host>` (`http://` without `tlsSecretName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailSpec>,
     /// Defaults for every tenant's server pods; a tenant's own `spec.scaling` wins.
     #[serde(default)]
     pub server_defaults: ServerDefaults,
@@ -188,11 +193,26 @@ pub struct ObjectStorageSpec {
     pub credentials_secret_ref: SecretRef,
 }
 
+/// Outgoing mail of every tenant's servers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MailSpec {
+    /// Secret key holding the SMTP server's URL, which may carry its credentials:
+    /// `smtps://user:pass@host`, `smtp://user:pass@host:587?tls=required`, or `smtp://host:25`
+    /// unencrypted (written to each tenant's Secret as `CHEMCHAT_SMTP_URL`).
+    pub smtp_url_secret_ref: SecretKeyRef,
+    /// The sender, for example `ChemChat <no-reply@chat.example.com>` (`CHEMCHAT_MAIL_FROM`).
+    #[schemars(length(min = 3, max = 320))]
+    pub from: String,
+}
+
 /// Token signing settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
-    /// Secret key holding the JWT signing secret.
+    /// Secret key holding the platform's master JWT secret (at least 32 bytes). It never
+    /// reaches a tenant: each tenant's Secret gets the key derived from it for that tenant
+    /// (HKDF-SHA256, `CHEMCHAT_JWT_TENANT_KEY`).
     pub jwt_secret_ref: SecretKeyRef,
 }
 

@@ -37,8 +37,28 @@ pub const S3_ACCESS_KEY_ID: &str = "CHEMCHAT_S3_ACCESS_KEY_ID";
 pub const S3_SECRET_ACCESS_KEY: &str = "CHEMCHAT_S3_SECRET_ACCESS_KEY";
 /// Local folder for media when no S3 bucket is set.
 pub const MEDIA_DIR: &str = "CHEMCHAT_MEDIA_DIR";
-/// JWT signing secret; generated and persisted for the embedded default, required otherwise.
+/// The platform's master JWT secret; generated and persisted for the embedded default,
+/// required otherwise. Each tenant's signing key is derived from it ([`JWT_KEY_LABEL`]), so the
+/// operator never gives it to a tenant.
 pub const JWT_SECRET: &str = "CHEMCHAT_JWT_SECRET";
+/// One tenant's derived signing key (base64), for a server pinned to that tenant
+/// ([`TENANT_ID`]) that must not hold the master secret: it signs and verifies that tenant's
+/// tokens and no other's.
+pub const JWT_TENANT_KEY: &str = "CHEMCHAT_JWT_TENANT_KEY";
+/// The HKDF-SHA256 salt of tenant signing keys (the tenant id is the `info`). Versioned: a new
+/// derivation gets a new label, so keys of the two never match.
+pub const JWT_KEY_LABEL: &str = "chemchat-jwt-v1";
+/// The new password of a tenant's PostgreSQL role, read by `chemchat-server tenant role <id>`.
+pub const TENANT_ROLE_PASSWORD: &str = "CHEMCHAT_TENANT_ROLE_PASSWORD";
+/// Prefix of every tenant's PostgreSQL role. Row-level security pins a role with this prefix to
+/// the tenant it was created for, and to nothing at all if it was created for none.
+pub const TENANT_ROLE_PREFIX: &str = "chemchat_tenant_";
+/// The SMTP server for the mail the server sends (may carry credentials: secret).
+pub const SMTP_URL: &str = "CHEMCHAT_SMTP_URL";
+/// The sender of that mail.
+pub const MAIL_FROM: &str = "CHEMCHAT_MAIL_FROM";
+/// Where people reach the web client; links in mail start with it.
+pub const PUBLIC_URL: &str = "CHEMCHAT_PUBLIC_URL";
 /// Pins the server to one tenant; every other tenant gets 404.
 pub const TENANT_ID: &str = "CHEMCHAT_TENANT_ID";
 /// `pretty` or `json`.

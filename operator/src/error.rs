@@ -29,6 +29,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The tenant's database role could not be made (its Job failed, or the cluster's URL
+    /// cannot be turned into the tenant's); the status says why, `error_policy` retries.
+    #[error("database role: {0}")]
+    DatabaseRole(String),
     /// The resource has no name (the API server never sends one like that).
     #[error("resource without metadata.name")]
     Unnamed,
@@ -54,6 +58,7 @@ impl Error {
             Self::Serialization(_) => "serialization",
             Self::Cleanup { .. } => "cleanup",
             Self::Provision { .. } => "provision",
+            Self::DatabaseRole(_) => "database_role",
             Self::Unnamed => "unnamed",
         }
     }

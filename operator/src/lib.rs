@@ -3,7 +3,7 @@
 //!
 //! **API boundary**: [`build`], [`plan`], [`observe`] and [`conditions`] are pure (no client,
 //! no clock); everything that talks to the API server lives in [`tenant`], [`cluster`],
-//! [`apply`], [`secrets`], [`provision`] and [`leader`].
+//! [`apply`], [`secrets`], [`database_role`], [`jobs`], [`purge`], [`provision`] and [`leader`].
 
 pub mod api_calls;
 pub mod apply;
@@ -13,11 +13,13 @@ pub mod cli;
 pub mod cluster;
 pub mod conditions;
 pub mod context;
+pub mod database_role;
 pub mod deletion;
 pub mod error;
 pub mod finalizers;
 pub mod heartbeat;
 pub mod http;
+pub mod jobs;
 pub mod labels;
 pub mod leader;
 pub mod metrics;

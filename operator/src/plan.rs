@@ -3,7 +3,7 @@
 //! Resolution order for each setting: the tenant's own spec, then the cluster's
 //! `serverDefaults` (scaling only), then the tier. Pure: no client, no clock.
 
-use chemchat_crds::cluster::ObjectStorageSpec;
+use chemchat_crds::cluster::{MailSpec, ObjectStorageSpec};
 use chemchat_crds::common::ImageSpec;
 use chemchat_crds::tenant::DeletionPolicy;
 use chemchat_crds::tier::Tier;
@@ -108,6 +108,8 @@ pub struct TenantPlan {
     pub search: Option<ResolvedSearch>,
     /// Object storage, when the cluster has it.
     pub object_storage: Option<ObjectStorageSpec>,
+    /// The cluster's outgoing mail, when it has any.
+    pub mail: Option<MailSpec>,
     /// Public host and TLS secret.
     pub ingress: Option<(String, Option<String>)>,
     /// `CHEMCHAT_TRUSTED_PROXIES`: the cluster's `spec.ingress.trustedProxies`, joined.
@@ -272,6 +274,7 @@ pub fn plan(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Result<Tenant
         kafka,
         search,
         object_storage: cluster.spec.object_storage.clone(),
+        mail: cluster.spec.mail.clone(),
         ingress,
         trusted_proxies,
         suspend: spec.suspend,

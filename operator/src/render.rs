@@ -60,6 +60,10 @@ pub fn placeholder_secrets(cluster: &ChemChatCluster) -> BackendSecrets {
         database_url: placeholder(&spec.postgres.url_secret_ref),
         redis_url: placeholder(&spec.redis.url_secret_ref),
         jwt_secret: placeholder(&spec.auth.jwt_secret_ref),
+        smtp_url: spec
+            .mail
+            .as_ref()
+            .map(|m| placeholder(&m.smtp_url_secret_ref)),
         s3_credentials: spec.object_storage.as_ref().map(|s| {
             let name = &s.credentials_secret_ref.name;
             (
@@ -77,6 +81,7 @@ pub fn placeholder_secrets(cluster: &ChemChatCluster) -> BackendSecrets {
                     format!("<secret {}/password>", r.name),
                 )
             }),
+        placeholders: true,
     }
 }
 
@@ -99,8 +104,16 @@ pub fn render_children(
         None => placeholder_cluster(&tenant)?,
     };
     let plan = plan(&tenant, &cluster)?;
-    build(&plan, &placeholder_secrets(&cluster), options)
-        .map_err(|e| RenderError::Serialize(e.to_string()))
+    let mut secrets = placeholder_secrets(&cluster);
+    // What the operator writes once the tenant's role exists: never the cluster's own URL.
+    secrets.database_url = format!(
+        "<{} as role of tenant {} with secret {}/{}>",
+        secrets.database_url,
+        plan.name,
+        crate::build::database_role_name(&plan.name),
+        crate::build::PASSWORD_KEY
+    );
+    build(&plan, &secrets, options).map_err(|e| RenderError::Serialize(e.to_string()))
 }
 
 /// The children as one multi-document YAML stream.

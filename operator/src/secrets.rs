@@ -50,6 +50,13 @@ pub async fn fetch(
             &spec.auth.jwt_secret_ref.key,
         ),
     ];
+    if let Some(mail) = &spec.mail {
+        refs.push((
+            "spec.mail.smtpUrlSecretRef",
+            &mail.smtp_url_secret_ref.name,
+            &mail.smtp_url_secret_ref.key,
+        ));
+    }
     if let Some(s3) = &spec.object_storage {
         let name = s3.credentials_secret_ref.name.as_str();
         refs.push((
@@ -106,6 +113,7 @@ pub async fn fetch(
     let mut it = values.into_iter();
     let mut next = || it.next().unwrap_or_default();
     let (database_url, redis_url, jwt_secret) = (next(), next(), next());
+    let smtp_url = spec.mail.as_ref().map(|_| next());
     let s3_credentials = spec.object_storage.as_ref().map(|_| (next(), next()));
     let search_credentials = spec
         .search
@@ -116,8 +124,10 @@ pub async fn fetch(
         database_url,
         redis_url,
         jwt_secret,
+        smtp_url,
         s3_credentials,
         search_credentials,
+        placeholders: false,
     }))
 }
 

@@ -17,6 +17,7 @@ use crate::apply::{self, LiveChild};
 use crate::build::{ChildKind, build};
 use crate::conditions;
 use crate::context::{Context, key};
+use crate::database_role::{self, RoleStep};
 use crate::error::{Error, Result};
 use crate::finalizers::reconcile_with;
 use crate::labels::FIELD_MANAGER;
@@ -29,6 +30,8 @@ const KIND: &str = "ChemChatTenant";
 const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant waiting for its cluster or secrets, or for pods, is looked at again.
 const WAIT: Duration = Duration::from_secs(30);
+/// How soon a tenant whose database role Job runs is looked at again (it takes seconds).
+const ROLE_POLL: Duration = Duration::from_secs(5);
 
 /// Reconciles one tenant; the entry point given to the controller.
 pub async fn reconcile(tenant: Arc<ChemChatTenant>, ctx: Arc<Context>) -> Result<Action> {
@@ -109,7 +112,7 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
             return Ok(Action::await_change());
         }
     };
-    let secrets = match crate::secrets::fetch(&ctx.client, &cluster).await? {
+    let mut secrets = match crate::secrets::fetch(&ctx.client, &cluster).await? {
         Ok(secrets) => secrets,
         Err(missing) => {
             let status = observe::blocked_status(
@@ -124,6 +127,37 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
             return Ok(Action::requeue(WAIT));
         }
     };
+    let paused = is_paused(tenant);
+    // the tenant's own database role: its URL replaces the master's before anything is built
+    let role =
+        database_role::ensure(&ctx.client, tenant, &cluster, &secrets.database_url, paused).await?;
+    secrets.database_url = match role {
+        RoleStep::Ready(url) => url,
+        RoleStep::Waiting(message) => {
+            let status = observe::blocked_status(
+                previous,
+                generation,
+                TenantPhase::Provisioning,
+                "DatabaseRolePending",
+                message,
+                &conditions::now(),
+            );
+            write_status(tenant, previous, status, ctx).await?;
+            return Ok(Action::requeue(ROLE_POLL));
+        }
+        RoleStep::Failed(message) => {
+            let status = observe::blocked_status(
+                previous,
+                generation,
+                TenantPhase::Degraded,
+                "DatabaseRoleFailed",
+                message.clone(),
+                &conditions::now(),
+            );
+            write_status(tenant, previous, status, ctx).await?;
+            return Err(Error::DatabaseRole(message));
+        }
+    };
     // build (pure), then apply what differs
     let desired = build(&plan, &secrets, &ctx.options)?;
     let live = apply::list_live(&ctx.client, &name, &plan.namespace, &ChildKind::ALL).await?;
@@ -132,7 +166,6 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         namespace: &plan.namespace,
     };
     let sync = apply::plan_sync(&desired, &live, owner);
-    let paused = is_paused(tenant);
     if paused {
         info!(tenant = %name, pending = sync.apply.len() + sync.delete.len(), "paused: not writing children");
     } else if !sync.is_empty() {

@@ -30,8 +30,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create a tenant, or update its tier and display name (`tenant <id>`); or delete every
-    /// row of one (`tenant purge <id>`).
+    /// Create a tenant, or update its tier and display name (`tenant <id>`); give it a
+    /// PostgreSQL role of its own (`tenant role <id>`); or delete every row of one
+    /// (`tenant purge <id>`).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Tenant {
         /// What to do with the tenant other than saving it.
@@ -73,6 +74,14 @@ pub enum AdminAction {
 /// Subcommands of `tenant`.
 #[derive(Debug, Subcommand)]
 pub enum TenantAction {
+    /// Create the tenant's own PostgreSQL role, which row-level security pins to the tenant, or
+    /// give it a new password; the password is read from CHEMCHAT_TENANT_ROLE_PASSWORD. Run with
+    /// the platform's database URL (its role needs CREATEROLE); migrates first. Prints nothing
+    /// secret: the tenant's URL is the platform's with this role and password.
+    Role {
+        /// Tenant id: a DNS label such as `acme`.
+        id: String,
+    },
     /// Delete every row of the tenant from every table, in batches; running it again after a
     /// failure finishes the work. Stop the tenant's servers first: rows written meanwhile survive.
     Purge {

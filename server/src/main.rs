@@ -61,6 +61,28 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
             tracing::info!(tenant = %id, rows = report.total(), "tenant purged");
             Ok(())
         }
+        Command::Tenant {
+            action: Some(TenantAction::Role { id }),
+            ..
+        } => {
+            let id = TenantId::parse(&id)
+                .map_err(|e| anyhow::anyhow!("tenant role: `{id}` is not a tenant id: {e}"))?;
+            let variable = chemchat_crds::contract::TENANT_ROLE_PASSWORD;
+            let password = std::env::var(variable)
+                .ok()
+                .filter(|p| p.len() >= 16)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "tenant role: {variable} must hold the role's new password \
+                         (at least 16 characters)"
+                    )
+                })?;
+            let provisioned =
+                server::provision_tenant_role(&settings, &id, &password.into()).await?;
+            tracing::info!(tenant = %id, role = %provisioned.role, created = provisioned.created,
+                "tenant role provisioned");
+            Ok(())
+        }
         Command::Admin {
             action: AdminAction::Grant { tenant, user, role },
         } => {

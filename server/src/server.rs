@@ -12,7 +12,7 @@ use crate::adapters::presence::LocalPresence;
 use crate::adapters::rate_limit::InProcessLimiter;
 use crate::adapters::redis::{RedisBus, RedisLedger, RedisLimiter, RedisPresence};
 use crate::adapters::sql;
-use crate::app::auth::{Passwords, TokenIssuer};
+use crate::app::auth::{Passwords, SigningKeys, TokenIssuer};
 use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
 use crate::app::mail::postal_service;
@@ -76,7 +76,7 @@ impl Server {
         let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
         let store = open_store(&settings).await?;
-        let secret = jwt_secret(&settings, store.engine())?;
+        let keys = signing_keys(&settings, store.engine())?;
         sql::check_row_security(&store, settings.allow_rls_bypass).await?;
         let store = Arc::new(store.with_listener(Arc::new(fanout.clone())));
         let tenancy = ensure_tenants(&settings, store.as_ref()).await?;
@@ -111,7 +111,7 @@ impl Server {
             clock: Arc::new(SystemClock),
             limiter,
             rates,
-            tokens: TokenIssuer::new(&secret)
+            tokens: TokenIssuer::new(keys)
                 .with_ws_lifetime(Duration::from_secs(settings.ws_token_seconds)),
             passwords: Passwords::default(),
             tenancy,
@@ -398,11 +398,39 @@ async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn S
     Ok(Some(Arc::new(index)))
 }
 
+/// Opens the store and migrates it; as a tenant's own PostgreSQL role, which may not migrate,
+/// checks instead that the schema is current and that the role's tenant is the one served.
 async fn open_store(settings: &Settings) -> anyhow::Result<sql::SqlStore> {
     let url = settings.database_url.expose_secret();
     let store = sql::connect(url, settings.database_max_connections).await?;
-    sql::migrate(&store).await?;
+    match sql::pinned_tenant(&store).await? {
+        Some(pinned) => {
+            if settings.tenant_id.as_deref() != Some(pinned.as_str()) {
+                anyhow::bail!(
+                    "configuration error: CHEMCHAT_DATABASE_URL: its role is pinned to tenant \
+                     `{pinned}`, so CHEMCHAT_TENANT_ID must be `{pinned}` (it is {})",
+                    settings
+                        .tenant_id
+                        .as_deref()
+                        .map_or_else(|| "unset".to_owned(), |t| format!("`{t}`"))
+                );
+            }
+            sql::check_schema_current(&store).await?;
+        }
+        None => sql::migrate(&store).await?,
+    }
     Ok(store)
+}
+
+/// Creates `tenant`'s PostgreSQL role or gives it a new password (the `tenant role`
+/// subcommand), migrating first: run with the platform's URL.
+pub async fn provision_tenant_role(
+    settings: &Settings,
+    tenant: &TenantId,
+    password: &secrecy::SecretString,
+) -> anyhow::Result<sql::ProvisionedRole> {
+    let store = open_store(settings).await?;
+    Ok(sql::provision_tenant_role(&store, tenant, password).await?)
 }
 
 /// Opens the store and applies migrations (the `migrate` subcommand).
@@ -445,7 +473,12 @@ pub async fn purge_tenant(
         .with_context(|| format!("cannot delete the media of tenant {tenant}"))?;
     tracing::info!(%tenant, objects, store = blobs.kind(), "media objects purged");
     let store = open_store(settings).await?;
-    Ok(sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?)
+    let report = sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?;
+    // Its PostgreSQL role goes with its rows: nothing is left for it to read.
+    if let Some(role) = sql::drop_tenant_role(&store, tenant).await? {
+        tracing::info!(%tenant, %role, "tenant role dropped");
+    }
+    Ok(report)
 }
 
 /// The tier and quotas the configuration gives the served tenant: the tier's defaults, each
@@ -508,19 +541,27 @@ async fn ensure_tenants(settings: &Settings, store: &dyn Store) -> anyhow::Resul
     })
 }
 
-/// The signing secret: configured, or for the embedded SQLite default generated once and kept
-/// in the data folder so tokens survive restarts.
-fn jwt_secret(settings: &Settings, engine: &str) -> anyhow::Result<Vec<u8>> {
+/// The signing keys: one tenant's derived key (checked by the configuration, with its tenant),
+/// or the master secret every tenant's key is derived from — configured, or for the embedded
+/// SQLite default generated once and kept in the data folder so tokens survive restarts.
+fn signing_keys(settings: &Settings, engine: &str) -> anyhow::Result<SigningKeys> {
+    if let (Some(key), Some(tenant)) = (&settings.jwt_tenant_key, &settings.tenant_id) {
+        let key = chemchat_backends::TenantKey::from_text(key.expose_secret())
+            .context("configuration error: CHEMCHAT_JWT_TENANT_KEY: not a tenant key")?;
+        return Ok(SigningKeys::tenant(TenantId::parse(tenant)?, key));
+    }
     if let Some(secret) = &settings.jwt_secret {
-        return Ok(secret.expose_secret().as_bytes().to_vec());
+        return Ok(SigningKeys::master(secret.expose_secret().as_bytes()));
     }
     if engine != "sqlite" {
         anyhow::bail!(
             "configuration error: CHEMCHAT_JWT_SECRET: required with PostgreSQL, so that every \
-             replica signs and verifies with the same key (at least 32 random bytes)"
+             replica signs and verifies with the same keys (at least 32 random bytes); a server \
+             pinned to one tenant may be given that tenant's CHEMCHAT_JWT_TENANT_KEY instead"
         );
     }
-    load_or_create_secret(&settings.data_dir.join("jwt-secret"))
+    let master = load_or_create_secret(&settings.data_dir.join("jwt-secret"))?;
+    Ok(SigningKeys::master(&master))
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {

@@ -73,7 +73,23 @@ pub fn env_objects(
     );
     put(&mut secret, env::DATABASE_URL, secrets.database_url.clone());
     put(&mut secret, env::REDIS_URL, secrets.redis_url.clone());
-    put(&mut secret, env::JWT_SECRET, secrets.jwt_secret.clone());
+    // The tenant's own signing key, never the master: a pod of this tenant cannot sign tokens
+    // another tenant accepts.
+    let tenant_key = if secrets.placeholders {
+        format!("<key of {} derived from {}>", plan.name, secrets.jwt_secret)
+    } else {
+        chemchat_backends::TenantKey::derive(secrets.jwt_secret.as_bytes(), &plan.name).to_text()
+    };
+    put(&mut secret, env::JWT_TENANT_KEY, tenant_key);
+    if let (Some(mail), Some(smtp_url)) = (&plan.mail, &secrets.smtp_url) {
+        put(&mut secret, env::SMTP_URL, smtp_url.clone());
+        put(&mut plain, env::MAIL_FROM, mail.from.clone());
+    }
+    if let Some((host, tls)) = &plan.ingress {
+        // Links in mail lead where people reach the tenant.
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        put(&mut plain, env::PUBLIC_URL, format!("{scheme}://{host}"));
+    }
     if let Some(kafka) = &plan.kafka {
         put(&mut plain, env::KAFKA_BROKERS, kafka.brokers.clone());
     }

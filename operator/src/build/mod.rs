@@ -4,7 +4,9 @@
 //! objects byte for byte, which is what makes snapshots, `render` and no-op detection work.
 
 mod config;
+mod database_role;
 mod egress;
+mod jobs;
 mod kinds;
 mod namespace;
 mod purge;
@@ -17,6 +19,10 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use database_role::{
+    DATABASE_ROLE_PREFIX, INPUTS_ANNOTATION, PASSWORD_KEY, UnusableDatabaseUrl, database_role_name,
+    role_job, role_job_inputs, role_password_secret, tenant_database_url,
+};
 pub use kinds::ChildKind;
 pub use purge::{PURGE_JOB_PREFIX, purge_job, purge_job_name};
 
@@ -64,16 +70,22 @@ impl Default for BuildOptions {
 /// across namespaces, so each tenant namespace gets its own copy).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct BackendSecrets {
-    /// PostgreSQL URL.
+    /// PostgreSQL URL: the cluster's (master) as read; the tenant's own role once the
+    /// reconciler has provisioned it, before `build` writes it into the tenant's Secret.
     pub database_url: String,
     /// Redis URL.
     pub redis_url: String,
-    /// JWT signing secret.
+    /// The platform's master JWT secret; tenants get only the key derived from it.
     pub jwt_secret: String,
+    /// The SMTP server's URL, when the cluster sends mail.
+    pub smtp_url: Option<String>,
     /// S3 access key id and secret, when object storage is configured.
     pub s3_credentials: Option<(String, String)>,
     /// Search username and password, when the search backend needs them.
     pub search_credentials: Option<(String, String)>,
+    /// The values are placeholders naming where they would come from (`render`): nothing is
+    /// derived from them.
+    pub placeholders: bool,
 }
 
 impl std::fmt::Debug for BackendSecrets {

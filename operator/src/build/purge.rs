@@ -6,18 +6,11 @@
 //! servers, so no row is written behind the purge).
 
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SecretKeySelector,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::EnvVar;
 use kube::ResourceExt;
 
-use super::owner_reference;
-use super::workload::{restricted_container, restricted_pod};
-use crate::labels;
+use super::jobs::{ServerJob, from_secret, plain, server_job};
 use chemchat_crds::contract as env;
 
 /// Prefix of the purge Job's name; the tenant id follows.
@@ -37,92 +30,31 @@ pub fn purge_job_name(tenant: &str) -> String {
 /// finished must succeed, not refuse the now unknown id.
 pub fn purge_job(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Job {
     let name = tenant.name_any();
-    let image = &cluster.spec.image;
     let database = &cluster.spec.postgres.url_secret_ref;
-    let quantity = |q: &str| Quantity(q.to_owned());
-    let container = Container {
-        name: "purge".to_owned(),
-        image: Some(image.reference()),
-        image_pull_policy: Some(image.pull_policy.as_str().to_owned()),
-        args: Some(vec![
-            "tenant".to_owned(),
-            "purge".to_owned(),
-            name.clone(),
-            "--missing-ok".to_owned(),
-        ]),
-        env: Some(purge_env(cluster, &database.name, &database.key)),
-        resources: Some(ResourceRequirements {
-            requests: Some(
-                [
-                    ("cpu".to_owned(), quantity("50m")),
-                    ("memory".to_owned(), quantity("64Mi")),
-                ]
-                .into(),
-            ),
-            limits: Some(
-                [
-                    ("cpu".to_owned(), quantity("500m")),
-                    ("memory".to_owned(), quantity("256Mi")),
-                ]
-                .into(),
-            ),
-            ..ResourceRequirements::default()
-        }),
-        security_context: Some(restricted_container()),
-        ..Container::default()
-    };
-    let uid = tenant.uid().unwrap_or_default();
-    Job {
-        metadata: ObjectMeta {
-            name: Some(purge_job_name(&name)),
-            namespace: cluster.namespace(),
-            labels: Some(labels::labels(&name, "purge")),
-            owner_references: (!uid.is_empty()).then(|| vec![owner_reference(&name, &uid)]),
-            ..ObjectMeta::default()
+    server_job(
+        ServerJob {
+            name: purge_job_name(&name),
+            component: "purge",
+            args: vec![
+                "tenant".to_owned(),
+                "purge".to_owned(),
+                name.clone(),
+                "--missing-ok".to_owned(),
+            ],
+            env: purge_env(cluster, &database.name, &database.key),
+            backoff_limit: BACKOFF_LIMIT,
+            deadline_seconds: DEADLINE_SECONDS,
+            annotations: None,
         },
-        spec: Some(JobSpec {
-            backoff_limit: Some(BACKOFF_LIMIT),
-            active_deadline_seconds: Some(DEADLINE_SECONDS),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels::labels(&name, "purge")),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".to_owned()),
-                    automount_service_account_token: Some(false),
-                    security_context: Some(restricted_pod()),
-                    containers: vec![container],
-                    ..PodSpec::default()
-                }),
-            },
-            ..JobSpec::default()
-        }),
-        ..Job::default()
-    }
+        tenant,
+        cluster,
+    )
 }
 
 /// The purge's configuration: the database, and the bucket (with the credentials from the
 /// cluster's own Secret) so the tenant's `<tenant>/` prefix goes with its rows. Without object
 /// storage the media were on the pods' own disks, which went with the namespace.
 fn purge_env(cluster: &ChemChatCluster, db_secret: &str, db_key: &str) -> Vec<EnvVar> {
-    let from_secret = |name: &str, secret: &str, key: &str| EnvVar {
-        name: name.to_owned(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.to_owned(),
-                key: key.to_owned(),
-                optional: None,
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    };
-    let plain = |name: &str, value: &str| EnvVar {
-        name: name.to_owned(),
-        value: Some(value.to_owned()),
-        ..EnvVar::default()
-    };
     let mut vars = vec![
         from_secret(env::DATABASE_URL, db_secret, db_key),
         plain(env::LOG_FORMAT, "json"),

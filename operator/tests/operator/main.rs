@@ -6,6 +6,7 @@
 
 mod children;
 mod cluster;
+mod database_role;
 mod deletion;
 mod edge;
 mod http;

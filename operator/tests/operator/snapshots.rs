@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use chemchat_crds::contract;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use chemchat_operator::build::{Autoscaler, BuildOptions, Child, ChildKind, purge_job};
+use chemchat_operator::build::{
+    Autoscaler, BuildOptions, Child, ChildKind, purge_job, role_job, role_job_inputs,
+};
 use chemchat_operator::render::{render_children, to_yaml};
 
 fn dir(sub: &str) -> PathBuf {
@@ -119,6 +121,47 @@ fn the_purge_job_matches_its_snapshot() {
     let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!(owner.uid, "0b7d5a8e-0000-4000-8000-0000000000a2");
     assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
+}
+
+/// The database role Job of a tenant, in its own snapshot: `make k8s-check` validates it.
+#[test]
+fn the_role_job_matches_its_snapshot() {
+    let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
+    let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
+    let job = role_job(&tenant, &cluster, &role_job_inputs(&cluster, "secret-uid"));
+    let yaml = serde_yaml::to_string(&job).unwrap();
+    let path = dir("snapshots").join("database-role-job.yaml");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &yaml).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).ok().as_deref(),
+        Some(yaml.as_str()),
+        "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
+    );
+    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
+}
+
+/// Tenants get their own signing key and database role, never the platform's: the rendered
+/// Secret names the derived key and the tenant's role, and mail settings when the cluster has
+/// them.
+#[test]
+fn the_tenant_secret_holds_tenant_credentials_only() {
+    let children = build_case(
+        "tenant-pro.yaml",
+        Some("cluster-full.yaml"),
+        &BuildOptions::default(),
+    );
+    let secret = find(&children, ChildKind::Secret).unwrap();
+    let data = secret.object["data"].as_object().unwrap();
+    assert!(data.contains_key(contract::JWT_TENANT_KEY));
+    assert!(!data.contains_key(contract::JWT_SECRET));
+    assert!(data.contains_key(contract::SMTP_URL));
+    let config = find(&children, ChildKind::ConfigMap).unwrap();
+    assert_eq!(
+        config.object["data"][contract::MAIL_FROM],
+        "ChemChat <no-reply@chat.example.com>"
+    );
 }
 
 #[test]
@@ -270,7 +313,8 @@ fn the_environment_carries_the_contract() {
     for key in [
         contract::DATABASE_URL,
         contract::REDIS_URL,
-        contract::JWT_SECRET,
+        contract::JWT_TENANT_KEY,
+        contract::SMTP_URL,
         contract::SEARCH_URL,
         contract::S3_ACCESS_KEY_ID,
         contract::S3_SECRET_ACCESS_KEY,

@@ -84,6 +84,9 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
     if let Some(tenant) = &settings.tenant_id {
         TenantId::parse(tenant).map_err(|e| ConfigError::new("tenant_id", e.message))?;
     }
+    if let Some(key) = &settings.jwt_tenant_key {
+        check_tenant_key(settings, key)?;
+    }
     TenantId::parse(&settings.default_tenant)
         .map_err(|e| ConfigError::new("default_tenant", e.message))?;
     if let Some(tier) = &settings.tenant_tier
@@ -118,6 +121,31 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "database_max_connections",
             "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// A tenant's key is that tenant's alone: it needs the tenant it belongs to, and it replaces
+/// the master rather than joining it (a server holding both would be given the master by
+/// mistake).
+fn check_tenant_key(settings: &Settings, key: &secrecy::SecretString) -> Result<(), ConfigError> {
+    if settings.tenant_id.is_none() {
+        return Err(ConfigError::new(
+            "jwt_tenant_key",
+            "a tenant's signing key needs CHEMCHAT_TENANT_ID, the tenant it was derived for",
+        ));
+    }
+    if settings.jwt_secret.is_some() {
+        return Err(ConfigError::new(
+            "jwt_tenant_key",
+            "set either CHEMCHAT_JWT_SECRET (the master) or CHEMCHAT_JWT_TENANT_KEY, not both",
+        ));
+    }
+    if chemchat_backends::TenantKey::from_text(key.expose_secret()).is_none() {
+        return Err(ConfigError::new(
+            "jwt_tenant_key",
+            "expected the tenant's derived key: 32 bytes in standard base64",
         ));
     }
     Ok(())
@@ -185,6 +213,33 @@ mod tests {
             assert_eq!(
                 load_in_jail().expect_err("refused").variable,
                 "CHEMCHAT_TENANT_ID"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_tenant_key_needs_its_tenant_and_no_master() {
+        Jail::expect_with(|jail| {
+            let key = chemchat_backends::TenantKey::derive(b"m".repeat(32).as_slice(), "acme");
+            jail.set_env("CHEMCHAT_JWT_TENANT_KEY", key.to_text());
+            assert_eq!(
+                load_in_jail().expect_err("no tenant").variable,
+                "CHEMCHAT_JWT_TENANT_KEY"
+            );
+            jail.set_env("CHEMCHAT_TENANT_ID", "acme");
+            assert!(load_in_jail().expect("loads").jwt_tenant_key.is_some());
+            jail.set_env("CHEMCHAT_JWT_SECRET", "x".repeat(40));
+            assert_eq!(
+                load_in_jail().expect_err("both").variable,
+                "CHEMCHAT_JWT_TENANT_KEY"
+            );
+            jail.clear_env();
+            jail.set_env("CHEMCHAT_TENANT_ID", "acme");
+            jail.set_env("CHEMCHAT_JWT_TENANT_KEY", "c2hvcnQ=");
+            assert_eq!(
+                load_in_jail().expect_err("not a key").variable,
+                "CHEMCHAT_JWT_TENANT_KEY"
             );
             Ok(())
         });

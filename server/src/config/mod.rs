@@ -1,7 +1,7 @@
 //! Configuration: defaults, then an optional `chemchat.toml`, then `CHEMCHAT_*` environment
 //! variables (the names in `chemchat_crds::contract`, shared with the operator).
 //!
-//! Secrets (`CHEMCHAT_JWT_SECRET`, URLs that may hold passwords) are wrapped so `Debug` and logs
+//! Secrets (`CHEMCHAT_JWT_SECRET`, `CHEMCHAT_JWT_TENANT_KEY`, URLs that may hold passwords) are wrapped so `Debug` and logs
 //! never show them.
 
 mod load;
@@ -88,8 +88,12 @@ pub struct Settings {
     pub public_url: String,
     /// Folder for the embedded default's state (the generated JWT secret).
     pub data_dir: PathBuf,
-    /// JWT signing secret, at least 32 bytes.
+    /// The platform's master JWT secret, at least 32 bytes; each tenant's signing key is
+    /// derived from it.
     pub jwt_secret: Option<SecretString>,
+    /// One tenant's derived signing key (base64) instead of the master: only with `tenant_id`,
+    /// and the server then signs and verifies for that tenant alone.
+    pub jwt_tenant_key: Option<SecretString>,
     /// Pins the server to one tenant.
     #[serde(deserialize_with = "text::optional")]
     pub tenant_id: Option<String>,
@@ -217,6 +221,7 @@ impl Default for Settings {
             public_url: "http://localhost:3000".to_owned(),
             data_dir: PathBuf::from("data"),
             jwt_secret: None,
+            jwt_tenant_key: None,
             tenant_id: None,
             tenant_tier: None,
             default_tenant: "default".to_owned(),

@@ -32,6 +32,7 @@ mod search_store;
 mod shutdown;
 mod startup;
 mod store;
+mod tenant_credentials;
 mod tenant_purge;
 mod ws_cluster;
 mod ws_gateway;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use chemchat_operator::build::{BackendSecrets, BuildOptions, Child, ChildKind, build};
+use chemchat_operator::build::{
+    BackendSecrets, BuildOptions, Child, ChildKind, build, role_job_inputs, tenant_database_url,
+};
 use chemchat_operator::context::Context;
 use chemchat_operator::plan::plan;
 use serde_json::{Value, json};
@@ -16,6 +18,14 @@ pub const CLUSTER: &str =
     "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/chemchatclusters/main";
 pub const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
 pub const NAMESPACE: &str = "/api/v1/namespaces/chemchat-acme";
+/// The Secret with acme's database role password, in the cluster's namespace.
+pub const ROLE_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/db-role-acme";
+/// The Job that makes acme's database role.
+pub const ROLE_JOB: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs/db-role-acme";
+/// The password in [`ROLE_SECRET`].
+pub const ROLE_PASSWORD: &str = "acme-role-password";
+/// The uid of [`ROLE_SECRET`].
+pub const ROLE_SECRET_UID: &str = "role-secret-uid";
 
 /// The cluster `main` with PostgreSQL, Redis and the signing key in one Secret.
 pub fn cluster() -> Value {
@@ -31,10 +41,11 @@ pub fn cluster() -> Value {
     })
 }
 
-/// The values of the cluster's Secret, as `build` receives them.
+/// The values of the cluster's Secret, as `build` receives them: the database URL is acme's
+/// own role's, made from the cluster's and [`ROLE_PASSWORD`].
 pub fn secrets() -> BackendSecrets {
     BackendSecrets {
-        database_url: "postgres://pg/chemchat".into(),
+        database_url: tenant_database_url("postgres://pg/chemchat", "acme", ROLE_PASSWORD).unwrap(),
         redis_url: "redis://redis:6379".into(),
         jwt_secret: "s3cr3t".into(),
         ..BackendSecrets::default()
@@ -76,8 +87,33 @@ pub fn world_with(tenant_json: Value, options: BuildOptions) -> (Arc<Context>, F
             "data": {"postgres-url": b64("postgres://pg/chemchat"), "redis-url": b64("redis://redis:6379"), "jwt-secret": b64("s3cr3t")}}),
     );
     fake.insert(TENANT, tenant_json);
+    insert_database_role(&fake, "acme", &cluster_object());
     let ctx = Arc::new(Context::new(client, options, Some("test".into())));
     (ctx, fake)
+}
+
+/// `tenant`'s database role as a finished earlier pass left it: the password Secret
+/// ([`ROLE_PASSWORD`]) and the role Job, complete, run for `cluster`'s image.
+pub fn insert_database_role(fake: &FakeApi, tenant: &str, cluster: &ChemChatCluster) {
+    let name = format!("db-role-{tenant}");
+    fake.insert(
+        &format!("/api/v1/namespaces/chemchat-system/secrets/{name}"),
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "chemchat-system", "uid": ROLE_SECRET_UID},
+            "data": {"password": b64(ROLE_PASSWORD)}}),
+    );
+    fake.insert(
+        &format!("/apis/batch/v1/namespaces/chemchat-system/jobs/{name}"),
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "chemchat-system",
+                "annotations": {"chemchat.io/role-inputs": role_job_inputs(cluster, ROLE_SECRET_UID)}},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
+    );
+}
+
+/// The cluster `main` as the operator reads it.
+pub fn cluster_object() -> ChemChatCluster {
+    serde_json::from_value(cluster()).unwrap()
 }
 
 /// The tenant as the controller would hand it over: read back from the server.

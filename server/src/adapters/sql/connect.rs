@@ -84,14 +84,18 @@ async fn open_pool(engine: Engine, url: &str, connections: u32) -> Result<AnyPoo
         })
 }
 
+/// The migrations of `engine`, for a role that may only check them.
+pub fn migrator(engine: Engine) -> &'static Migrator {
+    match engine {
+        Engine::Sqlite => &SQLITE_MIGRATIONS,
+        Engine::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
 /// Applies the engine's pending migrations. Safe to run from several replicas at once: sqlx takes
 /// an advisory lock on PostgreSQL, and SQLite serialises writers.
 pub async fn migrate(store: &SqlStore) -> Result<(), ConnectError> {
-    let migrator = match store.engine {
-        Engine::Sqlite => &SQLITE_MIGRATIONS,
-        Engine::Postgres => &POSTGRES_MIGRATIONS,
-    };
-    migrator
+    migrator(store.engine)
         .run(store.pool())
         .await
         .map_err(|source| ConnectError::Migrate {

@@ -16,13 +16,18 @@ mod row_security;
 mod rows;
 mod search;
 mod sessions;
+mod tenant_roles;
 mod tenants;
 mod users;
 
-pub use connect::{ConnectError, connect, migrate};
+pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
 pub use row_security::{BypassingRole, check_row_security};
+pub use tenant_roles::{
+    ProvisionedRole, TenantRoleError, check_schema_current, drop_tenant_role, pinned_tenant,
+    provision_tenant_role,
+};
 
 use crate::domain::{SessionId, Tenant, TenantId, UserId};
 use crate::ports::CommitListener;

@@ -1,6 +1,7 @@
 //! Authentication: registration, login, token rotation, logout, MFA.
 
 mod grants;
+mod keys;
 mod login;
 mod mfa;
 mod passwords;
@@ -9,6 +10,7 @@ mod sessions;
 mod tokens;
 
 pub use grants::{Grant, GrantKind};
+pub use keys::SigningKeys;
 pub use login::{Login, LoginAttempt};
 pub use mfa::{MfaRequest, MfaSetup, totp_for};
 pub use passwords::Passwords;

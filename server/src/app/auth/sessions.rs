@@ -110,11 +110,8 @@ impl App {
         let invalid = || AppError::new(ErrorCode::InvalidRefreshToken, "invalid refresh token");
         let (principal, claims) = self
             .tokens
-            .verify(TokenKind::Refresh, refresh_token)
+            .verify(TokenKind::Refresh, &tenant.id, refresh_token)
             .map_err(|_| invalid())?;
-        if principal.tenant != tenant.id {
-            return Err(invalid());
-        }
         let amr: Vec<&str> = claims.amr.iter().map(String::as_str).collect();
         let next = self
             .tokens
@@ -181,13 +178,15 @@ impl App {
         kind: TokenKind,
         token: &str,
     ) -> AppResult<(Principal, i64)> {
-        let (principal, claims) = self.tokens.verify(kind, token).map_err(|e| match e {
-            TokenError::Expired => AppError::new(ErrorCode::TokenExpired, "token expired"),
-            TokenError::Invalid => AppError::unauthenticated("invalid token"),
-        })?;
-        if principal.tenant != tenant.id {
-            return Err(AppError::unauthenticated("invalid token"));
-        }
+        // Verified with this tenant's key: a token of another tenant (or signed with another
+        // tenant's key) is invalid here.
+        let (principal, claims) =
+            self.tokens
+                .verify(kind, &tenant.id, token)
+                .map_err(|e| match e {
+                    TokenError::Expired => AppError::new(ErrorCode::TokenExpired, "token expired"),
+                    TokenError::Invalid => AppError::unauthenticated("invalid token"),
+                })?;
         if !self
             .store
             .session_active(&tenant.id, principal.session, self.clock.now_ms())

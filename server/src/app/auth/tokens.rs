@@ -1,7 +1,9 @@
-//! JSON Web Tokens: three kinds, one pinned algorithm, one audience per kind.
+//! JSON Web Tokens: three kinds, one pinned algorithm, one audience per kind, one key per
+//! tenant (`keys.rs`).
 
+use super::keys::{KeyPair, SigningKeys};
 use crate::domain::{DeviceId, SessionId, TenantId, UserId};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::{Duration, OffsetDateTime};
@@ -104,28 +106,31 @@ pub enum TokenError {
     Invalid,
 }
 
-/// Signs and verifies tokens with the server's secret.
+/// Signs and verifies each tenant's tokens with that tenant's key.
 pub struct TokenIssuer {
-    pub(super) encoding: EncodingKey,
-    pub(super) decoding: DecodingKey,
+    keys: SigningKeys,
     /// How long WebSocket tokens live (a connection closes when its token expires).
     ws_lifetime: Duration,
 }
 
 impl fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenIssuer { key: [redacted] }")
+        write!(f, "TokenIssuer {{ keys: {:?} }}", self.keys)
     }
 }
 
 impl TokenIssuer {
-    /// A token service signing with `secret` (at least 32 bytes, checked by the configuration).
-    pub fn new(secret: &[u8]) -> Self {
+    /// A token service signing with `keys`.
+    pub fn new(keys: SigningKeys) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            keys,
             ws_lifetime: TokenKind::WebSocket.lifetime(),
         }
+    }
+
+    /// `tenant`'s key, or the error of a server that holds none for it.
+    pub(super) fn key_of(&self, tenant: &TenantId) -> Result<KeyPair, TokenError> {
+        self.keys.of(tenant).ok_or(TokenError::Invalid)
     }
 
     /// Issues WebSocket tokens that live `lifetime` (at least a second).
@@ -143,7 +148,7 @@ impl TokenIssuer {
         }
     }
 
-    /// Signs a token of `kind` for `principal`.
+    /// Signs a token of `kind` for `principal`, with the key of the principal's tenant.
     pub fn issue(
         &self,
         kind: TokenKind,
@@ -151,6 +156,9 @@ impl TokenIssuer {
         amr: &[&str],
         now: OffsetDateTime,
     ) -> Result<Issued, jsonwebtoken::errors::Error> {
+        let key = self
+            .key_of(&principal.tenant)
+            .map_err(|_| jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
         let expires_at = now + self.lifetime(kind);
         let claims = Claims {
             iss: ISSUER.to_owned(),
@@ -164,7 +172,7 @@ impl TokenIssuer {
             exp: expires_at.unix_timestamp(),
             amr: amr.iter().map(|m| (*m).to_owned()).collect(),
         };
-        let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)?;
+        let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &key.encoding)?;
         Ok(Issued {
             token,
             jti: claims.jti,
@@ -173,14 +181,21 @@ impl TokenIssuer {
         })
     }
 
-    /// Verifies a token of `kind`: signature, algorithm, issuer, audience and expiry.
-    pub fn verify(&self, kind: TokenKind, token: &str) -> Result<(Principal, Claims), TokenError> {
+    /// Verifies a token of `kind` for `tenant`: signature under `tenant`'s key, algorithm,
+    /// issuer, audience, expiry, and a `tid` naming `tenant`.
+    pub fn verify(
+        &self,
+        kind: TokenKind,
+        tenant: &TenantId,
+        token: &str,
+    ) -> Result<(Principal, Claims), TokenError> {
+        let key = self.key_of(tenant)?;
         let mut validation = Validation::new(ALGORITHM);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[kind.audience()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(
             |e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
@@ -193,6 +208,9 @@ impl TokenIssuer {
             session: claims.sid,
             device: DeviceId::parse(&claims.did).map_err(|_| TokenError::Invalid)?,
         };
+        if principal.tenant != *tenant {
+            return Err(TokenError::Invalid);
+        }
         Ok((principal, claims))
     }
 }
@@ -212,36 +230,36 @@ mod tests {
 
     #[test]
     fn each_kind_only_verifies_as_itself() {
-        let issuer = TokenIssuer::new(&[7; 32]);
+        let issuer = TokenIssuer::new(SigningKeys::master(&[7; 32]));
         let p = principal();
         let now = OffsetDateTime::now_utc();
         for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::WebSocket] {
             let token = issuer.issue(kind, &p, &["pwd"], now).unwrap().token;
             for other in [TokenKind::Access, TokenKind::Refresh, TokenKind::WebSocket] {
-                let verified = issuer.verify(other, &token);
+                let verified = issuer.verify(other, &p.tenant, &token);
                 assert_eq!(verified.is_ok(), kind == other, "{kind:?} as {other:?}");
             }
-            assert_eq!(issuer.verify(kind, &token).unwrap().0, p);
+            assert_eq!(issuer.verify(kind, &p.tenant, &token).unwrap().0, p);
         }
     }
 
     #[test]
     fn expired_wrong_key_and_alg_none_are_refused() {
-        let issuer = TokenIssuer::new(&[7; 32]);
+        let issuer = TokenIssuer::new(SigningKeys::master(&[7; 32]));
         let p = principal();
         let old = OffsetDateTime::now_utc() - Duration::hours(2);
         let expired = issuer.issue(TokenKind::Access, &p, &[], old).unwrap().token;
         assert_eq!(
-            issuer.verify(TokenKind::Access, &expired),
+            issuer.verify(TokenKind::Access, &p.tenant, &expired),
             Err(TokenError::Expired)
         );
 
-        let other = TokenIssuer::new(&[8; 32]);
+        let other = TokenIssuer::new(SigningKeys::master(&[8; 32]));
         let foreign = other
             .issue(TokenKind::Access, &p, &[], OffsetDateTime::now_utc())
             .unwrap();
         assert_eq!(
-            issuer.verify(TokenKind::Access, &foreign.token),
+            issuer.verify(TokenKind::Access, &p.tenant, &foreign.token),
             Err(TokenError::Invalid)
         );
 
@@ -253,11 +271,85 @@ mod tests {
             parts[1]
         );
         assert_eq!(
-            issuer.verify(TokenKind::Access, &none),
+            issuer.verify(TokenKind::Access, &p.tenant, &none),
             Err(TokenError::Invalid)
         );
         assert_eq!(
-            issuer.verify(TokenKind::Access, "not.a.jwt"),
+            issuer.verify(TokenKind::Access, &p.tenant, "not.a.jwt"),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn each_tenant_has_its_own_key() {
+        let master = TokenIssuer::new(SigningKeys::master(&[7; 32]));
+        let acme = principal();
+        let globex = Principal {
+            tenant: TenantId::parse("globex").unwrap(),
+            ..principal()
+        };
+        let now = OffsetDateTime::now_utc();
+        let token = master
+            .issue(TokenKind::Access, &acme, &[], now)
+            .unwrap()
+            .token;
+        // Valid for its own tenant only, even on a server holding every key.
+        assert!(
+            master
+                .verify(TokenKind::Access, &acme.tenant, &token)
+                .is_ok()
+        );
+        assert_eq!(
+            master.verify(TokenKind::Access, &globex.tenant, &token),
+            Err(TokenError::Invalid)
+        );
+
+        // A server given acme's derived key alone verifies what the master signed for acme…
+        let key = chemchat_backends::TenantKey::derive(&[7; 32], "acme");
+        let pinned = TokenIssuer::new(SigningKeys::tenant(acme.tenant.clone(), key.clone()));
+        assert_eq!(
+            pinned
+                .verify(TokenKind::Access, &acme.tenant, &token)
+                .unwrap()
+                .0,
+            acme
+        );
+        // …and signs nothing for globex; what it signs claiming globex fails under globex's key.
+        assert!(pinned.issue(TokenKind::Access, &globex, &[], now).is_err());
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            aud: "chemchat:access".to_owned(),
+            sub: globex.user,
+            tid: "globex".to_owned(),
+            sid: globex.session,
+            did: "laptop".to_owned(),
+            jti: "forged".to_owned(),
+            iat: now.unix_timestamp(),
+            exp: now.unix_timestamp() + 600,
+            amr: Vec::new(),
+        };
+        let forged = jsonwebtoken::encode(
+            &Header::new(ALGORITHM),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key.bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            master.verify(TokenKind::Access, &globex.tenant, &forged),
+            Err(TokenError::Invalid)
+        );
+        // Nor does the master secret itself sign anyone's tokens.
+        let raw = jsonwebtoken::encode(
+            &Header::new(ALGORITHM),
+            &Claims {
+                tid: "acme".to_owned(),
+                ..claims
+            },
+            &jsonwebtoken::EncodingKey::from_secret(&[7; 32]),
+        )
+        .unwrap();
+        assert_eq!(
+            master.verify(TokenKind::Access, &acme.tenant, &raw),
             Err(TokenError::Invalid)
         );
     }
@@ -272,7 +364,7 @@ mod tests {
         assert!(
             !format!(
                 "{:?}",
-                TokenIssuer::new(b"super-secret-key-super-secret-key")
+                TokenIssuer::new(SigningKeys::master(b"super-secret-key-super-secret-key"))
             )
             .contains("super")
         );

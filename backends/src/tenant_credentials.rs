@@ -1,0 +1,155 @@
+//! What one tenant's servers are given instead of the platform's credentials: a signing key
+//! derived from the master secret, and the name of a PostgreSQL role of its own. The server
+//! (which signs, verifies and creates the role) and the operator (which hands them out) derive
+//! them here, so both always agree.
+
+use base64::Engine as _;
+use chemchat_crds::contract::{JWT_KEY_LABEL, TENANT_ROLE_PREFIX};
+use hkdf::Hkdf;
+use secrecy::{ExposeSecret, SecretBox};
+use sha2::{Digest, Sha256};
+
+/// Bytes of a tenant's signing key: HS256's natural key size.
+pub const KEY_BYTES: usize = 32;
+
+/// One tenant's JWT signing key. `Debug` never shows it.
+pub struct TenantKey(SecretBox<[u8; KEY_BYTES]>);
+
+impl TenantKey {
+    /// The key of `tenant` under the platform's `master` secret: HKDF-SHA256 with the versioned
+    /// label as salt and the tenant id as info. Knowing one tenant's key tells nothing of
+    /// another's, nor of the master.
+    pub fn derive(master: &[u8], tenant: &str) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(JWT_KEY_LABEL.as_bytes()), master);
+        let mut key = Box::new([0u8; KEY_BYTES]);
+        // 32 bytes is far below HKDF-SHA256's limit of 255 × 32, so expanding cannot fail.
+        if hkdf.expand(tenant.as_bytes(), key.as_mut_slice()).is_err() {
+            unreachable!("HKDF-SHA256 expands to 32 bytes");
+        }
+        Self(SecretBox::new(key))
+    }
+
+    /// The key as configuration text (standard base64): what the operator writes into a
+    /// tenant's Secret as `CHEMCHAT_JWT_TENANT_KEY`.
+    pub fn to_text(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.0.expose_secret())
+    }
+
+    /// Reads [`TenantKey::to_text`]'s form back; `None` unless it is 32 bytes of base64.
+    pub fn from_text(text: &str) -> Option<Self> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()?;
+        let key: [u8; KEY_BYTES] = bytes.try_into().ok()?;
+        Some(Self(SecretBox::new(Box::new(key))))
+    }
+
+    /// The key's bytes, for the one place that signs and verifies with them.
+    pub fn bytes(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+}
+
+impl Clone for TenantKey {
+    fn clone(&self) -> Self {
+        Self(SecretBox::new(Box::new(*self.0.expose_secret())))
+    }
+}
+
+impl std::fmt::Debug for TenantKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TenantKey(<redacted>)")
+    }
+}
+
+/// The PostgreSQL role of `tenant` in `database`: [`TENANT_ROLE_PREFIX`] and 32 hex digits of
+/// SHA-256 over both. A hash, because a tenant id (up to 63 characters) and a prefix do not fit
+/// PostgreSQL's 63-byte names; the database is part of it because roles are shared by every
+/// database of a PostgreSQL server, and two ChemChat installations on one server may both have
+/// a tenant `acme`.
+pub fn database_role(database: &str, tenant: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(database.as_bytes())
+        .chain_update([0u8])
+        .chain_update(tenant.as_bytes())
+        .finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{TENANT_ROLE_PREFIX}{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MASTER: &[u8] = b"the-platform-master-secret-0123456789";
+
+    #[test]
+    fn each_tenant_has_its_own_stable_key() {
+        let acme = TenantKey::derive(MASTER, "acme");
+        assert_eq!(acme.bytes(), TenantKey::derive(MASTER, "acme").bytes());
+        assert_ne!(acme.bytes(), TenantKey::derive(MASTER, "globex").bytes());
+        assert_ne!(
+            acme.bytes(),
+            TenantKey::derive(b"another-master-secret-0123456789", "acme").bytes()
+        );
+        assert_ne!(acme.bytes(), &MASTER[..KEY_BYTES]);
+    }
+
+    #[test]
+    fn the_derivation_is_hkdf_sha256_with_the_versioned_label() {
+        // RFC 5869's construction computed by hand: PRK = HMAC(salt, IKM); T(1) = HMAC(PRK, info ‖ 1).
+        use hkdf::hmac::{Hmac, Mac};
+        let mut extract = Hmac::<Sha256>::new_from_slice(b"chemchat-jwt-v1").expect("any key size");
+        extract.update(MASTER);
+        let prk = extract.finalize().into_bytes();
+        let mut expand = Hmac::<Sha256>::new_from_slice(&prk).expect("any key size");
+        expand.update(b"acme");
+        expand.update(&[1]);
+        let expected = expand.finalize().into_bytes();
+        assert_eq!(TenantKey::derive(MASTER, "acme").bytes(), &expected[..]);
+    }
+
+    #[test]
+    fn the_text_form_round_trips_and_refuses_other_sizes() {
+        let key = TenantKey::derive(MASTER, "acme");
+        let text = key.to_text();
+        assert_eq!(
+            text.len(),
+            44,
+            "32 bytes of padded base64: never read as a number"
+        );
+        assert_eq!(
+            TenantKey::from_text(&text).map(|k| k.bytes().to_vec()),
+            Some(key.bytes().to_vec())
+        );
+        assert!(TenantKey::from_text("c2hvcnQ=").is_none());
+        assert!(TenantKey::from_text("not base64!").is_none());
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let key = TenantKey::derive(MASTER, "acme");
+        assert!(!format!("{key:?}").contains(&key.to_text()));
+    }
+
+    #[test]
+    fn role_names_fit_postgres_and_differ_per_database_and_tenant() {
+        let long = "a".repeat(63);
+        let role = database_role("chemchat", &long);
+        assert!(role.len() <= 63, "{role}");
+        assert!(role.starts_with(TENANT_ROLE_PREFIX));
+        assert!(
+            role.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        );
+        assert_eq!(role, database_role("chemchat", &long));
+        assert_ne!(
+            database_role("chemchat", "acme"),
+            database_role("chemchat", "globex")
+        );
+        assert_ne!(
+            database_role("chemchat", "acme"),
+            database_role("other", "acme")
+        );
+    }
+}
