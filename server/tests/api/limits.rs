@@ -338,7 +338,10 @@ async fn budgets_are_taken_together_in_redis() {
     assert_eq!(spent, 1, "the tenant's budget is the spent one");
     assert!(throttled.retry_after > Duration::from_secs(3_000));
     // The refusal took nothing from the user's budget: one more alone still fits.
-    assert_eq!(limiter.acquire_all(&[user.clone()]).await, Ok(()));
+    assert_eq!(
+        limiter.acquire_all(std::slice::from_ref(&user)).await,
+        Ok(())
+    );
     assert_eq!(limiter.acquire_all(&[user]).await.map_err(|e| e.0), Err(0));
     assert_eq!(limiter.acquire_all(&[]).await, Ok(()));
 }
