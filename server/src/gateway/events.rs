@@ -8,7 +8,7 @@ use crate::app::chat::{EditRequest, MAX_SYNC_LIMIT, SendRequest};
 use crate::app::{AppError, AppResult, ErrorCode};
 use crate::domain::{ClientMessageId, ConversationId, Emoji};
 use crate::ports::BusEnvelope;
-use crate::ports::chat::{Message, MessageView};
+use crate::ports::chat::{Message, MessageView, Pointer};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,8 +31,8 @@ impl Session {
             ClientEvent::Delete(target) => self.delete(target).await,
             ClientEvent::React(reaction, present) => self.react(reaction, present).await,
             ClientEvent::Typing(room, started) => self.typing(room, started),
-            ClientEvent::Read(receipt) => self.read(receipt).await,
-            ClientEvent::Delivered(receipt) => self.delivered(receipt).await,
+            ClientEvent::Read(receipt) => self.receipt(receipt, Pointer::Read).await,
+            ClientEvent::Delivered(receipt) => self.receipt(receipt, Pointer::Delivered).await,
             ClientEvent::Sync(since) => {
                 let cursor = self.sync(since).await?;
                 Ok(json!({ "cursor": cursor }))
@@ -160,32 +160,20 @@ impl Session {
         Ok(json!({}))
     }
 
-    async fn read(&self, receipt: Receipt) -> AppResult<Value> {
-        let pointer = self
+    /// `message.read` and `message.delivered`: the same use case as REST's receipts.
+    async fn receipt(&self, receipt: Receipt, pointer: Pointer) -> AppResult<Value> {
+        let now = self
             .gw
             .app()
-            .mark_read(
+            .move_pointer(
                 &self.tenant,
                 self.user()?,
                 receipt.conversation_id,
+                pointer,
                 receipt.seq,
             )
             .await?;
-        Ok(json!({ "conversationId": receipt.conversation_id, "seq": pointer }))
-    }
-
-    async fn delivered(&self, receipt: Receipt) -> AppResult<Value> {
-        let pointer = self
-            .gw
-            .app()
-            .mark_delivered(
-                &self.tenant,
-                self.user()?,
-                receipt.conversation_id,
-                receipt.seq,
-            )
-            .await?;
-        Ok(json!({ "conversationId": receipt.conversation_id, "seq": pointer }))
+        Ok(json!({ "conversationId": receipt.conversation_id, "seq": now }))
     }
 
     fn require_joined(&self, room: ConversationId) -> AppResult<()> {

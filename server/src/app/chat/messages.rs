@@ -317,33 +317,9 @@ impl App {
         self.change_result(change, "not allowed")
     }
 
-    /// Moves the caller's read pointer forward to `seq` (and the delivered one with it);
-    /// returns where it now is.
-    pub async fn mark_read(
-        &self,
-        tenant: &Tenant,
-        caller: UserId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> AppResult<i64> {
-        self.move_pointer(tenant, caller, conversation, Pointer::Read, seq)
-            .await
-    }
-
-    /// Moves the caller's delivered pointer forward to `seq`: the messages up to it reached a
-    /// device of theirs. Returns where it now is.
-    pub async fn mark_delivered(
-        &self,
-        tenant: &Tenant,
-        caller: UserId,
-        conversation: ConversationId,
-        seq: i64,
-    ) -> AppResult<i64> {
-        self.move_pointer(tenant, caller, conversation, Pointer::Delivered, seq)
-            .await
-    }
-
-    async fn move_pointer(
+    /// Moves the caller's read pointer (and the delivered one with it) or delivered pointer
+    /// forward to `seq`; returns where it now is.
+    pub async fn move_pointer(
         &self,
         tenant: &Tenant,
         caller: UserId,

@@ -231,12 +231,15 @@ impl Watch {
         told
     }
 
-    /// The updates whose window has passed; true when some still wait.
-    fn due(&mut self, now: Instant, frames: &mut Vec<Frame>) -> bool {
+    /// The updates whose window has passed, each with its conversation; true when some still
+    /// wait.
+    fn due(&mut self, now: Instant, frames: &mut Vec<(ConversationId, Frame)>) -> bool {
         let mut waiting = false;
         for (conversation, state) in &mut self.conversations {
             if state.pending {
-                waiting |= state.update(*conversation, now, frames, false);
+                let mut sent = Vec::new();
+                waiting |= state.update(*conversation, now, &mut sent, false);
+                frames.extend(sent.into_iter().map(|frame| (*conversation, frame)));
             }
         }
         waiting
@@ -404,15 +407,8 @@ impl Hub {
             };
             let mut frames = Vec::new();
             let waiting = watch.due(now, &mut frames);
-            for frame in frames {
-                // Each frame names its conversation; a connection that joined it hears the
-                // conversation itself.
-                let conversation = unread_conversation(&frame);
-                for conn in &account.conns {
-                    if conversation.is_none_or(|c| !conn.joined(c)) {
-                        conn.send(frame.clone());
-                    }
-                }
+            for (conversation, frame) in frames {
+                send_unjoined(&account.conns, conversation, std::slice::from_ref(&frame));
             }
             drop(users);
             if waiting {
@@ -437,13 +433,6 @@ fn send_unjoined(
             }
         }
     }
-}
-
-fn unread_conversation(frame: &Frame) -> Option<ConversationId> {
-    let wire: WireFrame = serde_json::from_slice(frame.bytes()).ok()?;
-    wire.data["conversationId"]
-        .as_str()
-        .and_then(ConversationId::parse)
 }
 
 #[cfg(test)]
@@ -489,10 +478,12 @@ mod tests {
         assert!(told.frames.is_empty() && told.pending);
         let (news, frame) = message(7, me);
         watch.apply(conversation, me, &news, &frame, start);
-        let mut frames = Vec::new();
-        assert!(watch.due(start, &mut frames), "still within the window");
-        assert!(frames.is_empty());
-        assert!(!watch.due(start + ACCOUNT_WINDOW, &mut frames));
+        let mut due = Vec::new();
+        assert!(watch.due(start, &mut due), "still within the window");
+        assert!(due.is_empty());
+        assert!(!watch.due(start + ACCOUNT_WINDOW, &mut due));
+        assert_eq!(due[0].0, conversation);
+        let frames: Vec<Frame> = due.into_iter().map(|(_, frame)| frame).collect();
         assert_eq!(count(&frames), Some(4), "own messages do not count");
 
         // Reading to the end clears it at once, and the receipt is passed on.

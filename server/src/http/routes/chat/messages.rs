@@ -8,7 +8,7 @@ use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, Caller};
-use crate::ports::chat::{HistoryPage, MessageView, rfc3339};
+use crate::ports::chat::{HistoryPage, MessageView, Pointer, rfc3339};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -300,16 +300,7 @@ pub async fn read(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReadBody>,
 ) -> ApiResult<Json<ReadBody>> {
-    let seq = state
-        .app
-        .mark_read(
-            &caller.tenant,
-            caller.principal.user,
-            conversation_id(&id)?,
-            body.seq,
-        )
-        .await?;
-    Ok(Json(ReadBody { seq }))
+    receipt(&state, &caller, &id, Pointer::Read, body.seq).await
 }
 
 /// Delivery receipt: moves your delivered pointer forward (never back): the messages up to `seq`
@@ -325,13 +316,24 @@ pub async fn delivered(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReadBody>,
 ) -> ApiResult<Json<ReadBody>> {
+    receipt(&state, &caller, &id, Pointer::Delivered, body.seq).await
+}
+
+async fn receipt(
+    state: &HttpState,
+    caller: &Caller,
+    id: &str,
+    pointer: Pointer,
+    seq: i64,
+) -> ApiResult<Json<ReadBody>> {
     let seq = state
         .app
-        .mark_delivered(
+        .move_pointer(
             &caller.tenant,
             caller.principal.user,
-            conversation_id(&id)?,
-            body.seq,
+            conversation_id(id)?,
+            pointer,
+            seq,
         )
         .await?;
     Ok(Json(ReadBody { seq }))
