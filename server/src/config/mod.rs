@@ -83,6 +83,16 @@ pub struct Settings {
     /// The sender of that mail.
     #[serde(deserialize_with = "text::required")]
     pub mail_from: String,
+    /// Who push services may contact about this server's pushes (VAPID `sub`: `mailto:…` or
+    /// `https://…`); default: `mailto:` the mail sender's address.
+    #[serde(deserialize_with = "text::optional")]
+    pub push_contact: Option<String>,
+    /// Milliseconds after a push in which further messages of the same conversation are held
+    /// and then pushed as one notice with their count.
+    pub push_coalesce_ms: u64,
+    /// Let push subscriptions point at plain `http` and private addresses (development and
+    /// tests only: a subscription's endpoint is a URL a client chose).
+    pub push_allow_private_endpoints: bool,
     /// Where people reach the web client; links in mail start with it.
     #[serde(deserialize_with = "text::required")]
     pub public_url: String,
@@ -218,6 +228,9 @@ impl Default for Settings {
             media_sweep_seconds: 600,
             smtp_url: None,
             mail_from: "ChemChat <no-reply@localhost>".to_owned(),
+            push_contact: None,
+            push_coalesce_ms: 10_000,
+            push_allow_private_endpoints: false,
             public_url: "http://localhost:3000".to_owned(),
             data_dir: PathBuf::from("data"),
             jwt_secret: None,

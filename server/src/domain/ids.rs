@@ -77,3 +77,7 @@ uuid_id!(
     /// An invitation to register in a tenant.
     InviteId
 );
+uuid_id!(
+    /// A browser's Web Push subscription, unique within its tenant.
+    PushSubscriptionId
+);

@@ -10,7 +10,9 @@ mod invite;
 mod limits;
 pub mod media;
 mod message;
+mod notify;
 mod people;
+mod push_endpoint;
 mod tenant;
 mod text;
 mod user;
@@ -22,7 +24,8 @@ pub use conversation::{
 };
 pub use floor::{Floor, FloorRefusal, MAX_SLOW_MODE_SECONDS, Speaker, may_manage, may_mute};
 pub use ids::{
-    AuditId, ConversationId, EventId, InviteId, MediaId, MessageId, ReportId, SessionId, UserId,
+    AuditId, ConversationId, EventId, InviteId, MediaId, MessageId, PushSubscriptionId, ReportId,
+    SessionId, UserId,
 };
 pub use invite::{
     DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MAX_INVITE_USES, RegistrationMode,
@@ -30,10 +33,14 @@ pub use invite::{
 };
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
+pub use notify::{
+    NotifyLevel, NotifyPreferences, QuietHours, Recipient, Silence, mentions, push_verdict,
+};
 pub use people::{
     AccountStatus, ClientInfo, DELETED_USER_NAME, DeletedMessages, NamePrefix, Reason, StatusText,
     TenantRole, name_key,
 };
+pub use push_endpoint::{PushTarget, endpoint_reachable, is_public_address};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;
 pub use user::{DeviceId, DisplayName, Email, LoginName, Password, Username};

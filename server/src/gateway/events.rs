@@ -25,7 +25,7 @@ impl Session {
             ClientEvent::Authenticate(_) => Ok(json!({})),
             ClientEvent::Ping => self.ping().await,
             ClientEvent::Join(room) => self.join(room).await,
-            ClientEvent::Leave(room) => Ok(self.leave(room)),
+            ClientEvent::Leave(room) => Ok(self.leave(room).await),
             ClientEvent::Send(send) => self.send_message(send).await,
             ClientEvent::Edit(edit) => self.edit(edit).await,
             ClientEvent::Delete(target) => self.delete(target).await,
@@ -59,6 +59,7 @@ impl Session {
             .conversation(&self.tenant, user, conversation_id)
             .await?;
         self.gw.hub().join(&self.conn, conversation_id);
+        self.look(&[conversation_id]).await;
         let members: Vec<_> = conversation.members.iter().map(|m| m.user_id).collect();
         let statuses = self
             .gw
@@ -85,9 +86,10 @@ impl Session {
         )
     }
 
-    fn leave(&mut self, Room { conversation_id }: Room) -> Value {
+    async fn leave(&mut self, Room { conversation_id }: Room) -> Value {
         self.stop_typing(conversation_id);
         let was = self.gw.hub().leave(&self.conn, conversation_id);
+        self.look_away(&[conversation_id]).await;
         json!({ "conversationId": conversation_id, "joined": was })
     }
 

@@ -355,6 +355,44 @@ impl Session {
             Ok(_) => {}
             Err(error) => tracing::debug!(error = %error, "presence not recorded"),
         }
+        self.look(&self.conn.rooms()).await;
+    }
+
+    /// Records that this connection looks at `rooms` (it joined them), for the heartbeat's
+    /// timeout: the notifier pushes no one who is looking.
+    pub(super) async fn look(&self, rooms: &[ConversationId]) {
+        let Ok(user) = self.user() else { return };
+        let ttl = self.gw.settings().heartbeat_timeout;
+        let recorded = self
+            .gw
+            .app()
+            .attention()
+            .look(
+                &self.tenant.id,
+                user,
+                &self.conn_key(),
+                rooms,
+                ttl,
+                now_ms(),
+            )
+            .await;
+        if let Err(error) = recorded {
+            tracing::debug!(%error, "attention not recorded");
+        }
+    }
+
+    /// Records that this connection no longer looks at `rooms`.
+    pub(super) async fn look_away(&self, rooms: &[ConversationId]) {
+        let Ok(user) = self.user() else { return };
+        let forgotten = self
+            .gw
+            .app()
+            .attention()
+            .look_away(&self.tenant.id, user, &self.conn_key(), rooms)
+            .await;
+        if let Err(error) = forgotten {
+            tracing::debug!(%error, "attention not forgotten; it expires");
+        }
     }
 
     /// Tells the conversations this connection joined about the user's presence.
@@ -380,6 +418,7 @@ impl Session {
         };
         if let Some(auth) = &self.auth {
             let user = auth.principal.user;
+            self.look_away(&self.conn.rooms()).await;
             if let Err(error) = self
                 .gw
                 .ledger()

@@ -4,7 +4,9 @@
 
 use super::HttpState;
 use super::routes::media::{download as media_get, upload as media_put};
-use super::routes::{account, admin, auth, chat, invites, people, recovery, reports, search};
+use super::routes::{
+    account, admin, auth, chat, invites, notify, people, recovery, reports, search,
+};
 use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -71,6 +73,8 @@ impl Modify for BearerAuth {
         admin::audit,
         admin::usage, admin::settings, admin::update_settings, reports::file, reports::queue, reports::resolve,
         invites::create, invites::list, invites::revoke,
+        notify::vapid_public_key, notify::subscribe, notify::subscriptions, notify::unsubscribe,
+        notify::preferences, notify::set_preferences, notify::set_conversation_notifications,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -84,6 +88,7 @@ impl Modify for BearerAuth {
         (name = "people", description = "The directory, profiles and presence"),
         (name = "admin", description = "Accounts and the audit trail, for moderators and administrators"),
         (name = "moderation", description = "Reports of messages and the moderation queue"),
+        (name = "notifications", description = "Web Push subscriptions and notification preferences"),
     )
 )]
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! The ports: traits the use cases depend on, implemented by the adapters.
 
+mod attention;
 mod blobs;
 mod bus;
 pub mod chat;
@@ -12,12 +13,14 @@ mod limits;
 mod mail;
 mod media;
 mod moderation;
+mod notify;
 mod people;
 mod presence;
 mod revocations;
 mod search;
 mod store;
 
+pub use attention::Attention;
 pub use blobs::{
     BlobBody, BlobError, BlobRead, BlobStore, ByteRange, DownloadAs, Presigned, read_head,
 };
@@ -34,6 +37,10 @@ pub use media::{
     Completion, MediaItem, MediaStore, MediaWrite, NewMedia, Processed, Rendition, StorageQuota,
 };
 pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
+pub use notify::{
+    ConversationNotifications, NotificationStore, PushAudience, PushListener, PushMessage,
+    PushOutcome, PushSender, PushSubscription, VapidKey,
+};
 pub use people::{
     AccountChange, AccountErasure, AccountRules, AccountRulesChange, AuditQuery, ErasureProgress,
     Invite, NewAccountToken, NewInvite, PeopleStore, ProfileChange, ProfileUpdate, PublicUser,

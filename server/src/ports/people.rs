@@ -143,13 +143,26 @@ pub struct ErasureProgress {
     pub done: bool,
 }
 
-/// Settings of a tenant about accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Settings of a tenant about accounts and what reaches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountRules {
     /// What becomes of a deleted user's messages.
     pub deleted_messages: DeletedMessages,
     /// Who may register.
     pub registration: RegistrationMode,
+    /// Whether push notifications show the sender and the text (else only "New message" and
+    /// the conversation: privacy mode).
+    pub push_previews: bool,
+}
+
+impl Default for AccountRules {
+    fn default() -> Self {
+        Self {
+            deleted_messages: DeletedMessages::default(),
+            registration: RegistrationMode::default(),
+            push_previews: true,
+        }
+    }
 }
 
 /// A change of the rules about accounts: the rules given are replaced, the others stay.
@@ -159,6 +172,8 @@ pub struct AccountRulesChange {
     pub deleted_messages: Option<DeletedMessages>,
     /// Who may register.
     pub registration: Option<RegistrationMode>,
+    /// Whether push notifications show the sender and the text.
+    pub push_previews: Option<bool>,
 }
 
 /// A change of a tenant's settings: the parts given are replaced, the others stay.

@@ -182,6 +182,7 @@ pub trait Store:
     + super::MediaStore
     + super::PeopleStore
     + super::ModerationStore
+    + super::NotificationStore
     + Send
     + Sync
     + Debug

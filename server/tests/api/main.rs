@@ -22,6 +22,7 @@ mod messaging_api;
 mod messaging_inputs;
 mod messaging_rls;
 mod messaging_store;
+mod notifications_api;
 mod people_api;
 mod receipts_api;
 mod recovery_api;

@@ -10,12 +10,15 @@ use crate::support::store::{
 use crate::support::{Engine, TestDb, t};
 use chemchat_server::adapters::sql::{PurgeError, SqlStore, TENANT_TABLES, purge_tenant};
 use chemchat_server::domain::media::{FileName, MediaStatus};
-use chemchat_server::domain::{AuditId, DeviceId, MediaId, SessionId, UserId};
+use chemchat_server::domain::{
+    AuditId, DeviceId, MediaId, NotifyPreferences, PushSubscriptionId, SessionId, UserId,
+};
 use chemchat_server::ports::chat::{
     DailyQuota, MessageEditRequest, NewMessage, ReactionChange, SendOutcome,
 };
 use chemchat_server::ports::{
-    AuditEntry, ChatStore, MediaStore, NewMedia, NewSession, StorageQuota, Store,
+    AuditEntry, ChatStore, MediaStore, NewMedia, NewSession, NotificationStore, PushSubscription,
+    StorageQuota, Store,
 };
 
 /// Writes a row of `tenant` into every table: users, a device and session with their audit
@@ -138,6 +141,25 @@ async fn seed(store: &SqlStore, tenant: &str) {
         ..changed
     };
     chemchat_server::ports::PeopleStore::create_invite(store, &t(tenant), &invite, &made)
+        .await
+        .unwrap();
+    // A browser's push subscription and notification preferences.
+    let subscription = PushSubscription {
+        id: PushSubscriptionId::generate(),
+        user: bob,
+        device_id: Some("phone".to_owned()),
+        endpoint: format!("https://push.example.com/{tenant}"),
+        p256dh: "key".to_owned(),
+        auth: "secret".to_owned(),
+        created_at_ms: 3_800,
+    };
+    store
+        .save_push_subscription(&t(tenant), &subscription, 10)
+        .await
+        .unwrap()
+        .expect("kept");
+    store
+        .set_notification_preferences(&t(tenant), bob, &NotifyPreferences::default(), 3_800)
         .await
         .unwrap();
     store

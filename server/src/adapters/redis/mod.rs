@@ -6,11 +6,13 @@
 //! delivery and the store keep working; cross-instance typing and presence degrade.
 
 mod account_wire;
+mod attention;
 mod bus;
 mod connections;
 mod limiter;
 mod presence;
 
+pub use attention::RedisAttention;
 pub use bus::RedisBus;
 pub use connections::RedisLedger;
 pub use limiter::RedisLimiter;

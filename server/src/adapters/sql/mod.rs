@@ -10,6 +10,7 @@ mod chat;
 mod connect;
 mod engine;
 mod media;
+mod notify;
 mod people;
 mod purge;
 mod row_security;

@@ -4,11 +4,17 @@
 //! compromised tenant pod cannot mint another tenant's tokens.
 
 use crate::domain::TenantId;
+use crate::ports::VapidKey;
 use base64::Engine as _;
 use chemchat_backends::TenantKey;
+use hkdf::Hkdf;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use secrecy::{ExposeSecret, SecretBox};
 use serde::Deserialize;
+use sha2::Sha256;
+
+/// The HKDF salt of a tenant's VAPID key; a new version is a new key for every tenant.
+const VAPID_LABEL: &str = "chemchat-vapid-v1";
 
 /// The keys a server holds.
 pub enum SigningKeys {
@@ -54,19 +60,37 @@ impl SigningKeys {
 
     /// The key of `tenant`; `None` when this server holds no key for it.
     pub(super) fn of(&self, tenant: &TenantId) -> Option<KeyPair> {
-        let derived;
-        let bytes = match self {
-            SigningKeys::Master(master) => {
-                derived = TenantKey::derive(master.expose_secret(), tenant.as_str());
-                derived.bytes()
-            }
-            SigningKeys::Tenant { tenant: own, key } if own == tenant => key.bytes(),
-            SigningKeys::Tenant { .. } => return None,
-        };
-        Some(KeyPair {
+        self.with_tenant_key(tenant, |bytes| KeyPair {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
         })
+    }
+
+    /// The tenant's VAPID key pair for Web Push, derived from its signing key (HKDF-SHA256,
+    /// its own label), so every replica that can sign for the tenant pushes as the same
+    /// application server with no further secret to distribute, and no tenant shares another's.
+    pub fn vapid(&self, tenant: &TenantId) -> Option<VapidKey> {
+        self.with_tenant_key(tenant, |bytes| {
+            let hkdf = Hkdf::<Sha256>::new(Some(VAPID_LABEL.as_bytes()), bytes);
+            // One 32-byte string in about 2^32 is not a P-256 scalar; the next counter is.
+            (0u8..=u8::MAX).find_map(|counter| {
+                let mut scalar = [0u8; 32];
+                hkdf.expand(&[counter], &mut scalar).ok()?;
+                VapidKey::from_bytes(&scalar)
+            })
+        })
+        .flatten()
+    }
+
+    fn with_tenant_key<T>(&self, tenant: &TenantId, use_key: impl FnOnce(&[u8]) -> T) -> Option<T> {
+        match self {
+            SigningKeys::Master(master) => {
+                let derived = TenantKey::derive(master.expose_secret(), tenant.as_str());
+                Some(use_key(derived.bytes()))
+            }
+            SigningKeys::Tenant { tenant: own, key } if own == tenant => Some(use_key(key.bytes())),
+            SigningKeys::Tenant { .. } => None,
+        }
     }
 }
 

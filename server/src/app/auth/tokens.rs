@@ -133,6 +133,11 @@ impl TokenIssuer {
         self.keys.of(tenant).ok_or(TokenError::Invalid)
     }
 
+    /// `tenant`'s VAPID key for Web Push; `None` when this server holds no key for it.
+    pub fn vapid(&self, tenant: &TenantId) -> Option<crate::ports::VapidKey> {
+        self.keys.vapid(tenant)
+    }
+
     /// Issues WebSocket tokens that live `lifetime` (at least a second).
     pub fn with_ws_lifetime(mut self, lifetime: std::time::Duration) -> Self {
         self.ws_lifetime = Duration::try_from(lifetime)

@@ -119,6 +119,9 @@ impl App {
             if let Some(registration) = rules.registration {
                 detail["registration"] = json!(registration.as_str());
             }
+            if let Some(previews) = rules.push_previews {
+                detail["pushPreviews"] = json!(previews);
+            }
         }
         let audit = self.audit_action(
             "settings.changed",

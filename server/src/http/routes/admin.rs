@@ -504,6 +504,15 @@ pub struct AccountsChange {
     pub registration: Option<String>,
 }
 
+/// What notifications may show.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationsBody {
+    /// Whether push notifications show the sender and the start of the text (`true`, the
+    /// default), or only the conversation and "New message" (privacy mode).
+    pub previews: bool,
+}
+
 /// The tenant's settings.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -512,6 +521,8 @@ pub struct SettingsBody {
     pub content_policy: ContentPolicyBody,
     /// Rules about accounts.
     pub accounts: AccountsBody,
+    /// What notifications may show.
+    pub notifications: NotificationsBody,
 }
 
 /// A change of the tenant's settings: the parts sent are replaced, the others stay.
@@ -522,6 +533,8 @@ pub struct SettingsChange {
     pub content_policy: Option<ContentPolicyBody>,
     /// New rules about accounts.
     pub accounts: Option<AccountsChange>,
+    /// What notifications may show.
+    pub notifications: Option<NotificationsBody>,
 }
 
 fn settings_view(rules: PolicyRules, accounts: AccountRules) -> SettingsBody {
@@ -534,6 +547,9 @@ fn settings_view(rules: PolicyRules, accounts: AccountRules) -> SettingsBody {
         accounts: AccountsBody {
             deleted_user_messages: accounts.deleted_messages.as_str().to_owned(),
             registration: accounts.registration.as_str().to_owned(),
+        },
+        notifications: NotificationsBody {
+            previews: accounts.push_previews,
         },
     }
 }
@@ -573,6 +589,7 @@ fn account_rules(change: AccountsChange) -> Result<AccountRulesChange, ApiError>
     Ok(AccountRulesChange {
         deleted_messages,
         registration,
+        push_previews: None,
     })
 }
 
@@ -603,14 +620,19 @@ pub async fn update_settings(
     Client(client): Client,
     ApiJson(body): ApiJson<SettingsChange>,
 ) -> ApiResult<Json<SettingsBody>> {
-    if body.content_policy.is_none() && body.accounts.is_none() {
+    if body.content_policy.is_none() && body.accounts.is_none() && body.notifications.is_none() {
         return Err(invalid(
             ErrorCode::ValidationFailed,
             "contentPolicy",
-            "send contentPolicy, accounts or both",
+            "send contentPolicy, accounts, notifications or several",
         ));
     }
-    let accounts = body.accounts.map(account_rules).transpose()?;
+    let mut accounts = body.accounts.map(account_rules).transpose()?;
+    if let Some(notifications) = body.notifications {
+        accounts
+            .get_or_insert_with(AccountRulesChange::default)
+            .push_previews = Some(notifications.previews);
+    }
     let rules = body
         .content_policy
         .map(|policy| {

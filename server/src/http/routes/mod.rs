@@ -7,6 +7,7 @@ pub mod chat;
 pub mod health;
 pub mod invites;
 pub mod media;
+pub mod notify;
 pub mod people;
 pub(crate) mod recovery;
 pub mod reports;
@@ -25,4 +26,5 @@ pub fn api() -> Router<HttpState> {
         .merge(admin::routes())
         .merge(reports::routes())
         .merge(invites::routes())
+        .merge(notify::routes())
 }

@@ -22,7 +22,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// A message as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
     /// Message id (UUID v7).

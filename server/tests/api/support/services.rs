@@ -47,6 +47,14 @@ pub fn s3_credentials() -> (String, String) {
     )
 }
 
+/// The push service (web-push-testing, which checks VAPID and decrypts aes128gcm).
+pub fn push_url() -> String {
+    service_env(
+        "CHEMCHAT_TEST_PUSH_URL",
+        "the push service (web-push-testing)",
+    )
+}
+
 fn service_env(name: &str, service: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(

@@ -116,6 +116,17 @@ async fn erase_profile(
     .execute(&mut **tx)
     .await
     .map_err(db)?;
+    // Nothing reaches a deleted account's browsers any more, and its preferences go with it.
+    for table in ["push_subscriptions", "notification_preferences"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"
+        )))
+        .bind(tenant.as_str())
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
     Ok(())
 }
 

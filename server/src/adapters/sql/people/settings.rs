@@ -44,15 +44,16 @@ pub(super) async fn account_rules(
     tenant: &TenantId,
 ) -> StoreResult<AccountRules> {
     let mut tx = store.read(tenant).await?;
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT deleted_user_messages, registration FROM tenant_settings WHERE tenant_id = $1",
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT deleted_user_messages, registration, push_previews FROM tenant_settings \
+         WHERE tenant_id = $1",
     )
     .bind(tenant.as_str())
     .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
     tx.commit().await.map_err(db)?;
-    let Some((deleted, registration)) = row else {
+    let Some((deleted, registration, push_previews)) = row else {
         return Ok(AccountRules::default());
     };
     Ok(AccountRules {
@@ -60,6 +61,7 @@ pub(super) async fn account_rules(
             .ok_or_else(|| StoreError::Corrupt(format!("deleted user messages '{deleted}'")))?,
         registration: RegistrationMode::parse(&registration)
             .ok_or_else(|| StoreError::Corrupt(format!("registration '{registration}'")))?,
+        push_previews: push_previews != 0,
     })
 }
 
@@ -92,10 +94,12 @@ pub(super) async fn change(
         let defaults = AccountRules::default();
         sqlx::query(
             "INSERT INTO tenant_settings (tenant_id, deleted_user_messages, registration, \
-             updated_at) VALUES ($1, COALESCE($2, $4), COALESCE($3, $5), $6) \
+             push_previews, updated_at) \
+             VALUES ($1, COALESCE($2, $4), COALESCE($3, $5), COALESCE($7, $8), $6) \
              ON CONFLICT (tenant_id) DO UPDATE SET \
              deleted_user_messages = COALESCE($2, tenant_settings.deleted_user_messages), \
              registration = COALESCE($3, tenant_settings.registration), \
+             push_previews = COALESCE($7, tenant_settings.push_previews), \
              updated_at = excluded.updated_at",
         )
         .bind(tenant.as_str())
@@ -104,6 +108,8 @@ pub(super) async fn change(
         .bind(defaults.deleted_messages.as_str())
         .bind(defaults.registration.as_str())
         .bind(entry.at_ms)
+        .bind(rules.push_previews.map(i64::from))
+        .bind(i64::from(defaults.push_previews))
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -88,7 +88,7 @@ fn invalid_path(name: &'static str) -> ApiError {
     })
 }
 
-fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
+pub(crate) fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
     ConversationId::parse(raw).ok_or_else(|| invalid_path("conversationId"))
 }
 

@@ -1,0 +1,78 @@
+//! The notifications part of the SQL store: push subscriptions, preferences, and who of a
+//! conversation can be pushed.
+
+mod audience;
+mod preferences;
+mod subscriptions;
+
+use super::SqlStore;
+use crate::domain::{ConversationId, NotifyPreferences, PushSubscriptionId, TenantId, UserId};
+use crate::ports::{
+    ConversationNotifications, NotificationStore, PushAudience, PushSubscription, StoreResult,
+};
+use async_trait::async_trait;
+
+#[async_trait]
+impl NotificationStore for SqlStore {
+    async fn save_push_subscription(
+        &self,
+        tenant: &TenantId,
+        subscription: &PushSubscription,
+        max_per_user: u32,
+    ) -> StoreResult<Option<PushSubscription>> {
+        subscriptions::save(self, tenant, subscription, max_per_user).await
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        tenant: &TenantId,
+        user: Option<UserId>,
+        id: PushSubscriptionId,
+    ) -> StoreResult<bool> {
+        subscriptions::delete(self, tenant, user, id).await
+    }
+
+    async fn push_subscriptions(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+    ) -> StoreResult<Vec<PushSubscription>> {
+        subscriptions::of_user(self, tenant, user).await
+    }
+
+    async fn notification_preferences(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+    ) -> StoreResult<NotifyPreferences> {
+        preferences::load(self, tenant, user).await
+    }
+
+    async fn set_notification_preferences(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        preferences: &NotifyPreferences,
+        at_ms: i64,
+    ) -> StoreResult<()> {
+        preferences::save(self, tenant, user, preferences, at_ms).await
+    }
+
+    async fn set_conversation_notifications(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        user: UserId,
+        setting: ConversationNotifications,
+    ) -> StoreResult<bool> {
+        preferences::save_for_conversation(self, tenant, conversation, user, setting).await
+    }
+
+    async fn push_audience(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<PushAudience>> {
+        audience::load(self, tenant, conversation).await
+    }
+}

@@ -1,0 +1,351 @@
+//! The notifier: a consumer of the event log (purpose `notifier`, its own consumer group on
+//! Kafka) that pushes each new message to the members who are not looking at its conversation,
+//! decided per member by `domain::push_verdict`.
+//!
+//! Bursts coalesce per member and conversation: the first message of a window is pushed at
+//! once, the ones after it within the window are held and pushed as one notice with their count
+//! when the window ends (unless the member opened the conversation meanwhile). Every push to a
+//! conversation carries the same `Topic`, so a push service holding an undelivered notice for an
+//! offline browser replaces it instead of queueing another.
+//!
+//! The consumer commits after each batch's pushes were answered; held notices and retries live
+//! in memory, so a crash loses at most one window of coalesced notices — never a first push.
+
+use super::coalesce::{Coalescer, Due, Hold};
+use super::notice::{Notice, NoticeParts};
+use super::{METRIC_DECISIONS, METRIC_DELAY, METRIC_SENT, NotifySettings};
+use crate::app::auth::TokenIssuer;
+use crate::app::backoff::Backoff;
+use crate::domain::{ConversationKind, Recipient, TenantId, UserId, mentions, push_verdict};
+use crate::ports::chat::{EventPayload, MessageView, StoredEvent};
+use crate::ports::{
+    Clock, EventConsumer, EventLog, PushMessage, PushOutcome, PushSubscription, Store,
+};
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The notifier's purpose, naming its consumer group.
+pub const PURPOSE: &str = "notifier";
+/// Events read per batch at most.
+const BATCH: usize = 200;
+/// Pushes in flight at once.
+const IN_FLIGHT: usize = 32;
+/// How long a push service keeps a notice for an offline browser.
+const PUSH_TTL: Duration = Duration::from_secs(24 * 3600);
+/// First wait after the log failed; doubles up to 30 s.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// One push to make: a notice for one member's browsers.
+#[derive(Debug, Clone)]
+pub(super) struct Delivery {
+    pub(super) tenant: TenantId,
+    pub(super) user: UserId,
+    pub(super) subscriptions: Vec<PushSubscription>,
+    pub(super) notice: Notice,
+    pub(super) urgent: bool,
+    /// When the message it announces was committed, Unix milliseconds.
+    pub(super) committed_at_ms: i64,
+}
+
+/// Pushes new messages to members who are not looking.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    store: Arc<dyn Store>,
+    log: Arc<dyn EventLog>,
+    clock: Arc<dyn Clock>,
+    tokens: Arc<TokenIssuer>,
+    settings: NotifySettings,
+    coalescer: Arc<Mutex<Coalescer>>,
+}
+
+impl Notifier {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        log: Arc<dyn EventLog>,
+        clock: Arc<dyn Clock>,
+        tokens: Arc<TokenIssuer>,
+        settings: NotifySettings,
+    ) -> Self {
+        let coalescer = Coalescer::new(settings.window);
+        Self {
+            store,
+            log,
+            clock,
+            tokens,
+            settings,
+            coalescer: Arc::new(Mutex::new(coalescer)),
+        }
+    }
+
+    /// Subscribes now — so an in-process log delivers everything the relay ships from here on —
+    /// and returns the task that notifies until it is dropped: the consumer, and beside it the
+    /// loop that sends held notices and retries when they are due.
+    pub async fn start(self) -> impl Future<Output = ()> + Send + 'static {
+        let first = self.log.consumer(PURPOSE).await.ok();
+        async move {
+            let flusher = self.clone();
+            tokio::join!(self.consume_forever(first), flusher.flush_forever());
+        }
+    }
+
+    async fn consume_forever(&self, mut first: Option<Box<dyn EventConsumer>>) {
+        let mut backoff = Backoff::new(FIRST_BACKOFF, Duration::from_secs(30));
+        loop {
+            let consumer = match first.take() {
+                Some(consumer) => Ok(consumer),
+                None => self.log.consumer(PURPOSE).await,
+            };
+            let error = match consumer {
+                Ok(mut consumer) => loop {
+                    let batch = match consumer.next_batch(BATCH).await {
+                        Ok(batch) => batch,
+                        Err(error) => break error,
+                    };
+                    backoff.succeeded();
+                    self.notify_batch(&batch).await;
+                    if let Err(error) = consumer.commit().await {
+                        break error;
+                    }
+                },
+                Err(error) => error,
+            };
+            let wait = backoff.failed();
+            tracing::warn!(%error, retry_in = ?wait, "notifier: event log failed");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn flush_forever(&self) {
+        let every =
+            (self.settings.window / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let due = self.lock().due(self.clock.now_ms());
+            let mut deliveries = Vec::with_capacity(due.len());
+            for item in due {
+                match item {
+                    Due::Held(delivery) => {
+                        // They may have opened the conversation while the notice was held.
+                        if !self.is_looking(&delivery).await {
+                            deliveries.push((delivery, 1));
+                        }
+                    }
+                    Due::Retry(delivery, attempt) => deliveries.push((delivery, attempt)),
+                }
+            }
+            self.send_all(deliveries).await;
+        }
+    }
+
+    async fn notify_batch(&self, batch: &[Arc<StoredEvent>]) {
+        let mut deliveries = Vec::new();
+        for event in batch {
+            let EventPayload::MessageCreated(message) = &event.payload else {
+                continue;
+            };
+            if message.deleted || !self.lock().first_sight(event.id) {
+                continue;
+            }
+            match self.deliveries_for(event, message).await {
+                Ok(found) => deliveries.extend(found),
+                Err(error) => {
+                    tracing::warn!(%error, event = %event.id, "notifier: message skipped")
+                }
+            }
+        }
+        self.send_all(deliveries.into_iter().map(|d| (d, 1)).collect())
+            .await;
+    }
+
+    /// Decides, for each member who could be pushed, whether they are; returns the pushes to
+    /// make now (the others are held by the coalescer or silenced).
+    async fn deliveries_for(
+        &self,
+        event: &StoredEvent,
+        message: &MessageView,
+    ) -> anyhow::Result<Vec<Delivery>> {
+        let tenant = &event.tenant;
+        let Some(audience) = self
+            .store
+            .push_audience(tenant, event.conversation_id)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        if audience.listeners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sender = crate::domain::UserId::parse(&message.sender_id);
+        let now = self.clock.now_ms();
+        let looking = match self
+            .settings
+            .attention
+            .looking(tenant, event.conversation_id, now)
+            .await
+        {
+            Ok(looking) => looking,
+            Err(error) => {
+                // Pushing someone who is looking beats losing a notice nobody sees.
+                tracing::debug!(%error, "notifier: attention unknown; assuming nobody looks");
+                Default::default()
+            }
+        };
+        let sender_name = match sender {
+            Some(id) => self
+                .store
+                .users_by_ids(tenant, &[id])
+                .await?
+                .into_iter()
+                .next()
+                .map(|u| u.display_name),
+            None => None,
+        }
+        .unwrap_or_else(|| "Someone".to_owned());
+        let previews = self.store.account_rules(tenant).await?.push_previews;
+        let notice = Notice::of(
+            message,
+            event.conversation_id,
+            NoticeParts {
+                kind: audience.kind,
+                conversation_name: audience.name.as_deref(),
+                sender_name: &sender_name,
+                previews,
+            },
+        );
+        let text = message.content.as_deref().unwrap_or_default();
+        let direct = audience.kind == ConversationKind::Dm;
+        let mut now_deliveries = Vec::new();
+        for listener in audience.listeners {
+            let prefs = &listener.preferences;
+            let mentioned = !direct && mentions(text, &listener.username);
+            let recipient = Recipient {
+                is_sender: Some(listener.user) == sender,
+                level: listener.conversation.level.unwrap_or(prefs.level),
+                snoozed: listener
+                    .conversation
+                    .snoozed_until_ms
+                    .is_some_and(|until| until > now),
+                quiet: prefs.quiet_hours.as_ref().is_some_and(|q| q.contains(now)),
+                looking: looking.contains(&listener.user),
+                direct,
+                mentioned,
+            };
+            let verdict = push_verdict(&recipient);
+            metrics::counter!(METRIC_DECISIONS, "verdict" => verdict.err().map_or("push", |s| s.as_str()))
+                .increment(1);
+            if verdict.is_err() {
+                continue;
+            }
+            let delivery = Delivery {
+                tenant: tenant.clone(),
+                user: listener.user,
+                subscriptions: listener.subscriptions,
+                notice: notice.clone(),
+                urgent: direct || mentioned,
+                committed_at_ms: event.created_at_ms,
+            };
+            if let Hold::SendNow(delivery) = self.lock().offer(delivery, now) {
+                now_deliveries.push(delivery);
+            }
+        }
+        Ok(now_deliveries)
+    }
+
+    async fn is_looking(&self, delivery: &Delivery) -> bool {
+        self.settings
+            .attention
+            .looking(
+                &delivery.tenant,
+                delivery.notice.conversation_id,
+                self.clock.now_ms(),
+            )
+            .await
+            .is_ok_and(|looking| looking.contains(&delivery.user))
+    }
+
+    /// Sends every delivery to every browser of its member, a bounded number at once.
+    async fn send_all(&self, deliveries: Vec<(Delivery, u32)>) {
+        let sends = deliveries.into_iter().flat_map(|(delivery, attempt)| {
+            let delivery = Arc::new(delivery);
+            delivery
+                .subscriptions
+                .clone()
+                .into_iter()
+                .map(move |subscription| (Arc::clone(&delivery), subscription, attempt))
+        });
+        futures::stream::iter(sends)
+            .for_each_concurrent(IN_FLIGHT, |(delivery, subscription, attempt)| async move {
+                self.send_one(&delivery, subscription, attempt).await;
+            })
+            .await;
+    }
+
+    async fn send_one(&self, delivery: &Delivery, subscription: PushSubscription, attempt: u32) {
+        let Some(vapid) = self.tokens.vapid(&delivery.tenant) else {
+            return;
+        };
+        let message = PushMessage {
+            payload: serde_json::to_vec(&delivery.notice).unwrap_or_default(),
+            ttl: PUSH_TTL,
+            urgency: if delivery.urgent { "high" } else { "normal" },
+            topic: Some(topic(delivery.notice.conversation_id)),
+        };
+        let outcome = self
+            .settings
+            .sender
+            .send(&vapid, &subscription, &message)
+            .await;
+        let label = match &outcome {
+            PushOutcome::Accepted => "accepted",
+            PushOutcome::Gone => "gone",
+            PushOutcome::Retry(_) => "retry",
+            PushOutcome::Refused(_) => "refused",
+        };
+        metrics::counter!(METRIC_SENT, "result" => label).increment(1);
+        match outcome {
+            PushOutcome::Accepted => {
+                let delay = (self.clock.now_ms() - delivery.committed_at_ms).max(0);
+                metrics::histogram!(METRIC_DELAY).record(delay as f64 / 1000.0);
+            }
+            PushOutcome::Gone => {
+                let forgotten = self
+                    .store
+                    .delete_push_subscription(&delivery.tenant, None, subscription.id)
+                    .await;
+                if let Err(error) = forgotten {
+                    tracing::warn!(%error, "notifier: a gone subscription was not deleted");
+                }
+                metrics::counter!(super::METRIC_SUBSCRIPTIONS, "change" => "gone").increment(1);
+            }
+            PushOutcome::Retry(after) => {
+                let retry = Delivery {
+                    subscriptions: vec![subscription],
+                    ..delivery.clone()
+                };
+                self.lock()
+                    .retry(retry, attempt, after, self.clock.now_ms());
+            }
+            PushOutcome::Refused(status) => {
+                tracing::info!(status, subscription = %subscription.id, "push refused");
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Coalescer> {
+        // A poisoned lock only means another task panicked mid-update of plain data.
+        self.coalescer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The RFC 8030 `Topic` of a conversation's notices: its id in 32 hex characters (the most a
+/// topic may hold, all from the URL-safe alphabet).
+fn topic(conversation: crate::domain::ConversationId) -> String {
+    conversation
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

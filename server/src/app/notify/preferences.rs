@@ -1,0 +1,81 @@
+//! A user's notification preferences, and their level and snooze per conversation.
+
+use crate::app::auth::Principal;
+use crate::app::{App, AppError, AppResult, ErrorCode};
+use crate::domain::{Action, ConversationId, NotifyPreferences, Subject, Tenant, ValidationError};
+use crate::ports::ConversationNotifications;
+
+/// Longest snooze: a year ahead.
+const MAX_SNOOZE_MS: i64 = 366 * 86_400_000;
+
+impl App {
+    /// The caller's preferences (the defaults until they set some).
+    pub async fn notification_preferences(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+    ) -> AppResult<NotifyPreferences> {
+        Ok(self
+            .store
+            .notification_preferences(&tenant.id, principal.user)
+            .await?)
+    }
+
+    /// Replaces the caller's preferences.
+    pub async fn set_notification_preferences(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        preferences: NotifyPreferences,
+    ) -> AppResult<NotifyPreferences> {
+        self.acting_user(principal).await?;
+        self.charge(
+            tenant.tier,
+            Action::ProfileChange,
+            &[Subject::User(&tenant.id, principal.user)],
+        )
+        .await?;
+        self.store
+            .set_notification_preferences(
+                &tenant.id,
+                principal.user,
+                &preferences,
+                self.clock.now_ms(),
+            )
+            .await?;
+        Ok(preferences)
+    }
+
+    /// Sets the caller's level and snooze for a conversation they are a member of.
+    pub async fn set_conversation_notifications(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        conversation: ConversationId,
+        setting: ConversationNotifications,
+    ) -> AppResult<ConversationNotifications> {
+        if let Some(until) = setting.snoozed_until_ms
+            && until > self.clock.now_ms().saturating_add(MAX_SNOOZE_MS)
+        {
+            return Err(ValidationError::new("mutedUntil", "at most a year ahead").into());
+        }
+        self.acting_user(principal).await?;
+        self.charge(
+            tenant.tier,
+            Action::ProfileChange,
+            &[Subject::User(&tenant.id, principal.user)],
+        )
+        .await?;
+        if !self
+            .store
+            .set_conversation_notifications(&tenant.id, conversation, principal.user, setting)
+            .await?
+        {
+            return Err(AppError::new(
+                ErrorCode::ConversationNotFound,
+                "no such conversation",
+            ));
+        }
+        Ok(setting)
+    }
+}
