@@ -49,6 +49,19 @@ impl crate::app::App {
         )
     }
 
+    /// The checks before a user changes their notification settings: a usable account, and
+    /// the budget of profile changes (subscriptions and preferences share it).
+    async fn changing_settings(
+        &self,
+        tenant: &crate::domain::Tenant,
+        principal: &crate::app::auth::Principal,
+    ) -> crate::app::AppResult<()> {
+        self.acting_user(principal).await?;
+        let subjects = [crate::domain::Subject::User(&tenant.id, principal.user)];
+        self.charge(tenant.tier, crate::domain::Action::ProfileChange, &subjects)
+            .await
+    }
+
     /// Who is looking at what (the gateway records it).
     pub fn attention(&self) -> &Arc<dyn Attention> {
         &self.notify.attention

@@ -2,7 +2,7 @@
 
 use crate::app::auth::Principal;
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{Action, ConversationId, NotifyPreferences, Subject, Tenant, ValidationError};
+use crate::domain::{ConversationId, NotifyPreferences, Tenant, ValidationError};
 use crate::ports::ConversationNotifications;
 
 /// Longest snooze: a year ahead.
@@ -28,13 +28,7 @@ impl App {
         principal: &Principal,
         preferences: NotifyPreferences,
     ) -> AppResult<NotifyPreferences> {
-        self.acting_user(principal).await?;
-        self.charge(
-            tenant.tier,
-            Action::ProfileChange,
-            &[Subject::User(&tenant.id, principal.user)],
-        )
-        .await?;
+        self.changing_settings(tenant, principal).await?;
         self.store
             .set_notification_preferences(
                 &tenant.id,
@@ -59,13 +53,7 @@ impl App {
         {
             return Err(ValidationError::new("mutedUntil", "at most a year ahead").into());
         }
-        self.acting_user(principal).await?;
-        self.charge(
-            tenant.tier,
-            Action::ProfileChange,
-            &[Subject::User(&tenant.id, principal.user)],
-        )
-        .await?;
+        self.changing_settings(tenant, principal).await?;
         if !self
             .store
             .set_conversation_notifications(&tenant.id, conversation, principal.user, setting)

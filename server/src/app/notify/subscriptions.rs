@@ -3,7 +3,7 @@
 
 use crate::app::auth::Principal;
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{Action, PushSubscriptionId, PushTarget, Subject, Tenant};
+use crate::domain::{PushSubscriptionId, PushTarget, Tenant};
 use crate::ports::PushSubscription;
 
 /// Browsers one account may subscribe at once (each device, each browser profile).
@@ -56,13 +56,7 @@ impl App {
             Some(raw) => Some(crate::domain::DeviceId::parse(&raw)?.as_str().to_owned()),
             None => Some(principal.device.as_str().to_owned()),
         };
-        self.acting_user(principal).await?;
-        self.charge(
-            tenant.tier,
-            Action::ProfileChange,
-            &[Subject::User(&tenant.id, principal.user)],
-        )
-        .await?;
+        self.changing_settings(tenant, principal).await?;
         let subscription = PushSubscription {
             id: PushSubscriptionId::generate(),
             user: principal.user,
@@ -108,12 +102,7 @@ impl App {
         principal: &Principal,
         id: PushSubscriptionId,
     ) -> AppResult<()> {
-        self.charge(
-            tenant.tier,
-            Action::ProfileChange,
-            &[Subject::User(&tenant.id, principal.user)],
-        )
-        .await?;
+        self.changing_settings(tenant, principal).await?;
         if !self
             .store
             .delete_push_subscription(&tenant.id, Some(principal.user), id)
