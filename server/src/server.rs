@@ -19,7 +19,7 @@ use crate::app::chat::Messaging;
 use crate::app::indexer::SearchIndexer;
 use crate::app::mail::postal_service;
 use crate::app::media::MediaSettings;
-use crate::app::notify::NotifySettings;
+use crate::app::notify::{DigestTiming, NotifySettings};
 use crate::app::tenancy::Tenancy;
 use crate::app::{App, AppParts};
 use crate::config::Settings;
@@ -132,8 +132,15 @@ impl Server {
                 attention,
                 window: Duration::from_millis(settings.push_coalesce_ms),
                 allow_private_endpoints: settings.push_allow_private_endpoints,
+                digests: DigestTiming {
+                    delay: Duration::from_secs(settings.mail_digest_delay_seconds),
+                    gap: Duration::from_secs(settings.mail_digest_gap_seconds),
+                },
             },
         });
+        if let Some(digests) = app.mail_digests() {
+            background.push(("mail-digests", Box::pin(digests.run())));
+        }
         // Subscribes now, so it sees everything the relay ships once serving starts.
         background.push(("notifier", Box::pin(app.notifier().start().await)));
         background.push(("media-pipeline", Box::pin(app.media_pipeline().run())));

@@ -4,9 +4,8 @@
 
 use crate::ports::{Mail, MailError, Mailer};
 use async_trait::async_trait;
-use lettre::message::Body;
-use lettre::message::Mailbox;
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -42,6 +41,13 @@ impl SmtpMailer {
     }
 }
 
+/// One body part, quoted-printable whatever the text: links stay readable in any client.
+fn part(kind: ContentType, body: &str) -> Result<SinglePart, MailError> {
+    let body = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::QuotedPrintable)
+        .map_err(|_| MailError::Refused("unencodable body".to_owned()))?;
+    Ok(SinglePart::builder().header(kind).body(body))
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
@@ -49,20 +55,32 @@ impl Mailer for SmtpMailer {
             .to
             .parse()
             .map_err(|e| MailError::Refused(format!("address: {e}")))?;
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(&mail.subject)
-            .header(ContentType::TEXT_PLAIN)
-            // Quoted-printable whatever the text: links stay readable in any client.
-            .body(
-                Body::new_with_encoding(
-                    mail.text.clone(),
-                    ContentTransferEncoding::QuotedPrintable,
-                )
-                .map_err(|_| MailError::Refused("unencodable body".to_owned()))?,
-            )
-            .map_err(|e| MailError::Refused(e.to_string()))?;
+            .subject(&mail.subject);
+        if let Some(url) = &mail.unsubscribe {
+            // RFC 8058: mail clients offer "unsubscribe" and POST to the URL themselves.
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let text = part(ContentType::TEXT_PLAIN, &mail.text)?;
+        let message = match &mail.html {
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(text)
+                    .singlepart(part(ContentType::TEXT_HTML, html)?),
+            ),
+            None => builder.singlepart(text),
+        }
+        .map_err(|e| MailError::Refused(e.to_string()))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(MailError::Refused(e.to_string())),

@@ -8,6 +8,7 @@ pub mod auth;
 mod backoff;
 pub mod chat;
 mod error;
+pub(crate) mod html;
 pub mod indexer;
 mod limits;
 pub mod mail;

@@ -93,6 +93,11 @@ pub struct Settings {
     /// Let push subscriptions point at plain `http` and private addresses (development and
     /// tests only: a subscription's endpoint is a URL a client chose).
     pub push_allow_private_endpoints: bool,
+    /// Seconds a DM or @mention waits, unread and reached by no push, before it is mailed in a
+    /// digest (with SMTP configured).
+    pub mail_digest_delay_seconds: u64,
+    /// Seconds between two digests to the same user, at least.
+    pub mail_digest_gap_seconds: u64,
     /// Where people reach the web client; links in mail start with it.
     #[serde(deserialize_with = "text::required")]
     pub public_url: String,
@@ -231,6 +236,8 @@ impl Default for Settings {
             push_contact: None,
             push_coalesce_ms: 10_000,
             push_allow_private_endpoints: false,
+            mail_digest_delay_seconds: 15 * 60,
+            mail_digest_gap_seconds: 3600,
             public_url: "http://localhost:3000".to_owned(),
             data_dir: PathBuf::from("data"),
             jwt_secret: None,

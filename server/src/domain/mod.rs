@@ -34,7 +34,8 @@ pub use invite::{
 pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use notify::{
-    NotifyLevel, NotifyPreferences, QuietHours, Recipient, Silence, mentions, push_verdict,
+    NotifyLevel, NotifyPreferences, QuietHours, Recipient, Silence, mentioned_usernames, mentions,
+    push_verdict,
 };
 pub use people::{
     AccountStatus, ClientInfo, DELETED_USER_NAME, DeletedMessages, NamePrefix, Reason, StatusText,

@@ -170,6 +170,29 @@ pub fn mentions(text: &str, username: &str) -> bool {
     false
 }
 
+/// The usernames `text` @mentions, lower-cased, each once, in order (what [`mentions`] would
+/// match; a trailing '.' ends the name).
+pub fn mentioned_usernames(text: &str) -> Vec<String> {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+    let lower = text.to_lowercase();
+    let mut names: Vec<String> = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in lower.char_indices() {
+        let starts = c == '@' && !previous.is_some_and(name_char);
+        previous = Some(c);
+        if !starts {
+            continue;
+        }
+        let rest = &lower[at + 1..];
+        let end = rest.find(|c: char| !name_char(c)).unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches('.');
+        if (3..=32).contains(&name.len()) && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
 /// What the notifier knows of one member when a message arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recipient {
@@ -270,6 +293,17 @@ mod tests {
         assert!(!mentions("hi ann", "ann"));
         assert!(!mentions("@ann.b is someone else", "ann"));
         assert!(mentions("@annb and @ann", "ann"));
+    }
+
+    #[test]
+    fn mentioned_names_are_found_once() {
+        assert_eq!(
+            mentioned_usernames("@Ann and @bob.x, thanks @ann. mail c@d.com @zz"),
+            ["ann", "bob.x"]
+        );
+        for name in mentioned_usernames("hi @ann, @bob_2 and @carol.") {
+            assert!(mentions("hi @ann, @bob_2 and @carol.", &name), "{name}");
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use std::fmt;
 
-/// One plain-text message to one address.
-#[derive(Clone)]
+/// One message to one address: plain text, and an HTML alternative when there is one.
+#[derive(Clone, Default)]
 pub struct Mail {
     /// The address.
     pub to: String,
@@ -12,6 +12,11 @@ pub struct Mail {
     pub subject: String,
     /// The body, plain text.
     pub text: String,
+    /// The same body as HTML (everything in it escaped by its author).
+    pub html: Option<String>,
+    /// A one-click unsubscribe URL (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post`.
+    pub unsubscribe: Option<String>,
 }
 
 impl fmt::Debug for Mail {

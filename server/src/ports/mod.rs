@@ -38,8 +38,8 @@ pub use media::{
 };
 pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
 pub use notify::{
-    ConversationNotifications, NotificationStore, PushAudience, PushListener, PushMessage,
-    PushOutcome, PushSender, PushSubscription, VapidKey,
+    ConversationNotifications, Digest, DigestLine, MailRecipients, NotificationStore, PushAudience,
+    PushListener, PushMessage, PushOutcome, PushSender, PushSubscription, VapidKey,
 };
 pub use people::{
     AccountChange, AccountErasure, AccountRules, AccountRulesChange, AuditQuery, ErasureProgress,

@@ -75,6 +75,58 @@ pub struct PushAudience {
     pub listeners: Vec<PushListener>,
 }
 
+/// Whom of a conversation a message may be mailed to, if no push reaches them first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailRecipients {
+    /// A direct message: every member but its sender.
+    Direct {
+        /// Who sent it.
+        sender: UserId,
+    },
+    /// A group message that @mentions these usernames (its sender excluded).
+    Mentioned {
+        /// Who sent it.
+        sender: UserId,
+        /// The lower-cased usernames it mentions.
+        usernames: Vec<String>,
+    },
+}
+
+/// One conversation of a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestLine {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// DM or group.
+    pub kind: ConversationKind,
+    /// The group's name.
+    pub name: Option<String>,
+    /// Unread messages it stands for (DMs, or mentions in a group).
+    pub unread: u32,
+    /// The display names of who wrote them, first seen first, at most three.
+    pub senders: Vec<String>,
+}
+
+/// A digest to mail: the address and what waits for the user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Digest {
+    /// The verified address.
+    pub email: String,
+    /// Their display name.
+    pub display_name: String,
+    /// What waits, by conversation.
+    pub lines: Vec<DigestLine>,
+}
+
+impl Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // An address is personal data: kept out of logs.
+        f.debug_struct("Digest")
+            .field("lines", &self.lines.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Persistence of subscriptions and preferences.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
@@ -133,6 +185,41 @@ pub trait NotificationStore: Send + Sync {
         tenant: &TenantId,
         conversation: ConversationId,
     ) -> StoreResult<Option<PushAudience>>;
+
+    /// Queues message `seq` of `conversation` for the digests of `recipients` (current members
+    /// only), due at `due_at_ms`.
+    async fn queue_mail(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        seq: i64,
+        recipients: &MailRecipients,
+        due_at_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// A push reached `user` for `conversation` up to `seq`: nothing of it needs mailing.
+    async fn mail_reached_by_push(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> StoreResult<()>;
+
+    /// A user, of any tenant, whose digest is due at `now_ms`.
+    async fn next_digest(&self, now_ms: i64) -> StoreResult<Option<(TenantId, UserId)>>;
+
+    /// Takes the user's queue in one transaction: what is still unread, not deleted, in a
+    /// conversation they still belong to and did not silence, for a verified address that
+    /// wants mail. `None` (the queue left due later) when their last digest went less than
+    /// `gap_ms` ago; an empty digest when nothing is left to tell.
+    async fn take_digest(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        now_ms: i64,
+        gap_ms: i64,
+    ) -> StoreResult<Option<Digest>>;
 }
 
 /// A push to send: what the browser's service worker receives, and how the push service

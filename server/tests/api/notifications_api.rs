@@ -7,6 +7,7 @@
 use crate::people_api::owner;
 use crate::support::Engine;
 use crate::support::api::{Api, ApiUser, api_user, assert_error, call};
+use crate::support::mailbox::{Mailbox, token_in};
 use crate::support::server::TestServer;
 use crate::support::services::{push_url, redis_url};
 use crate::support::ws::Ws;
@@ -463,3 +464,183 @@ async fn attention_is_shared_through_redis() {
     let elsewhere = chemchat_server::domain::TenantId::parse("globex").unwrap();
     assert!(a.looking(&elsewhere, room, 2_000).await.unwrap().is_empty());
 }
+
+/// Proves `user`'s address with the confirmation link registration mailed.
+async fn verify_address(api: &Api, mailbox: &Mailbox, user: &str) {
+    let welcome = mailbox.next_to(&format!("{user}@example.com"), 0).await;
+    let (status, body) = api
+        .post(
+            "/api/v1/auth/email/verify",
+            json!({ "token": token_in(&welcome) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+/// A header of a raw mail, unfolded.
+fn header(mail: &str, name: &str) -> String {
+    let unfolded = mail
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ")
+        .replace("\n ", " ");
+    unfolded
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {mail}"))
+        .trim()
+        .to_owned()
+}
+
+async fn unread_dms_and_mentions_are_mailed_once(engine: Engine) {
+    let mailbox = Mailbox::start().await;
+    let url = mailbox.url();
+    let server = TestServer::start_with(engine, move |s| {
+        s.smtp_url = Some(url.into());
+        s.public_url = "https://chat.example.com".to_owned();
+        s.push_allow_private_endpoints = true;
+        // Long enough for the test to send everything before the first digest is due.
+        s.mail_digest_delay_seconds = 3;
+    })
+    .await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let carol = api_user(&server, None, "carol").await;
+    let dave = api_user(&server, None, "dave").await;
+    let erin = api_user(&server, None, "erin").await;
+    for name in ["bob", "carol", "erin"] {
+        verify_address(&server, &mailbox, name).await;
+    }
+    let (_, key) = server
+        .call(server.http.get(server.url("/api/v1/push/vapid-public-key")))
+        .await;
+    let (carol_browser, _) = subscribe(&server, &carol, key["publicKey"].as_str().unwrap()).await;
+    let dm = |with: &ApiUser| json!({ "type": "dm", "memberIds": [with.id] });
+    let lab = conversation(
+        &server,
+        &alice,
+        json!({ "type": "group", "name": "Lab", "memberIds": [bob.id, carol.id, dave.id, erin.id] }),
+    )
+    .await;
+
+    // Bob: two DMs, one deleted, a mention in the group, and group chatter that is not his.
+    let bob_dm = conversation(&server, &alice, dm(&bob)).await;
+    send(&server, &alice, &bob_dm, "zebra one").await;
+    send(&server, &alice, &bob_dm, "zebra two").await;
+    let oops = format!("/api/v1/conversations/{bob_dm}/messages");
+    let (_, sent) = call(
+        &server,
+        &alice,
+        Method::POST,
+        &oops,
+        Some(json!({ "content": "zebra oops" })),
+    )
+    .await;
+    let deleted = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
+    let (status, body) = call(&server, &alice, Method::DELETE, &deleted, None).await;
+    assert!(status.is_success(), "{body}");
+    send(&server, &alice, &lab, "@bob zebra look").await;
+    send(&server, &alice, &lab, "zebra chatter").await;
+    // Carol's push reaches her; Dave's address is not proven; Erin reads hers.
+    let carol_dm = conversation(&server, &alice, dm(&carol)).await;
+    send(&server, &alice, &carol_dm, "zebra for carol").await;
+    carol_browser.wait_for(1).await;
+    let dave_dm = conversation(&server, &alice, dm(&dave)).await;
+    send(&server, &alice, &dave_dm, "zebra for dave").await;
+    let erin_dm = conversation(&server, &alice, dm(&erin)).await;
+    send(&server, &alice, &erin_dm, "zebra for erin").await;
+    let read = format!("/api/v1/conversations/{erin_dm}/read");
+    let (status, body) = call(
+        &server,
+        &erin,
+        Method::POST,
+        &read,
+        Some(json!({ "seq": 1 })),
+    )
+    .await;
+    assert!(status.is_success(), "{body}");
+
+    let digest = mailbox.next_to("bob@example.com", 1).await;
+    let decoded = digest
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    assert!(
+        decoded.contains("Subject: 3 unread messages on ChemChat"),
+        "{decoded}"
+    );
+    assert!(decoded.contains("alice sent you 2 messages"), "{decoded}");
+    assert!(decoded.contains("Lab: alice mentioned you"), "{decoded}");
+    assert!(
+        decoded.contains("text/html"),
+        "an HTML alternative: {decoded}"
+    );
+    assert!(
+        !decoded.contains("zebra"),
+        "never a message's text: {decoded}"
+    );
+    assert_eq!(
+        header(&digest, "List-Unsubscribe-Post"),
+        "List-Unsubscribe=One-Click"
+    );
+    let unsubscribe = header(&digest, "List-Unsubscribe");
+    let unsubscribe = unsubscribe.trim_start_matches('<').trim_end_matches('>');
+    assert!(
+        unsubscribe.starts_with("https://chat.example.com/api/v1/notifications/unsubscribe?token="),
+        "{unsubscribe}"
+    );
+
+    // One digest per window: more DMs wait for the next one. Nobody else got one.
+    send(&server, &alice, &bob_dm, "zebra three").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        mailbox.count_to("bob@example.com"),
+        2,
+        "a confirmation and one digest"
+    );
+    for name in ["carol", "dave", "erin"] {
+        assert_eq!(
+            mailbox.count_to(&format!("{name}@example.com")),
+            1,
+            "{name}: confirmation only"
+        );
+    }
+
+    // One click turns digests off; the page's own link only shows a button.
+    let path = unsubscribe.trim_start_matches("https://chat.example.com");
+    let page = server.http.get(server.url(path)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+    let (_, prefs) = call(
+        &server,
+        &bob,
+        Method::GET,
+        "/api/v1/notifications/preferences",
+        None,
+    )
+    .await;
+    assert_eq!(prefs["emailFallback"], true, "a GET changes nothing");
+    let posted = server
+        .http
+        .post(server.url(path))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::OK);
+    let (_, prefs) = call(
+        &server,
+        &bob,
+        Method::GET,
+        "/api/v1/notifications/preferences",
+        None,
+    )
+    .await;
+    assert_eq!(prefs["emailFallback"], false);
+    let forged = format!("{path}x");
+    let (status, body) = server.call(server.http.post(server.url(&forged))).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_token");
+    server.stop().await;
+}
+
+both_engines!(digests, unread_dms_and_mentions_are_mailed_once);

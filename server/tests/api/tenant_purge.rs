@@ -17,8 +17,8 @@ use chemchat_server::ports::chat::{
     DailyQuota, MessageEditRequest, NewMessage, ReactionChange, SendOutcome,
 };
 use chemchat_server::ports::{
-    AuditEntry, ChatStore, MediaStore, NewMedia, NewSession, NotificationStore, PushSubscription,
-    StorageQuota, Store,
+    AuditEntry, ChatStore, MailRecipients, MediaStore, NewMedia, NewSession, NotificationStore,
+    PushSubscription, StorageQuota, Store,
 };
 
 /// Writes a row of `tenant` into every table: users, a device and session with their audit
@@ -162,6 +162,25 @@ async fn seed(store: &SqlStore, tenant: &str) {
         .set_notification_preferences(&t(tenant), bob, &NotifyPreferences::default(), 3_800)
         .await
         .unwrap();
+    // A mention waiting for Bob's digest, and the time of his last one (written as the digest
+    // sender writes it: taking a digest needs a proven address).
+    let mention = MailRecipients::Mentioned {
+        sender: alice,
+        usernames: vec!["bob".to_owned()],
+    };
+    store
+        .queue_mail(&t(tenant), group, 1, &mention, 3_900)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO notification_mail_sent (tenant_id, user_id, last_sent_at) VALUES ($1, $2, $3)",
+    )
+    .bind(tenant)
+    .bind(bob.to_string())
+    .bind(3_900_i64)
+    .execute(store.pool())
+    .await
+    .unwrap();
     store
         .set_reaction(
             &t(tenant),

@@ -15,6 +15,8 @@ use crate::ports::StoreError;
 /// (children before the rows their foreign keys reference). A table added by a migration
 /// belongs here; the purge test compares this list with the schema.
 pub const TENANT_TABLES: &[(&str, &str)] = &[
+    ("notification_mail_queue", "tenant_id"),
+    ("notification_mail_sent", "tenant_id"),
     ("push_subscriptions", "tenant_id"),
     ("notification_preferences", "tenant_id"),
     ("invites", "tenant_id"),

@@ -8,6 +8,7 @@ mod passwords;
 mod register;
 mod sessions;
 mod tokens;
+mod unsubscribe;
 
 pub use grants::{Grant, GrantKind};
 pub use keys::SigningKeys;

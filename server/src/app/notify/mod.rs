@@ -3,11 +3,13 @@
 //! the conversation open (docs/notifications.md).
 
 mod coalesce;
+mod digest;
 mod notice;
 mod notifier;
 mod preferences;
 mod subscriptions;
 
+pub use digest::{DigestSender, DigestTiming, METRIC_DIGESTS};
 pub use notice::{Notice, PRIVATE_BODY};
 pub use notifier::{Notifier, PURPOSE};
 pub use subscriptions::{MAX_SUBSCRIPTIONS_PER_USER, METRIC_SUBSCRIPTIONS, SubscriptionRequest};
@@ -35,6 +37,8 @@ pub struct NotifySettings {
     pub window: Duration,
     /// Whether subscriptions may point at plain `http` or private addresses (development).
     pub allow_private_endpoints: bool,
+    /// When DMs and mentions no push reached are mailed (only when the server sends mail).
+    pub digests: DigestTiming,
 }
 
 impl crate::app::App {
@@ -47,6 +51,7 @@ impl crate::app::App {
             Arc::clone(&self.tokens),
             self.notify.clone(),
         )
+        .mailing(self.postbox.is_some())
     }
 
     /// The checks before a user changes their notification settings: a usable account, and
@@ -60,6 +65,18 @@ impl crate::app::App {
         let subjects = [crate::domain::Subject::User(&tenant.id, principal.user)];
         self.charge(tenant.tier, crate::domain::Action::ProfileChange, &subjects)
             .await
+    }
+
+    /// The sender of email digests, when the server sends mail; run it once per process.
+    pub fn mail_digests(&self) -> Option<DigestSender> {
+        let postbox = self.postbox.clone()?;
+        Some(DigestSender::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.tokens),
+            postbox,
+            self.notify.digests,
+        ))
     }
 
     /// Who is looking at what (the gateway records it).

@@ -16,10 +16,13 @@ use super::notice::{Notice, NoticeParts};
 use super::{METRIC_DECISIONS, METRIC_DELAY, METRIC_SENT, NotifySettings};
 use crate::app::auth::TokenIssuer;
 use crate::app::backoff::Backoff;
-use crate::domain::{ConversationKind, Recipient, TenantId, UserId, mentions, push_verdict};
+use crate::domain::{
+    ConversationKind, Recipient, TenantId, UserId, mentioned_usernames, mentions, push_verdict,
+};
 use crate::ports::chat::{EventPayload, MessageView, StoredEvent};
 use crate::ports::{
-    Clock, EventConsumer, EventLog, PushMessage, PushOutcome, PushSubscription, Store,
+    Clock, EventConsumer, EventLog, MailRecipients, PushMessage, PushOutcome, PushSubscription,
+    Store,
 };
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
@@ -57,6 +60,8 @@ pub struct Notifier {
     tokens: Arc<TokenIssuer>,
     settings: NotifySettings,
     coalescer: Arc<Mutex<Coalescer>>,
+    /// Whether DMs and mentions are queued for email digests (the server sends mail).
+    mailing: bool,
 }
 
 impl Notifier {
@@ -75,7 +80,14 @@ impl Notifier {
             tokens,
             settings,
             coalescer: Arc::new(Mutex::new(coalescer)),
+            mailing: false,
         }
+    }
+
+    /// The same notifier, queueing DMs and mentions for email digests when `mailing`.
+    pub(crate) fn mailing(mut self, mailing: bool) -> Self {
+        self.mailing = mailing;
+        self
     }
 
     /// Subscribes now — so an in-process log delivers everything the relay ships from here on —
@@ -168,6 +180,8 @@ impl Notifier {
         message: &MessageView,
     ) -> anyhow::Result<Vec<Delivery>> {
         let tenant = &event.tenant;
+        let sender = crate::domain::UserId::parse(&message.sender_id);
+        let now = self.clock.now_ms();
         let Some(audience) = self
             .store
             .push_audience(tenant, event.conversation_id)
@@ -175,11 +189,15 @@ impl Notifier {
         else {
             return Ok(Vec::new());
         };
+        let text = message.content.as_deref().unwrap_or_default();
+        let direct = audience.kind == ConversationKind::Dm;
+        if let (true, Some(sender)) = (self.mailing, sender) {
+            self.queue_for_mail(event, message.seq, text, direct, sender, now)
+                .await?;
+        }
         if audience.listeners.is_empty() {
             return Ok(Vec::new());
         }
-        let sender = crate::domain::UserId::parse(&message.sender_id);
-        let now = self.clock.now_ms();
         let looking = match self
             .settings
             .attention
@@ -215,8 +233,6 @@ impl Notifier {
                 previews,
             },
         );
-        let text = message.content.as_deref().unwrap_or_default();
-        let direct = audience.kind == ConversationKind::Dm;
         let mut now_deliveries = Vec::new();
         for listener in audience.listeners {
             let prefs = &listener.preferences;
@@ -252,6 +268,38 @@ impl Notifier {
             }
         }
         Ok(now_deliveries)
+    }
+
+    /// Queues a DM for its other members, or a group message for the members it mentions, for
+    /// their email digests: what no push reached and no one read by then is mailed.
+    async fn queue_for_mail(
+        &self,
+        event: &StoredEvent,
+        seq: i64,
+        text: &str,
+        direct: bool,
+        sender: UserId,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let recipients = if direct {
+            MailRecipients::Direct { sender }
+        } else {
+            MailRecipients::Mentioned {
+                sender,
+                usernames: mentioned_usernames(text),
+            }
+        };
+        let delay = i64::try_from(self.settings.digests.delay.as_millis()).unwrap_or(i64::MAX);
+        self.store
+            .queue_mail(
+                &event.tenant,
+                event.conversation_id,
+                seq,
+                &recipients,
+                now.saturating_add(delay),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn is_looking(&self, delivery: &Delivery) -> bool {
@@ -309,6 +357,9 @@ impl Notifier {
             PushOutcome::Accepted => {
                 let delay = (self.clock.now_ms() - delivery.committed_at_ms).max(0);
                 metrics::histogram!(METRIC_DELAY).record(delay as f64 / 1000.0);
+                if self.mailing && delivery.urgent {
+                    self.reached(delivery).await;
+                }
             }
             PushOutcome::Gone => {
                 let forgotten = self
@@ -331,6 +382,23 @@ impl Notifier {
             PushOutcome::Refused(status) => {
                 tracing::info!(status, subscription = %subscription.id, "push refused");
             }
+        }
+    }
+
+    /// A DM or mention reached the member by push: it leaves their mail queue.
+    async fn reached(&self, delivery: &Delivery) {
+        let notice = &delivery.notice;
+        let reached = self
+            .store
+            .mail_reached_by_push(
+                &delivery.tenant,
+                delivery.user,
+                notice.conversation_id,
+                notice.seq,
+            )
+            .await;
+        if let Err(error) = reached {
+            tracing::warn!(%error, "notifier: a pushed message stays queued for mail");
         }
     }
 

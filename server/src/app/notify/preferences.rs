@@ -2,7 +2,9 @@
 
 use crate::app::auth::Principal;
 use crate::app::{App, AppError, AppResult, ErrorCode};
-use crate::domain::{ConversationId, NotifyPreferences, Tenant, ValidationError};
+use crate::domain::{
+    Action, ClientInfo, ConversationId, NotifyPreferences, Subject, Tenant, ValidationError,
+};
 use crate::ports::ConversationNotifications;
 
 /// Longest snooze: a year ahead.
@@ -65,5 +67,41 @@ impl App {
             ));
         }
         Ok(setting)
+    }
+}
+
+impl App {
+    /// Turns off the email digests of the user a digest's unsubscribe link names (RFC 8058
+    /// one-click: no login, the signed token is the proof). Answers the same whether they were
+    /// on or off.
+    pub async fn unsubscribe_mail(&self, token: &str, client: &ClientInfo) -> AppResult<()> {
+        let invalid = || {
+            AppError::new(
+                ErrorCode::InvalidToken,
+                "this unsubscribe link is not valid",
+            )
+        };
+        let (tenant_id, user) = self
+            .tokens
+            .verify_unsubscribe(token)
+            .map_err(|_| invalid())?;
+        let tenant = self.resolve_tenant(Some(tenant_id.as_str()), None).await?;
+        self.charge(
+            tenant.tier,
+            Action::Recovery,
+            &[Subject::Address(client.ip)],
+        )
+        .await?;
+        let mut preferences = self
+            .store
+            .notification_preferences(&tenant.id, user)
+            .await?;
+        if preferences.email_fallback {
+            preferences.email_fallback = false;
+            self.store
+                .set_notification_preferences(&tenant.id, user, &preferences, self.clock.now_ms())
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -76,6 +76,7 @@ impl App {
                  If it was not you, ignore this message: your password stays as it is.\n",
                 user.username, tenant.id
             ),
+            ..Mail::default()
         });
         let audit = self.audit_entry(
             "password.reset_requested",
@@ -158,6 +159,7 @@ impl App {
                  link within 24 hours:\n{link}\n",
                 user.email, user.username, tenant.id
             ),
+            ..Mail::default()
         });
         Ok(())
     }

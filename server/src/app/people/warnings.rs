@@ -71,6 +71,7 @@ impl App {
                 subject.username,
                 reason.as_str()
             ),
+            ..Mail::default()
         });
     }
 }

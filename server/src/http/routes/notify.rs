@@ -8,15 +8,17 @@ use crate::domain::{NotifyLevel, NotifyPreferences, PushSubscriptionId, QuietHou
 use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, Caller, CurrentTenant};
+use crate::http::extract::{ApiJson, Caller, Client, CurrentTenant};
+use crate::http::routes::chat::ApiQuery;
 use crate::ports::chat::rfc3339;
 use crate::ports::{ConversationNotifications, PushSubscription};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// The notification routes, relative to `/api/v1`.
 pub fn routes() -> Router<HttpState> {
@@ -32,7 +34,59 @@ pub fn routes() -> Router<HttpState> {
             "/conversations/{id}/notifications",
             put(set_conversation_notifications),
         )
+        .route(
+            "/notifications/unsubscribe",
+            get(unsubscribe_page).post(unsubscribe_mail),
+        )
 }
+
+/// `?token=` of a digest's unsubscribe link.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UnsubscribeQuery {
+    /// The signed token from the mail.
+    pub token: String,
+}
+
+/// Turns off the caller's email digests: the one-click target of a digest's
+/// `List-Unsubscribe` (RFC 8058: mail clients POST `List-Unsubscribe=One-Click` here), and of
+/// the page's button. No login: the token is the proof.
+#[utoipa::path(post, path = "/api/v1/notifications/unsubscribe", tag = "notifications",
+    params(UnsubscribeQuery),
+    responses((status = 200, description = "Digests are off"), (status = 400, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn unsubscribe_mail(
+    State(state): State<HttpState>,
+    Client(client): Client,
+    ApiQuery(query): ApiQuery<UnsubscribeQuery>,
+) -> ApiResult<Html<&'static str>> {
+    state.app.unsubscribe_mail(&query.token, &client).await?;
+    Ok(Html(UNSUBSCRIBED))
+}
+
+/// The page a digest's "turn them off" link opens: one button that POSTs, so a link scanner
+/// that follows links never unsubscribes anyone.
+pub async fn unsubscribe_page(ApiQuery(query): ApiQuery<UnsubscribeQuery>) -> impl IntoResponse {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Email notifications</title></head><body><main>\
+         <h1>Email notifications</h1><p>Stop the emails about messages you missed?</p>\
+         <form method=\"post\" action=\"?token={}\"><button type=\"submit\">Turn them off\
+         </button></form></main></body></html>",
+        crate::app::html::escape(&query.token)
+    );
+    (
+        [(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            crate::http::headers::CSP,
+        )],
+        Html(page),
+    )
+}
+
+const UNSUBSCRIBED: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+    <title>Email notifications</title></head><body><main><h1>Email notifications</h1>\
+    <p>You will get no more emails about messages you missed. Turn them on again in the \
+    notification settings.</p></main></body></html>";
 
 /// The key browsers subscribe with.
 #[derive(Debug, Serialize, ToSchema)]

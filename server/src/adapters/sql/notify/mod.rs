@@ -2,13 +2,15 @@
 //! conversation can be pushed.
 
 mod audience;
+mod mail;
 mod preferences;
 mod subscriptions;
 
 use super::SqlStore;
 use crate::domain::{ConversationId, NotifyPreferences, PushSubscriptionId, TenantId, UserId};
 use crate::ports::{
-    ConversationNotifications, NotificationStore, PushAudience, PushSubscription, StoreResult,
+    ConversationNotifications, Digest, MailRecipients, NotificationStore, PushAudience,
+    PushSubscription, StoreResult,
 };
 use async_trait::async_trait;
 
@@ -74,5 +76,40 @@ impl NotificationStore for SqlStore {
         conversation: ConversationId,
     ) -> StoreResult<Option<PushAudience>> {
         audience::load(self, tenant, conversation).await
+    }
+
+    async fn queue_mail(
+        &self,
+        tenant: &TenantId,
+        conversation: ConversationId,
+        seq: i64,
+        recipients: &MailRecipients,
+        due_at_ms: i64,
+    ) -> StoreResult<()> {
+        mail::queue(self, tenant, conversation, seq, recipients, due_at_ms).await
+    }
+
+    async fn mail_reached_by_push(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        conversation: ConversationId,
+        seq: i64,
+    ) -> StoreResult<()> {
+        mail::reached_by_push(self, tenant, user, conversation, seq).await
+    }
+
+    async fn next_digest(&self, now_ms: i64) -> StoreResult<Option<(TenantId, UserId)>> {
+        mail::next(self, now_ms).await
+    }
+
+    async fn take_digest(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        now_ms: i64,
+        gap_ms: i64,
+    ) -> StoreResult<Option<Digest>> {
+        mail::take(self, tenant, user, now_ms, gap_ms).await
     }
 }

@@ -117,7 +117,12 @@ async fn erase_profile(
     .await
     .map_err(db)?;
     // Nothing reaches a deleted account's browsers any more, and its preferences go with it.
-    for table in ["push_subscriptions", "notification_preferences"] {
+    for table in [
+        "push_subscriptions",
+        "notification_preferences",
+        "notification_mail_queue",
+        "notification_mail_sent",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"
         )))

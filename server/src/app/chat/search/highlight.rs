@@ -21,12 +21,7 @@ pub(super) fn to_html(fragment: &str) -> String {
                 open = false;
             }
             MARK_START | MARK_END => {}
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#39;"),
-            c => html.push(c),
+            c => crate::app::html::push_escaped(&mut html, c),
         }
     }
     if open {
