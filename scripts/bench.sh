@@ -11,6 +11,8 @@
 # p95 <= 25 ms with nothing lost; (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
 # connection. Each scenario gets a freshly started server so memory figures start clean.
 # BENCH_SKIP_MEDIA=1 skips the media benchmark (server/examples/bench_media.rs),
+# BENCH_SKIP_NOTIFY=1 the notifier benchmark (server/examples/bench_notify.rs: decisions per
+# second in a 1 000-member group, send-to-push delay),
 # BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_SKIP_STREAM=1 the relay and search
 # benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
 # scenarios.
@@ -196,6 +198,11 @@ fi
 if [ -z "${BENCH_SKIP_STREAM:-}" ]; then
   log "event stream and search benchmark (server/examples/bench_stream): BENCH_SEARCH_MESSAGES=${BENCH_SEARCH_MESSAGES:-1000000}"
   "$CARGO" run --release -p chemchat-server --example bench_stream
+fi
+
+if [ -z "${BENCH_SKIP_NOTIFY:-}" ]; then
+  log "notifier benchmark (server/examples/bench_notify.rs): BENCH_NOTIFY_MEMBERS=${BENCH_NOTIFY_MEMBERS:-1000}"
+  "$CARGO" run --release -p chemchat-server --example bench_notify
 fi
 
 if [ -z "${BENCH_SKIP_MEDIA:-}" ]; then
