@@ -150,6 +150,11 @@ impl Server {
             Box::pin(app.media_sweeper(sweep_every).run()),
         ));
         background.push(("account-eraser", Box::pin(app.account_eraser().run())));
+        let retention_every = Duration::from_secs(settings.retention_sweep_seconds.max(1));
+        background.push((
+            "retention-sweeper",
+            Box::pin(app.retention_sweeper(retention_every).run()),
+        ));
         let gateway = Gateway::new(
             app.clone(),
             fanout,

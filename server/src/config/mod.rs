@@ -76,6 +76,8 @@ pub struct Settings {
     pub media_grace_seconds: u64,
     /// Seconds between sweeps for unreferenced media.
     pub media_sweep_seconds: u64,
+    /// Seconds between sweeps for messages past their retention.
+    pub retention_sweep_seconds: u64,
     /// The SMTP server for password resets and address proofs (`smtps://user:pass@host`,
     /// `smtp://user:pass@host:587?tls=required`, or `smtp://host:port` unencrypted); unset:
     /// no mail, and those routes answer 501.
@@ -231,6 +233,7 @@ impl Default for Settings {
             media_download_url_seconds: 300,
             media_grace_seconds: 24 * 3600,
             media_sweep_seconds: 600,
+            retention_sweep_seconds: 60,
             smtp_url: None,
             mail_from: "ChemChat <no-reply@localhost>".to_owned(),
             push_contact: None,

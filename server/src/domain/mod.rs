@@ -13,6 +13,7 @@ mod message;
 mod notify;
 mod people;
 mod push_endpoint;
+mod retention;
 mod tenant;
 mod text;
 mod user;
@@ -42,6 +43,7 @@ pub use people::{
     TenantRole, name_key,
 };
 pub use push_endpoint::{PushTarget, endpoint_reachable, is_public_address};
+pub use retention::{MAX_RETENTION_SECONDS, Retention, TenantRetention, retention_seconds};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;
 pub use user::{DeviceId, DisplayName, Email, LoginName, Password, Username};

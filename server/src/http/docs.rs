@@ -5,7 +5,7 @@
 use super::HttpState;
 use super::routes::media::{download as media_get, upload as media_put};
 use super::routes::{
-    account, admin, auth, chat, invites, notify, people, recovery, reports, search,
+    account, admin, auth, chat, invites, notify, people, recovery, reports, search, settings,
 };
 use axum::Router;
 use axum::http::header;
@@ -71,7 +71,7 @@ impl Modify for BearerAuth {
         media_get::details, media_get::download, media_get::content,
         people::list, people::show, admin::users, admin::update_user, admin::delete_user,
         admin::audit,
-        admin::usage, admin::settings, admin::update_settings, reports::file, reports::queue, reports::resolve,
+        admin::usage, settings::settings, settings::update_settings, settings::set_legal_hold, reports::file, reports::queue, reports::resolve,
         invites::create, invites::list, invites::revoke,
         notify::vapid_public_key, notify::subscribe, notify::subscriptions, notify::unsubscribe,
         notify::preferences, notify::set_preferences, notify::set_conversation_notifications,

@@ -16,6 +16,7 @@ mod moderation;
 mod notify;
 mod people;
 mod presence;
+mod retention;
 mod revocations;
 mod search;
 mod store;
@@ -47,6 +48,7 @@ pub use people::{
     SettingsChange, TenantUsage, UserQuery,
 };
 pub use presence::{Presence, PresenceError, Status, UserPresence};
+pub use retention::{RetentionChange, RetentionStore};
 pub use revocations::{AccountNotice, Revocation, Revocations, SessionScope};
 pub use search::{
     MARK_END, MARK_START, MessageHit, MessageSearch, SearchError, SearchIndex, SearchPosition,

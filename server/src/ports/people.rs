@@ -183,6 +183,8 @@ pub struct SettingsChange {
     pub content: Option<PolicyRules>,
     /// New rules about accounts.
     pub accounts: Option<AccountRulesChange>,
+    /// New retention rules.
+    pub retention: Option<super::RetentionChange>,
 }
 
 /// An invitation to register, as its administrators see it (never its code).

@@ -183,6 +183,7 @@ pub trait Store:
     + super::PeopleStore
     + super::ModerationStore
     + super::NotificationStore
+    + super::RetentionStore
     + Send
     + Sync
     + Debug

@@ -117,6 +117,7 @@ async fn seed(store: &SqlStore, tenant: &str) {
     let change = chemchat_server::ports::SettingsChange {
         content: Some(rules),
         accounts: None,
+        retention: None,
     };
     chemchat_server::ports::PeopleStore::change_settings(store, &t(tenant), &change, &changed)
         .await

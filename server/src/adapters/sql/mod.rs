@@ -13,6 +13,7 @@ mod media;
 mod notify;
 mod people;
 mod purge;
+mod retention;
 mod row_security;
 mod rows;
 mod search;

@@ -6,7 +6,7 @@ use crate::app::auth::Principal;
 use crate::app::{App, AppError, AppResult, ErrorCode};
 use crate::domain::{
     Action, ClientInfo, ConversationId, ConversationName, Reason, Subject, Tenant, UserId,
-    ValidationError,
+    ValidationError, retention_seconds,
 };
 use crate::ports::chat::{
     Conversation, ConversationChange, MembershipOutcome, MuteChange, rfc3339,
@@ -22,6 +22,9 @@ pub struct ConversationSettings {
     pub read_only: Option<bool>,
     /// Members post once per this many seconds (0: off); checked by `Floor::slow_mode`.
     pub slow_mode_seconds: Option<u32>,
+    /// Messages older than this many seconds go (`Some(None)`: only the tenant's rule); at
+    /// most the tenant's maximum.
+    pub retention_seconds: Option<Option<i64>>,
 }
 
 impl App {
@@ -36,13 +39,22 @@ impl App {
         if settings.name.is_none()
             && settings.read_only.is_none()
             && settings.slow_mode_seconds.is_none()
+            && settings.retention_seconds.is_none()
         {
             return Err(ValidationError::new(
                 "body",
-                "name, readOnly or slowModeSeconds: give at least one",
+                "name, readOnly, slowModeSeconds or retentionSeconds: give at least one",
             )
             .into());
         }
+        let retention_seconds = match settings.retention_seconds {
+            Some(Some(raw)) => {
+                let max = self.store.retention_rules(&tenant.id).await?.max_seconds;
+                Some(Some(retention_seconds("retentionSeconds", raw, max)?))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
         self.charge(
             tenant.tier,
             Action::ChangeMembers,
@@ -60,6 +72,7 @@ impl App {
             name,
             read_only: settings.read_only,
             slow_mode_seconds: settings.slow_mode_seconds,
+            retention_seconds,
         };
         let at = self.clock.now_ms();
         let outcome = self

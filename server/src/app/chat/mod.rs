@@ -10,6 +10,7 @@ mod cursor;
 mod floor;
 mod messages;
 mod outbox;
+mod retention;
 mod search;
 mod sync;
 
@@ -17,6 +18,7 @@ pub use conversations::{ConversationPage, NewConversationRequest};
 pub use floor::ConversationSettings;
 pub use messages::{EditRequest, HistoryRequest, SendRequest, Sent};
 pub use outbox::OutboxRelay;
+pub use retention::{BATCH as RETENTION_BATCH, METRIC_EXPIRED, RetentionSweeper};
 pub use search::{
     ConversationSearchPage, DEFAULT_SEARCH_LIMIT, FoundMessage, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
     MAX_TERMS, MessageSearchPage, MessageSearchRequest,

@@ -285,7 +285,7 @@ impl App {
     }
 
     /// The caller, who must hold `at_least`, charged one admin action.
-    pub(super) async fn administrator(
+    pub(crate) async fn administrator(
         &self,
         tenant: &Tenant,
         principal: &Principal,

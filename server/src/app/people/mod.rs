@@ -20,7 +20,7 @@ pub use directory::DIRECTORY_PAGE_MAX;
 pub use eraser::{AccountEraser, ERASE_BATCH, METRIC_ERASED};
 pub use export::{AccountExport, EXPORT_PAGE};
 pub use invites::InviteRequest;
-pub use policy::{POLICY_REFRESH, PolicyCache};
+pub use policy::{POLICY_REFRESH, PolicyCache, SettingsRequest, TenantSettings};
 pub use profile::ProfileEdit;
 pub use reports::ReportOutcome;
 pub use warnings::Warning;

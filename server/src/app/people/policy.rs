@@ -4,9 +4,32 @@
 use super::App;
 use crate::app::auth::Principal;
 use crate::app::{AppError, AppResult, ErrorCode};
+use crate::domain::TenantRetention;
 use crate::domain::content_policy::{ContentPolicy, PolicyRules, Verdict};
 use crate::domain::{ClientInfo, Tenant, TenantId, TenantRole};
-use crate::ports::{AccountRules, AccountRulesChange, SettingsChange};
+use crate::ports::{AccountRules, AccountRulesChange, RetentionChange, SettingsChange};
+
+/// A tenant's settings as its administrators see them.
+#[derive(Debug, Clone)]
+pub struct TenantSettings {
+    /// The content policy.
+    pub content: PolicyRules,
+    /// The rules about accounts (and what notifications show).
+    pub accounts: AccountRules,
+    /// How long messages are kept, and the tenant's legal hold.
+    pub retention: TenantRetention,
+}
+
+/// A change of a tenant's settings: the parts given are replaced, the others stay.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsRequest {
+    /// A new content policy.
+    pub content: Option<PolicyRules>,
+    /// New rules about accounts.
+    pub accounts: Option<AccountRulesChange>,
+    /// New retention rules.
+    pub retention: Option<RetentionChange>,
+}
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -75,22 +98,24 @@ impl App {
         }
     }
 
-    /// The tenant's settings: the content policy and the rules about accounts.
+    /// The tenant's settings: the content policy, the rules about accounts, retention.
     /// Administrators.
     pub async fn tenant_settings(
         &self,
         tenant: &Tenant,
         principal: &Principal,
-    ) -> AppResult<(PolicyRules, AccountRules)> {
+    ) -> AppResult<TenantSettings> {
         self.administrator(tenant, principal, TenantRole::Admin)
             .await?;
-        let content = self
-            .store
-            .content_rules(&tenant.id)
-            .await?
-            .unwrap_or_default();
-        let accounts = self.store.account_rules(&tenant.id).await?;
-        Ok((content, accounts))
+        self.settings_now(&tenant.id).await
+    }
+
+    async fn settings_now(&self, tenant: &TenantId) -> AppResult<TenantSettings> {
+        Ok(TenantSettings {
+            content: self.store.content_rules(tenant).await?.unwrap_or_default(),
+            accounts: self.store.account_rules(tenant).await?,
+            retention: self.store.retention_rules(tenant).await?,
+        })
     }
 
     /// Changes the parts of the tenant's settings given, in one transaction with one audit
@@ -99,10 +124,14 @@ impl App {
         &self,
         tenant: &Tenant,
         principal: &Principal,
-        content: Option<PolicyRules>,
-        accounts: Option<AccountRulesChange>,
+        request: SettingsRequest,
         client: &ClientInfo,
-    ) -> AppResult<(PolicyRules, AccountRules)> {
+    ) -> AppResult<TenantSettings> {
+        let SettingsRequest {
+            content,
+            accounts,
+            retention,
+        } = request;
         let actor = self
             .administrator(tenant, principal, TenantRole::Admin)
             .await?;
@@ -123,6 +152,14 @@ impl App {
                 detail["pushPreviews"] = json!(previews);
             }
         }
+        if let Some(rules) = retention {
+            if let Some(max) = rules.max_seconds {
+                detail["retentionSeconds"] = json!(max);
+            }
+            if let Some(hold) = rules.legal_hold {
+                detail["legalHold"] = json!(hold);
+            }
+        }
         let audit = self.audit_action(
             "settings.changed",
             Some(actor.id),
@@ -133,6 +170,7 @@ impl App {
         let change = SettingsChange {
             content: policy.as_ref().map(|p| p.rules().clone()),
             accounts,
+            retention,
         };
         self.store
             .change_settings(&tenant.id, &change, &audit)
@@ -140,12 +178,6 @@ impl App {
         if let Some(policy) = policy {
             self.policies.keep(&tenant.id, Arc::new(policy));
         }
-        let content = self
-            .store
-            .content_rules(&tenant.id)
-            .await?
-            .unwrap_or_default();
-        let accounts = self.store.account_rules(&tenant.id).await?;
-        Ok((content, accounts))
+        self.settings_now(&tenant.id).await
     }
 }

@@ -5,15 +5,13 @@ use super::chat::ApiQuery;
 use super::people::{UserList, UserView, page_limit, with_presence};
 use crate::app::people::{AccountAction, AuditFilter};
 use crate::app::{AppError, ErrorCode};
-use crate::domain::content_policy::{PolicyMode, PolicyRules};
-use crate::domain::{DeletedMessages, NamePrefix, Reason, RegistrationMode, TenantRole, UserId};
+use crate::domain::{NamePrefix, Reason, TenantRole, UserId};
 use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, Caller, Client};
 use crate::ports::AuditEntry;
 use crate::ports::chat::rfc3339;
-use crate::ports::{AccountRules, AccountRulesChange};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -33,10 +31,9 @@ pub fn routes() -> Router<HttpState> {
         )
         .route("/admin/audit", get(audit))
         .route("/admin/usage", get(usage))
-        .route("/admin/settings", get(settings).patch(update_settings))
 }
 
-fn invalid(code: ErrorCode, field: &'static str, message: &str) -> ApiError {
+pub(super) fn invalid(code: ErrorCode, field: &'static str, message: &str) -> ApiError {
     ApiError(AppError {
         field: Some(field),
         ..AppError::new(code, format!("{field}: {message}"))
@@ -465,194 +462,4 @@ pub async fn usage(State(state): State<HttpState>, caller: Caller) -> ApiResult<
         },
         connections,
     }))
-}
-
-/// The content policy: what the tenant's people may not post.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContentPolicyBody {
-    /// `reject` (422 `content_blocked`) or `mask` (each match replaced by `*`s).
-    pub mode: String,
-    /// Whole words, ignoring case (at most 500, 1–100 characters each).
-    #[serde(default)]
-    pub blocked_words: Vec<String>,
-    /// Regular expressions, ignoring case (at most 50, 1–100 characters each; the syntax of
-    /// Rust's regex crate: no look-around, no back-references, linear-time matching).
-    #[serde(default)]
-    pub blocked_patterns: Vec<String>,
-}
-
-/// The tenant's rules about accounts.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountsBody {
-    /// What becomes of a deleted user's messages: `keep` (shown as sent by "Deleted user";
-    /// the default) or `erase` (they become tombstones, in the background).
-    pub deleted_user_messages: String,
-    /// Who may register: `open` (anyone; the default) or `invite` (holders of an invitation
-    /// code from `POST /admin/invites`).
-    pub registration: String,
-}
-
-/// A change of the rules about accounts: the rules sent are replaced, the others stay.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AccountsChange {
-    /// `keep` or `erase`.
-    pub deleted_user_messages: Option<String>,
-    /// `open` or `invite`.
-    pub registration: Option<String>,
-}
-
-/// What notifications may show.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NotificationsBody {
-    /// Whether push notifications show the sender and the start of the text (`true`, the
-    /// default), or only the conversation and "New message" (privacy mode).
-    pub previews: bool,
-}
-
-/// The tenant's settings.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SettingsBody {
-    /// Applied to messages (sent and edited), display names, status texts and group names.
-    pub content_policy: ContentPolicyBody,
-    /// Rules about accounts.
-    pub accounts: AccountsBody,
-    /// What notifications may show.
-    pub notifications: NotificationsBody,
-}
-
-/// A change of the tenant's settings: the parts sent are replaced, the others stay.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SettingsChange {
-    /// A new content policy.
-    pub content_policy: Option<ContentPolicyBody>,
-    /// New rules about accounts.
-    pub accounts: Option<AccountsChange>,
-    /// What notifications may show.
-    pub notifications: Option<NotificationsBody>,
-}
-
-fn settings_view(rules: PolicyRules, accounts: AccountRules) -> SettingsBody {
-    SettingsBody {
-        content_policy: ContentPolicyBody {
-            mode: rules.mode.as_str().to_owned(),
-            blocked_words: rules.words,
-            blocked_patterns: rules.patterns,
-        },
-        accounts: AccountsBody {
-            deleted_user_messages: accounts.deleted_messages.as_str().to_owned(),
-            registration: accounts.registration.as_str().to_owned(),
-        },
-        notifications: NotificationsBody {
-            previews: accounts.push_previews,
-        },
-    }
-}
-
-fn account_rules(change: AccountsChange) -> Result<AccountRulesChange, ApiError> {
-    let deleted_messages = change
-        .deleted_user_messages
-        .map(|raw| {
-            DeletedMessages::parse(&raw).ok_or_else(|| {
-                invalid(
-                    ErrorCode::ValidationFailed,
-                    "accounts.deletedUserMessages",
-                    "must be keep or erase",
-                )
-            })
-        })
-        .transpose()?;
-    let registration = change
-        .registration
-        .map(|raw| {
-            RegistrationMode::parse(&raw).ok_or_else(|| {
-                invalid(
-                    ErrorCode::ValidationFailed,
-                    "accounts.registration",
-                    "must be open or invite",
-                )
-            })
-        })
-        .transpose()?;
-    if deleted_messages.is_none() && registration.is_none() {
-        return Err(invalid(
-            ErrorCode::ValidationFailed,
-            "accounts",
-            "send deletedUserMessages, registration or both",
-        ));
-    }
-    Ok(AccountRulesChange {
-        deleted_messages,
-        registration,
-        push_previews: None,
-    })
-}
-
-/// The tenant's settings. Administrators.
-#[utoipa::path(get, path = "/api/v1/admin/settings", tag = "admin",
-    responses((status = 200, body = SettingsBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn settings(
-    State(state): State<HttpState>,
-    caller: Caller,
-) -> ApiResult<Json<SettingsBody>> {
-    let (rules, accounts) = state
-        .app
-        .tenant_settings(&caller.tenant, &caller.principal)
-        .await?;
-    Ok(Json(settings_view(rules, accounts)))
-}
-
-/// Changes the tenant's settings. A new content policy applies at once on this instance and
-/// within a few seconds on the others. Administrators.
-#[utoipa::path(patch, path = "/api/v1/admin/settings", tag = "admin", request_body = SettingsChange,
-    responses((status = 200, body = SettingsBody), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn update_settings(
-    State(state): State<HttpState>,
-    caller: Caller,
-    Client(client): Client,
-    ApiJson(body): ApiJson<SettingsChange>,
-) -> ApiResult<Json<SettingsBody>> {
-    if body.content_policy.is_none() && body.accounts.is_none() && body.notifications.is_none() {
-        return Err(invalid(
-            ErrorCode::ValidationFailed,
-            "contentPolicy",
-            "send contentPolicy, accounts, notifications or several",
-        ));
-    }
-    let mut accounts = body.accounts.map(account_rules).transpose()?;
-    if let Some(notifications) = body.notifications {
-        accounts
-            .get_or_insert_with(AccountRulesChange::default)
-            .push_previews = Some(notifications.previews);
-    }
-    let rules = body
-        .content_policy
-        .map(|policy| {
-            let mode = PolicyMode::parse(&policy.mode).ok_or_else(|| {
-                invalid(
-                    ErrorCode::ValidationFailed,
-                    "contentPolicy.mode",
-                    "must be reject or mask",
-                )
-            })?;
-            Ok::<_, ApiError>(PolicyRules {
-                mode,
-                words: policy.blocked_words,
-                patterns: policy.blocked_patterns,
-            })
-        })
-        .transpose()?;
-    let (rules, accounts) = state
-        .app
-        .change_tenant_settings(&caller.tenant, &caller.principal, rules, accounts, &client)
-        .await?;
-    Ok(Json(settings_view(rules, accounts)))
 }

@@ -12,6 +12,7 @@ pub mod people;
 pub(crate) mod recovery;
 pub mod reports;
 pub mod search;
+pub mod settings;
 
 use super::HttpState;
 use axum::Router;
@@ -27,4 +28,5 @@ pub fn api() -> Router<HttpState> {
         .merge(reports::routes())
         .merge(invites::routes())
         .merge(notify::routes())
+        .merge(settings::routes())
 }

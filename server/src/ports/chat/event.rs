@@ -151,6 +151,9 @@ pub struct ConversationUpdated {
     pub read_only: bool,
     /// Members' interval between posts now, seconds (0: off).
     pub slow_mode_seconds: u32,
+    /// Messages older than this many seconds are deleted (`null`: the tenant's rule only).
+    #[serde(default)]
+    pub retention_seconds: Option<u32>,
     /// Who changed it.
     pub by: UserId,
 }

@@ -27,6 +27,8 @@ pub struct Conversation {
     pub last_seq: i64,
     /// Who may post, and how often.
     pub floor: Floor,
+    /// How long its messages are kept, and whether a legal hold keeps them.
+    pub retention: crate::domain::Retention,
     /// Current members.
     pub members: Vec<Member>,
 }
@@ -248,6 +250,8 @@ pub struct ConversationChange {
     pub read_only: Option<bool>,
     /// Members post once per this many seconds (0: off).
     pub slow_mode_seconds: Option<u32>,
+    /// Messages older than this many seconds go (`Some(None)`: the tenant's rule only).
+    pub retention_seconds: Option<Option<u32>>,
 }
 
 /// A mute set or lifted.

@@ -251,6 +251,13 @@ pub struct ConversationView {
     /// Members post at most once per this many seconds; 0 is off. Owners and admins are exempt.
     #[serde(default)]
     pub slow_mode_seconds: u32,
+    /// Messages older than this many seconds are deleted ("disappearing messages"); the
+    /// tenant's maximum applies too. `null`: only the tenant's rule.
+    #[serde(default)]
+    pub retention_seconds: Option<u32>,
+    /// An administrator placed a legal hold: retention deletes nothing here.
+    #[serde(default)]
+    pub legal_hold: bool,
     /// Members with their roles.
     pub members: Vec<MemberView>,
 }
@@ -267,6 +274,8 @@ impl From<&Conversation> for ConversationView {
             last_seq: c.last_seq,
             read_only: c.floor.read_only,
             slow_mode_seconds: c.floor.slow_mode_seconds,
+            retention_seconds: c.retention.seconds,
+            legal_hold: c.retention.legal_hold,
             members: c.members.iter().map(MemberView::from).collect(),
         }
     }
@@ -405,6 +414,7 @@ impl ChatEvent<'_> {
                     name: conversation.name.clone(),
                     read_only: conversation.floor.read_only,
                     slow_mode_seconds: conversation.floor.slow_mode_seconds,
+                    retention_seconds: conversation.retention.seconds,
                     by,
                 })
             }

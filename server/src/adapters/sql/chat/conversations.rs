@@ -92,6 +92,7 @@ pub(super) async fn create(
         last_activity_ms: new.at_ms,
         last_seq: 0,
         floor: Floor::default(),
+        retention: crate::domain::Retention::default(),
         members,
     };
     let event = events::append(

@@ -123,26 +123,36 @@ pub(in super::super) async fn erase_batch(
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;
+    let written = tombstone_batch(&mut tx, tenant, picked, at_ms).await?;
+    Ok((tx, written))
+}
+
+/// Turns the `(conversation id, message id)` pairs, sorted by conversation, into tombstones
+/// with their `message.deleted` events, locking each conversation once, in id order (the order
+/// every multi-conversation writer locks in). Returns the events to commit.
+pub(in super::super) async fn tombstone_batch(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    picked: Vec<(String, String)>,
+    at_ms: i64,
+) -> StoreResult<Vec<StoredEvent>> {
     let mut written = Vec::with_capacity(picked.len());
     let mut locked: Option<ConversationId> = None;
     for (conversation, id) in picked {
         let conversation = conversation_id(&conversation)?;
         if locked != Some(conversation) {
-            if lock_conversation(&mut tx, tenant, conversation)
-                .await?
-                .is_none()
-            {
+            if lock_conversation(tx, tenant, conversation).await?.is_none() {
                 continue;
             }
             locked = Some(conversation);
         }
-        let Some(tombstone) = scrub(&mut tx, tenant, message_id(&id)?, at_ms).await? else {
+        let Some(tombstone) = scrub(tx, tenant, message_id(&id)?, at_ms).await? else {
             continue;
         };
         let event = ChatEvent::MessageDeleted(&tombstone);
-        written.push(events::append(&mut tx, tenant, conversation, event, at_ms).await?);
+        written.push(events::append(tx, tenant, conversation, event, at_ms).await?);
     }
-    Ok((tx, written))
+    Ok(written)
 }
 
 /// Commits a transaction of this module with the events it wrote, which then go out.

@@ -27,7 +27,11 @@ pub(super) async fn update(
     let Some(mut conversation) = load_conversation(&mut tx, tenant, id).await? else {
         return Ok(MembershipOutcome::NotFound);
     };
-    let before = (conversation.name.clone(), conversation.floor);
+    let before = (
+        conversation.name.clone(),
+        conversation.floor,
+        conversation.retention,
+    );
     if let Some(name) = &change.name {
         conversation.name = Some(name.clone());
     }
@@ -37,19 +41,28 @@ pub(super) async fn update(
     if let Some(seconds) = change.slow_mode_seconds {
         conversation.floor.slow_mode_seconds = seconds;
     }
-    if (conversation.name.clone(), conversation.floor) == before {
+    if let Some(retention) = change.retention_seconds {
+        conversation.retention.seconds = retention;
+    }
+    let after = (
+        conversation.name.clone(),
+        conversation.floor,
+        conversation.retention,
+    );
+    if after == before {
         // Nothing changes: no write, no event.
         return Ok(MembershipOutcome::Done(conversation));
     }
     sqlx::query(
-        "UPDATE conversations SET name = $3, posting = $4, slow_mode_seconds = $5 \
-         WHERE tenant_id = $1 AND id = $2",
+        "UPDATE conversations SET name = $3, posting = $4, slow_mode_seconds = $5, \
+         retention_seconds = $6 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
     .bind(id.to_string())
     .bind(conversation.name.as_deref())
     .bind(posting(&conversation.floor))
     .bind(i64::from(conversation.floor.slow_mode_seconds))
+    .bind(conversation.retention.seconds.map(i64::from))
     .execute(&mut *tx)
     .await
     .map_err(db)?;

@@ -88,7 +88,7 @@ pub(super) fn role(raw: &str) -> Result<Role, StoreError> {
 
 /// The columns [`ConversationRow`] reads, in order, qualified by the alias `c`.
 pub(super) const CONVERSATION_COLUMNS: &str = "c.id, c.kind, c.name, c.created_by, c.created_at, c.last_activity_at, c.last_seq, \
-     c.posting, c.slow_mode_seconds";
+     c.posting, c.slow_mode_seconds, c.retention_seconds, c.legal_hold";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ConversationRow {
@@ -101,6 +101,8 @@ pub(super) struct ConversationRow {
     last_seq: i64,
     posting: String,
     slow_mode_seconds: i64,
+    retention_seconds: Option<i64>,
+    legal_hold: i64,
 }
 
 impl ConversationRow {
@@ -123,6 +125,15 @@ impl ConversationRow {
             last_activity_ms: self.last_activity_at,
             last_seq: self.last_seq,
             floor: floor(&self.posting, self.slow_mode_seconds)?,
+            retention: crate::domain::Retention {
+                seconds: self
+                    .retention_seconds
+                    .map(|s| {
+                        u32::try_from(s).map_err(|_| StoreError::Corrupt(format!("retention {s}")))
+                    })
+                    .transpose()?,
+                legal_hold: self.legal_hold != 0,
+            },
             members,
         })
     }

@@ -114,6 +114,9 @@ pub(super) async fn change(
         .await
         .map_err(db)?;
     }
+    if let Some(rules) = &change.retention {
+        super::super::retention::change(&mut tx, tenant, rules, entry.at_ms).await?;
+    }
     audit::insert(&mut tx, tenant, entry).await?;
     tx.commit().await.map_err(db)
 }

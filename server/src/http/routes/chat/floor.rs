@@ -24,6 +24,16 @@ pub struct UpdateConversationBody {
     /// Members post at most once per this many seconds (0–86400; 0 turns slow mode off).
     /// Owners and admins are exempt.
     pub slow_mode_seconds: Option<i64>,
+    /// Disappearing messages: those older than this many seconds are deleted (at most the
+    /// tenant's maximum); `null` leaves only the tenant's rule.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub retention_seconds: Option<Option<i64>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Renames a group or changes who may post and how often (owners and admins). Every member
@@ -50,6 +60,7 @@ pub async fn update(
             .transpose()?,
         read_only: body.read_only,
         slow_mode_seconds: body.slow_mode_seconds.map(Floor::slow_mode).transpose()?,
+        retention_seconds: body.retention_seconds,
     };
     let conversation = state
         .app
