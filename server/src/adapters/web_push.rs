@@ -14,12 +14,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a VAPID token is good for (RFC 8292 allows at most 24 hours).
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// A signed token is reused until this long before it expires: signing (ES256) per push was
+/// the largest part of a push's cost.
+const TOKEN_REUSE_MARGIN: Duration = Duration::from_secs(3600);
+/// Tokens kept at most (one per tenant and push service in use).
+const TOKEN_CACHE: usize = 10_000;
 /// How long one push may take, connection included.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -29,6 +35,9 @@ pub struct WebPushSender {
     client: reqwest::Client,
     contact: String,
     allow_private: bool,
+    /// `Authorization` values by (VAPID public key, push service origin), with their expiry
+    /// (Unix seconds).
+    tokens: Arc<Mutex<HashMap<(String, String), (String, u64)>>>,
 }
 
 impl WebPushSender {
@@ -45,20 +54,47 @@ impl WebPushSender {
             client: builder.build()?,
             contact: contact.to_owned(),
             allow_private,
+            tokens: Arc::default(),
         })
     }
 
-    fn vapid_header(&self, vapid: &VapidKey, endpoint: &reqwest::Url) -> anyhow::Result<String> {
+    /// The `Authorization` header for `endpoint`'s push service: a cached token while it has
+    /// more than [`TOKEN_REUSE_MARGIN`] left, else a new one.
+    fn authorization(&self, vapid: &VapidKey, endpoint: &reqwest::Url) -> anyhow::Result<String> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let key = (vapid.public_key(), endpoint.origin().ascii_serialization());
+        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((header, expires)) = tokens.get(&key)
+            && *expires > now + TOKEN_REUSE_MARGIN.as_secs()
+        {
+            return Ok(header.clone());
+        }
+        let expires = now + TOKEN_LIFETIME.as_secs();
+        let header = self.vapid_header(vapid, &key.1, expires)?;
+        if tokens.len() >= TOKEN_CACHE {
+            tokens.retain(|_, (_, at)| *at > now + TOKEN_REUSE_MARGIN.as_secs());
+        }
+        if tokens.len() < TOKEN_CACHE {
+            tokens.insert(key, (header.clone(), expires));
+        }
+        Ok(header)
+    }
+
+    fn vapid_header(
+        &self,
+        vapid: &VapidKey,
+        audience: &str,
+        expires: u64,
+    ) -> anyhow::Result<String> {
         #[derive(Serialize)]
         struct Claims<'a> {
-            aud: String,
+            aud: &'a str,
             exp: u64,
             sub: &'a str,
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
         let claims = Claims {
-            aud: endpoint.origin().ascii_serialization(),
-            exp: now + TOKEN_LIFETIME.as_secs(),
+            aud: audience,
+            exp: expires,
             sub: &self.contact,
         };
         let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(vapid.secret())?;
@@ -99,7 +135,7 @@ impl WebPushSender {
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(
                 reqwest::header::AUTHORIZATION,
-                self.vapid_header(vapid, &endpoint)?,
+                self.authorization(vapid, &endpoint)?,
             )
             .body(body);
         if let Some(topic) = &message.topic {
