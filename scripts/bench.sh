@@ -93,7 +93,8 @@ start_chemchat() { # start_chemchat <port> <data dir> <database url> [redis url]
     MALLOC_MMAP_THRESHOLD_=131072 \
     CHEMCHAT_LOGIN_ATTEMPTS_PER_IP=1000000 \
     CHEMCHAT_LOGIN_ATTEMPTS_PER_ACCOUNT=1000000 \
-    CHEMCHAT_RATE_LIMITS="message.send.user=1000000/s,message.send.tenant=1000000/s,register.address=1000000/s,register.tenant=1000000/s,conversation.create.user=1000000/s,conversation.create.tenant=1000000/s" \
+    CHEMCHAT_RATE_LIMITS="message.send.user=1000000/s,message.send.tenant=1000000/s,register.address=1000000/s,register.tenant=1000000/s,conversation.create.user=1000000/s,conversation.create.tenant=1000000/s,connect.address=1000000/s" \
+    CHEMCHAT_WS_UNAUTHENTICATED_PER_ADDRESS=100000 \
     CHEMCHAT_WS_MAX_CONNECTIONS=100000 \
     CHEMCHAT_WS_MAX_CONNECTIONS_PER_USER=100000 \
     CHEMCHAT_WS_RATE_PER_SECOND=10000 \
