@@ -29,15 +29,17 @@ const TOKEN_CACHE: usize = 10_000;
 /// How long one push may take, connection included.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `Authorization` values by (VAPID public key, push service origin), with their expiry (Unix
+/// seconds).
+type Tokens = HashMap<(String, String), (String, u64)>;
+
 /// Sends pushes to browsers' push services.
 #[derive(Debug, Clone)]
 pub struct WebPushSender {
     client: reqwest::Client,
     contact: String,
     allow_private: bool,
-    /// `Authorization` values by (VAPID public key, push service origin), with their expiry
-    /// (Unix seconds).
-    tokens: Arc<Mutex<HashMap<(String, String), (String, u64)>>>,
+    tokens: Arc<Mutex<Tokens>>,
 }
 
 impl WebPushSender {
