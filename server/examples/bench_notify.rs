@@ -105,7 +105,7 @@ async fn main() {
         .with_state(sink);
     let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sink_url = format!("http://{}", sink_listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(sink_listener, app).await.unwrap() });
+    let sink_task = tokio::spawn(async move { axum::serve(sink_listener, app).await.unwrap() });
 
     let database_url = format!("sqlite://{}/chemchat.db", dir.path().display());
     let settings = Settings {
@@ -311,6 +311,7 @@ async fn main() {
     );
     let _ = stop.send(());
     let _ = served.await;
+    sink_task.abort();
 }
 
 fn pushes(arrivals: &Arrivals) -> usize {

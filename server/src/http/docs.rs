@@ -75,7 +75,7 @@ impl Modify for BearerAuth {
         invites::create, invites::list, invites::revoke,
         notify::vapid_public_key, notify::subscribe, notify::subscriptions, notify::unsubscribe,
         notify::preferences, notify::set_preferences, notify::set_conversation_notifications,
-        notify::unsubscribe_mail,
+        notify::unsubscribe_mail, notify::unsubscribe_page,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),

@@ -65,6 +65,10 @@ pub async fn unsubscribe_mail(
 
 /// The page a digest's "turn them off" link opens: one button that POSTs, so a link scanner
 /// that follows links never unsubscribes anyone.
+#[utoipa::path(get, path = "/api/v1/notifications/unsubscribe", tag = "notifications",
+    params(UnsubscribeQuery),
+    responses((status = 200, description = "An HTML page with one button", content_type = "text/html"),
+        (status = 400, body = ErrorBody)))]
 pub async fn unsubscribe_page(ApiQuery(query): ApiQuery<UnsubscribeQuery>) -> impl IntoResponse {
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
