@@ -9,6 +9,10 @@
 //!   The searcher belongs to 50 of 1 000 conversations, as the use case passes them; half the
 //!   queries are one common word, half two rarer words.
 //!
+//! - Retention: messages per second the retention sweeper turns into tombstones (each with its
+//!   `message.deleted` event), over `BENCH_RETENTION_MESSAGES` expired messages (default
+//!   100 000) on SQLite and PostgreSQL.
+//!
 //! Figures are printed, never asserted: everything shares this machine's cores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,9 +23,12 @@ use chemchat_server::adapters::elasticsearch::{ElasticSearchIndex, IndexSettings
 use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use chemchat_server::adapters::sql::{self, SqlStore};
-use chemchat_server::app::chat::OutboxRelay;
+use chemchat_server::app::chat::{OutboxRelay, RetentionSweeper};
 use chemchat_server::domain::{ConversationId, TenantId};
-use chemchat_server::ports::{EventLog, MessageSearch, SearchIndex, Store, SystemClock};
+use chemchat_server::ports::{
+    AuditEntry, EventLog, MessageSearch, PeopleStore, RetentionChange, SearchIndex, SettingsChange,
+    Store, SystemClock,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -171,6 +178,54 @@ async fn opensearch_search(url: &str, corpus: &corpus::Corpus) {
     search_latency("OpenSearch API (osmem)", &index, corpus).await;
 }
 
+/// Expired messages the retention sweeper works off (`BENCH_RETENTION_MESSAGES`).
+fn retention_messages() -> usize {
+    std::env::var("BENCH_RETENTION_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+async fn retention_sweep(postgres: bool) {
+    let db = database(postgres).await;
+    let store = db.store().await;
+    let corpus = corpus::Corpus::new(retention_messages(), ConversationId::generate);
+    seed::messages(&store, &corpus).await;
+    // Every seeded message is from 2023: a day's retention expires them all.
+    let change = SettingsChange {
+        content: None,
+        accounts: None,
+        retention: Some(RetentionChange {
+            max_seconds: Some(Some(86_400)),
+            legal_hold: None,
+        }),
+    };
+    let audit = AuditEntry {
+        id: chemchat_server::domain::AuditId::generate(),
+        at_ms: 0,
+        user_id: None,
+        action: "settings.changed".into(),
+        target: None,
+        ip: None,
+        user_agent: None,
+        detail: serde_json::json!({}),
+    };
+    store
+        .change_settings(&corpus.tenant, &change, &audit)
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let sweeper = RetentionSweeper::new(store, Arc::new(SystemClock), Duration::from_secs(60));
+    let started = Instant::now();
+    let expired = sweeper.sweep().await.unwrap();
+    let label = if postgres { "PostgreSQL" } else { "SQLite" };
+    println!(
+        "retention {label:<25} {expired:>8} messages  {:>8.0} tombstones/s",
+        expired as f64 / started.elapsed().as_secs_f64()
+    );
+    db.dispose().await;
+}
+
 #[tokio::main]
 async fn main() {
     let postgres = std::env::var("CHEMCHAT_TEST_DATABASE_URL").is_ok();
@@ -197,6 +252,11 @@ async fn main() {
             .unwrap();
             relay_throughput(engine, Arc::new(log), &format!("{name} → Kafka (tansu)")).await;
         }
+    }
+
+    println!("== retention: the sweeper over expired messages ==");
+    for engine in [false, true].into_iter().filter(|pg| !pg || postgres) {
+        retention_sweep(engine).await;
     }
 
     println!("== search: {messages} messages, 50 of 1 000 conversations readable ==");

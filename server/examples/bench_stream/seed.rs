@@ -100,10 +100,22 @@ pub async fn messages(store: &SqlStore, corpus: &Corpus) {
 pub async fn outbox(store: &SqlStore, tenant_id: &TenantId, events: usize) {
     let conversations: Vec<ConversationId> = (0..100).map(|_| ConversationId::generate()).collect();
     tenant(store, tenant_id, &conversations).await;
-    let payload = serde_json::json!({
-        "id": MessageId::generate().to_string(), "content": "x".repeat(200), "seq": 1,
-    })
-    .to_string();
+    // One message's view for every event: the relay ships payloads, it does not read them, but
+    // they must parse as the typed `message.created` they claim to be.
+    let message = chemchat_server::ports::chat::MessageView {
+        id: MessageId::generate().to_string(),
+        conversation_id: conversations[0].to_string(),
+        sender_id: chemchat_server::domain::UserId::generate().to_string(),
+        content: Some("x".repeat(200)),
+        kind: "text".into(),
+        sequence_number: 1,
+        seq: 1,
+        client_message_id: "bench".into(),
+        timestamp: "2026-12-01T00:00:00Z".into(),
+        version: 1,
+        ..Default::default()
+    };
+    let payload = serde_json::to_string(&message).unwrap();
     let mut start = 0;
     while start < events {
         let mut tx = store.pool().begin().await.unwrap();

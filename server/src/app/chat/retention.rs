@@ -59,11 +59,7 @@ impl App {
     /// The retention sweeper of this app's store, looking every `every`; run it once per
     /// process.
     pub fn retention_sweeper(&self, every: Duration) -> RetentionSweeper {
-        RetentionSweeper {
-            store: Arc::clone(&self.store),
-            clock: Arc::clone(&self.clock),
-            every,
-        }
+        RetentionSweeper::new(Arc::clone(&self.store), Arc::clone(&self.clock), every)
     }
 }
 
@@ -76,6 +72,15 @@ pub struct RetentionSweeper {
 }
 
 impl RetentionSweeper {
+    /// A sweeper of `store`'s expired messages, looking every `every`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, every: Duration) -> Self {
+        Self {
+            store,
+            clock,
+            every,
+        }
+    }
+
     /// Sweeps every `every` until cancelled.
     pub async fn run(self) {
         loop {
