@@ -21,8 +21,8 @@ use crate::domain::{
 };
 use crate::ports::chat::{EventPayload, MessageView, StoredEvent};
 use crate::ports::{
-    Clock, EventConsumer, EventLog, MailRecipients, PushMessage, PushOutcome, PushSubscription,
-    Store,
+    Clock, EventConsumer, EventLog, MailRecipients, PushAudience, PushMessage, PushOutcome,
+    PushSubscription, Store,
 };
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
@@ -198,41 +198,8 @@ impl Notifier {
         if audience.listeners.is_empty() {
             return Ok(Vec::new());
         }
-        let looking = match self
-            .settings
-            .attention
-            .looking(tenant, event.conversation_id, now)
-            .await
-        {
-            Ok(looking) => looking,
-            Err(error) => {
-                // Pushing someone who is looking beats losing a notice nobody sees.
-                tracing::debug!(%error, "notifier: attention unknown; assuming nobody looks");
-                Default::default()
-            }
-        };
-        let sender_name = match sender {
-            Some(id) => self
-                .store
-                .users_by_ids(tenant, &[id])
-                .await?
-                .into_iter()
-                .next()
-                .map(|u| u.display_name),
-            None => None,
-        }
-        .unwrap_or_else(|| "Someone".to_owned());
-        let previews = self.store.account_rules(tenant).await?.push_previews;
-        let notice = Notice::of(
-            message,
-            event.conversation_id,
-            NoticeParts {
-                kind: audience.kind,
-                conversation_name: audience.name.as_deref(),
-                sender_name: &sender_name,
-                previews,
-            },
-        );
+        let looking = self.looking(tenant, event.conversation_id, now).await;
+        let notice = self.notice(event, message, sender, &audience).await?;
         let mut now_deliveries = Vec::new();
         for listener in audience.listeners {
             let prefs = &listener.preferences;
@@ -268,6 +235,62 @@ impl Notifier {
             }
         }
         Ok(now_deliveries)
+    }
+
+    /// Who has the conversation open. When that cannot be read, nobody: pushing someone who is
+    /// looking beats losing a notice nobody sees.
+    async fn looking(
+        &self,
+        tenant: &TenantId,
+        conversation: crate::domain::ConversationId,
+        now: i64,
+    ) -> std::collections::HashSet<UserId> {
+        match self
+            .settings
+            .attention
+            .looking(tenant, conversation, now)
+            .await
+        {
+            Ok(looking) => looking,
+            Err(error) => {
+                tracing::debug!(%error, "notifier: attention unknown; assuming nobody looks");
+                Default::default()
+            }
+        }
+    }
+
+    /// The notice of a message: its sender's name, the conversation's, and the text unless the
+    /// tenant keeps previews out of pushes.
+    async fn notice(
+        &self,
+        event: &StoredEvent,
+        message: &MessageView,
+        sender: Option<UserId>,
+        audience: &PushAudience,
+    ) -> anyhow::Result<Notice> {
+        let tenant = &event.tenant;
+        let sender_name = match sender {
+            Some(id) => self
+                .store
+                .users_by_ids(tenant, &[id])
+                .await?
+                .into_iter()
+                .next()
+                .map(|u| u.display_name),
+            None => None,
+        }
+        .unwrap_or_else(|| "Someone".to_owned());
+        let previews = self.store.account_rules(tenant).await?.push_previews;
+        Ok(Notice::of(
+            message,
+            event.conversation_id,
+            NoticeParts {
+                kind: audience.kind,
+                conversation_name: audience.name.as_deref(),
+                sender_name: &sender_name,
+                previews,
+            },
+        ))
     }
 
     /// Queues a DM for its other members, or a group message for the members it mentions, for
