@@ -43,7 +43,9 @@ pub use people::{
     TenantRole, name_key,
 };
 pub use push_endpoint::{PushTarget, endpoint_reachable, is_public_address};
-pub use retention::{MAX_RETENTION_SECONDS, Retention, TenantRetention, retention_seconds};
+pub use retention::{
+    MAX_RETENTION_SECONDS, Retention, RetentionClock, TenantRetention, retention_seconds,
+};
 pub use tenant::{Quotas, Tenant, TenantId, Tier};
 pub use text::ValidationError;
 pub use user::{DeviceId, DisplayName, Email, LoginName, Password, Username};

@@ -7,11 +7,48 @@ use super::ValidationError;
 /// The longest retention that can be set: ten years, in seconds.
 pub const MAX_RETENTION_SECONDS: u32 = 10 * 366 * 86_400;
 
+/// When a conversation's own retention starts counting for a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetentionClock {
+    /// From when it was sent.
+    #[default]
+    Sent,
+    /// From when every member but its sender has read it (the tenant's maximum still counts
+    /// from sending).
+    Read,
+}
+
+impl RetentionClock {
+    /// The stored and wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionClock::Sent => "sent",
+            RetentionClock::Read => "read",
+        }
+    }
+
+    /// Parses the stored and wire form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "sent" => Some(RetentionClock::Sent),
+            "read" => Some(RetentionClock::Read),
+            _ => None,
+        }
+    }
+
+    /// Parses a client's value, naming the field when it is wrong.
+    pub fn from_input(field: &'static str, raw: &str) -> Result<Self, ValidationError> {
+        Self::parse(raw).ok_or_else(|| ValidationError::new(field, "expected sent or read"))
+    }
+}
+
 /// A conversation's own rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Retention {
     /// Messages older than this many seconds are deleted; `None`: the tenant's maximum rules.
     pub seconds: Option<u32>,
+    /// Whether `seconds` count from sending or from being read by everyone.
+    pub from: RetentionClock,
     /// A legal hold: nothing of the conversation is deleted by retention.
     pub legal_hold: bool,
 }
@@ -78,7 +115,7 @@ mod tests {
         };
         let own = |seconds| Retention {
             seconds,
-            legal_hold: false,
+            ..Retention::default()
         };
         assert_eq!(own(Some(60)).effective(&tenant), Some(60));
         assert_eq!(own(None).effective(&tenant), Some(3600));
@@ -90,6 +127,7 @@ mod tests {
         let held = Retention {
             seconds: Some(60),
             legal_hold: true,
+            ..Retention::default()
         };
         assert_eq!(held.effective(&tenant), None);
         let tenant_held = TenantRetention {

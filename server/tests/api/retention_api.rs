@@ -187,3 +187,68 @@ async fn disappearing_messages(engine: Engine) {
 }
 
 both_engines!(retention, disappearing_messages);
+
+/// Counted from reading: a message stays until every member but its sender has read it, then
+/// goes after the retention; one nobody else has read stays.
+async fn disappearing_after_reading(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.retention_sweep_seconds = 1).await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let carol = api_user(&server, None, "carol").await;
+    let group = api_group(&server, &alice, &[&bob, &carol]).await;
+    let path = format!("/api/v1/conversations/{group}");
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::PATCH,
+        &path,
+        Some(json!({ "retentionSeconds": 1, "retentionFrom": "read" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["retentionFrom"], "read");
+    let (status, body) = call(
+        &server,
+        &alice,
+        Method::PATCH,
+        &path,
+        Some(json!({ "retentionFrom": "soon" })),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_failed");
+    send_text(&server, &alice, &group, "read by all").await;
+    send_text(&server, &alice, &group, "read by one").await;
+    let read = format!("/api/v1/conversations/{group}/read");
+    // Bob reads both, Carol only the first: only the first is read by everyone but Alice.
+    for (user, seq) in [(&bob, 2), (&carol, 1)] {
+        let (status, body) = call(
+            &server,
+            user,
+            Method::POST,
+            &read,
+            Some(json!({ "seq": seq })),
+        )
+        .await;
+        assert!(status.is_success(), "{body}");
+    }
+    deleted(&server, &alice, &group, &[1]).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let messages = history(&server, &alice, &group).await;
+    assert_eq!(
+        messages[1]["content"], "read by one",
+        "not read by Carol yet: {messages:?}"
+    );
+    let (status, _) = call(
+        &server,
+        &carol,
+        Method::POST,
+        &read,
+        Some(json!({ "seq": 2 })),
+    )
+    .await;
+    assert!(status.is_success());
+    deleted(&server, &alice, &group, &[2]).await;
+    server.stop().await;
+}
+
+both_engines!(retention_from_read, disappearing_after_reading);

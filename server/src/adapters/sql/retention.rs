@@ -4,7 +4,7 @@
 
 use super::chat::erasure::tombstone_batch;
 use super::{Engine, SqlStore, Tx, audit, db};
-use crate::domain::{ConversationId, TenantId, TenantRetention};
+use crate::domain::{ConversationId, RetentionClock, TenantId, TenantRetention};
 use crate::ports::{AuditEntry, RetentionChange, RetentionStore, StoreError, StoreResult};
 use async_trait::async_trait;
 
@@ -82,32 +82,39 @@ impl RetentionStore for SqlStore {
         if let Some(max) = rules.max_seconds {
             picked = expired_everywhere(&mut tx, tenant, now_ms - ms(max), limit).await?;
         }
-        let own: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, retention_seconds FROM conversations WHERE tenant_id = $1 \
+        let own: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT id, retention_seconds, retention_from FROM conversations WHERE tenant_id = $1 \
              AND retention_seconds IS NOT NULL AND legal_hold = 0 ORDER BY id",
         )
         .bind(tenant.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        for (conversation, seconds) in own {
+        for (conversation, seconds, from) in own {
             let left = i64::from(limit) - i64::try_from(picked.len()).unwrap_or(i64::MAX);
             if left <= 0 {
                 break;
             }
             let cutoff = now_ms - seconds.saturating_mul(1000);
-            let rows: Vec<(String, String)> = sqlx::query_as(
+            // From reading: the moment the last reader stamped; from sending: the send.
+            let clock = if from == RetentionClock::Read.as_str() {
+                "read_by_all_at"
+            } else {
+                "created_at"
+            };
+            let sql = format!(
                 "SELECT conversation_id, id FROM messages WHERE tenant_id = $1 \
-                 AND conversation_id = $2 AND deleted_at IS NULL AND created_at < $3 \
-                 ORDER BY created_at LIMIT $4",
-            )
-            .bind(tenant.as_str())
-            .bind(&conversation)
-            .bind(cutoff)
-            .bind(left)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+                 AND conversation_id = $2 AND deleted_at IS NULL AND {clock} < $3 \
+                 ORDER BY {clock} LIMIT $4"
+            );
+            let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.as_str())
+                .bind(&conversation)
+                .bind(cutoff)
+                .bind(left)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
             picked.extend(rows);
         }
         picked.sort();

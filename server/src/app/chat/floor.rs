@@ -25,6 +25,8 @@ pub struct ConversationSettings {
     /// Messages older than this many seconds go (`Some(None)`: only the tenant's rule); at
     /// most the tenant's maximum.
     pub retention_seconds: Option<Option<i64>>,
+    /// Whether the retention counts from sending or from being read by everyone.
+    pub retention_from: Option<crate::domain::RetentionClock>,
 }
 
 impl App {
@@ -40,10 +42,12 @@ impl App {
             && settings.read_only.is_none()
             && settings.slow_mode_seconds.is_none()
             && settings.retention_seconds.is_none()
+            && settings.retention_from.is_none()
         {
             return Err(ValidationError::new(
                 "body",
-                "name, readOnly, slowModeSeconds or retentionSeconds: give at least one",
+                "name, readOnly, slowModeSeconds, retentionSeconds or retentionFrom: give at \
+                 least one",
             )
             .into());
         }
@@ -73,6 +77,7 @@ impl App {
             read_only: settings.read_only,
             slow_mode_seconds: settings.slow_mode_seconds,
             retention_seconds,
+            retention_from: settings.retention_from,
         };
         let at = self.clock.now_ms();
         let outcome = self

@@ -154,8 +154,15 @@ pub struct ConversationUpdated {
     /// Messages older than this many seconds are deleted (`null`: the tenant's rule only).
     #[serde(default)]
     pub retention_seconds: Option<u32>,
+    /// `sent` or `read`: when the retention starts counting.
+    #[serde(default = "sent")]
+    pub retention_from: String,
     /// Who changed it.
     pub by: UserId,
+}
+
+fn sent() -> String {
+    "sent".to_owned()
 }
 
 /// `member.muted`: a member was muted until a time, or the mute was lifted (`mutedUntil` null).

@@ -252,6 +252,8 @@ pub struct ConversationChange {
     pub slow_mode_seconds: Option<u32>,
     /// Messages older than this many seconds go (`Some(None)`: the tenant's rule only).
     pub retention_seconds: Option<Option<u32>>,
+    /// Whether the retention counts from sending or from being read by everyone.
+    pub retention_from: Option<crate::domain::RetentionClock>,
 }
 
 /// A mute set or lifted.

@@ -255,6 +255,10 @@ pub struct ConversationView {
     /// tenant's maximum applies too. `null`: only the tenant's rule.
     #[serde(default)]
     pub retention_seconds: Option<u32>,
+    /// `sent`: the retention counts from sending; `read`: from when every member but the
+    /// sender has read the message.
+    #[serde(default)]
+    pub retention_from: String,
     /// An administrator placed a legal hold: retention deletes nothing here.
     #[serde(default)]
     pub legal_hold: bool,
@@ -275,6 +279,7 @@ impl From<&Conversation> for ConversationView {
             read_only: c.floor.read_only,
             slow_mode_seconds: c.floor.slow_mode_seconds,
             retention_seconds: c.retention.seconds,
+            retention_from: c.retention.from.as_str().to_owned(),
             legal_hold: c.retention.legal_hold,
             members: c.members.iter().map(MemberView::from).collect(),
         }
@@ -415,6 +420,7 @@ impl ChatEvent<'_> {
                     read_only: conversation.floor.read_only,
                     slow_mode_seconds: conversation.floor.slow_mode_seconds,
                     retention_seconds: conversation.retention.seconds,
+                    retention_from: conversation.retention.from.as_str().to_owned(),
                     by,
                 })
             }

@@ -44,6 +44,9 @@ pub(super) async fn update(
     if let Some(retention) = change.retention_seconds {
         conversation.retention.seconds = retention;
     }
+    if let Some(from) = change.retention_from {
+        conversation.retention.from = from;
+    }
     let after = (
         conversation.name.clone(),
         conversation.floor,
@@ -55,7 +58,7 @@ pub(super) async fn update(
     }
     sqlx::query(
         "UPDATE conversations SET name = $3, posting = $4, slow_mode_seconds = $5, \
-         retention_seconds = $6 WHERE tenant_id = $1 AND id = $2",
+         retention_seconds = $6, retention_from = $7 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_str())
     .bind(id.to_string())
@@ -63,6 +66,7 @@ pub(super) async fn update(
     .bind(posting(&conversation.floor))
     .bind(i64::from(conversation.floor.slow_mode_seconds))
     .bind(conversation.retention.seconds.map(i64::from))
+    .bind(conversation.retention.from.as_str())
     .execute(&mut *tx)
     .await
     .map_err(db)?;

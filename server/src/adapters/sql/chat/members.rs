@@ -208,6 +208,10 @@ pub(super) async fn move_pointer(
         return Ok(None);
     };
     let target = seq.min(locked.last_seq);
+    let read_before = match pointer {
+        Pointer::Read => pointer_of(&mut tx, tenant, id, user, "last_read_seq").await?,
+        Pointer::Delivered => None,
+    };
     // Reading implies delivery: the read pointer carries the delivered one along.
     let (update, column) = match pointer {
         Pointer::Read => (
@@ -248,18 +252,64 @@ pub(super) async fn move_pointer(
             },
         };
         written = Some(events::append(&mut tx, tenant, id, event, at_ms).await?);
+        if let Some(before) = read_before {
+            stamp_read_by_all(&mut tx, tenant, id, before, target, at_ms).await?;
+        }
     }
+    let now = pointer_of(&mut tx, tenant, id, user, column).await?;
+    events::commit(store, tx, written.as_slice()).await?;
+    Ok(now)
+}
+
+/// A member's pointer (`column`) in a conversation they belong to.
+async fn pointer_of(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+    user: UserId,
+    column: &str,
+) -> StoreResult<Option<i64>> {
     let sql = format!(
         "SELECT {column} FROM conversation_members WHERE tenant_id = $1 \
          AND conversation_id = $2 AND user_id = $3 AND left_event_seq IS NULL"
     );
-    let now: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(id.to_string())
         .bind(user.to_string())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
-        .map_err(db)?;
-    events::commit(store, tx, written.as_slice()).await?;
-    Ok(now)
+        .map_err(db)
+}
+
+/// In a conversation whose retention counts from reading, stamps the messages this read
+/// completed: those the reader just passed (`after` < seq ≤ `up_to`) that every other current
+/// member but their sender has read too. Only the member who reads a message last can complete
+/// it, so the messages they passed are the only candidates.
+async fn stamp_read_by_all(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+    after: i64,
+    up_to: i64,
+    at_ms: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE messages SET read_by_all_at = $5 WHERE tenant_id = $1 AND conversation_id = $2 \
+         AND seq > $3 AND seq <= $4 AND deleted_at IS NULL AND read_by_all_at IS NULL \
+         AND EXISTS (SELECT 1 FROM conversations c WHERE c.tenant_id = $1 AND c.id = $2 \
+           AND c.retention_from = 'read') \
+         AND NOT EXISTS (SELECT 1 FROM conversation_members m WHERE m.tenant_id = $1 \
+           AND m.conversation_id = $2 AND m.left_event_seq IS NULL \
+           AND m.user_id <> messages.sender_id AND m.last_read_seq < messages.seq)",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(after)
+    .bind(up_to)
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
 }

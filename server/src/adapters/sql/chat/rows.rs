@@ -88,7 +88,7 @@ pub(super) fn role(raw: &str) -> Result<Role, StoreError> {
 
 /// The columns [`ConversationRow`] reads, in order, qualified by the alias `c`.
 pub(super) const CONVERSATION_COLUMNS: &str = "c.id, c.kind, c.name, c.created_by, c.created_at, c.last_activity_at, c.last_seq, \
-     c.posting, c.slow_mode_seconds, c.retention_seconds, c.legal_hold";
+     c.posting, c.slow_mode_seconds, c.retention_seconds, c.legal_hold, c.retention_from";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ConversationRow {
@@ -103,6 +103,7 @@ pub(super) struct ConversationRow {
     slow_mode_seconds: i64,
     retention_seconds: Option<i64>,
     legal_hold: i64,
+    retention_from: String,
 }
 
 impl ConversationRow {
@@ -133,6 +134,9 @@ impl ConversationRow {
                     })
                     .transpose()?,
                 legal_hold: self.legal_hold != 0,
+                from: crate::domain::RetentionClock::parse(&self.retention_from).ok_or_else(
+                    || StoreError::Corrupt(format!("retention from '{}'", self.retention_from)),
+                )?,
             },
             members,
         })

@@ -2,7 +2,7 @@
 
 use super::{conversation_id, user_id};
 use crate::app::chat::ConversationSettings;
-use crate::domain::{ClientInfo, ConversationName, Floor, Reason};
+use crate::domain::{ClientInfo, ConversationName, Floor, Reason, RetentionClock};
 use crate::http::HttpState;
 use crate::http::docs::ErrorBody;
 use crate::http::error::ApiResult;
@@ -29,6 +29,9 @@ pub struct UpdateConversationBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub retention_seconds: Option<Option<i64>>,
+    /// `sent` (the default): the retention counts from sending; `read`: from when every member
+    /// but the sender has read the message (the tenant's maximum still counts from sending).
+    pub retention_from: Option<String>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`).
@@ -61,6 +64,11 @@ pub async fn update(
         read_only: body.read_only,
         slow_mode_seconds: body.slow_mode_seconds.map(Floor::slow_mode).transpose()?,
         retention_seconds: body.retention_seconds,
+        retention_from: body
+            .retention_from
+            .as_deref()
+            .map(|raw| RetentionClock::from_input("retentionFrom", raw))
+            .transpose()?,
     };
     let conversation = state
         .app
