@@ -110,6 +110,33 @@ impl SqlStore {
         Ok(tx)
     }
 
+    /// A transaction of a background worker that may see every tenant's rows of its tables: on
+    /// PostgreSQL it opts into the worker's own row-level-security policy (`chemchat.<policy>`
+    /// = on), which no request path sets. Counted under `kind`; begun on the writer when
+    /// `write`.
+    async fn worker(
+        &self,
+        policy: &'static str,
+        kind: &'static str,
+        write: bool,
+    ) -> StoreResult<Tx> {
+        metrics::counter!(METRIC_TRANSACTIONS, "kind" => kind).increment(1);
+        let begin = if write {
+            self.writer.begin_with(self.engine.begin_write()).await
+        } else {
+            self.pool.begin().await
+        };
+        let mut tx = begin.map_err(db)?;
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT set_config($1, 'on', true)")
+                .bind(format!("chemchat.{policy}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(tx)
+    }
+
     /// A read-only transaction scoped to `tenant`.
     async fn read(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "read").increment(1);

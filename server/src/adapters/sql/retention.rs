@@ -3,7 +3,7 @@
 //! messages by age, so a sweep reads only what it deletes, however many tombstones are behind.
 
 use super::chat::erasure::tombstone_batch;
-use super::{Engine, SqlStore, Tx, audit, db};
+use super::{SqlStore, Tx, audit, db};
 use crate::domain::{ConversationId, RetentionClock, TenantId, TenantRetention};
 use crate::ports::{AuditEntry, RetentionChange, RetentionStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -44,14 +44,7 @@ impl RetentionStore for SqlStore {
     }
 
     async fn retention_tenants(&self) -> StoreResult<Vec<TenantId>> {
-        metrics::counter!(super::METRIC_TRANSACTIONS, "kind" => "read").increment(1);
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        if self.engine == Engine::Postgres {
-            sqlx::query("SELECT set_config('chemchat.retention', 'on', true)")
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        let mut tx = self.worker("retention", "read", false).await?;
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT tenant_id FROM tenant_settings WHERE retention_seconds IS NOT NULL \
              AND legal_hold = 0 \

@@ -188,18 +188,5 @@ fn to_events(rows: Vec<EventRow>) -> StoreResult<Vec<StoredEvent>> {
 
 /// A transaction of the outbox relay, which alone reads across tenants.
 async fn relay_tx(store: &SqlStore, write: bool) -> StoreResult<Tx> {
-    metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "relay").increment(1);
-    let begin = if write {
-        store.writer.begin_with(store.engine.begin_write()).await
-    } else {
-        store.pool.begin().await
-    };
-    let mut tx = begin.map_err(db)?;
-    if store.engine == Engine::Postgres {
-        sqlx::query("SELECT set_config('chemchat.outbox_relay', 'on', true)")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(tx)
+    store.worker("outbox_relay", "relay", write).await
 }

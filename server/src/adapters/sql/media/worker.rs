@@ -12,19 +12,7 @@ const MAX_ATTEMPTS: i64 = 3;
 
 /// A write transaction that may read and change every tenant's media rows.
 async fn worker_tx(store: &SqlStore) -> StoreResult<Tx> {
-    metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "media").increment(1);
-    let mut tx = store
-        .writer
-        .begin_with(store.engine.begin_write())
-        .await
-        .map_err(db)?;
-    if store.engine == Engine::Postgres {
-        sqlx::query("SELECT set_config('chemchat.media_worker', 'on', true)")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(tx)
+    store.worker("media_worker", "media", true).await
 }
 
 /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances' workers pick different items;

@@ -2,7 +2,7 @@
 //! tenants (PostgreSQL's `mail_digest` policy) and taken as the user's tenant.
 
 use super::super::rows::parse_user_id;
-use super::super::{Engine, SqlStore, Tx, db};
+use super::super::{SqlStore, Tx, db};
 use crate::domain::{ConversationId, ConversationKind, TenantId, UserId};
 use crate::ports::{Digest, DigestLine, MailRecipients, StoreError, StoreResult};
 
@@ -83,15 +83,7 @@ pub(super) async fn reached_by_push(
 
 /// A transaction that may see the mail queue of every tenant.
 async fn digest_tx(store: &SqlStore) -> StoreResult<Tx> {
-    metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "read").increment(1);
-    let mut tx = store.pool.begin().await.map_err(db)?;
-    if store.engine == Engine::Postgres {
-        sqlx::query("SELECT set_config('chemchat.mail_digest', 'on', true)")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(tx)
+    store.worker("mail_digest", "read", false).await
 }
 
 pub(super) async fn next(store: &SqlStore, now_ms: i64) -> StoreResult<Option<(TenantId, UserId)>> {

@@ -3,7 +3,7 @@
 
 use super::super::chat::erasure::{commit, erase_batch, leave_everywhere, sent_by};
 use super::super::media::{MEDIA_COLUMNS, MediaRow};
-use super::super::{Engine, SqlStore, Tx, audit, db, sessions};
+use super::super::{SqlStore, Tx, audit, db, sessions};
 use super::accounts::keeps_an_owner;
 use crate::domain::{DELETED_USER_NAME, DeletedMessages, MediaId, MessageId, TenantId, UserId};
 use crate::ports::chat::Message;
@@ -201,15 +201,7 @@ async fn pseudonymise_audit(
 
 /// A transaction that may find the erasure work items of every tenant.
 async fn eraser_tx(store: &SqlStore) -> StoreResult<Tx> {
-    metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "read").increment(1);
-    let mut tx = store.pool.begin().await.map_err(db)?;
-    if store.engine == Engine::Postgres {
-        sqlx::query("SELECT set_config('chemchat.eraser', 'on', true)")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
-    Ok(tx)
+    store.worker("eraser", "read", false).await
 }
 
 pub(super) async fn next_erasure(store: &SqlStore) -> StoreResult<Option<(TenantId, UserId)>> {
