@@ -64,7 +64,10 @@ impl WebPushSender {
     /// more than [`TOKEN_REUSE_MARGIN`] left, else a new one.
     fn authorization(&self, vapid: &VapidKey, endpoint: &reqwest::Url) -> anyhow::Result<String> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-        let key = (vapid.public_key(), endpoint.origin().ascii_serialization());
+        let key = (
+            vapid.public_key().to_owned(),
+            endpoint.origin().ascii_serialization(),
+        );
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((header, expires)) = tokens.get(&key)
             && *expires > now + TOKEN_REUSE_MARGIN.as_secs()

@@ -166,6 +166,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+/// Tells a JSON field sent as `null` (`Some(None)`) from a field not sent (`None`), for PATCH
+/// bodies where `null` clears a value: `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::subdomain;

@@ -252,25 +252,31 @@ pub enum PushOutcome {
 /// A tenant's VAPID key pair (RFC 8292): pushes are signed with it, and browsers subscribe
 /// with its public half as `applicationServerKey`.
 #[derive(Clone)]
-pub struct VapidKey(p256::SecretKey);
+pub struct VapidKey {
+    secret: p256::SecretKey,
+    /// The public key, encoded once: every push's `Authorization` names it.
+    public: String,
+}
 
 impl VapidKey {
     /// The key whose private scalar is `bytes`; `None` for the rare 32 bytes that are not one.
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
-        p256::SecretKey::from_slice(bytes).ok().map(Self)
+        use base64::Engine as _;
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let secret = p256::SecretKey::from_slice(bytes).ok()?;
+        let point = secret.public_key().to_encoded_point(false);
+        let public = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(point.as_bytes());
+        Some(Self { secret, public })
     }
 
     /// The public key as browsers take it: the uncompressed P-256 point, base64url.
-    pub fn public_key(&self) -> String {
-        use base64::Engine as _;
-        use p256::elliptic_curve::sec1::ToEncodedPoint;
-        let point = self.0.public_key().to_encoded_point(false);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(point.as_bytes())
+    pub fn public_key(&self) -> &str {
+        &self.public
     }
 
     /// The private key, for signing.
     pub fn secret(&self) -> &p256::SecretKey {
-        &self.0
+        &self.secret
     }
 }
 

@@ -22,9 +22,10 @@ use crate::domain::{
 use crate::ports::chat::{EventPayload, MessageView, StoredEvent};
 use crate::ports::{
     Clock, EventConsumer, EventLog, MailRecipients, PushAudience, PushMessage, PushOutcome,
-    PushSubscription, Store,
+    PushSubscription, Store, VapidKey,
 };
 use futures::StreamExt;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ pub struct Notifier {
     tokens: Arc<TokenIssuer>,
     settings: NotifySettings,
     coalescer: Arc<Mutex<Coalescer>>,
+    /// Each tenant's VAPID key, derived once (two HKDFs and a scalar multiplication per push
+    /// otherwise); the signing secret does not change while the process runs.
+    vapid: Arc<Mutex<HashMap<TenantId, VapidKey>>>,
     /// Whether DMs and mentions are queued for email digests (the server sends mail).
     mailing: bool,
 }
@@ -80,6 +84,7 @@ impl Notifier {
             tokens,
             settings,
             coalescer: Arc::new(Mutex::new(coalescer)),
+            vapid: Arc::default(),
             mailing: false,
         }
     }
@@ -326,15 +331,10 @@ impl Notifier {
     }
 
     async fn is_looking(&self, delivery: &Delivery) -> bool {
-        self.settings
-            .attention
-            .looking(
-                &delivery.tenant,
-                delivery.notice.conversation_id,
-                self.clock.now_ms(),
-            )
+        let conversation = delivery.notice.conversation_id;
+        self.looking(&delivery.tenant, conversation, self.clock.now_ms())
             .await
-            .is_ok_and(|looking| looking.contains(&delivery.user))
+            .contains(&delivery.user)
     }
 
     /// Sends every delivery to every browser of its member, a bounded number at once.
@@ -355,7 +355,7 @@ impl Notifier {
     }
 
     async fn send_one(&self, delivery: &Delivery, subscription: PushSubscription, attempt: u32) {
-        let Some(vapid) = self.tokens.vapid(&delivery.tenant) else {
+        let Some(vapid) = self.vapid(&delivery.tenant) else {
             return;
         };
         let message = PushMessage {
@@ -423,6 +423,17 @@ impl Notifier {
         if let Err(error) = reached {
             tracing::warn!(%error, "notifier: a pushed message stays queued for mail");
         }
+    }
+
+    /// The tenant's VAPID key, derived on first use.
+    fn vapid(&self, tenant: &TenantId) -> Option<VapidKey> {
+        let mut keys = self.vapid.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = keys.get(tenant) {
+            return Some(key.clone());
+        }
+        let key = self.tokens.vapid(tenant)?;
+        keys.insert(tenant.clone(), key.clone());
+        Some(key)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Coalescer> {

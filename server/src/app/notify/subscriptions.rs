@@ -30,7 +30,7 @@ impl App {
     pub fn vapid_public_key(&self, tenant: &Tenant) -> AppResult<String> {
         self.tokens
             .vapid(&tenant.id)
-            .map(|key| key.public_key())
+            .map(|key| key.public_key().to_owned())
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::TenantNotFound,

@@ -249,16 +249,11 @@ struct ProfileBody {
     /// 1–64 characters.
     display_name: Option<String>,
     /// A ready image you uploaded; `null` removes the avatar.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::extract::present")]
     #[schema(value_type = Option<String>)]
     avatar_media_id: Option<Option<String>>,
     /// At most 140 characters; empty clears it.
     status_text: Option<String>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[utoipa::path(patch, path = "/api/v1/auth/me", tag = "auth", request_body = ProfileBody,

@@ -88,16 +88,11 @@ pub struct RetentionBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetentionPatch {
     /// Seconds (1 to ten years), or `null` to keep messages for ever.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::extract::present")]
     #[schema(value_type = Option<i64>)]
     pub max_seconds: Option<Option<i64>>,
     /// Place (`true`) or lift the tenant's legal hold.
     pub legal_hold: Option<bool>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// The tenant's settings.

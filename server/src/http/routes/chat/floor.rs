@@ -26,17 +26,12 @@ pub struct UpdateConversationBody {
     pub slow_mode_seconds: Option<i64>,
     /// Disappearing messages: those older than this many seconds are deleted (at most the
     /// tenant's maximum); `null` leaves only the tenant's rule.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::extract::present")]
     #[schema(value_type = Option<i64>)]
     pub retention_seconds: Option<Option<i64>>,
     /// `sent` (the default): the retention counts from sending; `read`: from when every member
     /// but the sender has read the message (the tenant's maximum still counts from sending).
     pub retention_from: Option<String>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Renames a group or changes who may post and how often (owners and admins). Every member
