@@ -1,10 +1,12 @@
 //! The search indexer: a consumer of the event log (consumer group `chemchat-search-indexer`)
 //! that applies message events to an external search index. It commits its position only after
 //! the index accepted a batch, so a crash or an index outage re-delivers rather than loses; the
-//! index's own versioning makes re-delivery harmless (see the Elasticsearch adapter).
+//! index's own versioning makes re-delivery harmless (see the Elasticsearch adapter). The log
+//! carries no text: each batch's messages are read back from the store first.
 
 use crate::app::backoff::Backoff;
-use crate::ports::{EventConsumer, EventLog, SearchIndex};
+use crate::app::chat::with_text;
+use crate::ports::{EventConsumer, EventLog, SearchIndex, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,14 +27,15 @@ pub const METRIC_FAILURES: &str = "chemchat_search_index_failures_total";
 /// Feeds committed events to a search index that wants them.
 #[derive(Debug, Clone)]
 pub struct SearchIndexer {
+    store: Arc<dyn Store>,
     log: Arc<dyn EventLog>,
     index: Arc<dyn SearchIndex>,
 }
 
 impl SearchIndexer {
-    /// An indexer reading `log` into `index`.
-    pub fn new(log: Arc<dyn EventLog>, index: Arc<dyn SearchIndex>) -> Self {
-        Self { log, index }
+    /// An indexer reading `log` into `index`, with the text of messages read from `store`.
+    pub fn new(store: Arc<dyn Store>, log: Arc<dyn EventLog>, index: Arc<dyn SearchIndex>) -> Self {
+        Self { store, log, index }
     }
 
     /// Subscribes now — so an in-process log delivers everything the relay ships from here on —
@@ -72,6 +75,17 @@ impl SearchIndexer {
             let batch = match consumer.next_batch(BATCH).await {
                 Ok(batch) => batch,
                 Err(error) => return error.into(),
+            };
+            let batch = loop {
+                match with_text(self.store.as_ref(), &batch).await {
+                    Ok(batch) => break batch,
+                    Err(error) => {
+                        metrics::counter!(METRIC_FAILURES).increment(1);
+                        let wait = backoff.failed();
+                        tracing::warn!(error = %error, retry_in = ?wait, "indexer: store unavailable");
+                        tokio::time::sleep(wait).await;
+                    }
+                }
             };
             while let Err(error) = self.index.apply(&batch).await {
                 metrics::counter!(METRIC_FAILURES).increment(1);

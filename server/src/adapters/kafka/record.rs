@@ -2,13 +2,20 @@
 //!
 //! key = conversation id (Kafka keeps order per key), value = JSON below, headers
 //! `chemchat-event-id`, `chemchat-event-kind` and `chemchat-schema-version`.
+//!
+//! Version 2 carries no message text, attachment file names or people's names (the relay strips
+//! them: a topic cannot forget a record, and deleted text must not stay readable there);
+//! consumers read the text from the store or the API. Version 1 records, which did carry text,
+//! are still read.
 
 use crate::domain::{ConversationId, EventId, TenantId};
 use crate::ports::chat::{EventKind, EventPayload, StoredEvent};
 use serde::{Deserialize, Serialize};
 
 /// The version written; a reader refuses records of a version it does not know.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version still read.
+const OLDEST_READ: u32 = 1;
 /// Header carrying the event id, so consumers can deduplicate without parsing the value.
 pub const HEADER_EVENT_ID: &str = "chemchat-event-id";
 /// Header carrying the event kind, for routing without parsing.
@@ -61,7 +68,7 @@ pub enum DecodeError {
 /// An event from a record value.
 pub fn decode(value: &[u8]) -> Result<StoredEvent, DecodeError> {
     let record: Record = serde_json::from_slice(value)?;
-    if record.schema_version != SCHEMA_VERSION {
+    if !(OLDEST_READ..=SCHEMA_VERSION).contains(&record.schema_version) {
         return Err(DecodeError::UnknownVersion(record.schema_version));
     }
     Ok(StoredEvent {
@@ -110,12 +117,15 @@ mod tests {
     #[test]
     fn unknown_versions_and_garbage_are_refused() {
         let mut value: serde_json::Value = serde_json::from_slice(&encode(&event())).unwrap();
-        value["schemaVersion"] = 2.into();
+        value["schemaVersion"] = 3.into();
         let newer = serde_json::to_vec(&value).unwrap();
         assert!(matches!(
             decode(&newer),
-            Err(DecodeError::UnknownVersion(2))
+            Err(DecodeError::UnknownVersion(3))
         ));
+        value["schemaVersion"] = 1.into();
+        let older = serde_json::to_vec(&value).unwrap();
+        assert!(decode(&older).is_ok(), "version 1 records are still read");
         assert!(matches!(decode(b"{"), Err(DecodeError::Malformed(_))));
         value["schemaVersion"] = 1.into();
         value["tenant"] = "Not A Tenant".into();

@@ -12,6 +12,7 @@ mod messages;
 mod outbox;
 mod retention;
 mod search;
+mod stream_text;
 mod sync;
 
 pub use conversations::{ConversationPage, NewConversationRequest};
@@ -23,6 +24,7 @@ pub use search::{
     ConversationSearchPage, DEFAULT_SEARCH_LIMIT, FoundMessage, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
     MAX_TERMS, MessageSearchPage, MessageSearchRequest,
 };
+pub use stream_text::with_text;
 pub use sync::SyncResult;
 
 use super::{AppError, ErrorCode};

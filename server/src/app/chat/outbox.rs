@@ -1,11 +1,12 @@
 //! The outbox relay: ships committed events from the store's outbox to the event log in
-//! per-conversation order, and marks them shipped. Delivery is at least once (a crash between
+//! per-conversation order, without message text, and marks them shipped. Delivery is at least once (a crash between
 //! shipping and marking ships again); consumers deduplicate on the event id. Replicas never ship
 //! the same conversation concurrently: each batch is a claim the store holds until it is marked
 //! or dropped (see `ChatStore::claim_outbox`).
 
 use super::RelayStatus;
 use crate::app::backoff::Backoff;
+use crate::ports::chat::StoredEvent;
 use crate::ports::{Clock, CommitListener, EventLog, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,8 +93,15 @@ impl OutboxRelay {
                 claim.shipped(self.clock.now_ms()).await?;
                 return Ok(shipped);
             }
+            // The log gets no message text (its consumers read it back from the store), so a
+            // deletion or an expiry leaves no readable copy in a topic that cannot forget.
+            let lean: Vec<StoredEvent> = claim
+                .events()
+                .iter()
+                .map(StoredEvent::without_text)
+                .collect();
             // On failure the claim is dropped unmarked: the events stay in the outbox.
-            self.log.publish(claim.events()).await?;
+            self.log.publish(&lean).await?;
             let now = self.clock.now_ms();
             let late: Vec<_> = match &self.late {
                 Some(_) => claim

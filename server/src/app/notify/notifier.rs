@@ -16,13 +16,14 @@ use super::notice::{Notice, NoticeParts};
 use super::{METRIC_DECISIONS, METRIC_DELAY, METRIC_SENT, NotifySettings};
 use crate::app::auth::TokenIssuer;
 use crate::app::backoff::Backoff;
+use crate::app::chat::with_text;
 use crate::domain::{
     ConversationKind, Recipient, TenantId, UserId, mentioned_usernames, mentions, push_verdict,
 };
 use crate::ports::chat::{EventPayload, MessageView, StoredEvent};
 use crate::ports::{
-    Clock, EventConsumer, EventLog, MailRecipients, PushAudience, PushMessage, PushOutcome,
-    PushSubscription, Store, VapidKey,
+    Clock, EventConsumer, EventLog, EventLogError, MailRecipients, PushAudience, PushMessage,
+    PushOutcome, PushSubscription, Store, VapidKey,
 };
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -118,6 +119,11 @@ impl Notifier {
                     let batch = match consumer.next_batch(BATCH).await {
                         Ok(batch) => batch,
                         Err(error) => break error,
+                    };
+                    // The log carries no text; a message gone meanwhile is not announced.
+                    let batch = match with_text(self.store.as_ref(), &batch).await {
+                        Ok(batch) => batch,
+                        Err(error) => break EventLogError(error.into()),
                     };
                     backoff.succeeded();
                     self.notify_batch(&batch).await;

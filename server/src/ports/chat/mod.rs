@@ -6,6 +6,7 @@
 //! so both sequences are gap-free and commit in order on either engine.
 
 mod event;
+mod event_text;
 mod types;
 mod wire;
 
@@ -13,6 +14,7 @@ pub use event::{
     ConversationUpdated, EventKind, EventPayload, MemberAdded, MemberMuted, MemberRemoved,
     ReactionChanged, ReceiptRead, StoredEvent,
 };
+pub use event_text::MessageText;
 pub use types::*;
 pub use wire::{
     ChatEvent, ConversationView, MediaView, MemberView, MessageView, ReactionView, VariantView,
@@ -203,6 +205,14 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         viewer: UserId,
         ids: &[MessageId],
     ) -> StoreResult<Vec<Message>>;
+
+    /// What the store holds now of the text of `ids` (missing ones are gone): the event log
+    /// carries no text, and its consumers read it back through this.
+    async fn message_texts(
+        &self,
+        tenant: &TenantId,
+        ids: &[MessageId],
+    ) -> StoreResult<Vec<MessageText>>;
 
     /// The user's current conversations whose name (for a DM: the other member's username or
     /// display name) contains `text`, ignoring case; most recent activity first, after `after`.

@@ -22,8 +22,8 @@ use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatStore, Conversation, ConversationChange, ConversationCreation,
     ConversationSummary, DailyQuota, HistoryPage, MembershipOutcome, Message, MessageChange,
-    MessageEdit, MessageEditRequest, MuteChange, NewConversation, NewMessage, OutboxClaim, Pointer,
-    ReactionChange, SendOutcome, SyncPage, SyncPosition, UnreadPosition,
+    MessageEdit, MessageEditRequest, MessageText, MuteChange, NewConversation, NewMessage,
+    OutboxClaim, Pointer, ReactionChange, SendOutcome, SyncPage, SyncPosition, UnreadPosition,
 };
 use async_trait::async_trait;
 
@@ -221,6 +221,14 @@ impl ChatStore for SqlStore {
         ids: &[MessageId],
     ) -> StoreResult<Vec<Message>> {
         search::messages_by_id(self, tenant, viewer, ids).await
+    }
+
+    async fn message_texts(
+        &self,
+        tenant: &TenantId,
+        ids: &[MessageId],
+    ) -> StoreResult<Vec<MessageText>> {
+        search::message_texts(self, tenant, ids).await
     }
 
     async fn find_conversations(

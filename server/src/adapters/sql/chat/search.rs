@@ -8,7 +8,7 @@ use super::rows::{
 };
 use crate::domain::{ConversationId, MessageId, TenantId, UserId};
 use crate::ports::StoreResult;
-use crate::ports::chat::{ActivityCursor, Conversation, Message};
+use crate::ports::chat::{ActivityCursor, Conversation, Message, MessageText};
 
 /// Candidates read per round while looking for conversations by name.
 const NAME_BATCH: i64 = 200;
@@ -78,6 +78,48 @@ pub(super) async fn messages_by_id(
     tx.commit().await.map_err(db)?;
     attach_reactions(&mut messages, reactions)?;
     Ok(messages)
+}
+
+/// The text the store holds now of `ids`, for consumers of the event log (which carries none):
+/// one read of the messages and one of their attachments, whoever their members are.
+pub(super) async fn message_texts(
+    store: &SqlStore,
+    tenant: &TenantId,
+    ids: &[MessageId],
+) -> StoreResult<Vec<MessageText>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = json_list(ids.iter().map(ToString::to_string));
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND id IN ({})",
+        store.engine.json_strings("$2")
+    );
+    let mut tx = store.read(tenant).await?;
+    let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(list.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    let mut messages = rows
+        .into_iter()
+        .map(Message::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    super::attachments::load(store.engine, &mut tx, tenant, &mut messages).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(messages
+        .into_iter()
+        .map(|m| MessageText {
+            id: m.id,
+            content: m.content.filter(|_| m.deleted_at_ms.is_none()),
+            file_names: m
+                .attachments
+                .into_iter()
+                .map(|a| a.filename.as_str().to_owned())
+                .collect(),
+        })
+        .collect())
 }
 
 #[derive(sqlx::FromRow)]
