@@ -31,8 +31,8 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create a tenant, or update its tier and display name (`tenant <id>`); give it a
-    /// PostgreSQL role of its own (`tenant role <id>`); or delete every row of one
-    /// (`tenant purge <id>`).
+    /// PostgreSQL role of its own (`tenant role <id>`); delete every row of one
+    /// (`tenant purge <id>`); or move one (`tenant export <id> --to FILE`, `tenant import FILE`).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Tenant {
         /// What to do with the tenant other than saving it.
@@ -81,6 +81,31 @@ pub enum TenantAction {
     Role {
         /// Tenant id: a DNS label such as `acme`.
         id: String,
+    },
+    /// Write the tenant's archive: its rows from one snapshot and its media objects, as
+    /// versioned JSON Lines with checksums (docs/operations.md, "Moving a tenant"). Password
+    /// hashes and MFA secrets stay out unless --with-credentials.
+    Export {
+        /// Tenant id: a DNS label such as `acme`.
+        id: String,
+        /// The archive file to write (through a temporary file renamed into place).
+        #[arg(long)]
+        to: PathBuf,
+        /// Include password hashes and MFA secrets, so people sign in as before.
+        #[arg(long)]
+        with_credentials: bool,
+    },
+    /// Read an archive into a tenant that has no data yet, on either engine: the whole archive
+    /// is checked first, the rows are written in one transaction. --dry-run only checks.
+    Import {
+        /// The archive file.
+        file: PathBuf,
+        /// Import under this tenant id instead of the archive's.
+        #[arg(long = "as")]
+        as_tenant: Option<String>,
+        /// Check the archive (format, order, sizes, hashes, counts, checksum) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Delete every row of the tenant from every table, in batches; running it again after a
     /// failure finishes the work. Stop the tenant's servers first: rows written meanwhile survive.

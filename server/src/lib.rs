@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod domain;

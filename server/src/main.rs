@@ -62,6 +62,44 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
             Ok(())
         }
         Command::Tenant {
+            action:
+                Some(TenantAction::Export {
+                    id,
+                    to,
+                    with_credentials,
+                }),
+            ..
+        } => {
+            let id = TenantId::parse(&id)
+                .map_err(|e| anyhow::anyhow!("tenant export: `{id}` is not a tenant id: {e}"))?;
+            let summary = server::export_tenant(&settings, &id, &to, with_credentials).await?;
+            report("exported", &summary);
+            tracing::info!(tenant = %id, file = %to.display(), bytes = summary.archive_bytes,
+                "tenant exported");
+            Ok(())
+        }
+        Command::Tenant {
+            action:
+                Some(TenantAction::Import {
+                    file,
+                    as_tenant,
+                    dry_run,
+                }),
+            ..
+        } => {
+            let target = as_tenant
+                .as_deref()
+                .map(TenantId::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("tenant import: --as is not a tenant id: {e}"))?;
+            let summary = server::import_tenant(&settings, &file, target.as_ref(), dry_run).await?;
+            let verb = if dry_run { "checked" } else { "imported" };
+            report(verb, &summary);
+            tracing::info!(archive_tenant = %summary.tenant, into = ?target, dry_run,
+                rows = summary.total_rows(), objects = summary.blobs, "tenant archive {verb}");
+            Ok(())
+        }
+        Command::Tenant {
             action: Some(TenantAction::Role { id }),
             ..
         } => {
@@ -115,4 +153,16 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
             Ok(())
         }
     }
+}
+
+/// One log line per table and one for the media objects.
+fn report(verb: &str, summary: &chemchat_server::archive::ArchiveSummary) {
+    for (table, rows) in &summary.rows {
+        tracing::info!(table, rows, "{verb}");
+    }
+    tracing::info!(
+        objects = summary.blobs,
+        bytes = summary.blob_bytes,
+        "media {verb}"
+    );
 }

@@ -92,7 +92,8 @@ impl Server {
         // store's own full-text index (the built-in default, written by the store's transactions).
         let search: Arc<dyn SearchIndex> = match external_search(&settings).await? {
             Some(index) => {
-                let indexer = SearchIndexer::new(Arc::clone(&events), Arc::clone(&index));
+                let indexer =
+                    SearchIndexer::new(store.clone(), Arc::clone(&events), Arc::clone(&index));
                 // Subscribes now, so it sees everything the relay ships once serving starts.
                 background.push(("search-indexer", Box::pin(indexer.start().await)));
                 index
@@ -533,6 +534,35 @@ pub async fn purge_tenant(
         tracing::info!(%tenant, %role, "tenant role dropped");
     }
     Ok(report)
+}
+
+/// `tenant export`: the tenant's archive written to `path`.
+pub async fn export_tenant(
+    settings: &Settings,
+    tenant: &TenantId,
+    path: &std::path::Path,
+    credentials: bool,
+) -> anyhow::Result<crate::archive::ArchiveSummary> {
+    let blobs = blob_store(settings).await?;
+    let store = open_store(settings).await?;
+    let now = crate::ports::Clock::now_ms(&crate::ports::SystemClock);
+    crate::archive::export_to_file(&store, blobs.as_ref(), tenant, credentials, now, path).await
+}
+
+/// `tenant import`: the archive at `path` checked, then (unless `dry_run`) written into
+/// `target`, or the archive's own tenant.
+pub async fn import_tenant(
+    settings: &Settings,
+    path: &std::path::Path,
+    target: Option<&TenantId>,
+    dry_run: bool,
+) -> anyhow::Result<crate::archive::ArchiveSummary> {
+    if dry_run {
+        return crate::archive::validate_file(path).await;
+    }
+    let blobs = blob_store(settings).await?;
+    let store = open_store(settings).await?;
+    crate::archive::import_file(&store, blobs.as_ref(), path, target).await
 }
 
 /// The tier and quotas the configuration gives the served tenant: the tier's defaults, each

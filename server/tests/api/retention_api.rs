@@ -248,6 +248,24 @@ async fn disappearing_after_reading(engine: Engine) {
     .await;
     assert!(status.is_success());
     deleted(&server, &alice, &group, &[2]).await;
+
+    // A member who leaves without reading no longer holds a message back.
+    send_text(&server, &alice, &group, "unread by the leaver").await;
+    let (status, _) = call(
+        &server,
+        &bob,
+        Method::POST,
+        &read,
+        Some(json!({ "seq": 3 })),
+    )
+    .await;
+    assert!(status.is_success());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(history(&server, &alice, &group).await[2]["deleted"], false);
+    let leave = format!("/api/v1/conversations/{group}/members/{}", carol.id);
+    let (status, body) = call(&server, &carol, Method::DELETE, &leave, None).await;
+    assert!(status.is_success(), "{body}");
+    deleted(&server, &alice, &group, &[3]).await;
     server.stop().await;
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::support::store::{
-    OrdinaryRole, new_message, store as two_tenant_store, store_group, store_user,
+    OrdinaryRole, new_message, store as two_tenant_store, store_group, store_message, store_user,
 };
 use crate::support::{Engine, TestDb, t};
 use chemchat_server::adapters::sql::{PurgeError, SqlStore, TENANT_TABLES, purge_tenant};
@@ -359,6 +359,67 @@ async fn purges_one_tenant_and_leaves_the_other(engine: Engine) {
 both_engines!(
     purges_one_tenant_and_leaves_the_other_engine,
     purges_one_tenant_and_leaves_the_other
+);
+
+/// A purge cut short — its process killed between two batches or inside one — leaves a tenant
+/// that a second run purges to nothing, without touching the other tenant.
+async fn a_purge_cut_short_finishes_when_run_again(engine: Engine) {
+    let (db, store) = two_tenant_store(engine).await;
+    seed(&store, "acme").await;
+    seed(&store, "globex").await;
+    // Enough rows that a purge in batches of 2 takes hundreds of transactions.
+    let writer = store_user(&store, "acme", "writer").await;
+    let group = store_group(&store, "acme", writer, &[]).await;
+    for i in 0..200 {
+        store_message(
+            &store,
+            "acme",
+            &new_message(group, writer, &format!("bulk{i}")),
+        )
+        .await;
+    }
+    let globex_before = rows(&store, "globex").await;
+    let acme_before: i64 = rows(&store, "acme").await.values().sum();
+
+    // A store of its own, closed with the purge: its connections go as a killed process's do.
+    let doomed = db.store().await;
+    {
+        let acme = t("acme");
+        let purge = purge_tenant(&doomed, &acme, 2, false);
+        tokio::pin!(purge);
+        loop {
+            tokio::select! {
+                done = &mut purge => panic!("the purge finished before it was cut short: {done:?}"),
+                () = tokio::time::sleep(std::time::Duration::from_millis(2)) => {}
+            }
+            let left: i64 = rows(&store, "acme").await.values().sum();
+            if left < acme_before {
+                break;
+            }
+        }
+    }
+    doomed.pool().close().await;
+    drop(doomed);
+    let left: i64 = rows(&store, "acme").await.values().sum();
+    assert!(
+        left > 0 && left < acme_before,
+        "cut short: {left} of {acme_before} rows left"
+    );
+
+    let report = purge_tenant(&store, &t("acme"), 2, false).await.unwrap();
+    assert_eq!(
+        report.total(),
+        left as u64,
+        "the second run reports what it removed"
+    );
+    let acme_after = rows(&store, "acme").await;
+    assert!(acme_after.values().all(|n| *n == 0), "{acme_after:?}");
+    assert_eq!(rows(&store, "globex").await, globex_before);
+}
+
+both_engines!(
+    a_purge_cut_short_finishes_when_run_again_engine,
+    a_purge_cut_short_finishes_when_run_again
 );
 
 fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {

@@ -5,6 +5,7 @@
 //! [`Engine`]: how a write transaction starts, and how a transaction is scoped to a tenant for
 //! PostgreSQL's row-level security.
 
+mod archive;
 mod audit;
 mod chat;
 mod connect;
@@ -22,6 +23,7 @@ mod tenant_roles;
 mod tenants;
 mod users;
 
+pub use archive::{ARCHIVE_TABLES, Row, TenantLoader, TenantSnapshot, tenant_column};
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};

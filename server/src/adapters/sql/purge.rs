@@ -113,7 +113,7 @@ pub async fn purge_tenant(
 }
 
 /// The tenant's rows in every table (stops at the first table that has any).
-async fn rows_of(store: &SqlStore, tenant: &TenantId) -> Result<i64, PurgeError> {
+pub(super) async fn rows_of(store: &SqlStore, tenant: &TenantId) -> Result<i64, PurgeError> {
     let fail = |table, source| PurgeError::Store {
         tenant: tenant.clone(),
         table,

@@ -44,7 +44,11 @@ impl TestServer {
     }
 
     pub async fn start_with(engine: Engine, tweak: impl FnOnce(&mut Settings)) -> Self {
-        let db = TestDb::new(engine).await;
+        Self::start_on(TestDb::new(engine).await, tweak).await
+    }
+
+    /// A server on an existing database (and its media folder).
+    pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = settings(&db);
         tweak(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -62,8 +66,23 @@ impl TestServer {
         }
     }
 
+    /// Stops the server and waits for it; returns its database, to start another on.
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        self.halt().await;
+        let spent = TestDb {
+            url: String::new(),
+            dir: tempfile::tempdir().expect("temporary folder"),
+            drop_pg: None,
+        };
+        std::mem::replace(&mut self.db, spent)
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -66,6 +66,7 @@ pub(in super::super) async fn leave_everywhere(
         .execute(&mut **tx)
         .await
         .map_err(db)?;
+        super::members::stamp_after_leaving(tx, tenant, id, user, at_ms).await?;
         written.push(event);
     }
     Ok(written)

@@ -121,7 +121,30 @@ pub(super) async fn remove(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
+    stamp_after_leaving(&mut tx, tenant, id, target, at_ms).await?;
     finish(store, tx, tenant, id, &[event]).await
+}
+
+/// A member left: messages only they had not read may now be read by every member who stays
+/// (retention counted from reading starts for them).
+pub(super) async fn stamp_after_leaving(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+    user: UserId,
+    at_ms: i64,
+) -> StoreResult<()> {
+    let read: Option<i64> = sqlx::query_scalar(
+        "SELECT last_read_seq FROM conversation_members \
+         WHERE tenant_id = $1 AND conversation_id = $2 AND user_id = $3",
+    )
+    .bind(tenant.as_str())
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    stamp_read_by_all(tx, tenant, id, read.unwrap_or(0), i64::MAX, at_ms).await
 }
 
 /// A write transaction with the conversation locked, its kind and counters, and the actor's
