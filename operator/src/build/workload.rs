@@ -7,10 +7,11 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource, SecurityContext, Service, ServicePort,
-    ServiceSpec, SleepAction, Volume, VolumeMount,
+    Capabilities, ClientIPConfig, ConfigMapEnvSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvFromSource, HTTPGetAction, Lifecycle, LifecycleHandler,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecretEnvSource,
+    SecurityContext, Service, ServicePort, ServiceSpec, SessionAffinityConfig, SleepAction, Volume,
+    VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -209,13 +210,25 @@ pub fn deployment(plan: &TenantPlan, config_hash: &str) -> Deployment {
     }
 }
 
+/// How long a client sticks to one server pod: Socket.IO long-polling sends each request of a
+/// session separately, and they must all reach the pod that holds the session. (The API
+/// server's default for `ClientIP` affinity; stated, so a no-op reconcile writes nothing.)
+const AFFINITY_SECONDS: i32 = 10_800;
+
 /// ClusterIP Service on port 80 in front of the server's port. Only `http`: the Ingress routes
-/// this Service, and the admin port must stay unrouted.
+/// this Service, and the admin port must stay unrouted. Client-IP affinity, for Socket.IO
+/// long-polling from inside the cluster.
 pub fn service(plan: &TenantPlan) -> Service {
     Service {
         metadata: meta(plan, SERVER_NAME, "server", true),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".to_owned()),
+            session_affinity: Some("ClientIP".to_owned()),
+            session_affinity_config: Some(SessionAffinityConfig {
+                client_ip: Some(ClientIPConfig {
+                    timeout_seconds: Some(AFFINITY_SECONDS),
+                }),
+            }),
             selector: Some(labels::selector_labels(&plan.name)),
             ports: Some(vec![ServicePort {
                 name: Some(HTTP.to_owned()),
@@ -256,8 +269,24 @@ pub fn ingress(plan: &TenantPlan, options: &BuildOptions) -> Option<Ingress> {
         }),
         ..IngressBackend::default()
     };
+    let mut metadata = meta(plan, SERVER_NAME, "server", true);
+    // ingress-nginx balances over the pods itself, past the Service's affinity: a cookie keeps
+    // a Socket.IO long-polling client on the pod that holds its session.
+    metadata.annotations = Some(
+        [
+            ("nginx.ingress.kubernetes.io/affinity", "cookie"),
+            (
+                "nginx.ingress.kubernetes.io/session-cookie-name",
+                "chemchat-affinity",
+            ),
+            ("nginx.ingress.kubernetes.io/session-cookie-samesite", "Lax"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    );
     Some(Ingress {
-        metadata: meta(plan, SERVER_NAME, "server", true),
+        metadata,
         spec: Some(IngressSpec {
             ingress_class_name: options.ingress_class.clone(),
             tls: tls.as_ref().map(|secret| {

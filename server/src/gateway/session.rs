@@ -80,23 +80,8 @@ impl Session {
 
     /// Handles one text frame.
     pub async fn on_text(&mut self, text: &str) -> Flow {
-        if text.len() > self.gw.settings().max_frame_bytes {
-            return Flow::Close(CloseReason::new(
-                CLOSE_TOO_BIG,
-                format!(
-                    "frame too large: limit {} bytes",
-                    self.gw.settings().max_frame_bytes
-                ),
-            ));
-        }
-        if !self.limiter.admit(Instant::now()) {
-            return Flow::Close(CloseReason::new(
-                CLOSE_RATE_LIMITED,
-                format!(
-                    "rate limit exceeded: {} frames/s",
-                    self.gw.settings().rate_per_second
-                ),
-            ));
+        if let Some(refused) = self.admit_frame(text.len()) {
+            return refused;
         }
         match protocol::parse(text) {
             // Boxed: the use cases behind an event are large futures, and an idle connection
@@ -107,6 +92,44 @@ impl Session {
                 Flow::Continue
             }
         }
+    }
+
+    /// Handles one event of a transport that frames events itself (Socket.IO), `size` bytes
+    /// long encoded: the same limits and the same handling as a text frame.
+    pub async fn on_event(&mut self, inbound: Inbound, size: usize) -> Flow {
+        if let Some(refused) = self.admit_frame(size) {
+            return refused;
+        }
+        Box::pin(self.on_inbound(inbound)).await
+    }
+
+    /// Keeps the connection's presence and connection records alive, as a `ping` does, for a
+    /// transport whose liveness checks happen below the protocol (Engine.IO's heartbeat).
+    pub async fn keep_alive(&self) {
+        self.refresh_presence().await;
+    }
+
+    /// The frame cap and the per-connection rate: `Some(close)` when a frame breaks either.
+    fn admit_frame(&mut self, size: usize) -> Option<Flow> {
+        if size > self.gw.settings().max_frame_bytes {
+            return Some(Flow::Close(CloseReason::new(
+                CLOSE_TOO_BIG,
+                format!(
+                    "frame too large: limit {} bytes",
+                    self.gw.settings().max_frame_bytes
+                ),
+            )));
+        }
+        if !self.limiter.admit(Instant::now()) {
+            return Some(Flow::Close(CloseReason::new(
+                CLOSE_RATE_LIMITED,
+                format!(
+                    "rate limit exceeded: {} frames/s",
+                    self.gw.settings().rate_per_second
+                ),
+            )));
+        }
+        None
     }
 
     /// Handles a binary frame: not part of the protocol, answered with an error.

@@ -56,7 +56,8 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "ChemChat API", description = "Multi-tenant real-time chat. Send `X-Tenant-ID` \
         to name the tenant; authenticate with `Authorization: Bearer <accessToken>` from \
-        `POST /api/v1/auth/login`."),
+        `POST /api/v1/auth/login`. The real-time protocol (JSON WebSocket at `/api/v1/ws`, \
+        Socket.IO at `/socket.io/`) is described at `/api/docs/realtime`."),
     paths(
         auth::register, auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
         auth::change_password, account::delete_me, account::export, account::warnings,
@@ -103,6 +104,16 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/docs-json", get(document))
         .route("/api/docs/docs.js", get(script))
         .route("/api/docs/docs.css", get(style))
+        .route("/api/docs/realtime", get(realtime))
+}
+
+/// The real-time protocol for client authors — the JSON WebSocket and its Socket.IO mapping —
+/// which OpenAPI cannot describe: the project's `docs/realtime.md`, compiled in.
+async fn realtime() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        include_str!("../../../docs/realtime.md"),
+    )
 }
 
 async fn document() -> impl IntoResponse {

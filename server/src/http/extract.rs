@@ -137,15 +137,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Decided once per request by `client_ip::resolve` (trusted proxies' headers).
-        let ip = match parts.extensions.get::<ClientAddr>() {
-            Some(ClientAddr(ip)) => *ip,
-            None => parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
-        };
-        Ok(Self(ip))
+        Ok(Self(client_ip(parts)))
+    }
+}
+
+/// The client's address, decided once per request by `client_ip::resolve` (trusted proxies'
+/// headers); the peer's when that did not run.
+pub(super) fn client_ip(parts: &Parts) -> IpAddr {
+    match parts.extensions.get::<ClientAddr>() {
+        Some(ClientAddr(ip)) => *ip,
+        None => parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip()),
     }
 }
 

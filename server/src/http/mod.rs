@@ -11,7 +11,9 @@ pub mod headers;
 pub mod listener;
 mod metrics;
 mod middleware;
+mod realtime;
 mod routes;
+mod socket_io;
 mod ws;
 
 pub use metrics::install_recorder;
@@ -79,7 +81,11 @@ pub fn router(state: HttpState, edge: &Edge) -> Router {
     }
     let routes = routes
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        // Inside the edge's layers: Socket.IO requests get the request id, the client address
+        // and the security headers like every other; outside the REST time limit, as polls
+        // and sockets are long-lived.
+        .layer(socket_io::layer(state.clone()));
     headers::apply(routes, &header_settings)
         .layer(DefaultBodyLimit::max(edge.max_body_bytes))
         .layer(axum::middleware::from_fn(metrics::track))

@@ -6,17 +6,15 @@
 
 use super::HttpState;
 use super::error::ApiError;
-use super::extract::{ClientIp, TENANT_HEADER, subdomain};
-use crate::app::{AppError, ErrorCode};
+use super::extract::{ClientIp, TENANT_HEADER};
+use super::realtime::{Admitted, Deadline, Held, admit, expiry};
 use crate::gateway::conn::Conn;
-use crate::gateway::protocol::{
-    CLOSE_HEARTBEAT_TIMEOUT, CLOSE_UNAUTHENTICATED, CloseReason, Frame,
-};
-use crate::gateway::{Flow, Gateway, PendingSlot, Session};
+use crate::gateway::protocol::{CloseReason, Frame};
+use crate::gateway::{Flow, Gateway, Session};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use futures::SinkExt;
@@ -25,7 +23,6 @@ use serde::Deserialize;
 use serde_json::json;
 use std::future::Future;
 use std::pin::Pin;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -62,40 +59,8 @@ async fn upgrade(
         .get(TENANT_HEADER)
         .map(|v| v.to_str().unwrap_or("").trim().to_owned())
         .or(query.tenant);
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let tenant = state
-        .app
-        .resolve_tenant(explicit.as_deref(), host.and_then(subdomain))
-        .await?;
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !state.headers.allows_origin(origin, host) {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("WebSocket from origin '{origin}' refused: not in CHEMCHAT_CORS_ORIGINS"),
-            ));
-        }
-    }
-    state.app.connection_attempt(&tenant, ip).await?;
+    let Admitted { tenant, held } = admit(&state, explicit, &headers, ip).await?;
     let gateway = state.gateway.clone();
-    let pending = gateway.pending_slot(ip).ok_or_else(|| {
-        ApiError(
-            AppError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "this address holds {} sockets that have not authenticated",
-                    gateway.settings().unauthenticated_per_address
-                ),
-            )
-            .retry_after(std::time::Duration::from_secs(10)),
-        )
-    })?;
-    let permit = gateway.admit().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "this instance is draining or full; reconnect to another",
-        )
-    })?;
     // The protocol's own limit closes oversized frames with a reason; tungstenite's hard cap sits
     // above it so that check is reached rather than a bare protocol error.
     let hard_cap = gateway
@@ -111,8 +76,7 @@ async fn upgrade(
         .max_message_size(hard_cap)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!("ws", tenant = %tenant.id);
-            let limits = Held { permit, pending };
-            run(socket, gateway, tenant, query.token, limits).instrument(span)
+            run(socket, gateway, tenant, query.token, held).instrument(span)
         }))
 }
 
@@ -150,7 +114,7 @@ async fn run(
     let mut handling: Option<Handling> = None;
     loop {
         // One timer for the three deadlines: fewer futures in every idle connection.
-        let deadline = Deadline::next(expires, auth_deadline, heard + heartbeat_timeout);
+        let deadline = Deadline::next(expires, auth_deadline, Some(heard + heartbeat_timeout));
         let flow = tokio::select! {
             biased;
             () = conn.notified() => match flush(&mut socket, &conn).await {
@@ -219,65 +183,6 @@ async fn run(
         Box::pin(session.close()).await;
     }
     drop((permit, pending));
-}
-
-/// What a connection holds while it lives: its place on this instance and, until it
-/// authenticates, its place among its address's unauthenticated sockets.
-struct Held {
-    permit: OwnedSemaphorePermit,
-    pending: PendingSlot,
-}
-
-/// When the connection's token expires (`None` before it authenticated).
-fn expiry(session: &Session) -> Option<Instant> {
-    let expires_at_ms = session.expires_at_ms()?;
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let left = u64::try_from(i128::from(expires_at_ms) - now_ms).unwrap_or(0);
-    Some(Instant::now() + std::time::Duration::from_millis(left))
-}
-
-/// The first deadline a connection can miss, and what missing it means.
-struct Deadline {
-    at: Instant,
-    why: Missed,
-}
-
-enum Missed {
-    Authentication,
-    Heartbeat,
-    TokenExpiry,
-}
-
-impl Deadline {
-    /// Before authentication, the authentication timeout; after it, the token's expiry. The
-    /// heartbeat always.
-    fn next(expires: Option<Instant>, auth_deadline: Instant, silence: Instant) -> Self {
-        let (at, why) = match expires {
-            Some(expires) => (expires, Missed::TokenExpiry),
-            None => (auth_deadline, Missed::Authentication),
-        };
-        if silence < at {
-            Self {
-                at: silence,
-                why: Missed::Heartbeat,
-            }
-        } else {
-            Self { at, why }
-        }
-    }
-
-    fn reason(&self) -> CloseReason {
-        match self.why {
-            Missed::Authentication => {
-                CloseReason::new(CLOSE_UNAUTHENTICATED, "authentication timeout")
-            }
-            Missed::Heartbeat => CloseReason::new(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
-            Missed::TokenExpiry => CloseReason::new(
-                CLOSE_UNAUTHENTICATED,
-                "token expired: authenticate again with a fresh token before it expires",
-            ),
-        }
-    }
 }
 
 /// A client frame being handled: the session comes back with what to do next.

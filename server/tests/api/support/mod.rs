@@ -9,6 +9,7 @@ pub mod media;
 pub mod process;
 pub mod server;
 pub mod services;
+pub mod socketio;
 pub mod store;
 pub mod ws;
 

@@ -55,6 +55,14 @@ pub fn push_url() -> String {
     )
 }
 
+/// Where node finds socket.io-client (installed by `make services`).
+pub fn node_path() -> String {
+    service_env(
+        "CHEMCHAT_TEST_NODE_PATH",
+        "the Socket.IO clients (socket.io-client)",
+    )
+}
+
 fn service_env(name: &str, service: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
