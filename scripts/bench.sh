@@ -15,7 +15,7 @@
 # second in a 1 000-member group, send-to-push delay),
 # BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_SKIP_STREAM=1 the relay and search
 # benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
-# scenarios.
+# scenarios, BENCH_SKIP_SOCKETIO=1 the SQLite scenarios repeated over Socket.IO.
 #
 # BENCH_SERVER_CPUS / BENCH_LOADGEN_CPUS pin the server and the generator with `taskset -c`
 # (e.g. 0 and 1); BENCH_SKIP_SCALING=1 skips the closing core-scaling run, which repeats the
@@ -137,7 +137,7 @@ scenarios() { # scenarios <engine> <start command…>
     port="$(free_port)"
     "$@" "$port" rate
     loadgen "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port" \
-      -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference}
+      -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference} ${SOCKETIO:+--socketio}
     [ -n "${REFERENCE:-}" ] || transactions "$port"
     stop "$SERVER_PID"
   fi
@@ -156,7 +156,7 @@ scenarios() { # scenarios <engine> <start command…>
     plan=(--plan "$WORK/plan.json")
   fi
   loadgen "$engine: $IDLE_CONNECTIONS idle conns" "$port" \
-    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 ${REFERENCE:+--reference} "${plan[@]}"
+    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 ${REFERENCE:+--reference} ${SOCKETIO:+--socketio} "${plan[@]}"
   stop "$SERVER_PID"
 }
 
@@ -218,6 +218,8 @@ registration_flood
 
 log "WebSocket load benchmark: $(nproc) cores, fd limit $(ulimit -n), scratch $WORK"
 scenarios sqlite sqlite_server
+# The same server and load over Socket.IO (WebSocket transport): the cost of the second transport.
+[ -n "${BENCH_SKIP_SOCKETIO:-}" ] || SOCKETIO=1 scenarios "sqlite, socket.io" sqlite_server
 if [ -n "${CHEMCHAT_TEST_DATABASE_URL:-}" ] && [ -n "${CHEMCHAT_TEST_REDIS_URL:-}" ]; then
   PG_DB="chemchat_bench_$$"
   scenarios "postgres+redis" postgres_server

@@ -1,6 +1,7 @@
 //! The WebSocket load generator of `make bench`: N connections in rooms of K members, an offered
 //! message rate (or a ladder of them), send-to-deliver latency, and the server's RSS.
 
+use chemchat_e2e::load::conns::Protocol;
 use chemchat_e2e::load::run::{RunOptions, run};
 use clap::Parser;
 use std::path::PathBuf;
@@ -16,6 +17,9 @@ struct Args {
     /// The target is the reference server: no REST setup, synthetic conversation ids.
     #[arg(long)]
     reference: bool,
+    /// Speak Socket.IO (`/socket.io/`, WebSocket transport) instead of the JSON protocol.
+    #[arg(long, conflicts_with = "reference")]
+    socketio: bool,
     /// WebSocket connections.
     #[arg(long, short = 'n', default_value_t = 1000)]
     connections: usize,
@@ -84,6 +88,11 @@ async fn main() -> anyhow::Result<()> {
     let report = run(RunOptions {
         url: args.url.trim_end_matches('/').to_owned(),
         reference: args.reference,
+        protocol: if args.socketio {
+            Protocol::SocketIo
+        } else {
+            Protocol::Json
+        },
         connections: args.connections,
         room_size: args.room_size,
         rates: args.rates.into_iter().filter(|r| *r > 0.0).collect(),

@@ -2,6 +2,7 @@
 //! deliveries and a writer task that sends what the scheduler hands it.
 
 use super::frames::{self, Incoming};
+use super::sio;
 use super::stats::Stats;
 use anyhow::{Context as _, bail};
 use futures::{SinkExt, StreamExt};
@@ -18,6 +19,16 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long opening, authenticating and joining may take.
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(60);
+
+/// The wire a connection speaks: ChemChat's JSON WebSocket protocol, or the same protocol over
+/// Socket.IO (WebSocket transport), so `make bench` compares the two paths in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `/api/v1/ws`.
+    Json,
+    /// `/socket.io/`.
+    SocketIo,
+}
 
 /// What the scheduler asks a connection's writer to do.
 #[derive(Debug, Clone, Copy)]
@@ -53,36 +64,70 @@ fn config() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
-/// Opens `ws_base/api/v1/ws?token=…`, waits for `authenticated`, joins `conversation`, and
-/// starts the reader and writer tasks.
+/// Opens a connection (`ws_base/api/v1/ws?token=…`, or `ws_base/socket.io/` with the token as
+/// the CONNECT `auth`), waits for `authenticated`, joins `conversation`, and starts the reader
+/// and writer tasks.
 pub async fn open(
     ws_base: &str,
+    protocol: Protocol,
     token: &str,
     conversation: String,
     room_members: u64,
     content_bytes: usize,
     stats: Arc<Stats>,
 ) -> anyhow::Result<Conn> {
-    let url = format!("{ws_base}/api/v1/ws?token={token}");
+    let url = match protocol {
+        Protocol::Json => format!("{ws_base}/api/v1/ws?token={token}"),
+        Protocol::SocketIo => format!("{ws_base}/socket.io/?EIO=4&transport=websocket"),
+    };
     let ws = tokio::time::timeout(HANDSHAKE_WAIT, async {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config()), true)
             .await
             .context("connect")?;
-        wait_for(&mut ws, |f| f.event == "authenticated").await?;
-        ws.send(Message::text(frames::join(&conversation, 1)))
+        if protocol == Protocol::SocketIo {
+            wait_for(&mut ws, protocol, |p| matches!(p, Seen::Open)).await?;
+            ws.send(Message::text(sio::connect(token))).await?;
+        }
+        wait_for(
+            &mut ws,
+            protocol,
+            |p| matches!(p, Seen::Frame(f) if f.event == "authenticated"),
+        )
+        .await?;
+        ws.send(Message::text(join(protocol, &conversation)))
             .await?;
-        wait_for(&mut ws, |f| f.event == "ack" && f.data.ack_id == Some(1)).await?;
+        wait_for(
+            &mut ws,
+            protocol,
+            |p| matches!(p, Seen::Frame(f) if f.event == "ack" && f.data.ack_id == Some(1)),
+        )
+        .await?;
         anyhow::Ok(ws)
     })
     .await
     .context("handshake timed out")??;
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Command>(8);
+    // Engine.IO pings are answered by the writer, which owns the sink.
+    let (pong, mut pongs) = mpsc::channel::<()>(2);
     let reader_stats = stats.clone();
     tokio::spawn(async move {
         while let Some(message) = stream.next().await {
             match message {
-                Ok(Message::Text(text)) => record(&reader_stats, text.as_str()),
+                Ok(Message::Text(text)) => match read(protocol, text.as_str()) {
+                    Some(Seen::Frame(frame)) => record(&reader_stats, &frame),
+                    Some(Seen::Ping) => {
+                        let _ = pong.try_send(());
+                    }
+                    Some(Seen::Gone) => {
+                        reader_stats.closed(1000);
+                        return;
+                    }
+                    Some(Seen::Open) => {}
+                    None => {
+                        reader_stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
                 Ok(Message::Close(frame)) => {
                     reader_stats.closed(frame.map_or(1005, |f| u16::from(f.code)));
                     return;
@@ -97,26 +142,42 @@ pub async fn open(
         reader_stats.closed(1006);
     });
     tokio::spawn(async move {
-        while let Some(command) = rx.recv().await {
+        loop {
+            let command = tokio::select! {
+                command = rx.recv() => command,
+                Some(()) = pongs.recv() => {
+                    if sink.send(Message::text(sio::PONG)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
             match command {
-                Command::Send {
+                Some(Command::Send {
                     step,
                     sent_micros,
                     n,
-                } => {
+                }) => {
                     let content = frames::content(step, sent_micros, content_bytes);
-                    let text = frames::send(
-                        &conversation,
-                        &content,
-                        &format!("lg-{sent_micros}-{n}"),
-                        frames::send_ack_id(step, n),
-                    );
+                    let client_message_id = format!("lg-{sent_micros}-{n}");
+                    let ack_id = frames::send_ack_id(step, n);
+                    let text = match protocol {
+                        Protocol::Json => {
+                            frames::send(&conversation, &content, &client_message_id, ack_id)
+                        }
+                        Protocol::SocketIo => sio::event(
+                            "message.send",
+                            &serde_json::json!({ "conversationId": conversation,
+                                "content": content, "clientMessageId": client_message_id }),
+                            ack_id,
+                        ),
+                    };
                     if sink.send(Message::text(text)).await.is_err() {
                         return;
                     }
                     stats.steps[step].sent.fetch_add(1, Ordering::Relaxed);
                 }
-                Command::Close => {
+                Some(Command::Close) | None => {
                     let _ = sink.close().await;
                     return;
                 }
@@ -126,15 +187,62 @@ pub async fn open(
     Ok(Conn { tx, room_members })
 }
 
-/// Reads frames until one satisfies `pred`; fails on close or a failed ack.
-async fn wait_for(ws: &mut Ws, pred: impl Fn(&Incoming) -> bool) -> anyhow::Result<()> {
+/// The `conversation.join` request, ack id 1.
+fn join(protocol: Protocol, conversation: &str) -> String {
+    match protocol {
+        Protocol::Json => frames::join(conversation, 1),
+        Protocol::SocketIo => sio::event(
+            "conversation.join",
+            &serde_json::json!({ "conversationId": conversation }),
+            1,
+        ),
+    }
+}
+
+/// What a received text frame is, whatever the wire.
+enum Seen {
+    /// Socket.IO's open packet.
+    Open,
+    /// Socket.IO's ping, to answer.
+    Ping,
+    /// The server disconnected.
+    Gone,
+    /// An event or an ack, as the JSON envelope carries it.
+    Frame(Incoming),
+}
+
+fn read(protocol: Protocol, text: &str) -> Option<Seen> {
+    match protocol {
+        Protocol::Json => serde_json::from_str::<Incoming>(text).ok().map(Seen::Frame),
+        Protocol::SocketIo => match sio::decode(text) {
+            sio::Packet::Open => Some(Seen::Open),
+            sio::Packet::Ping => Some(Seen::Ping),
+            sio::Packet::Disconnected | sio::Packet::Refused(_) => Some(Seen::Gone),
+            sio::Packet::Frame(frame) => Some(Seen::Frame(frame)),
+            sio::Packet::Connected | sio::Packet::Other => Some(Seen::Open),
+        },
+    }
+}
+
+/// Reads frames until one satisfies `pred`, answering pings; fails on close, a refusal or a
+/// failed ack.
+async fn wait_for(
+    ws: &mut Ws,
+    protocol: Protocol,
+    pred: impl Fn(&Seen) -> bool,
+) -> anyhow::Result<()> {
     while let Some(message) = ws.next().await {
         if let Message::Text(text) = message? {
-            let frame: Incoming = serde_json::from_str(text.as_str()).context("JSON frame")?;
-            if frame.event == "ack" && frame.data.ok == Some(false) {
-                bail!("refused: {text}");
+            let seen = read(protocol, text.as_str()).with_context(|| format!("frame {text}"))?;
+            match &seen {
+                Seen::Gone => bail!("refused: {text}"),
+                Seen::Ping => ws.send(Message::text(sio::PONG)).await?,
+                Seen::Frame(frame) if frame.event == "ack" && frame.data.ok == Some(false) => {
+                    bail!("refused: {text}")
+                }
+                _ => {}
             }
-            if pred(&frame) {
+            if pred(&seen) {
                 return Ok(());
             }
         }
@@ -143,11 +251,7 @@ async fn wait_for(ws: &mut Ws, pred: impl Fn(&Incoming) -> bool) -> anyhow::Resu
 }
 
 /// Counts one received frame.
-fn record(stats: &Stats, text: &str) {
-    let Ok(frame) = serde_json::from_str::<Incoming>(text) else {
-        stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-        return;
-    };
+fn record(stats: &Stats, frame: &Incoming) {
     match frame.event.as_str() {
         "message.created" => {
             let now = frames::now_micros();

@@ -9,4 +9,5 @@ pub mod reference;
 pub mod report;
 pub mod run;
 pub mod setup;
+pub mod sio;
 pub mod stats;

@@ -19,6 +19,8 @@ pub struct RunOptions {
     pub url: String,
     /// Skip REST: synthetic conversation ids and tokens (the reference server).
     pub reference: bool,
+    /// The wire: ChemChat's JSON WebSocket or Socket.IO.
+    pub protocol: conns::Protocol,
     /// Connections.
     pub connections: usize,
     /// Members per room.
@@ -102,6 +104,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
             async move {
                 match conns::open(
                     ws_base,
+                    options.protocol,
                     &token,
                     conversation,
                     members as u64,
