@@ -8,9 +8,11 @@ use super::extract::subdomain;
 use crate::app::{AppError, ErrorCode};
 use crate::domain::Tenant;
 use crate::gateway::protocol::{CLOSE_HEARTBEAT_TIMEOUT, CLOSE_UNAUTHENTICATED, CloseReason};
-use crate::gateway::{PendingSlot, Session};
+use crate::gateway::{Flow, PendingSlot, Session};
 use axum::http::{HeaderMap, header};
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
@@ -131,5 +133,45 @@ impl Deadline {
                 "token expired: authenticate again with a fresh token before it expires",
             ),
         }
+    }
+}
+
+/// A client frame being handled: the session is lent to it and comes back with what to do
+/// next. Meanwhile the connection keeps writing what others send it, and reads its next frame
+/// only after (frames are handled in order).
+pub(super) type Handling = Pin<Box<dyn Future<Output = (Session, Flow)> + Send>>;
+
+/// A handled frame gave the session back: its token's expiry is noted (once authenticated, the
+/// connection no longer counts against its address), it waits idle for the next frame, and the
+/// frame's flow goes on to the transport.
+pub(super) fn took_back(
+    handled: Option<(Session, Flow)>,
+    idle: &mut Option<Session>,
+    expires: &mut Option<Instant>,
+    pending: &mut Option<PendingSlot>,
+) -> Flow {
+    let Some((session, flow)) = handled else {
+        return Flow::Continue;
+    };
+    *expires = expiry(&session);
+    if expires.is_some() {
+        *pending = None;
+    }
+    *idle = Some(session);
+    flow
+}
+
+/// The connection is over: a frame being handled finishes (a send is not abandoned half-way),
+/// then the session closes.
+pub(super) async fn end(idle: Option<Session>, handling: Option<Handling>) {
+    let session = match (idle, handling) {
+        (Some(session), _) => Some(session),
+        (None, Some(handling)) => Some(handling.await.0),
+        (None, None) => None,
+    };
+    // Boxed, like the other once-per-connection steps, so their state is not part of the
+    // future every idle connection keeps for its whole life.
+    if let Some(session) = session {
+        Box::pin(session.close()).await;
     }
 }

@@ -21,7 +21,7 @@
 use super::HttpState;
 use super::error::ApiError;
 use super::extract::{TENANT_HEADER, client_ip};
-use super::realtime::{Admitted, Deadline, admit, expiry};
+use super::realtime::{Admitted, Deadline, Handling, admit, end, expiry, took_back};
 use crate::gateway::conn::Conn;
 use crate::gateway::protocol::{CLOSE_RATE_LIMITED, CloseReason, Inbound};
 use crate::gateway::{Flow, Gateway, Session};
@@ -37,8 +37,6 @@ use socketioxide::socket::Socket;
 use socketioxide::{SendError, SocketIo};
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -223,17 +221,7 @@ async fn run(
             },
             handled = OptionFuture::from(handling.as_mut()), if handling.is_some() => {
                 handling = None;
-                match handled {
-                    Some((session, flow)) => {
-                        expires = expiry(&session);
-                        if expires.is_some() {
-                            pending = None;
-                        }
-                        idle = Some(session);
-                        flow
-                    }
-                    None => Flow::Continue,
-                }
+                took_back(handled, &mut idle, &mut expires, &mut pending)
             }
             () = tokio::time::sleep_until(deadline.at) => Flow::Close(deadline.reason()),
             () = tokio::time::sleep_until(next_refresh), if idle.is_some() => {
@@ -269,19 +257,9 @@ async fn run(
             conn.close(reason);
         }
     }
-    let session = match (idle, handling) {
-        (Some(session), _) => Some(session),
-        (None, Some(handling)) => Some(handling.await.0),
-        (None, None) => None,
-    };
-    if let Some(session) = session {
-        Box::pin(session.close()).await;
-    }
+    end(idle, handling).await;
     drop((held.permit, pending));
 }
-
-/// A client event being handled (or a presence refresh): the session comes back with its flow.
-type Handling = Pin<Box<dyn Future<Output = (Session, Flow)> + Send>>;
 
 /// The acknowledgement callbacks of events being handled, by the ack id given to the session.
 #[derive(Default)]

@@ -7,7 +7,7 @@
 use super::HttpState;
 use super::error::ApiError;
 use super::extract::{ClientIp, TENANT_HEADER};
-use super::realtime::{Admitted, Deadline, Held, admit, expiry};
+use super::realtime::{Admitted, Deadline, Handling, Held, admit, end, expiry, took_back};
 use crate::gateway::conn::Conn;
 use crate::gateway::protocol::{CloseReason, Frame};
 use crate::gateway::{Flow, Gateway, Session};
@@ -21,8 +21,6 @@ use futures::SinkExt;
 use futures::future::OptionFuture;
 use serde::Deserialize;
 use serde_json::json;
-use std::future::Future;
-use std::pin::Pin;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -127,18 +125,7 @@ async fn run(
             },
             handled = OptionFuture::from(handling.as_mut()), if handling.is_some() => {
                 handling = None;
-                match handled {
-                    Some((session, flow)) => {
-                        expires = expiry(&session);
-                        if expires.is_some() {
-                            // Authenticated: no longer counts against its address.
-                            pending = None;
-                        }
-                        idle = Some(session);
-                        flow
-                    }
-                    None => Flow::Continue,
-                }
+                took_back(handled, &mut idle, &mut expires, &mut pending)
             }
             () = tokio::time::sleep_until(deadline.at) => Flow::Close(deadline.reason()),
             received = socket.recv(), if handling.is_none() => {
@@ -171,22 +158,9 @@ async fn run(
             conn.close(reason);
         }
     }
-    // A frame being handled finishes (a send is not abandoned half-way), then the session ends.
-    let session = match (idle, handling) {
-        (Some(session), _) => Some(session),
-        (None, Some(handling)) => Some(handling.await.0),
-        (None, None) => None,
-    };
-    // Boxed, like the other once-per-connection steps, so their state is not part of the
-    // future every idle connection keeps for its whole life.
-    if let Some(session) = session {
-        Box::pin(session.close()).await;
-    }
+    end(idle, handling).await;
     drop((permit, pending));
 }
-
-/// A client frame being handled: the session comes back with what to do next.
-type Handling = Pin<Box<dyn Future<Output = (Session, Flow)> + Send>>;
 
 /// What a flush left behind.
 enum Written {
