@@ -135,6 +135,36 @@ async fn polling_only_clients_chat_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_reconnects_syncs_what_it_missed() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let room = api_group(&server, &alice, &[&bob]).await;
+    for library in [Library::Python, Library::Node] {
+        // A cursor for "now", then away.
+        let mut sio = connected(library, server.addr, &bob, None).await;
+        sio.emit("sync", json!({})).await;
+        let cursor = sio.event("sync.complete", |_| true).await["cursor"].clone();
+        assert!(cursor.is_string(), "{cursor}");
+        sio.stop().await;
+        let missed = [
+            send_text(&server, &alice, &room, &format!("{library:?} missed one")).await,
+            send_text(&server, &alice, &room, &format!("{library:?} missed two")).await,
+        ];
+        // Back: sync from the cursor brings exactly those, in order, then sync.complete.
+        let mut sio = connected(library, server.addr, &bob, Some(&["websocket"])).await;
+        sio.emit("sync", json!({ "since": cursor })).await;
+        for id in &missed {
+            let got = sio.event("message.created", |_| true).await;
+            assert_eq!(got["id"], id.as_str(), "{library:?}: {got}");
+        }
+        assert!(sio.event("sync.complete", |_| true).await["cursor"].is_string());
+        sio.stop().await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_authenticate_event_and_refusals() {
     let server = TestServer::start(Engine::Sqlite).await;
     let alice = api_user(&server, None, "alice").await;
