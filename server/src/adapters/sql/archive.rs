@@ -137,6 +137,7 @@ impl SqlStore {
         Ok(Some(TenantLoader {
             engine: self.engine,
             tx,
+            statements: std::collections::HashMap::new(),
         }))
     }
 }
@@ -174,6 +175,8 @@ impl TenantSnapshot {
 pub struct TenantLoader {
     engine: Engine,
     tx: Tx,
+    /// Each table's insert statement, made once.
+    statements: std::collections::HashMap<String, String>,
 }
 
 impl std::fmt::Debug for TenantLoader {
@@ -190,14 +193,23 @@ impl TenantLoader {
         if rows.is_empty() {
             return Ok(());
         }
-        let columns = columns(self.engine, &mut self.tx, table).await?;
-        let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-        let typed: Vec<(&str, &str)> = columns.iter().map(|c| (c.name.as_str(), c.kind)).collect();
-        let sql = format!(
-            "INSERT INTO \"{table}\" ({names}) SELECT {names} FROM ({rows}) AS r",
-            names = names.join(", "),
-            rows = self.engine.json_rows("$1", &typed),
-        );
+        let sql = match self.statements.get(table) {
+            Some(sql) => sql.clone(),
+            None => {
+                let columns = columns(self.engine, &mut self.tx, table).await?;
+                let names: Vec<String> =
+                    columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+                let typed: Vec<(&str, &str)> =
+                    columns.iter().map(|c| (c.name.as_str(), c.kind)).collect();
+                let sql = format!(
+                    "INSERT INTO \"{table}\" ({names}) SELECT {names} FROM ({rows}) AS r",
+                    names = names.join(", "),
+                    rows = self.engine.json_rows("$1", &typed),
+                );
+                self.statements.insert(table.to_owned(), sql.clone());
+                sql
+            }
+        };
         let batch = serde_json::to_string(rows).map_err(|e| StoreError::Other(e.into()))?;
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(batch)
