@@ -5,7 +5,7 @@ use super::super::{SqlStore, Tx, db};
 use super::changes::scrub;
 use super::events::{self, lock_conversation};
 use super::members::set_role;
-use super::rows::{MESSAGE_COLUMNS, MessageRow, conversation_id, message_id};
+use super::rows::{MESSAGE_COLUMNS, MessageRow, conversation_id, message_id, messages_of};
 use crate::domain::{ConversationId, ConversationKind, MessageId, Role, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, Message, StoredEvent};
@@ -193,10 +193,7 @@ pub(in super::super) async fn sent_by(
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-    let mut messages = rows
-        .into_iter()
-        .map(Message::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut messages = messages_of(rows)?;
     super::attachments::load(store.engine, &mut tx, tenant, &mut messages).await?;
     tx.commit().await.map_err(db)?;
     Ok(messages)

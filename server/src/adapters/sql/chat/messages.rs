@@ -1,7 +1,9 @@
 //! Sending and reading messages.
 
 use super::super::{SqlStore, Tx, db};
-use super::rows::{MESSAGE_COLUMNS, MessageRow, attach_reactions, load_message, member_role};
+use super::rows::{
+    MESSAGE_COLUMNS, MessageRow, attach_reactions, load_message, member_role, messages_of,
+};
 use crate::domain::{ConversationId, MessageId, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{DailyQuota, HistoryPage, Message, MessageEdit};
@@ -64,10 +66,7 @@ pub(super) async fn history(
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-    let mut messages = rows
-        .into_iter()
-        .map(Message::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut messages = messages_of(rows)?;
     messages.sort_by_key(|m| m.seq);
     if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
         let rows: Vec<(String, String, String)> = sqlx::query_as(

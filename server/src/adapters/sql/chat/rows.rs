@@ -281,6 +281,11 @@ pub(super) async fn member_role(
     raw.as_deref().map(role).transpose()
 }
 
+/// Messages from their rows, in the rows' order.
+pub(super) fn messages_of(rows: Vec<MessageRow>) -> crate::ports::StoreResult<Vec<Message>> {
+    rows.into_iter().map(Message::try_from).collect()
+}
+
 /// One message with its reactions.
 pub(super) async fn load_message(
     tx: &mut Tx,

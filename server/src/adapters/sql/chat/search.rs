@@ -4,7 +4,7 @@
 use super::super::engine::json_list;
 use super::super::{SqlStore, Tx, db};
 use super::rows::{
-    MESSAGE_COLUMNS, MessageRow, attach_reactions, conversation_id, load_conversation,
+    MESSAGE_COLUMNS, MessageRow, attach_reactions, conversation_id, load_conversation, messages_of,
 };
 use crate::domain::{ConversationId, MessageId, TenantId, UserId};
 use crate::ports::StoreResult;
@@ -59,10 +59,7 @@ pub(super) async fn messages_by_id(
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-    let mut messages = rows
-        .into_iter()
-        .map(Message::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut messages = messages_of(rows)?;
     let sql = format!(
         "SELECT message_id, emoji, user_id FROM reactions WHERE tenant_id = $1 \
          AND message_id IN ({}) ORDER BY created_at, emoji, user_id",
@@ -102,10 +99,7 @@ pub(super) async fn message_texts(
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-    let mut messages = rows
-        .into_iter()
-        .map(Message::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut messages = messages_of(rows)?;
     super::attachments::load(store.engine, &mut tx, tenant, &mut messages).await?;
     tx.commit().await.map_err(db)?;
     Ok(messages
