@@ -220,28 +220,34 @@ export async function upload(file, { onProgress, signal } = {}) {
 /**
  * A media item's bytes as an object URL (thumbnails, avatars): `<img src>` cannot send the
  * bearer token, and blob: URLs are allowed by the page's CSP. Cached per id and variant.
+ * An item still in the image pipeline (`pending`) is polled through its metadata until it is
+ * ready, rather than answered 409 by the download route again and again.
  */
 const blobCache = new Map();
-export function mediaBlobUrl(id, variant) {
+export function mediaBlobUrl(id, variant, { pending = false } = {}) {
   const key = `${id}:${variant || 'original'}`;
   if (!blobCache.has(key)) {
-    const load = async (attempt = 0) => {
-      try {
-        const response = await request('GET', `/media/${encodeURIComponent(id)}/download`, {
-          query: { variant }, raw: true,
-        });
-        return URL.createObjectURL(await response.blob());
-      } catch (error) {
-        // An image still in the pipeline answers 409 media_not_ready with Retry-After.
-        if (error.code === 'media_not_ready' && attempt < 10) {
-          await new Promise((r) => setTimeout(r, Math.min((error.retryAfter || 1) * 1000, 3000)));
-          return load(attempt + 1);
-        }
-        blobCache.delete(key);
-        throw error;
-      }
+    const load = async () => {
+      if (pending) await waitUntilReady(id);
+      const response = await request('GET', `/media/${encodeURIComponent(id)}/download`, {
+        query: { variant }, raw: true,
+      });
+      return URL.createObjectURL(await response.blob());
     };
-    blobCache.set(key, load());
+    const promise = load();
+    promise.catch(() => blobCache.delete(key));
+    blobCache.set(key, promise);
   }
   return blobCache.get(key);
+}
+
+/** Waits (up to about 30 s) for an uploaded item to leave `pending`; answers its metadata. */
+export async function waitUntilReady(id) {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const item = await get(`/media/${encodeURIComponent(id)}`);
+    if (item.status === 'ready') return item;
+    if (item.status === 'failed') throw new ApiError(422, { error: { code: 'media_failed', message: item.failure || 'The file could not be processed.' } });
+    await new Promise((r) => setTimeout(r, Math.min(250 * (attempt + 1), 1500)));
+  }
+  throw new ApiError(503, { error: { code: 'media_not_ready', message: 'The file is still being processed.' } });
 }

@@ -17,9 +17,26 @@ function cursorKey() {
   return `chemchat.cursor.${session.tenant()}.${store.me?.id}`;
 }
 
+function cacheKey() {
+  return `chemchat.cache.${session.tenant()}.${session.userId()}`;
+}
+
 /** Starts the signed-in app: who we are, the conversation list, the socket. */
 export async function start() {
-  store.me = await api.get('/auth/me');
+  try {
+    store.me = await api.get('/auth/me');
+  } catch (error) {
+    // Offline at start (the shell came from the service worker): draw the last known list
+    // and let the socket keep trying; its first connection catches up.
+    const cached = error.status === 0 && JSON.parse(localStorage.getItem(cacheKey()) || 'null');
+    if (!cached) throw error;
+    store.me = cached.me;
+    for (const c of cached.conversations) store.conversations.set(c.id, c);
+    publish('me');
+    publish('conversations');
+    socket.start();
+    return;
+  }
   publish('me');
   // Take the sync cursor before the list: whatever happens in between is replayed, never lost.
   if (!localStorage.getItem(cursorKey())) {
@@ -48,6 +65,9 @@ export async function loadConversations() {
   } while (cursor);
   for (const id of [...store.conversations.keys()]) if (!seen.has(id)) store.conversations.delete(id);
   publish('conversations');
+  try {
+    localStorage.setItem(cacheKey(), JSON.stringify({ me: store.me, conversations: [...store.conversations.values()].slice(0, 50) }));
+  } catch { /* storage full: the cache is a convenience */ }
   loadPresence();
 }
 
@@ -87,6 +107,11 @@ socket.on('state', ({ connected, nextRetryAt }) => {
 socket.on('open', async () => {
   store.everConnected = true;
   try {
+    if (!localStorage.getItem(cursorKey())) {
+      localStorage.setItem(cursorKey(), (await api.get('/sync')).cursor);
+    }
+    store.me = await api.get('/auth/me');
+    publish('me');
     await catchUp();
     if (store.activeId) await joinActive();
   } catch (error) {
@@ -170,6 +195,13 @@ async function refreshConversation(id) {
   try {
     const conversation = await api.get(`/conversations/${id}`);
     const known = store.conversations.get(id) || { unreadCount: 0, lastMessage: null };
+    // Pointers only move forward: a receipt that arrived during the request is kept.
+    for (const member of conversation.members || []) {
+      const before = known.members?.find((m) => m.userId === member.userId);
+      if (!before) continue;
+      member.lastReadSeq = Math.max(member.lastReadSeq || 0, before.lastReadSeq || 0);
+      member.lastDeliveredSeq = Math.max(member.lastDeliveredSeq || 0, before.lastDeliveredSeq || 0);
+    }
     store.conversations.set(id, { ...known, ...conversation });
     rememberMembers(conversation);
   } catch (error) {
@@ -271,7 +303,10 @@ function movePointer({ conversationId, userId, seq }, field) {
 function updateUnread(data) {
   const conversation = store.conversations.get(data.conversationId);
   if (!conversation) {
-    refreshConversation(data.conversationId);
+    // News of a conversation this client has not heard of yet: fetch it, then count.
+    refreshConversation(data.conversationId).then(() => {
+      if (store.conversations.has(data.conversationId)) updateUnread(data);
+    });
     return;
   }
   conversation.unreadCount = isReading(data.conversationId) ? 0 : data.unreadCount;
@@ -323,11 +358,14 @@ export async function open(conversationId) {
   store.activeId = conversationId;
   publish('active');
   const entry = timeline(conversationId);
+  // The members' read and delivered pointers (for the ticks) may have moved while away.
+  const details = refreshConversation(conversationId);
   if (!entry.loaded) {
     await loadLatest(conversationId);
   } else {
     await fillForward(conversationId);
   }
+  await details;
   await joinActive();
   markRead(conversationId);
 }
@@ -377,7 +415,7 @@ export async function fillForward(conversationId) {
 /** One page of older history; answers whether there was any. */
 export async function loadOlder(conversationId) {
   const entry = timeline(conversationId);
-  if (entry.reachedStart || entry.loadingOlder) return false;
+  if (!entry.loaded || entry.reachedStart || entry.loadingOlder) return false;
   const before = oldestSeq(conversationId);
   if (before === null || before <= 1) {
     entry.reachedStart = true;
@@ -428,10 +466,17 @@ export function send(conversationId, content, attachments = []) {
 }
 
 let flushing = false;
+let flushAgain = false;
 /** Delivers queued messages in order, each with its own clientMessageId. */
 export async function flushOutbox() {
-  if (flushing) return;
+  if (flushing) {
+    // A message queued while a flush runs goes out when that flush ends.
+    flushAgain = true;
+    return;
+  }
   flushing = true;
+  flushAgain = false;
+  let stalled = false;
   try {
     for (const entry of outbox.all()) {
       if (entry.state === 'failed') continue;
@@ -451,6 +496,7 @@ export async function flushOutbox() {
         if (error.retryable || error.status === 0) {
           // Offline or rate limited: the next connection (or the wait asked for) tries again.
           if (error.retryAfter) setTimeout(flushOutbox, error.retryAfter * 1000);
+          stalled = true;
           break;
         }
         outbox.update(entry.clientMessageId, { state: 'failed', error: error.message });
@@ -460,6 +506,7 @@ export async function flushOutbox() {
   } finally {
     flushing = false;
   }
+  if (flushAgain && !stalled) flushOutbox();
 }
 
 export function retry(clientMessageId) {

@@ -76,6 +76,8 @@ export function clearSession() {
   for (const store of [localStorage, sessionStorage]) {
     store.removeItem(KEYS.refresh);
     store.removeItem(KEYS.user);
+    // The cached conversation list is this person's; the next one to sign in here must not see it.
+    for (const key of Object.keys(store)) if (key.startsWith('chemchat.cache.')) store.removeItem(key);
   }
 }
 

@@ -27,7 +27,13 @@ export function renderApp(root, { onSignOut }) {
   });
 
   const shell = h('div', { class: 'app' },
-    h('a', { class: 'skip-link', href: '#composer-input', text: 'Skip to the message box' }),
+    h('a', {
+      class: 'skip-link', href: '#composer-input', text: 'Skip to the message box',
+      onclick: (event) => {
+        const composer = document.getElementById('composer-input');
+        if (composer) { event.preventDefault(); composer.focus(); } else { event.preventDefault(); sidebar.focusSearch(); }
+      },
+    }),
     sidebar.element, main);
   replaceChildren(root, shell);
 

@@ -145,16 +145,43 @@ export function renderConversation(host, id, { onBack }) {
   const observer = new IntersectionObserver(async (entries) => {
     if (!entries.some((e) => e.isIntersecting)) return;
     try {
-      if (await chat.loadOlder(id)) requestAnimationFrame(() => {
-        // Still at the top (a short page): keep loading.
-        if (log.scrollTop < 40) observer.takeRecords();
-      });
+      if (await chat.loadOlder(id)) {
+        // Observing afresh reports the loader again if it is still in view (a short page).
+        requestAnimationFrame(() => { observer.unobserve(loader); observer.observe(loader); });
+      }
     } catch (error) {
       loader.textContent = 'Could not load earlier messages.';
     }
   }, { root: log, rootMargin: '200px 0px 0px 0px' });
   observer.observe(loader);
   cleanups.push(() => observer.disconnect());
+
+  // Keyboard: the log is one Tab stop. Arrow keys move between messages; the controls of the
+  // message in focus (reactions, actions, links) join the Tab order while it has focus.
+  log.addEventListener('keydown', (event) => {
+    if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(event.key)) return;
+    if (event.target.closest('textarea, .reaction-picker')) return;
+    const messages = [...list.querySelectorAll('.msg')];
+    if (!messages.length) return;
+    const current = event.target.closest('.msg');
+    let at = current ? messages.indexOf(current) : messages.length;
+    if (event.key === 'ArrowUp') at = Math.max(0, at - 1);
+    if (event.key === 'ArrowDown') at = Math.min(messages.length - 1, at + 1);
+    if (event.key === 'Home') at = 0;
+    if (event.key === 'End') at = messages.length - 1;
+    event.preventDefault();
+    messages[at].focus();
+  });
+  log.addEventListener('focusin', (event) => {
+    const message = event.target.closest('.msg');
+    if (!message) return;
+    for (const control of message.querySelectorAll('[data-inner]')) control.tabIndex = 0;
+  });
+  log.addEventListener('focusout', (event) => {
+    const message = event.target.closest('.msg');
+    if (!message || message.contains(event.relatedTarget)) return;
+    for (const control of message.querySelectorAll('[data-inner]')) control.tabIndex = -1;
+  });
 
   // ---- actions on messages -------------------------------------------------------------------
 

@@ -103,8 +103,8 @@ export function renderMessage(message, { conversation, grouped, state, actions }
       mine ? h('button', { type: 'button', class: 'icon-button small', 'aria-label': 'Delete message', title: 'Delete', onclick: () => actions.remove(message) }, svgIcon(icons.trash, { size: 16 })) : null)
     : null;
 
-  return h('article', {
-    class: classes.join(' '),
+  const article = h('article', {
+    class: classes.join(' '), tabindex: '-1',
     dataset: { seq: message.seq ?? '', id: message.id || '', clientId: message.clientMessageId || '', status: mine ? state : '' },
     'aria-label': `${mine ? 'You' : name}, ${clock(message.timestamp)}`,
   },
@@ -115,6 +115,12 @@ export function renderMessage(message, { conversation, grouped, state, actions }
     reactions,
     failed),
   toolbar);
+  // Out of the Tab order until the message has focus (see the log's keyboard handling).
+  for (const control of article.querySelectorAll('button, a')) {
+    control.tabIndex = -1;
+    control.dataset.inner = '';
+  }
+  return article;
 }
 
 function attachment(item, actions) {
@@ -130,8 +136,8 @@ function attachment(item, actions) {
       img.src = item.local;
       button.classList.remove('loading');
     } else {
-      api.mediaBlobUrl(item.id, thumb || item.status !== 'ready' ? 'thumb' : undefined)
-        .catch(() => api.mediaBlobUrl(item.id))
+      const pending = item.status !== 'ready';
+      api.mediaBlobUrl(item.id, thumb || pending ? 'thumb' : undefined, { pending })
         .then((url) => { img.src = url; button.classList.remove('loading'); })
         .catch(() => { button.classList.remove('loading'); button.classList.add('broken'); });
     }

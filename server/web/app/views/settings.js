@@ -115,12 +115,7 @@ function profilePanel(panel) {
     try {
       const item = await api.upload(chosen, { onProgress: (f) => { progress.value = Math.round(f * 100); } });
       // The picture must be processed before it can be an avatar.
-      for (let i = 0; i < 20; i += 1) {
-        const current = await api.get(`/media/${item.id}`);
-        if (current.status === 'ready') break;
-        if (current.status === 'failed') throw new Error('The picture could not be read.');
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      await api.waitUntilReady(item.id);
       await change({ avatarMediaId: item.id });
     } catch (failure) {
       error.textContent = failure.friendly || failure.message;
