@@ -356,6 +356,8 @@ export async function open(conversationId) {
   const previous = store.activeId;
   if (previous && previous !== conversationId) socket.send('conversation.leave', { conversationId: previous });
   store.activeId = conversationId;
+  const opened = store.conversations.get(conversationId);
+  if (opened) opened.unreadCount = 0;
   publish('active');
   const entry = timeline(conversationId);
   // The members' read and delivered pointers (for the ticks) may have moved while away.

@@ -211,7 +211,7 @@ export function renderConversation(host, id, { onBack }) {
       if (event.key === 'ArrowLeft') { event.preventDefault(); buttons[(at - 1 + buttons.length) % buttons.length].focus(); }
     });
     picker.addEventListener('focusout', (event) => { if (!picker.contains(event.relatedTarget)) picker.remove(); });
-    anchor.closest('.msg').appendChild(picker);
+    anchor.closest('.msg-body').appendChild(picker);
     picker.querySelector('button').focus();
   }
 

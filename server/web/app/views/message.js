@@ -113,8 +113,8 @@ export function renderMessage(message, { conversation, grouped, state, actions }
     !grouped && !mine ? h('div', { class: 'msg-author', text: name }) : null,
     h('div', { class: 'bubble' }, body, meta),
     reactions,
-    failed),
-  toolbar);
+    failed,
+    toolbar));
   // Out of the Tab order until the message has focus (see the log's keyboard handling).
   for (const control of article.querySelectorAll('button, a')) {
     control.tabIndex = -1;

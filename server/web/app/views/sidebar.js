@@ -128,9 +128,9 @@ export function renderSidebar({ onOpen, onNewConversation, onSettings, onSearchR
         },
         h('span', { class: 'hit-top' },
           h('span', { class: 'hit-where', text: c ? titleOf(c) : 'Conversation' }),
-          h('time', { datetime: m.timestamp, text: `${listTime(m.timestamp)} ${clock(m.timestamp)}` })),
+          h('time', { datetime: m.timestamp, text: listTime(m.timestamp) === clock(m.timestamp) ? clock(m.timestamp) : `${listTime(m.timestamp)}, ${clock(m.timestamp)}` })),
         h('span', { class: 'hit-text' },
-          h('span', { class: 'hit-who', text: `${nameOf(m.senderId, c)}: ` }),
+          h('span', { class: 'hit-who', text: `${m.senderId === store.me?.id ? 'You' : nameOf(m.senderId, c)}: ` }),
           fragments.flatMap((f, i) => [i ? ' … ' : null, ...highlightNodes(f)]).filter(Boolean))));
       });
       replaceChildren(results,
