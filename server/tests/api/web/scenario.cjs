@@ -191,6 +191,8 @@ async function main() {
 
     step('screenshots: chat view, light and dark');
     await a.mouse.move(5, 790);
+    await a.evaluate(() => document.activeElement?.blur());
+    await a.waitForTimeout(200); // let the hover styles settle before the picture
     await shot(a, 'chat-light');
     await a.getByRole('button', { name: 'Switch to dark theme' }).click();
     await a.waitForFunction(() => document.documentElement.dataset.theme === 'dark', null, { timeout: WAIT });

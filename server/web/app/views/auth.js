@@ -187,7 +187,7 @@ export function renderResetPassword(root, params) {
       }));
       done(root, 'Password changed', 'Your new password is set. Sign in with it on each of your devices.');
     } catch (failure) {
-      if (failure.code === 'invalid_token') {
+      if (failure.code === 'invalid_token' || failure.field === 'token') {
         error.textContent = 'This link is no longer valid (it was used, expired, or a newer one was sent). Ask for another reset link.';
       }
     }
@@ -212,7 +212,7 @@ export async function renderVerifyEmail(root, params) {
     done(root, 'Address confirmed', 'Thank you — your email address is confirmed.');
   } catch (failure) {
     done(root, 'This link did not work',
-      failure.code === 'invalid_token'
+      failure.code === 'invalid_token' || failure.field === 'token'
         ? 'The link is used, expired or incomplete. Sign in and ask for a new confirmation mail from Settings.'
         : failure.friendly, true);
   }
