@@ -134,7 +134,8 @@ export function renderConversation(host, id, { onBack }) {
 
   function firstVisible() {
     const top = log.getBoundingClientRect().top;
-    for (const child of list.children) {
+    // Messages only: a day separator stays first when older messages of that day arrive.
+    for (const child of list.querySelectorAll('.msg')) {
       const rect = child.getBoundingClientRect();
       if (rect.bottom > top) return { element: child, top: rect.top };
     }
