@@ -7,7 +7,7 @@ import { refresh, ApiError } from './api.js';
 
 const HEARTBEAT_MS = 25_000; // the server times a socket out after 60 s without a ping
 const ACK_TIMEOUT_MS = 10_000;
-const MAX_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 15_000; // a restarted server is found again within seconds, not half a minute
 
 /** A failed acknowledgement, shaped like ApiError so callers handle both alike. */
 export class SocketError extends Error {
@@ -189,7 +189,7 @@ export class Socket {
   scheduleRetry(delay) {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
-    // 0.5 s, 1 s, 2 s … 30 s, with jitter so a restarted server is not met by every client at once.
+    // 0.5 s, 1 s, 2 s … 15 s, with jitter so a restarted server is not met by every client at once.
     const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
     const wait = delay ?? Math.round(backoff * (0.75 + Math.random() * 0.5));
     this.attempt += 1;
