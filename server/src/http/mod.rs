@@ -14,6 +14,7 @@ mod middleware;
 mod realtime;
 mod routes;
 mod socket_io;
+mod web;
 mod ws;
 
 pub use metrics::install_recorder;
@@ -44,6 +45,8 @@ pub struct HttpState {
     pub proxies: Arc<client_ip::TrustedProxies>,
     /// CORS origins and the security headers' settings.
     pub headers: Arc<headers::HeaderSettings>,
+    /// The configured dependencies `/health` checks, besides the database.
+    pub probes: Arc<[Arc<dyn crate::ports::Probe>]>,
 }
 
 /// How the public router is put together.
@@ -72,10 +75,13 @@ pub fn router(state: HttpState, edge: &Edge) -> Router {
     let api = routes::api().layer(axum::middleware::from_fn(move |request, next| {
         middleware::time_limit(timeout, request, next)
     }));
-    let mut routes = Router::new().merge(docs::routes()).nest(
-        "/api/v1",
-        api.merge(ws::routes()).merge(routes::media::routes()),
-    );
+    let mut routes = Router::new()
+        .merge(docs::routes())
+        .merge(web::routes())
+        .nest(
+            "/api/v1",
+            api.merge(ws::routes()).merge(routes::media::routes()),
+        );
     if edge.operations_on_main {
         routes = routes.merge(routes::health::routes());
     }

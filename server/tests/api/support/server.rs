@@ -49,9 +49,19 @@ impl TestServer {
 
     /// A server on an existing database (and its media folder).
     pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_at(db, "127.0.0.1:0".parse().unwrap(), tweak).await
+    }
+
+    /// A server on an existing database, listening on `addr` (a browser test restarts its
+    /// server where the page expects it).
+    pub async fn start_at(
+        db: TestDb,
+        addr: std::net::SocketAddr,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = settings(&db);
         tweak(&mut settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = Server::build(settings).await.expect("server builds");
         let (tx, rx) = oneshot::channel::<()>();

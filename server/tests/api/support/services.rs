@@ -55,12 +55,17 @@ pub fn push_url() -> String {
     )
 }
 
-/// Where node finds socket.io-client (installed by `make services`).
+/// Where node finds socket.io-client and playwright-core (installed by `make services`).
 pub fn node_path() -> String {
     service_env(
         "CHEMCHAT_TEST_NODE_PATH",
-        "the Socket.IO clients (socket.io-client)",
+        "the node packages (socket.io-client, playwright-core)",
     )
+}
+
+/// The Chromium binary the browser tests drive (Debian's, installed by `make services`).
+pub fn chromium() -> String {
+    service_env("CHEMCHAT_TEST_CHROMIUM", "Chromium")
 }
 
 fn service_env(name: &str, service: &str) -> String {
