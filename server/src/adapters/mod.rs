@@ -10,6 +10,7 @@ pub mod images;
 pub mod kafka;
 pub mod mail;
 pub mod presence;
+pub mod probes;
 pub mod rate_limit;
 pub mod redis;
 pub mod sql;

@@ -6,9 +6,12 @@
 
 use crate::app::backoff::Backoff;
 use crate::app::chat::with_text;
+use crate::ports::chat::StoredEvent;
 use crate::ports::{EventConsumer, EventLog, SearchIndex, Store};
+use crate::telemetry::batch_span;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The indexer's purpose, naming its consumer group.
 pub const PURPOSE: &str = "search-indexer";
@@ -76,28 +79,37 @@ impl SearchIndexer {
                 Ok(batch) => batch,
                 Err(error) => return error.into(),
             };
-            let batch = loop {
-                match with_text(self.store.as_ref(), &batch).await {
-                    Ok(batch) => break batch,
-                    Err(error) => {
-                        metrics::counter!(METRIC_FAILURES).increment(1);
-                        let wait = backoff.failed();
-                        tracing::warn!(error = %error, retry_in = ?wait, "indexer: store unavailable");
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            };
-            while let Err(error) = self.index.apply(&batch).await {
-                metrics::counter!(METRIC_FAILURES).increment(1);
-                let wait = backoff.failed();
-                tracing::warn!(error = %error, retry_in = ?wait, "search index refused a batch");
-                tokio::time::sleep(wait).await;
-            }
-            backoff.succeeded();
-            metrics::counter!(METRIC_INDEXED).increment(batch.len() as u64);
+            let span = batch_span(
+                tracing::info_span!("search.index", otel.kind = "consumer", events = batch.len()),
+                batch.iter().filter_map(|e| e.trace.as_ref()),
+            );
+            self.index_batch(&batch, backoff).instrument(span).await;
             if let Err(error) = consumer.commit().await {
                 return error.into();
             }
         }
+    }
+
+    /// Indexes one batch, retrying until the store and the index take it.
+    async fn index_batch(&self, batch: &[Arc<StoredEvent>], backoff: &mut Backoff) {
+        let batch = loop {
+            match with_text(self.store.as_ref(), batch).await {
+                Ok(batch) => break batch,
+                Err(error) => {
+                    metrics::counter!(METRIC_FAILURES).increment(1);
+                    let wait = backoff.failed();
+                    tracing::warn!(error = %error, retry_in = ?wait, "indexer: store unavailable");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        };
+        while let Err(error) = self.index.apply(&batch).await {
+            metrics::counter!(METRIC_FAILURES).increment(1);
+            let wait = backoff.failed();
+            tracing::warn!(error = %error, retry_in = ?wait, "search index refused a batch");
+            tokio::time::sleep(wait).await;
+        }
+        backoff.succeeded();
+        metrics::counter!(METRIC_INDEXED).increment(batch.len() as u64);
     }
 }

@@ -120,6 +120,27 @@ pub enum ClientEvent {
 }
 
 impl ClientEvent {
+    /// The event's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Authenticate(_) => "authenticate",
+            Self::Ping => "ping",
+            Self::Join(_) => "conversation.join",
+            Self::Leave(_) => "conversation.leave",
+            Self::Send(_) => "message.send",
+            Self::Edit(_) => "message.edit",
+            Self::Delete(_) => "message.delete",
+            Self::React(_, true) => "reaction.add",
+            Self::React(_, false) => "reaction.remove",
+            Self::Typing(_, true) => "typing.start",
+            Self::Typing(_, false) => "typing.stop",
+            Self::Read(_) => "message.read",
+            Self::Delivered(_) => "message.delivered",
+            Self::Sync(_) => "sync",
+            Self::Presence(_) => "presence.update",
+        }
+    }
+
     /// Parses an event's name and data.
     pub fn parse(event: &str, data: Value) -> AppResult<Self> {
         Ok(match event {

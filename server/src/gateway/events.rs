@@ -273,6 +273,7 @@ impl Session {
             revoke_user: None,
             at_ms: 0,
             frame: self.typing_frame(room, false).bytes().clone(),
+            trace: None,
         };
         self.gw.tasks().spawn("typing-expiry", async move {
             tokio::time::sleep(ttl).await;

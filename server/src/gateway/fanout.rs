@@ -53,7 +53,20 @@ impl Fanout {
 impl CommitListener for Fanout {
     fn committed(&self, events: &[StoredEvent]) {
         for event in events {
-            self.broadcast(&envelope_of(event));
+            let envelope = envelope_of(event);
+            if envelope.trace.is_some() {
+                let span = tracing::info_span!(
+                    "fanout",
+                    otel.kind = "producer",
+                    event = event.kind().as_str(),
+                    connections = tracing::field::Empty
+                );
+                let _entered = span.enter();
+                span.record("connections", self.hub.deliver(&envelope));
+                self.bus.publish(&envelope);
+            } else {
+                self.broadcast(&envelope);
+            }
             if let Some(news) = account_envelope_of(event) {
                 self.hub.deliver_account(&news);
                 self.bus.publish_account(&news);
@@ -133,5 +146,6 @@ pub fn envelope_of(event: &StoredEvent) -> BusEnvelope {
         revoke_user,
         at_ms: event.created_at_ms,
         frame: Frame::event(event).bytes().clone(),
+        trace: event.trace.clone(),
     }
 }

@@ -46,7 +46,12 @@ impl CloseReason {
 /// One serialised server frame. Cloning shares the bytes, so a frame fanned out to a thousand
 /// connections is serialised once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(Bytes);
+pub struct Frame {
+    bytes: Bytes,
+    /// When the change it carries was committed (Unix milliseconds), for the delivery latency
+    /// measured when the frame is written; 0 for anything else.
+    committed_at_ms: i64,
+}
 
 impl Frame {
     /// Serialises `{"event": event, "data": data}`.
@@ -57,7 +62,7 @@ impl Frame {
             data: &'a T,
         }
         // Serialising a `Value` or a derived struct into a Vec cannot fail.
-        Self(Bytes::from(
+        Self::from_bytes(Bytes::from(
             serde_json::to_vec(&Out { event, data }).unwrap_or_default(),
         ))
     }
@@ -69,12 +74,28 @@ impl Frame {
 
     /// Wraps bytes that are already a serialised frame (from the bus).
     pub fn from_bytes(bytes: Bytes) -> Self {
-        Self(bytes)
+        Self {
+            bytes,
+            committed_at_ms: 0,
+        }
+    }
+
+    /// Wraps the frame of a change committed at `at_ms`.
+    pub fn committed(bytes: Bytes, at_ms: i64) -> Self {
+        Self {
+            bytes,
+            committed_at_ms: at_ms,
+        }
+    }
+
+    /// When the change it carries was committed; 0 when it carries none.
+    pub fn committed_at_ms(&self) -> i64 {
+        self.committed_at_ms
     }
 
     /// The bytes, shared.
     pub fn bytes(&self) -> &Bytes {
-        &self.0
+        &self.bytes
     }
 }
 

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// What the transport does after a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +171,17 @@ impl Session {
         if let ClientEvent::Authenticate(token) = event {
             return self.authenticate(&token, ack_id.as_ref()).await;
         }
-        match self.dispatch(event).await {
+        let name = event.name();
+        // One span per event, the root of its trace (not a child of the connection, which
+        // lives for hours): the use case, its statements and the fan-out are its children.
+        let span = tracing::info_span!(parent: None, "ws.event", otel.name = %format_args!("ws {name}"),
+            otel.kind = "server", messaging.operation.name = name, tenant = %self.tenant.id,
+            error.type = tracing::field::Empty);
+        let outcome = self.dispatch(event).instrument(span.clone()).await;
+        if let Err(error) = &outcome {
+            span.record("error.type", error.code.as_str());
+        }
+        match outcome {
             Ok(result) => {
                 if let Some(ack_id) = &ack_id {
                     self.send(protocol::ack_ok(ack_id, &result));
@@ -346,6 +357,7 @@ impl Session {
             revoke_user: None,
             at_ms: now_ms(),
             frame: frame.bytes().clone(),
+            trace: None,
         });
     }
 

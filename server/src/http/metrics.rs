@@ -28,6 +28,18 @@ pub fn install_recorder() -> PrometheusHandle {
                         &crate::gateway::metrics::LATENCY_BUCKETS,
                     )
                 })
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        Matcher::Full(crate::gateway::metrics::MESSAGE_LATENCY.to_owned()),
+                        &crate::gateway::metrics::MESSAGE_LATENCY_BUCKETS,
+                    )
+                })
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        Matcher::Full(crate::app::chat::search::METRIC_QUERY_SECONDS.to_owned()),
+                        &buckets,
+                    )
+                })
                 .and_then(|builder| builder.install_recorder())
                 .unwrap_or_else(|e| {
                     // Another recorder is installed (an embedding program); render our own.

@@ -3,7 +3,8 @@
 
 use super::error::{ApiError, REQUEST_ID};
 use crate::app::{AppError, ErrorCode};
-use axum::extract::Request;
+use crate::telemetry::TraceParent;
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
@@ -19,11 +20,34 @@ pub async fn request_context(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(),
-        path = %request.uri().path());
-    REQUEST_ID
-        .scope(id, next.run(request).instrument(span))
-        .await
+    let path = request.uri().path();
+    // The route template, not the path: span names must not grow with ids.
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(matched) => matched.as_str(),
+        None if path.starts_with("/socket.io/") => "/socket.io/",
+        None => "unmatched",
+    };
+    let span = tracing::info_span!("request", otel.name = %format_args!("{} {route}", request.method()),
+        otel.kind = "server", request_id = %id, method = %request.method(), path = %path,
+        http.route = route, http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty);
+    // A caller that traces (a web client, a gateway, another service) continues its trace here.
+    if let Some(parent) = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+    {
+        parent.adopt(&span);
+    }
+    let response = REQUEST_ID
+        .scope(id, next.run(request).instrument(span.clone()))
+        .await;
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    response
 }
 
 /// Answers 503 when a request takes longer than `limit`; the use case is dropped (its

@@ -350,6 +350,8 @@ fn flush(socket: &SocketRef, conn: &Conn, acks: &mut Acks) -> Written {
             return Written::Closed;
         }
     }
+    // Handed to socketioxide's queue: as close to the socket as this transport lets us see.
+    crate::gateway::metrics::written(&outgoing.frames);
     if let Some(after_ms) = outgoing.reconnect_after_ms {
         let _ = socket.emit("reconnect", &json!({ "afterMs": after_ms }));
     }

@@ -206,6 +206,7 @@ async fn flush(socket: &mut WebSocket, conn: &Conn) -> Written {
             return Ok::<_, axum::Error>(Written::CloseSent);
         }
         socket.flush().await?;
+        crate::gateway::metrics::written(&outgoing.frames);
         Ok(Written::More)
     };
     tokio::pin!(write);

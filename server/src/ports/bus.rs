@@ -9,6 +9,7 @@
 use super::Revocation;
 use crate::domain::{ConversationId, TenantId, UserId};
 use crate::tasks::Tasks;
+use crate::telemetry::TraceParent;
 use bytes::Bytes;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub struct BusEnvelope {
     pub at_ms: i64,
     /// The client frame, UTF-8 JSON `{"event":…,"data":…}`.
     pub frame: Bytes,
+    /// The trace of the change, for events of traced work: the receiving instance's delivery
+    /// continues it.
+    pub trace: Option<TraceParent>,
 }
 
 /// What an account envelope does to its users' memberships.

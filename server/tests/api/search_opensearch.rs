@@ -76,6 +76,7 @@ fn event(
         event_seq,
         payload,
         created_at_ms: at_ms,
+        trace: None,
     })
 }
 

@@ -412,3 +412,23 @@ fn presigned(request: &aws_sdk_s3::presigning::PresignedRequest) -> Presigned {
             .collect(),
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::Probe for S3Blobs {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    /// `HeadBucket`: the bucket exists and these credentials may use it.
+    async fn check(&self) -> anyhow::Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("HeadBucket {}: {}", self.bucket, e.into_service_error())
+            })?;
+        Ok(())
+    }
+}

@@ -102,6 +102,7 @@ mod tests {
             event_seq,
             payload,
             created_at_ms: 0,
+            trace: None,
         }
     }
 

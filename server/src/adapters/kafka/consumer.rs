@@ -4,24 +4,56 @@ use super::KafkaSettings;
 use super::record;
 use crate::ports::chat::StoredEvent;
 use crate::ports::{EventConsumer, EventLogError};
+use crate::telemetry::TraceParent;
 use anyhow::Context;
 use async_trait::async_trait;
 use futures::FutureExt;
+use rdkafka::ClientContext;
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::Headers;
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use std::sync::Arc;
 
 /// Records that could not be read (skipped, so one bad record cannot stop a consumer).
 pub const METRIC_UNREADABLE: &str = "chemchat_consumer_unreadable_total";
 
+/// Records the consumer group has not yet read, per purpose (gauge, from librdkafka's
+/// statistics every few seconds).
+pub const METRIC_LAG: &str = "chemchat_consumer_lag";
+
+/// How often librdkafka reports its statistics (and so the lag).
+const STATISTICS_INTERVAL_MS: &str = "5000";
+
 /// Reads `chemchat.<tenant>.events` topics as part of the purpose's consumer group.
 pub struct KafkaConsumer {
     purpose: String,
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagReport>,
 }
+
+/// Publishes the consumer's lag from librdkafka's statistics (on librdkafka's thread).
+struct LagReport {
+    purpose: String,
+}
+
+impl ClientContext for LagReport {
+    fn stats(&self, statistics: Statistics) {
+        // Partitions not (yet) assigned report -1.
+        let lag: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.values())
+            .filter(|partition| partition.partition >= 0 && partition.consumer_lag >= 0)
+            .map(|partition| partition.consumer_lag)
+            .sum();
+        metrics::gauge!(METRIC_LAG, "purpose" => self.purpose.clone()).set(lag as f64);
+    }
+}
+
+impl ConsumerContext for LagReport {}
 
 impl std::fmt::Debug for KafkaConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +67,7 @@ impl KafkaConsumer {
     /// Joins the purpose's group and subscribes to the tenant's topic, or to every tenant's
     /// (by pattern, re-evaluated every 10 s so new tenants are picked up).
     pub fn subscribe(settings: &KafkaSettings, purpose: &str) -> anyhow::Result<Self> {
-        let consumer: StreamConsumer = ClientConfig::new()
+        let consumer: StreamConsumer<LagReport> = ClientConfig::new()
             .set("bootstrap.servers", &settings.brokers)
             .set(
                 "group.id",
@@ -47,7 +79,10 @@ impl KafkaConsumer {
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "500")
             .set("topic.metadata.refresh.interval.ms", "10000")
-            .create()
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            .create_with_context(LagReport {
+                purpose: purpose.to_owned(),
+            })
             .context("cannot create the Kafka consumer")?;
         let topic = match &settings.tenant {
             Some(tenant) => chemchat_crds::contract::events_topic(tenant),
@@ -68,7 +103,19 @@ impl KafkaConsumer {
             .ok_or(record::DecodeError::Invalid("value"))
             .and_then(record::decode);
         match decoded {
-            Ok(event) => Some(Arc::new(event)),
+            Ok(mut event) => {
+                event.trace = message
+                    .headers()
+                    .and_then(|headers| {
+                        headers
+                            .iter()
+                            .find(|header| header.key == record::HEADER_TRACEPARENT)
+                    })
+                    .and_then(|header| header.value)
+                    .and_then(|value| std::str::from_utf8(value).ok())
+                    .and_then(TraceParent::parse);
+                Some(Arc::new(event))
+            }
             Err(error) => {
                 metrics::counter!(METRIC_UNREADABLE, "purpose" => self.purpose.clone())
                     .increment(1);

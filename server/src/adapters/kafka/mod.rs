@@ -23,6 +23,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 /// How long a record may wait for the broker before its send fails (and the relay retries).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,7 +148,14 @@ impl EventLog for KafkaEventLog {
             self.ensure_topic(&chemchat_crds::contract::events_topic(tenant))
                 .await?;
         }
-        let produced = self.produce(events).await;
+        let span = tracing::info_span!(
+            "kafka.produce",
+            otel.name = "chemchat.events publish",
+            otel.kind = "producer",
+            messaging.system = "kafka",
+            messaging.batch.message_count = events.len()
+        );
+        let produced = self.produce(events).instrument(span).await;
         if let Err(error) = &produced {
             self.renew_producer(error);
         }
@@ -196,6 +204,14 @@ fn send(producer: &FutureProducer, event: &StoredEvent) -> Result<DeliveryFuture
             key: record::HEADER_SCHEMA_VERSION,
             value: Some(version.as_str()),
         });
+    // The trace of the change the record describes: consumers continue it.
+    let headers = match &event.trace {
+        Some(trace) => headers.insert(Header {
+            key: record::HEADER_TRACEPARENT,
+            value: Some(trace.as_str()),
+        }),
+        None => headers,
+    };
     let value = record::encode(event);
     let record = FutureRecord::to(&topic)
         .key(&key)

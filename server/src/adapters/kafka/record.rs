@@ -1,7 +1,8 @@
 //! The event stream's record format, versioned: consumers outside this code base read it too.
 //!
 //! key = conversation id (Kafka keeps order per key), value = JSON below, headers
-//! `chemchat-event-id`, `chemchat-event-kind` and `chemchat-schema-version`.
+//! `chemchat-event-id`, `chemchat-event-kind`, `chemchat-schema-version` and, when the change
+//! was traced, the W3C `traceparent` of its trace.
 //!
 //! Version 2 carries no message text, attachment file names or people's names (the relay strips
 //! them: a topic cannot forget a record, and deleted text must not stay readable there);
@@ -22,6 +23,8 @@ pub const HEADER_EVENT_ID: &str = "chemchat-event-id";
 pub const HEADER_EVENT_KIND: &str = "chemchat-event-kind";
 /// Header carrying [`SCHEMA_VERSION`].
 pub const HEADER_SCHEMA_VERSION: &str = "chemchat-schema-version";
+/// Header carrying the W3C trace context of the change (absent when it was not traced).
+pub const HEADER_TRACEPARENT: &str = "traceparent";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,6 +87,8 @@ pub fn decode(value: &[u8]) -> Result<StoredEvent, DecodeError> {
                     .map_err(|_| DecodeError::Invalid("payload"))
             })?,
         created_at_ms: record.created_at_ms,
+        // Carried by the record's `traceparent` header, read by the consumer.
+        trace: None,
     })
 }
 
@@ -105,6 +110,7 @@ mod tests {
                 sequence_number: 3,
             }),
             created_at_ms: 1_700_000_000_000,
+            trace: None,
         }
     }
 

@@ -9,6 +9,7 @@ use super::account_wire::{account_channel, decode_account, encode_account, is_ac
 use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
 use crate::ports::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Revocation, SessionScope};
 use crate::tasks::Tasks;
+use crate::telemetry::TraceParent;
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
@@ -57,6 +58,9 @@ struct Header {
     k: Option<UserId>,
     r: Option<UserId>,
     a: i64,
+    /// The `traceparent` of a traced change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
 }
 
 impl RedisBus {
@@ -154,6 +158,10 @@ fn encode(origin: &str, envelope: &BusEnvelope) -> Vec<u8> {
         k: envelope.skip_user,
         r: envelope.revoke_user,
         a: envelope.at_ms,
+        p: envelope
+            .trace
+            .as_ref()
+            .map(|trace| trace.as_str().to_owned()),
     };
     let mut bytes = serde_json::to_vec(&header).unwrap_or_default();
     bytes.push(b'\n');
@@ -173,6 +181,7 @@ fn decode(payload: &[u8]) -> Option<(String, BusEnvelope)> {
         revoke_user: header.r,
         at_ms: header.a,
         frame,
+        trace: header.p.as_deref().and_then(TraceParent::parse),
     };
     Some((header.o, envelope))
 }
@@ -391,6 +400,7 @@ mod tests {
             revoke_user: None,
             at_ms: 42,
             frame: Bytes::from_static(b"{\"event\":\"x\",\"data\":{}}"),
+            trace: TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         };
         let (origin, back) = decode(&encode("me", &envelope)).expect("decodes");
         assert_eq!(origin, "me");

@@ -37,6 +37,7 @@ pub struct ConversationPage {
 
 impl App {
     /// Creates a conversation, or returns the existing DM of the pair (`false` = not new).
+    #[tracing::instrument(name = "create_conversation", skip_all, fields(tenant = %tenant.id))]
     pub async fn create_conversation(
         &self,
         tenant: &Tenant,
@@ -137,6 +138,7 @@ impl App {
     }
 
     /// The caller's conversations, most recent activity first, `limit` at a time after `cursor`.
+    #[tracing::instrument(name = "list_conversations", skip_all, fields(tenant = %tenant.id))]
     pub async fn list_conversations(
         &self,
         tenant: &Tenant,
@@ -176,6 +178,7 @@ impl App {
 
     /// Adds members with a role (or changes the role of existing members: handing over
     /// ownership is granting `owner`).
+    #[tracing::instrument(name = "add_members", skip_all, fields(tenant = %tenant.id))]
     pub async fn add_members(
         &self,
         tenant: &Tenant,
@@ -207,6 +210,7 @@ impl App {
     }
 
     /// Removes a member; removing oneself is leaving.
+    #[tracing::instrument(name = "remove_member", skip_all, fields(tenant = %tenant.id))]
     pub async fn remove_member(
         &self,
         tenant: &Tenant,

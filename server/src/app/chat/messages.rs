@@ -104,6 +104,7 @@ fn floor_refused(refusal: FloorRefusal) -> AppError {
 
 impl App {
     /// Sends a message; a retry with the same `clientMessageId` returns the original.
+    #[tracing::instrument(name = "send_message", skip_all, fields(tenant = %tenant.id))]
     pub async fn send_message(
         &self,
         tenant: &Tenant,
@@ -188,6 +189,7 @@ impl App {
     }
 
     /// A page of history, always in seq order.
+    #[tracing::instrument(name = "history", skip_all, fields(tenant = %tenant.id))]
     pub async fn history(
         &self,
         tenant: &Tenant,
@@ -232,6 +234,7 @@ impl App {
     }
 
     /// Edits the caller's own message.
+    #[tracing::instrument(name = "edit_message", skip_all, fields(tenant = %tenant.id))]
     pub async fn edit_message(
         &self,
         tenant: &Tenant,
@@ -264,6 +267,7 @@ impl App {
     }
 
     /// Deletes a message (the author, or a moderator of the conversation): a tombstone remains.
+    #[tracing::instrument(name = "delete_message", skip_all, fields(tenant = %tenant.id))]
     pub async fn delete_message(
         &self,
         tenant: &Tenant,
@@ -288,6 +292,7 @@ impl App {
     }
 
     /// Adds (`present`) or removes the caller's reaction; repeating either is harmless.
+    #[tracing::instrument(name = "react", skip_all, fields(tenant = %tenant.id))]
     pub async fn react(
         &self,
         tenant: &Tenant,
@@ -319,6 +324,7 @@ impl App {
 
     /// Moves the caller's read pointer (and the delivered one with it) or delivered pointer
     /// forward to `seq`; returns where it now is.
+    #[tracing::instrument(name = "move_pointer", skip_all, fields(tenant = %tenant.id))]
     pub async fn move_pointer(
         &self,
         tenant: &Tenant,

@@ -11,7 +11,7 @@ mod floor;
 mod messages;
 mod outbox;
 mod retention;
-mod search;
+pub mod search;
 mod stream_text;
 mod sync;
 

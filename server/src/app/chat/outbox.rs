@@ -8,9 +8,11 @@ use super::RelayStatus;
 use crate::app::backoff::Backoff;
 use crate::ports::chat::StoredEvent;
 use crate::ports::{Clock, CommitListener, EventLog, Store};
+use crate::telemetry::batch_span;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// An event older than this when the relay ships it may never have been fanned out live: the
 /// instance that committed it can have died between the commit and the fan-out (another
@@ -36,6 +38,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Events waiting in the outbox (gauge, refreshed after each drain).
 pub const METRIC_BACKLOG: &str = "chemchat_outbox_backlog";
+/// Age of the oldest event waiting in the outbox, seconds (gauge; 0 when none waits).
+pub const METRIC_OLDEST_AGE: &str = "chemchat_outbox_oldest_age_seconds";
 /// Events shipped to the event log (counter).
 pub const METRIC_SHIPPED: &str = "chemchat_outbox_shipped_total";
 /// Failed shipping rounds (counter).
@@ -93,6 +97,10 @@ impl OutboxRelay {
                 claim.shipped(self.clock.now_ms()).await?;
                 return Ok(shipped);
             }
+            let span = batch_span(
+                tracing::info_span!("outbox.ship", otel.kind = "producer", events = count),
+                claim.events().iter().filter_map(|e| e.trace.as_ref()),
+            );
             // The log gets no message text (its consumers read it back from the store), so a
             // deletion or an expiry leaves no readable copy in a topic that cannot forget.
             let lean: Vec<StoredEvent> = claim
@@ -101,7 +109,7 @@ impl OutboxRelay {
                 .map(StoredEvent::without_text)
                 .collect();
             // On failure the claim is dropped unmarked: the events stay in the outbox.
-            self.log.publish(&lean).await?;
+            self.log.publish(&lean).instrument(span.clone()).await?;
             let now = self.clock.now_ms();
             let late: Vec<_> = match &self.late {
                 Some(_) => claim
@@ -112,7 +120,7 @@ impl OutboxRelay {
                     .collect(),
                 None => Vec::new(),
             };
-            claim.shipped(now).await?;
+            claim.shipped(now).instrument(span).await?;
             if let (Some(listener), false) = (&self.late, late.is_empty()) {
                 listener.committed(&late);
             }
@@ -125,6 +133,11 @@ impl OutboxRelay {
     pub async fn backlog(&self) -> anyhow::Result<u64> {
         let backlog = self.store.outbox_backlog().await?;
         metrics::gauge!(METRIC_BACKLOG).set(backlog as f64);
+        let age_ms = match self.store.outbox_oldest_ms().await? {
+            Some(oldest) => (self.clock.now_ms() - oldest).max(0),
+            None => 0,
+        };
+        metrics::gauge!(METRIC_OLDEST_AGE).set(age_ms as f64 / 1000.0);
         Ok(backlog)
     }
 

@@ -21,6 +21,7 @@ pub struct SyncResult {
 impl App {
     /// The events after `since`. Without `since`, returns no events and a cursor for "now": a
     /// client starts by loading history, then syncs from that cursor.
+    #[tracing::instrument(name = "sync", skip_all, fields(tenant = %tenant.id))]
     pub async fn sync(
         &self,
         tenant: &Tenant,

@@ -25,10 +25,12 @@ use crate::ports::{
     Clock, EventConsumer, EventLog, EventLogError, MailRecipients, PushAudience, PushMessage,
     PushOutcome, PushSubscription, Store, VapidKey,
 };
+use crate::telemetry::batch_span;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The notifier's purpose, naming its consumer group.
 pub const PURPOSE: &str = "notifier";
@@ -120,13 +122,20 @@ impl Notifier {
                         Ok(batch) => batch,
                         Err(error) => break error,
                     };
+                    let span = batch_span(
+                        tracing::info_span!("notify", otel.kind = "consumer", events = batch.len()),
+                        batch.iter().filter_map(|e| e.trace.as_ref()),
+                    );
                     // The log carries no text; a message gone meanwhile is not announced.
-                    let batch = match with_text(self.store.as_ref(), &batch).await {
+                    let batch = match with_text(self.store.as_ref(), &batch)
+                        .instrument(span.clone())
+                        .await
+                    {
                         Ok(batch) => batch,
                         Err(error) => break EventLogError(error.into()),
                     };
                     backoff.succeeded();
-                    self.notify_batch(&batch).await;
+                    self.notify_batch(&batch).instrument(span).await;
                     if let Err(error) = consumer.commit().await {
                         break error;
                     }

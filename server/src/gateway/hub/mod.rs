@@ -103,7 +103,7 @@ impl Hub {
     pub fn new(bus: Arc<dyn Bus>, queue: usize, shards: usize) -> Self {
         let shards = shards.max(1);
         let queue = queue.max(1);
-        ::metrics::gauge!(metrics::CONNECTIONS).set(0.0);
+        metrics::set_connections(0);
         Self {
             shards: (0..shards).map(|_| Mutex::default()).collect(),
             registry: (0..shards).map(|_| Mutex::default()).collect(),
@@ -194,7 +194,7 @@ impl Hub {
         let conn = Arc::new(Conn::new(id, tenant, self.queue));
         lock(self.registry(id)).insert(id, Arc::clone(&conn));
         let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        ::metrics::gauge!(metrics::CONNECTIONS).set(count as f64);
+        metrics::set_connections(count);
         conn
     }
 
@@ -204,7 +204,7 @@ impl Hub {
             return Vec::new();
         }
         let count = self.count.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
-        ::metrics::gauge!(metrics::CONNECTIONS).set(count as f64);
+        metrics::set_connections(count);
         if let Some(user) = conn.user() {
             let key = (conn.tenant().clone(), user);
             let mut users = lock(self.users(&key));
@@ -352,7 +352,10 @@ impl Hub {
     }
 
     fn deliver_now(&self, room: &mut Room, envelope: &BusEnvelope) -> usize {
-        let frame = Frame::from_bytes(envelope.frame.clone());
+        let frame = match envelope.event_seq {
+            Some(_) => Frame::committed(envelope.frame.clone(), envelope.at_ms),
+            None => Frame::from_bytes(envelope.frame.clone()),
+        };
         let mut queued = 0;
         for conn in &room.members {
             if envelope.skip_user.is_some() && conn.user() == envelope.skip_user {
@@ -426,7 +429,21 @@ impl Hub {
 /// Other instances' envelopes arrive here.
 impl BusInbox for Hub {
     fn deliver(&self, envelope: BusEnvelope) {
-        Hub::deliver(self, &envelope);
+        let Some(trace) = &envelope.trace else {
+            Hub::deliver(self, &envelope);
+            return;
+        };
+        // The hop from another instance, in the trace of the change it carries.
+        let span = tracing::info_span!(
+            "bus.deliver",
+            otel.kind = "consumer",
+            messaging.system = "redis",
+            connections = tracing::field::Empty
+        );
+        trace.adopt(&span);
+        let _entered = span.enter();
+        let queued = Hub::deliver(self, &envelope);
+        span.record("connections", queued);
     }
 
     fn revoked(&self, revocation: &Revocation) {

@@ -5,6 +5,7 @@
 
 use super::wire::{ConversationView, MessageView};
 use crate::domain::{ConversationId, EventId, MessageId, Role, TenantId, UserId};
+use crate::telemetry::TraceParent;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -318,6 +319,9 @@ pub struct StoredEvent {
     pub payload: EventPayload,
     /// When, Unix milliseconds.
     pub created_at_ms: i64,
+    /// The trace of the work that made it (when traces are exported and it was sampled): the
+    /// relay, the event log's consumers and other instances continue it.
+    pub trace: Option<TraceParent>,
 }
 
 impl StoredEvent {

@@ -112,6 +112,7 @@ mod tests {
             event_seq: 2,
             payload: EventPayload::MessageCreated(message),
             created_at_ms: 0,
+            trace: None,
         }
     }
 

@@ -233,6 +233,10 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
 
     /// Outbox: how many events wait to be shipped, of every tenant.
     async fn outbox_backlog(&self) -> StoreResult<u64>;
+
+    /// Outbox: when the oldest waiting event was committed (Unix milliseconds); `None` when
+    /// nothing waits.
+    async fn outbox_oldest_ms(&self) -> StoreResult<Option<i64>>;
 }
 
 /// Events claimed from the outbox by one relay.

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod instance;
 pub mod mailbox;
+pub mod otlp;
 #[macro_use]
 pub mod media;
 pub mod process;

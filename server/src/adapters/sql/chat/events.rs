@@ -6,6 +6,7 @@ use super::rows::{EVENT_COLUMNS, EventRow, conversation_id, execute_batch};
 use crate::domain::{ConversationId, ConversationKind, EventId, TenantId, UserId};
 use crate::ports::chat::{ChatEvent, StoredEvent, SyncPage, SyncPosition};
 use crate::ports::{StoreError, StoreResult};
+use crate::telemetry::TraceParent;
 
 /// What the conversation row says once locked.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +78,7 @@ pub(super) async fn insert(
     let message_id = stored.payload.message().map(|m| m.id.clone());
     sqlx::query(
         "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         created_at, trace_parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(tenant.as_str())
     .bind(conversation.to_string())
@@ -87,6 +88,7 @@ pub(super) async fn insert(
     .bind(message_id)
     .bind(stored.payload.to_json())
     .bind(at_ms)
+    .bind(stored.trace.as_ref().map(TraceParent::as_str))
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -108,6 +110,7 @@ pub(super) fn stored(
         event_seq,
         payload: event.to_payload(),
         created_at_ms: at_ms,
+        trace: TraceParent::current(),
     }
 }
 
@@ -129,6 +132,7 @@ pub(super) async fn insert_all(
                 "message": event.payload.message().map(|m| m.id.clone()),
                 "payload": event.payload.to_json(),
                 "at": event.created_at_ms,
+                "trace": event.trace.as_ref().map(TraceParent::as_str),
             })
         })
         .collect();
@@ -137,8 +141,8 @@ pub(super) async fn insert_all(
         tx,
         tenant,
         "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
-         created_at) SELECT $1, conversation, event_seq, id, kind, message, payload, at \
-         FROM ({rows}) AS batch",
+         created_at, trace_parent) SELECT $1, conversation, event_seq, id, kind, message, payload, \
+         at, trace FROM ({rows}) AS batch",
         &[
             ("conversation", "text"),
             ("event_seq", "bigint"),
@@ -147,6 +151,7 @@ pub(super) async fn insert_all(
             ("message", "text"),
             ("payload", "text"),
             ("at", "bigint"),
+            ("trace", "text"),
         ],
         rows,
     )

@@ -108,6 +108,7 @@ impl ChatStore for SqlStore {
         let queued = send_batch::QueuedSend {
             message: message.clone(),
             quota,
+            trace: crate::telemetry::TraceParent::current(),
         };
         sends::send(self, tenant, queued).await
     }
@@ -248,5 +249,9 @@ impl ChatStore for SqlStore {
 
     async fn outbox_backlog(&self) -> StoreResult<u64> {
         outbox::backlog(self).await
+    }
+
+    async fn outbox_oldest_ms(&self) -> StoreResult<Option<i64>> {
+        outbox::oldest(self).await
     }
 }

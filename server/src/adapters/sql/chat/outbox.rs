@@ -109,6 +109,18 @@ pub(super) async fn backlog(store: &SqlStore) -> StoreResult<u64> {
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
+/// When the oldest unshipped event was committed (the partial index by age answers it).
+pub(super) async fn oldest(store: &SqlStore) -> StoreResult<Option<i64>> {
+    let mut tx = relay_tx(store, false).await?;
+    let oldest: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(created_at) FROM events WHERE published_at IS NULL")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(oldest)
+}
+
 /// Events claimed by one relay; `held` is the open transaction holding the locks (PostgreSQL).
 struct Claim {
     events: Vec<StoredEvent>,

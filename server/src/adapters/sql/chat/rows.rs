@@ -7,6 +7,7 @@ use crate::ports::StoreError;
 use crate::ports::chat::{
     Conversation, EventKind, EventPayload, Member, Message, ReactionGroup, StoredEvent,
 };
+use crate::telemetry::TraceParent;
 
 /// The columns [`MessageRow`] reads, in order.
 pub(super) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, client_message_id, \
@@ -152,11 +153,12 @@ pub(super) struct EventRow {
     kind: String,
     payload: String,
     created_at: i64,
+    trace_parent: Option<String>,
 }
 
 /// The columns [`EventRow`] reads, in order.
 pub(super) const EVENT_COLUMNS: &str =
-    "tenant_id, conversation_id, event_seq, id, kind, payload, created_at";
+    "tenant_id, conversation_id, event_seq, id, kind, payload, created_at, trace_parent";
 
 impl TryFrom<EventRow> for StoredEvent {
     type Error = StoreError;
@@ -176,6 +178,7 @@ impl TryFrom<EventRow> for StoredEvent {
                         .map_err(|e| StoreError::Corrupt(format!("{kind} payload: {e}")))
                 })?,
             created_at_ms: row.created_at,
+            trace: row.trace_parent.as_deref().and_then(TraceParent::parse),
         })
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, Tenan
 use crate::ports::MediaItem;
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
+use crate::telemetry::TraceParent;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,7 +23,13 @@ pub(super) struct QueuedSend {
     pub message: NewMessage,
     /// The tenant's daily quota, when it has one.
     pub quota: Option<DailyQuota>,
+    /// The sender's trace: the batch runs in whichever caller's task took the turn, so each
+    /// send brings its own.
+    pub trace: Option<TraceParent>,
 }
+
+/// Messages committed (counter, labelled `conversation_type` and `message_type`).
+pub const METRIC_SENT: &str = "chat_messages_sent_total";
 
 /// What the store says about one send before anything is written.
 struct Known {
@@ -32,6 +39,8 @@ struct Known {
     floor: Option<(Floor, Speaker)>,
     /// The message an earlier send with the same key stored.
     twin: Option<String>,
+    /// The conversation's kind (`dm`, `group`), for the sent-messages metric.
+    conversation_kind: Option<String>,
 }
 
 /// The decision for one send.
@@ -70,8 +79,10 @@ pub(super) async fn run(
     // Slow mode counts sends earlier in this batch as sent.
     let mut paced: HashMap<(ConversationId, UserId), i64> = HashMap::new();
     let mut plans = Vec::with_capacity(sends.len());
+    let mut kinds = Vec::with_capacity(sends.len());
     for (i, (send, known)) in sends.iter().zip(known).enumerate() {
         let m = &send.message;
+        kinds.push(known.conversation_kind.clone());
         let key = (m.conversation_id, m.sender_id, m.client_message_id.as_str());
         let plan = if let Some(id) = known.twin {
             Plan::Stored(id)
@@ -116,13 +127,15 @@ pub(super) async fn run(
             })
             .unwrap_or_default();
         let message = new_message(m, seq, &media);
-        stored.push(events::stored(
+        let mut event = events::stored(
             tenant,
             m.conversation_id,
             event_seq,
             ChatEvent::MessageCreated(&message),
             m.at_ms,
-        ));
+        );
+        event.trace.clone_from(&send.trace);
+        stored.push(event);
         *index = messages.len();
         messages.push(message);
     }
@@ -162,7 +175,36 @@ pub(super) async fn run(
         });
     }
     events::commit(store, tx, &stored).await?;
+    for (plan, kind) in plans.iter().zip(&kinds) {
+        if let Plan::New(index) = plan {
+            count_sent(kind.as_deref(), &messages[*index]);
+        }
+    }
     Ok(outcomes)
+}
+
+/// Messages sent (the original system's `chat_messages_sent_total`), by conversation kind and
+/// by what the message carries: bounded labels only.
+fn count_sent(conversation_kind: Option<&str>, message: &Message) {
+    let conversation_type = match conversation_kind {
+        Some("dm") => "dm",
+        Some("group") => "group",
+        _ => "other",
+    };
+    let message_type = if message.attachments.is_empty() {
+        "text"
+    } else if message
+        .attachments
+        .iter()
+        .all(|a| a.content_type.starts_with("image/"))
+    {
+        "image"
+    } else {
+        "file"
+    };
+    metrics::counter!(METRIC_SENT, "conversation_type" => conversation_type,
+        "message_type" => message_type)
+    .increment(1);
 }
 
 /// One row per send, in order: the conversation's counters and floor if the sender is a current
@@ -188,7 +230,7 @@ async fn read_known(
         .collect();
     let sql = format!(
         "SELECT k.i, m.user_id, c.last_seq, c.last_event_seq, msg.id, m.role, m.muted_until, \
-         m.last_sent_at, c.posting, c.slow_mode_seconds FROM ({}) AS k \
+         m.last_sent_at, c.posting, c.slow_mode_seconds, c.kind FROM ({}) AS k \
          LEFT JOIN conversations c ON c.tenant_id = $1 AND c.id = k.conversation \
          LEFT JOIN conversation_members m ON m.tenant_id = $1 \
            AND m.conversation_id = k.conversation AND m.user_id = k.sender \
@@ -216,6 +258,7 @@ async fn read_known(
         Option<i64>,
         Option<String>,
         Option<i64>,
+        Option<String>,
     );
     let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
@@ -229,6 +272,7 @@ async fn read_known(
             counters: None,
             floor: None,
             twin: None,
+            conversation_kind: None,
         })
         .collect();
     for row in found {
@@ -250,6 +294,7 @@ async fn read_known(
             slot.floor = Some((floor(&posting, slow_mode)?, speaker));
         }
         slot.twin = twin;
+        slot.conversation_kind = row.10;
     }
     Ok(known)
 }
