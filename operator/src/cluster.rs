@@ -24,6 +24,7 @@ const KIND: &str = "ChemChatCluster";
 
 /// Reconciles one cluster; while it is being deleted, waits for its tenants (see
 /// [`wait_for_tenants`]).
+#[tracing::instrument(name = "reconcile ChemChatCluster", skip_all, fields(cluster = %cluster.name_any()))]
 pub async fn reconcile(cluster: Arc<ChemChatCluster>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let (ctx, calls) = ctx.counted();

@@ -37,7 +37,12 @@ const CLUSTER_CONCURRENCY: u16 = 2;
 /// Runs the operator until SIGTERM/SIGINT or until leadership is lost.
 pub fn main(args: RunArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    runtime.block_on(run(args))
+    let telemetry =
+        runtime.block_on(async { chemchat_backends::telemetry::init(true, "chemchat-operator") });
+    let outcome = runtime.block_on(run(args));
+    // The last reconciles' spans are sent before the process ends.
+    telemetry.shutdown();
+    outcome
 }
 
 /// The tenant a child belongs to, from its `chemchat.io/tenant` label.
@@ -67,12 +72,6 @@ async fn shutdown_signal() {
 }
 
 async fn run(args: RunArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let options = args.build.options()?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()

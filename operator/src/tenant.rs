@@ -33,7 +33,9 @@ const WAIT: Duration = Duration::from_secs(30);
 /// How soon a tenant whose database role Job runs is looked at again (it takes seconds).
 const ROLE_POLL: Duration = Duration::from_secs(5);
 
-/// Reconciles one tenant; the entry point given to the controller.
+/// Reconciles one tenant; the entry point given to the controller. Each pass is a trace of
+/// its own (a span with the tenant's name; its API calls and backend work are inside).
+#[tracing::instrument(name = "reconcile ChemChatTenant", skip_all, fields(tenant = %tenant.name_any()))]
 pub async fn reconcile(tenant: Arc<ChemChatTenant>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let (ctx, calls) = ctx.counted();

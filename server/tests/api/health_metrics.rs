@@ -12,12 +12,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 
 async fn health(server: &TestServer) -> (u16, Value) {
-    let response = server
-        .http
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.http.get(server.url("/health")).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
@@ -102,7 +97,10 @@ async fn the_original_metric_names_appear_with_their_labels_after_traffic() {
         "{sent}"
     );
     assert!(sent.ends_with(" 1"), "{sent}");
-    assert_eq!(line("chat_active_connections "), "chat_active_connections 2");
+    assert_eq!(
+        line("chat_active_connections "),
+        "chat_active_connections 2"
+    );
     // Commit → written on the socket (to both joined connections), with the SLO buckets.
     let count = |name: &str| -> f64 {
         line(name)
@@ -113,8 +111,14 @@ async fn the_original_metric_names_appear_with_their_labels_after_traffic() {
     };
     let deliveries = count("chat_message_latency_seconds_count");
     assert!(deliveries >= 1.0, "{metrics}");
-    assert_eq!(count("chat_message_latency_seconds_bucket{le=\"5\"}"), deliveries);
-    for gauge in ["chemchat_outbox_backlog", "chemchat_outbox_oldest_age_seconds"] {
+    assert_eq!(
+        count("chat_message_latency_seconds_bucket{le=\"5\"}"),
+        deliveries
+    );
+    for gauge in [
+        "chemchat_outbox_backlog",
+        "chemchat_outbox_oldest_age_seconds",
+    ] {
         line(gauge);
     }
 }

@@ -1,4 +1,5 @@
-//! Logs and traces: `tracing` everywhere, with pretty output on a terminal or JSON lines, and —
+//! Logs and traces of both binaries: `tracing` everywhere, with pretty output on a terminal or
+//! JSON lines, and —
 //! when an OTLP endpoint is configured by the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT`
 //! or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) — the same spans exported as OpenTelemetry traces over
 //! OTLP/HTTP. Sampling, the service name and resource attributes follow the standard variables
@@ -14,7 +15,6 @@ mod sql_spans;
 
 pub use context::{TraceParent, batch_span};
 
-use crate::config::LogFormat;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -53,9 +53,10 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber. `RUST_LOG` filters the logs (default `info`). A second call
-/// (tests that start several servers in one process) keeps the first subscriber.
-pub fn init(format: LogFormat, service: &'static str) -> Telemetry {
+/// Installs the global subscriber for `service`, logging JSON lines when `json`. `RUST_LOG`
+/// filters the logs (default `info`). A second call (tests that start several servers in one
+/// process) keeps the first subscriber.
+pub fn init(json: bool, service: &'static str) -> Telemetry {
     let traces = match tracer_provider(service) {
         Ok(traces) => traces,
         Err(e) => {
@@ -64,23 +65,22 @@ pub fn init(format: LogFormat, service: &'static str) -> Telemetry {
         }
     };
     let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
+    let logs = if json {
+        tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .map_event_format(log_ids::WithTraceIds::new)
             .with_filter(log_filter)
-            .boxed(),
-        LogFormat::Pretty => {
-            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-            tracing_subscriber::fmt::layer()
-                .with_target(true)
-                .with_ansi(ansi)
-                .map_event_format(log_ids::WithTraceIds::new)
-                .with_filter(log_filter)
-                .boxed()
-        }
+            .boxed()
+    } else {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .with_ansi(ansi)
+            .map_event_format(log_ids::WithTraceIds::new)
+            .with_filter(log_filter)
+            .boxed()
     };
     let exported = traces.as_ref().map(|provider| {
         let tracer = provider.tracer(service);
