@@ -1,7 +1,7 @@
 // The service worker: the app shell from its cache when the network is away (so ChemChat opens
 // offline), and push notifications. It never caches the API: answers there are per user and
 // must be fresh.
-const CACHE = 'chemchat-shell-v1';
+const CACHE = 'chemchat-shell-v2';
 const SHELL = [
   '/',
   '/manifest.webmanifest',
@@ -11,6 +11,7 @@ const SHELL = [
   '/app/views/app.js', '/app/views/auth.js', '/app/views/common.js', '/app/views/composer.js',
   '/app/views/conversation.js', '/app/views/forms.js', '/app/views/message.js',
   '/app/views/newchat.js', '/app/views/settings.js', '/app/views/sidebar.js',
+  '/app/views/details.js', '/app/cache.js',
 ];
 
 self.addEventListener('install', (event) => {

@@ -4,8 +4,9 @@
 import * as api from './api.js';
 import * as session from './session.js';
 import * as outbox from './outbox.js';
+import * as cache from './cache.js';
 import { Socket } from './socket.js';
-import { store, publish, timeline, newestSeq, oldestSeq } from './store.js';
+import { store, publish, subscribe, timeline, newestSeq, oldestSeq, titleOf } from './store.js';
 
 export const socket = new Socket();
 
@@ -174,8 +175,11 @@ export function applyEvent(name, data, { replay }) {
       }
       return undefined;
     }
-    case 'member.added':
     case 'member.removed':
+      // This person left or was removed (here or on another device): the conversation goes.
+      if (!replay && data.userId === store.me?.id) return forgetConversation(data.conversationId, { by: data.by });
+      return refreshConversation(data.conversationId);
+    case 'member.added':
     case 'member.muted':
       return refreshConversation(data.conversationId);
     case 'unread.updated':
@@ -193,24 +197,45 @@ export function applyEvent(name, data, { replay }) {
 
 async function refreshConversation(id) {
   try {
-    const conversation = await api.get(`/conversations/${id}`);
-    const known = store.conversations.get(id) || { unreadCount: 0, lastMessage: null };
-    // Pointers only move forward: a receipt that arrived during the request is kept.
-    for (const member of conversation.members || []) {
-      const before = known.members?.find((m) => m.userId === member.userId);
-      if (!before) continue;
-      member.lastReadSeq = Math.max(member.lastReadSeq || 0, before.lastReadSeq || 0);
-      member.lastDeliveredSeq = Math.max(member.lastDeliveredSeq || 0, before.lastDeliveredSeq || 0);
-    }
-    store.conversations.set(id, { ...known, ...conversation });
-    rememberMembers(conversation);
+    merge(await api.get(`/conversations/${id}`));
   } catch (error) {
     // Removed from it: it leaves the list.
     if (error.status === 404 || error.status === 403) {
-      store.conversations.delete(id);
-      if (store.activeId === id) store.activeId = null;
+      forgetConversation(id);
+      return;
     }
   }
+  publish('conversations');
+  publish('active');
+}
+
+/** Takes a conversation as the server answered it (`ConversationView`) into the store. */
+function merge(conversation) {
+  const id = conversation.id;
+  const known = store.conversations.get(id) || { unreadCount: 0, lastMessage: null };
+  // Pointers only move forward: a receipt that arrived during the request is kept.
+  for (const member of conversation.members || []) {
+    const before = known.members?.find((m) => m.userId === member.userId);
+    if (!before) continue;
+    member.lastReadSeq = Math.max(member.lastReadSeq || 0, before.lastReadSeq || 0);
+    member.lastDeliveredSeq = Math.max(member.lastDeliveredSeq || 0, before.lastDeliveredSeq || 0);
+  }
+  store.conversations.set(id, { ...known, ...conversation });
+  rememberMembers(conversation);
+  return store.conversations.get(id);
+}
+
+/**
+ * A conversation this person is no longer in: out of the list, its messages and their offline
+ * copy forgotten. Views hear `removed` ({id, title, by}) first, so the open one can close.
+ */
+function forgetConversation(id, { by } = {}) {
+  const conversation = store.conversations.get(id);
+  if (conversation) publish('removed', { id, title: titleOf(conversation), by });
+  store.conversations.delete(id);
+  store.messages.delete(id);
+  store.typing.delete(id);
+  cache.forget(id);
   publish('conversations');
   publish('active');
 }
@@ -362,10 +387,13 @@ export async function open(conversationId) {
   const entry = timeline(conversationId);
   // The members' read and delivered pointers (for the ticks) may have moved while away.
   const details = refreshConversation(conversationId);
-  if (!entry.loaded) {
-    await loadLatest(conversationId);
-  } else {
-    await fillForward(conversationId);
+  try {
+    await catchUpTimeline(conversationId);
+  } catch (error) {
+    // Offline: what this browser kept of the conversation, until the connection is back
+    // (joinActive then fetches what is new).
+    if (error.status !== 0) throw error;
+    if (!entry.loaded && !seedFromCache(conversationId)) throw error;
   }
   await details;
   await joinActive();
@@ -387,13 +415,35 @@ async function joinActive() {
     console.warn('join failed', error.code);
   }
   // Joined: live events now come here; fetch what landed before the join took effect.
-  await fillForward(id);
+  await catchUpTimeline(id);
+}
+
+/** The latest page when nothing (or only the offline copy) is held, else what is newer. */
+function catchUpTimeline(conversationId) {
+  const entry = timeline(conversationId);
+  return !entry.loaded || entry.fromCache ? loadLatest(conversationId) : fillForward(conversationId);
+}
+
+/** Draws a conversation from the offline copy; answers whether there was one. */
+function seedFromCache(conversationId) {
+  const messages = cache.recall(conversationId);
+  if (!messages) return false;
+  const entry = timeline(conversationId);
+  for (const message of messages) entry.bySeq.set(message.seq, message);
+  entry.loaded = true;
+  entry.fromCache = true;
+  entry.reachedStart = messages.some((m) => m.seq === 1);
+  publish('messages', conversationId);
+  return true;
 }
 
 async function loadLatest(conversationId) {
   const entry = timeline(conversationId);
   const page = await api.get(`/conversations/${conversationId}/messages`, { query: { limit: PAGE } });
   const messages = page.messages || page.items || page;
+  // The offline copy may be far behind: the fresh page replaces it rather than leave a gap.
+  if (entry.fromCache) entry.bySeq.clear();
+  entry.fromCache = false;
   for (const message of messages) entry.bySeq.set(message.seq, message);
   entry.loaded = true;
   entry.reachedStart = messages.length < PAGE || messages.some((m) => m.seq === 1);
@@ -417,7 +467,7 @@ export async function fillForward(conversationId) {
 /** One page of older history; answers whether there was any. */
 export async function loadOlder(conversationId) {
   const entry = timeline(conversationId);
-  if (!entry.loaded || entry.reachedStart || entry.loadingOlder) return false;
+  if (!entry.loaded || entry.fromCache || entry.reachedStart || entry.loadingOlder) return false;
   const before = oldestSeq(conversationId);
   if (before === null || before <= 1) {
     entry.reachedStart = true;
@@ -579,6 +629,66 @@ export async function toggleReaction(message, emoji) {
   }
 }
 
+// ---- groups --------------------------------------------------------------------------------
+
+/** Renames a group or changes its floor: `{name?, readOnly?, slowModeSeconds?}` (owners, admins). */
+export async function updateConversation(id, changes) {
+  const view = merge(await api.patch(`/conversations/${id}`, changes));
+  publish('conversations');
+  return view;
+}
+
+export async function addMembers(id, userIds) {
+  const view = merge(await api.post(`/conversations/${id}/members`, { userIds }));
+  publish('conversations');
+  loadPresence();
+  return view;
+}
+
+/** Gives a member another role (`member`, `admin`, `owner`; owners only). */
+export async function setRole(id, userId, role) {
+  const view = merge(await api.post(`/conversations/${id}/members`, { userId, role }));
+  publish('conversations');
+  return view;
+}
+
+/** Removes a member; removing yourself is leaving, and the conversation leaves the list. */
+export async function removeMember(id, userId) {
+  const view = await api.del(`/conversations/${id}/members/${userId}`);
+  if (userId === store.me.id) {
+    forgetConversation(id, { by: store.me.id });
+    return null;
+  }
+  if (view?.id) merge(view);
+  else await refreshConversation(id);
+  publish('conversations');
+  return store.conversations.get(id);
+}
+
+/** The server's search of the person's conversations by name (a DM: the other's name). */
+export async function searchConversations(q) {
+  const page = await api.get('/search/conversations', { query: { q, limit: 20 } });
+  return page.items || [];
+}
+
+/** A conversation found by the server but not in the list yet (an older page): into the store. */
+export function adopt(conversation) {
+  if (!store.conversations.has(conversation.id)) {
+    store.conversations.set(conversation.id, { unreadCount: 0, lastMessage: null, ...conversation });
+    rememberMembers(conversation);
+    publish('conversations');
+  }
+  return store.conversations.get(conversation.id);
+}
+
+// ---- the offline copy ----------------------------------------------------------------------
+
+subscribe('messages', (id) => {
+  const entry = id && store.messages.get(id);
+  if (!entry?.loaded || entry.fromCache || !store.conversations.has(id)) return;
+  cache.schedule(id, () => [...(store.messages.get(id)?.bySeq.values() || [])]);
+});
+
 /** Starts (or finds: the server never duplicates a DM) a conversation and opens it. */
 export async function startConversation({ type, name, memberIds }) {
   const conversation = await api.post('/conversations', { type, name: name || undefined, memberIds });
@@ -588,4 +698,10 @@ export async function startConversation({ type, name, memberIds }) {
   publish('conversations');
   loadPresence();
   return conversation;
+}
+
+/** A conversation's members afresh, with their presence (the details dialog). */
+export async function refreshDetails(id) {
+  await refreshConversation(id);
+  await loadPresence();
 }

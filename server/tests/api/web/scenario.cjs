@@ -4,8 +4,11 @@
 // Two people register in two browser contexts, start a DM from the directory and chat both
 // ways (typing indicator, read ticks); one is cut off while the server restarts, sends, comes
 // back, and nothing is lost or doubled; an image reaches the other as a thumbnail; search finds
-// a message with a highlight; a message is sent with the keyboard alone. Screenshots of the
-// main views go to CHEMCHAT_WEB_SHOTS.
+// a message with a highlight; a message is sent with the keyboard alone; A makes a group with B
+// and a third person (C, registered from node and driven over REST), renames it — B sees the
+// name live — and removes C, whose conversation list loses it; the sidebar's filter finds a DM
+// by username through the server; A's page reloads cut off and reads the DM from its offline
+// copy. Screenshots of the main views go to CHEMCHAT_WEB_SHOTS.
 //
 // Line protocol with the harness (stdout/stdin, one JSON object per line):
 //   → {"step": "…"}        progress
@@ -60,6 +63,7 @@ const suffix = `${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() *
 const people = {
   a: { label: 'A', displayName: 'Ada Lovelace', username: `ada_${suffix}`, password: 'analytical-engine-1843' },
   b: { label: 'B', displayName: 'Charles Babbage', username: `charles_${suffix}`, password: 'difference-engine-1822' },
+  c: { label: 'C', displayName: 'Mary Somerville', username: `mary_${suffix}`, password: 'connexion-of-sciences-1834' },
 };
 
 // Network failures while the server is down (or a context is cut off) are expected; anything
@@ -276,6 +280,69 @@ async function main() {
     await a.keyboard.press('Escape');
     await a.getByRole('dialog', { name: 'Settings' }).waitFor({ state: 'hidden', timeout: WAIT });
 
+    step('a group: A creates it with B and C, renames it, B sees the name live');
+    const c = await restSession(people.c, { register: true });
+    await a.getByRole('button', { name: 'New conversation' }).first().click();
+    const picker = a.getByRole('dialog', { name: 'New conversation' });
+    await picker.getByLabel('Find people').fill(people.b.username);
+    await picker.getByLabel(new RegExp(people.b.displayName)).check({ timeout: WAIT });
+    await picker.getByLabel('Find people').fill(people.c.username);
+    await picker.getByLabel(new RegExp(people.c.displayName)).check({ timeout: WAIT });
+    await picker.getByLabel('Group name').fill('Analytical society');
+    await picker.getByRole('button', { name: 'Create group (3 people)' }).click();
+    await a.locator('.chat-title', { hasText: 'Analytical society' }).waitFor({ timeout: WAIT });
+    await send(a, 'Welcome to the society, both of you.');
+    await b.locator('.conv', { hasText: 'Analytical society' }).waitFor({ timeout: WAIT });
+    await a.getByRole('button', { name: 'Group details' }).click();
+    const details = a.getByRole('dialog', { name: 'Group details' });
+    await details.locator('.member').nth(2).waitFor({ timeout: WAIT });
+    await details.getByLabel('Group name').fill('Difference engine crew');
+    await details.getByRole('button', { name: 'Rename' }).click();
+    await a.locator('.chat-title', { hasText: 'Difference engine crew' }).waitFor({ timeout: WAIT });
+    await b.locator('.conv', { hasText: 'Difference engine crew' }).waitFor({ timeout: WAIT });
+    check(await b.locator('.conv', { hasText: 'Analytical society' }).count() === 0, 'B still shows the old group name');
+
+    step('A removes C: the group leaves C\'s conversation list');
+    const groupId = await a.evaluate(() => new URLSearchParams(location.search).get('c'));
+    check(groupId && (await c.conversations()).some((x) => x.id === groupId), 'C does not have the group');
+    await details.getByRole('button', { name: `Remove ${people.c.displayName}` }).click();
+    await details.locator('.member', { hasText: people.c.displayName }).waitFor({ state: 'detached', timeout: WAIT });
+    await details.getByRole('heading', { name: 'Members (2)' }).waitFor({ timeout: WAIT });
+    await a.mouse.move(5, 790);
+    await a.waitForTimeout(200);
+    await shot(a, 'group-details');
+    const deadline = Date.now() + WAIT;
+    while ((await c.conversations()).some((x) => x.id === groupId)) {
+      check(Date.now() < deadline, 'the group is still in C\'s conversation list');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await a.keyboard.press('Escape');
+    await details.waitFor({ state: 'hidden', timeout: WAIT });
+
+    step('the sidebar filter asks the server: a DM found by username');
+    const filter = a.getByLabel('Search conversations and messages');
+    await filter.fill(people.b.username);
+    await a.locator('.conversation-list .conv', { hasText: people.b.displayName }).waitFor({ timeout: WAIT });
+    await filter.fill('');
+
+    step('offline reading: A reloads cut off and reads the DM from its copy');
+    await a.locator('.conv', { hasText: people.b.displayName }).click();
+    await messagesWithText(a, 'Typed without a mouse').waitFor({ timeout: WAIT });
+    await a.waitForTimeout(1200); // the copy is written shortly after the messages change
+    outage = true;
+    contexts.a.cutOff = true;
+    await contexts.a.route('**/api/**', refuse);
+    await a.reload({ waitUntil: 'load', timeout: WAIT });
+    await a.locator('.offline-banner').waitFor({ state: 'visible', timeout: WAIT });
+    await messagesWithText(a, 'Hello Charles! Did the quasar calculations finish?').waitFor({ timeout: WAIT });
+    await messagesWithText(a, 'Typed without a mouse').waitFor({ timeout: WAIT });
+    contexts.a.cutOff = false;
+    await contexts.a.unroute('**/api/**', refuse);
+    await a.locator('.offline-banner').getByRole('button', { name: 'Retry now' }).click();
+    await a.locator('.offline-banner').waitFor({ state: 'hidden', timeout: WAIT });
+    await a.locator('.sidebar-head .presence-online').waitFor({ timeout: WAIT });
+    outage = false;
+
     step('no console errors, no CSP violations');
     for (const [who, page] of Object.entries(pages)) {
       const violations = await page.evaluate(() => window.__csp || []);
@@ -291,6 +358,34 @@ async function main() {
   } catch (error) {
     await fail(error);
   }
+}
+
+/**
+ * A person driven from node over REST (registered first when `register`): answers
+ * `{ conversations() }`, their conversation list as the server has it.
+ */
+async function restSession(person, { register = false } = {}) {
+  const headers = { 'Content-Type': 'application/json', 'X-Tenant-ID': 'default' };
+  if (register) {
+    const made = await fetch(`${BASE}/api/v1/auth/register`, {
+      method: 'POST', headers,
+      body: JSON.stringify({ displayName: person.displayName, username: person.username, email: `${person.username}@example.com`, password: person.password }),
+    });
+    check(made.ok, `REST register answered ${made.status}`);
+  }
+  const login = await fetch(`${BASE}/api/v1/auth/login`, {
+    method: 'POST', headers, body: JSON.stringify({ username: person.username, password: person.password, deviceId: `scenario-${person.label}` }),
+  });
+  check(login.ok, `REST login answered ${login.status}`);
+  const { accessToken } = await login.json();
+  const auth = { ...headers, Authorization: `Bearer ${accessToken}` };
+  return {
+    async conversations() {
+      const answer = await fetch(`${BASE}/api/v1/conversations?limit=100`, { headers: auth });
+      check(answer.ok, `REST conversation list answered ${answer.status}`);
+      return (await answer.json()).conversations;
+    },
+  };
 }
 
 /** Signs in from node (a second device of the same person) and posts one message over REST. */

@@ -62,6 +62,18 @@ export function renderApp(root, { onSignOut }) {
     }
   }
 
+  /** The open conversation went away (left, removed): back to the welcome. */
+  function closeView() {
+    document.querySelector('dialog.group-details')?.close();
+    view?.destroy();
+    view = null;
+    store.activeId = null;
+    shell.classList.remove('showing-chat');
+    replaceChildren(pane, welcome());
+    history.replaceState(null, '', '/');
+    document.title = 'ChemChat';
+  }
+
   function back() {
     shell.classList.remove('showing-chat');
     sidebar.element.querySelector('.conv.active')?.focus();
@@ -129,10 +141,16 @@ export function renderApp(root, { onSignOut }) {
   const cleanups = [
     subscribe('connection', drawBanner),
     subscribe('messages', (id) => { if (!store.connected && id) drawBanner(); }),
-    subscribe('active', () => {
-      if (store.activeId && !store.conversations.has(store.activeId)) {
-        view?.destroy(); view = null; replaceChildren(pane, welcome());
+    subscribe('removed', ({ id, title, by }) => {
+      if (id !== store.activeId) {
+        if (by && by !== store.me?.id) toast(`You were removed from ${title}.`);
+        return;
       }
+      closeView();
+      toast(by === store.me?.id ? `You left ${title}.` : `You are no longer in ${title}.`);
+    }),
+    subscribe('active', () => {
+      if (store.activeId && !store.conversations.has(store.activeId)) closeView();
     }),
   ];
 

@@ -7,6 +7,7 @@ import { bytes } from '../format.js';
 import * as api from '../api.js';
 import * as chat from '../chat.js';
 import { store, titleOf, publish } from '../store.js';
+import { slowModeText } from './details.js';
 
 const MAX_ROWS_PX = 200;
 const drafts = new Map();
@@ -135,19 +136,29 @@ export function renderComposer(conversationId, { onEditLast }) {
     input.focus();
   }
 
-  const conversation = store.conversations.get(conversationId);
-  if (conversation?.readOnly) {
-    const me = conversation.members?.find((m) => m.userId === store.me?.id);
-    if (me && me.role === 'member') {
-      input.disabled = true;
-      input.placeholder = 'Only admins can post in this conversation';
-    }
+  const hint = form.querySelector('.composer-hint');
+  /** Read-only and slow mode as the conversation has them now (they change live). */
+  function update() {
+    const conversation = store.conversations.get(conversationId);
+    const me = conversation?.members?.find((m) => m.userId === store.me?.id);
+    const exempt = !me || me.role !== 'member';
+    const silenced = Boolean(conversation?.readOnly && !exempt);
+    input.disabled = silenced;
+    attach.disabled = silenced;
+    input.placeholder = silenced ? 'Only owners and admins can post here' : `Message ${titleOf(conversation) || name}`;
+    const slow = conversation?.slowModeSeconds || 0;
+    hint.textContent = silenced ? 'This group is for announcements.'
+      : slow && !exempt ? `Slow mode: one message every ${slowModeText(slow)} · Enter to send`
+        : 'Enter to send · Shift+Enter for a new line';
+    if (silenced) sendButton.disabled = true; else refreshButton();
   }
 
   requestAnimationFrame(resize);
   refreshButton();
+  update();
   return {
     element: form,
+    update,
     focus: () => input.focus(),
     destroy: () => chat.stopTyping(conversationId),
   };

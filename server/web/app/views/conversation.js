@@ -10,6 +10,7 @@ import { store, subscribe, timeline, titleOf, peerOf, nameOf } from '../store.js
 import { avatar, iconButton, presenceText, openDialog } from './common.js';
 import { renderMessage, signature, deliveryState, QUICK_REACTIONS, download } from './message.js';
 import { renderComposer } from './composer.js';
+import { openGroupDetails } from './details.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -21,10 +22,12 @@ export function renderConversation(host, id, { onBack }) {
   const title = h('h2', { class: 'chat-title', id: 'chat-title' });
   const subtitle = h('p', { class: 'chat-subtitle' });
   const headAvatar = h('span', { class: 'chat-avatar' });
+  const detailsButton = iconButton('info', 'Group details', { class: 'details-button', onclick: () => openGroupDetails(id) });
   const head = h('header', { class: 'chat-head' },
     iconButton('back', 'Back to conversations', { class: 'back-button', onclick: onBack }),
     headAvatar,
-    h('div', { class: 'chat-heading' }, title, subtitle));
+    h('div', { class: 'chat-heading' }, title, subtitle),
+    detailsButton);
 
   const loader = h('div', { class: 'log-start', 'aria-hidden': 'true' });
   const list = h('div', { class: 'log-items' });
@@ -52,6 +55,9 @@ export function renderConversation(host, id, { onBack }) {
       const names = (c.members || []).map((m) => (m.userId === store.me?.id ? 'you' : m.displayName));
       subtitle.textContent = `${c.members?.length || 0} members · ${names.join(', ')}`;
     }
+    detailsButton.hidden = c.type !== 'group';
+    document.title = `${titleOf(c)} · ChemChat`;
+    composer.update();
   }
 
   // ---- the log -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { h, svgIcon, markText, highlightNodes, debounce, replaceChildren } from 
 import { icons } from '../icons.js';
 import { listTime, clock } from '../format.js';
 import * as api from '../api.js';
+import * as chat from '../chat.js';
 import * as theme from '../theme.js';
 import { store, subscribe, sortedConversations, titleOf, peerOf, nameOf } from '../store.js';
 import { avatar, iconButton, presenceText } from './common.js';
@@ -58,9 +59,21 @@ export function renderSidebar({ onOpen, onNewConversation, onSettings, onSearchR
     return who + text;
   }
 
+  // What the server found for the query (`GET /search/conversations`): conversations the list
+  // has not loaded, and DMs whose username (not shown here) matches.
+  let found = { query: '', items: [] };
+
   function drawList() {
     const query = search.value.trim().toLowerCase();
     const conversations = sortedConversations().filter((c) => !query || titleOf(c).toLowerCase().includes(query));
+    if (query && found.query === query) {
+      const shown = new Set(conversations.map((c) => c.id));
+      for (const hit of found.items) {
+        if (shown.has(hit.id)) continue;
+        shown.add(hit.id);
+        conversations.push(store.conversations.get(hit.id) || { ...hit, found: true });
+      }
+    }
     const items = conversations.map((c) => {
       const peer = peerOf(c);
       const title = titleOf(c);
@@ -71,9 +84,12 @@ export function renderSidebar({ onOpen, onNewConversation, onSettings, onSearchR
         ? avatar({ id: peer.userId, name: title, avatarMediaId: peer.avatarMediaId, presence: true })
         : avatar({ id: c.id, name: title, group: true });
       const button = h('button', {
-        type: 'button', class: `conv${active ? ' active' : ''}${unread ? ' unread' : ''}`,
+        type: 'button', class: `conv${active ? ' active' : ''}${unread ? ' unread' : ''}${c.found ? ' conv-found' : ''}`,
         dataset: { id: c.id }, 'aria-current': active ? 'true' : null,
-        onclick: () => onOpen(c.id),
+        onclick: () => {
+          if (c.found) chat.adopt(c);
+          onOpen(c.id);
+        },
       },
       pic,
       h('span', { class: 'conv-main' },
@@ -81,14 +97,14 @@ export function renderSidebar({ onOpen, onNewConversation, onSettings, onSearchR
           h('span', { class: 'conv-title' }, markText(title, query)),
           h('time', { class: 'conv-time', datetime: c.lastMessage?.timestamp || '', text: listTime(c.lastMessage?.timestamp || c.lastActivityAt) })),
         h('span', { class: 'conv-bottom' },
-          h('span', { class: 'conv-preview', text: preview(c) }),
+          h('span', { class: 'conv-preview', text: c.found ? 'Found on the server' : preview(c) }),
           unread ? h('span', { class: 'badge', text: unread > 99 ? '99+' : String(unread) }) : null)),
       h('span', { class: 'visually-hidden', text: [status ? presenceText[status] : null, unread ? `${unread} unread` : null].filter(Boolean).join(', ') }));
       return h('li', {}, button);
     });
     if (!items.length) {
       items.push(h('li', { class: 'empty-list' }, query
-        ? h('p', { text: 'No conversation has that name.' })
+        ? h('p', { text: found.query === query ? 'No conversation has that name.' : 'Looking for conversations…' })
         : h('div', {}, h('p', { text: 'No conversations yet.' }),
           h('button', { type: 'button', class: 'button primary', onclick: onNewConversation, text: 'Start a conversation' }))));
     }
@@ -142,8 +158,25 @@ export function renderSidebar({ onOpen, onNewConversation, onSettings, onSearchR
     }
   }, 300);
 
+  let findToken = 0;
+  const searchConversations = debounce(async (query) => {
+    const token = ++findToken;
+    if (!query) { found = { query: '', items: [] }; return; }
+    try {
+      const items = await chat.searchConversations(query);
+      if (token !== findToken) return;
+      found = { query: query.toLowerCase(), items };
+    } catch {
+      // Offline or refused: the local filter is all there is.
+      if (token !== findToken) return;
+      found = { query: query.toLowerCase(), items: [] };
+    }
+    drawList();
+  }, 250);
+
   search.addEventListener('input', () => {
     drawList();
+    searchConversations(search.value.trim());
     searchMessages(search.value.trim());
   });
   search.addEventListener('keydown', (event) => {
@@ -151,6 +184,7 @@ export function renderSidebar({ onOpen, onNewConversation, onSettings, onSearchR
       event.preventDefault();
       search.value = '';
       drawList();
+      searchConversations('');
       searchMessages('');
     }
   });
