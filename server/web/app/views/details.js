@@ -81,7 +81,8 @@ export function openGroupDetails(conversationId) {
       await chat.updateConversation(conversationId, changes);
       announce('Saved');
     } catch (error) {
-      floorError.textContent = error.friendly || error.message;
+      const text = error.friendly || error.message;
+      floorError.textContent = text.charAt(0).toUpperCase() + text.slice(1);
     } finally {
       readOnlyBox.disabled = false;
       slowSelect.disabled = false;

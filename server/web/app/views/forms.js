@@ -42,13 +42,18 @@ export async function busy(button, line, task) {
   try {
     return await task();
   } catch (error) {
-    if (line) line.textContent = error.friendly || error.message || 'Something went wrong.';
+    if (line) line.textContent = sentence(error.friendly || error.message || 'Something went wrong.');
     throw error;
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
     button.textContent = label;
   }
+}
+
+/** The server's messages start in lower case; a line on its own starts with a capital. */
+function sentence(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Focuses the field the server named in a 400 (`field`), when the form has it. */
