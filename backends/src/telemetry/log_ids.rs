@@ -88,3 +88,63 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_written_in_a_traced_span_name_its_trace_and_others_do_not() {
+        let provider = SdkTracerProvider::builder().build();
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(DispatchHandle)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .map_event_format(WithTraceIds::new)
+                    .with_writer(move || writer.clone()),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("outside");
+            let span = tracing::info_span!("work");
+            let _entered = span.enter();
+            tracing::info!("inside");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_default())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].get("trace_id").is_none(), "{text}");
+        let trace_id = lines[1]["trace_id"].as_str().unwrap_or_default();
+        let span_id = lines[1]["span_id"].as_str().unwrap_or_default();
+        assert_eq!(trace_id.len(), 32, "{text}");
+        assert_eq!(span_id.len(), 16, "{text}");
+        assert_eq!(lines[1]["message"], "inside", "still the JSON line it was: {text}");
+    }
+}
