@@ -378,6 +378,30 @@ async fn the_api_documents_itself(engine: Engine) {
     ] {
         assert!(spec["paths"][path].is_object(), "{path} documented");
     }
+    // Parameters say where they go: a path parameter is in its path's template, and a query
+    // parameter a handler reads as optional is documented as optional.
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                if parameter["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: `{name}` is documented as a path parameter"
+                    );
+                }
+            }
+        }
+    }
+    let search = &spec["paths"]["/api/v1/search/messages"]["get"]["parameters"];
+    let q = search
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "q")
+        .unwrap();
+    assert_eq!(q["in"], "query");
+    assert_ne!(q["required"], true, "{q}");
     let page = server
         .http
         .get(server.url("/api/docs"))

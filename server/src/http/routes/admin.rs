@@ -49,6 +49,7 @@ pub(super) fn time_ms(field: &'static str, raw: &str, code: ErrorCode) -> Result
 
 /// `GET /admin/users` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AdminUsersQuery {
     /// A prefix of the username or display name.
     pub q: Option<String>,
@@ -252,6 +253,7 @@ pub async fn delete_user(
 
 /// `GET /admin/audit` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQueryParams {
     /// Only entries of this actor (user id).
     pub actor: Option<String>,

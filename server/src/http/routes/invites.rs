@@ -121,6 +121,7 @@ pub async fn create(
 
 /// `GET /admin/invites` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InvitesQuery {
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

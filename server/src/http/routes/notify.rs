@@ -42,6 +42,7 @@ pub fn routes() -> Router<HttpState> {
 
 /// `?token=` of a digest's unsubscribe link.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnsubscribeQuery {
     /// The signed token from the mail.
     pub token: String,

@@ -24,6 +24,7 @@ pub fn routes() -> Router<HttpState> {
 
 /// `GET /users` query: `q` searches, `ids` looks up; one of the two.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// A prefix of the username or display name (case-insensitive), 1–64 characters.
     pub q: Option<String>,

@@ -117,6 +117,7 @@ pub async fn file(
 
 /// `GET /admin/reports` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// `open` (default), `resolved`, `dismissed` or `all`.
     pub status: Option<String>,

@@ -25,6 +25,7 @@ pub fn routes() -> Router<HttpState> {
 /// `GET /search/messages` query. `limit` is read as text so that a non-number gets the same
 /// 400 naming `limit` as an out-of-range one.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessageSearchQuery {
     /// The words to find (all of them, stemmed); at most 256 characters and 16 words.
     pub q: Option<String>,
@@ -39,6 +40,7 @@ pub struct MessageSearchQuery {
 
 /// `GET /search/conversations` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConversationSearchQuery {
     /// Text the conversation's name (for a DM: the other member's username or display name)
     /// contains, ignoring case; at most 256 characters.

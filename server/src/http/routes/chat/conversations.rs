@@ -52,6 +52,7 @@ pub struct ConversationList {
 
 /// `GET /conversations` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,

@@ -36,6 +36,7 @@ pub struct SendBody {
 
 /// `GET /conversations/{id}/messages` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Messages with a seq below this.
     pub before: Option<i64>,

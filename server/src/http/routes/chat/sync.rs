@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// `GET /sync` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     /// The `cursor` of the previous sync; omit it to get a cursor for "now" (and no events).
     pub since: Option<String>,

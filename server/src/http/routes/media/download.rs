@@ -71,6 +71,7 @@ pub async fn details(
 
 /// `GET /media/{id}/download` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// `original` (the default), `thumb` or `preview`.
     pub variant: Option<String>,
