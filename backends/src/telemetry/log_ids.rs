@@ -103,7 +103,10 @@ mod tests {
 
     impl Write for Lines {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
 
@@ -145,6 +148,9 @@ mod tests {
         let span_id = lines[1]["span_id"].as_str().unwrap_or_default();
         assert_eq!(trace_id.len(), 32, "{text}");
         assert_eq!(span_id.len(), 16, "{text}");
-        assert_eq!(lines[1]["message"], "inside", "still the JSON line it was: {text}");
+        assert_eq!(
+            lines[1]["message"], "inside",
+            "still the JSON line it was: {text}"
+        );
     }
 }
