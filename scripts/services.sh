@@ -30,6 +30,18 @@ wait_until() { # wait_until <seconds> <command…>
   done
 }
 
+# npm_once <folder> <package> <version> <what needs it>: installs an npm package into a folder of
+# its own unless it is there already.
+npm_once() {
+  local root="$1" package="$2" version="$3" user="$4"
+  if [ -f "$root/node_modules/$package/package.json" ]; then log "$package is installed"; return; fi
+  command -v node >/dev/null || die "node is not installed; $user runs $package with it"
+  log "installing $package $version from npm (once)"
+  mkdir -p "$root"
+  npm install --silent --no-audit --no-fund --prefix "$root" "$package@$version" >&2 \
+    || die "npm install $package failed"
+}
+
 pg_answers() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER"; }
 redis_answers() { [ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
@@ -134,15 +146,9 @@ push_answers() { curl -fsS -X POST "http://$PUSH_HOST:$PUSH_PORT/status" >/dev/n
 # and VAPID signatures against an implementation that is not ours.
 up_push() {
   if push_answers; then log "push service (web-push-testing) answers on $PUSH_HOST:$PUSH_PORT"; return; fi
-  command -v node >/dev/null || die "node is not installed; web-push-testing needs Node.js"
   local root="$STATE_DIR/web-push-testing-$PUSH_TESTING_VERSION"
   local server="$root/node_modules/web-push-testing/src/bin/server.js"
-  if [ ! -f "$server" ]; then
-    log "installing web-push-testing $PUSH_TESTING_VERSION from npm (once)"
-    mkdir -p "$root"
-    npm install --silent --no-audit --no-fund --prefix "$root" "web-push-testing@$PUSH_TESTING_VERSION" >&2 \
-      || die "npm install web-push-testing failed"
-  fi
+  npm_once "$root" web-push-testing "$PUSH_TESTING_VERSION" "the push service"
   log "starting web-push-testing on $PUSH_HOST:$PUSH_PORT"
   spawn push node "$server" "$PUSH_PORT"
   wait_until 30 push_answers || die "web-push-testing did not answer on $PUSH_PORT within 30 s (log: $STATE_DIR/push/push.log)"
@@ -161,15 +167,7 @@ up_socketio_clients() {
     python3 -m pip install --quiet --disable-pip-version-check \
       "python-socketio==$PYTHON_SOCKETIO_VERSION" aiohttp >&2 || die "pip install python-socketio failed"
   fi
-  if [ -f "$SOCKETIO_CLIENT_ROOT/node_modules/socket.io-client/package.json" ]; then
-    log "socket.io-client is installed"
-  else
-    command -v node >/dev/null || die "node is not installed; the Socket.IO tests run socket.io-client with it"
-    log "installing socket.io-client $SOCKETIO_CLIENT_VERSION from npm (once)"
-    mkdir -p "$SOCKETIO_CLIENT_ROOT"
-    npm install --silent --no-audit --no-fund --prefix "$SOCKETIO_CLIENT_ROOT" \
-      "socket.io-client@$SOCKETIO_CLIENT_VERSION" >&2 || die "npm install socket.io-client failed"
-  fi
+  npm_once "$SOCKETIO_CLIENT_ROOT" socket.io-client "$SOCKETIO_CLIENT_VERSION" "the Socket.IO tests"
 }
 
 # A real browser for the web client's tests: Debian's Chromium, driven by playwright-core (npm),
@@ -189,15 +187,7 @@ up_browser() {
     # Reactions are emoji: without a colour emoji font the screenshots show boxes.
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fonts-noto-color-emoji >&2 || log "no emoji font (screenshots only)"
   fi
-  if [ -f "$PLAYWRIGHT_ROOT/node_modules/playwright-core/package.json" ]; then
-    log "playwright-core is installed"
-  else
-    command -v node >/dev/null || die "node is not installed; the web client's tests run playwright-core with it"
-    log "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm (once)"
-    mkdir -p "$PLAYWRIGHT_ROOT"
-    npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_ROOT" \
-      "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2 || die "npm install playwright-core failed"
-  fi
+  npm_once "$PLAYWRIGHT_ROOT" playwright-core "$PLAYWRIGHT_CORE_VERSION" "the web client's test"
 }
 
 print_env() {

@@ -2,6 +2,7 @@
 //! threads, stores the renditions and the stripped original, records the outcome. A worker that
 //! dies leaves its lease to run out; the item is then leased again, at most a few times.
 
+use tracing::Instrument;
 use super::MediaSettings;
 use crate::app::backoff::Backoff;
 use crate::domain::media::{Variant, blob_key};
@@ -77,7 +78,10 @@ impl MediaPipeline {
             .await?;
         for (tenant, id) in &leased {
             let started = std::time::Instant::now();
-            let outcome = self.process(tenant, *id).await;
+            // Each item is a trace of its own: the upload that queued it ended long ago.
+            let span = tracing::info_span!(parent: None, "media.process", otel.kind = "consumer",
+                tenant = %tenant, media = %id, outcome = tracing::field::Empty);
+            let outcome = self.process(tenant, *id).instrument(span.clone()).await;
             let label = if matches!(outcome, Processed::Ready { .. }) {
                 "ready"
             } else {
@@ -86,7 +90,13 @@ impl MediaPipeline {
             if let Processed::Failed(reason) = &outcome {
                 tracing::info!(%tenant, media = %id, %reason, "media processing failed");
             }
-            if let Err(e) = self.store.finish_media(tenant, *id, &outcome).await {
+            span.record("outcome", label);
+            let recorded = self
+                .store
+                .finish_media(tenant, *id, &outcome)
+                .instrument(span)
+                .await;
+            if let Err(e) = recorded {
                 // The lease runs out and the item is processed again.
                 tracing::warn!(error = %e, media = %id, "media pipeline: cannot record the outcome");
                 continue;
