@@ -2,7 +2,6 @@
 //! threads, stores the renditions and the stripped original, records the outcome. A worker that
 //! dies leaves its lease to run out; the item is then leased again, at most a few times.
 
-use tracing::Instrument;
 use super::MediaSettings;
 use crate::app::backoff::Backoff;
 use crate::domain::media::{Variant, blob_key};
@@ -12,6 +11,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Largest original the pipeline decodes; larger images are kept but get no renditions.
 pub const MAX_PROCESSED_BYTES: u64 = 64 * 1024 * 1024;
