@@ -131,12 +131,12 @@ impl OutboxRelay {
 
     /// How many events wait, also published as [`METRIC_BACKLOG`].
     pub async fn backlog(&self) -> anyhow::Result<u64> {
-        let backlog = self.store.outbox_backlog().await?;
+        let waiting = self.store.outbox_waiting().await?;
+        let backlog = waiting.events;
         metrics::gauge!(METRIC_BACKLOG).set(backlog as f64);
-        let age_ms = match self.store.outbox_oldest_ms().await? {
-            Some(oldest) => (self.clock.now_ms() - oldest).max(0),
-            None => 0,
-        };
+        let age_ms = waiting
+            .oldest_ms
+            .map_or(0, |oldest| (self.clock.now_ms() - oldest).max(0));
         metrics::gauge!(METRIC_OLDEST_AGE).set(age_ms as f64 / 1000.0);
         Ok(backlog)
     }

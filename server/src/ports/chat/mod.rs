@@ -234,9 +234,18 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
     /// Outbox: how many events wait to be shipped, of every tenant.
     async fn outbox_backlog(&self) -> StoreResult<u64>;
 
-    /// Outbox: when the oldest waiting event was committed (Unix milliseconds); `None` when
-    /// nothing waits.
-    async fn outbox_oldest_ms(&self) -> StoreResult<Option<i64>>;
+    /// Outbox: how many events wait and when the oldest was committed, in one read (the relay
+    /// publishes both after every round).
+    async fn outbox_waiting(&self) -> StoreResult<OutboxWaiting>;
+}
+
+/// What waits in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxWaiting {
+    /// Events not yet shipped, of every tenant.
+    pub events: u64,
+    /// When the oldest of them was committed (Unix milliseconds); `None` when none waits.
+    pub oldest_ms: Option<i64>,
 }
 
 /// Events claimed from the outbox by one relay.

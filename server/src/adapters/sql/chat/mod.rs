@@ -23,7 +23,8 @@ use crate::ports::chat::{
     ActivityCursor, ChatStore, Conversation, ConversationChange, ConversationCreation,
     ConversationSummary, DailyQuota, HistoryPage, MembershipOutcome, Message, MessageChange,
     MessageEdit, MessageEditRequest, MessageText, MuteChange, NewConversation, NewMessage,
-    OutboxClaim, Pointer, ReactionChange, SendOutcome, SyncPage, SyncPosition, UnreadPosition,
+    OutboxClaim, OutboxWaiting, Pointer, ReactionChange, SendOutcome, SyncPage, SyncPosition,
+    UnreadPosition,
 };
 use async_trait::async_trait;
 
@@ -251,7 +252,7 @@ impl ChatStore for SqlStore {
         outbox::backlog(self).await
     }
 
-    async fn outbox_oldest_ms(&self) -> StoreResult<Option<i64>> {
-        outbox::oldest(self).await
+    async fn outbox_waiting(&self) -> StoreResult<OutboxWaiting> {
+        outbox::waiting(self).await
     }
 }

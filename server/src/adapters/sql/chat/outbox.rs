@@ -19,7 +19,7 @@
 use super::super::{Engine, SqlStore, Tx, db};
 use super::rows::{EVENT_COLUMNS, EventRow};
 use crate::ports::StoreResult;
-use crate::ports::chat::{OutboxClaim, StoredEvent};
+use crate::ports::chat::{OutboxClaim, OutboxWaiting, StoredEvent};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -109,16 +109,19 @@ pub(super) async fn backlog(store: &SqlStore) -> StoreResult<u64> {
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
-/// When the oldest unshipped event was committed (the partial index by age answers it).
-pub(super) async fn oldest(store: &SqlStore) -> StoreResult<Option<i64>> {
+/// How many events wait and when the oldest was committed, in one statement.
+pub(super) async fn waiting(store: &SqlStore) -> StoreResult<OutboxWaiting> {
     let mut tx = relay_tx(store, false).await?;
-    let oldest: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(created_at) FROM events WHERE published_at IS NULL")
+    let (count, oldest_ms): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM events WHERE published_at IS NULL")
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
     tx.commit().await.map_err(db)?;
-    Ok(oldest)
+    Ok(OutboxWaiting {
+        events: u64::try_from(count).unwrap_or(0),
+        oldest_ms,
+    })
 }
 
 /// Events claimed by one relay; `held` is the open transaction holding the locks (PostgreSQL).
