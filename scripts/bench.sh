@@ -17,6 +17,8 @@
 # benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
 # scenarios, BENCH_SKIP_SOCKETIO=1 the SQLite scenarios repeated over Socket.IO.
 #
+# BENCH_SKIP_FLOOD=1 skips the registration flood.
+#
 # BENCH_SERVER_CPUS / BENCH_LOADGEN_CPUS pin the server and the generator with `taskset -c`
 # (e.g. 0 and 1); BENCH_SKIP_SCALING=1 skips the closing core-scaling run, which repeats the
 # SQLite and reference ladders with the server pinned to one core and the generator to the other.
@@ -28,7 +30,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 CARGO="${CARGO:-cargo}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET_DIR/release"
+# BENCH_BIN: a folder holding chemchat-server, loadgen and reffanout built earlier (say, of
+# another commit, for a before/after in one session); nothing is built then.
+BIN="${BENCH_BIN:-$TARGET_DIR/release}"
 RATES="${BENCH_RATES:-50,100,200,300,500,750,1000,1500,2000,3000,5000}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1000}"
 ROOM_SIZE="${BENCH_ROOM_SIZE:-100}"
@@ -212,9 +216,10 @@ if [ -z "${BENCH_SKIP_MEDIA:-}" ]; then
 fi
 
 log "building release binaries"
-"$CARGO" build --release -p chemchat-server --bin chemchat-server -p chemchat-e2e --bin loadgen --bin reffanout
+[ -n "${BENCH_BIN:-}" ] ||
+  "$CARGO" build --release -p chemchat-server --bin chemchat-server -p chemchat-e2e --bin loadgen --bin reffanout
 
-registration_flood
+[ -n "${BENCH_SKIP_FLOOD:-}" ] || registration_flood
 
 log "WebSocket load benchmark: $(nproc) cores, fd limit $(ulimit -n), scratch $WORK"
 scenarios sqlite sqlite_server

@@ -112,6 +112,10 @@ impl Server {
             }
             None => None,
         };
+        let push = WebPushSender::new(
+            &push_contact(&settings),
+            settings.push_allow_private_endpoints,
+        )?;
         let app = App::new(AppParts {
             store,
             clock: Arc::new(SystemClock),
@@ -128,10 +132,7 @@ impl Server {
             media,
             postbox,
             notify: NotifySettings {
-                sender: Arc::new(WebPushSender::new(
-                    &push_contact(&settings),
-                    settings.push_allow_private_endpoints,
-                )?),
+                sender: Arc::new(push.clone()),
                 attention,
                 window: Duration::from_millis(settings.push_coalesce_ms),
                 allow_private_endpoints: settings.push_allow_private_endpoints,
@@ -171,7 +172,7 @@ impl Server {
             .rebroadcasting_late_to(Arc::new(gateway.fanout().clone()));
         background.push(("outbox-relay", Box::pin(relay.run())));
         let state = HttpState {
-            probes: probes(&settings).await?.into(),
+            probes: probes(&settings, push).await?.into(),
             app,
             metrics,
             ready: Arc::new(AtomicBool::new(false)),
@@ -448,9 +449,10 @@ fn s3_settings(settings: &Settings) -> Option<S3Settings> {
 }
 
 /// A `/health` probe for each configured dependency besides the database (which the store
-/// answers for itself).
-async fn probes(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Probe>>> {
-    let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
+/// answers for itself), and push, judged by the pushes made.
+async fn probes(settings: &Settings, push: WebPushSender) -> anyhow::Result<Vec<Arc<dyn Probe>>> {
+    // Push is always on: every tenant can subscribe browsers.
+    let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(push)];
     if let Some(url) = &settings.redis_url {
         probes.push(Arc::new(RedisProbe::connect(url.expose_secret()).await?));
     }

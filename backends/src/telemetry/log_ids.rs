@@ -3,29 +3,25 @@
 
 use opentelemetry::trace::TraceContextExt;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::RwLock;
 use tracing::dispatcher::WeakDispatch;
-use tracing::{Dispatch, Event, Subscriber};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 /// The subscriber the OpenTelemetry layer lives in: a formatter runs inside the subscriber's
-/// own callback, where `tracing` offers no current dispatcher, so it is kept here.
-static DISPATCH: OnceLock<WeakDispatch> = OnceLock::new();
+/// own callback, where `tracing` offers no current dispatcher, so it is kept here. (Not a layer
+/// that learns it on registration: a layer without a filter counts as wanting every level, and
+/// would lift the process's maximum level to `TRACE`.)
+static DISPATCH: RwLock<Option<WeakDispatch>> = RwLock::new(None);
 
-/// A layer that only remembers which subscriber it was installed in.
-pub struct DispatchHandle;
-
-impl<S: Subscriber> tracing_subscriber::Layer<S> for DispatchHandle {
-    fn on_register_dispatch(&self, subscriber: &Dispatch) {
-        let _ = DISPATCH.set(subscriber.downgrade());
-    }
-
-    fn enabled(&self, _: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
-        true
-    }
+/// Remembers the current default subscriber as the one whose spans carry trace contexts: call
+/// right after installing it.
+pub fn remember_dispatch() {
+    tracing::dispatcher::get_default(|current| {
+        *DISPATCH.write().unwrap_or_else(|e| e.into_inner()) = Some(current.downgrade());
+    });
 }
 
 /// The trace and span ids of the innermost span of `ctx`, when it is part of a trace.
@@ -35,7 +31,11 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     let span = ctx.lookup_current()?;
-    let dispatch = DISPATCH.get()?.upgrade()?;
+    let dispatch = DISPATCH
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()?
+        .upgrade()?;
     let context = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
     let span_context = context.span().span_context().clone();
     span_context.is_valid().then(|| {
@@ -121,7 +121,6 @@ mod tests {
         let lines = Lines::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::registry()
-            .with(DispatchHandle)
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
@@ -131,6 +130,7 @@ mod tests {
             )
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
         tracing::subscriber::with_default(subscriber, || {
+            remember_dispatch();
             tracing::info!("outside");
             let span = tracing::info_span!("work");
             let _entered = span.enter();

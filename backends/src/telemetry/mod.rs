@@ -22,7 +22,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::{Identity, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -57,6 +57,11 @@ impl Telemetry {
 /// filters the logs (default `info`). A second call (tests that start several servers in one
 /// process) keeps the first subscriber.
 pub fn init(json: bool, service: &'static str) -> Telemetry {
+    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with(json, service, log_filter)
+}
+
+fn init_with(json: bool, service: &'static str, log_filter: EnvFilter) -> Telemetry {
     let traces = match tracer_provider(service) {
         Ok(traces) => traces,
         Err(e) => {
@@ -64,7 +69,6 @@ pub fn init(json: bool, service: &'static str) -> Telemetry {
             None
         }
     };
-    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = if json {
         tracing_subscriber::fmt::layer()
             .json()
@@ -101,16 +105,20 @@ pub fn init(json: bool, service: &'static str) -> Telemetry {
         );
         spans.and_then(statements).boxed()
     });
-    // Boxed rather than an `Option` layer: `Option` does not pass on `on_register_dispatch`,
-    // which the statement layer needs.
-    let exported = exported.unwrap_or_else(|| Identity::new().boxed());
-    let installed = tracing_subscriber::registry()
-        .with(log_ids::DispatchHandle)
-        .with(logs)
-        .with(exported)
-        .try_init();
+    let logged = tracing_subscriber::registry().with(logs);
+    // Two subscribers rather than an `Option` layer: `Option` does not pass on
+    // `on_register_dispatch`, which the statement layer needs; and a stand-in layer without a
+    // filter would count as wanting every level (the process's maximum would be `TRACE`, and
+    // every `debug!` of every dependency dispatched only to be filtered out).
+    let installed = match exported {
+        Some(exported) => logged.with(exported).try_init(),
+        None => logged.try_init(),
+    };
     match installed {
-        Ok(()) => Telemetry { traces },
+        Ok(()) => {
+            log_ids::remember_dispatch();
+            Telemetry { traces }
+        }
         // Someone else's subscriber is in place: our spans would go nowhere.
         Err(_) => Telemetry::default(),
     }
@@ -153,4 +161,25 @@ fn instance_id() -> String {
         .or_else(|_| std::env::var("HOSTNAME"))
         .map(|host| format!("{host}-{}", std::process::id()))
         .unwrap_or_else(|_| uuid::Uuid::now_v7().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::level_filters::LevelFilter;
+
+    /// Quiet logs must make disabled levels free: the process's maximum level is the log
+    /// filter's when nothing is exported, so `debug!` in a hot path costs one comparison.
+    #[test]
+    fn the_maximum_level_is_the_log_filters() {
+        let telemetry = init_with(false, "test", EnvFilter::new("warn"));
+        if telemetry.exporting() {
+            // OTEL_EXPORTER_OTLP_ENDPOINT is set around the test: spans are wanted at `info`.
+            assert_eq!(LevelFilter::current(), LevelFilter::DEBUG);
+            return;
+        }
+        assert_eq!(LevelFilter::current(), LevelFilter::WARN);
+        assert!(!tracing::enabled!(Level::DEBUG));
+        assert!(tracing::enabled!(Level::WARN));
+    }
 }

@@ -8,6 +8,7 @@
 //! the resolver, after resolution, so a name cannot point the server at its own network.
 
 use crate::domain::{endpoint_reachable, is_public_address};
+use crate::ports::Probe;
 use crate::ports::{PushMessage, PushOutcome, PushSender, PushSubscription, VapidKey};
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -16,6 +17,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +35,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// seconds).
 type Tokens = HashMap<(String, String), (String, u64)>;
 
+/// Pushes in a row that found their push service unreachable or failing (5xx, 429) before
+/// `/health` reports push as down.
+const FAILURES_REPORTED: u32 = 3;
+
 /// Sends pushes to browsers' push services.
 #[derive(Debug, Clone)]
 pub struct WebPushSender {
@@ -40,6 +46,9 @@ pub struct WebPushSender {
     contact: String,
     allow_private: bool,
     tokens: Arc<Mutex<Tokens>>,
+    /// Pushes in a row that failed for the push service's part: the push entry of `/health`,
+    /// which watches the pushes made rather than probing services of the browsers' choosing.
+    failing: Arc<AtomicU32>,
 }
 
 impl WebPushSender {
@@ -57,7 +66,16 @@ impl WebPushSender {
             contact: contact.to_owned(),
             allow_private,
             tokens: Arc::default(),
+            failing: Arc::default(),
         })
+    }
+
+    fn record(&self, outcome: &PushOutcome) {
+        if matches!(outcome, PushOutcome::Retry(_)) {
+            self.failing.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.failing.store(0, Ordering::Relaxed);
+        }
     }
 
     /// The `Authorization` header for `endpoint`'s push service: a cached token while it has
@@ -166,13 +184,31 @@ impl PushSender for WebPushSender {
                 return PushOutcome::Gone;
             }
         };
-        match request.send().await {
+        let outcome = match request.send().await {
             Ok(response) => outcome(&response),
             Err(error) => {
                 tracing::debug!(subscription = %subscription.id, %error, "push service unreachable");
                 PushOutcome::Retry(None)
             }
-        }
+        };
+        self.record(&outcome);
+        outcome
+    }
+}
+
+#[async_trait]
+impl Probe for WebPushSender {
+    fn name(&self) -> &'static str {
+        "push"
+    }
+
+    async fn check(&self) -> anyhow::Result<()> {
+        let failing = self.failing.load(Ordering::Relaxed);
+        anyhow::ensure!(
+            failing < FAILURES_REPORTED,
+            "the last {failing} pushes found their push service unreachable or failing"
+        );
+        Ok(())
     }
 }
 

@@ -16,6 +16,68 @@ pub fn set_connections(count: usize) {
     ::metrics::gauge!(ACTIVE_CONNECTIONS).set(count as f64);
 }
 
+/// Live WebSocket connections of each tenant on this instance.
+pub const TENANT_CONNECTIONS: &str = "chemchat_tenant_connections";
+/// Tenants named by their own label at most; connections of any further tenant are counted
+/// under [`OTHER_TENANTS`], so a shared deployment of many tenants keeps a bounded label set.
+pub const MAX_LABELLED_TENANTS: usize = 100;
+/// The `tenant` label of connections beyond [`MAX_LABELLED_TENANTS`].
+pub const OTHER_TENANTS: &str = "_other";
+
+/// Live connections per tenant, published as [`TENANT_CONNECTIONS`].
+#[derive(Debug, Default)]
+pub struct TenantConnections {
+    /// Each tenant with connections here: how many, and whether it has a label of its own
+    /// (decided when its first connection opened, kept until its last closed).
+    tenants: std::collections::HashMap<String, (usize, bool)>,
+    labelled: usize,
+    other: usize,
+}
+
+impl TenantConnections {
+    /// One more connection of `tenant`.
+    pub fn opened(&mut self, tenant: &str) {
+        let room = self.labelled < MAX_LABELLED_TENANTS;
+        let (count, own) = self.tenants.entry(tenant.to_owned()).or_insert((0, false));
+        if *count == 0 && room {
+            *own = true;
+            self.labelled += 1;
+        }
+        *count += 1;
+        if *own {
+            publish(tenant, *count);
+        } else {
+            self.other += 1;
+            publish(OTHER_TENANTS, self.other);
+        }
+    }
+
+    /// One connection of `tenant` fewer.
+    pub fn closed(&mut self, tenant: &str) {
+        let Some((count, own)) = self.tenants.get_mut(tenant) else {
+            return;
+        };
+        *count = count.saturating_sub(1);
+        let (left, own) = (*count, *own);
+        if own {
+            publish(tenant, left);
+        } else {
+            self.other = self.other.saturating_sub(1);
+            publish(OTHER_TENANTS, self.other);
+        }
+        if left == 0 {
+            self.tenants.remove(tenant);
+            if own {
+                self.labelled -= 1;
+            }
+        }
+    }
+}
+
+fn publish(label: &str, count: usize) {
+    ::metrics::gauge!(TENANT_CONNECTIONS, "tenant" => label.to_owned()).set(count as f64);
+}
+
 /// Frames queued to connections by fan-out (one per recipient).
 pub const DELIVERED: &str = "chemchat_websocket_messages_delivered_total";
 /// From commit to queued on the recipient's connection, in seconds.
@@ -33,8 +95,11 @@ pub const LATENCY_BUCKETS: [f64; 12] = [
 /// Records, for each frame of a committed change just written to a socket, the time from the
 /// commit to now.
 pub fn written<'a>(frames: impl IntoIterator<Item = &'a super::protocol::Frame>) {
-    // Looked up once per flush, not once per frame: a flush may carry hundreds.
-    let latency = ::metrics::histogram!(MESSAGE_LATENCY);
+    // Looked up once per process, not once per flush: every connection flushes for every
+    // message of its rooms, and a look-up hashes the name under the registry's lock. (The
+    // recorder is installed before the first connection can exist.)
+    static HISTOGRAM: std::sync::OnceLock<::metrics::Histogram> = std::sync::OnceLock::new();
+    let latency = HISTOGRAM.get_or_init(|| ::metrics::histogram!(MESSAGE_LATENCY));
     let mut now_ms = None;
     for frame in frames {
         let committed = frame.committed_at_ms();
@@ -46,5 +111,32 @@ pub fn written<'a>(frames: impl IntoIterator<Item = &'a super::protocol::Frame>)
                 .unwrap_or(i64::MAX)
         });
         latency.record((now - committed).max(0) as f64 / 1000.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_beyond_the_labelled_ones_share_a_label_and_keep_it_until_they_leave() {
+        let mut gauge = TenantConnections::default();
+        for n in 0..MAX_LABELLED_TENANTS {
+            gauge.opened(&format!("t{n}"));
+        }
+        gauge.opened("late");
+        gauge.opened("late");
+        assert_eq!(gauge.other, 2);
+        // A labelled tenant leaves: the late one stays counted where it started.
+        gauge.closed("t0");
+        assert_eq!(gauge.labelled, MAX_LABELLED_TENANTS - 1);
+        gauge.closed("late");
+        assert_eq!(gauge.other, 1);
+        gauge.closed("late");
+        assert_eq!(gauge.other, 0);
+        assert!(!gauge.tenants.contains_key("late"));
+        // Now there is room for a label of its own.
+        gauge.opened("late");
+        assert_eq!((gauge.labelled, gauge.other), (MAX_LABELLED_TENANTS, 0));
     }
 }

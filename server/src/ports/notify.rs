@@ -179,12 +179,13 @@ pub trait NotificationStore: Send + Sync {
         setting: ConversationNotifications,
     ) -> StoreResult<bool>;
 
-    /// The members of `conversation` who hold a subscription; `None` when it does not exist.
-    async fn push_audience(
+    /// For each of `conversations` that exists, its members who hold a subscription: one read
+    /// for a whole batch of messages, so the notifier's cost follows batches, not messages.
+    async fn push_audiences(
         &self,
         tenant: &TenantId,
-        conversation: ConversationId,
-    ) -> StoreResult<Option<PushAudience>>;
+        conversations: &[ConversationId],
+    ) -> StoreResult<std::collections::HashMap<ConversationId, PushAudience>>;
 
     /// Queues message `seq` of `conversation` for the digests of `recipients` (current members
     /// only), due at `due_at_ms`.

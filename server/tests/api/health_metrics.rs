@@ -36,7 +36,7 @@ async fn health_lists_each_dependency_and_a_dead_redis_is_down_while_messages_fl
     let (status, body) = health(&server).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok", "{body}");
-    for name in ["database", "redis", "kafka", "search"] {
+    for name in ["database", "redis", "kafka", "search", "push"] {
         let dependency = &body["dependencies"][name];
         assert_eq!(dependency["status"], "up", "{name}: {body}");
         assert!(dependency["latencyMs"].as_f64().is_some(), "{name}: {body}");
@@ -100,6 +100,11 @@ async fn the_original_metric_names_appear_with_their_labels_after_traffic() {
     assert_eq!(
         line("chat_active_connections "),
         "chat_active_connections 2"
+    );
+    let tenant = line("chemchat_tenant_connections{");
+    assert!(
+        tenant.starts_with("chemchat_tenant_connections{tenant=\"") && tenant.ends_with(" 2"),
+        "{tenant}"
     );
     // Commit → written on the socket (to both joined connections), with the SLO buckets.
     let count = |name: &str| -> f64 {

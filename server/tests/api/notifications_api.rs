@@ -644,3 +644,65 @@ async fn unread_dms_and_mentions_are_mailed_once(engine: Engine) {
 }
 
 both_engines!(digests, unread_dms_and_mentions_are_mailed_once);
+
+/// `/health` lists push, judged by the pushes made: up while push services answer, down once
+/// pushes in a row found theirs unreachable — the server stays ready (degraded).
+#[tokio::test]
+async fn health_reports_push_down_when_pushes_keep_failing() {
+    let server = TestServer::start_with(Engine::Sqlite, |s| {
+        s.push_allow_private_endpoints = true;
+    })
+    .await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let health = || async {
+        let response = server.http.get(server.url("/health")).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = health().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["dependencies"]["push"]["status"], "up", "{body}");
+
+    // Bob's three browsers all point at a push service that is not there.
+    let (_, key) = server
+        .call(server.http.get(server.url("/api/v1/push/vapid-public-key")))
+        .await;
+    let vapid = key["publicKey"].as_str().unwrap().to_owned();
+    let dead = crate::support::process::free_port();
+    for device in 0..3 {
+        let mut subscription = Browser::subscribe(&vapid).await.subscription;
+        subscription["endpoint"] = json!(format!("http://127.0.0.1:{dead}/push/{device}"));
+        let (status, body) = call(
+            &server,
+            &bob,
+            Method::POST,
+            "/api/v1/push/subscriptions",
+            Some(subscription),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let dm = conversation(
+        &server,
+        &alice,
+        json!({ "type": "dm", "memberIds": [bob.id] }),
+    )
+    .await;
+    send(&server, &alice, &dm, "anyone there?").await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = health().await;
+        if body["dependencies"]["push"]["status"] == "down" {
+            assert_eq!(status, 200, "push is not needed to serve: {body}");
+            assert_eq!(body["status"], "degraded", "{body}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "push never reported down: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

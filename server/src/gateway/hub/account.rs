@@ -28,9 +28,11 @@ use crate::gateway::protocol::Frame;
 use crate::ports::chat::UnreadPosition;
 use crate::ports::{AccountEnvelope, BusEnvelope, Membership};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Shortest time between two `unread.updated` of one conversation for one user.
@@ -55,8 +57,11 @@ struct Unread {
     /// An update waits for the window to pass.
     pending: bool,
     /// The latest message not yet told.
-    preview: Option<Value>,
+    preview: Option<Preview>,
 }
+
+/// A message's preview, serialised once per event and shared by every watcher it concerns.
+type Preview = Arc<RawValue>;
 
 /// What one conversation event means to a watcher.
 #[derive(Debug)]
@@ -64,7 +69,7 @@ enum News {
     Message {
         seq: i64,
         sender: Option<UserId>,
-        preview: Value,
+        preview: Option<Preview>,
     },
     Deleted {
         seq: i64,
@@ -116,11 +121,11 @@ impl News {
 }
 
 /// A message as `unread.updated` shows it: enough for a conversation list's line.
-fn preview(message: &Value) -> Value {
+fn preview(message: &Value) -> Option<Preview> {
     let content = message["content"]
         .as_str()
         .map(|text| text.chars().take(PREVIEW_CHARS).collect::<String>());
-    json!({
+    let preview = json!({
         "id": message["id"],
         "senderId": message["senderId"],
         "seq": message["seq"],
@@ -128,7 +133,11 @@ fn preview(message: &Value) -> Value {
         "content": content,
         "timestamp": message["timestamp"],
         "attachments": message["attachments"].as_array().map_or(0, Vec::len),
-    })
+    });
+    // Serialising a `Value` cannot fail.
+    serde_json::value::to_raw_value(&preview)
+        .ok()
+        .map(Arc::from)
 }
 
 /// What applying one event to a watch produced.
@@ -202,7 +211,7 @@ impl Watch {
                 if *sender != Some(user) && *seq > state.read_seq {
                     state.unread += 1;
                 }
-                state.preview = Some(preview.clone());
+                state.preview.clone_from(preview);
                 told.pending = state.update(conversation, now, &mut told.frames, false);
             }
             News::Deleted { seq, sender } => {
@@ -263,16 +272,25 @@ impl Unread {
             self.pending = true;
             return true;
         }
-        let mut data = json!({
-            "conversationId": conversation,
-            "unreadCount": self.unread,
-            "lastSeq": self.last_seq,
-            "lastReadSeq": self.read_seq,
-        });
-        if let Some(preview) = self.preview.take() {
-            data["lastMessage"] = preview;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct UnreadUpdated<'a> {
+            conversation_id: ConversationId,
+            unread_count: i64,
+            last_seq: i64,
+            last_read_seq: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            last_message: Option<&'a RawValue>,
         }
+        let data = UnreadUpdated {
+            conversation_id: conversation,
+            unread_count: self.unread,
+            last_seq: self.last_seq,
+            last_read_seq: self.read_seq,
+            last_message: self.preview.as_deref(),
+        };
         frames.push(Frame::new("unread.updated", &data));
+        self.preview = None;
         self.sent_at = Some(now);
         self.pending = false;
         false

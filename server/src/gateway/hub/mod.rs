@@ -90,6 +90,8 @@ pub struct Hub {
     watched_tenants: Mutex<HashSet<TenantId>>,
     /// Users with an `unread.updated` waiting for its window.
     account_pending: Mutex<HashSet<(TenantId, UserId)>>,
+    /// Live connections per tenant, for the per-tenant gauge (opened and closed only).
+    tenant_connections: Mutex<metrics::TenantConnections>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -115,6 +117,7 @@ impl Hub {
             held_limit: queue.saturating_mul(4),
             watched_tenants: Mutex::default(),
             account_pending: Mutex::default(),
+            tenant_connections: Mutex::default(),
         }
     }
 
@@ -191,6 +194,7 @@ impl Hub {
     /// Registers a new connection of `tenant`.
     pub fn register(&self, tenant: TenantId) -> Arc<Conn> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.tenant_connections).opened(tenant.as_str());
         let conn = Arc::new(Conn::new(id, tenant, self.queue));
         lock(self.registry(id)).insert(id, Arc::clone(&conn));
         let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
@@ -205,6 +209,7 @@ impl Hub {
         }
         let count = self.count.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
         metrics::set_connections(count);
+        lock(&self.tenant_connections).closed(conn.tenant().as_str());
         if let Some(user) = conn.user() {
             let key = (conn.tenant().clone(), user);
             let mut users = lock(self.users(&key));

@@ -13,6 +13,7 @@ use crate::ports::{
     PushSubscription, StoreResult,
 };
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 #[async_trait]
 impl NotificationStore for SqlStore {
@@ -70,12 +71,12 @@ impl NotificationStore for SqlStore {
         preferences::save_for_conversation(self, tenant, conversation, user, setting).await
     }
 
-    async fn push_audience(
+    async fn push_audiences(
         &self,
         tenant: &TenantId,
-        conversation: ConversationId,
-    ) -> StoreResult<Option<PushAudience>> {
-        audience::load(self, tenant, conversation).await
+        conversations: &[ConversationId],
+    ) -> StoreResult<HashMap<ConversationId, PushAudience>> {
+        audience::load(self, tenant, conversations).await
     }
 
     async fn queue_mail(
