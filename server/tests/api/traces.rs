@@ -211,4 +211,20 @@ async fn a_callers_traceparent_is_continued_and_unmatched_routes_stay_one_name()
             },
         )
         .await;
+
+    // Use cases beyond chat have spans of their own, inside their request's trace.
+    api_user(&server.api, None, "carol").await;
+    let spans = receiver
+        .until(Duration::from_secs(20), "register and login", |spans| {
+            let named = |name: &str| spans.iter().find(|s| s.name == name).cloned();
+            Some((named("register")?, named("login")?, spans.to_vec()))
+        })
+        .await;
+    let (register, _, all) = spans;
+    let request = all
+        .iter()
+        .find(|s| s.span_id == register.parent_span_id)
+        .expect("the register span's parent was exported");
+    assert_eq!(request.name, "POST /api/v1/auth/register");
+    assert_eq!(request.trace_id, register.trace_id);
 }

@@ -32,6 +32,7 @@ pub struct Login {
 impl App {
     /// Logs a user in. An unknown user and a wrong password get the same answer after the same
     /// work (one Argon2 verification), so the endpoint does not reveal which accounts exist.
+    #[tracing::instrument(name = "login", skip_all, fields(tenant = %tenant.id))]
     pub async fn login(&self, tenant: &Tenant, attempt: LoginAttempt) -> AppResult<Login> {
         let subjects = [
             Subject::Address(attempt.client.ip),

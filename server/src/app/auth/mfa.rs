@@ -180,6 +180,7 @@ impl App {
 
     /// Step 2: enables MFA with `secret` once `code` proves the authenticator has it and
     /// `password` that the caller is the account's owner; every other session ends.
+    #[tracing::instrument(name = "mfa_enable", skip_all, fields(tenant = %tenant.id))]
     pub async fn mfa_enable(
         &self,
         tenant: &Tenant,
@@ -250,6 +251,7 @@ impl App {
 
     /// Step-up: proves possession of the second factor now, and returns an access token that
     /// records it (`amr` includes `otp`).
+    #[tracing::instrument(name = "mfa_verify", skip_all, fields(tenant = %tenant.id))]
     pub async fn mfa_verify(
         &self,
         tenant: &Tenant,
@@ -274,6 +276,7 @@ impl App {
     }
 
     /// Turns MFA off after the account's password and a valid code; every other session ends.
+    #[tracing::instrument(name = "mfa_disable", skip_all, fields(tenant = %tenant.id))]
     pub async fn mfa_disable(
         &self,
         tenant: &Tenant,

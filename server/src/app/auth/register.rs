@@ -26,6 +26,7 @@ pub struct Registration {
 impl App {
     /// Registers a user in `tenant`, within its user quota and the registration budgets of the
     /// client's address and of the tenant.
+    #[tracing::instrument(name = "register", skip_all, fields(tenant = %tenant.id))]
     pub async fn register(
         &self,
         tenant: &Tenant,

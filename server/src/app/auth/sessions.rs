@@ -101,6 +101,7 @@ impl App {
 
     /// Exchanges a refresh token for a new set. The presented token stops working; presenting it
     /// again revokes the whole session (someone else has a copy).
+    #[tracing::instrument(name = "refresh", skip_all, fields(tenant = %tenant.id))]
     pub async fn refresh(
         &self,
         tenant: &Tenant,

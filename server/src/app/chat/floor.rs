@@ -31,6 +31,7 @@ pub struct ConversationSettings {
 
 impl App {
     /// Renames a group or changes who may post and how often (its owners and admins).
+    #[tracing::instrument(name = "update_conversation", skip_all, fields(tenant = %tenant.id))]
     pub async fn update_conversation(
         &self,
         tenant: &Tenant,
@@ -91,6 +92,7 @@ impl App {
     /// conversation's owners (over admins and members) and admins (over members) may, and the
     /// tenant's moderators in any conversation, DMs included, over accounts below their role.
     #[allow(clippy::too_many_arguments)] // one use case's inputs, each checked once at the edge
+    #[tracing::instrument(name = "mute_member", skip_all, fields(tenant = %tenant.id))]
     pub async fn mute_member(
         &self,
         tenant: &Tenant,

@@ -21,6 +21,7 @@ pub const METRIC_EXPIRED: &str = "chemchat_retention_expired_total";
 impl App {
     /// Places or lifts a legal hold on a conversation: while it stands, retention deletes
     /// nothing of it. Administrators; audited.
+    #[tracing::instrument(name = "set_legal_hold", skip_all, fields(tenant = %tenant.id))]
     pub async fn set_legal_hold(
         &self,
         tenant: &Tenant,

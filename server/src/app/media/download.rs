@@ -60,6 +60,7 @@ pub enum Download {
 
 impl App {
     /// An item the caller may read.
+    #[tracing::instrument(name = "media", skip_all, fields(tenant = %tenant.id))]
     pub async fn media(
         &self,
         tenant: &Tenant,
@@ -96,6 +97,7 @@ impl App {
     }
 
     /// A download of one variant, for a caller who authenticated with a token.
+    #[tracing::instrument(name = "download", skip_all, fields(tenant = %tenant.id))]
     pub async fn download(
         &self,
         tenant: &Tenant,
@@ -161,6 +163,7 @@ impl App {
 
     /// A signed URL the caller's browser can load one variant from for a few minutes: the
     /// store's presigned URL, or the server's own signed path.
+    #[tracing::instrument(name = "download_url", skip_all, fields(tenant = %tenant.id))]
     pub async fn download_url(
         &self,
         tenant: &Tenant,

@@ -101,6 +101,7 @@ impl App {
 
     /// Stores a file arriving through the server, streaming it to storage with a running size
     /// check; images go to the pipeline, everything else is ready at once.
+    #[tracing::instrument(name = "upload", skip_all, fields(tenant = %tenant.id))]
     pub async fn upload(
         &self,
         tenant: &Tenant,
@@ -193,6 +194,7 @@ impl App {
 
     /// Announces a direct upload: checks name, size and quota, records the item as awaiting its
     /// bytes, and hands out where to put them.
+    #[tracing::instrument(name = "announce_upload", skip_all, fields(tenant = %tenant.id))]
     pub async fn announce_upload(
         &self,
         tenant: &Tenant,
@@ -300,6 +302,7 @@ impl App {
 
     /// Completes a direct upload: the stored object must have the announced size and an accepted
     /// type; its actual size counts against the quota.
+    #[tracing::instrument(name = "complete_upload", skip_all, fields(tenant = %tenant.id))]
     pub async fn complete_upload(
         &self,
         tenant: &Tenant,

@@ -12,6 +12,7 @@ const MAX_SNOOZE_MS: i64 = 366 * 86_400_000;
 
 impl App {
     /// The caller's preferences (the defaults until they set some).
+    #[tracing::instrument(name = "notification_preferences", skip_all, fields(tenant = %tenant.id))]
     pub async fn notification_preferences(
         &self,
         tenant: &Tenant,
@@ -24,6 +25,7 @@ impl App {
     }
 
     /// Replaces the caller's preferences.
+    #[tracing::instrument(name = "set_notification_preferences", skip_all, fields(tenant = %tenant.id))]
     pub async fn set_notification_preferences(
         &self,
         tenant: &Tenant,
@@ -43,6 +45,7 @@ impl App {
     }
 
     /// Sets the caller's level and snooze for a conversation they are a member of.
+    #[tracing::instrument(name = "set_conversation_notifications", skip_all, fields(tenant = %tenant.id))]
     pub async fn set_conversation_notifications(
         &self,
         tenant: &Tenant,

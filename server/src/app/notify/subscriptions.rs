@@ -40,6 +40,7 @@ impl App {
     }
 
     /// Keeps a browser's subscription for the caller; the same endpoint again replaces it.
+    #[tracing::instrument(name = "subscribe_push", skip_all, fields(tenant = %tenant.id))]
     pub async fn subscribe_push(
         &self,
         tenant: &Tenant,
@@ -84,6 +85,7 @@ impl App {
     }
 
     /// The caller's subscriptions.
+    #[tracing::instrument(name = "push_subscriptions", skip_all, fields(tenant = %tenant.id))]
     pub async fn push_subscriptions(
         &self,
         tenant: &Tenant,
@@ -96,6 +98,7 @@ impl App {
     }
 
     /// Drops one of the caller's subscriptions.
+    #[tracing::instrument(name = "unsubscribe_push", skip_all, fields(tenant = %tenant.id))]
     pub async fn unsubscribe_push(
         &self,
         tenant: &Tenant,

@@ -82,6 +82,7 @@ pub struct AuditFilter {
 impl App {
     /// The tenant's accounts for moderators and administrators, filtered by role, status and
     /// name prefix, in username order.
+    #[tracing::instrument(name = "admin_users", skip_all, fields(tenant = %tenant.id))]
     pub async fn admin_users(
         &self,
         tenant: &Tenant,
@@ -113,6 +114,7 @@ impl App {
 
     /// Acts on an account. Suspensions, bans and MFA resets end every session of the account
     /// and close its sockets on every instance at once.
+    #[tracing::instrument(name = "act_on_account", skip_all, fields(tenant = %tenant.id))]
     pub async fn act_on_account(
         &self,
         tenant: &Tenant,
@@ -228,6 +230,7 @@ impl App {
 
     /// What the tenant uses (accounts, conversations, today's messages, stored bytes), for
     /// administrators; each figure goes with its quota in `tenant.quotas`.
+    #[tracing::instrument(name = "tenant_usage", skip_all, fields(tenant = %tenant.id))]
     pub async fn tenant_usage(
         &self,
         tenant: &Tenant,
@@ -240,6 +243,7 @@ impl App {
     }
 
     /// A page of the tenant's audit trail, newest first, for administrators.
+    #[tracing::instrument(name = "audit_log", skip_all, fields(tenant = %tenant.id))]
     pub async fn audit_log(
         &self,
         tenant: &Tenant,

@@ -22,6 +22,7 @@ enum Ender<'a> {
 impl App {
     /// Deletes the caller's own account after re-authentication: the password, and a current
     /// code when MFA is on (a stolen access token alone cannot delete an account).
+    #[tracing::instrument(name = "delete_own_account", skip_all, fields(tenant = %tenant.id))]
     pub async fn delete_own_account(
         &self,
         tenant: &Tenant,
@@ -43,6 +44,7 @@ impl App {
     }
 
     /// Deletes someone's account. Administrators, and only below their own role.
+    #[tracing::instrument(name = "delete_account_as_admin", skip_all, fields(tenant = %tenant.id))]
     pub async fn delete_account_as_admin(
         &self,
         tenant: &Tenant,

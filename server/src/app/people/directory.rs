@@ -14,6 +14,7 @@ impl App {
     /// The tenant's users whose username or display name starts with `prefix` (everyone when
     /// `None`), in username order after `after`. Suspended and banned accounts are shown only
     /// to those who moderate.
+    #[tracing::instrument(name = "directory", skip_all, fields(tenant = %tenant.id))]
     pub async fn directory(
         &self,
         tenant: &Tenant,
@@ -40,6 +41,7 @@ impl App {
 
     /// The users of the caller's tenant among `ids` (at most [`DIRECTORY_PAGE_MAX`]), in the
     /// order asked; unknown ids are left out.
+    #[tracing::instrument(name = "users_by_ids", skip_all, fields(tenant = %tenant.id))]
     pub async fn users_by_ids(
         &self,
         tenant: &Tenant,
@@ -71,6 +73,7 @@ impl App {
     }
 
     /// One user of the caller's tenant.
+    #[tracing::instrument(name = "user_card", skip_all, fields(tenant = %tenant.id))]
     pub async fn user_card(
         &self,
         tenant: &Tenant,

@@ -62,6 +62,7 @@ impl AccountExport {
 impl App {
     /// Starts an export of the caller's own data; audited, and charged to the same budget as
     /// deleting the account.
+    #[tracing::instrument(name = "export_account", skip_all, fields(tenant = %tenant.id))]
     pub async fn export_account(
         &self,
         tenant: &Tenant,

@@ -27,6 +27,7 @@ pub struct InviteRequest {
 
 impl App {
     /// Makes an invitation; the code is in the answer and nowhere else. Administrators.
+    #[tracing::instrument(name = "create_invite", skip_all, fields(tenant = %tenant.id))]
     pub async fn create_invite(
         &self,
         tenant: &Tenant,
@@ -76,6 +77,7 @@ impl App {
     }
 
     /// The tenant's invitations, newest first. Administrators.
+    #[tracing::instrument(name = "invites", skip_all, fields(tenant = %tenant.id))]
     pub async fn invites(
         &self,
         tenant: &Tenant,
@@ -97,6 +99,7 @@ impl App {
     }
 
     /// Revokes an invitation: no one registers with it any more. Administrators.
+    #[tracing::instrument(name = "revoke_invite", skip_all, fields(tenant = %tenant.id))]
     pub async fn revoke_invite(
         &self,
         tenant: &Tenant,

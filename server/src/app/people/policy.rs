@@ -100,6 +100,7 @@ impl App {
 
     /// The tenant's settings: the content policy, the rules about accounts, retention.
     /// Administrators.
+    #[tracing::instrument(name = "tenant_settings", skip_all, fields(tenant = %tenant.id))]
     pub async fn tenant_settings(
         &self,
         tenant: &Tenant,
@@ -120,6 +121,7 @@ impl App {
 
     /// Changes the parts of the tenant's settings given, in one transaction with one audit
     /// entry; returns the settings as they now are. Administrators.
+    #[tracing::instrument(name = "change_tenant_settings", skip_all, fields(tenant = %tenant.id))]
     pub async fn change_tenant_settings(
         &self,
         tenant: &Tenant,

@@ -23,6 +23,7 @@ pub struct ProfileEdit {
 impl App {
     /// Changes the caller's profile. Conversations show the new name and avatar from their
     /// next read: members are loaded with them.
+    #[tracing::instrument(name = "update_profile", skip_all, fields(tenant = %tenant.id))]
     pub async fn update_profile(
         &self,
         tenant: &Tenant,
@@ -75,6 +76,7 @@ impl App {
     /// Changes the caller's password after checking the current one. Every other session of
     /// the account ends and its sockets close, wherever they are connected; the caller's own
     /// session stays.
+    #[tracing::instrument(name = "change_password", skip_all, fields(tenant = %tenant.id))]
     pub async fn change_password(
         &self,
         tenant: &Tenant,

@@ -35,6 +35,7 @@ impl App {
     /// Mails a password reset link to `email` when it is the address of an account that may
     /// sign in. The answer is the same whether it is or not, and as quick: the mail is posted,
     /// not sent, and nothing tells an unknown address from a known one.
+    #[tracing::instrument(name = "forgot_password", skip_all, fields(tenant = %tenant.id))]
     pub async fn forgot_password(
         &self,
         tenant: &Tenant,
@@ -90,6 +91,7 @@ impl App {
 
     /// Sets a new password with a reset token. Every session of the account ends and its
     /// sockets close: whoever had the old password is out.
+    #[tracing::instrument(name = "reset_password", skip_all, fields(tenant = %tenant.id))]
     pub async fn reset_password(
         &self,
         tenant: &Tenant,
@@ -117,6 +119,7 @@ impl App {
     }
 
     /// Mails the caller a link proving their address (again).
+    #[tracing::instrument(name = "send_verification", skip_all, fields(tenant = %tenant.id))]
     pub async fn send_verification(&self, tenant: &Tenant, principal: &Principal) -> AppResult<()> {
         let postbox = self.postbox()?;
         let user = self.acting_user(principal).await?;
@@ -165,6 +168,7 @@ impl App {
     }
 
     /// Marks the address a token was sent to as proven, if it is still the account's.
+    #[tracing::instrument(name = "verify_email", skip_all, fields(tenant = %tenant.id))]
     pub async fn verify_email(
         &self,
         tenant: &Tenant,

@@ -40,6 +40,7 @@ fn report_not_found() -> AppError {
 impl App {
     /// Reports a message the caller can read to the tenant's moderators. Reporting the same
     /// message again answers the earlier report.
+    #[tracing::instrument(name = "report_message", skip_all, fields(tenant = %tenant.id))]
     pub async fn report_message(
         &self,
         tenant: &Tenant,
@@ -76,6 +77,7 @@ impl App {
 
     /// The moderation queue: reports with `status` (every status when `None`), oldest first.
     /// Moderators.
+    #[tracing::instrument(name = "reports", skip_all, fields(tenant = %tenant.id))]
     pub async fn reports(
         &self,
         tenant: &Tenant,
@@ -100,6 +102,7 @@ impl App {
     /// Closes an open report with what was done about it. The action and the closing are two
     /// steps: should the second fail, the report stays open and acting again is harmless
     /// (a deleted message stays deleted, a suspension is set again).
+    #[tracing::instrument(name = "resolve_report", skip_all, fields(tenant = %tenant.id))]
     pub async fn resolve_report(
         &self,
         tenant: &Tenant,

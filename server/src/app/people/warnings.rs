@@ -22,6 +22,7 @@ pub struct Warning {
 
 impl App {
     /// The caller's warnings, newest first (the latest hundred).
+    #[tracing::instrument(name = "my_warnings", skip_all, fields(tenant = %tenant.id))]
     pub async fn my_warnings(
         &self,
         tenant: &Tenant,
