@@ -20,7 +20,7 @@ const CLUSTER: &str = "/apis/chemchat.io/v1alpha1/namespaces/chemchat-system/che
 const SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/backends";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/chemchat-system/events";
 
-fn world(with_secret: bool) -> (Arc<Context>, FakeApi) {
+pub(crate) fn world(with_secret: bool) -> (Arc<Context>, FakeApi) {
     let (client, fake) = FakeApi::start();
     fake.insert(
         CLUSTER,
@@ -63,7 +63,7 @@ fn written_status(log: &[Recorded]) -> serde_json::Value {
         .clone()
 }
 
-fn current(fake: &FakeApi) -> Arc<ChemChatCluster> {
+pub(crate) fn current(fake: &FakeApi) -> Arc<ChemChatCluster> {
     Arc::new(serde_json::from_value(fake.get(CLUSTER).unwrap()).unwrap())
 }
 

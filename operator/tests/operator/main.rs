@@ -17,3 +17,4 @@ mod snapshots;
 mod status;
 mod support;
 mod tenant;
+mod traces;
