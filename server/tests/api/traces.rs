@@ -88,6 +88,11 @@ async fn one_message_is_one_trace_across_instances_kafka_and_the_index() {
             span.instance, instance_a,
             "{name} runs on the sending instance"
         );
+        if name == "outbox.ship" {
+            // The claim that preceded the round, timed.
+            let claim_ms = span.attributes.get("claim_ms").map(|v| v.parse::<f64>());
+            assert!(matches!(claim_ms, Some(Ok(ms)) if ms >= 0.0), "{span:?}");
+        }
     }
     // The statements of the use case, named by kind and table.
     let statements = receiver

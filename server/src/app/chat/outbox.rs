@@ -90,15 +90,24 @@ impl OutboxRelay {
     pub async fn drain(&self) -> anyhow::Result<usize> {
         let mut shipped = 0;
         loop {
+            let claiming = std::time::Instant::now();
             let claim = self.store.claim_outbox(BATCH).await?;
+            let claim_ms = claiming.elapsed().as_secs_f64() * 1000.0;
             let count = claim.events().len();
             if count == 0 {
                 // Releases the (empty) claim's transaction.
                 claim.shipped(self.clock.now_ms()).await?;
                 return Ok(shipped);
             }
+            // The claim ran before its events named the trace they belong to, so it is timed
+            // here rather than being a span of that trace.
             let span = batch_span(
-                tracing::info_span!("outbox.ship", otel.kind = "producer", events = count),
+                tracing::info_span!(
+                    "outbox.ship",
+                    otel.kind = "producer",
+                    events = count,
+                    claim_ms
+                ),
                 claim.events().iter().filter_map(|e| e.trace.as_ref()),
             );
             // The log gets no message text (its consumers read it back from the store), so a
