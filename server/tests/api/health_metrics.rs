@@ -11,7 +11,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::process::Command;
 
-async fn health(server: &TestServer) -> (u16, Value) {
+/// `/health`'s status and body.
+pub(crate) async fn health(server: &TestServer) -> (u16, Value) {
     let response = server.http.get(server.url("/health")).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())

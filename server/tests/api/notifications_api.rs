@@ -655,11 +655,7 @@ async fn health_reports_push_down_when_pushes_keep_failing() {
     .await;
     let alice = api_user(&server, None, "alice").await;
     let bob = api_user(&server, None, "bob").await;
-    let health = || async {
-        let response = server.http.get(server.url("/health")).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json::<Value>().await.unwrap())
-    };
+    let health = || crate::health_metrics::health(&server);
     let (status, body) = health().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["dependencies"]["push"]["status"], "up", "{body}");
