@@ -39,7 +39,10 @@ pub use mail::{Mail, MailError, Mailer};
 pub use media::{
     Completion, MediaItem, MediaStore, MediaWrite, NewMedia, Processed, Rendition, StorageQuota,
 };
-pub use moderation::{ModerationStore, NewReport, Report, ReportFiling, ReportStatus};
+pub use moderation::{
+    ModerationStore, NewReport, Report, ReportAction, ReportClosing, ReportFiling,
+    ReportResolution, ReportStatus,
+};
 pub use notify::{
     ConversationNotifications, Digest, DigestLine, MailRecipients, NotificationStore, PushAudience,
     PushListener, PushMessage, PushOutcome, PushSender, PushSubscription, VapidKey,

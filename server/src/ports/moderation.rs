@@ -1,7 +1,8 @@
 //! The moderation part of the store: reports of messages and their queue.
 
-use super::{AuditEntry, StoreResult};
-use crate::domain::{ConversationId, MessageId, ReportId, TenantId, UserId};
+use super::chat::{MembershipOutcome, MuteChange};
+use super::{AccountChange, AuditEntry, StoreResult};
+use crate::domain::{AccountStatus, ConversationId, MessageId, ReportId, TenantId, UserId};
 use async_trait::async_trait;
 
 /// Where a report stands.
@@ -88,6 +89,68 @@ pub enum ReportFiling {
     NotFound,
 }
 
+/// A report closed by the action taken on it. It is written in the action's transaction, so
+/// the action and the closing land together or not at all.
+#[derive(Debug, Clone)]
+pub struct ReportClosing {
+    /// The report.
+    pub id: ReportId,
+    /// Resolved or dismissed.
+    pub status: ReportStatus,
+    /// What was done, in the moderator's words.
+    pub resolution: String,
+    /// The closing's audit entry (its actor closes the report).
+    pub audit: AuditEntry,
+}
+
+/// What the store does about a report as it closes it.
+#[derive(Debug, Clone, Copy)]
+pub enum ReportAction<'a> {
+    /// Nothing but the closing.
+    Nothing,
+    /// A record of the action (a warning) written with the closing.
+    Record(&'a AuditEntry),
+    /// The reported message tombstoned, member of its conversation or not (the use case checked
+    /// the tenant role); the entry is written when the message was not already gone.
+    DeleteMessage {
+        /// The reported message.
+        message: MessageId,
+        /// Now, Unix milliseconds.
+        at_ms: i64,
+        /// The deletion's audit entry.
+        audit: &'a AuditEntry,
+    },
+    /// The author's account status set, as `PeopleStore::set_account_status`.
+    SetAccountStatus {
+        /// The author.
+        user: UserId,
+        /// Suspended or banned.
+        status: AccountStatus,
+        /// The change's audit entry.
+        audit: &'a AuditEntry,
+    },
+    /// A member muted in a conversation, as `ChatStore::mute_member`.
+    Mute {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The mute.
+        change: &'a MuteChange,
+    },
+}
+
+/// Outcome of resolving a report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportResolution {
+    /// Acted on and closed; the report as it is now.
+    Closed(Report),
+    /// The report was not open (any more): nothing was written.
+    NotOpen,
+    /// The account change was refused: nothing was written, the report stays open.
+    AccountRefused(AccountChange),
+    /// The mute was refused: nothing was written, the report stays open.
+    MuteRefused(MembershipOutcome),
+}
+
 /// Persistence of moderation. Part of [`super::Store`].
 #[async_trait]
 pub trait ModerationStore: Send + Sync {
@@ -113,14 +176,12 @@ pub trait ModerationStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Report>>;
 
-    /// Closes an open report (erasing its copy of the text) and writes the audit entry;
-    /// `None` when there is no such open report.
-    async fn close_report(
+    /// Takes `action` and closes the open report (erasing its copy of the text) in one
+    /// transaction.
+    async fn resolve_report(
         &self,
         tenant: &TenantId,
-        id: ReportId,
-        status: ReportStatus,
-        resolution: &str,
-        audit: &AuditEntry,
-    ) -> StoreResult<Option<Report>>;
+        action: ReportAction<'_>,
+        closing: &ReportClosing,
+    ) -> StoreResult<ReportResolution>;
 }

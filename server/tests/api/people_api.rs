@@ -245,7 +245,7 @@ async fn act(
     server.call(req).await
 }
 
-fn in_an_hour() -> String {
+pub(crate) fn in_an_hour() -> String {
     let at = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap()

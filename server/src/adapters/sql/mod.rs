@@ -11,6 +11,7 @@ mod chat;
 mod connect;
 mod engine;
 mod media;
+mod moderation;
 mod notify;
 mod people;
 mod purge;

@@ -232,7 +232,7 @@ impl App {
         self.membership_result(outcome)
     }
 
-    pub(super) fn membership_result(&self, outcome: MembershipOutcome) -> AppResult<Conversation> {
+    pub(crate) fn membership_result(&self, outcome: MembershipOutcome) -> AppResult<Conversation> {
         match outcome {
             MembershipOutcome::Done(c) => {
                 self.messaging.outbox.notify_one();

@@ -8,9 +8,7 @@ use crate::domain::{
     Action, ClientInfo, ConversationId, ConversationName, Reason, Subject, Tenant, UserId,
     ValidationError, retention_seconds,
 };
-use crate::ports::chat::{
-    Conversation, ConversationChange, MembershipOutcome, MuteChange, rfc3339,
-};
+use crate::ports::chat::{Conversation, ConversationChange, MuteChange, rfc3339};
 use serde_json::json;
 
 /// What an owner or admin asks to change; `None` leaves that part as it is.
@@ -103,6 +101,26 @@ impl App {
         reason: &Reason,
         client: &ClientInfo,
     ) -> AppResult<Conversation> {
+        let change = self
+            .plan_mute(tenant, principal, id, target, until_ms, reason, client)
+            .await?;
+        let outcome = self.store.mute_member(&tenant.id, id, &change).await?;
+        self.membership_result(outcome)
+    }
+
+    /// Checks a mute (set or lifted) and writes its record; the store applies the conversation's
+    /// role rules under its lock.
+    #[allow(clippy::too_many_arguments)] // mute_member's inputs, passed on
+    pub(crate) async fn plan_mute(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        id: ConversationId,
+        target: UserId,
+        until_ms: Option<i64>,
+        reason: &Reason,
+        client: &ClientInfo,
+    ) -> AppResult<MuteChange> {
         let actor = self.acting_user(principal).await?;
         if target == actor.id {
             return Err(AppError::new(
@@ -142,21 +160,13 @@ impl App {
             json!({ "conversation": id, "until": until, "reason": reason.as_str(),
                 "asModerator": moderator }),
         );
-        let change = MuteChange {
+        Ok(MuteChange {
             actor: actor.id,
             moderator,
             target,
             until_ms,
             at_ms: now,
             audit,
-        };
-        let outcome = self.store.mute_member(&tenant.id, id, &change).await?;
-        if let MembershipOutcome::NotAMember = outcome {
-            return Err(AppError::new(
-                ErrorCode::UserNotFound,
-                "that user is not a member of this conversation",
-            ));
-        }
-        self.membership_result(outcome)
+        })
     }
 }

@@ -35,6 +35,16 @@ pub enum AccountAction {
 }
 
 impl AccountAction {
+    /// The account status the action sets, if it sets one.
+    pub(super) fn status(self) -> Option<AccountStatus> {
+        match self {
+            AccountAction::Suspend { until_ms } => Some(AccountStatus::Suspended { until_ms }),
+            AccountAction::Ban => Some(AccountStatus::Banned),
+            AccountAction::Reinstate => Some(AccountStatus::Active),
+            AccountAction::SetRole(_) | AccountAction::ResetMfa | AccountAction::Warn => None,
+        }
+    }
+
     fn audit_name(self) -> &'static str {
         match self {
             AccountAction::SetRole(_) => "user.role_changed",
@@ -59,6 +69,20 @@ impl AccountAction {
         }
     }
 }
+
+/// An account action checked and recorded, ready for the store.
+pub(super) struct AccountPlan {
+    /// The account acted on, as it was.
+    pub(super) subject: StoredUser,
+    /// What is done to it.
+    pub(super) action: AccountAction,
+    /// The action's audit entry.
+    pub(super) audit: AuditEntry,
+}
+
+/// Why an account change was refused when it would leave the tenant without an owner.
+pub(super) const LAST_OWNER: &str =
+    "the tenant's last owner cannot be demoted, suspended or banned";
 
 /// Which audit entries to read.
 #[derive(Debug, Clone, Default)]
@@ -127,10 +151,35 @@ impl App {
         let actor = self
             .administrator(tenant, principal, TenantRole::Moderator)
             .await?;
+        let plan = self
+            .plan_account_action(tenant, &actor, target, action, reason, client)
+            .await?;
+        let outcome = self.apply(tenant, target, action, &plan.audit).await?;
+        changed(outcome, LAST_OWNER)?;
+        self.announce_account_action(tenant, &plan, reason);
+        // The account as it is now, read directly: the actor was checked and charged above.
+        let changed = self.store.users_by_ids(&tenant.id, &[target]).await?;
+        changed
+            .into_iter()
+            .next()
+            .map(|user| self.card(user, actor.role))
+            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))
+    }
+
+    /// Checks that `actor` may take `action` on `target`'s account and writes its record.
+    pub(super) async fn plan_account_action(
+        &self,
+        tenant: &Tenant,
+        actor: &StoredUser,
+        target: UserId,
+        action: AccountAction,
+        reason: &Reason,
+        client: &ClientInfo,
+    ) -> AppResult<AccountPlan> {
         let subject = self
             .other_account(
                 tenant,
-                &actor,
+                actor,
                 target,
                 "you cannot act on your own account here",
             )
@@ -159,30 +208,40 @@ impl App {
             Some(client),
             audit_detail(action, &subject, reason.as_str()),
         );
-        let outcome = self.apply(tenant, target, action, &audit).await?;
-        changed(
-            outcome,
-            "the tenant's last owner cannot be demoted, suspended or banned",
-        )?;
-        // The account's other devices learn at once what changed for them.
-        match action {
+        Ok(AccountPlan {
+            subject,
+            action,
+            audit,
+        })
+    }
+
+    /// After an account action landed: the account's other devices learn at once what changed
+    /// for them, and its sessions end where the action ends them.
+    pub(super) fn announce_account_action(
+        &self,
+        tenant: &Tenant,
+        plan: &AccountPlan,
+        reason: &Reason,
+    ) {
+        let target = plan.subject.id;
+        match plan.action {
             AccountAction::SetRole(role) => self.revocations.account_changed(
                 &tenant.id,
                 target,
                 &AccountNotice::RoleChanged { role },
             ),
             AccountAction::Warn => {
-                self.mail_warning(tenant, &subject, reason);
+                self.mail_warning(tenant, &plan.subject, reason);
                 let notice = AccountNotice::Warned {
                     reason: reason.as_str().to_owned(),
-                    at_ms: audit.at_ms,
+                    at_ms: plan.audit.at_ms,
                 };
                 self.revocations
                     .account_changed(&tenant.id, target, &notice);
             }
             _ => {}
         }
-        if let Some(why) = ends_sessions(action) {
+        if let Some(why) = ends_sessions(plan.action) {
             self.revocations.sessions_ended(&Revocation {
                 tenant: tenant.id.clone(),
                 user: target,
@@ -190,15 +249,9 @@ impl App {
                 reason: why.into(),
             });
         }
-        // The account as it is now, read directly: the actor was checked and charged above.
-        let changed = self.store.users_by_ids(&tenant.id, &[target]).await?;
-        changed
-            .into_iter()
-            .next()
-            .map(|user| self.card(user, actor.role))
-            .ok_or_else(|| AppError::new(ErrorCode::UserNotFound, "user does not exist"))
     }
 
+    /// The store's part of an account action.
     async fn apply(
         &self,
         tenant: &Tenant,
@@ -207,18 +260,18 @@ impl App {
         audit: &AuditEntry,
     ) -> AppResult<AccountChange> {
         let store = &self.store;
-        let status = |status| store.set_account_status(&tenant.id, target, status, audit);
         Ok(match action {
             AccountAction::SetRole(role) => {
                 store
                     .set_tenant_role(&tenant.id, target, role, audit)
                     .await?
             }
-            AccountAction::Suspend { until_ms } => {
-                status(AccountStatus::Suspended { until_ms }).await?
+            AccountAction::Suspend { .. } | AccountAction::Ban | AccountAction::Reinstate => {
+                let status = action.status().unwrap_or(AccountStatus::Active);
+                store
+                    .set_account_status(&tenant.id, target, status, audit)
+                    .await?
             }
-            AccountAction::Ban => status(AccountStatus::Banned).await?,
-            AccountAction::Reinstate => status(AccountStatus::Active).await?,
             AccountAction::ResetMfa => store.reset_mfa(&tenant.id, target, audit).await?,
             // A warning changes nothing but the record.
             AccountAction::Warn => {

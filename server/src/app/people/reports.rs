@@ -2,12 +2,18 @@
 //! what they did — nothing, deleting the message, warning its author, muting them in the
 //! conversation, suspending or banning them.
 
+use super::admin::{AccountPlan, LAST_OWNER, changed};
 use super::{AccountAction, App, Page};
 use crate::app::auth::Principal;
 use crate::app::{AppError, AppResult, ErrorCode};
-use crate::domain::{Action, ClientInfo, MessageId, Reason, ReportId, Subject, Tenant, TenantRole};
-use crate::ports::chat::MessageChange;
-use crate::ports::{NewReport, Report, ReportFiling, ReportStatus};
+use crate::domain::{
+    Action, ClientInfo, ConversationId, MessageId, Reason, ReportId, Subject, Tenant, TenantRole,
+};
+use crate::ports::chat::MuteChange;
+use crate::ports::{
+    AuditEntry, NewReport, Report, ReportAction, ReportClosing, ReportFiling, ReportResolution,
+    ReportStatus, StoredUser,
+};
 use serde_json::json;
 
 /// What a moderator does about a report.
@@ -99,9 +105,9 @@ impl App {
         }))
     }
 
-    /// Closes an open report with what was done about it. The action and the closing are two
-    /// steps: should the second fail, the report stays open and acting again is harmless
-    /// (a deleted message stays deleted, a suspension is set again).
+    /// Closes an open report with what was done about it. The action and the closing are one
+    /// transaction: a refused action leaves the report open, and of two moderators acting on
+    /// one report at once, one acts and the other learns it is closed.
     #[tracing::instrument(name = "resolve_report", skip_all, fields(tenant = %tenant.id))]
     pub async fn resolve_report(
         &self,
@@ -121,71 +127,136 @@ impl App {
             .await?
             .filter(|r| r.status == ReportStatus::Open)
             .ok_or_else(report_not_found)?;
-        match outcome {
-            ReportOutcome::Dismiss => {}
-            ReportOutcome::DeleteMessage => {
-                let at = self.clock.now_ms();
-                let change = self
-                    .store
-                    .delete_message_as_moderator(&tenant.id, report.message_id, at)
-                    .await?;
-                if let MessageChange::Done(_) = change {
-                    let audit = self.audit_action(
-                        "message.deleted_by_moderator",
-                        Some(moderator.id),
-                        format!("message:{}", report.message_id),
-                        Some(client),
-                        json!({ "report": id, "reason": reason.as_str(),
-                            "author": report.sender_id }),
-                    );
-                    self.store.append_audit(&tenant.id, &audit).await?;
-                }
-            }
-            ReportOutcome::SuspendAuthor { until_ms } => {
-                let action = AccountAction::Suspend { until_ms };
-                self.act_on_account(tenant, principal, report.sender_id, action, reason, client)
-                    .await?;
-            }
-            ReportOutcome::BanAuthor => {
-                let action = AccountAction::Ban;
-                self.act_on_account(tenant, principal, report.sender_id, action, reason, client)
-                    .await?;
-            }
-            ReportOutcome::WarnAuthor => {
-                let action = AccountAction::Warn;
-                self.act_on_account(tenant, principal, report.sender_id, action, reason, client)
-                    .await?;
-            }
-            ReportOutcome::MuteAuthor { until_ms } => {
-                let (conversation, author) = (report.conversation_id, report.sender_id);
-                self.mute_member(
-                    tenant,
-                    principal,
-                    conversation,
-                    author,
-                    Some(until_ms),
-                    reason,
-                    client,
-                )
-                .await?;
-            }
-        }
-        let (status, action) = match outcome {
+        let (status, closed) = match outcome {
             ReportOutcome::Dismiss => (ReportStatus::Dismissed, "report.dismissed"),
             _ => (ReportStatus::Resolved, "report.resolved"),
         };
-        let audit = self.audit_action(
-            action,
-            Some(moderator.id),
-            format!("report:{id}"),
-            Some(client),
-            json!({ "outcome": outcome_name(outcome), "reason": reason.as_str(),
-                "message": report.message_id }),
-        );
-        self.store
-            .close_report(&tenant.id, id, status, reason.as_str(), &audit)
+        let closing = ReportClosing {
+            id,
+            status,
+            resolution: reason.as_str().to_owned(),
+            audit: self.audit_action(
+                closed,
+                Some(moderator.id),
+                format!("report:{id}"),
+                Some(client),
+                json!({ "outcome": outcome_name(outcome), "reason": reason.as_str(),
+                    "message": report.message_id }),
+            ),
+        };
+        let prepared = self
+            .prepare(
+                tenant,
+                principal,
+                &moderator,
+                &report,
+                outcome,
+                (reason, client),
+            )
+            .await?;
+        let action = prepared.action(&report);
+        match self
+            .store
+            .resolve_report(&tenant.id, action, &closing)
             .await?
-            .ok_or_else(report_not_found)
+        {
+            ReportResolution::Closed(closed) => {
+                match &prepared {
+                    Prepared::Account(plan) => self.announce_account_action(tenant, plan, reason),
+                    Prepared::Delete(_) | Prepared::Mute(..) => self.messaging.outbox.notify_one(),
+                    Prepared::Nothing => {}
+                }
+                Ok(closed)
+            }
+            ReportResolution::NotOpen => Err(report_not_found()),
+            ReportResolution::AccountRefused(change) => {
+                changed(change, LAST_OWNER).and_then(|()| Err(report_not_found()))
+            }
+            ReportResolution::MuteRefused(outcome) => self
+                .membership_result(outcome)
+                .and_then(|_| Err(report_not_found())),
+        }
+    }
+
+    /// Checks the action a report's outcome calls for and writes its record, as the use case
+    /// taking that action on its own would.
+    async fn prepare(
+        &self,
+        tenant: &Tenant,
+        principal: &Principal,
+        moderator: &StoredUser,
+        report: &Report,
+        outcome: ReportOutcome,
+        (reason, client): (&Reason, &ClientInfo),
+    ) -> AppResult<Prepared> {
+        let author = report.sender_id;
+        let account =
+            |action| self.plan_account_action(tenant, moderator, author, action, reason, client);
+        Ok(match outcome {
+            ReportOutcome::Dismiss => Prepared::Nothing,
+            ReportOutcome::DeleteMessage => Prepared::Delete(self.audit_action(
+                "message.deleted_by_moderator",
+                Some(moderator.id),
+                format!("message:{}", report.message_id),
+                Some(client),
+                json!({ "report": report.id, "reason": reason.as_str(), "author": author }),
+            )),
+            ReportOutcome::SuspendAuthor { until_ms } => {
+                Prepared::Account(account(AccountAction::Suspend { until_ms }).await?)
+            }
+            ReportOutcome::BanAuthor => Prepared::Account(account(AccountAction::Ban).await?),
+            ReportOutcome::WarnAuthor => Prepared::Account(account(AccountAction::Warn).await?),
+            ReportOutcome::MuteAuthor { until_ms } => {
+                let conversation = report.conversation_id;
+                let until = Some(until_ms);
+                let change = self
+                    .plan_mute(
+                        tenant,
+                        principal,
+                        conversation,
+                        author,
+                        until,
+                        reason,
+                        client,
+                    )
+                    .await?;
+                Prepared::Mute(conversation, change)
+            }
+        })
+    }
+}
+
+/// A report's action, checked and recorded, before the store takes it.
+enum Prepared {
+    Nothing,
+    Delete(AuditEntry),
+    Account(AccountPlan),
+    Mute(ConversationId, MuteChange),
+}
+
+impl Prepared {
+    fn action<'a>(&'a self, report: &Report) -> ReportAction<'a> {
+        match self {
+            Prepared::Nothing => ReportAction::Nothing,
+            Prepared::Delete(audit) => ReportAction::DeleteMessage {
+                message: report.message_id,
+                at_ms: audit.at_ms,
+                audit,
+            },
+            Prepared::Account(plan) => match plan.action.status() {
+                Some(status) => ReportAction::SetAccountStatus {
+                    user: plan.subject.id,
+                    status,
+                    audit: &plan.audit,
+                },
+                // A warning changes nothing but the record.
+                None => ReportAction::Record(&plan.audit),
+            },
+            Prepared::Mute(conversation, change) => ReportAction::Mute {
+                conversation: *conversation,
+                change,
+            },
+        }
     }
 }
 

@@ -135,15 +135,6 @@ pub trait ChatStore: Send + Sync + Debug + 'static {
         at_ms: i64,
     ) -> StoreResult<MessageChange>;
 
-    /// Turns a message into a tombstone for a tenant moderator, member of its conversation or
-    /// not (the use case checked the tenant role).
-    async fn delete_message_as_moderator(
-        &self,
-        tenant: &TenantId,
-        id: MessageId,
-        at_ms: i64,
-    ) -> StoreResult<MessageChange>;
-
     /// Adds or removes a reaction; doing either twice changes nothing. Adding one more
     /// distinct emoji than `ReactionChange::Add`'s limit is refused (`LimitReached`).
     async fn set_reaction(

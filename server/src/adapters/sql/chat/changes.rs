@@ -6,7 +6,9 @@ use super::events::{self, lock_conversation};
 use super::rows::{load_message, member_role};
 use crate::domain::{FloorRefusal, MessageId, Role, TenantId, UserId, may_delete_message};
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, Message, MessageChange, MessageEditRequest, ReactionChange};
+use crate::ports::chat::{
+    ChatEvent, Message, MessageChange, MessageEditRequest, ReactionChange, StoredEvent,
+};
 
 /// Opens a write transaction on the message's conversation, locked, with the message and the
 /// actor's role; `None` when the message does not exist or the actor is not a member.
@@ -34,20 +36,28 @@ async fn open_message(
     id: MessageId,
 ) -> StoreResult<Option<(Tx, Message)>> {
     let mut tx = store.write(tenant).await?;
-    let Some(message) = load_message(&mut tx, tenant, id).await? else {
+    Ok(lock_message(&mut tx, tenant, id)
+        .await?
+        .map(|message| (tx, message)))
+}
+
+/// Locks the message's conversation inside `tx` and reads the message under that lock.
+async fn lock_message(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: MessageId,
+) -> StoreResult<Option<Message>> {
+    let Some(message) = load_message(tx, tenant, id).await? else {
         return Ok(None);
     };
-    if lock_conversation(&mut tx, tenant, message.conversation_id)
+    if lock_conversation(tx, tenant, message.conversation_id)
         .await?
         .is_none()
     {
         return Ok(None);
     }
     // Re-read under the lock: the first read may predate a concurrent change.
-    let Some(message) = load_message(&mut tx, tenant, id).await? else {
-        return Ok(None);
-    };
-    Ok(Some((tx, message)))
+    load_message(tx, tenant, id).await
 }
 
 pub(super) async fn edit(
@@ -128,18 +138,28 @@ pub(super) async fn delete(
     tombstone(store, tx, tenant, message, at_ms).await
 }
 
-/// A tenant moderator's deletion: no membership of the conversation needed (the use case
-/// checked the tenant role).
-pub(super) async fn delete_as_moderator(
-    store: &SqlStore,
+/// A tenant moderator's deletion inside `tx` (the transaction that closes the report): no
+/// membership of the conversation needed, the use case checked the tenant role. The
+/// `message.deleted` event to hand over after the commit; `None` when the message is gone or
+/// already deleted.
+pub(in crate::adapters::sql) async fn delete_as_moderator_in(
+    tx: &mut Tx,
     tenant: &TenantId,
     id: MessageId,
     at_ms: i64,
-) -> StoreResult<MessageChange> {
-    let Some((tx, message)) = open_message(store, tenant, id).await? else {
-        return Ok(MessageChange::NotFound);
+) -> StoreResult<Option<StoredEvent>> {
+    let Some(message) = lock_message(tx, tenant, id).await? else {
+        return Ok(None);
     };
-    tombstone(store, tx, tenant, message, at_ms).await
+    if message.deleted_at_ms.is_some() {
+        return Ok(None);
+    }
+    let Some(tombstone) = scrub(tx, tenant, id, at_ms).await? else {
+        return Ok(None);
+    };
+    let event = ChatEvent::MessageDeleted(&tombstone);
+    let written = events::append(tx, tenant, tombstone.conversation_id, event, at_ms).await?;
+    Ok(Some(written))
 }
 
 async fn tombstone(

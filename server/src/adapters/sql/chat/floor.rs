@@ -2,13 +2,15 @@
 //! under the conversation's lock with its event, so the rules see facts that cannot change
 //! before commit and every device learns of the change in order with the messages.
 
-use super::super::{SqlStore, audit, db};
+use super::super::{SqlStore, Tx, audit, db};
 use super::events::{self, lock_conversation};
 use super::members::open_as_member;
 use super::rows::{load_conversation, member_role, posting};
 use crate::domain::{ConversationId, TenantId, UserId, may_manage, may_mute};
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, ConversationChange, MembershipOutcome, MuteChange};
+use crate::ports::chat::{
+    ChatEvent, ConversationChange, MembershipOutcome, MuteChange, StoredEvent,
+};
 
 pub(super) async fn update(
     store: &SqlStore,
@@ -86,19 +88,35 @@ pub(super) async fn mute(
     change: &MuteChange,
 ) -> StoreResult<MembershipOutcome> {
     let mut tx = store.write(tenant).await?;
-    let Some(locked) = lock_conversation(&mut tx, tenant, id).await? else {
-        return Ok(MembershipOutcome::NotFound);
+    let (outcome, written) = mute_in(&mut tx, tenant, id, change).await?;
+    if let Some(event) = written {
+        events::commit(store, tx, &[event]).await?;
+    }
+    Ok(outcome)
+}
+
+/// A mute set or lifted inside `tx`, with the event to hand over after the commit; no event
+/// when refused (nothing was written).
+pub(in crate::adapters::sql) async fn mute_in(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: ConversationId,
+    change: &MuteChange,
+) -> StoreResult<(MembershipOutcome, Option<StoredEvent>)> {
+    let refused = |outcome| Ok((outcome, None));
+    let Some(locked) = lock_conversation(tx, tenant, id).await? else {
+        return refused(MembershipOutcome::NotFound);
     };
-    let actor_role = member_role(&mut tx, tenant, id, &change.actor.to_string()).await?;
+    let actor_role = member_role(tx, tenant, id, &change.actor.to_string()).await?;
     if actor_role.is_none() && !change.moderator {
-        return Ok(MembershipOutcome::NotFound);
+        return refused(MembershipOutcome::NotFound);
     }
     let target = change.target.to_string();
-    let Some(target_role) = member_role(&mut tx, tenant, id, &target).await? else {
-        return Ok(MembershipOutcome::NotAMember);
+    let Some(target_role) = member_role(tx, tenant, id, &target).await? else {
+        return refused(MembershipOutcome::NotAMember);
     };
     if let Err(denied) = may_mute(locked.kind, actor_role, target_role, change.moderator) {
-        return Ok(MembershipOutcome::Denied(denied));
+        return refused(MembershipOutcome::Denied(denied));
     }
     sqlx::query(
         "UPDATE conversation_members SET muted_until = $4 \
@@ -108,18 +126,19 @@ pub(super) async fn mute(
     .bind(id.to_string())
     .bind(&target)
     .bind(change.until_ms)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
-    audit::insert(&mut tx, tenant, &change.audit).await?;
+    audit::insert(tx, tenant, &change.audit).await?;
     let event = ChatEvent::MemberMuted {
         conversation_id: id,
         user_id: change.target,
         until_ms: change.until_ms,
         by: change.actor,
     };
-    let event = events::append(&mut tx, tenant, id, event, change.at_ms).await?;
-    let conversation = load_conversation(&mut tx, tenant, id).await?;
-    events::commit(store, tx, &[event]).await?;
-    Ok(conversation.map_or(MembershipOutcome::NotFound, MembershipOutcome::Done))
+    let event = events::append(tx, tenant, id, event, change.at_ms).await?;
+    let Some(conversation) = load_conversation(tx, tenant, id).await? else {
+        return refused(MembershipOutcome::NotFound);
+    };
+    Ok((MembershipOutcome::Done(conversation), Some(event)))
 }

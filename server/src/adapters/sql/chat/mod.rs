@@ -14,6 +14,8 @@ mod search;
 mod send_batch;
 mod sends;
 
+pub(super) use changes::delete_as_moderator_in;
+pub(super) use floor::mute_in;
 pub(super) use sends::SendQueue;
 
 use super::SqlStore;
@@ -150,15 +152,6 @@ impl ChatStore for SqlStore {
         at_ms: i64,
     ) -> StoreResult<MessageChange> {
         changes::delete(self, tenant, id, actor, at_ms).await
-    }
-
-    async fn delete_message_as_moderator(
-        &self,
-        tenant: &TenantId,
-        id: MessageId,
-        at_ms: i64,
-    ) -> StoreResult<MessageChange> {
-        changes::delete_as_moderator(self, tenant, id, at_ms).await
     }
 
     async fn set_reaction(

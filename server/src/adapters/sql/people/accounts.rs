@@ -126,8 +126,24 @@ pub(super) async fn set_status(
     entry: &AuditEntry,
 ) -> StoreResult<AccountChange> {
     let mut tx = store.write(tenant).await?;
+    let change = set_status_in(store, &mut tx, tenant, user, status, entry).await?;
+    if change == AccountChange::Changed {
+        tx.commit().await.map_err(db)?;
+    }
+    Ok(change)
+}
+
+/// The status set inside `tx`, which the caller commits when it answers `Changed`.
+pub(in crate::adapters::sql) async fn set_status_in(
+    store: &SqlStore,
+    tx: &mut Tx,
+    tenant: &TenantId,
+    user: UserId,
+    status: AccountStatus,
+    entry: &AuditEntry,
+) -> StoreResult<AccountChange> {
     let stays = status == AccountStatus::Active;
-    if let Err(refused) = keeps_an_owner(store, &mut tx, tenant, user, stays).await? {
+    if let Err(refused) = keeps_an_owner(store, tx, tenant, user, stays).await? {
         return Ok(refused);
     }
     sqlx::query(
@@ -139,23 +155,14 @@ pub(super) async fn set_status(
     .bind(status.as_str())
     .bind(status.until_ms())
     .bind(entry.at_ms)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
     if status != AccountStatus::Active {
         let reason = status.as_str();
-        sessions::revoke(
-            &mut tx,
-            tenant,
-            user,
-            &SessionScope::All,
-            entry.at_ms,
-            reason,
-        )
-        .await?;
+        sessions::revoke(tx, tenant, user, &SessionScope::All, entry.at_ms, reason).await?;
     }
-    audit::insert(&mut tx, tenant, entry).await?;
-    tx.commit().await.map_err(db)?;
+    audit::insert(tx, tenant, entry).await?;
     Ok(AccountChange::Changed)
 }
 

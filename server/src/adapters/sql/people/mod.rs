@@ -1,14 +1,14 @@
 //! The people part of the SQL store: the directory, profiles, roles, account status and the
 //! audit trail's queries.
 
-mod accounts;
+pub(super) mod accounts;
 mod audit_page;
 mod directory;
 mod erasure;
 pub(super) mod invites;
 mod profile;
 mod recovery;
-mod reports;
+pub(super) mod reports;
 mod settings;
 mod usage;
 
@@ -21,8 +21,8 @@ use crate::ports::chat::Message;
 use crate::ports::{
     AccountChange, AccountErasure, AccountRules, AuditEntry, AuditQuery, ErasureProgress, Invite,
     MediaItem, ModerationStore, NewAccountToken, NewInvite, NewReport, PeopleStore, ProfileChange,
-    ProfileUpdate, PublicUser, Report, ReportFiling, ReportStatus, SettingsChange, StoreResult,
-    TenantUsage, UserQuery,
+    ProfileUpdate, PublicUser, Report, ReportAction, ReportClosing, ReportFiling, ReportResolution,
+    ReportStatus, SettingsChange, StoreResult, TenantUsage, UserQuery,
 };
 use async_trait::async_trait;
 
@@ -245,14 +245,12 @@ impl ModerationStore for SqlStore {
         reports::page(self, tenant, status, after, limit).await
     }
 
-    async fn close_report(
+    async fn resolve_report(
         &self,
         tenant: &TenantId,
-        id: ReportId,
-        status: ReportStatus,
-        resolution: &str,
-        audit: &AuditEntry,
-    ) -> StoreResult<Option<Report>> {
-        reports::close(self, tenant, id, status, resolution, audit).await
+        action: ReportAction<'_>,
+        closing: &ReportClosing,
+    ) -> StoreResult<ReportResolution> {
+        super::moderation::resolve(self, tenant, action, closing).await
     }
 }

@@ -1,10 +1,11 @@
 //! Reports of messages: filed by members, queued for moderators, closed with what was done.
 
 use super::super::rows::parse_user_id;
-use super::super::{SqlStore, audit, db};
+use super::super::{SqlStore, Tx, audit, db};
 use crate::domain::{ConversationId, MessageId, ReportId, TenantId};
 use crate::ports::{
-    AuditEntry, NewReport, Report, ReportFiling, ReportStatus, StoreError, StoreResult,
+    AuditEntry, NewReport, Report, ReportClosing, ReportFiling, ReportStatus, StoreError,
+    StoreResult,
 };
 
 const COLUMNS: &str = "id, message_id, conversation_id, sender_id, reporter_id, reason, content, \
@@ -51,7 +52,7 @@ impl TryFrom<ReportRow> for Report {
 }
 
 async fn select(
-    tx: &mut super::super::Tx,
+    tx: &mut Tx,
     tenant: &TenantId,
     predicate: &'static str,
     a: String,
@@ -167,33 +168,31 @@ pub(super) async fn page(
     rows.into_iter().map(Report::try_from).collect()
 }
 
-pub(super) async fn close(
-    store: &SqlStore,
+/// Closes the open report inside `tx`, the transaction of the action taken on it (erasing its
+/// copy of the text) and writes the closing's audit entry; `None` when the report is not open
+/// (the caller rolls back).
+pub(in crate::adapters::sql) async fn close_in(
+    tx: &mut Tx,
     tenant: &TenantId,
-    id: ReportId,
-    status: ReportStatus,
-    resolution: &str,
-    entry: &AuditEntry,
+    closing: &ReportClosing,
 ) -> StoreResult<Option<Report>> {
-    let mut tx = store.write(tenant).await?;
+    let entry = &closing.audit;
     let closed = sqlx::query(
         "UPDATE reports SET status = $3, resolution = $4, closed_at = $5, closed_by = $6, \
          content = NULL WHERE tenant_id = $1 AND id = $2 AND status = 'open'",
     )
     .bind(tenant.as_str())
-    .bind(id.to_string())
-    .bind(status.as_str())
-    .bind(resolution)
+    .bind(closing.id.to_string())
+    .bind(closing.status.as_str())
+    .bind(closing.resolution.as_str())
     .bind(entry.at_ms)
     .bind(entry.user_id.map(|u| u.to_string()))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
     if closed.rows_affected() == 0 {
         return Ok(None);
     }
-    audit::insert(&mut tx, tenant, entry).await?;
-    let report = select(&mut tx, tenant, "id = $2", id.to_string(), None).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(report)
+    audit::insert(tx, tenant, entry).await?;
+    select(tx, tenant, "id = $2", closing.id.to_string(), None).await
 }
