@@ -77,6 +77,20 @@ pub fn database_role(database: &str, tenant: &str) -> String {
     format!("{TENANT_ROLE_PREFIX}{hex}")
 }
 
+/// The Redis ACL user of `tenant` under the key prefix `prefix`: [`TENANT_ROLE_PREFIX`] and the
+/// tenant id, then, when there is a prefix, 16 hex digits of its SHA-256. ACL users are shared by
+/// every installation on a Redis, as keys are not: two of them (or two tests) with a tenant
+/// `acme` under different prefixes get two users. A tenant id has no `_`, so the two parts never
+/// run into another tenant's name.
+pub fn redis_user(prefix: &str, tenant: &str) -> String {
+    if prefix.is_empty() {
+        return format!("{TENANT_ROLE_PREFIX}{tenant}");
+    }
+    let digest = Sha256::digest(prefix.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{TENANT_ROLE_PREFIX}{tenant}_{hex}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +165,14 @@ mod tests {
             database_role("chemchat", "acme"),
             database_role("other", "acme")
         );
+    }
+
+    #[test]
+    fn redis_users_are_the_tenant_and_differ_per_prefix() {
+        assert_eq!(redis_user("", "acme"), "chemchat_tenant_acme");
+        let prefixed = redis_user("staging:", "acme");
+        assert!(prefixed.starts_with("chemchat_tenant_acme_"), "{prefixed}");
+        assert_eq!(prefixed, redis_user("staging:", "acme"));
+        assert_ne!(prefixed, redis_user("prod:", "acme"));
     }
 }

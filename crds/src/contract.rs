@@ -50,6 +50,8 @@ pub const JWT_TENANT_KEY: &str = "CHEMCHAT_JWT_TENANT_KEY";
 pub const JWT_KEY_LABEL: &str = "chemchat-jwt-v1";
 /// The new password of a tenant's PostgreSQL role, read by `chemchat-server tenant role <id>`.
 pub const TENANT_ROLE_PASSWORD: &str = "CHEMCHAT_TENANT_ROLE_PASSWORD";
+/// The new password of a tenant's Redis ACL user, read by `chemchat-server tenant redis-user <id>`.
+pub const TENANT_REDIS_PASSWORD: &str = "CHEMCHAT_TENANT_REDIS_PASSWORD";
 /// Prefix of every tenant's PostgreSQL role. Row-level security pins a role with this prefix to
 /// the tenant it was created for, and to nothing at all if it was created for none.
 pub const TENANT_ROLE_PREFIX: &str = "chemchat_tenant_";

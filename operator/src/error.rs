@@ -33,6 +33,9 @@ pub enum Error {
     /// cannot be turned into the tenant's); the status says why, `error_policy` retries.
     #[error("database role: {0}")]
     DatabaseRole(String),
+    /// The tenant's Redis user could not be made, likewise.
+    #[error("redis user: {0}")]
+    RedisUser(String),
     /// The resource has no name (the API server never sends one like that).
     #[error("resource without metadata.name")]
     Unnamed,
@@ -59,6 +62,7 @@ impl Error {
             Self::Cleanup { .. } => "cleanup",
             Self::Provision { .. } => "provision",
             Self::DatabaseRole(_) => "database_role",
+            Self::RedisUser(_) => "redis_user",
             Self::Unnamed => "unnamed",
         }
     }

@@ -30,7 +30,8 @@ const KIND: &str = "ChemChatTenant";
 const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant waiting for its cluster or secrets, or for pods, is looked at again.
 const WAIT: Duration = Duration::from_secs(30);
-/// How soon a tenant whose database role Job runs is looked at again (it takes seconds).
+/// How soon a tenant whose database role or Redis user Job runs is looked at again (it takes
+/// seconds).
 const ROLE_POLL: Duration = Duration::from_secs(5);
 
 /// Reconciles one tenant; the entry point given to the controller. Each pass is a trace of
@@ -158,6 +159,37 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
             );
             write_status(tenant, previous, status, ctx).await?;
             return Err(Error::DatabaseRole(message));
+        }
+    };
+    // and its own Redis user, whose URL replaces the cluster's likewise
+    let user =
+        database_role::ensure_redis_user(&ctx.client, tenant, &cluster, &secrets.redis_url, paused)
+            .await?;
+    secrets.redis_url = match user {
+        RoleStep::Ready(url) => url,
+        RoleStep::Waiting(message) => {
+            let status = observe::blocked_status(
+                previous,
+                generation,
+                TenantPhase::Provisioning,
+                "RedisUserPending",
+                message,
+                &conditions::now(),
+            );
+            write_status(tenant, previous, status, ctx).await?;
+            return Ok(Action::requeue(ROLE_POLL));
+        }
+        RoleStep::Failed(message) => {
+            let status = observe::blocked_status(
+                previous,
+                generation,
+                TenantPhase::Degraded,
+                "RedisUserFailed",
+                message.clone(),
+                &conditions::now(),
+            );
+            write_status(tenant, previous, status, ctx).await?;
+            return Err(Error::RedisUser(message));
         }
     };
     // build (pure), then apply what differs

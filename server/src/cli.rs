@@ -31,7 +31,8 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create a tenant, or update its tier and display name (`tenant <id>`); give it a
-    /// PostgreSQL role of its own (`tenant role <id>`); delete every row of one
+    /// PostgreSQL role (`tenant role <id>`) or a Redis user (`tenant redis-user <id>`) of its
+    /// own; delete every row of one
     /// (`tenant purge <id>`); or move one (`tenant export <id> --to FILE`, `tenant import FILE`).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Tenant {
@@ -79,6 +80,16 @@ pub enum TenantAction {
     /// the platform's database URL (its role needs CREATEROLE); migrates first. Prints nothing
     /// secret: the tenant's URL is the platform's with this role and password.
     Role {
+        /// Tenant id: a DNS label such as `acme`.
+        id: String,
+    },
+    /// Create the tenant's own Redis ACL user, which reaches only the tenant's keys and channels
+    /// and runs only the commands a server pinned to the tenant sends, or set it again with a
+    /// new password; the password is read from CHEMCHAT_TENANT_REDIS_PASSWORD. Run with an
+    /// administrator's CHEMCHAT_REDIS_URL (its user needs ACL SETUSER) and the deployment's
+    /// CHEMCHAT_REDIS_PREFIX. Prints nothing secret: the tenant's URL is the administrator's with
+    /// this user and password. `tenant purge` deletes the user.
+    RedisUser {
         /// Tenant id: a DNS label such as `acme`.
         id: String,
     },

@@ -126,6 +126,29 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
                 "tenant role provisioned");
             Ok(())
         }
+        Command::Tenant {
+            action: Some(TenantAction::RedisUser { id }),
+            ..
+        } => {
+            let id = TenantId::parse(&id).map_err(|e| {
+                anyhow::anyhow!("tenant redis-user: `{id}` is not a tenant id: {e}")
+            })?;
+            let variable = chemchat_crds::contract::TENANT_REDIS_PASSWORD;
+            let password = std::env::var(variable)
+                .ok()
+                .filter(|p| p.len() >= 16)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "tenant redis-user: {variable} must hold the user's new password \
+                         (at least 16 characters)"
+                    )
+                })?;
+            let provisioned =
+                server::provision_tenant_redis_user(&settings, &id, &password.into()).await?;
+            tracing::info!(tenant = %id, user = %provisioned.user, created = provisioned.created,
+                "tenant Redis user provisioned");
+            Ok(())
+        }
         Command::Admin {
             action: AdminAction::Grant { tenant, user, role },
         } => {

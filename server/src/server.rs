@@ -350,7 +350,8 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<Shared> {
     };
     let bus = RedisBus::connect(url, prefix)
         .await
-        .with_context(unreachable)?;
+        .with_context(unreachable)?
+        .pinned_to(pinned_tenant(settings)?);
     let presence = RedisPresence::connect(url, prefix)
         .await
         .with_context(unreachable)?;
@@ -367,6 +368,16 @@ async fn fan_out(settings: &Settings) -> anyhow::Result<Shared> {
         Arc::new(ledger),
         Arc::new(attention),
     ))
+}
+
+/// The tenant the server is pinned to (`CHEMCHAT_TENANT_ID`): in Redis, it touches that
+/// tenant's names alone, so it can run as the tenant's ACL user.
+fn pinned_tenant(settings: &Settings) -> anyhow::Result<Option<TenantId>> {
+    Ok(settings
+        .tenant_id
+        .as_deref()
+        .map(TenantId::parse)
+        .transpose()?)
 }
 
 /// The event log the settings select: Kafka when `CHEMCHAT_KAFKA_BROKERS` is set, else
@@ -566,11 +577,46 @@ pub async fn purge_tenant(
     tracing::info!(%tenant, objects, store = blobs.kind(), "media objects purged");
     let store = open_store(settings).await?;
     let report = sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?;
-    // Its PostgreSQL role goes with its rows: nothing is left for it to read.
+    // Its PostgreSQL role goes with its rows: nothing is left for it to read. So does its
+    // Redis user; its keys there all expire on their own.
     if let Some(role) = sql::drop_tenant_role(&store, tenant).await? {
         tracing::info!(%tenant, %role, "tenant role dropped");
     }
+    if let Some(url) = &settings.redis_url
+        && let Some(user) = crate::adapters::redis::drop_tenant_user(
+            url.expose_secret(),
+            &settings.redis_prefix,
+            tenant,
+        )
+        .await?
+    {
+        tracing::info!(%tenant, %user, "tenant Redis user dropped");
+    }
     Ok(report)
+}
+
+/// Creates `tenant`'s Redis ACL user or gives it a new password (the `tenant redis-user`
+/// subcommand): run with an administrator's `CHEMCHAT_REDIS_URL`.
+pub async fn provision_tenant_redis_user(
+    settings: &Settings,
+    tenant: &TenantId,
+    password: &secrecy::SecretString,
+) -> anyhow::Result<crate::adapters::redis::ProvisionedUser> {
+    let url = settings.redis_url.as_ref().with_context(|| {
+        format!(
+            "configuration error: {}: tenant redis-user needs the Redis to make the user on, \
+             as a user that may run ACL SETUSER",
+            chemchat_crds::contract::REDIS_URL
+        )
+    })?;
+    crate::adapters::redis::provision_tenant_user(
+        url.expose_secret(),
+        &settings.redis_prefix,
+        tenant,
+        password,
+    )
+    .await
+    .with_context(|| format!("cannot make the Redis user of tenant {tenant}"))
 }
 
 /// `tenant export`: the tenant's archive written to `path`.
@@ -754,7 +800,8 @@ async fn rate_limiter(
                 "configuration error: {}: cannot reach Redis",
                 chemchat_crds::contract::REDIS_URL
             )
-        })?;
+        })?
+        .pinned_to(pinned_tenant(settings)?);
     let limiter = Arc::new(limiter);
     Ok((limiter.clone(), limiter.fallback_handle()))
 }

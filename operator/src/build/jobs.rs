@@ -1,6 +1,7 @@
 //! The one-off Jobs that run the server image's subcommands in the cluster's (platform)
-//! namespace, beside the Secrets they read: a deleted tenant's purge and a tenant's database
-//! role. Each is owned by its tenant, so the garbage collector removes it with the tenant.
+//! namespace, beside the Secrets they read: a deleted tenant's purge, a tenant's database role
+//! and its Redis user. Each is owned by its tenant, so the garbage collector removes it with the
+//! tenant.
 
 use std::collections::BTreeMap;
 

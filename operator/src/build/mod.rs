@@ -11,6 +11,7 @@ mod kinds;
 mod namespace;
 mod purge;
 mod rbac;
+mod redis_user;
 mod scaling;
 mod workload;
 
@@ -25,6 +26,10 @@ pub use database_role::{
 };
 pub use kinds::ChildKind;
 pub use purge::{PURGE_JOB_PREFIX, purge_job, purge_job_name};
+pub use redis_user::{
+    REDIS_USER_PREFIX, UnusableRedisUrl, redis_password_secret, redis_user_job,
+    redis_user_job_inputs, redis_user_name, tenant_redis_url,
+};
 
 use crate::labels::{self, HASH_ANNOTATION};
 use crate::plan::TenantPlan;
@@ -73,7 +78,8 @@ pub struct BackendSecrets {
     /// PostgreSQL URL: the cluster's (master) as read; the tenant's own role once the
     /// reconciler has provisioned it, before `build` writes it into the tenant's Secret.
     pub database_url: String,
-    /// Redis URL.
+    /// Redis URL: the cluster's as read; the tenant's own ACL user once the reconciler has
+    /// provisioned it, before `build` writes it into the tenant's Secret.
     pub redis_url: String,
     /// The platform's master JWT secret; tenants get only the key derived from it.
     pub jwt_secret: String,

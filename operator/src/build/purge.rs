@@ -51,12 +51,15 @@ pub fn purge_job(tenant: &ChemChatTenant, cluster: &ChemChatCluster) -> Job {
     )
 }
 
-/// The purge's configuration: the database, and the bucket (with the credentials from the
-/// cluster's own Secret) so the tenant's `<tenant>/` prefix goes with its rows. Without object
-/// storage the media were on the pods' own disks, which went with the namespace.
+/// The purge's configuration: the database (its role goes with its rows), the cluster's Redis
+/// (the tenant's ACL user goes too), and the bucket (with the credentials from the cluster's
+/// own Secret) so the tenant's `<tenant>/` prefix goes with its rows. Without object storage
+/// the media were on the pods' own disks, which went with the namespace.
 fn purge_env(cluster: &ChemChatCluster, db_secret: &str, db_key: &str) -> Vec<EnvVar> {
+    let redis = &cluster.spec.redis.url_secret_ref;
     let mut vars = vec![
         from_secret(env::DATABASE_URL, db_secret, db_key),
+        from_secret(env::REDIS_URL, &redis.name, &redis.key),
         plain(env::LOG_FORMAT, "json"),
     ];
     if let Some(s3) = &cluster.spec.object_storage {

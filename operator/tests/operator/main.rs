@@ -12,6 +12,7 @@ mod edge;
 mod http;
 mod isolation;
 mod provision;
+mod redis_user;
 mod scaling;
 mod snapshots;
 mod status;

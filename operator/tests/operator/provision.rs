@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::world::{deployment_status, insert_database_role};
+use crate::support::world::{deployment_status, insert_database_role, insert_redis_user};
 use crate::support::{FakeApi, b64, event_note, events, finish_purge_job};
 use chemchat_backends::search_index::IndexAdmin;
 use chemchat_backends::topics::TopicAdmin;
@@ -77,11 +77,9 @@ impl World {
             fake,
             name,
         };
-        insert_database_role(
-            &world.fake,
-            &world.name,
-            &serde_json::from_value(cluster(brokers, search)).unwrap(),
-        );
+        let cluster_object = serde_json::from_value(cluster(brokers, search)).unwrap();
+        insert_database_role(&world.fake, &world.name, &cluster_object);
+        insert_redis_user(&world.fake, &world.name, &cluster_object);
         world.fake.insert(
             &world.tenant_path(),
             json!({

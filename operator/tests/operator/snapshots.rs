@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use chemchat_crds::contract;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::{
-    Autoscaler, BuildOptions, Child, ChildKind, purge_job, role_job, role_job_inputs,
+    Autoscaler, BuildOptions, Child, ChildKind, purge_job, redis_user_job, redis_user_job_inputs,
+    role_job, role_job_inputs,
 };
 use chemchat_operator::render::{render_children, to_yaml};
 
@@ -140,6 +141,34 @@ fn the_role_job_matches_its_snapshot() {
         "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
     );
     assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
+}
+
+/// The Redis user Job of a tenant, in its own snapshot: `make k8s-check` validates it.
+#[test]
+fn the_redis_user_job_matches_its_snapshot() {
+    let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
+    let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
+    let job = redis_user_job(
+        &tenant,
+        &cluster,
+        &redis_user_job_inputs(&cluster, "secret-uid"),
+    );
+    let yaml = serde_yaml::to_string(&job).unwrap();
+    let path = dir("snapshots").join("redis-user-job.yaml");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &yaml).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).ok().as_deref(),
+        Some(yaml.as_str()),
+        "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
+    );
+    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
+    assert_ne!(
+        redis_user_job_inputs(&cluster, "secret-uid"),
+        role_job_inputs(&cluster, "secret-uid"),
+        "the two Jobs' inputs never pass for each other's"
+    );
 }
 
 /// Tenants get their own signing key and database role, never the platform's: the rendered

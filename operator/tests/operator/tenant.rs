@@ -9,8 +9,8 @@ use kube::runtime::controller::Action;
 use serde_json::json;
 
 use crate::support::world::{
-    CLUSTER, NAMESPACE, ROLE_JOB, ROLE_SECRET, SECRET, TENANT, child_path, current,
-    expected_children, namespaced_collection, secrets, tenant, world, world_with,
+    CLUSTER, NAMESPACE, REDIS_JOB, REDIS_SECRET, ROLE_JOB, ROLE_SECRET, SECRET, TENANT, child_path,
+    current, expected_children, namespaced_collection, secrets, tenant, world, world_with,
 };
 use crate::support::{EVENTS, Recorded, assert_only_adds_finalizer, b64, events};
 
@@ -23,8 +23,12 @@ fn assert_reads_then_lists(log: &[Recorded]) -> usize {
         (&log[1].method, log[1].path.as_str()),
         (&Method::GET, SECRET)
     );
-    // The tenant's database role: its password Secret and its Job, in the cluster's namespace.
-    for (i, path) in [ROLE_SECRET, ROLE_JOB].into_iter().enumerate() {
+    // The tenant's database role and Redis user: their password Secrets and Jobs, in the
+    // cluster's namespace.
+    for (i, path) in [ROLE_SECRET, ROLE_JOB, REDIS_SECRET, REDIS_JOB]
+        .into_iter()
+        .enumerate()
+    {
         assert_eq!(
             (&log[2 + i].method, log[2 + i].path.as_str()),
             (&Method::GET, path)
@@ -32,7 +36,7 @@ fn assert_reads_then_lists(log: &[Recorded]) -> usize {
     }
     // The namespace by name, then each namespaced kind inside it: nothing cluster-wide.
     for (i, kind) in ChildKind::ALL.iter().enumerate() {
-        let r = &log[4 + i];
+        let r = &log[6 + i];
         let path = if kind.namespaced() {
             namespaced_collection(*kind)
         } else {
@@ -48,7 +52,7 @@ fn assert_reads_then_lists(log: &[Recorded]) -> usize {
             );
         }
     }
-    4 + ChildKind::ALL.len()
+    6 + ChildKind::ALL.len()
 }
 
 fn status_patch(log: &[Recorded]) -> Vec<&Recorded> {
@@ -128,7 +132,8 @@ async fn first_creation_applies_every_child_then_status_and_one_event() {
         &log[i + 2..]
     );
     // The Secret carries the backend values copied from the cluster's Secret, except the
-    // database URL (the tenant's own role) and the signing key (derived for the tenant).
+    // database and Redis URLs (the tenant's own role and user) and the signing key (derived
+    // for the tenant).
     let secret = fake
         .get("/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env")
         .unwrap();
@@ -138,8 +143,9 @@ async fn first_creation_applies_every_child_then_status_and_one_event() {
     );
     assert_eq!(
         secret["data"]["CHEMCHAT_REDIS_URL"],
-        b64("redis://redis:6379")
+        b64(&secrets().redis_url)
     );
+    assert_ne!(secrets().redis_url, "redis://redis:6379");
     assert!(secret["data"]["CHEMCHAT_JWT_SECRET"].is_null());
 }
 
@@ -158,8 +164,9 @@ async fn a_second_pass_over_an_unchanged_world_writes_nothing() {
     assert!(writes.is_empty(), "no-op reconcile wrote: {writes:?}");
     assert_eq!(
         log.len(),
-        4 + ChildKind::ALL.len(),
-        "cluster, secret, role secret and Job, the namespace, one list per namespaced kind"
+        6 + ChildKind::ALL.len(),
+        "cluster, secret, role and Redis user secrets and Jobs, the namespace, one list per \
+         namespaced kind"
     );
 }
 
@@ -424,7 +431,7 @@ async fn every_api_request_of_a_reconcile_is_counted() {
     );
     assert_eq!(
         requests,
-        4 + ChildKind::ALL.len() + 12 + 1,
+        6 + ChildKind::ALL.len() + 12 + 1,
         "reads, applies, status"
     );
 }

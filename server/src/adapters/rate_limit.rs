@@ -1,7 +1,7 @@
 //! The in-process rate limiter (the embedded default, and the Redis limiter's fallback while
 //! Redis is away): GCRA arrival times in a sharded map, forgotten once their budget is full.
 
-use crate::domain::Rate;
+use crate::domain::{BudgetKey, Rate};
 use crate::ports::{RateLimiter, Throttled};
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -49,12 +49,12 @@ impl InProcessLimiter {
 
 #[async_trait]
 impl RateLimiter for InProcessLimiter {
-    async fn acquire(&self, key: &str, rate: Rate) -> Result<(), Throttled> {
-        self.step(key, rate, 1)
+    async fn acquire(&self, key: &BudgetKey, rate: Rate) -> Result<(), Throttled> {
+        self.step(&key.name, rate, 1)
     }
 
-    async fn release(&self, key: &str, rate: Rate) {
-        let _ = self.step(key, rate, -1);
+    async fn release(&self, key: &BudgetKey, rate: Rate) {
+        let _ = self.step(&key.name, rate, -1);
     }
 }
 
@@ -119,14 +119,15 @@ mod tests {
     #[tokio::test]
     async fn keys_have_budgets_of_their_own() {
         let limiter = InProcessLimiter::new();
+        let (a, b) = (BudgetKey::shared("a"), BudgetKey::shared("b"));
         for _ in 0..3 {
-            limiter.acquire("a", RATE).await.expect("within the burst");
+            limiter.acquire(&a, RATE).await.expect("within the burst");
         }
-        let refused = limiter.acquire("a", RATE).await.expect_err("spent");
+        let refused = limiter.acquire(&a, RATE).await.expect_err("spent");
         assert!(refused.retry_after <= Duration::from_millis(500));
-        limiter.acquire("b", RATE).await.expect("another key");
-        limiter.release("a", RATE).await;
-        limiter.acquire("a", RATE).await.expect("given back");
+        limiter.acquire(&b, RATE).await.expect("another key");
+        limiter.release(&a, RATE).await;
+        limiter.acquire(&a, RATE).await.expect("given back");
         limiter.prune();
         assert_eq!(limiter.arrivals.len(), 2, "spent budgets are kept");
     }

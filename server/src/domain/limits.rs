@@ -344,16 +344,44 @@ impl RateTable {
     }
 }
 
-/// Who is charged, as the limiter's key: `<action>.<scope>:<subject>`. Tenants, users and
-/// accounts carry the tenant; addresses do not (one address flooding many tenants is one
-/// address).
-pub fn limit_key(action: Action, scope: Scope, subject: &Subject<'_>) -> String {
+/// Who is charged, as the limiter's key: `<action>.<scope>:<subject>`, owned by the subject's
+/// tenant. Tenants, users and accounts carry the tenant; addresses do not (one address flooding
+/// many tenants is one address).
+pub fn limit_key(action: Action, scope: Scope, subject: &Subject<'_>) -> BudgetKey {
     let name = format!("{}.{}", action.as_str(), scope.as_str());
-    match subject {
-        Subject::User(tenant, user) => format!("{name}:{tenant}:{user}"),
-        Subject::Tenant(tenant) => format!("{name}:{tenant}"),
-        Subject::Address(ip) => format!("{name}:{}", address_key(*ip)),
-        Subject::Account(tenant, login) => format!("{name}:{tenant}:{}", login.to_lowercase()),
+    let (tenant, name) = match subject {
+        Subject::User(tenant, user) => (Some(*tenant), format!("{name}:{tenant}:{user}")),
+        Subject::Tenant(tenant) => (Some(*tenant), format!("{name}:{tenant}")),
+        Subject::Address(ip) => (None, format!("{name}:{}", address_key(*ip))),
+        Subject::Account(tenant, login) => (
+            Some(*tenant),
+            format!("{name}:{tenant}:{}", login.to_lowercase()),
+        ),
+    };
+    BudgetKey {
+        tenant: tenant.cloned(),
+        name,
+    }
+}
+
+/// One budget's key: the tenant whose budget it is (none for a client address, which is the same
+/// in every tenant) and its name, unique on its own. A shared limiter keeps a tenant's budgets
+/// with the tenant's other data (in Redis, under the tenant's prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BudgetKey {
+    /// The tenant the budget belongs to.
+    pub tenant: Option<TenantId>,
+    /// `<action>.<scope>:<subject>`.
+    pub name: String,
+}
+
+impl BudgetKey {
+    /// A budget of no tenant's (a client address's, or a test's).
+    pub fn shared(name: impl Into<String>) -> Self {
+        Self {
+            tenant: None,
+            name: name.into(),
+        }
     }
 }
 
@@ -458,14 +486,14 @@ mod tests {
         assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(key("::ffff:10.0.0.1"), key("10.0.0.1"));
+        assert_eq!(key("10.0.0.1").tenant, None, "an address is no tenant's");
         let user = UserId::generate();
-        assert!(
-            limit_key(
-                Action::SendMessage,
-                Scope::User,
-                &Subject::User(&tenant, user)
-            )
-            .starts_with("message.send.user:acme:")
+        let budget = limit_key(
+            Action::SendMessage,
+            Scope::User,
+            &Subject::User(&tenant, user),
         );
+        assert!(budget.name.starts_with("message.send.user:acme:"));
+        assert_eq!(budget.tenant, Some(tenant));
     }
 }

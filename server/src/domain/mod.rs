@@ -32,7 +32,7 @@ pub use invite::{
     DEFAULT_INVITE_LIFETIME_MS, MAX_INVITE_LIFETIME_MS, MAX_INVITE_USES, RegistrationMode,
     invite_expiry, invite_uses,
 };
-pub use limits::{Action, Rate, RateTable, Scope, Subject, address_key, limit_key};
+pub use limits::{Action, BudgetKey, Rate, RateTable, Scope, Subject, address_key, limit_key};
 pub use message::{ClientMessageId, Emoji, MessageContent};
 pub use notify::{
     NotifyLevel, NotifyPreferences, QuietHours, Recipient, Silence, mentioned_usernames, mentions,

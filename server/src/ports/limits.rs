@@ -6,7 +6,7 @@
 //! would put it more than `burst` intervals ahead of now. One timestamp per key, no counters to
 //! reset, and a refusal knows exactly how long to wait.
 
-use crate::domain::Rate;
+use crate::domain::{BudgetKey, Rate};
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -22,15 +22,15 @@ pub struct Throttled {
 #[async_trait]
 pub trait RateLimiter: Send + Sync + Debug + 'static {
     /// Takes one action from `key`'s budget at `rate`, or refuses it when the budget is spent.
-    async fn acquire(&self, key: &str, rate: Rate) -> Result<(), Throttled>;
+    async fn acquire(&self, key: &BudgetKey, rate: Rate) -> Result<(), Throttled>;
 
     /// Gives one action back (a TOTP code that turned out right: only failures count).
-    async fn release(&self, key: &str, rate: Rate);
+    async fn release(&self, key: &BudgetKey, rate: Rate);
 
     /// Takes one action from every budget, or from none: refused with the index of the first
     /// budget that is spent. An adapter may do it in one step (Redis: one script, one round
     /// trip); this default takes them in turn and gives back what it took before a refusal.
-    async fn acquire_all(&self, budgets: &[(String, Rate)]) -> Result<(), (usize, Throttled)> {
+    async fn acquire_all(&self, budgets: &[(BudgetKey, Rate)]) -> Result<(), (usize, Throttled)> {
         for (index, (key, rate)) in budgets.iter().enumerate() {
             if let Err(throttled) = self.acquire(key, *rate).await {
                 for (taken, rate) in &budgets[..index] {

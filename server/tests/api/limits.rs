@@ -318,7 +318,7 @@ async fn connections_are_limited_per_user_and_per_tenant_across_instances() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn budgets_are_taken_together_in_redis() {
     use chemchat_server::adapters::redis::RedisLimiter;
-    use chemchat_server::domain::Rate;
+    use chemchat_server::domain::{BudgetKey, Rate};
     use chemchat_server::ports::RateLimiter;
     use std::time::Duration;
     let prefix = format!("test-{}:", uuid::Uuid::new_v4().simple());
@@ -330,8 +330,8 @@ async fn budgets_are_taken_together_in_redis() {
         per: Duration::from_secs(3_600),
         burst: 2,
     };
-    let user = ("user".to_owned(), slow);
-    let tenant = ("tenant".to_owned(), Rate { burst: 1, ..slow });
+    let user = (BudgetKey::shared("user"), slow);
+    let tenant = (BudgetKey::shared("tenant"), Rate { burst: 1, ..slow });
     let both = [user.clone(), tenant.clone()];
     assert_eq!(limiter.acquire_all(&both).await, Ok(()));
     let (spent, throttled) = limiter.acquire_all(&both).await.unwrap_err();

@@ -27,6 +27,7 @@ mod notifications_api;
 mod people_api;
 mod receipts_api;
 mod recovery_api;
+mod redis_acl;
 mod reports_api;
 mod retention_api;
 mod search_api;

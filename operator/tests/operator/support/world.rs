@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::{
-    BackendSecrets, BuildOptions, Child, ChildKind, build, role_job_inputs, tenant_database_url,
+    BackendSecrets, BuildOptions, Child, ChildKind, build, redis_user_job_inputs, role_job_inputs,
+    tenant_database_url, tenant_redis_url,
 };
 use chemchat_operator::context::Context;
 use chemchat_operator::plan::plan;
@@ -27,6 +28,15 @@ pub const ROLE_PASSWORD: &str = "acme-role-password";
 /// The uid of [`ROLE_SECRET`].
 pub const ROLE_SECRET_UID: &str = "role-secret-uid";
 
+/// The Secret with acme's Redis user password, in the cluster's namespace.
+pub const REDIS_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/redis-user-acme";
+/// The Job that makes acme's Redis user.
+pub const REDIS_JOB: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs/redis-user-acme";
+/// The password in [`REDIS_SECRET`].
+pub const REDIS_PASSWORD: &str = "acme-redis-password";
+/// The uid of [`REDIS_SECRET`].
+pub const REDIS_SECRET_UID: &str = "redis-secret-uid";
+
 /// The cluster `main` with PostgreSQL, Redis and the signing key in one Secret.
 pub fn cluster() -> Value {
     json!({
@@ -41,12 +51,13 @@ pub fn cluster() -> Value {
     })
 }
 
-/// The values of the cluster's Secret, as `build` receives them: the database URL is acme's
-/// own role's, made from the cluster's and [`ROLE_PASSWORD`].
+/// The values of the cluster's Secret, as `build` receives them: the database and Redis URLs are
+/// acme's own role's and user's, made from the cluster's and [`ROLE_PASSWORD`] and
+/// [`REDIS_PASSWORD`].
 pub fn secrets() -> BackendSecrets {
     BackendSecrets {
         database_url: tenant_database_url("postgres://pg/chemchat", "acme", ROLE_PASSWORD).unwrap(),
-        redis_url: "redis://redis:6379".into(),
+        redis_url: tenant_redis_url("redis://redis:6379", "acme", REDIS_PASSWORD).unwrap(),
         jwt_secret: "s3cr3t".into(),
         ..BackendSecrets::default()
     }
@@ -88,6 +99,7 @@ pub fn world_with(tenant_json: Value, options: BuildOptions) -> (Arc<Context>, F
     );
     fake.insert(TENANT, tenant_json);
     insert_database_role(&fake, "acme", &cluster_object());
+    insert_redis_user(&fake, "acme", &cluster_object());
     let ctx = Arc::new(Context::new(client, options, Some("test".into())));
     (ctx, fake)
 }
@@ -107,6 +119,25 @@ pub fn insert_database_role(fake: &FakeApi, tenant: &str, cluster: &ChemChatClus
         json!({"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": "chemchat-system",
                 "annotations": {"chemchat.io/role-inputs": role_job_inputs(cluster, ROLE_SECRET_UID)}},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
+    );
+}
+
+/// `tenant`'s Redis user as a finished earlier pass left it: the password Secret
+/// ([`REDIS_PASSWORD`]) and the user Job, complete, run for `cluster`'s image.
+pub fn insert_redis_user(fake: &FakeApi, tenant: &str, cluster: &ChemChatCluster) {
+    let name = format!("redis-user-{tenant}");
+    fake.insert(
+        &format!("/api/v1/namespaces/chemchat-system/secrets/{name}"),
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "chemchat-system", "uid": REDIS_SECRET_UID},
+            "data": {"password": b64(REDIS_PASSWORD)}}),
+    );
+    fake.insert(
+        &format!("/apis/batch/v1/namespaces/chemchat-system/jobs/{name}"),
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "chemchat-system",
+                "annotations": {"chemchat.io/role-inputs": redis_user_job_inputs(cluster, REDIS_SECRET_UID)}},
             "status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
     );
 }

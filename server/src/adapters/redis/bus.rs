@@ -1,11 +1,16 @@
 //! The Redis bus: envelopes on one pub/sub channel per tenant and conversation
 //! (`<prefix>chemchat:<tenant>:conv:<conversation>`); each instance subscribes to the channels
 //! of the conversations its connections joined or watch for their users. Ended sessions travel
-//! on one control channel (`<prefix>chemchat:control`) that every instance always listens to;
-//! membership news on one account channel per tenant (`account_wire.rs`).
+//! on one control channel per tenant (`<prefix>chemchat:<tenant>:control`), which every
+//! instance always listens to: a pinned server SUBSCRIBEs to its tenant's, a multi-tenant one
+//! PSUBSCRIBEs to them all. Membership news go on one account channel per tenant
+//! (`account_wire.rs`). A message counts for the tenant its channel names, whatever it says:
+//! a tenant's ACL user publishes only on its own tenant's channels, so a forged message naming
+//! another tenant is dropped.
 
 use super::COMMAND_TIMEOUT;
 use super::account_wire::{account_channel, decode_account, encode_account, is_account_channel};
+use super::names::{channel_tenant, control_channel, control_pattern, is_control_channel};
 use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
 use crate::ports::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Revocation, SessionScope};
 use crate::tasks::Tasks;
@@ -40,6 +45,8 @@ pub struct RedisBus {
     client: redis::Client,
     publisher: ConnectionManager,
     prefix: String,
+    /// The tenant a pinned server serves: the only control channel it listens to.
+    pinned: Option<TenantId>,
     origin: String,
     outgoing: mpsc::Sender<Outgoing>,
     queued: Mutex<Option<mpsc::Receiver<Outgoing>>>,
@@ -75,6 +82,7 @@ impl RedisBus {
             client,
             publisher,
             prefix: prefix.to_owned(),
+            pinned: None,
             origin: uuid::Uuid::new_v4().simple().to_string(),
             outgoing,
             queued: Mutex::new(Some(queued)),
@@ -88,8 +96,19 @@ impl RedisBus {
         format!("{}chemchat:{tenant}:conv:{conversation}", self.prefix)
     }
 
-    fn control(&self) -> String {
-        format!("{}chemchat:control", self.prefix)
+    /// Listens to `tenant`'s control channel only, for a server pinned to it (whose ACL user may
+    /// not subscribe to other tenants' channels).
+    pub fn pinned_to(mut self, tenant: Option<TenantId>) -> Self {
+        self.pinned = tenant;
+        self
+    }
+
+    /// The control channels this instance listens to.
+    fn control(&self) -> Control {
+        match &self.pinned {
+            Some(tenant) => Control::Channel(control_channel(&self.prefix, tenant)),
+            None => Control::Pattern(control_pattern(&self.prefix)),
+        }
     }
 
     fn queue(&self, channel: String, payload: Vec<u8>) {
@@ -193,7 +212,8 @@ impl Bus for RedisBus {
     }
 
     fn revoke(&self, revocation: &Revocation) {
-        self.queue(self.control(), encode_revocation(&self.origin, revocation));
+        let channel = control_channel(&self.prefix, &revocation.tenant);
+        self.queue(channel, encode_revocation(&self.origin, revocation));
     }
 
     fn publish_account(&self, envelope: &AccountEnvelope) {
@@ -238,6 +258,7 @@ impl Bus for RedisBus {
                 inbox,
                 Identity {
                     origin: self.origin.clone(),
+                    prefix: self.prefix.clone(),
                     control: self.control(),
                 },
                 Arc::clone(&self.healthy),
@@ -286,32 +307,58 @@ async fn publisher(
     }
 }
 
-/// This instance's name on the bus, and the control channel it always listens to.
+/// The control channels an instance always listens to.
+#[derive(Debug, Clone)]
+enum Control {
+    /// One tenant's (a pinned server).
+    Channel(String),
+    /// Every tenant's (a multi-tenant server).
+    Pattern(String),
+}
+
+/// This instance's name on the bus, its names' prefix, and the control channels it always
+/// listens to.
 #[derive(Debug)]
 struct Identity {
     origin: String,
-    control: String,
+    prefix: String,
+    control: Control,
 }
 
 impl Identity {
-    /// Hands a message from another instance to the inbox; drops this instance's own echoes.
+    /// Hands a message from another instance to the inbox; drops this instance's own echoes and
+    /// messages about another tenant than their channel's.
     fn receive(&self, inbox: &dyn BusInbox, channel: &str, payload: &[u8]) {
-        if channel == self.control {
+        let Some(tenant) = channel_tenant(&self.prefix, channel) else {
+            return;
+        };
+        if is_control_channel(channel) {
             if let Some((from, revocation)) = decode_revocation(payload)
                 && from != self.origin
+                && revocation.tenant == tenant
             {
                 inbox.revoked(&revocation);
             }
         } else if is_account_channel(channel) {
             if let Some((from, envelope)) = decode_account(payload)
                 && from != self.origin
+                && envelope.tenant == tenant
             {
                 inbox.account(envelope);
             }
         } else if let Some((from, envelope)) = decode(payload)
             && from != self.origin
+            && envelope.tenant == tenant
         {
             inbox.deliver(envelope);
+        }
+    }
+
+    /// Subscribes a fresh connection to the control channels.
+    async fn listen(&self, sink: &mut redis::aio::PubSubSink) -> bool {
+        match &self.control {
+            Control::Channel(channel) => sink.subscribe(channel).await.is_ok(),
+            Control::Pattern(pattern) => sink.psubscribe(pattern).await.is_ok(),
         }
     }
 }
@@ -325,7 +372,7 @@ async fn subscriber(
     identity: Identity,
     healthy: Arc<AtomicBool>,
 ) {
-    let mut wanted: HashSet<String> = HashSet::from([identity.control.clone()]);
+    let mut wanted: HashSet<String> = HashSet::new();
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = tokio::time::timeout(COMMAND_TIMEOUT, client.get_async_pubsub()).await;
@@ -348,8 +395,8 @@ async fn subscriber(
             continue;
         };
         let (mut sink, mut stream) = pubsub.split();
-        let mut ok = true;
-        if !wanted.is_empty() {
+        let mut ok = identity.listen(&mut sink).await;
+        if ok && !wanted.is_empty() {
             let channels: Vec<&String> = wanted.iter().collect();
             ok = sink.subscribe(channels).await.is_ok();
         }

@@ -1,7 +1,9 @@
-//! The connection ledger in Redis: two sorted sets per tenant (`<prefix>chemchat:{<tenant>}:conns`
-//! and `…:conns:<user>`, members the connection keys, scores their expiry), checked and updated
-//! by one Lua script on Redis's clock. The tenant is the hash tag, so both keys live on one
-//! cluster slot. A connection of an instance that died expires with its score.
+//! The connection ledger in Redis: two sorted sets per tenant
+//! (`<prefix>chemchat:<tenant>:{<tenant>}:conns` and `…:conns:<user>`, members the connection
+//! keys, scores their expiry), checked and updated by one Lua script on Redis's clock. Both start
+//! with the tenant's root (its ACL user reaches them), and the tenant is their hash tag, so both
+//! live on one cluster slot while tenants spread over slots. A connection of an instance that died
+//! expires with its score.
 
 use super::COMMAND_TIMEOUT;
 use crate::domain::{TenantId, UserId};
@@ -75,7 +77,10 @@ impl RedisLedger {
     }
 
     fn tenant_key(&self, tenant: &TenantId) -> String {
-        format!("{}chemchat:{{{tenant}}}:conns", self.prefix)
+        format!(
+            "{}{{{tenant}}}:conns",
+            super::names::tenant_root(&self.prefix, tenant)
+        )
     }
 
     fn keys(&self, tenant: &TenantId, user: UserId) -> (String, String) {

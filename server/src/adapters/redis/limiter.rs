@@ -1,13 +1,17 @@
-//! The Redis rate limiter: one key per budget (`<prefix>chemchat:rl:<key>`) holding its GCRA
-//! arrival time, updated atomically by a Lua script that reads Redis's own clock, so every
-//! replica shares each budget and no replica's clock skews it. An action's budgets (user,
-//! tenant, address…) are checked and taken together by one script: one round trip per action. While Redis cannot be reached,
-//! each replica limits with its own in-process budgets (counted in
-//! `chemchat_rate_limit_fallbacks_total`) rather than letting everything through.
+//! The Redis rate limiter: one key per budget holding its GCRA arrival time, updated atomically
+//! by a Lua script that reads Redis's own clock, so every replica shares each budget and no
+//! replica's clock skews it. A tenant's budgets are `<prefix>chemchat:<tenant>:rl:<name>`; those
+//! of client addresses are the pinned tenant's on a server pinned to one (its ACL user reaches
+//! nothing else), else shared by every tenant (`<prefix>chemchat:_shared:rl:<name>`). An
+//! action's budgets (user, tenant, address…) are checked and taken together by one script: one
+//! round trip per action. While Redis cannot be reached, each replica limits with its own
+//! in-process budgets (counted in `chemchat_rate_limit_fallbacks_total`) rather than letting
+//! everything through.
 
 use super::COMMAND_TIMEOUT;
+use super::names::{shared_root, tenant_root};
 use crate::adapters::rate_limit::InProcessLimiter;
-use crate::domain::Rate;
+use crate::domain::{BudgetKey, Rate, TenantId};
 use crate::ports::{RateLimiter, Throttled};
 use async_trait::async_trait;
 use redis::Script;
@@ -71,6 +75,8 @@ return {0, 0}
 pub struct RedisLimiter {
     connection: ConnectionManager,
     prefix: String,
+    /// The tenant a pinned server serves: its budgets of addresses are that tenant's.
+    pinned: Option<TenantId>,
     script: Script,
     script_all: Script,
     fallback: Arc<InProcessLimiter>,
@@ -83,10 +89,26 @@ impl RedisLimiter {
         Ok(Self {
             connection: super::connect(&client).await?,
             prefix: prefix.to_owned(),
+            pinned: None,
             script: Script::new(GCRA),
             script_all: Script::new(GCRA_ALL),
             fallback: Arc::new(InProcessLimiter::new()),
         })
+    }
+
+    /// Keeps the budgets of client addresses with `tenant`'s, for a server pinned to it.
+    pub fn pinned_to(mut self, tenant: Option<TenantId>) -> Self {
+        self.pinned = tenant;
+        self
+    }
+
+    /// The Redis key of a budget.
+    fn key(&self, budget: &BudgetKey) -> String {
+        let root = match budget.tenant.as_ref().or(self.pinned.as_ref()) {
+            Some(tenant) => tenant_root(&self.prefix, tenant),
+            None => shared_root(&self.prefix),
+        };
+        format!("{root}rl:{}", budget.name)
     }
 
     /// The in-process budgets used while Redis is away, to prune.
@@ -96,10 +118,10 @@ impl RedisLimiter {
 
     /// Runs one step in Redis: `Some(wait)` when refused, `None` when allowed, `Err` when Redis
     /// did not answer.
-    async fn step(&self, key: &str, rate: Rate, cost: i64) -> Result<Option<Duration>, ()> {
+    async fn step(&self, key: &BudgetKey, rate: Rate, cost: i64) -> Result<Option<Duration>, ()> {
         let (interval, tolerance) = micros(rate);
         let mut connection = self.connection.clone();
-        let mut invocation = self.script.key(format!("{}chemchat:rl:{key}", self.prefix));
+        let mut invocation = self.script.key(self.key(key));
         invocation.arg(interval).arg(tolerance).arg(cost);
         let answered = tokio::time::timeout(
             COMMAND_TIMEOUT,
@@ -122,7 +144,7 @@ impl RedisLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
-    async fn acquire(&self, key: &str, rate: Rate) -> Result<(), Throttled> {
+    async fn acquire(&self, key: &BudgetKey, rate: Rate) -> Result<(), Throttled> {
         match self.step(key, rate, 1).await {
             Ok(None) => Ok(()),
             Ok(Some(retry_after)) => Err(Throttled { retry_after }),
@@ -133,13 +155,13 @@ impl RateLimiter for RedisLimiter {
         }
     }
 
-    async fn release(&self, key: &str, rate: Rate) {
+    async fn release(&self, key: &BudgetKey, rate: Rate) {
         if self.step(key, rate, -1).await.is_err() {
             self.fallback.release(key, rate).await;
         }
     }
 
-    async fn acquire_all(&self, budgets: &[(String, Rate)]) -> Result<(), (usize, Throttled)> {
+    async fn acquire_all(&self, budgets: &[(BudgetKey, Rate)]) -> Result<(), (usize, Throttled)> {
         if budgets.len() < 2 {
             return match budgets.first() {
                 Some((key, rate)) => self.acquire(key, *rate).await.map_err(|t| (0, t)),
@@ -149,10 +171,7 @@ impl RateLimiter for RedisLimiter {
         let mut invocation = self.script_all.prepare_invoke();
         for (key, rate) in budgets {
             let (interval, tolerance) = micros(*rate);
-            invocation
-                .key(format!("{}chemchat:rl:{key}", self.prefix))
-                .arg(interval)
-                .arg(tolerance);
+            invocation.key(self.key(key)).arg(interval).arg(tolerance);
         }
         let mut connection = self.connection.clone();
         let answered = tokio::time::timeout(

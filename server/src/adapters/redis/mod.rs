@@ -1,17 +1,22 @@
 //! Redis adapters (`CHEMCHAT_REDIS_URL`): pub/sub fan-out across instances, presence with
-//! TTLs, and rate limits shared by every replica. Every channel and key carries the tenant
-//! (rate limits of client addresses excepted: an address is the same in every tenant).
+//! TTLs, and rate limits shared by every replica. Every channel and key of a tenant starts with
+//! `<prefix>chemchat:<tenant>:` (`names.rs`), so a server pinned to a tenant can run as that
+//! tenant's ACL user (`acl.rs`); only a multi-tenant server's budgets of client addresses are
+//! shared (an address is the same in every tenant).
 //!
 //! **Invariant**: Redis is never on the path that stores a message. When it is down, local
 //! delivery and the store keep working; cross-instance typing and presence degrade.
 
 mod account_wire;
+mod acl;
 mod attention;
 mod bus;
 mod connections;
 mod limiter;
+mod names;
 mod presence;
 
+pub use acl::{ProvisionedUser, drop_tenant_user, provision_tenant_user};
 pub use attention::RedisAttention;
 pub use bus::RedisBus;
 pub use connections::RedisLedger;
