@@ -46,12 +46,31 @@ pub fn role_password_secret(
     password: &str,
 ) -> Secret {
     let name = tenant.name_any();
+    password_secret(
+        tenant,
+        cluster,
+        database_role_name(&name),
+        "database-role",
+        password,
+    )
+}
+
+/// A tenant's credential password kept in the cluster's namespace as `secret_name`, owned by the
+/// tenant (so it goes with the tenant) and labelled with the credential's `component`.
+pub(super) fn password_secret(
+    tenant: &ChemChatTenant,
+    cluster: &ChemChatCluster,
+    secret_name: String,
+    component: &str,
+    password: &str,
+) -> Secret {
+    let name = tenant.name_any();
     let uid = tenant.uid().unwrap_or_default();
     Secret {
         metadata: ObjectMeta {
-            name: Some(database_role_name(&name)),
+            name: Some(secret_name),
             namespace: cluster.namespace(),
-            labels: Some(labels::labels(&name, "database-role")),
+            labels: Some(labels::labels(&name, component)),
             owner_references: (!uid.is_empty()).then(|| vec![owner_reference(&name, &uid)]),
             ..ObjectMeta::default()
         },

@@ -11,17 +11,14 @@ use std::collections::BTreeMap;
 
 use chemchat_crds::contract as env;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use serde_json::json;
 
-use super::database_role::{INPUTS_ANNOTATION, PASSWORD_KEY};
+use super::database_role::{INPUTS_ANNOTATION, PASSWORD_KEY, password_secret};
+use super::hash;
 use super::jobs::{ServerJob, from_secret, plain, server_job};
-use super::{hash, owner_reference};
-use crate::labels;
 
 /// Prefix of the user Job's and the password Secret's names; the tenant id follows.
 pub const REDIS_USER_PREFIX: &str = "redis-user-";
@@ -43,22 +40,13 @@ pub fn redis_password_secret(
     password: &str,
 ) -> Secret {
     let name = tenant.name_any();
-    let uid = tenant.uid().unwrap_or_default();
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(redis_user_name(&name)),
-            namespace: cluster.namespace(),
-            labels: Some(labels::labels(&name, "redis-user")),
-            owner_references: (!uid.is_empty()).then(|| vec![owner_reference(&name, &uid)]),
-            ..ObjectMeta::default()
-        },
-        type_: Some("Opaque".to_owned()),
-        data: Some(BTreeMap::from([(
-            PASSWORD_KEY.to_owned(),
-            ByteString(password.as_bytes().to_vec()),
-        )])),
-        ..Secret::default()
-    }
+    password_secret(
+        tenant,
+        cluster,
+        redis_user_name(&name),
+        "redis-user",
+        password,
+    )
 }
 
 /// What a user Job is run for: the server image (the commands its servers send) and the
