@@ -134,63 +134,17 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
     // the tenant's own database role: its URL replaces the master's before anything is built
     let role =
         database_role::ensure(&ctx.client, tenant, &cluster, &secrets.database_url, paused).await?;
-    secrets.database_url = match role {
-        RoleStep::Ready(url) => url,
-        RoleStep::Waiting(message) => {
-            let status = observe::blocked_status(
-                previous,
-                generation,
-                TenantPhase::Provisioning,
-                "DatabaseRolePending",
-                message,
-                &conditions::now(),
-            );
-            write_status(tenant, previous, status, ctx).await?;
-            return Ok(Action::requeue(ROLE_POLL));
-        }
-        RoleStep::Failed(message) => {
-            let status = observe::blocked_status(
-                previous,
-                generation,
-                TenantPhase::Degraded,
-                "DatabaseRoleFailed",
-                message.clone(),
-                &conditions::now(),
-            );
-            write_status(tenant, previous, status, ctx).await?;
-            return Err(Error::DatabaseRole(message));
-        }
+    secrets.database_url = match settle(role, Credential::DatabaseRole, tenant, ctx).await? {
+        Ok(url) => url,
+        Err(action) => return Ok(action),
     };
     // and its own Redis user, whose URL replaces the cluster's likewise
     let user =
         database_role::ensure_redis_user(&ctx.client, tenant, &cluster, &secrets.redis_url, paused)
             .await?;
-    secrets.redis_url = match user {
-        RoleStep::Ready(url) => url,
-        RoleStep::Waiting(message) => {
-            let status = observe::blocked_status(
-                previous,
-                generation,
-                TenantPhase::Provisioning,
-                "RedisUserPending",
-                message,
-                &conditions::now(),
-            );
-            write_status(tenant, previous, status, ctx).await?;
-            return Ok(Action::requeue(ROLE_POLL));
-        }
-        RoleStep::Failed(message) => {
-            let status = observe::blocked_status(
-                previous,
-                generation,
-                TenantPhase::Degraded,
-                "RedisUserFailed",
-                message.clone(),
-                &conditions::now(),
-            );
-            write_status(tenant, previous, status, ctx).await?;
-            return Err(Error::RedisUser(message));
-        }
+    secrets.redis_url = match settle(user, Credential::RedisUser, tenant, ctx).await? {
+        Ok(url) => url,
+        Err(action) => return Ok(action),
     };
     // build (pure), then apply what differs
     let desired = build(&plan, &secrets, &ctx.options)?;
@@ -278,6 +232,62 @@ async fn provision(
         }
     }
     provisioned
+}
+
+/// A credential of the tenant's own, made by a Job of the operator.
+#[derive(Clone, Copy)]
+enum Credential {
+    DatabaseRole,
+    RedisUser,
+}
+
+impl Credential {
+    /// The condition reasons while its Job runs and once it failed.
+    fn reasons(self) -> (&'static str, &'static str) {
+        match self {
+            Self::DatabaseRole => ("DatabaseRolePending", "DatabaseRoleFailed"),
+            Self::RedisUser => ("RedisUserPending", "RedisUserFailed"),
+        }
+    }
+
+    fn error(self, message: String) -> Error {
+        match self {
+            Self::DatabaseRole => Error::DatabaseRole(message),
+            Self::RedisUser => Error::RedisUser(message),
+        }
+    }
+}
+
+/// The credential's URL once it is ready. Until then the tenant's status says why and the
+/// pass ends: `Err(action)` polls again while the Job runs; a failed Job is an error, retried
+/// with backoff.
+async fn settle(
+    step: RoleStep,
+    credential: Credential,
+    tenant: &ChemChatTenant,
+    ctx: &Context,
+) -> Result<std::result::Result<String, Action>> {
+    let (pending, failed) = credential.reasons();
+    let (phase, reason, message, broken) = match step {
+        RoleStep::Ready(url) => return Ok(Ok(url)),
+        RoleStep::Waiting(message) => (TenantPhase::Provisioning, pending, message, false),
+        RoleStep::Failed(message) => (TenantPhase::Degraded, failed, message, true),
+    };
+    let previous = tenant.status.as_ref();
+    let generation = tenant.meta().generation.unwrap_or(0);
+    let status = observe::blocked_status(
+        previous,
+        generation,
+        phase,
+        reason,
+        message.clone(),
+        &conditions::now(),
+    );
+    write_status(tenant, previous, status, ctx).await?;
+    if broken {
+        return Err(credential.error(message));
+    }
+    Ok(Err(Action::requeue(ROLE_POLL)))
 }
 
 /// Patches the status only when it changed, and emits an Event when the phase did.

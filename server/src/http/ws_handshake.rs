@@ -1,0 +1,131 @@
+//! The WebSocket opening handshake (RFC 6455 §4.2.2), answered here rather than by axum's
+//! extractor so that the connection owns tokio-tungstenite's stream and can write its frames
+//! around tungstenite's write buffer (`ws_write.rs`). That buffer keeps the capacity of the
+//! largest batch it ever held for the connection's whole life: ~6 KiB per idle connection once
+//! `conversation.join` acknowledged with a room's presence list.
+
+use super::error::ApiError;
+use crate::app::ErrorCode;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+/// An accepted WebSocket.
+pub(super) type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// A request that asked to become a WebSocket, checked; [`Handshake::accept`] answers it.
+pub(super) struct Handshake {
+    key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if parts.method != Method::GET {
+            return Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "a WebSocket is opened with GET",
+            ));
+        }
+        let headers = &parts.headers;
+        if !lists(headers, header::CONNECTION, "upgrade")
+            || !lists(headers, header::UPGRADE, "websocket")
+        {
+            return Err(refused(
+                "expected a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket)",
+            ));
+        }
+        if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
+            return Err(refused("Sec-WebSocket-Version must be 13"));
+        }
+        let key = headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .cloned()
+            .ok_or_else(|| refused("Sec-WebSocket-Key is missing"))?;
+        let on_upgrade = parts
+            .extensions
+            .remove::<OnUpgrade>()
+            .ok_or_else(|| refused("this connection cannot be upgraded (HTTP/1.1 only)"))?;
+        Ok(Self { key, on_upgrade })
+    }
+}
+
+impl Handshake {
+    /// Answers 101 and runs `connection` on the socket once the client has it. The connection
+    /// is held by the gateway's permits, which the drain waits for, like every transport's.
+    pub fn accept<F, Fut>(self, config: WebSocketConfig, connection: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let accept = derive_accept_key(self.key.as_bytes());
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let socket = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            connection(socket).await;
+        });
+        let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
+}
+
+/// Whether a comma-separated header lists `token` (case-insensitively).
+fn lists(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+fn refused(why: &str) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed, why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_tokens_are_found_in_lists_whatever_their_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
+        assert!(lists(&headers, header::CONNECTION, "upgrade"));
+        assert!(!lists(&headers, header::UPGRADE, "websocket"));
+    }
+
+    #[test]
+    fn the_accept_key_is_rfc_6455s_example() {
+        assert_eq!(
+            derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+}
