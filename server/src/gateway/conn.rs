@@ -7,9 +7,10 @@
 //! to the writer whole, so a burst's capacity leaves with it), the maps stay unallocated until
 //! the connection joins a conversation, and one `Notify` wakes the connection's single task.
 
+use super::FastMap;
 use super::protocol::{CLOSE_RESTART, CLOSE_SLOW_CONSUMER, CloseReason, Frame};
 use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
 
@@ -49,7 +50,7 @@ struct State {
     rooms: Vec<ConversationId>,
     /// What was queued of each conversation: drops the relay's duplicates and whatever a sync
     /// already delivered.
-    delivered: HashMap<ConversationId, Delivered>,
+    delivered: FastMap<ConversationId, Delivered>,
     /// While a sync streams, live frames wait here so they cannot overtake it.
     held: Option<Vec<(ConversationId, Option<i64>, Frame)>>,
     /// The session (and its device) the connection authenticated with last.

@@ -16,6 +16,8 @@ mod routes;
 mod socket_io;
 mod web;
 mod ws;
+mod ws_handshake;
+mod ws_write;
 
 pub use metrics::install_recorder;
 

@@ -8,31 +8,33 @@ use super::HttpState;
 use super::error::ApiError;
 use super::extract::{ClientIp, TENANT_HEADER};
 use super::realtime::{Admitted, Deadline, Handling, Held, admit, end, expiry, took_back};
+use super::ws_handshake::{Handshake, Socket};
+use super::ws_write::TextFrames;
 use crate::gateway::conn::Conn;
 use crate::gateway::protocol::{CloseReason, Frame};
 use crate::gateway::{Flow, Gateway, Session};
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use futures::SinkExt;
 use futures::future::OptionFuture;
+use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tracing::Instrument;
 
 /// Bytes read from the socket at a time. tungstenite zero-fills its read buffer up to this size,
 /// so all of it is resident for every connection; chat frames are a few hundred bytes, and a
 /// larger frame grows the buffer as it needs.
 const READ_BUFFER: usize = 512;
-/// Frames are written once this much is buffered (or on flush, after each batch). Writing each
-/// frame through instead (a buffer of 0) saved no memory — the buffer keeps the capacity of the
-/// largest frame, the `conversation.join` ack with its presence list — and doubled p95 latency
-/// under load (docs/benchmarks.md, 2026-11-30).
-const WRITE_BUFFER: usize = 8 * 1024;
+/// tungstenite writes only control frames (pongs, the close); everything else goes around it
+/// (`ws_write.rs`), so its buffer is written through at once.
+const WRITE_BUFFER: usize = 0;
 
 /// `/ws`.
 pub fn routes() -> Router<HttpState> {
@@ -51,7 +53,7 @@ async fn upgrade(
     Query(query): Query<WsQuery>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    handshake: Handshake,
 ) -> Result<Response, ApiError> {
     let explicit = headers
         .get(TENANT_HEADER)
@@ -66,22 +68,21 @@ async fn upgrade(
         .max_frame_bytes
         .saturating_mul(2)
         .max(READ_BUFFER);
-    Ok(upgrade
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(usize::MAX)
-        .max_frame_size(hard_cap)
-        .max_message_size(hard_cap)
-        .on_upgrade(move |socket| {
-            let span = tracing::info_span!("ws", tenant = %tenant.id);
-            run(socket, gateway, tenant, query.token, held).instrument(span)
-        }))
+        .max_frame_size(Some(hard_cap))
+        .max_message_size(Some(hard_cap));
+    Ok(handshake.accept(config, move |socket| {
+        let span = tracing::info_span!("ws", tenant = %tenant.id);
+        run(socket, gateway, tenant, query.token, held).instrument(span)
+    }))
 }
 
 /// One task per connection: it reads frames, writes what the hub queued, and watches the
 /// deadlines, so an idle connection costs one small future and its socket's buffers.
 async fn run(
-    mut socket: WebSocket,
+    mut socket: Socket,
     gateway: Gateway,
     tenant: crate::domain::Tenant,
     token: Option<String>,
@@ -115,7 +116,8 @@ async fn run(
         let deadline = Deadline::next(expires, auth_deadline, Some(heard + heartbeat_timeout));
         let flow = tokio::select! {
             biased;
-            () = conn.notified() => match flush(&mut socket, &conn).await {
+            // Boxed: a write's state lives only while it runs, not in every idle connection.
+            () = conn.notified() => match Box::pin(flush(&mut socket, &conn)).await {
                 Written::More => Flow::Continue,
                 Written::CloseSent => {
                     Box::pin(finish_closing(&mut socket)).await;
@@ -128,7 +130,7 @@ async fn run(
                 took_back(handled, &mut idle, &mut expires, &mut pending)
             }
             () = tokio::time::sleep_until(deadline.at) => Flow::Close(deadline.reason()),
-            received = socket.recv(), if handling.is_none() => {
+            received = socket.next(), if handling.is_none() => {
                 heard = Instant::now();
                 match (received, idle.take()) {
                     (None | Some(Err(_)) | Some(Ok(Message::Close(_))), session) => {
@@ -177,9 +179,9 @@ const CLOSE_ANSWER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The closing handshake: reads (and drops) what the client still sends until its close frame,
 /// briefly, so a client still writing sees a close rather than a reset connection.
-async fn finish_closing(socket: &mut WebSocket) {
+async fn finish_closing(socket: &mut Socket) {
     let _ = tokio::time::timeout(CLOSE_ANSWER, async {
-        while let Some(Ok(message)) = socket.recv().await {
+        while let Some(Ok(message)) = socket.next().await {
             if let Message::Close(_) = message {
                 return;
             }
@@ -191,21 +193,24 @@ async fn finish_closing(socket: &mut WebSocket) {
 /// Writes everything queued, batched into one flush, then the close frame if one was asked
 /// for. A client that stops reading blocks the write; the hub then asks to close it, and since
 /// a close frame cannot get through a full socket either, the connection is dropped.
-async fn flush(socket: &mut WebSocket, conn: &Conn) -> Written {
+async fn flush(socket: &mut Socket, conn: &Conn) -> Written {
     let outgoing = conn.take();
     let write = async {
+        // A pong tungstenite still holds goes first: frames must not interleave.
+        socket.flush().await.map_err(drop)?;
+        let mut frames = TextFrames::with_capacity(outgoing.frames.len() + 1);
         for frame in &outgoing.frames {
-            socket.feed(text(frame)).await?;
+            frames.push(frame.bytes().clone());
         }
         if let Some(after_ms) = outgoing.reconnect_after_ms {
             let reconnect = Frame::new("reconnect", &json!({ "afterMs": after_ms }));
-            socket.feed(text(&reconnect)).await?;
+            frames.push(reconnect.bytes().clone());
         }
+        frames.write_to(socket.get_mut()).await.map_err(drop)?;
         if let Some(reason) = &outgoing.close {
-            socket.send(close_message(reason)).await?;
-            return Ok::<_, axum::Error>(Written::CloseSent);
+            socket.send(close_message(reason)).await.map_err(drop)?;
+            return Ok::<_, ()>(Written::CloseSent);
         }
-        socket.flush().await?;
         crate::gateway::metrics::written(&outgoing.frames);
         Ok(Written::More)
     };
@@ -222,14 +227,9 @@ async fn flush(socket: &mut WebSocket, conn: &Conn) -> Written {
     }
 }
 
-fn text(frame: &Frame) -> Message {
-    // Frames are serialised JSON, so always UTF-8; the check is a fast scan, not a copy.
-    Message::Text(Utf8Bytes::try_from(frame.bytes().clone()).unwrap_or_default())
-}
-
 fn close_message(reason: &CloseReason) -> Message {
     Message::Close(Some(CloseFrame {
-        code: reason.code,
-        reason: Utf8Bytes::from(reason.reason.clone()),
+        code: CloseCode::from(reason.code),
+        reason: reason.reason.clone().into(),
     }))
 }

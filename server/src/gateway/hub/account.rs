@@ -24,6 +24,7 @@
 
 use super::{Hub, RoomKey, lock};
 use crate::domain::{ConversationId, TenantId, UserId};
+use crate::gateway::FastMap;
 use crate::gateway::protocol::Frame;
 use crate::ports::chat::UnreadPosition;
 use crate::ports::{AccountEnvelope, BusEnvelope, Membership};
@@ -31,7 +32,6 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ const PREVIEW_CHARS: usize = 200;
 /// What a user's connections here watch: their conversations and where they stand in each.
 #[derive(Debug, Default)]
 pub(super) struct Watch {
-    conversations: HashMap<ConversationId, Unread>,
+    conversations: FastMap<ConversationId, Unread>,
 }
 
 #[derive(Debug, Default)]

@@ -25,12 +25,12 @@ use super::conn::{Conn, ConnId};
 use super::metrics;
 use super::protocol::CLOSE_UNAUTHENTICATED;
 use super::protocol::{CloseReason, Frame};
+use super::{FastMap, FastSet};
 use crate::app::auth::Principal;
 use crate::domain::{ConversationId, TenantId, UserId};
 use crate::ports::{AccountEnvelope, Bus, BusEnvelope, BusInbox, Revocation};
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -42,10 +42,10 @@ const HELD_PER_ROOM: usize = 1024;
 
 type RoomKey = (TenantId, ConversationId);
 /// One shard of the connection registry.
-type Registry = HashMap<ConnId, Arc<Conn>>;
+type Registry = FastMap<ConnId, Arc<Conn>>;
 /// One shard of the authenticated users: their connections (for revocation and the account
 /// channel) and what the account channel watches for them.
-type ByUser = HashMap<(TenantId, UserId), Account>;
+type ByUser = FastMap<(TenantId, UserId), Account>;
 
 /// A user with connections here.
 #[derive(Debug, Default)]
@@ -70,14 +70,16 @@ struct Room {
 
 #[derive(Debug, Default)]
 struct Shard {
-    rooms: HashMap<RoomKey, Room>,
+    rooms: FastMap<RoomKey, Room>,
     /// Rooms holding events ahead of a gap.
-    waiting: HashSet<RoomKey>,
+    waiting: FastSet<RoomKey>,
 }
 
 /// Connections and their subscriptions.
 #[derive(Debug)]
 pub struct Hub {
+    /// Picks a key's shard (fixed for the process).
+    spread: foldhash::fast::RandomState,
     shards: Box<[Mutex<Shard>]>,
     registry: Box<[Mutex<Registry>]>,
     users: Box<[Mutex<ByUser>]>,
@@ -87,9 +89,9 @@ pub struct Hub {
     queue: usize,
     held_limit: usize,
     /// Tenants whose account news this instance already asked the bus for.
-    watched_tenants: Mutex<HashSet<TenantId>>,
+    watched_tenants: Mutex<FastSet<TenantId>>,
     /// Users with an `unread.updated` waiting for its window.
-    account_pending: Mutex<HashSet<(TenantId, UserId)>>,
+    account_pending: Mutex<FastSet<(TenantId, UserId)>>,
     /// Live connections per tenant, for the per-tenant gauge (opened and closed only).
     tenant_connections: Mutex<metrics::TenantConnections>,
 }
@@ -107,6 +109,7 @@ impl Hub {
         let queue = queue.max(1);
         metrics::set_connections(0);
         Self {
+            spread: foldhash::fast::RandomState::default(),
             shards: (0..shards).map(|_| Mutex::default()).collect(),
             registry: (0..shards).map(|_| Mutex::default()).collect(),
             users: (0..shards).map(|_| Mutex::default()).collect(),
@@ -122,9 +125,7 @@ impl Hub {
     }
 
     fn shard(&self, key: &RoomKey) -> &Mutex<Shard> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let index = (hasher.finish() as usize) % self.shards.len();
+        let index = (self.spread.hash_one(key) as usize) % self.shards.len();
         &self.shards[index]
     }
 
@@ -133,9 +134,7 @@ impl Hub {
     }
 
     fn users(&self, key: &(TenantId, UserId)) -> &Mutex<ByUser> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        &self.users[(hasher.finish() as usize) % self.users.len()]
+        &self.users[(self.spread.hash_one(key) as usize) % self.users.len()]
     }
 
     /// Records that the connection authenticated as `principal` (again, when it re-authenticates
