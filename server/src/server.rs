@@ -211,14 +211,15 @@ impl Server {
         }
         state.gateway.start();
         let result = serve_http(&state, &settings, listener, shutdown).await;
-        // Every background loop stops and is awaited before serve returns; connections still
-        // open after the grace period see the cancellation and close.
-        tasks.shutdown().await;
+        // Connections still open after the grace period are closed with a reason and end their
+        // sessions; then every task (connections that did not finish included) is cancelled and
+        // awaited before serve returns.
         state
             .gateway
             .hub()
             .close_all(&CloseReason::new(CLOSE_RESTART, "server stopped"));
         state.gateway.closed(Duration::from_secs(2)).await;
+        tasks.shutdown().await;
         state.app.store().close().await;
         tracing::info!("stopped");
         result

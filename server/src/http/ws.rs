@@ -73,7 +73,8 @@ async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_frame_size(Some(hard_cap))
         .max_message_size(Some(hard_cap));
-    Ok(handshake.accept(config, move |socket| {
+    let tasks = gateway.tasks().clone();
+    Ok(handshake.accept(&tasks, config, move |socket| {
         let span = tracing::info_span!("ws", tenant = %tenant.id);
         run(socket, gateway, tenant, query.token, held).instrument(span)
     }))

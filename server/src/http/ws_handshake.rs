@@ -6,6 +6,7 @@
 
 use super::error::ApiError;
 use crate::app::ErrorCode;
+use crate::tasks::Tasks;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -60,16 +61,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
 }
 
 impl Handshake {
-    /// Answers 101 and runs `connection` on the socket once the client has it. The connection
-    /// is held by the gateway's permits, which the drain waits for, like every transport's.
-    pub fn accept<F, Fut>(self, config: WebSocketConfig, connection: F) -> Response
+    /// Answers 101 and runs `connection` on the socket once the client has it, as a task of
+    /// `tasks` (the gateway's), so shutdown stops and awaits it like every other.
+    pub fn accept<F, Fut>(self, tasks: &Tasks, config: WebSocketConfig, connection: F) -> Response
     where
         F: FnOnce(Socket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
-        tokio::spawn(async move {
+        tasks.spawn("websocket", async move {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
