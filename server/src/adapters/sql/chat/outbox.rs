@@ -162,15 +162,17 @@ impl OutboxClaim for Claim {
             Some(tx) => tx,
             None => relay_tx(&store, true).await?,
         };
-        mark(&mut tx, &events, at_ms).await?;
+        mark(store.engine, &mut tx, &events, at_ms).await?;
         tx.commit().await.map_err(db)
     }
 }
 
-/// Marks the events shipped, one statement per conversation: a claim holds, per conversation, a
-/// run of consecutive event seqs (a conversation's events commit in seq order and are shipped
-/// as a prefix of what waits).
-async fn mark(tx: &mut Tx, events: &[StoredEvent], at_ms: i64) -> StoreResult<()> {
+/// Marks the events shipped in one statement, whatever the number of conversations: a claim
+/// holds, per conversation, a run of consecutive event seqs (a conversation's events commit in
+/// seq order and are shipped as a prefix of what waits). One statement, not one per
+/// conversation, because on SQLite every statement is a round trip to the single writer that
+/// the sends queue behind.
+async fn mark(engine: Engine, tx: &mut Tx, events: &[StoredEvent], at_ms: i64) -> StoreResult<()> {
     let mut ranges: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
     for event in events {
         let key = (event.tenant.as_str(), event.conversation_id.to_string());
@@ -180,20 +182,32 @@ async fn mark(tx: &mut Tx, events: &[StoredEvent], at_ms: i64) -> StoreResult<()
         range.0 = range.0.min(event.event_seq);
         range.1 = range.1.max(event.event_seq);
     }
-    for ((tenant, conversation), (first, last)) in ranges {
-        sqlx::query(
-            "UPDATE events SET published_at = $5 WHERE tenant_id = $1 AND conversation_id = $2 \
-             AND event_seq BETWEEN $3 AND $4 AND published_at IS NULL",
+    let runs: Vec<serde_json::Value> = ranges
+        .into_iter()
+        .map(|((tenant, conversation), (low, high))| {
+            serde_json::json!({ "tenant": tenant, "conversation": conversation, "low": low, "high": high })
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE events SET published_at = $1 FROM ({}) AS run \
+         WHERE events.tenant_id = run.tenant AND events.conversation_id = run.conversation \
+           AND events.event_seq BETWEEN run.low AND run.high AND events.published_at IS NULL",
+        engine.json_rows(
+            "$2",
+            &[
+                ("tenant", "text"),
+                ("conversation", "text"),
+                ("low", "bigint"),
+                ("high", "bigint"),
+            ]
         )
-        .bind(tenant)
-        .bind(conversation)
-        .bind(first)
-        .bind(last)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(at_ms)
+        .bind(serde_json::Value::from(runs).to_string())
         .execute(&mut **tx)
         .await
         .map_err(db)?;
-    }
     Ok(())
 }
 
