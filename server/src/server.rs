@@ -81,6 +81,7 @@ impl Server {
         let shards = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
         let store = open_store(&settings).await?;
+        let checkpointer = store.checkpointer();
         let keys = signing_keys(&settings, store.engine())?;
         sql::check_row_security(&store, settings.allow_rls_bypass).await?;
         let store = Arc::new(store.with_listener(Arc::new(fanout.clone())));
@@ -90,6 +91,9 @@ impl Server {
         let (limiter, local_budgets) = rate_limiter(&settings).await?;
         let mut background: Vec<Background> =
             vec![("rate-limit-pruning", Box::pin(prune(local_budgets)))];
+        if let Some(checkpointer) = checkpointer {
+            background.push(("sqlite-checkpoint", Box::pin(checkpointer.run())));
+        }
         // Message search: Elasticsearch/OpenSearch fed by the indexer when configured, else the
         // store's own full-text index (the built-in default, written by the store's transactions).
         let search: Arc<dyn SearchIndex> = match external_search(&settings).await? {

@@ -1,7 +1,8 @@
-//! Background tasks with an owner: every loop the server runs (outbox relay, search indexer,
-//! bus publisher and subscriber, hub upkeep, session check, rate-limit pruning, typing expiry) is spawned through
-//! [`Tasks`], stops when its token is cancelled, and is awaited by [`Tasks::shutdown`]. Building
-//! a server spawns nothing; serving starts the tasks, and `serve` returns only after they ended.
+//! Background tasks with an owner: every loop the server runs (outbox relay, search indexer, bus
+//! publisher and subscriber, hub upkeep, session check, rate-limit pruning, typing expiry, SQLite
+//! checkpoints) is spawned through [`Tasks`], stops when its token is cancelled, and is awaited by
+//! [`Tasks::shutdown`]. Building a server spawns nothing; serving starts the tasks, and `serve`
+//! returns only after they ended.
 
 use std::future::Future;
 use tokio_util::sync::CancellationToken;

@@ -382,3 +382,26 @@ async fn nothing_crosses_tenants(engine: Engine) {
     assert!(store.sync_position(&globex, user).await.unwrap().is_empty());
 }
 both_engines!(tenant_isolation, nothing_crosses_tenants);
+
+/// A send after `close` is answered with an error at once, not left waiting for a writer that is
+/// gone.
+async fn a_send_after_close_is_refused_at_once(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let conversation = store_group(&store, "acme", owner, &[]).await;
+    let first = new_message(conversation, owner, "before");
+    assert!(matches!(
+        store.send_message(&t("acme"), &first, None).await,
+        Ok(SendOutcome::Sent(_))
+    ));
+    store.close().await;
+    let late = new_message(conversation, owner, "after");
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.send_message(&t("acme"), &late, None),
+    )
+    .await
+    .expect("answered, not left waiting");
+    assert!(answer.is_err(), "{answer:?}");
+}
+both_engines!(send_after_close, a_send_after_close_is_refused_at_once);

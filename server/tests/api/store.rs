@@ -597,3 +597,36 @@ async fn postgres_row_level_security_hides_other_tenants() {
         .await
         .unwrap();
 }
+
+/// SQLite's writer never checkpoints inside a commit (a send would wait for the copy and its
+/// fsync); the checkpointer copies the log from a reader connection instead, and with nothing
+/// else running it copies all of it.
+#[tokio::test]
+async fn sqlite_checkpoints_run_beside_the_writer() {
+    let (_db, store) = store(Engine::Sqlite).await;
+    let (alice, _) = alice_on_phone(&store).await;
+    assert!(store.user(&t("acme"), alice.id).await.unwrap().is_some());
+    let checkpointer = store
+        .checkpointer()
+        .expect("a SQLite file database has a checkpointer");
+    let (log, copied) = checkpointer.checkpoint().await.unwrap();
+    assert!(log > 0, "the writes above are in the log");
+    assert_eq!(
+        copied, log,
+        "a passive checkpoint with no reader copies everything"
+    );
+    let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(store.writer_pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        automatic, 0,
+        "the writer leaves checkpoints to the checkpointer"
+    );
+}
+
+#[tokio::test]
+async fn postgres_has_no_checkpointer() {
+    let (_db, store) = store(Engine::Postgres).await;
+    assert!(store.checkpointer().is_none());
+}

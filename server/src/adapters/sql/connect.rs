@@ -57,23 +57,37 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, Connec
         Engine::Sqlite => prepare_sqlite(url)?,
         Engine::Postgres => url.to_owned(),
     };
-    let pool = open_pool(engine, &url, max_connections).await?;
+    let pool = open_pool(engine, &url, max_connections, Role::Reader).await?;
     let store = SqlStore::new(pool, engine);
     if engine == Engine::Sqlite && !url.contains(":memory:") {
         // One writer connection (see `SqlStore::writer`); an in-memory database is per
         // connection, so it keeps the one pool.
-        return Ok(store.with_writer(open_pool(engine, &url, 1).await?));
+        return Ok(store.with_writer(open_pool(engine, &url, 1, Role::Writer).await?));
     }
     Ok(store)
 }
 
-async fn open_pool(engine: Engine, url: &str, connections: u32) -> Result<AnyPool, ConnectError> {
+/// What a SQLite pool's connections are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Reader,
+    /// The single writer, which leaves checkpoints to the checkpointer (`checkpoint.rs`).
+    Writer,
+}
+
+async fn open_pool(
+    engine: Engine,
+    url: &str,
+    connections: u32,
+    role: Role,
+) -> Result<AnyPool, ConnectError> {
     let options = AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(5));
-    let options = match engine {
-        Engine::Sqlite => options.after_connect(sqlite_pragmas),
-        Engine::Postgres => options,
+    let options = match (engine, role) {
+        (Engine::Sqlite, Role::Reader) => options.after_connect(sqlite_pragmas),
+        (Engine::Sqlite, Role::Writer) => options.after_connect(sqlite_writer_pragmas),
+        (Engine::Postgres, _) => options,
     };
     options
         .connect(url)
@@ -139,6 +153,21 @@ fn sqlite_pragmas(
         ] {
             conn.execute(pragma).await?;
         }
+        Ok(())
+    })
+}
+
+/// The writer's pragmas: the common ones, automatic checkpoints off (the checkpointer copies
+/// the log from a reader connection, so no commit waits for a copy and an fsync), and the log
+/// file cut back to 64 MiB when it starts over after a burst.
+fn sqlite_writer_pragmas(
+    conn: &mut AnyConnection,
+    meta: PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        sqlite_pragmas(conn, meta).await?;
+        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+        conn.execute("PRAGMA journal_size_limit = 67108864").await?;
         Ok(())
     })
 }

@@ -8,6 +8,7 @@
 mod archive;
 mod audit;
 mod chat;
+mod checkpoint;
 mod connect;
 mod engine;
 mod media;
@@ -25,6 +26,7 @@ mod tenants;
 mod users;
 
 pub use archive::{ARCHIVE_TABLES, Row, TenantLoader, TenantSnapshot, tenant_column};
+pub use checkpoint::{CHECKPOINT_EVERY, Checkpointer};
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
@@ -58,6 +60,9 @@ pub struct SqlStore {
     listener: Option<Arc<dyn CommitListener>>,
     /// Sends waiting for the writer, committed in batches (`chat/sends.rs`).
     sends: Arc<chat::SendQueue>,
+    /// Whether writes have their own pool (SQLite's single writer, which checkpoints nothing
+    /// itself: see `checkpoint.rs`).
+    own_writer: bool,
 }
 
 /// Transactions begun (counter, label `kind`: `write`, `read`, `relay`): with the messages
@@ -75,12 +80,14 @@ impl SqlStore {
             engine,
             listener: None,
             sends: Arc::default(),
+            own_writer: false,
         }
     }
 
     /// The same store, beginning write transactions on `writer`.
     pub fn with_writer(mut self, writer: AnyPool) -> Self {
         self.writer = writer;
+        self.own_writer = true;
         self
     }
 
@@ -96,9 +103,21 @@ impl SqlStore {
         }
     }
 
+    /// The loop that checkpoints SQLite's write-ahead log, for a file database whose writer has
+    /// automatic checkpoints off; `None` on PostgreSQL and for an in-memory database.
+    pub fn checkpointer(&self) -> Option<Checkpointer> {
+        (self.engine == Engine::Sqlite && self.own_writer)
+            .then(|| Checkpointer::new(self.pool.clone()))
+    }
+
     /// The underlying pool (tests and maintenance commands).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool write transactions begin on (tests).
+    pub fn writer_pool(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// A transaction that will write, scoped to `tenant`.

@@ -158,12 +158,20 @@ impl OutboxClaim for Claim {
                 None => Ok(()),
             };
         }
-        let mut tx = match held {
-            Some(tx) => tx,
-            None => relay_tx(&store, true).await?,
-        };
-        mark(store.engine, &mut tx, &events, at_ms).await?;
-        tx.commit().await.map_err(db)
+        match held {
+            Some(mut tx) => {
+                mark(store.engine, &mut *tx, &events, at_ms).await?;
+                tx.commit().await.map_err(db)
+            }
+            None => {
+                // SQLite: one statement is its own transaction, so the single writer is held
+                // for that statement alone, not across the round trips of BEGIN and COMMIT
+                // through a runtime busy with the connections the sends are waking.
+                metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "relay")
+                    .increment(1);
+                mark(store.engine, &store.writer, &events, at_ms).await
+            }
+        }
     }
 }
 
@@ -172,7 +180,12 @@ impl OutboxClaim for Claim {
 /// seq order and are shipped as a prefix of what waits). One statement, not one per
 /// conversation, because on SQLite every statement is a round trip to the single writer that
 /// the sends queue behind.
-async fn mark(engine: Engine, tx: &mut Tx, events: &[StoredEvent], at_ms: i64) -> StoreResult<()> {
+async fn mark<'c>(
+    engine: Engine,
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    events: &[StoredEvent],
+    at_ms: i64,
+) -> StoreResult<()> {
     let mut ranges: BTreeMap<(&str, String), (i64, i64)> = BTreeMap::new();
     for event in events {
         let key = (event.tenant.as_str(), event.conversation_id.to_string());
@@ -205,7 +218,7 @@ async fn mark(engine: Engine, tx: &mut Tx, events: &[StoredEvent], at_ms: i64) -
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(at_ms)
         .bind(serde_json::Value::from(runs).to_string())
-        .execute(&mut **tx)
+        .execute(executor)
         .await
         .map_err(db)?;
     Ok(())
