@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// How often the log is copied back into the database. Short enough that the log stays a few
 /// megabytes under a heavy send load; a checkpoint with nothing to copy costs one statement.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Pages the log may hold before a checkpoint is logged as falling behind (readers that keep an
 /// old snapshot stop a passive checkpoint short; the next one goes on from there).

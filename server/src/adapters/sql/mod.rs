@@ -26,7 +26,7 @@ mod tenants;
 mod users;
 
 pub use archive::{ARCHIVE_TABLES, Row, TenantLoader, TenantSnapshot, tenant_column};
-pub use checkpoint::{CHECKPOINT_EVERY, Checkpointer};
+pub use checkpoint::Checkpointer;
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
