@@ -498,8 +498,10 @@ async fn unread_dms_and_mentions_are_mailed_once(engine: Engine) {
         s.smtp_url = Some(url.into());
         s.public_url = "https://chat.example.com".to_owned();
         s.push_allow_private_endpoints = true;
-        // Long enough for the test to send everything before the first digest is due.
-        s.mail_digest_delay_seconds = 3;
+        // Long enough for the test to send everything before the first digest is due, even
+        // when the suite loads the machine (3 s was not); `next_to` waits up to 10 s after
+        // the last send, which covers this delay plus one look (every delay / 4).
+        s.mail_digest_delay_seconds = 8;
     })
     .await;
     let alice = api_user(&server, None, "alice").await;
