@@ -87,6 +87,13 @@ pub const SLOW_CONSUMERS: &str = "chemchat_websocket_slow_consumer_disconnects_t
 /// Times the hub or the fan-out pump fell behind its input and closed or skipped.
 pub const LAGGED: &str = "chemchat_websocket_fanout_lagged_total";
 
+/// Events that reached the hub ahead of an earlier one of their conversation and were held
+/// until the gap filled (counter).
+pub const HELD: &str = "chemchat_hub_events_held_total";
+/// Gaps the hub stopped waiting for after `GAP_WAIT`, delivering what it held; the clients
+/// fetch the missing events with sync (counter).
+pub const GAPS_SKIPPED: &str = "chemchat_hub_gaps_skipped_total";
+
 /// Histogram buckets of [`LATENCY`]: fan-out is expected in milliseconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,

@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 const REQUESTS: &str = "chemchat_http_requests_total";
 const DURATION: &str = "chemchat_http_request_duration_seconds";
 
+/// Durations in seconds exported as histograms with the request buckets.
+const SECONDS: [&str; 3] = [
+    crate::app::chat::search::METRIC_QUERY_SECONDS,
+    crate::adapters::sql::METRIC_SEND_WAIT_SECONDS,
+    crate::adapters::sql::METRIC_SEND_BATCH_SECONDS,
+];
+
 /// Installs the process-wide metrics recorder once and returns its handle (later calls, as in
 /// tests that start several servers in one process, share it).
 pub fn install_recorder() -> PrometheusHandle {
@@ -35,10 +42,9 @@ pub fn install_recorder() -> PrometheusHandle {
                     )
                 })
                 .and_then(|builder| {
-                    builder.set_buckets_for_metric(
-                        Matcher::Full(crate::app::chat::search::METRIC_QUERY_SECONDS.to_owned()),
-                        &buckets,
-                    )
+                    SECONDS.iter().try_fold(builder, |builder, name| {
+                        builder.set_buckets_for_metric(Matcher::Full((*name).to_owned()), &buckets)
+                    })
                 })
                 .and_then(|builder| builder.install_recorder())
                 .unwrap_or_else(|e| {

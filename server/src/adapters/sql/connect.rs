@@ -84,9 +84,17 @@ async fn open_pool(
     let options = AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(5));
+    // A SQLite connection is a file handle in this process and cannot go stale, so it is not
+    // pinged before each use: a ping is one more round trip to sqlx's worker thread on every
+    // transaction, and each round trip wakes two threads. A PostgreSQL connection can be cut by
+    // a restart or the network, and is checked.
     let options = match (engine, role) {
-        (Engine::Sqlite, Role::Reader) => options.after_connect(sqlite_pragmas),
-        (Engine::Sqlite, Role::Writer) => options.after_connect(sqlite_writer_pragmas),
+        (Engine::Sqlite, Role::Reader) => options
+            .test_before_acquire(false)
+            .after_connect(sqlite_pragmas),
+        (Engine::Sqlite, Role::Writer) => options
+            .test_before_acquire(false)
+            .after_connect(sqlite_writer_pragmas),
         (Engine::Postgres, _) => options,
     };
     options

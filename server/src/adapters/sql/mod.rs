@@ -26,6 +26,7 @@ mod tenants;
 mod users;
 
 pub use archive::{ARCHIVE_TABLES, Row, TenantLoader, TenantSnapshot, tenant_column};
+pub use chat::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 pub use checkpoint::Checkpointer;
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;

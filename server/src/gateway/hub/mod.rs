@@ -279,6 +279,7 @@ impl Hub {
             (Some(seq), Some(next)) if seq > next && room.ahead.len() < HELD_PER_ROOM => {
                 room.ahead.insert(seq, envelope.clone());
                 room.waiting_since.get_or_insert_with(Instant::now);
+                ::metrics::counter!(metrics::HELD).increment(1);
                 waiting.insert(key);
                 return 0;
             }
@@ -322,6 +323,7 @@ impl Hub {
                 let Some(room) = shard.rooms.get_mut(&key) else {
                     continue;
                 };
+                ::metrics::counter!(metrics::GAPS_SKIPPED).increment(1);
                 for (seq, envelope) in std::mem::take(&mut room.ahead) {
                     self.deliver_now(room, &envelope);
                     room.next = Some(seq + 1);

@@ -4,7 +4,7 @@
 use super::super::engine::json_list;
 use super::super::media::{MEDIA_COLUMNS, MediaRow};
 use super::super::{Engine, SqlStore, Tx, db};
-use super::rows::message_id;
+use super::rows::{BatchWrite, message_id};
 use crate::domain::{MediaId, MessageId, TenantId, UserId};
 use crate::ports::chat::Message;
 use crate::ports::{MediaItem, StoreResult};
@@ -71,13 +71,9 @@ pub(super) fn searchable_names(items: &[MediaItem]) -> Option<String> {
     Some(names.join(" "))
 }
 
-/// Links the new messages to their attachments and marks those items referenced.
-pub(super) async fn link(
-    store: &SqlStore,
-    tx: &mut Tx,
-    tenant: &TenantId,
-    messages: &[Message],
-) -> StoreResult<()> {
+/// The writes that link the new messages to their attachments and mark those items referenced
+/// (none when no message carries any).
+pub(super) fn links(messages: &[Message]) -> Vec<BatchWrite<'static>> {
     let rows: Vec<Value> = messages
         .iter()
         .flat_map(|m| {
@@ -95,33 +91,28 @@ pub(super) async fn link(
         })
         .collect();
     if rows.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
-    super::rows::execute_batch(
-        store,
-        tx,
-        tenant,
-        "INSERT INTO message_attachments (tenant_id, message_id, media_id, position, \
-         conversation_id) SELECT $1, message, media, position, conversation FROM ({rows}) AS k",
-        &[
-            ("message", "text"),
-            ("media", "text"),
-            ("position", "bigint"),
-            ("conversation", "text"),
-        ],
-        rows.clone(),
-    )
-    .await?;
-    super::rows::execute_batch(
-        store,
-        tx,
-        tenant,
-        "UPDATE media SET unreferenced_since = NULL FROM ({rows}) AS k \
-         WHERE media.tenant_id = $1 AND media.id = k.media",
-        &[("media", "text")],
-        rows,
-    )
-    .await
+    vec![
+        BatchWrite {
+            sql: "INSERT INTO message_attachments (tenant_id, message_id, media_id, position, \
+                  conversation_id) SELECT $1, message, media, position, conversation \
+                  FROM ({rows}) AS k",
+            columns: &[
+                ("message", "text"),
+                ("media", "text"),
+                ("position", "bigint"),
+                ("conversation", "text"),
+            ],
+            rows: rows.clone(),
+        },
+        BatchWrite {
+            sql: "UPDATE media SET unreferenced_since = NULL FROM ({rows}) AS k \
+                  WHERE media.tenant_id = $1 AND media.id = k.media",
+            columns: &[("media", "text")],
+            rows,
+        },
+    ]
 }
 
 /// Fills in the attachments of `messages` (tombstones carry none).

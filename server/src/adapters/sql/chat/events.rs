@@ -2,7 +2,7 @@
 //! reads.
 
 use super::super::{SqlStore, Tx, db};
-use super::rows::{EVENT_COLUMNS, EventRow, conversation_id, execute_batch};
+use super::rows::{BatchWrite, EVENT_COLUMNS, EventRow, conversation_id};
 use crate::domain::{ConversationId, ConversationKind, EventId, TenantId, UserId};
 use crate::ports::chat::{ChatEvent, StoredEvent, SyncPage, SyncPosition};
 use crate::ports::{StoreError, StoreResult};
@@ -114,13 +114,8 @@ pub(super) fn stored(
     }
 }
 
-/// Writes many events of one tenant in one statement (their seqs already allocated).
-pub(super) async fn insert_all(
-    store: &SqlStore,
-    tx: &mut Tx,
-    tenant: &TenantId,
-    events: &[StoredEvent],
-) -> StoreResult<()> {
+/// The write of many events of one tenant in one statement (their seqs already allocated).
+pub(super) fn insert_all(events: &[StoredEvent]) -> BatchWrite<'static> {
     let rows: Vec<serde_json::Value> = events
         .iter()
         .map(|event| {
@@ -136,14 +131,11 @@ pub(super) async fn insert_all(
             })
         })
         .collect();
-    execute_batch(
-        store,
-        tx,
-        tenant,
-        "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, payload, \
-         created_at, trace_parent) SELECT $1, conversation, event_seq, id, kind, message, payload, \
-         at, trace FROM ({rows}) AS batch",
-        &[
+    BatchWrite {
+        sql: "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, \
+              payload, created_at, trace_parent) SELECT $1, conversation, event_seq, id, kind, \
+              message, payload, at, trace FROM ({rows}) AS batch",
+        columns: &[
             ("conversation", "text"),
             ("event_seq", "bigint"),
             ("id", "text"),
@@ -154,8 +146,7 @@ pub(super) async fn insert_all(
             ("trace", "text"),
         ],
         rows,
-    )
-    .await
+    }
 }
 
 /// Commits a transaction that wrote `written`, then tells the store's commit listener: the only

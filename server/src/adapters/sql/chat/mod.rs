@@ -17,6 +17,7 @@ mod sends;
 pub(super) use changes::delete_as_moderator_in;
 pub(super) use floor::mute_in;
 pub(super) use sends::SendQueue;
+pub use sends::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 
 use super::SqlStore;
 use crate::domain::{ConversationId, MessageId, Role, TenantId, UserId};

@@ -31,17 +31,16 @@ pub(super) async fn claim(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn O
         Engine::Postgres => claim_locked(store, limit).await,
         Engine::Sqlite => {
             metrics::counter!(super::super::METRIC_TRANSACTIONS, "kind" => "relay").increment(1);
-            let mut tx = store.pool.begin().await.map_err(db)?;
+            // One statement, its own snapshot: no BEGIN and COMMIT round trips around it.
             let sql = format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE published_at IS NULL \
                  ORDER BY tenant_id, conversation_id, event_seq LIMIT $1"
             );
             let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
+                .fetch_all(&store.pool)
                 .await
                 .map_err(db)?;
-            tx.commit().await.map_err(db)?;
             Ok(Box::new(Claim {
                 events: to_events(rows)?,
                 held: None,

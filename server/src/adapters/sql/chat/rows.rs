@@ -1,7 +1,7 @@
 //! Chat row shapes and the small reads several chat operations share.
 
 use super::super::rows::parse_user_id;
-use super::super::{SqlStore, Tx, db};
+use super::super::{Engine, SqlStore, Tx, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
@@ -341,22 +341,45 @@ pub(super) fn attach_reactions(
     Ok(())
 }
 
-/// Runs `sql` — which reads the tenant as `$1` and the batch as the subquery `{rows}` — over
-/// `rows`, given as JSON objects with the named, typed `columns` (see `Engine::json_rows`).
-pub(super) async fn execute_batch(
+/// One write over a batch of rows: `sql` reads the tenant as `$1` and the rows as the subquery
+/// `{rows}`, given as JSON objects with the named, typed `columns` (see `Engine::json_rows`).
+#[derive(Debug)]
+pub(super) struct BatchWrite<'a> {
+    pub sql: &'a str,
+    pub columns: &'a [(&'a str, &'a str)],
+    pub rows: Vec<serde_json::Value>,
+}
+
+/// Runs `writes` in order. On SQLite they travel as one multi-statement query: each statement
+/// is a round trip to sqlx's worker thread that wakes two threads, and a batch of sends holds
+/// the single writer for all of them. PostgreSQL's extended protocol takes one statement per
+/// query, so there they run one by one.
+pub(super) async fn execute_all(
     store: &SqlStore,
     tx: &mut Tx,
     tenant: &TenantId,
-    sql: &str,
-    columns: &[(&str, &str)],
-    rows: Vec<serde_json::Value>,
+    writes: Vec<BatchWrite<'_>>,
 ) -> Result<(), StoreError> {
-    let sql = sql.replace("{rows}", &store.engine.json_rows("$2", columns));
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.as_str())
-        .bind(serde_json::Value::Array(rows).to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+    let engine = store.engine;
+    let chunks: Vec<Vec<BatchWrite<'_>>> = match engine {
+        Engine::Sqlite => vec![writes],
+        Engine::Postgres => writes.into_iter().map(|write| vec![write]).collect(),
+    };
+    for chunk in chunks {
+        // The tenant is `$1`; each statement's rows are the parameter after the previous one's.
+        let sql: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, write)| {
+                let rows = engine.json_rows(&format!("${}", i + 2), write.columns);
+                write.sql.replace("{rows}", &rows)
+            })
+            .collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.join(";\n"))).bind(tenant.as_str());
+        for write in chunk {
+            query = query.bind(serde_json::Value::Array(write.rows).to_string());
+        }
+        query.execute(&mut **tx).await.map_err(db)?;
+    }
     Ok(())
 }

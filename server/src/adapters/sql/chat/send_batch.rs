@@ -1,17 +1,18 @@
 //! One batch of sends in one transaction. Whatever sends of a tenant queued while the writer was
 //! busy (see `sends.rs`) are checked, numbered and written with the same few statements however
 //! many there are: the conversations locked in id order, one read of what the store knows of
-//! each send (conversation, membership, an earlier twin), the quota, one update of the
-//! counters, one insert of the messages and one of their events.
+//! each send (conversation, membership, an earlier twin), the quota, then the writes — one update
+//! of the counters, one insert of the messages and one of their events — sent together, so on
+//! SQLite a batch is four round trips to the writer (begin, read, writes, commit).
 
 use super::super::{SqlStore, Tx, db};
 use super::messages::count_against_quota;
-use super::rows::{execute_batch, floor, load_message, message_id, role};
+use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
 use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
+use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome, StoredEvent};
 use crate::telemetry::TraceParent;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -59,12 +60,12 @@ enum Plan {
     Silenced(FloorRefusal),
 }
 
-/// Runs one batch; the outcomes are in the order of `sends`.
+/// Runs and commits one batch.
 pub(super) async fn run(
     store: &SqlStore,
     tenant: &TenantId,
     sends: &[&QueuedSend],
-) -> StoreResult<Vec<SendOutcome>> {
+) -> StoreResult<Committed> {
     let mut tx = store.write(tenant).await?;
     let conversations = sends.iter().map(|s| s.message.conversation_id);
     store
@@ -145,14 +146,19 @@ pub(super) async fn run(
             .iter()
             .any(|m| (m.conversation_id, m.sender_id) == *key)
     });
+    // Every write of the batch at once: one round trip to the writer on SQLite.
+    let mut writes = Vec::new();
     if !paced.is_empty() {
-        note_paced_sends(store, &mut tx, tenant, &paced).await?;
+        writes.push(note_paced_sends(&paced));
     }
     if !messages.is_empty() {
-        advance_counters(store, &mut tx, tenant, &counters, &messages).await?;
-        insert_messages(store, &mut tx, tenant, &messages).await?;
-        attachments::link(store, &mut tx, tenant, &messages).await?;
-        events::insert_all(store, &mut tx, tenant, &stored).await?;
+        writes.push(advance_counters(&counters, &messages));
+        writes.push(insert_messages(&messages));
+        writes.extend(attachments::links(&messages));
+        writes.push(events::insert_all(&stored));
+    }
+    if !writes.is_empty() {
+        execute_all(store, &mut tx, tenant, writes).await?;
     }
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in &plans {
@@ -174,13 +180,24 @@ pub(super) async fn run(
             Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
         });
     }
-    events::commit(store, tx, &stored).await?;
+    tx.commit().await.map_err(db)?;
     for (plan, kind) in plans.iter().zip(&kinds) {
         if let Plan::New(index) = plan {
             count_sent(kind.as_deref(), &messages[*index]);
         }
     }
-    Ok(outcomes)
+    Ok(Committed {
+        outcomes,
+        events: stored,
+    })
+}
+
+/// A committed batch: the outcomes in the order of the sends, and the events it wrote, which
+/// the caller hands to the commit listener (`SqlStore::committed`) once it has let go of the
+/// writer.
+pub(super) struct Committed {
+    pub outcomes: Vec<SendOutcome>,
+    pub events: Vec<StoredEvent>,
 }
 
 /// Messages sent (the original system's `chat_messages_sent_total`), by conversation kind and
@@ -300,12 +317,7 @@ async fn read_known(
 }
 
 /// Remembers when each paced sender (a member of a slow-mode conversation) last posted.
-async fn note_paced_sends(
-    store: &SqlStore,
-    tx: &mut Tx,
-    tenant: &TenantId,
-    paced: &HashMap<(ConversationId, UserId), i64>,
-) -> StoreResult<()> {
+fn note_paced_sends(paced: &HashMap<(ConversationId, UserId), i64>) -> BatchWrite<'static> {
     let rows: Vec<Value> = paced
         .iter()
         .map(|((conversation, user), at)| {
@@ -316,22 +328,18 @@ async fn note_paced_sends(
             })
         })
         .collect();
-    execute_batch(
-        store,
-        tx,
-        tenant,
-        "UPDATE conversation_members SET last_sent_at = k.at FROM ({rows}) AS k \
-         WHERE conversation_members.tenant_id = $1 \
-           AND conversation_members.conversation_id = k.conversation \
-           AND conversation_members.user_id = k.sender",
-        &[
+    BatchWrite {
+        sql: "UPDATE conversation_members SET last_sent_at = k.at FROM ({rows}) AS k \
+              WHERE conversation_members.tenant_id = $1 \
+                AND conversation_members.conversation_id = k.conversation \
+                AND conversation_members.user_id = k.sender",
+        columns: &[
             ("conversation", "text"),
             ("sender", "text"),
             ("at", "bigint"),
         ],
         rows,
-    )
-    .await
+    }
 }
 
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
@@ -445,13 +453,10 @@ fn new_message(m: &NewMessage, seq: i64, media: &HashMap<MediaId, MediaItem>) ->
 }
 
 /// Moves each conversation's counters past the messages numbered in this batch.
-async fn advance_counters(
-    store: &SqlStore,
-    tx: &mut Tx,
-    tenant: &TenantId,
+fn advance_counters(
     counters: &HashMap<ConversationId, (i64, i64)>,
     messages: &[Message],
-) -> StoreResult<()> {
+) -> BatchWrite<'static> {
     let mut latest: BTreeMap<ConversationId, i64> = BTreeMap::new();
     for message in messages {
         let at = latest.entry(message.conversation_id).or_insert(0);
@@ -469,30 +474,21 @@ async fn advance_counters(
             }))
         })
         .collect();
-    execute_batch(
-        store,
-        tx,
-        tenant,
-        "UPDATE conversations SET last_seq = k.last_seq, last_event_seq = k.last_event_seq, \
-         last_activity_at = k.at FROM ({rows}) AS k \
-         WHERE conversations.tenant_id = $1 AND conversations.id = k.id",
-        &[
+    BatchWrite {
+        sql: "UPDATE conversations SET last_seq = k.last_seq, last_event_seq = k.last_event_seq, \
+              last_activity_at = k.at FROM ({rows}) AS k \
+              WHERE conversations.tenant_id = $1 AND conversations.id = k.id",
+        columns: &[
             ("id", "text"),
             ("last_seq", "bigint"),
             ("last_event_seq", "bigint"),
             ("at", "bigint"),
         ],
         rows,
-    )
-    .await
+    }
 }
 
-async fn insert_messages(
-    store: &SqlStore,
-    tx: &mut Tx,
-    tenant: &TenantId,
-    messages: &[Message],
-) -> StoreResult<()> {
+fn insert_messages(messages: &[Message]) -> BatchWrite<'static> {
     let rows: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -509,15 +505,12 @@ async fn insert_messages(
             })
         })
         .collect();
-    execute_batch(
-        store,
-        tx,
-        tenant,
-        "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, client_message_id, \
-         kind, content, attachment_names, created_at) \
-         SELECT $1, id, conversation, seq, sender, client, kind, content, names, at \
-         FROM ({rows}) AS k",
-        &[
+    BatchWrite {
+        sql: "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, \
+              client_message_id, kind, content, attachment_names, created_at) \
+              SELECT $1, id, conversation, seq, sender, client, kind, content, names, at \
+              FROM ({rows}) AS k",
+        columns: &[
             ("id", "text"),
             ("conversation", "text"),
             ("seq", "bigint"),
@@ -529,6 +522,5 @@ async fn insert_messages(
             ("at", "bigint"),
         ],
         rows,
-    )
-    .await
+    }
 }

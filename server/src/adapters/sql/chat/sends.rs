@@ -2,7 +2,9 @@
 //! gets the turn takes every send of its tenant that is waiting and commits them as one batch
 //! (`send_batch.rs`). Under light load a batch holds one send; under heavy load the batches
 //! grow, and the transactions per message fall, which is what lifted SQLite's single writer past
-//! a thousand sends a second. No task is spawned: the waiting callers take the turns.
+//! a thousand sends a second. No task is spawned: the waiting callers take the turns. A leader lets
+//! go of the turn as soon as its batch committed, and only then hands the batch's events to the
+//! fan-out, so delivering to this instance's sockets never holds the writer.
 //!
 //! A caller dropped while its batch runs rolls the batch back; the others find their answer
 //! gone and queue their send again (a send is idempotent by its key, so one that did commit
@@ -12,17 +14,24 @@ use super::super::SqlStore;
 use super::send_batch::{self, QueuedSend};
 use crate::domain::TenantId;
 use crate::ports::StoreResult;
-use crate::ports::chat::SendOutcome;
+use crate::ports::chat::{SendOutcome, StoredEvent};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use std::time::Instant;
 use tokio::sync::oneshot::error::TryRecvError;
+use tokio::sync::{MutexGuard, oneshot};
 
 /// Sends one batch may hold at most (bounded so a turn stays short).
 const MAX_BATCH: usize = 256;
 
 /// Sends in a batch (histogram): how much group commit saves.
 const METRIC_SEND_BATCH: &str = "chemchat_store_send_batch_size";
+/// From a send joining the queue to the start of the batch that carries it, seconds
+/// (histogram): the wait for the single writer.
+pub const METRIC_SEND_WAIT_SECONDS: &str = "chemchat_store_send_wait_seconds";
+/// One batch from its first statement to its commit, seconds (histogram): how long a turn
+/// holds the writer.
+pub const METRIC_SEND_BATCH_SECONDS: &str = "chemchat_store_send_batch_seconds";
 
 /// The sends waiting for the writer.
 #[derive(Default)]
@@ -44,6 +53,7 @@ struct Waiting {
     tenant: TenantId,
     send: Arc<QueuedSend>,
     answer: oneshot::Sender<Answer>,
+    since: Instant,
 }
 
 #[expect(
@@ -68,6 +78,7 @@ impl SendQueue {
             tenant: tenant.clone(),
             send,
             answer,
+            since: Instant::now(),
         });
         receiver
     }
@@ -106,8 +117,8 @@ pub(super) async fn send(
             answered = &mut answer => match answered {
                 Ok(Answer::Done(outcome)) => return outcome,
                 Ok(Answer::Alone) => {
-                    let _turn = queue.turn.lock().await;
-                    return alone(store, tenant, &send).await;
+                    let turn = queue.turn.lock().await;
+                    return alone(store, tenant, &send, turn).await;
                 }
                 Err(_) => {
                     answer = queue.enqueue(tenant, Arc::clone(&send));
@@ -118,43 +129,88 @@ pub(super) async fn send(
         };
         match answer.try_recv() {
             Ok(Answer::Done(outcome)) => return outcome,
-            Ok(Answer::Alone) => return alone(store, tenant, &send).await,
+            Ok(Answer::Alone) => return alone(store, tenant, &send, turn).await,
             Err(TryRecvError::Closed) => answer = queue.enqueue(tenant, Arc::clone(&send)),
             Err(TryRecvError::Empty) => {}
         }
-        lead(store, tenant, queue.take(tenant)).await;
+        let finished = lead(store, tenant, queue.take(tenant)).await;
+        // The next batch may start while this one's events go out: the hub orders a
+        // conversation's events by their seq whichever task delivers them. No await from the
+        // commit to here, so a committed batch is always announced.
         drop(turn);
+        finished.announce(store);
     }
 }
 
 /// A batch of one, for a send whose batch failed as a whole.
-async fn alone(store: &SqlStore, tenant: &TenantId, send: &QueuedSend) -> StoreResult<SendOutcome> {
-    let mut outcomes = send_batch::run(store, tenant, &[send]).await?;
-    Ok(outcomes.pop().unwrap_or(SendOutcome::NotFound))
+async fn alone(
+    store: &SqlStore,
+    tenant: &TenantId,
+    send: &QueuedSend,
+    turn: MutexGuard<'_, ()>,
+) -> StoreResult<SendOutcome> {
+    let committed = send_batch::run(store, tenant, &[send]).await;
+    drop(turn);
+    let mut committed = committed?;
+    store.committed(&committed.events);
+    Ok(committed.outcomes.pop().unwrap_or(SendOutcome::NotFound))
 }
 
-/// Runs one batch and answers everyone in it.
-async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) {
+/// A batch that ran: its events to announce and everyone's answer.
+struct Finished {
+    events: Vec<StoredEvent>,
+    answers: Vec<(oneshot::Sender<Answer>, Answer)>,
+}
+
+impl Finished {
+    /// Tells the commit listener of the batch's events, then answers its senders.
+    fn announce(self, store: &SqlStore) {
+        store.committed(&self.events);
+        for (to, answer) in self.answers {
+            let _ = to.send(answer);
+        }
+    }
+}
+
+/// Runs one batch; the caller announces it once it has let go of the writer.
+async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) -> Finished {
+    let mut finished = Finished {
+        events: Vec::new(),
+        answers: Vec::with_capacity(batch.len()),
+    };
     if batch.is_empty() {
-        return;
+        return finished;
     }
     metrics::histogram!(METRIC_SEND_BATCH).record(batch.len() as f64);
+    let started = Instant::now();
+    let waited = metrics::histogram!(METRIC_SEND_WAIT_SECONDS);
+    for waiting in &batch {
+        waited.record(started.duration_since(waiting.since).as_secs_f64());
+    }
     let sends: Vec<&QueuedSend> = batch.iter().map(|w| w.send.as_ref()).collect();
-    match send_batch::run(store, tenant, &sends).await {
-        Ok(outcomes) => {
-            for (waiting, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = waiting.answer.send(Answer::Done(Ok(outcome)));
+    let committed = send_batch::run(store, tenant, &sends).await;
+    metrics::histogram!(METRIC_SEND_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
+    match committed {
+        Ok(committed) => {
+            finished.events = committed.events;
+            for (waiting, outcome) in batch.into_iter().zip(committed.outcomes) {
+                finished
+                    .answers
+                    .push((waiting.answer, Answer::Done(Ok(outcome))));
             }
         }
         Err(error) if batch.len() == 1 => {
             if let Some(waiting) = batch.into_iter().next() {
-                let _ = waiting.answer.send(Answer::Done(Err(error)));
+                finished
+                    .answers
+                    .push((waiting.answer, Answer::Done(Err(error))));
             }
         }
         Err(_) => {
             for waiting in batch {
-                let _ = waiting.answer.send(Answer::Alone);
+                finished.answers.push((waiting.answer, Answer::Alone));
             }
         }
     }
+    finished
 }
