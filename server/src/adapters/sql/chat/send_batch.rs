@@ -193,8 +193,7 @@ pub(super) async fn run(
 }
 
 /// A committed batch: the outcomes in the order of the sends, and the events it wrote, which
-/// the caller hands to the commit listener (`SqlStore::committed`) once it has let go of the
-/// writer.
+/// the caller hands to the commit listener (`SqlStore::committed`) before it answers anyone.
 pub(super) struct Committed {
     pub outcomes: Vec<SendOutcome>,
     pub events: Vec<StoredEvent>,

@@ -2,9 +2,7 @@
 //! gets the turn takes every send of its tenant that is waiting and commits them as one batch
 //! (`send_batch.rs`). Under light load a batch holds one send; under heavy load the batches
 //! grow, and the transactions per message fall, which is what lifted SQLite's single writer past
-//! a thousand sends a second. No task is spawned: the waiting callers take the turns. A leader lets
-//! go of the turn as soon as its batch committed, and only then hands the batch's events to the
-//! fan-out, so delivering to this instance's sockets never holds the writer.
+//! a thousand sends a second. No task is spawned: the waiting callers take the turns.
 //!
 //! A caller dropped while its batch runs rolls the batch back; the others find their answer
 //! gone and queue their send again (a send is idempotent by its key, so one that did commit
@@ -18,8 +16,8 @@ use crate::ports::chat::{SendOutcome, StoredEvent};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::sync::oneshot;
 use tokio::sync::oneshot::error::TryRecvError;
-use tokio::sync::{MutexGuard, oneshot};
 
 /// Sends one batch may hold at most (bounded so a turn stays short).
 const MAX_BATCH: usize = 256;
@@ -117,8 +115,8 @@ pub(super) async fn send(
             answered = &mut answer => match answered {
                 Ok(Answer::Done(outcome)) => return outcome,
                 Ok(Answer::Alone) => {
-                    let turn = queue.turn.lock().await;
-                    return alone(store, tenant, &send, turn).await;
+                    let _turn = queue.turn.lock().await;
+                    return alone(store, tenant, &send).await;
                 }
                 Err(_) => {
                     answer = queue.enqueue(tenant, Arc::clone(&send));
@@ -129,29 +127,24 @@ pub(super) async fn send(
         };
         match answer.try_recv() {
             Ok(Answer::Done(outcome)) => return outcome,
-            Ok(Answer::Alone) => return alone(store, tenant, &send, turn).await,
+            Ok(Answer::Alone) => return alone(store, tenant, &send).await,
             Err(TryRecvError::Closed) => answer = queue.enqueue(tenant, Arc::clone(&send)),
             Err(TryRecvError::Empty) => {}
         }
         let finished = lead(store, tenant, queue.take(tenant)).await;
-        // The next batch may start while this one's events go out: the hub orders a
-        // conversation's events by their seq whichever task delivers them. No await from the
-        // commit to here, so a committed batch is always announced.
-        drop(turn);
+        // Announced before the turn goes: the writer's pooled connection is returned by a task
+        // sqlx spawns (and pings), and the next leader waits for it. Delivering first wakes the
+        // recipients' tasks, which then queue ahead of that return, and measured slower (see
+        // docs/benchmarks.md, 2026-12-02). No await from the commit to here, so a committed batch
+        // is always announced.
         finished.announce(store);
+        drop(turn);
     }
 }
 
 /// A batch of one, for a send whose batch failed as a whole.
-async fn alone(
-    store: &SqlStore,
-    tenant: &TenantId,
-    send: &QueuedSend,
-    turn: MutexGuard<'_, ()>,
-) -> StoreResult<SendOutcome> {
-    let committed = send_batch::run(store, tenant, &[send]).await;
-    drop(turn);
-    let mut committed = committed?;
+async fn alone(store: &SqlStore, tenant: &TenantId, send: &QueuedSend) -> StoreResult<SendOutcome> {
+    let mut committed = send_batch::run(store, tenant, &[send]).await?;
     store.committed(&committed.events);
     Ok(committed.outcomes.pop().unwrap_or(SendOutcome::NotFound))
 }
@@ -172,7 +165,7 @@ impl Finished {
     }
 }
 
-/// Runs one batch; the caller announces it once it has let go of the writer.
+/// Runs one batch; the caller announces it.
 async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) -> Finished {
     let mut finished = Finished {
         events: Vec::new(),
