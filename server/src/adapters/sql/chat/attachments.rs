@@ -73,7 +73,7 @@ pub(super) fn searchable_names(items: &[MediaItem]) -> Option<String> {
 
 /// The writes that link the new messages to their attachments and mark those items referenced
 /// (none when no message carries any).
-pub(super) fn links(messages: &[Message]) -> Vec<BatchWrite<'static>> {
+pub(super) fn links(messages: &[Message]) -> Vec<BatchWrite> {
     let rows: Vec<Value> = messages
         .iter()
         .flat_map(|m| {

@@ -115,7 +115,7 @@ pub(super) fn stored(
 }
 
 /// The write of many events of one tenant in one statement (their seqs already allocated).
-pub(super) fn insert_all(events: &[StoredEvent]) -> BatchWrite<'static> {
+pub(super) fn insert_all(events: &[StoredEvent]) -> BatchWrite {
     let rows: Vec<serde_json::Value> = events
         .iter()
         .map(|event| {

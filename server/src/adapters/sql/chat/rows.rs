@@ -344,9 +344,9 @@ pub(super) fn attach_reactions(
 /// One write over a batch of rows: `sql` reads the tenant as `$1` and the rows as the subquery
 /// `{rows}`, given as JSON objects with the named, typed `columns` (see `Engine::json_rows`).
 #[derive(Debug)]
-pub(super) struct BatchWrite<'a> {
-    pub sql: &'a str,
-    pub columns: &'a [(&'a str, &'a str)],
+pub(super) struct BatchWrite {
+    pub sql: &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
     pub rows: Vec<serde_json::Value>,
 }
 
@@ -358,10 +358,10 @@ pub(super) async fn execute_all(
     store: &SqlStore,
     tx: &mut Tx,
     tenant: &TenantId,
-    writes: Vec<BatchWrite<'_>>,
+    writes: Vec<BatchWrite>,
 ) -> Result<(), StoreError> {
     let engine = store.engine;
-    let chunks: Vec<Vec<BatchWrite<'_>>> = match engine {
+    let chunks: Vec<Vec<BatchWrite>> = match engine {
         Engine::Sqlite => vec![writes],
         Engine::Postgres => writes.into_iter().map(|write| vec![write]).collect(),
     };

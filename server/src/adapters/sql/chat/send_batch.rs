@@ -12,7 +12,7 @@ use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome, StoredEvent};
+use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
 use crate::telemetry::TraceParent;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -60,12 +60,12 @@ enum Plan {
     Silenced(FloorRefusal),
 }
 
-/// Runs and commits one batch.
+/// Runs one batch; the outcomes are in the order of `sends`.
 pub(super) async fn run(
     store: &SqlStore,
     tenant: &TenantId,
     sends: &[&QueuedSend],
-) -> StoreResult<Committed> {
+) -> StoreResult<Vec<SendOutcome>> {
     let mut tx = store.write(tenant).await?;
     let conversations = sends.iter().map(|s| s.message.conversation_id);
     store
@@ -180,23 +180,13 @@ pub(super) async fn run(
             Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
         });
     }
-    tx.commit().await.map_err(db)?;
+    events::commit(store, tx, &stored).await?;
     for (plan, kind) in plans.iter().zip(&kinds) {
         if let Plan::New(index) = plan {
             count_sent(kind.as_deref(), &messages[*index]);
         }
     }
-    Ok(Committed {
-        outcomes,
-        events: stored,
-    })
-}
-
-/// A committed batch: the outcomes in the order of the sends, and the events it wrote, which
-/// the caller hands to the commit listener (`SqlStore::committed`) before it answers anyone.
-pub(super) struct Committed {
-    pub outcomes: Vec<SendOutcome>,
-    pub events: Vec<StoredEvent>,
+    Ok(outcomes)
 }
 
 /// Messages sent (the original system's `chat_messages_sent_total`), by conversation kind and
@@ -316,7 +306,7 @@ async fn read_known(
 }
 
 /// Remembers when each paced sender (a member of a slow-mode conversation) last posted.
-fn note_paced_sends(paced: &HashMap<(ConversationId, UserId), i64>) -> BatchWrite<'static> {
+fn note_paced_sends(paced: &HashMap<(ConversationId, UserId), i64>) -> BatchWrite {
     let rows: Vec<Value> = paced
         .iter()
         .map(|((conversation, user), at)| {
@@ -455,7 +445,7 @@ fn new_message(m: &NewMessage, seq: i64, media: &HashMap<MediaId, MediaItem>) ->
 fn advance_counters(
     counters: &HashMap<ConversationId, (i64, i64)>,
     messages: &[Message],
-) -> BatchWrite<'static> {
+) -> BatchWrite {
     let mut latest: BTreeMap<ConversationId, i64> = BTreeMap::new();
     for message in messages {
         let at = latest.entry(message.conversation_id).or_insert(0);
@@ -487,7 +477,7 @@ fn advance_counters(
     }
 }
 
-fn insert_messages(messages: &[Message]) -> BatchWrite<'static> {
+fn insert_messages(messages: &[Message]) -> BatchWrite {
     let rows: Vec<Value> = messages
         .iter()
         .map(|m| {

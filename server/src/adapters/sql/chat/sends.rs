@@ -12,7 +12,7 @@ use super::super::SqlStore;
 use super::send_batch::{self, QueuedSend};
 use crate::domain::TenantId;
 use crate::ports::StoreResult;
-use crate::ports::chat::{SendOutcome, StoredEvent};
+use crate::ports::chat::SendOutcome;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -27,8 +27,8 @@ const METRIC_SEND_BATCH: &str = "chemchat_store_send_batch_size";
 /// From a send joining the queue to the start of the batch that carries it, seconds
 /// (histogram): the wait for the single writer.
 pub const METRIC_SEND_WAIT_SECONDS: &str = "chemchat_store_send_wait_seconds";
-/// One batch from its first statement to its commit, seconds (histogram): how long a turn
-/// holds the writer.
+/// One batch from its first statement to its events handed to the fan-out, seconds
+/// (histogram): how long a turn holds the writer.
 pub const METRIC_SEND_BATCH_SECONDS: &str = "chemchat_store_send_batch_seconds";
 
 /// The sends waiting for the writer.
@@ -131,48 +131,25 @@ pub(super) async fn send(
             Err(TryRecvError::Closed) => answer = queue.enqueue(tenant, Arc::clone(&send)),
             Err(TryRecvError::Empty) => {}
         }
-        let finished = lead(store, tenant, queue.take(tenant)).await;
-        // Announced before the turn goes: the writer's pooled connection is returned by a task
-        // sqlx spawns (and pings), and the next leader waits for it. Delivering first wakes the
-        // recipients' tasks, which then queue ahead of that return, and measured slower (see
-        // docs/benchmarks.md, 2026-12-02). No await from the commit to here, so a committed batch
-        // is always announced.
-        finished.announce(store);
+        lead(store, tenant, queue.take(tenant)).await;
         drop(turn);
     }
 }
 
 /// A batch of one, for a send whose batch failed as a whole.
 async fn alone(store: &SqlStore, tenant: &TenantId, send: &QueuedSend) -> StoreResult<SendOutcome> {
-    let mut committed = send_batch::run(store, tenant, &[send]).await?;
-    store.committed(&committed.events);
-    Ok(committed.outcomes.pop().unwrap_or(SendOutcome::NotFound))
+    let mut outcomes = send_batch::run(store, tenant, &[send]).await?;
+    Ok(outcomes.pop().unwrap_or(SendOutcome::NotFound))
 }
 
-/// A batch that ran: its events to announce and everyone's answer.
-struct Finished {
-    events: Vec<StoredEvent>,
-    answers: Vec<(oneshot::Sender<Answer>, Answer)>,
-}
-
-impl Finished {
-    /// Tells the commit listener of the batch's events, then answers its senders.
-    fn announce(self, store: &SqlStore) {
-        store.committed(&self.events);
-        for (to, answer) in self.answers {
-            let _ = to.send(answer);
-        }
-    }
-}
-
-/// Runs one batch; the caller announces it.
-async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) -> Finished {
-    let mut finished = Finished {
-        events: Vec::new(),
-        answers: Vec::with_capacity(batch.len()),
-    };
+/// Runs one batch and answers everyone in it, holding the turn throughout: the batch's events
+/// go to the fan-out at its commit, inside the turn. Delivering after letting go of the turn
+/// measured slower (docs/benchmarks.md, 2026-12-02): sqlx returns the writer's pooled connection
+/// through a task it spawns (and pings), and the recipients' tasks the delivery wakes queue
+/// ahead of it, so the next leader waited longer to begin.
+async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) {
     if batch.is_empty() {
-        return finished;
+        return;
     }
     metrics::histogram!(METRIC_SEND_BATCH).record(batch.len() as f64);
     let started = Instant::now();
@@ -181,29 +158,23 @@ async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) -> Finis
         waited.record(started.duration_since(waiting.since).as_secs_f64());
     }
     let sends: Vec<&QueuedSend> = batch.iter().map(|w| w.send.as_ref()).collect();
-    let committed = send_batch::run(store, tenant, &sends).await;
+    let outcomes = send_batch::run(store, tenant, &sends).await;
     metrics::histogram!(METRIC_SEND_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
-    match committed {
-        Ok(committed) => {
-            finished.events = committed.events;
-            for (waiting, outcome) in batch.into_iter().zip(committed.outcomes) {
-                finished
-                    .answers
-                    .push((waiting.answer, Answer::Done(Ok(outcome))));
+    match outcomes {
+        Ok(outcomes) => {
+            for (waiting, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = waiting.answer.send(Answer::Done(Ok(outcome)));
             }
         }
         Err(error) if batch.len() == 1 => {
             if let Some(waiting) = batch.into_iter().next() {
-                finished
-                    .answers
-                    .push((waiting.answer, Answer::Done(Err(error))));
+                let _ = waiting.answer.send(Answer::Done(Err(error)));
             }
         }
         Err(_) => {
             for waiting in batch {
-                finished.answers.push((waiting.answer, Answer::Alone));
+                let _ = waiting.answer.send(Answer::Alone);
             }
         }
     }
-    finished
 }
