@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real services ChemChat's tests talk to.
 #
-#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, aiosmtpd, web-push-testing, the Socket.IO clients, Chromium and playwright-core once), wait until each answers, print CHEMCHAT_TEST_* lines
+#   scripts/services.sh up    start what is missing (installing tansu, osmem, s3s-fs, moto, aiosmtpd, web-push-testing, the Socket.IO clients, Chromium and playwright-core once), wait until each answers, print CHEMCHAT_TEST_* lines
 #   scripts/services.sh env   print the CHEMCHAT_TEST_* lines only
 #   scripts/services.sh down  stop what this script started (never the machine's own PostgreSQL/Redis)
 #
@@ -17,6 +17,10 @@ S3_HOST=127.0.0.1 S3_PORT=19014 S3_ACCESS_KEY=test S3_SECRET_KEY=testsecret
 PUSH_HOST=localhost PUSH_PORT=19090 PUSH_TESTING_VERSION=1.2.2
 # s3s-fs checks SigV4 signatures; 0.14.1 is the newest release that builds with our rustc.
 S3S_VERSION=0.14.1
+# moto: AWS IAM and an S3 that enforces IAM policies, for the per-tenant S3 keys. Every request
+# after the first MOTO_BOOTSTRAP_REQUESTS must be signed by a known key: `up` spends exactly those
+# on making an admin user and its key, which `env` prints.
+MOTO_HOST=127.0.0.1 MOTO_PORT=19030 MOTO_VERSION=5.2.1 MOTO_BOOTSTRAP_REQUESTS=3
 STATE_DIR="${CHEMCHAT_SERVICES_DIR:-$HOME/.cache/chemchat-services}"
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -130,6 +134,50 @@ up_s3() {
   wait_until 30 s3_answers || die "s3s-fs did not answer on $S3_HOST:$S3_PORT within 30 s (log: $STATE_DIR/s3/s3.log)"
 }
 
+moto_answers() { port_open "$MOTO_HOST" "$MOTO_PORT"; }
+MOTO_ADMIN="$STATE_DIR/moto/admin.env"
+
+# moto_admin <command>: `make` spends the unauthenticated requests on an admin user (every action
+# on every resource) and its key, writing them to $MOTO_ADMIN; `check` proves that key works.
+moto_admin() {
+  python3 - "$1" "http://$MOTO_HOST:$MOTO_PORT" "$MOTO_ADMIN" <<'PY' >&2
+import sys, json, boto3
+command, endpoint, path = sys.argv[1:]
+def iam(key=None):
+    creds = key or {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
+    return boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **creds)
+if command == "make":
+    client = iam()
+    client.create_user(UserName="chemchat-test-admin")
+    client.put_user_policy(UserName="chemchat-test-admin", PolicyName="admin", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = client.create_access_key(UserName="chemchat-test-admin")["AccessKey"]
+    with open(path, "w") as out:
+        out.write(f"MOTO_ADMIN_KEY={key['AccessKeyId']}\nMOTO_ADMIN_SECRET={key['SecretAccessKey']}\n")
+else:
+    values = dict(line.split("=", 1) for line in open(path).read().split())
+    iam({"aws_access_key_id": values["MOTO_ADMIN_KEY"], "aws_secret_access_key": values["MOTO_ADMIN_SECRET"]}).get_user(UserName="chemchat-test-admin")
+PY
+}
+
+up_moto() {
+  if moto_answers; then
+    [ -f "$MOTO_ADMIN" ] && moto_admin check \
+      || die "something answers on $MOTO_HOST:$MOTO_PORT but not with the admin key of $MOTO_ADMIN; stop it (scripts/services.sh down) and run up again"
+    log "moto (IAM and S3) answers on $MOTO_HOST:$MOTO_PORT"; return
+  fi
+  if ! python3 -c "import moto.server, flask" 2>/dev/null; then
+    log "installing moto[server] $MOTO_VERSION from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2 \
+      || die "pip install moto[server] failed"
+  fi
+  log "starting moto (IAM, and S3 that enforces IAM policies) on $MOTO_HOST:$MOTO_PORT"
+  mkdir -p "$STATE_DIR/moto"; rm -f "$MOTO_ADMIN"
+  INITIAL_NO_AUTH_ACTION_COUNT=$MOTO_BOOTSTRAP_REQUESTS spawn moto python3 -m moto.server -H "$MOTO_HOST" -p "$MOTO_PORT"
+  wait_until 30 moto_answers || die "moto did not answer on $MOTO_HOST:$MOTO_PORT within 30 s (log: $STATE_DIR/moto/moto.log)"
+  moto_admin make || die "cannot make moto's admin user (log: $STATE_DIR/moto/moto.log)"
+}
+
 # The SMTP server: each test starts its own (scripts/mailbox.py) on a free port, so its mail
 # never mixes with another test's; this only makes sure aiosmtpd is installed.
 AIOSMTPD_VERSION=1.4.6
@@ -198,6 +246,11 @@ print_env() {
   echo "CHEMCHAT_TEST_S3_ENDPOINT=http://$S3_HOST:$S3_PORT"
   echo "CHEMCHAT_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY"
   echo "CHEMCHAT_TEST_S3_SECRET_KEY=$S3_SECRET_KEY"
+  # moto's endpoint serves both IAM and S3; the key is its admin's (any action, any resource).
+  echo "CHEMCHAT_TEST_MOTO_ENDPOINT=http://$MOTO_HOST:$MOTO_PORT"
+  if [ -f "$MOTO_ADMIN" ]; then
+    sed -n 's/^MOTO_ADMIN_KEY=/CHEMCHAT_TEST_MOTO_ACCESS_KEY=/p; s/^MOTO_ADMIN_SECRET=/CHEMCHAT_TEST_MOTO_SECRET_KEY=/p' "$MOTO_ADMIN"
+  fi
   echo "CHEMCHAT_TEST_PUSH_URL=http://$PUSH_HOST:$PUSH_PORT"
   # Where node finds socket.io-client (the test driver is CommonJS, which honours NODE_PATH).
   echo "CHEMCHAT_TEST_NODE_PATH=$SOCKETIO_CLIENT_ROOT/node_modules:$PLAYWRIGHT_ROOT/node_modules"
@@ -210,7 +263,7 @@ down() {
   # PostgreSQL and Redis belong to the machine; this script only started them if they were stopped,
   # and leaving them up is what every later run wants. The broker, the search and the S3 servers are ours.
   local name pid
-  for name in kafka search s3 push; do
+  for name in kafka search s3 moto push; do
     [ -f "$STATE_DIR/$name/pid" ] || continue
     pid=$(cat "$STATE_DIR/$name/pid")
     kill "$pid" 2>/dev/null && log "stopped $name ($pid)"
@@ -219,7 +272,7 @@ down() {
 }
 
 case "${1:-up}" in
-  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_mail; up_push; up_socketio_clients; up_browser; print_env ;;
+  up) up_postgres; up_redis; up_kafka; up_search; up_s3; up_moto; up_mail; up_push; up_socketio_clients; up_browser; print_env ;;
   env) print_env ;;
   down) down ;;
   *) die "usage: $0 up|env|down" ;;

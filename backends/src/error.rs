@@ -1,4 +1,4 @@
-//! One error type for both backends, phrased for the person reading a condition message: which
+//! One error type for every backend, phrased for the person reading a condition message: which
 //! backend, at which address, and what it said.
 
 use std::fmt;
@@ -10,6 +10,8 @@ pub enum Backend {
     Kafka,
     /// Elasticsearch or OpenSearch (the messages index).
     Search,
+    /// The AWS IAM API, or an S3-compatible store's (the tenants' S3 users).
+    Iam,
 }
 
 impl fmt::Display for Backend {
@@ -17,6 +19,7 @@ impl fmt::Display for Backend {
         f.write_str(match self {
             Self::Kafka => "Kafka",
             Self::Search => "search",
+            Self::Iam => "IAM",
         })
     }
 }

@@ -1,6 +1,6 @@
-//! The tenant's backends outside Kubernetes — Kafka topics, the search index, and the
-//! credentials a tenant's servers get instead of the platform's — and the telemetry both
-//! binaries install (logs and OpenTelemetry traces), as one crate
+//! The tenant's backends outside Kubernetes — Kafka topics, the search index, the credentials a
+//! tenant's servers get instead of the platform's and (feature `iam`, the operator's) its own S3
+//! user — and the telemetry both binaries install (logs and OpenTelemetry traces), as one crate
 //! that the server (which writes to them) and the operator (which provisions and deletes them)
 //! share, so the index mapping and the topic settings have a single definition.
 //!
@@ -10,6 +10,8 @@
 
 pub mod credentials;
 pub mod error;
+#[cfg(feature = "iam")]
+pub mod object_storage_users;
 pub mod search_index;
 pub mod telemetry;
 pub mod tenant_credentials;

@@ -16,6 +16,18 @@ pub fn search_url() -> String {
     )
 }
 
+/// moto's endpoint (IAM, and S3 that enforces IAM policies) and its admin's key.
+pub fn moto() -> (String, chemchat_backends::object_storage_users::AccessKey) {
+    let what = "moto (IAM and S3)";
+    (
+        service_env("CHEMCHAT_TEST_MOTO_ENDPOINT", what),
+        chemchat_backends::object_storage_users::AccessKey::new(
+            service_env("CHEMCHAT_TEST_MOTO_ACCESS_KEY", what),
+            service_env("CHEMCHAT_TEST_MOTO_SECRET_KEY", what),
+        ),
+    )
+}
+
 fn service_env(name: &str, service: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
