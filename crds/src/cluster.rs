@@ -189,8 +189,34 @@ pub struct ObjectStorageSpec {
     /// Bucket holding every tenant's media under a `<tenant>/` prefix.
     #[schemars(length(min = 3, max = 63))]
     pub bucket: String,
-    /// Secret with `accessKeyId` and `secretAccessKey` keys.
+    /// Secret with `accessKeyId` and `secretAccessKey` keys: the operator's key. Under
+    /// `tenantCredentials: PerTenant` it must also be allowed to manage IAM users under the
+    /// path `/chemchat/` (create and delete users, their inline policies and access keys), and
+    /// the purge Job of a deleted tenant uses it to delete the tenant's media.
     pub credentials_secret_ref: SecretRef,
+    /// Whose S3 key each tenant's servers hold. `PerTenant` (the default): the operator makes
+    /// an IAM user per tenant whose policy reaches only the objects under `<tenant>/` (and
+    /// listings within it), keeps its key in the Secret `s3-user-<tenant>` of this namespace
+    /// (delete that Secret to rotate the key) and deletes the user with the tenant. `Shared`:
+    /// every tenant's servers get the key of `credentialsSecretRef`, so a compromised tenant
+    /// pod reads and writes every tenant's media; only for stores without an IAM API.
+    #[serde(default)]
+    pub tenant_credentials: TenantCredentials,
+    /// URL of the IAM API that makes the tenants' users, for S3-compatible stores that serve it
+    /// elsewhere than AWS; omit for AWS IAM (resolved from `region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub iam_endpoint: Option<String>,
+}
+
+/// Whose S3 key a tenant's servers hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TenantCredentials {
+    /// A key of the tenant's own IAM user, reaching only the tenant's `<tenant>/` prefix.
+    #[default]
+    PerTenant,
+    /// The cluster's key (`credentialsSecretRef`), reaching every tenant's media.
+    Shared,
 }
 
 /// Outgoing mail of every tenant's servers.

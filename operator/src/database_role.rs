@@ -24,18 +24,19 @@ use crate::build::{
 use crate::error::Result;
 use crate::jobs::{self, JobState, advance};
 
-/// Where one of the tenant's credentials stands.
+/// Where one of the tenant's credentials stands; `T` is what the tenant's Secret gets once it
+/// is ready (a URL here, an S3 key in `crate::s3_user`).
 #[derive(Clone, PartialEq, Eq)]
-pub enum RoleStep {
+pub enum RoleStep<T = String> {
     /// It exists with the password in its Secret: the tenant's URL.
-    Ready(String),
+    Ready(T),
     /// Not yet (the Job runs, or the reconcile is paused); look again soon.
     Waiting(String),
     /// The Job failed, or the cluster's URL cannot be turned into a tenant's.
     Failed(String),
 }
 
-impl std::fmt::Debug for RoleStep {
+impl<T> std::fmt::Debug for RoleStep<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             // The URL carries the password.

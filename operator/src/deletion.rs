@@ -2,8 +2,9 @@
 //!
 //! Under `deletionPolicy: Delete`, in order: the namespace (which stops the tenant's servers),
 //! then — once the namespace is gone, so nothing writes behind the cleanup — the PostgreSQL
-//! rows (the purge Job), the topic and the index. Under `Retain` nothing is deleted and an
-//! Event says where the data is. The annotation `chemchat.io/skip-cleanup: "true"` releases a
+//! rows (the purge Job), the topic and the index. Under `Retain` no data is deleted and an
+//! Event says where the data is. Under either, the tenant's own S3 user (a credential, not
+//! data) is deleted last. The annotation `chemchat.io/skip-cleanup: "true"` releases a
 //! tenant whose backends are gone for good, deleting nothing and saying what may be left.
 
 use std::time::Duration;
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::finalizers::Cleanup;
 use crate::observe;
 use crate::plan::resolve_backends;
-use crate::provision::{CleanupOutcome, Target};
+use crate::provision::{CleanupOutcome, S3UserTarget, Target};
 use crate::purge::{PurgeStep, purge_rows};
 use crate::tenant::write_status;
 
@@ -41,10 +42,16 @@ pub async fn cleanup(tenant: &ChemChatTenant, ctx: &Context) -> Result<Cleanup> 
         .get_opt(&cluster_ref.name)
         .await?;
     if skips_cleanup(tenant) {
-        let note = format!(
+        let mut note = format!(
             "annotation {SKIP_CLEANUP_ANNOTATION}=true: released without cleanup; {}",
             where_the_data_is(tenant, cluster.as_ref())
         );
+        if let Some(storage) = cluster.as_ref().and_then(crate::s3_user::per_tenant) {
+            note.push_str(&format!(
+                ", IAM user {} (path /chemchat/)",
+                crate::build::s3_user_name(storage, &tenant.name_any())
+            ));
+        }
         set_phase(tenant, ctx, "CleanupSkipped", note.clone()).await?;
         ctx.event(tenant, true, "CleanupSkipped", note).await;
         return Ok(Cleanup::Done);
@@ -167,6 +174,12 @@ fn where_the_data_is(tenant: &ChemChatTenant, cluster: Option<&ChemChatCluster>)
             search.url
         ));
     }
+    if let Some(storage) = &cluster.spec.object_storage {
+        places.push(format!(
+            "media objects under {name}/ in bucket {}",
+            storage.bucket
+        ));
+    }
     places.join(", ")
 }
 
@@ -189,6 +202,13 @@ async fn target(
     if tenant.spec.deletion_policy == DeletionPolicy::Delete && target.search.is_some() {
         target.search_credentials =
             crate::secrets::search_credentials(&ctx.client, cluster).await?;
+    }
+    // The S3 user goes under either policy: a credential is not data.
+    if let Some(storage) = crate::s3_user::per_tenant(cluster) {
+        target.s3_user = Some(S3UserTarget {
+            storage: storage.clone(),
+            cluster_key: crate::secrets::s3_credentials(&ctx.client, cluster).await?,
+        });
     }
     Ok(target)
 }

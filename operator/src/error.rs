@@ -36,6 +36,9 @@ pub enum Error {
     /// The tenant's Redis user could not be made, likewise.
     #[error("redis user: {0}")]
     RedisUser(String),
+    /// The tenant's S3 user could not be made (IAM refused or did not answer), likewise.
+    #[error("s3 user: {0}")]
+    S3User(String),
     /// The resource has no name (the API server never sends one like that).
     #[error("resource without metadata.name")]
     Unnamed,
@@ -63,6 +66,7 @@ impl Error {
             Self::Provision { .. } => "provision",
             Self::DatabaseRole(_) => "database_role",
             Self::RedisUser(_) => "redis_user",
+            Self::S3User(_) => "s3_user",
             Self::Unnamed => "unnamed",
         }
     }

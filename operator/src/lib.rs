@@ -2,8 +2,9 @@
 //! ChemChatTenant resources.
 //!
 //! **API boundary**: [`build`], [`plan`], [`observe`] and [`conditions`] are pure (no client,
-//! no clock); everything that talks to the API server lives in [`tenant`], [`cluster`],
-//! [`apply`], [`secrets`], [`database_role`], [`jobs`], [`purge`], [`provision`] and [`leader`].
+//! no clock); everything that talks to the API server (or IAM) lives in [`tenant`], [`cluster`],
+//! [`apply`], [`secrets`], [`database_role`], [`s3_user`], [`jobs`], [`purge`], [`provision`]
+//! and [`leader`].
 
 pub mod api_calls;
 pub mod apply;
@@ -32,6 +33,7 @@ pub mod purge;
 pub mod quantity;
 pub mod render;
 pub mod run;
+pub mod s3_user;
 pub mod secrets;
 pub mod tenant;
 

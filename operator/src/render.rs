@@ -113,6 +113,18 @@ pub fn render_children(
         crate::build::database_role_name(&plan.name),
         crate::build::PASSWORD_KEY
     );
+    // Likewise its own S3 key, under `tenantCredentials: PerTenant`.
+    if let Some(storage) = crate::s3_user::per_tenant(&cluster) {
+        let user = crate::build::s3_user_name(storage, &plan.name);
+        let secret = crate::build::s3_user_secret_name(&plan.name);
+        secrets.s3_credentials = Some((
+            format!(
+                "<access key of IAM user {user}: secret {secret}/{}>",
+                crate::build::ACCESS_KEY_ID_KEY
+            ),
+            format!("<secret {secret}/{}>", crate::build::SECRET_ACCESS_KEY_KEY),
+        ));
+    }
     build(&plan, &secrets, options).map_err(|e| RenderError::Serialize(e.to_string()))
 }
 

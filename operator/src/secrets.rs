@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chemchat_backends::BasicAuth;
+use chemchat_backends::object_storage_users::AccessKey;
 use chemchat_crds::ChemChatCluster;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -162,4 +163,22 @@ pub async fn search_credentials(
     Ok(key("username")
         .zip(key("password"))
         .map(|(user, password)| BasicAuth::new(user, password)))
+}
+
+/// The cluster's S3 key alone, for cleanup (deleting a tenant's S3 user), like
+/// [`search_credentials`]. `None` when the cluster has no object storage, or when its Secret or
+/// a key is gone.
+pub async fn s3_credentials(
+    client: &Client,
+    cluster: &ChemChatCluster,
+) -> Result<Option<AccessKey>> {
+    let Some(storage) = &cluster.spec.object_storage else {
+        return Ok(None);
+    };
+    let namespace = cluster.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let Some(secret) = api.get_opt(&storage.credentials_secret_ref.name).await? else {
+        return Ok(None);
+    };
+    Ok(crate::build::key_of(&secret))
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chemchat_backends::BasicAuth;
+use chemchat_backends::object_storage_users::AccessKey;
 use chemchat_crds::tenant::{ChemChatTenantStatus, TenantPhase};
 use chemchat_crds::{ChemChatCluster, ChemChatTenant, FINALIZER, PAUSED, RECONCILE_ANNOTATION};
 use kube::api::{Api, Patch, PatchParams};
@@ -23,15 +24,16 @@ use crate::finalizers::reconcile_with;
 use crate::labels::FIELD_MANAGER;
 use crate::observe;
 use crate::plan::plan;
-use crate::provision::{ProvisionStatus, Target};
+use crate::provision::{BACKEND_TIMEOUT, ProvisionStatus, Target};
+use crate::s3_user::{S3User, TenantS3Key};
 
 const KIND: &str = "ChemChatTenant";
 /// How often a settled tenant is looked at again even without a watch event.
 const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant waiting for its cluster or secrets, or for pods, is looked at again.
 const WAIT: Duration = Duration::from_secs(30);
-/// How soon a tenant whose database role or Redis user Job runs is looked at again (it takes
-/// seconds).
+/// How soon a tenant whose database role or Redis user Job runs (or whose S3 key Secret was
+/// made concurrently) is looked at again (it takes seconds).
 const ROLE_POLL: Duration = Duration::from_secs(5);
 
 /// Reconciles one tenant; the entry point given to the controller. Each pass is a trace of
@@ -146,6 +148,38 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         Ok(url) => url,
         Err(action) => return Ok(action),
     };
+    // and, under `tenantCredentials: PerTenant`, its own S3 user, whose key replaces the
+    // cluster's likewise
+    let s3_admin = match (
+        crate::s3_user::per_tenant(&cluster),
+        &secrets.s3_credentials,
+    ) {
+        (Some(storage), Some((id, secret))) => Some((storage, AccessKey::new(id, secret))),
+        _ => None,
+    };
+    let s3_user = s3_admin.as_ref().map(|(storage, cluster_key)| S3User {
+        client: &ctx.client,
+        tenant,
+        cluster: &cluster,
+        storage,
+        cluster_key,
+        namespace: &plan.namespace,
+        timeout: BACKEND_TIMEOUT,
+    });
+    let s3_key = match &s3_user {
+        Some(s3_user) => {
+            let step = s3_user.ensure(paused).await?;
+            match settle(step, Credential::S3User, tenant, ctx).await? {
+                Ok(key) => {
+                    secrets.s3_credentials =
+                        Some((key.key.id().to_owned(), key.key.secret().to_owned()));
+                    Some(key)
+                }
+                Err(action) => return Ok(action),
+            }
+        }
+        None => None,
+    };
     // build (pure), then apply what differs
     let desired = build(&plan, &secrets, &ctx.options)?;
     let live = apply::list_live(&ctx.client, &name, &plan.namespace, &ChildKind::ALL).await?;
@@ -160,6 +194,13 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         info!(tenant = %name, apply = sync.apply.len(), delete = sync.delete.len(), "applying children");
         apply::execute(&ctx.client, &sync).await?;
     }
+    // The tenant's Secret now carries its S3 key: a rotation's older keys can go.
+    if let (Some(s3_user), Some(key)) = (&s3_user, &s3_key)
+        && key.retire
+        && !paused
+    {
+        retire_older_keys(s3_user, key, tenant, ctx).await?;
+    }
     // provision the topic and the index; not while paused, as that writes too
     let provisioned = if paused {
         Vec::new()
@@ -172,6 +213,8 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
                 .search_credentials
                 .as_ref()
                 .map(|(user, password)| BasicAuth::new(user, password)),
+            // Made above, before the tenant's Secret; only cleanup needs it here.
+            s3_user: None,
         };
         provision(tenant, &target, ctx).await
     };
@@ -234,11 +277,39 @@ async fn provision(
     provisioned
 }
 
-/// A credential of the tenant's own, made by a Job of the operator.
+/// Deletes the older keys of the tenant's S3 user after a rotation (or a first key), with an
+/// Event when there were any. IAM refusing or not answering is retried on the next pass.
+async fn retire_older_keys(
+    s3_user: &S3User<'_>,
+    key: &TenantS3Key,
+    tenant: &ChemChatTenant,
+    ctx: &Context,
+) -> Result<()> {
+    match s3_user.retire_older_keys(key).await? {
+        Ok(0) => {}
+        Ok(deleted) => {
+            let note = format!(
+                "S3 user {}: {deleted} older access key(s) deleted; the tenant's servers use {}",
+                key.user,
+                key.key.id()
+            );
+            info!(tenant = %tenant.name_any(), %note, "S3 key rotated");
+            ctx.event(tenant, false, "S3KeyRotated", note).await;
+        }
+        Err(err) => {
+            warn!(tenant = %tenant.name_any(), error = %err, "cannot delete older S3 keys yet")
+        }
+    }
+    Ok(())
+}
+
+/// A credential of the tenant's own, made by a Job of the operator (or, the S3 user, by the
+/// operator itself through IAM).
 #[derive(Clone, Copy)]
 enum Credential {
     DatabaseRole,
     RedisUser,
+    S3User,
 }
 
 impl Credential {
@@ -247,6 +318,7 @@ impl Credential {
         match self {
             Self::DatabaseRole => ("DatabaseRolePending", "DatabaseRoleFailed"),
             Self::RedisUser => ("RedisUserPending", "RedisUserFailed"),
+            Self::S3User => ("S3UserPending", "S3UserFailed"),
         }
     }
 
@@ -254,19 +326,20 @@ impl Credential {
         match self {
             Self::DatabaseRole => Error::DatabaseRole(message),
             Self::RedisUser => Error::RedisUser(message),
+            Self::S3User => Error::S3User(message),
         }
     }
 }
 
-/// The credential's URL once it is ready. Until then the tenant's status says why and the
+/// The credential (URL, key) once it is ready. Until then the tenant's status says why and the
 /// pass ends: `Err(action)` polls again while the Job runs; a failed Job is an error, retried
 /// with backoff.
-async fn settle(
-    step: RoleStep,
+async fn settle<T>(
+    step: RoleStep<T>,
     credential: Credential,
     tenant: &ChemChatTenant,
     ctx: &Context,
-) -> Result<std::result::Result<String, Action>> {
+) -> Result<std::result::Result<T, Action>> {
     let (pending, failed) = credential.reasons();
     let (phase, reason, message, broken) = match step {
         RoleStep::Ready(url) => return Ok(Ok(url)),

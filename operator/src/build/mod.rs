@@ -12,6 +12,7 @@ mod namespace;
 mod purge;
 mod rbac;
 mod redis_user;
+mod s3_user;
 mod scaling;
 mod workload;
 
@@ -20,6 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use config::SECRET_NAME;
 pub use database_role::{
     DATABASE_ROLE_PREFIX, INPUTS_ANNOTATION, PASSWORD_KEY, UnusableDatabaseUrl, database_role_name,
     role_job, role_job_inputs, role_password_secret, tenant_database_url,
@@ -29,6 +31,11 @@ pub use purge::{PURGE_JOB_PREFIX, purge_job, purge_job_name};
 pub use redis_user::{
     REDIS_USER_PREFIX, UnusableRedisUrl, redis_password_secret, redis_user_job,
     redis_user_job_inputs, redis_user_name, tenant_redis_url,
+};
+pub use s3_user::{
+    ACCESS_KEY_ID_KEY, S3_POLICY_ANNOTATION, S3_RETIRED_ANNOTATION, S3_USER_ANNOTATION,
+    S3_USER_PREFIX, SECRET_ACCESS_KEY_KEY, key_of, s3_key_secret, s3_policy_hash, s3_user_name,
+    s3_user_secret_name,
 };
 
 use crate::labels::{self, HASH_ANNOTATION};

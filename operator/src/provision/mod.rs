@@ -1,10 +1,11 @@
 //! The tenant's data outside the garbage collector's reach, one [`Provisioner`] per backend:
-//! the namespace ([`KubernetesCleanup`]), the Kafka topic ([`KafkaTopics`]) and the search
-//! index ([`SearchIndex`]). Each reconcile asks every provisioner to `ensure` its part and
+//! the namespace ([`KubernetesCleanup`]), the Kafka topic ([`KafkaTopics`]), the search
+//! index ([`SearchIndex`]) and, for cleanup, the tenant's S3 user ([`S3Users`]). Each reconcile asks every provisioner to `ensure` its part and
 //! turns the answers into conditions; the finalizer asks each to `cleanup`.
 
 mod kafka;
 mod kubernetes;
+mod s3_user;
 mod search;
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chemchat_backends::BasicAuth;
+use chemchat_backends::object_storage_users::AccessKey;
+use chemchat_crds::cluster::ObjectStorageSpec;
 use chemchat_crds::tenant::DeletionPolicy;
 
 use crate::error::Result;
@@ -19,6 +22,7 @@ use crate::plan::{ResolvedKafka, ResolvedSearch};
 
 pub use kafka::KafkaTopics;
 pub use kubernetes::KubernetesCleanup;
+pub use s3_user::S3Users;
 pub use search::SearchIndex;
 
 /// How long a backend may take to answer one step before it counts as unreachable: short, so
@@ -37,6 +41,18 @@ pub struct Target {
     pub search: Option<ResolvedSearch>,
     /// Basic-auth credentials of the search backend (`credentialsSecretRef`).
     pub search_credentials: Option<BasicAuth>,
+    /// The object storage and the cluster's key, when the tenant has an S3 user of its own
+    /// (`tenantCredentials: PerTenant`); set for cleanup only.
+    pub s3_user: Option<S3UserTarget>,
+}
+
+/// Where a tenant's S3 user is, and the key that may delete it.
+#[derive(Clone, Debug)]
+pub struct S3UserTarget {
+    /// The cluster's object storage.
+    pub storage: ObjectStorageSpec,
+    /// The cluster's key; `None` when its Secret is gone (the cleanup then says so).
+    pub cluster_key: Option<AccessKey>,
 }
 
 /// One backend's condition after `ensure`.
@@ -128,11 +144,12 @@ pub trait Provisioner: Send + Sync + std::fmt::Debug {
 }
 
 /// The production provisioners, in cleanup order: the namespace first (so the server stops
-/// writing), then the topic and the index.
+/// writing), then the topic, the index and the tenant's S3 user.
 pub fn all(client: kube::Client, timeout: Duration) -> Vec<Arc<dyn Provisioner>> {
     vec![
         Arc::new(KubernetesCleanup::new(client)),
         Arc::new(KafkaTopics::new(timeout)),
         Arc::new(SearchIndex::new(timeout)),
+        Arc::new(S3Users::new(timeout)),
     ]
 }

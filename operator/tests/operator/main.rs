@@ -1,6 +1,6 @@
 //! The operator's integration tests, one binary (one link on a small machine): `build` against
 //! committed snapshots, the reconcilers against the scripted API server in `support`, the
-//! provisioners against the real tansu and osmem, and the operator's own HTTP endpoints.
+//! provisioners against the real tansu and osmem, the tenants' S3 users against moto, and the operator's own HTTP endpoints.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +13,7 @@ mod http;
 mod isolation;
 mod provision;
 mod redis_user;
+mod s3_user;
 mod scaling;
 mod snapshots;
 mod status;

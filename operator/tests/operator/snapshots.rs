@@ -191,6 +191,42 @@ fn the_tenant_secret_holds_tenant_credentials_only() {
         config.object["data"][contract::MAIL_FROM],
         "ChemChat <no-reply@chat.example.com>"
     );
+    // The S3 key is the tenant's own user's (the default `PerTenant`), not the cluster's.
+    let s3_key = decoded(&secret.object, contract::S3_ACCESS_KEY_ID);
+    assert!(s3_key.contains("IAM user chemchat-initech-"), "{s3_key}");
+    assert!(s3_key.contains("s3-user-initech/accessKeyId"), "{s3_key}");
+    assert!(!s3_key.contains("s3-credentials"), "{s3_key}");
+}
+
+/// Under `tenantCredentials: Shared` the tenant's servers get the cluster's S3 key, as before.
+#[test]
+fn a_shared_s3_key_is_the_clusters() {
+    let cluster = fixture("cluster-full.yaml").replace(
+        "credentialsSecretRef: { name: s3-credentials }",
+        "credentialsSecretRef: { name: s3-credentials }\n    tenantCredentials: Shared",
+    );
+    let children = render_children(
+        &fixture("tenant-pro.yaml"),
+        Some(&cluster),
+        &BuildOptions::default(),
+    )
+    .unwrap();
+    let secret = find(&children, ChildKind::Secret).unwrap();
+    assert_eq!(
+        decoded(&secret.object, contract::S3_ACCESS_KEY_ID),
+        "<secret s3-credentials/accessKeyId>"
+    );
+}
+
+fn decoded(secret: &serde_json::Value, key: &str) -> String {
+    use base64::Engine as _;
+    let text = secret["data"][key].as_str().unwrap_or_default();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]

@@ -1,0 +1,284 @@
+//! A tenant's own S3 user against the scripted API server and moto (IAM, and an S3 that checks
+//! IAM policies): under `tenantCredentials: PerTenant` (the default) the tenant's Secret gets
+//! the key of an IAM user of its own — never the cluster's — which reaches its prefix only;
+//! a settled pass makes no IAM call; deleting the key Secret rotates the key and retires the
+//! old one once the tenant's Secret carries the new; the tenant's deletion deletes the user;
+//! IAM failing is a condition; `Shared` keeps the cluster's key.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine as _;
+use chemchat_backends::object_storage_users::{AccessKey, IamAdmin, tenant_user};
+use chemchat_operator::tenant::reconcile;
+use serde_json::{Value, json};
+
+use crate::support::world::{CLUSTER, TENANT, current, tenant, world};
+use crate::support::{EVENTS, FakeApi, b64, event_note};
+
+const KEY_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/s3-user-acme";
+const MEDIA_KEYS: &str = "/api/v1/namespaces/chemchat-system/secrets/media-keys";
+const TENANT_ENV: &str = "/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env";
+const REGION: &str = "us-east-1";
+
+/// moto's endpoint and its admin's key (`make services`).
+fn moto() -> (String, AccessKey) {
+    let env = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!(
+                "{name} is not set: these tests need moto (IAM and S3). Run `make test`, or \
+                 start the services with `make services` and export what it prints."
+            )
+        })
+    };
+    (
+        env("CHEMCHAT_TEST_MOTO_ENDPOINT"),
+        AccessKey::new(
+            env("CHEMCHAT_TEST_MOTO_ACCESS_KEY"),
+            env("CHEMCHAT_TEST_MOTO_SECRET_KEY"),
+        ),
+    )
+}
+
+fn iam() -> IamAdmin {
+    let (endpoint, key) = moto();
+    IamAdmin::new(Some(&endpoint), REGION, &key, Duration::from_secs(5))
+}
+
+fn s3(key: &AccessKey) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(key.id(), key.secret(), None, None, "test"))
+        .endpoint_url(moto().0)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// The error code of a PutObject, or `"ok"`.
+async fn put(key: &AccessKey, bucket: &str, object: &str) -> String {
+    let answer = s3(key)
+        .put_object()
+        .bucket(bucket)
+        .key(object)
+        .body(ByteStream::from_static(b"media"))
+        .send()
+        .await;
+    answer.map_or_else(|e| e.code().unwrap_or("?").to_owned(), |_| "ok".to_owned())
+}
+
+fn decoded(secret: &Value, key: &str) -> String {
+    let text = secret["data"][key].as_str().unwrap_or_default();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The key the tenant's servers are given.
+fn served_key(fake: &FakeApi) -> AccessKey {
+    let env = fake
+        .get(TENANT_ENV)
+        .expect("the tenant's Secret is applied");
+    AccessKey::new(
+        decoded(&env, "CHEMCHAT_S3_ACCESS_KEY_ID"),
+        decoded(&env, "CHEMCHAT_S3_SECRET_ACCESS_KEY"),
+    )
+}
+
+/// Acme's world with a bucket of its own on moto as the cluster's object storage, whose
+/// `credentialsSecretRef` holds moto's admin key; `mode` is `tenantCredentials`, if any.
+async fn s3_world(
+    mode: Option<&str>,
+    deletion: &str,
+) -> (
+    std::sync::Arc<chemchat_operator::context::Context>,
+    FakeApi,
+    String,
+) {
+    let (endpoint, admin) = moto();
+    let bucket = format!(
+        "chemchat-op-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    s3(&admin)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let (ctx, fake) = world(tenant("Free", json!({"deletionPolicy": deletion})));
+    let mut storage = json!({
+        "endpoint": endpoint, "iamEndpoint": endpoint, "region": REGION, "bucket": bucket,
+        "credentialsSecretRef": {"name": "media-keys"}
+    });
+    if let Some(mode) = mode {
+        storage["tenantCredentials"] = json!(mode);
+    }
+    fake.edit(CLUSTER, |c| c["spec"]["objectStorage"] = storage);
+    fake.insert(
+        MEDIA_KEYS,
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "media-keys", "namespace": "chemchat-system"},
+            "data": {"accessKeyId": b64(admin.id()), "secretAccessKey": b64(admin.secret())}}),
+    );
+    (ctx, fake, bucket)
+}
+
+fn ready(fake: &FakeApi) -> Value {
+    let status = fake.get(TENANT).unwrap()["status"].clone();
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_tenant_gets_a_key_of_its_own_that_reaches_its_prefix_only() {
+    let (ctx, fake, bucket) = s3_world(None, "Retain").await;
+    let (_, admin) = moto();
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let key = served_key(&fake);
+    assert_ne!(key.id(), admin.id(), "never the cluster's key");
+    let kept = fake
+        .get(KEY_SECRET)
+        .expect("the key is kept in the cluster's namespace");
+    assert_eq!(decoded(&kept, "accessKeyId"), key.id());
+    assert_eq!(kept["metadata"]["ownerReferences"][0]["uid"], "tenant-uid");
+    let user = tenant_user(&bucket, "acme");
+    assert_eq!(kept["metadata"]["annotations"]["chemchat.io/s3-user"], user);
+    assert_eq!(
+        kept["metadata"]["annotations"]["chemchat.io/s3-older-keys-deleted"],
+        "true"
+    );
+    assert_eq!(iam().key_ids(&user).await.unwrap(), [key.id()]);
+    assert_eq!(put(&key, &bucket, "acme/m1/original").await, "ok");
+    assert_eq!(
+        put(&key, &bucket, "globex/m1/original").await,
+        "AccessDenied"
+    );
+
+    // Settled: with IAM unreachable, a pass still succeeds and writes nothing, so it made no
+    // IAM call.
+    fake.edit(CLUSTER, |c| {
+        c["spec"]["objectStorage"]["iamEndpoint"] = json!("http://127.0.0.1:9")
+    });
+    fake.take_log();
+    reconcile(current(&fake), ctx).await.unwrap();
+    let writes: Vec<String> = fake
+        .take_log()
+        .iter()
+        .filter(|r| r.is_write() && r.path != EVENTS)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(served_key(&fake).id(), key.id());
+}
+
+#[tokio::test]
+async fn deleting_the_key_secret_rotates_the_key_and_retires_the_old_one() {
+    let (ctx, fake, bucket) = s3_world(Some("PerTenant"), "Retain").await;
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let old = served_key(&fake);
+    fake.remove(KEY_SECRET);
+    fake.take_log();
+    reconcile(current(&fake), ctx).await.unwrap();
+    let new = served_key(&fake);
+    assert_ne!(
+        new.id(),
+        old.id(),
+        "the tenant's Secret carries the new key"
+    );
+    assert_eq!(
+        decoded(&fake.get(KEY_SECRET).unwrap(), "accessKeyId"),
+        new.id()
+    );
+    let user = tenant_user(&bucket, "acme");
+    assert_eq!(
+        iam().key_ids(&user).await.unwrap(),
+        [new.id()],
+        "the old key is deleted once the new one is served"
+    );
+    assert_eq!(put(&new, &bucket, "acme/m2/original").await, "ok");
+    assert_eq!(
+        put(&old, &bucket, "acme/m2/original").await,
+        "InvalidAccessKeyId"
+    );
+    let note = event_note(&fake.take_log(), "S3KeyRotated");
+    assert!(note.contains(&user) && note.contains(new.id()), "{note}");
+    assert!(!note.contains(new.secret()), "{note}");
+}
+
+#[tokio::test]
+async fn deleting_the_tenant_deletes_its_s3_user_whatever_the_policy() {
+    let (ctx, fake, bucket) = s3_world(None, "Retain").await;
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let user = tenant_user(&bucket, "acme");
+    assert_eq!(iam().key_ids(&user).await.unwrap().len(), 1);
+    fake.edit(TENANT, |t| {
+        t["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    });
+    fake.take_log();
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert_eq!(
+        fake.get(TENANT).unwrap()["metadata"]["finalizers"],
+        json!([])
+    );
+    let note = event_note(&fake.take_log(), "CleanedUp");
+    assert!(
+        note.contains(&format!("s3-user: deleted IAM user {user}")),
+        "{note}"
+    );
+    assert_eq!(
+        iam().delete_user(&user).await.unwrap(),
+        chemchat_backends::Deleted::AlreadyGone
+    );
+}
+
+#[tokio::test]
+async fn iam_refusing_is_a_condition_and_a_retried_error() {
+    let (ctx, fake, _) = s3_world(None, "Retain").await;
+    // A key IAM does not know.
+    fake.edit(MEDIA_KEYS, |s| {
+        s["data"]["accessKeyId"] = json!(b64("AKIANOTAKEY00000000"));
+    });
+    let err = reconcile(current(&fake), ctx)
+        .await
+        .expect_err("a failed IAM call fails the reconcile, for backoff");
+    assert!(err.to_string().contains("s3 user"), "{err}");
+    let condition = ready(&fake);
+    assert_eq!(condition["reason"], "S3UserFailed");
+    let message = condition["message"].as_str().unwrap();
+    assert!(
+        message.contains("IAM") && message.contains("refused"),
+        "{message}"
+    );
+    assert!(
+        fake.get(TENANT_ENV).is_none(),
+        "no pods on a key that does not exist"
+    );
+    assert!(fake.get(KEY_SECRET).is_none());
+}
+
+#[tokio::test]
+async fn shared_keeps_the_clusters_key_and_makes_no_user() {
+    let (ctx, fake, bucket) = s3_world(Some("Shared"), "Retain").await;
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert_eq!(served_key(&fake).id(), moto().1.id());
+    assert!(fake.get(KEY_SECRET).is_none());
+    assert!(
+        iam()
+            .key_ids(&tenant_user(&bucket, "acme"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
