@@ -479,7 +479,12 @@ async fn probes(settings: &Settings, push: WebPushSender) -> anyhow::Result<Vec<
         probes.push(Arc::new(SearchProbe::new(url.expose_secret())?));
     }
     if let Some(s3) = s3_settings(settings) {
-        probes.push(Arc::new(S3Blobs::new(&s3)));
+        let blobs = S3Blobs::new(&s3);
+        // A pinned server may hold its tenant's own key, which reaches only `<tenant>/`.
+        probes.push(Arc::new(match &settings.tenant_id {
+            Some(tenant) => blobs.probing_within(format!("{tenant}/")),
+            None => blobs,
+        }));
     }
     if let Some(url) = &settings.smtp_url {
         probes.push(Arc::new(SmtpMailer::new(

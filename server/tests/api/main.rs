@@ -19,6 +19,7 @@ mod invites_api;
 mod kafka_outage;
 mod limits;
 mod media_api;
+mod media_tenant_key;
 mod messaging_api;
 mod messaging_inputs;
 mod messaging_rls;

@@ -48,6 +48,9 @@ pub struct S3Settings {
 pub struct S3Blobs {
     client: Client,
     bucket: String,
+    /// Where `/health` looks: `Some("<tenant>/")` for a server pinned to a tenant, whose key
+    /// (the operator's per-tenant S3 user) may list only there; `None` asks for the bucket.
+    probe_prefix: Option<String>,
 }
 
 impl S3Blobs {
@@ -80,7 +83,16 @@ impl S3Blobs {
         Self {
             client: Client::from_conf(config.build()),
             bucket: settings.bucket.clone(),
+            probe_prefix: None,
         }
+    }
+
+    /// The same client, whose `/health` probe lists within `prefix` (`<tenant>/`) instead of
+    /// asking for the bucket: `HeadBucket` needs `s3:ListBucket` on the whole bucket, which a
+    /// tenant's own key does not have.
+    pub fn probing_within(mut self, prefix: impl Into<String>) -> Self {
+        self.probe_prefix = Some(prefix.into());
+        self
     }
 
     /// Creates the bucket unless it exists (test set-ups; production buckets are provisioned).
@@ -205,6 +217,30 @@ impl S3Blobs {
     }
 }
 
+impl S3Blobs {
+    /// Whether `key` exists, by listing it. S3 answers a missing object with 403 instead of 404
+    /// unless the caller may `s3:ListBucket` on the whole bucket, which a tenant's own key may
+    /// not (it may list within its prefix only): after a 403, this tells "missing" from
+    /// "refused".
+    async fn listed(&self, key: &str) -> Result<bool, BlobError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(page.contents().iter().any(|o| o.key() == Some(key)))
+    }
+}
+
+/// The answer was 403 Forbidden.
+fn forbidden<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    e.raw_response().is_some_and(|r| r.status().as_u16() == 403)
+}
+
 /// Reads the body until one part is full or the body ends.
 async fn fill_part(body: &mut BlobBody) -> Result<Bytes, BlobError> {
     let mut part = BytesMut::new();
@@ -289,11 +325,15 @@ impl BlobStore for S3Blobs {
             .key(key)
             .set_range(range.map(|r| format!("bytes={}-{}", r.start, r.end)))
             .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(service) if service.is_no_such_key() => BlobError::NotFound,
-                _ => failed(e),
-            })?;
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Err(BlobError::NotFound);
+            }
+            Err(e) if forbidden(&e) && !self.listed(key).await? => return Err(BlobError::NotFound),
+            Err(e) => return Err(failed(e)),
+        };
         let size = total_size(answer.content_range(), answer.content_length());
         let body: BlobBody = Box::pin(futures::stream::unfold(
             answer.body,
@@ -317,6 +357,7 @@ impl BlobStore for S3Blobs {
         {
             Ok(head) => Ok(head.content_length().and_then(|l| u64::try_from(l).ok())),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) if forbidden(&e) && !self.listed(key).await? => Ok(None),
             Err(e) => Err(failed(e)),
         }
     }
@@ -347,13 +388,25 @@ impl BlobStore for S3Blobs {
                 .quiet(true)
                 .build()
                 .map_err(|e| BlobError::Unavailable(e.into()))?;
-            self.client
+            let answer = self
+                .client
                 .delete_objects()
                 .bucket(&self.bucket)
                 .delete(delete)
                 .send()
                 .await
                 .map_err(failed)?;
+            // DeleteObjects answers 200 and lists the keys it refused (a key that may not
+            // delete them, for one): those objects are still there.
+            if let Some(refused) = answer.errors().first() {
+                return Err(BlobError::Unavailable(anyhow::anyhow!(
+                    "s3: DeleteObjects kept {} of {count} objects, {} first: {} ({})",
+                    answer.errors().len(),
+                    refused.key().unwrap_or("?"),
+                    refused.code().unwrap_or("?"),
+                    refused.message().unwrap_or("no message")
+                )));
+            }
             deleted += count;
         }
         Ok(deleted)
@@ -419,16 +472,37 @@ impl crate::ports::Probe for S3Blobs {
         "s3"
     }
 
-    /// `HeadBucket`: the bucket exists and these credentials may use it.
+    /// `HeadBucket`, or for a tenant's server a listing of one key within its prefix: the
+    /// bucket exists and these credentials may use it (where this server works).
     async fn check(&self) -> anyhow::Result<()> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("HeadBucket {}: {}", self.bucket, e.into_service_error())
-            })?;
+        match &self.probe_prefix {
+            None => {
+                self.client
+                    .head_bucket()
+                    .bucket(&self.bucket)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("HeadBucket {}: {}", self.bucket, e.into_service_error())
+                    })?;
+            }
+            Some(prefix) => {
+                self.client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .max_keys(1)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "ListObjectsV2 {}/{prefix}: {}",
+                            self.bucket,
+                            e.into_service_error()
+                        )
+                    })?;
+            }
+        }
         Ok(())
     }
 }
