@@ -197,7 +197,7 @@ impl S3User<'_> {
                 .put_media_policy(&user, &s.region, &s.bucket, &name)
                 .await?;
             admin.delete_keys_except(&user, serving.as_deref()).await?;
-            Ok::<_, chemchat_backends::Error>(admin.create_key(&user).await?)
+            admin.create_key(&user).await
         };
         let key = match made.await {
             Ok(key) => key,
