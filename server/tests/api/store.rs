@@ -625,6 +625,23 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
     );
 }
 
+/// SQLite's readers keep a small page cache each (the pool's caches add up in a connection
+/// storm); the writer keeps SQLite's default.
+#[tokio::test]
+async fn sqlite_readers_keep_a_small_page_cache() {
+    let (_db, store) = store(Engine::Sqlite).await;
+    let reader: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(reader, -256, "KiB per reader connection");
+    let writer: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(store.writer_pool())
+        .await
+        .unwrap();
+    assert_eq!(writer, -2000, "SQLite's default for the writer");
+}
+
 #[tokio::test]
 async fn postgres_has_no_checkpointer() {
     let (_db, store) = store(Engine::Postgres).await;

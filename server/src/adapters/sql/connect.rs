@@ -91,7 +91,7 @@ async fn open_pool(
     let options = match (engine, role) {
         (Engine::Sqlite, Role::Reader) => options
             .test_before_acquire(false)
-            .after_connect(sqlite_pragmas),
+            .after_connect(sqlite_reader_pragmas),
         (Engine::Sqlite, Role::Writer) => options
             .test_before_acquire(false)
             .after_connect(sqlite_writer_pragmas),
@@ -161,6 +161,24 @@ fn sqlite_pragmas(
         ] {
             conn.execute(pragma).await?;
         }
+        Ok(())
+    })
+}
+
+/// A reader's pragmas: the common ones and a page cache of 256 KiB instead of SQLite's 2 MiB.
+/// Each of the pool's connections keeps a cache of its own, mostly of the same hot pages, and
+/// the pool grows to its maximum in a connection storm: sixteen 2 MiB caches were a third of the
+/// memory 10 000 idle WebSocket connections cost (14.7 KiB each, 10.9 with this;
+/// docs/benchmarks.md, 2026-12-02). A page missing from it is a copy from the operating
+/// system's cache, which holds the file anyway. The writer keeps the default: its batches
+/// update the same index pages over and over.
+fn sqlite_reader_pragmas(
+    conn: &mut AnyConnection,
+    meta: PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        sqlite_pragmas(conn, meta).await?;
+        conn.execute("PRAGMA cache_size = -256").await?;
         Ok(())
     })
 }
