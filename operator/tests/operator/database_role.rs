@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use chemchat_backends::TenantKey;
 use chemchat_operator::tenant::reconcile;
 use http::Method;
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 use crate::support::world::{
     CLUSTER, ROLE_JOB, ROLE_PASSWORD, ROLE_SECRET, TENANT, current, tenant, world,
 };
-use crate::support::{EVENTS, FakeApi, Recorded};
+use crate::support::{EVENTS, FakeApi, Recorded, decoded};
 
 const SECRETS: &str = "/api/v1/namespaces/chemchat-system/secrets";
 const JOBS: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs";
@@ -40,16 +39,6 @@ fn ready(fake: &FakeApi) -> (Value, Value) {
         .cloned()
         .unwrap();
     (status["phase"].clone(), ready)
-}
-
-fn decoded(secret: &Value, key: &str) -> String {
-    let text = secret["data"][key].as_str().unwrap_or_default();
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 fn finish_role_job(fake: &FakeApi, outcome: &str) {

@@ -10,13 +10,12 @@ use std::time::Duration;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use base64::Engine as _;
 use chemchat_backends::object_storage_users::{AccessKey, IamAdmin, tenant_user};
 use chemchat_operator::tenant::reconcile;
 use serde_json::{Value, json};
 
 use crate::support::world::{CLUSTER, TENANT, current, tenant, world};
-use crate::support::{EVENTS, FakeApi, b64, event_note};
+use crate::support::{EVENTS, FakeApi, b64, decoded, event_note};
 
 const KEY_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/s3-user-acme";
 const MEDIA_KEYS: &str = "/api/v1/namespaces/chemchat-system/secrets/media-keys";
@@ -68,16 +67,6 @@ async fn put(key: &AccessKey, bucket: &str, object: &str) -> String {
         .send()
         .await;
     answer.map_or_else(|e| e.code().unwrap_or("?").to_owned(), |_| "ok".to_owned())
-}
-
-fn decoded(secret: &Value, key: &str) -> String {
-    let text = secret["data"][key].as_str().unwrap_or_default();
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 /// The key the tenant's servers are given.

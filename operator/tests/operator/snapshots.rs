@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::support::decoded;
 use chemchat_crds::contract;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::{
@@ -216,17 +217,6 @@ fn a_shared_s3_key_is_the_clusters() {
         decoded(&secret.object, contract::S3_ACCESS_KEY_ID),
         "<secret s3-credentials/accessKeyId>"
     );
-}
-
-fn decoded(secret: &serde_json::Value, key: &str) -> String {
-    use base64::Engine as _;
-    let text = secret["data"][key].as_str().unwrap_or_default();
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 #[test]

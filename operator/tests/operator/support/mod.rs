@@ -356,6 +356,18 @@ impl FakeApi {
     }
 }
 
+/// A Secret's `data` value under `key`, decoded (empty when it is missing).
+pub fn decoded(secret: &Value, key: &str) -> String {
+    use base64::Engine as _;
+    let text = secret["data"][key].as_str().unwrap_or_default();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// Base64 of a Secret value; a small encoder so the tests need no extra crate.
 pub fn b64(s: &str) -> String {
     use std::fmt::Write;
