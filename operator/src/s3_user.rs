@@ -8,7 +8,10 @@
 //! same user and policy makes no IAM call at all; a changed policy (bucket, region, policy of a
 //! new operator) is put again; a missing Secret makes the user (if needed), its policy and a new
 //! key. Rotation: delete the Secret; the next pass makes a new key, the tenant's Secret gets it
-//! (rolling its pods), and then the user's older keys are deleted ([`retire_older_keys`]).
+//! (rolling its pods), and once no pod of an older version is left — the pods being rolled out
+//! still use the old key — the user's older keys are deleted ([`S3User::retire_older_keys`]).
+//! Where a rotation stands is read from the cluster on every pass (the key Secret's
+//! annotation, the live Deployment), so one interrupted by a restart of the operator finishes.
 
 use std::time::Duration;
 
@@ -22,12 +25,14 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
+use crate::apply;
 use crate::build::{
-    S3_POLICY_ANNOTATION, S3_RETIRED_ANNOTATION, S3_USER_ANNOTATION, SECRET_NAME, key_of,
-    s3_key_secret, s3_policy_hash, s3_user_name, s3_user_secret_name,
+    ChildKind, S3_POLICY_ANNOTATION, S3_RETIRED_ANNOTATION, S3_USER_ANNOTATION, SECRET_NAME,
+    key_of, s3_key_secret, s3_policy_hash, s3_user_name, s3_user_secret_name,
 };
 use crate::database_role::RoleStep;
 use crate::error::Result;
+use crate::observe;
 
 /// The object storage of `cluster` when its tenants get users of their own.
 pub fn per_tenant(cluster: &ChemChatCluster) -> Option<&ObjectStorageSpec> {
@@ -59,7 +64,7 @@ pub struct TenantS3Key {
     pub key: AccessKey,
     /// The IAM user it belongs to.
     pub user: String,
-    /// The user's older keys are still to be deleted, once the tenant's Secret carries this one.
+    /// The user's older keys are still to be deleted, once every server pod runs with this one.
     pub retire: bool,
 }
 
@@ -188,9 +193,21 @@ impl S3User<'_> {
         let name = self.tenant.name_any();
         let s = self.storage;
         // IAM allows two keys per user: of those left, keep only the one the tenant's servers
-        // use until their Secret gets the new one.
+        // use until they have rolled to the new one.
         let serving = self.serving_key_id().await?;
         let admin = self.admin();
+        let older_key = match admin.key_ids(&user).await {
+            Ok(ids) => ids.iter().any(|id| Some(id.as_str()) != serving.as_deref()),
+            Err(err) => return Ok(RoleStep::Failed(err.to_string())),
+        };
+        // A rotation made while the previous one still rolls out: its older key is held by
+        // pods of an older version, and there is no room for a third key.
+        if older_key && !self.pods_on_one_template().await? {
+            return Ok(RoleStep::Waiting(format!(
+                "a new S3 key of tenant {name} waits until the previous one has rolled out: \
+                 pods of an older version still hold the key before it"
+            )));
+        }
         let made = async {
             admin.ensure_user(&user).await?;
             admin
@@ -225,6 +242,15 @@ impl S3User<'_> {
         }
     }
 
+    /// Every pod of the tenant's server Deployment runs its current template (whose Secret
+    /// carries the key [`Self::serving_key_id`] reads), or there is no Deployment.
+    async fn pods_on_one_template(&self) -> Result<bool> {
+        let name = self.tenant.name_any();
+        let live =
+            apply::list_live(self.client, &name, self.namespace, &[ChildKind::Deployment]).await?;
+        Ok(observe::workload(&live).on_one_template())
+    }
+
     /// The access key id in the tenant's Secret now, if any.
     async fn serving_key_id(&self) -> Result<Option<String>> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), self.namespace);
@@ -238,8 +264,9 @@ impl S3User<'_> {
             .map(|b| String::from_utf8_lossy(&b.0).into_owned()))
     }
 
-    /// Once the tenant's Secret carries `key`: deletes the user's other keys and notes it on
-    /// the key Secret, so later passes make no IAM call. `Ok(n)`: `n` keys deleted.
+    /// Once every server pod runs with `key` (the caller checks the rollout): deletes the
+    /// user's other keys and notes it on the key Secret, so later passes make no IAM call.
+    /// `Ok(n)`: `n` keys deleted.
     pub async fn retire_older_keys(
         &self,
         key: &TenantS3Key,

@@ -30,7 +30,8 @@ use crate::s3_user::{S3User, TenantS3Key};
 const KIND: &str = "ChemChatTenant";
 /// How often a settled tenant is looked at again even without a watch event.
 const RESYNC: Duration = Duration::from_secs(300);
-/// How soon a tenant waiting for its cluster or secrets, or for pods, is looked at again.
+/// How soon a tenant waiting for its cluster or secrets, or for pods (a rollout, or one that
+/// an S3 key rotation waits for), is looked at again.
 const WAIT: Duration = Duration::from_secs(30);
 /// How soon a tenant whose database role or Redis user Job runs (or whose S3 key Secret was
 /// made concurrently) is looked at again (it takes seconds).
@@ -194,13 +195,20 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         info!(tenant = %name, apply = sync.apply.len(), delete = sync.delete.len(), "applying children");
         apply::execute(&ctx.client, &sync).await?;
     }
-    // The tenant's Secret now carries its S3 key: a rotation's older keys can go.
-    if let (Some(s3_user), Some(key)) = (&s3_user, &s3_key)
-        && key.retire
-        && !paused
-    {
-        retire_older_keys(s3_user, key, tenant, ctx).await?;
-    }
+    // The Deployment as listed before the apply: a template changed just now shows the
+    // previous environment, so a rotation that rolls the pods waits for a later pass.
+    let workload = observe::workload(&live);
+    let rotating = match (&s3_user, &s3_key) {
+        (Some(s3_user), Some(key)) if key.retire && !paused => {
+            if workload.rolled_out(&desired) {
+                retire_older_keys(s3_user, key, tenant, ctx).await?;
+                None
+            } else {
+                Some(s3_rotation_waiting(key))
+            }
+        }
+        _ => None,
+    };
     // provision the topic and the index; not while paused, as that writes too
     let provisioned = if paused {
         Vec::new()
@@ -227,10 +235,11 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
     let answers: Vec<ProvisionStatus> = provisioned.iter().map(|(_, p)| p.clone()).collect();
     let seen = observe::Observed {
         namespace_exists,
-        workload: &observe::workload(&live),
+        workload: &workload,
         autoscaling: &observe::autoscaling(&desired, &live),
         provisioned: &answers,
         paused,
+        rotating: rotating.as_deref(),
     };
     let status = observe::tenant_status(previous, generation, &plan, seen, &conditions::now());
     let phase = status.phase;
@@ -243,13 +252,12 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
             message: failed.message.clone(),
         });
     }
-    Ok(Action::requeue(
-        if phase == TenantPhase::Ready || phase == TenantPhase::Suspended {
-            RESYNC
-        } else {
-            WAIT
-        },
-    ))
+    let settled = phase == TenantPhase::Ready || phase == TenantPhase::Suspended;
+    Ok(Action::requeue(if settled && rotating.is_none() {
+        RESYNC
+    } else {
+        WAIT
+    }))
 }
 
 /// Asks every provisioner, concurrently (each may wait out a timeout on a dead backend), to
@@ -277,8 +285,20 @@ async fn provision(
     provisioned
 }
 
-/// Deletes the older keys of the tenant's S3 user after a rotation (or a first key), with an
-/// Event when there were any. IAM refusing or not answering is retried on the next pass.
+/// What a rotated S3 key waits for before the user's older keys are deleted: the pods that
+/// still hold one of them. A state, not an action, so the status stays the same every pass.
+fn s3_rotation_waiting(key: &TenantS3Key) -> String {
+    format!(
+        "the server pods are rolling out S3 access key {} of user {}; its older keys are \
+         deleted once no pod of an older version is left",
+        key.key.id(),
+        key.user
+    )
+}
+
+/// Deletes the older keys of the tenant's S3 user after a rotation (or a first key), once no
+/// server pod of an older version, which may hold one of them, is left; an Event when there
+/// were any. IAM refusing or not answering is retried on the next pass.
 async fn retire_older_keys(
     s3_user: &S3User<'_>,
     key: &TenantS3Key,

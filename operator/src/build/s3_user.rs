@@ -30,8 +30,9 @@ pub const S3_USER_ANNOTATION: &str = "chemchat.io/s3-user";
 /// Annotation of the key Secret: a hash of the policy the user was given, so a changed bucket,
 /// region or policy is put again, and an unchanged one costs no IAM call.
 pub const S3_POLICY_ANNOTATION: &str = "chemchat.io/s3-policy";
-/// Annotation of the key Secret, `"true"` once the user's older keys are deleted: set after the
-/// tenant's Secret carries this key, so a rotation retires the old key exactly once.
+/// Annotation of the key Secret, `"true"` once the user's older keys are deleted: set once the
+/// tenant's pods all run with this key, so a rotation retires the old key exactly once; while
+/// it is missing, a rotation waits for the tenant's rollout (also across operator restarts).
 pub const S3_RETIRED_ANNOTATION: &str = "chemchat.io/s3-older-keys-deleted";
 
 /// Name of the Secret keeping `tenant`'s S3 access key.
@@ -53,7 +54,8 @@ pub fn s3_policy_hash(storage: &ObjectStorageSpec, tenant: &str) -> String {
 }
 
 /// The Secret keeping `key` of `tenant`'s user, owned by the tenant. Deleting it rotates the
-/// key: the operator makes a new one and, once the tenant's Secret carries it, deletes the old.
+/// key: the operator makes a new one and, once the tenant's pods have all rolled to it, deletes
+/// the old.
 pub fn s3_key_secret(
     tenant: &ChemChatTenant,
     cluster: &ChemChatCluster,

@@ -56,6 +56,9 @@ pub struct Observed<'a> {
     pub provisioned: &'a [ProvisionStatus],
     /// The pause annotation is set.
     pub paused: bool,
+    /// A rotated credential whose older version is kept until no pod of an older template is
+    /// left: what the tenant waits for.
+    pub rotating: Option<&'a str>,
 }
 
 /// A condition's status, reason and message before it is stamped.
@@ -106,12 +109,19 @@ fn workload_verdict(plan: &TenantPlan, w: &Workload, was_serving: bool) -> (Tena
     }
 }
 
-/// `Progressing`: `True` while the Deployment moves towards its spec.
-fn progressing_verdict(plan: &TenantPlan, w: &Workload) -> Verdict {
+/// `Progressing`: `True` while the Deployment moves towards its spec, or while a rotated
+/// credential waits for that rollout (the Deployment as listed before this pass's apply may not
+/// show the new template yet, so the wait speaks for itself). A stalled rollout says so first.
+fn progressing_verdict(plan: &TenantPlan, w: &Workload, rotating: Option<&str>) -> Verdict {
     if plan.suspend {
         return verdict(false, "Suspended", "scaled to zero".to_owned());
     }
-    match w.rollout() {
+    let rollout = w.rollout();
+    let stalled = matches!(rollout, Rollout::Stalled(_));
+    if let Some(waiting) = rotating.filter(|_| !stalled) {
+        return verdict(true, "RotatingCredentials", waiting.to_owned());
+    }
+    match rollout {
         Rollout::Creating => verdict(
             true,
             "Creating",
@@ -200,6 +210,7 @@ pub fn tenant_status(
         autoscaling,
         provisioned,
         paused,
+        rotating,
     } = seen;
     let mut status = previous.cloned().unwrap_or_default();
     let was_serving = matches!(status.phase, TenantPhase::Ready | TenantPhase::Degraded);
@@ -239,7 +250,7 @@ pub fn tenant_status(
         (types::READY, ready),
         (types::NAMESPACE_READY, ns),
         (types::WORKLOAD_READY, pods),
-        (types::PROGRESSING, progressing_verdict(plan, w)),
+        (types::PROGRESSING, progressing_verdict(plan, w, rotating)),
         (types::AUTOSCALING_READY, autoscaler),
         (types::MEDIA_STORAGE_SHARED, media_verdict(plan)),
     ];

@@ -2,7 +2,8 @@
 //! IAM policies): under `tenantCredentials: PerTenant` (the default) the tenant's Secret gets
 //! the key of an IAM user of its own — never the cluster's — which reaches its prefix only;
 //! a settled pass makes no IAM call; deleting the key Secret rotates the key and retires the
-//! old one once the tenant's Secret carries the new; the tenant's deletion deletes the user;
+//! old one only once no pod of an older version is left (also across an operator restart; a
+//! suspended tenant has no pod to wait for); the tenant's deletion deletes the user;
 //! IAM failing is a condition; `Shared` keeps the cluster's key.
 
 use std::time::Duration;
@@ -11,15 +12,18 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use chemchat_backends::object_storage_users::{AccessKey, IamAdmin, tenant_user};
+use chemchat_operator::build::BuildOptions;
+use chemchat_operator::context::Context;
 use chemchat_operator::tenant::reconcile;
 use serde_json::{Value, json};
 
-use crate::support::world::{CLUSTER, TENANT, current, tenant, world};
-use crate::support::{EVENTS, FakeApi, b64, decoded, event_note};
+use crate::support::world::{CLUSTER, TENANT, current, deployment_status, tenant, world};
+use crate::support::{EVENTS, FakeApi, Recorded, b64, decoded, event_note, events};
 
 const KEY_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/s3-user-acme";
 const MEDIA_KEYS: &str = "/api/v1/namespaces/chemchat-system/secrets/media-keys";
 const TENANT_ENV: &str = "/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env";
+const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/chemchat-acme/deployments/chemchat-server";
 const REGION: &str = "us-east-1";
 
 /// moto's endpoint and its admin's key (`make services`).
@@ -172,38 +176,168 @@ async fn a_tenant_gets_a_key_of_its_own_that_reaches_its_prefix_only() {
     assert_eq!(served_key(&fake).id(), key.id());
 }
 
+/// The Deployment controller's report: `updated` of `replicas` wanted pods on the current
+/// template, all of them serving, plus one pod of the older template while not all are updated.
+fn deployment_reports(fake: &FakeApi, updated: i64) {
+    fake.edit(DEPLOYMENT, |d| {
+        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+        d["status"] = deployment_status(replicas, updated.min(replicas), replicas);
+    });
+}
+
+fn condition(fake: &FakeApi, type_: &str) -> Value {
+    fake.get(TENANT).unwrap()["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+        .unwrap()
+}
+
+/// The types of the Events in `log`, for "no Warning".
+fn event_types(log: &[Recorded]) -> Vec<String> {
+    log.iter()
+        .filter(|r| r.path == EVENTS)
+        .filter_map(|r| r.body.as_ref()?["type"].as_str().map(str::to_owned))
+        .collect()
+}
+
 #[tokio::test]
-async fn deleting_the_key_secret_rotates_the_key_and_retires_the_old_one() {
+async fn a_rotated_key_retires_the_old_one_only_once_the_rollout_is_complete() {
     let (ctx, fake, bucket) = s3_world(Some("PerTenant"), "Retain").await;
+    let user = tenant_user(&bucket, "acme");
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     let old = served_key(&fake);
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(fake.get(TENANT).unwrap()["status"]["phase"], "Ready");
+
+    // Rotation: the tenant's Secret gets the new key, which rolls the pods; those of the
+    // older template still hold the old key, so it keeps working.
     fake.remove(KEY_SECRET);
     fake.take_log();
-    reconcile(current(&fake), ctx).await.unwrap();
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
     let new = served_key(&fake);
     assert_ne!(
         new.id(),
         old.id(),
         "the tenant's Secret carries the new key"
     );
-    assert_eq!(
-        decoded(&fake.get(KEY_SECRET).unwrap(), "accessKeyId"),
-        new.id()
-    );
-    let user = tenant_user(&bucket, "acme");
-    assert_eq!(
-        iam().key_ids(&user).await.unwrap(),
-        [new.id()],
-        "the old key is deleted once the new one is served"
-    );
+    let mut keys = iam().key_ids(&user).await.unwrap();
+    keys.sort();
+    let mut both = vec![old.id().to_owned(), new.id().to_owned()];
+    both.sort();
+    assert_eq!(keys, both, "the old key is kept while the pods roll");
+    assert_eq!(put(&old, &bucket, "acme/m2/original").await, "ok");
     assert_eq!(put(&new, &bucket, "acme/m2/original").await, "ok");
+    let progressing = condition(&fake, "Progressing");
+    assert_eq!(progressing["status"], "True");
+    assert_eq!(progressing["reason"], "RotatingCredentials");
+    let message = progressing["message"].as_str().unwrap();
+    assert!(
+        message.contains(new.id()) && message.contains(&user),
+        "{message}"
+    );
+    assert_eq!(fake.get(TENANT).unwrap()["status"]["phase"], "Ready");
+    let log = fake.take_log();
+    assert!(!events(&log).contains(&"S3KeyRotated".to_owned()));
+    assert!(!event_types(&log).contains(&"Warning".to_owned()));
+
+    // Mid-rollout, seen by an operator that restarted: nothing but the cluster says where the
+    // rotation stands, and the old pod is still there.
+    let restarted = std::sync::Arc::new(Context::new(
+        ctx.client.clone(),
+        BuildOptions::default(),
+        Some("restarted".into()),
+    ));
+    deployment_reports(&fake, 0);
+    reconcile(current(&fake), restarted.clone()).await.unwrap();
+    assert_eq!(iam().key_ids(&user).await.unwrap().len(), 2);
+    assert_eq!(put(&old, &bucket, "acme/m3/original").await, "ok");
     assert_eq!(
-        put(&old, &bucket, "acme/m2/original").await,
+        condition(&fake, "Progressing")["reason"],
+        "RotatingCredentials"
+    );
+
+    // The rollout is complete: no pod holds the old key any more, and the next pass deletes it.
+    deployment_reports(&fake, i64::MAX);
+    fake.take_log();
+    reconcile(current(&fake), restarted.clone()).await.unwrap();
+    assert_eq!(iam().key_ids(&user).await.unwrap(), [new.id()]);
+    assert_eq!(
+        put(&old, &bucket, "acme/m4/original").await,
         "InvalidAccessKeyId"
     );
+    assert_eq!(put(&new, &bucket, "acme/m4/original").await, "ok");
+    assert_eq!(
+        fake.get(KEY_SECRET).unwrap()["metadata"]["annotations"]["chemchat.io/s3-older-keys-deleted"],
+        "true"
+    );
+    assert_eq!(condition(&fake, "Progressing")["reason"], "Settled");
     let note = event_note(&fake.take_log(), "S3KeyRotated");
     assert!(note.contains(&user) && note.contains(new.id()), "{note}");
     assert!(!note.contains(new.secret()), "{note}");
+
+    // Settled: a further pass makes no IAM call and no Event.
+    fake.take_log();
+    reconcile(current(&fake), restarted).await.unwrap();
+    assert!(events(&fake.take_log()).is_empty());
+}
+
+#[tokio::test]
+async fn a_second_rotation_waits_until_the_first_has_rolled_out() {
+    let (ctx, fake, bucket) = s3_world(Some("PerTenant"), "Retain").await;
+    let user = tenant_user(&bucket, "acme");
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, i64::MAX);
+    let first = served_key(&fake);
+    fake.remove(KEY_SECRET);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let second = served_key(&fake);
+    deployment_reports(&fake, 0);
+
+    // IAM allows two keys and both are in use: the third waits, the first keeps working.
+    fake.remove(KEY_SECRET);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(ready(&fake)["reason"], "S3UserPending");
+    assert_eq!(served_key(&fake).id(), second.id());
+    assert_eq!(iam().key_ids(&user).await.unwrap().len(), 2);
+    assert_eq!(put(&first, &bucket, "acme/m1/original").await, "ok");
+
+    // Rolled out: the first key goes to make room, the second stays until the third has
+    // rolled out in turn.
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx).await.unwrap();
+    let third = served_key(&fake);
+    let mut keys = iam().key_ids(&user).await.unwrap();
+    keys.sort();
+    let mut expected = vec![second.id().to_owned(), third.id().to_owned()];
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(
+        put(&first, &bucket, "acme/m1/original").await,
+        "InvalidAccessKeyId"
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_has_no_pod_to_wait_for() {
+    let (ctx, fake, bucket) = s3_world(Some("PerTenant"), "Retain").await;
+    let user = tenant_user(&bucket, "acme");
+    fake.edit(TENANT, |t| t["spec"]["suspend"] = json!(true));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, 0);
+    let old = served_key(&fake);
+    fake.remove(KEY_SECRET);
+    // The pass that applies the new key waits for the Deployment controller to see the new
+    // template; once it has, there is no pod of any template and the old key goes.
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(iam().key_ids(&user).await.unwrap().len(), 2);
+    reconcile(current(&fake), ctx).await.unwrap();
+    let new = served_key(&fake);
+    assert_ne!(new.id(), old.id());
+    assert_eq!(iam().key_ids(&user).await.unwrap(), [new.id()]);
 }
 
 #[tokio::test]
