@@ -405,3 +405,45 @@ async fn a_send_after_close_is_refused_at_once(engine: Engine) {
     assert!(answer.is_err(), "{answer:?}");
 }
 both_engines!(send_after_close, a_send_after_close_is_refused_at_once);
+
+/// The send queue keeps the writer's connection while sends keep coming: other writes still get
+/// the writer between its batches, and `close` (which waits for every connection the pool lent)
+/// returns once the sends are answered.
+async fn a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let mut senders = Vec::new();
+    for i in 0..20 {
+        senders.push(store_user(&store, "acme", &format!("streamer{i}")).await);
+    }
+    let conversation = store_group(&store, "acme", owner, &senders).await;
+    let mut tasks = Vec::new();
+    for (i, sender) in senders.iter().copied().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..30 {
+                let message = new_message(conversation, sender, &format!("{i}-{k}"));
+                let sent = store.send_message(&t("acme"), &message, None).await;
+                assert!(matches!(sent, Ok(SendOutcome::Sent(_))), "{sent:?}");
+            }
+        }));
+    }
+    // Writes of other kinds while the stream runs: each needs the writer's connection.
+    for i in 0..5 {
+        store_user(&store, "acme", &format!("newcomer{i}")).await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        all_seqs(&store, conversation, owner).await,
+        (1..=600).collect::<Vec<_>>()
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(10), store.close())
+        .await
+        .expect("close returns: no connection is left kept");
+}
+both_engines!(
+    send_stream_shares_the_writer,
+    a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close
+);

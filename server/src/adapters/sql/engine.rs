@@ -1,6 +1,6 @@
 //! What differs between SQLite and PostgreSQL, in one place.
 
-use super::{Tx, db};
+use super::{Tx, TxOn, db};
 use crate::domain::{ConversationId, TenantId};
 use crate::ports::StoreResult;
 use std::collections::BTreeSet;
@@ -45,7 +45,11 @@ impl Engine {
 
     /// Scopes the transaction to one tenant for PostgreSQL's row-level security policies.
     /// SQLite has no row-level security; the tenant predicate in each query is its only wall.
-    pub(super) async fn scope_to_tenant(self, tx: &mut Tx, tenant: &TenantId) -> StoreResult<()> {
+    pub(super) async fn scope_to_tenant(
+        self,
+        tx: &mut TxOn<'_>,
+        tenant: &TenantId,
+    ) -> StoreResult<()> {
         if self == Engine::Postgres {
             sqlx::query("SELECT set_config('chemchat.tenant_id', $1, true)")
                 .bind(tenant.as_str())
@@ -98,7 +102,7 @@ impl Engine {
     /// whole database.
     pub(super) async fn lock_conversations(
         self,
-        tx: &mut Tx,
+        tx: &mut TxOn<'_>,
         tenant: &TenantId,
         conversations: impl Iterator<Item = ConversationId>,
     ) -> StoreResult<()> {

@@ -45,7 +45,7 @@ use crate::ports::{
     StoreResult, StoredUser, TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use std::sync::Arc;
 
 /// The SQL store over a pool of either engine.
@@ -71,6 +71,9 @@ pub struct SqlStore {
 pub const METRIC_TRANSACTIONS: &str = "chemchat_store_transactions_total";
 
 type Tx = Transaction<'static, Any>;
+/// A transaction on a connection held by its caller (the send queue keeps the writer's
+/// connection across consecutive batches: `chat/sends.rs`).
+type TxOn<'c> = Transaction<'c, Any>;
 
 impl SqlStore {
     /// Wraps a pool opened by [`connect`].
@@ -126,6 +129,21 @@ impl SqlStore {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         let mut tx = self
             .writer
+            .begin_with(self.engine.begin_write())
+            .await
+            .map_err(db)?;
+        self.engine.scope_to_tenant(&mut tx, tenant).await?;
+        Ok(tx)
+    }
+
+    /// A transaction that will write on `connection`, one of the writer's, scoped to `tenant`.
+    async fn write_on<'c>(
+        &self,
+        connection: &'c mut AnyConnection,
+        tenant: &TenantId,
+    ) -> StoreResult<TxOn<'c>> {
+        metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
+        let mut tx = connection
             .begin_with(self.engine.begin_write())
             .await
             .map_err(db)?;
@@ -197,6 +215,8 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        // The pool waits for every connection it lent, the send queue's kept one included.
+        self.sends.release().await;
         self.writer.close().await;
         self.pool.close().await;
     }

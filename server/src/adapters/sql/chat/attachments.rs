@@ -3,7 +3,7 @@
 
 use super::super::engine::json_list;
 use super::super::media::{MEDIA_COLUMNS, MediaRow};
-use super::super::{Engine, SqlStore, Tx, db};
+use super::super::{Engine, SqlStore, Tx, TxOn, db};
 use super::rows::{BatchWrite, message_id};
 use crate::domain::{MediaId, MessageId, TenantId, UserId};
 use crate::ports::chat::Message;
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 /// The items among `ids` that exist in the tenant, with their uploader.
 pub(super) async fn items(
     store: &SqlStore,
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     ids: impl Iterator<Item = MediaId>,
 ) -> StoreResult<HashMap<MediaId, MediaItem>> {
@@ -136,7 +136,7 @@ pub(super) async fn load(
 
 /// Fills in the attachments of one message.
 pub(super) async fn load_one(
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     message: &mut Message,
 ) -> StoreResult<()> {
@@ -150,7 +150,7 @@ pub(super) async fn load_one(
 /// Reads the attachments of the messages `which` (a condition on `a.message_id` over `$2`) and
 /// puts each on its message, in order.
 async fn fill(
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     which: &str,
     bound: String,

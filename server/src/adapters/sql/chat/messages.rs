@@ -1,6 +1,6 @@
 //! Sending and reading messages.
 
-use super::super::{SqlStore, Tx, db};
+use super::super::{SqlStore, TxOn, db};
 use super::rows::{
     MESSAGE_COLUMNS, MessageRow, attach_reactions, load_message, member_role, messages_of,
 };
@@ -11,7 +11,7 @@ use crate::ports::chat::{DailyQuota, HistoryPage, Message, MessageEdit};
 /// Counts one message against today's quota; `false` when the quota is used up. The counter row
 /// is only touched for tenants with a quota, so unlimited tenants have no hot row.
 pub(super) async fn count_against_quota(
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     quota: DailyQuota,
 ) -> StoreResult<bool> {

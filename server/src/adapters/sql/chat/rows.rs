@@ -1,7 +1,7 @@
 //! Chat row shapes and the small reads several chat operations share.
 
 use super::super::rows::parse_user_id;
-use super::super::{Engine, SqlStore, Tx, db};
+use super::super::{Engine, SqlStore, Tx, TxOn, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
@@ -291,7 +291,7 @@ pub(super) fn messages_of(rows: Vec<MessageRow>) -> crate::ports::StoreResult<Ve
 
 /// One message with its reactions.
 pub(super) async fn load_message(
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
@@ -356,7 +356,7 @@ pub(super) struct BatchWrite {
 /// query, so there they run one by one.
 pub(super) async fn execute_all(
     store: &SqlStore,
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     writes: Vec<BatchWrite>,
 ) -> Result<(), StoreError> {

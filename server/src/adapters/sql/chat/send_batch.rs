@@ -5,16 +5,17 @@
 //! of the counters, one insert of the messages and one of their events — sent together, so on
 //! SQLite a batch is four round trips to the writer (begin, read, writes, commit).
 
-use super::super::{SqlStore, Tx, db};
+use super::super::{SqlStore, TxOn, db};
 use super::messages::count_against_quota;
 use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
 use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
 use crate::ports::StoreResult;
-use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome};
+use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome, StoredEvent};
 use crate::telemetry::TraceParent;
 use serde_json::{Value, json};
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap};
 
 /// One send waiting in a batch.
@@ -60,13 +61,22 @@ enum Plan {
     Silenced(FloorRefusal),
 }
 
-/// Runs one batch; the outcomes are in the order of `sends`.
+/// A batch committed: what each send became, and the events its transaction wrote, for the
+/// caller to hand to the fan-out once it has let go of the writer.
+pub(super) struct Committed {
+    /// In the order of the batch's sends.
+    pub outcomes: Vec<SendOutcome>,
+    pub events: Vec<StoredEvent>,
+}
+
+/// Runs one batch on `connection`, one of the writer's.
 pub(super) async fn run(
     store: &SqlStore,
+    connection: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
-) -> StoreResult<Vec<SendOutcome>> {
-    let mut tx = store.write(tenant).await?;
+) -> StoreResult<Committed> {
+    let mut tx = store.write_on(connection, tenant).await?;
     let conversations = sends.iter().map(|s| s.message.conversation_id);
     store
         .engine
@@ -180,13 +190,16 @@ pub(super) async fn run(
             Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
         });
     }
-    events::commit(store, tx, &stored).await?;
+    tx.commit().await.map_err(db)?;
     for (plan, kind) in plans.iter().zip(&kinds) {
         if let Plan::New(index) = plan {
             count_sent(kind.as_deref(), &messages[*index]);
         }
     }
-    Ok(outcomes)
+    Ok(Committed {
+        outcomes,
+        events: stored,
+    })
 }
 
 /// Messages sent (the original system's `chat_messages_sent_total`), by conversation kind and
@@ -218,7 +231,7 @@ fn count_sent(conversation_kind: Option<&str>, message: &Message) {
 /// under the same key.
 async fn read_known(
     store: &SqlStore,
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Vec<Known>> {
@@ -334,7 +347,7 @@ fn note_paced_sends(paced: &HashMap<(ConversationId, UserId), i64>) -> BatchWrit
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
 /// case: one statement), else one by one so the quota's last messages still go through.
 async fn count_quota(
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],
@@ -362,7 +375,7 @@ async fn count_quota(
 
 /// Adds `count` messages to today's usage if they all fit; `false` (nothing counted) if not.
 async fn count_all(
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     quota: DailyQuota,
     count: usize,
@@ -391,7 +404,7 @@ async fn count_all(
 /// the sends whose attachments are not the sender's to attach.
 async fn check_attachments(
     store: &SqlStore,
-    tx: &mut Tx,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],

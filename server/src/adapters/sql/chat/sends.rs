@@ -2,33 +2,42 @@
 //! gets the turn takes every send of its tenant that is waiting and commits them as one batch
 //! (`send_batch.rs`). Under light load a batch holds one send; under heavy load the batches
 //! grow, and the transactions per message fall, which is what lifted SQLite's single writer past
-//! a thousand sends a second. No task is spawned: the waiting callers take the turns.
+//! a thousand sends a second. No task is spawned: the waiting callers take the turns. The turn
+//! keeps the writer's connection while sends keep coming, and the leader hands its batch's
+//! events to the fan-out after letting go of the turn (measured in docs/benchmarks.md,
+//! 2026-12-02 12:00: p95 at 300 sends/s about halved).
 //!
 //! A caller dropped while its batch runs rolls the batch back; the others find their answer
 //! gone and queue their send again (a send is idempotent by its key, so one that did commit
 //! comes back as the message it stored).
 
-use super::super::SqlStore;
+use super::super::{SqlStore, db};
 use super::send_batch::{self, QueuedSend};
 use crate::domain::TenantId;
 use crate::ports::StoreResult;
 use crate::ports::chat::SendOutcome;
+use sqlx::Any;
+use sqlx::pool::PoolConnection;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::oneshot;
 use tokio::sync::oneshot::error::TryRecvError;
+use tokio::sync::{MutexGuard, oneshot};
 
 /// Sends one batch may hold at most (bounded so a turn stays short).
 const MAX_BATCH: usize = 256;
+
+/// Consecutive batches the queue may run on one connection before it goes back to the pool, so
+/// the store's other writes (receipts, reactions, the relay's marks) get the writer too.
+const MAX_KEPT_BATCHES: u32 = 8;
 
 /// Sends in a batch (histogram): how much group commit saves.
 const METRIC_SEND_BATCH: &str = "chemchat_store_send_batch_size";
 /// From a send joining the queue to the start of the batch that carries it, seconds
 /// (histogram): the wait for the single writer.
 pub const METRIC_SEND_WAIT_SECONDS: &str = "chemchat_store_send_wait_seconds";
-/// One batch from its first statement to its events handed to the fan-out, seconds
-/// (histogram): how long a turn holds the writer.
+/// One batch from taking the writer's connection to its commit, seconds (histogram): how long
+/// a turn holds the writer.
 pub const METRIC_SEND_BATCH_SECONDS: &str = "chemchat_store_send_batch_seconds";
 
 /// The sends waiting for the writer.
@@ -36,7 +45,18 @@ pub const METRIC_SEND_BATCH_SECONDS: &str = "chemchat_store_send_batch_seconds";
 pub(in super::super) struct SendQueue {
     waiting: Mutex<VecDeque<Waiting>>,
     /// Held by the caller whose batch runs; fair, so turns go in arrival order.
-    turn: tokio::sync::Mutex<()>,
+    turn: tokio::sync::Mutex<Writer>,
+}
+
+/// What the turn holds: the writer's connection, kept from one batch to the next while sends
+/// keep coming. A pooled connection goes back through a task sqlx spawns, which pings it before
+/// the pool lends it again; under load the tasks a fan-out wakes run first, and the next batch
+/// waited for that ping (docs/benchmarks.md, 2026-12-02).
+#[derive(Default)]
+struct Writer {
+    kept: Option<PoolConnection<Any>>,
+    /// Batches run on `kept` since it left the pool.
+    batches: u32,
 }
 
 impl std::fmt::Debug for SendQueue {
@@ -97,6 +117,11 @@ impl SendQueue {
         *waiting = others;
         batch
     }
+
+    /// Gives the kept connection back to its pool (the pool's `close` waits for it).
+    pub(in super::super) async fn release(&self) {
+        self.turn.lock().await.kept = None;
+    }
 }
 
 /// Sends a message through the queue.
@@ -115,8 +140,8 @@ pub(super) async fn send(
             answered = &mut answer => match answered {
                 Ok(Answer::Done(outcome)) => return outcome,
                 Ok(Answer::Alone) => {
-                    let _turn = queue.turn.lock().await;
-                    return alone(store, tenant, &send).await;
+                    let turn = queue.turn.lock().await;
+                    return alone(store, turn, tenant, &send).await;
                 }
                 Err(_) => {
                     answer = queue.enqueue(tenant, Arc::clone(&send));
@@ -127,53 +152,89 @@ pub(super) async fn send(
         };
         match answer.try_recv() {
             Ok(Answer::Done(outcome)) => return outcome,
-            Ok(Answer::Alone) => return alone(store, tenant, &send).await,
+            Ok(Answer::Alone) => return alone(store, turn, tenant, &send).await,
             Err(TryRecvError::Closed) => answer = queue.enqueue(tenant, Arc::clone(&send)),
-            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Empty) => lead(store, turn, tenant, queue.take(tenant)).await,
         }
-        lead(store, tenant, queue.take(tenant)).await;
-        drop(turn);
     }
 }
 
 /// A batch of one, for a send whose batch failed as a whole.
-async fn alone(store: &SqlStore, tenant: &TenantId, send: &QueuedSend) -> StoreResult<SendOutcome> {
-    let mut outcomes = send_batch::run(store, tenant, &[send]).await?;
-    Ok(outcomes.pop().unwrap_or(SendOutcome::NotFound))
+async fn alone(
+    store: &SqlStore,
+    mut turn: MutexGuard<'_, Writer>,
+    tenant: &TenantId,
+    send: &QueuedSend,
+) -> StoreResult<SendOutcome> {
+    let committed = batch(store, &mut turn, tenant, &[send]).await;
+    drop(turn);
+    let mut committed = committed?;
+    store.committed(&committed.events);
+    Ok(committed.outcomes.pop().unwrap_or(SendOutcome::NotFound))
 }
 
-/// Runs one batch and answers everyone in it, holding the turn throughout: the batch's events
-/// go to the fan-out at its commit, inside the turn. Delivering after letting go of the turn
-/// measured slower (docs/benchmarks.md, 2026-12-02): sqlx returns the writer's pooled connection
-/// through a task it spawns (and pings), and the recipients' tasks the delivery wakes queue
-/// ahead of it, so the next leader waited longer to begin.
-async fn lead(store: &SqlStore, tenant: &TenantId, batch: Vec<Waiting>) {
-    if batch.is_empty() {
+/// Runs one batch on the writer's connection: the kept one, or one from the pool. The
+/// connection is kept for the next batch only when this one committed and more sends wait; a
+/// batch cut short drops it, and the pool's check on its return rolls back what it began.
+async fn batch(
+    store: &SqlStore,
+    writer: &mut Writer,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+) -> StoreResult<send_batch::Committed> {
+    let mut connection = match writer.kept.take() {
+        Some(connection) => connection,
+        _ => {
+            writer.batches = 0;
+            store.writer.acquire().await.map_err(db)?
+        }
+    };
+    let committed = send_batch::run(store, &mut connection, tenant, sends).await;
+    writer.batches += 1;
+    let more = !store.sends.lock().is_empty();
+    if committed.is_ok() && more && writer.batches < MAX_KEPT_BATCHES {
+        writer.kept = Some(connection);
+    }
+    committed
+}
+
+/// Runs one batch, lets go of the turn, hands the batch's events to the fan-out and answers
+/// everyone in it. The fan-out runs outside the turn, so the next batch does not wait for it;
+/// events of one conversation reaching the hub out of order are put back in order there.
+async fn lead(
+    store: &SqlStore,
+    mut turn: MutexGuard<'_, Writer>,
+    tenant: &TenantId,
+    waiting: Vec<Waiting>,
+) {
+    if waiting.is_empty() {
         return;
     }
-    metrics::histogram!(METRIC_SEND_BATCH).record(batch.len() as f64);
+    metrics::histogram!(METRIC_SEND_BATCH).record(waiting.len() as f64);
     let started = Instant::now();
     let waited = metrics::histogram!(METRIC_SEND_WAIT_SECONDS);
-    for waiting in &batch {
-        waited.record(started.duration_since(waiting.since).as_secs_f64());
+    for w in &waiting {
+        waited.record(started.duration_since(w.since).as_secs_f64());
     }
-    let sends: Vec<&QueuedSend> = batch.iter().map(|w| w.send.as_ref()).collect();
-    let outcomes = send_batch::run(store, tenant, &sends).await;
+    let sends: Vec<&QueuedSend> = waiting.iter().map(|w| w.send.as_ref()).collect();
+    let committed = batch(store, &mut turn, tenant, &sends).await;
     metrics::histogram!(METRIC_SEND_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
-    match outcomes {
-        Ok(outcomes) => {
-            for (waiting, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = waiting.answer.send(Answer::Done(Ok(outcome)));
+    drop(turn);
+    match committed {
+        Ok(committed) => {
+            store.committed(&committed.events);
+            for (w, outcome) in waiting.into_iter().zip(committed.outcomes) {
+                let _ = w.answer.send(Answer::Done(Ok(outcome)));
             }
         }
-        Err(error) if batch.len() == 1 => {
-            if let Some(waiting) = batch.into_iter().next() {
-                let _ = waiting.answer.send(Answer::Done(Err(error)));
+        Err(error) if waiting.len() == 1 => {
+            if let Some(w) = waiting.into_iter().next() {
+                let _ = w.answer.send(Answer::Done(Err(error)));
             }
         }
         Err(_) => {
-            for waiting in batch {
-                let _ = waiting.answer.send(Answer::Alone);
+            for w in waiting {
+                let _ = w.answer.send(Answer::Alone);
             }
         }
     }
