@@ -17,7 +17,9 @@ use chemchat_operator::context::Context;
 use chemchat_operator::tenant::reconcile;
 use serde_json::{Value, json};
 
-use crate::support::world::{CLUSTER, TENANT, current, deployment_status, tenant, world};
+use crate::support::world::{
+    CLUSTER, TENANT, current, deployment_status, tenant, tenant_condition, world,
+};
 use crate::support::{EVENTS, FakeApi, Recorded, b64, decoded, event_note, events};
 
 const KEY_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/s3-user-acme";
@@ -185,16 +187,6 @@ fn deployment_reports(fake: &FakeApi, updated: i64) {
     });
 }
 
-fn condition(fake: &FakeApi, type_: &str) -> Value {
-    fake.get(TENANT).unwrap()["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == type_)
-        .cloned()
-        .unwrap()
-}
-
 /// The types of the Events in `log`, for "no Warning".
 fn event_types(log: &[Recorded]) -> Vec<String> {
     log.iter()
@@ -231,7 +223,7 @@ async fn a_rotated_key_retires_the_old_one_only_once_the_rollout_is_complete() {
     assert_eq!(keys, both, "the old key is kept while the pods roll");
     assert_eq!(put(&old, &bucket, "acme/m2/original").await, "ok");
     assert_eq!(put(&new, &bucket, "acme/m2/original").await, "ok");
-    let progressing = condition(&fake, "Progressing");
+    let progressing = tenant_condition(&fake, "Progressing");
     assert_eq!(progressing["status"], "True");
     assert_eq!(progressing["reason"], "RotatingCredentials");
     let message = progressing["message"].as_str().unwrap();
@@ -256,7 +248,7 @@ async fn a_rotated_key_retires_the_old_one_only_once_the_rollout_is_complete() {
     assert_eq!(iam().key_ids(&user).await.unwrap().len(), 2);
     assert_eq!(put(&old, &bucket, "acme/m3/original").await, "ok");
     assert_eq!(
-        condition(&fake, "Progressing")["reason"],
+        tenant_condition(&fake, "Progressing")["reason"],
         "RotatingCredentials"
     );
 
@@ -274,7 +266,7 @@ async fn a_rotated_key_retires_the_old_one_only_once_the_rollout_is_complete() {
         fake.get(KEY_SECRET).unwrap()["metadata"]["annotations"]["chemchat.io/s3-older-keys-deleted"],
         "true"
     );
-    assert_eq!(condition(&fake, "Progressing")["reason"], "Settled");
+    assert_eq!(tenant_condition(&fake, "Progressing")["reason"], "Settled");
     let note = event_note(&fake.take_log(), "S3KeyRotated");
     assert!(note.contains(&user) && note.contains(new.id()), "{note}");
     assert!(!note.contains(new.secret()), "{note}");

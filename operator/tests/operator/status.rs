@@ -5,7 +5,7 @@
 use chemchat_operator::tenant::reconcile;
 use serde_json::{Value, json};
 
-use crate::support::world::{current, deployment_status, tenant, world};
+use crate::support::world::{current, deployment_status, tenant, tenant_condition, world};
 use crate::support::{EVENTS, FakeApi, Recorded};
 
 const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/chemchat-acme/deployments/chemchat-server";
@@ -31,16 +31,6 @@ fn tenant_status(fake: &FakeApi) -> Value {
         .status
         .clone()
         .map(|s| serde_json::to_value(s).unwrap())
-        .unwrap()
-}
-
-fn condition(fake: &FakeApi, type_: &str) -> Value {
-    tenant_status(fake)["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == type_)
-        .cloned()
         .unwrap()
 }
 
@@ -89,14 +79,17 @@ async fn scale_ups_and_rollouts_keep_a_serving_tenant_ready_without_a_warning() 
     let log = pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Ready");
     assert_eq!(events(&log), [("Normal".to_owned(), "Ready".to_owned())]);
-    assert_eq!(condition(&fake, "Progressing")["reason"], "Settled");
-    assert_eq!(condition(&fake, "AutoscalingReady")["status"], "True");
+    assert_eq!(tenant_condition(&fake, "Progressing")["reason"], "Settled");
+    assert_eq!(
+        tenant_condition(&fake, "AutoscalingReady")["status"],
+        "True"
+    );
 
     // The HPA asks for six pods; two serve while four start.
     deployment_reports(&fake, 6, 6, 2);
     let log = pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Ready");
-    let progressing = condition(&fake, "Progressing");
+    let progressing = tenant_condition(&fake, "Progressing");
     assert_eq!(
         (&progressing["status"], &progressing["reason"]),
         (&json!("True"), &json!("ScalingUp"))
@@ -108,7 +101,10 @@ async fn scale_ups_and_rollouts_keep_a_serving_tenant_ready_without_a_warning() 
     let log = pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Ready");
     assert_eq!(tenant_status(&fake)["replicas"], 6);
-    assert_eq!(condition(&fake, "Progressing")["reason"], "RollingOut");
+    assert_eq!(
+        tenant_condition(&fake, "Progressing")["reason"],
+        "RollingOut"
+    );
     assert!(events(&log).is_empty(), "{:?}", events(&log));
 
     // The rollout passes its deadline: that is a degradation, and a Warning.
@@ -120,7 +116,7 @@ async fn scale_ups_and_rollouts_keep_a_serving_tenant_ready_without_a_warning() 
     let log = pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Degraded");
     assert_eq!(
-        condition(&fake, "WorkloadReady")["reason"],
+        tenant_condition(&fake, "WorkloadReady")["reason"],
         "RolloutStalled"
     );
     assert_eq!(
@@ -142,7 +138,7 @@ async fn an_hpa_that_cannot_read_its_metric_keeps_the_tenant_from_ready_and_says
     hpa_reports(&fake, "False", "FailedGetPodsMetric", message);
     pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Provisioning");
-    let ready = condition(&fake, "Ready");
+    let ready = tenant_condition(&fake, "Ready");
     assert_eq!(
         (&ready["status"], &ready["reason"]),
         (&json!("False"), &json!("FailedGetPodsMetric"))
@@ -153,9 +149,12 @@ async fn an_hpa_that_cannot_read_its_metric_keeps_the_tenant_from_ready_and_says
             .unwrap()
             .contains("chemchat_websocket_connections")
     );
-    assert_eq!(condition(&fake, "AutoscalingReady")["status"], "False");
     assert_eq!(
-        condition(&fake, "WorkloadReady")["status"],
+        tenant_condition(&fake, "AutoscalingReady")["status"],
+        "False"
+    );
+    assert_eq!(
+        tenant_condition(&fake, "WorkloadReady")["status"],
         "True",
         "the pods themselves serve"
     );

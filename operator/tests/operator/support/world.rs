@@ -152,6 +152,17 @@ pub fn current(fake: &FakeApi) -> Arc<ChemChatTenant> {
     Arc::new(serde_json::from_value(fake.get(TENANT).unwrap()).unwrap())
 }
 
+/// The stored tenant's status condition of `type_`.
+pub fn tenant_condition(fake: &FakeApi, type_: &str) -> serde_json::Value {
+    fake.get(TENANT).unwrap()["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+        .unwrap()
+}
+
 /// What `build` makes of the tenant and cluster stored in `fake`.
 pub fn expected_children(fake: &FakeApi) -> Vec<Child> {
     let t = current(fake);
