@@ -59,6 +59,10 @@ pub fn layer(state: HttpState) -> SocketIoLayer {
         .ping_timeout(PING_TIMEOUT)
         .max_payload(max_payload)
         .max_buffer_size(settings.send_queue.max(16))
+        // The JSON transport's read buffer: engineioxide's 4 KiB default is held by every idle
+        // socket; larger frames still arrive whole (3 KiB less RSS per idle socket,
+        // docs/benchmarks.md 2026-12-02).
+        .ws_read_buffer_size(super::ws::READ_BUFFER)
         .build_layer();
     let gateway = state.gateway.clone();
     let check = move |socket: SocketRef, TryData(handshake): TryData<Handshake>| {

@@ -31,7 +31,7 @@ use tracing::Instrument;
 /// Bytes read from the socket at a time. tungstenite zero-fills its read buffer up to this size,
 /// so all of it is resident for every connection; chat frames are a few hundred bytes, and a
 /// larger frame grows the buffer as it needs.
-const READ_BUFFER: usize = 512;
+pub(super) const READ_BUFFER: usize = 512;
 /// tungstenite writes only control frames (pongs, the close); everything else goes around it
 /// (`ws_write.rs`), so its buffer is written through at once.
 const WRITE_BUFFER: usize = 0;
