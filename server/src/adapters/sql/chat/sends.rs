@@ -184,7 +184,7 @@ async fn batch(
 ) -> StoreResult<send_batch::Committed> {
     let mut connection = match writer.kept.take() {
         Some(connection) => connection,
-        _ => {
+        None => {
             writer.batches = 0;
             store.writer.acquire().await.map_err(db)?
         }
