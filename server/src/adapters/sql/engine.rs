@@ -43,8 +43,29 @@ impl Engine {
         }
     }
 
-    /// Scopes the transaction to one tenant for PostgreSQL's row-level security policies.
-    /// SQLite has no row-level security; the tenant predicate in each query is its only wall.
+    /// The statement that opens a transaction scoped to `tenant` for PostgreSQL's row-level
+    /// security policies, in one round trip: PostgreSQL's simple query protocol runs `BEGIN`
+    /// and the `set_config` together, where a bound `set_config` after `BEGIN` was a second
+    /// round trip on every transaction (docs/benchmarks.md, 2026-12-02, 15:00). SQLite has no
+    /// row-level security; the tenant predicate in each query is its only wall.
+    pub(super) fn begin_scoped(
+        self,
+        tenant: &TenantId,
+        write: bool,
+    ) -> sqlx::AssertSqlSafe<String> {
+        let statement = match (self, write) {
+            (Engine::Sqlite, true) => "BEGIN IMMEDIATE".to_owned(),
+            (Engine::Sqlite, false) => "BEGIN".to_owned(),
+            (Engine::Postgres, _) => format!(
+                "BEGIN; SELECT set_config('chemchat.tenant_id', {}, true)",
+                quoted(tenant.as_str())
+            ),
+        };
+        sqlx::AssertSqlSafe(statement)
+    }
+
+    /// Scopes the transaction to one tenant for PostgreSQL's row-level security policies, for
+    /// a transaction begun by another statement than [`Self::begin_scoped`].
     pub(super) async fn scope_to_tenant(
         self,
         tx: &mut TxOn<'_>,
@@ -142,6 +163,15 @@ pub(super) fn json_list(items: impl Iterator<Item = String>) -> String {
     serde_json::Value::Array(items.map(serde_json::Value::String).collect()).to_string()
 }
 
+/// `value` as an SQL string literal. A tenant id holds lowercase letters, digits and dashes
+/// only, so the quotes are the only character to double; doubling them keeps the literal closed
+/// whatever it holds (a backslash is plain with `standard_conforming_strings`, on since
+/// PostgreSQL 9.1, and refused here anyway).
+fn quoted(value: &str) -> String {
+    let kept: String = value.chars().filter(|c| *c != '\\').collect();
+    format!("'{}'", kept.replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +193,15 @@ mod tests {
         );
         assert_eq!(Engine::from_url("mysql://u@h/db"), None);
         assert_eq!(Engine::from_url("no scheme"), None);
+    }
+
+    #[test]
+    fn a_literal_stays_closed_whatever_it_holds() {
+        assert_eq!(quoted("acme-1"), "'acme-1'");
+        assert_eq!(
+            quoted("a'; DROP TABLE users; --"),
+            "'a''; DROP TABLE users; --'"
+        );
+        assert_eq!(quoted("a\\'b"), "'a''b'");
     }
 }

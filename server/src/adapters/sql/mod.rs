@@ -127,13 +127,10 @@ impl SqlStore {
     /// A transaction that will write, scoped to `tenant`.
     async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
-        let mut tx = self
-            .writer
-            .begin_with(self.engine.begin_write())
+        self.writer
+            .begin_with(self.engine.begin_scoped(tenant, true))
             .await
-            .map_err(db)?;
-        self.engine.scope_to_tenant(&mut tx, tenant).await?;
-        Ok(tx)
+            .map_err(db)
     }
 
     /// A transaction that will write on `connection`, one of the writer's, scoped to `tenant`.
@@ -143,12 +140,10 @@ impl SqlStore {
         tenant: &TenantId,
     ) -> StoreResult<TxOn<'c>> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
-        let mut tx = connection
-            .begin_with(self.engine.begin_write())
+        connection
+            .begin_with(self.engine.begin_scoped(tenant, true))
             .await
-            .map_err(db)?;
-        self.engine.scope_to_tenant(&mut tx, tenant).await?;
-        Ok(tx)
+            .map_err(db)
     }
 
     /// A transaction of a background worker that may see every tenant's rows of its tables: on
@@ -181,9 +176,10 @@ impl SqlStore {
     /// A read-only transaction scoped to `tenant`.
     async fn read(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "read").increment(1);
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        self.engine.scope_to_tenant(&mut tx, tenant).await?;
-        Ok(tx)
+        self.pool
+            .begin_with(self.engine.begin_scoped(tenant, false))
+            .await
+            .map_err(db)
     }
 }
 

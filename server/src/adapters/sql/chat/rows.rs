@@ -350,10 +350,13 @@ pub(super) struct BatchWrite {
     pub rows: Vec<serde_json::Value>,
 }
 
-/// Runs `writes` in order. On SQLite they travel as one multi-statement query: each statement
-/// is a round trip to sqlx's worker thread that wakes two threads, and a batch of sends holds
-/// the single writer for all of them. PostgreSQL's extended protocol takes one statement per
-/// query, so there they run one by one.
+/// Runs `writes` as one query. On SQLite they travel as one multi-statement query: each
+/// statement is a round trip to sqlx's worker thread that wakes two threads, and a batch of sends
+/// holds the single writer for all of them. PostgreSQL's extended protocol takes one statement
+/// per query, so there the writes become one statement, all but the last as data-modifying
+/// `WITH` clauses: one round trip instead of one per write. They run on one snapshot and in no
+/// set order, so no write may read what another writes; foreign keys are checked at the end of
+/// the statement, so a row may still refer to one inserted beside it.
 pub(super) async fn execute_all(
     store: &SqlStore,
     tx: &mut TxOn<'_>,
@@ -361,25 +364,37 @@ pub(super) async fn execute_all(
     writes: Vec<BatchWrite>,
 ) -> Result<(), StoreError> {
     let engine = store.engine;
-    let chunks: Vec<Vec<BatchWrite>> = match engine {
-        Engine::Sqlite => vec![writes],
-        Engine::Postgres => writes.into_iter().map(|write| vec![write]).collect(),
+    // The tenant is `$1`; each statement's rows are the parameter after the previous one's.
+    let mut statements: Vec<String> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, write)| {
+            let rows = engine.json_rows(&format!("${}", i + 2), write.columns);
+            write.sql.replace("{rows}", &rows)
+        })
+        .collect();
+    let Some(last) = statements.pop() else {
+        return Ok(());
     };
-    for chunk in chunks {
-        // The tenant is `$1`; each statement's rows are the parameter after the previous one's.
-        let sql: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, write)| {
-                let rows = engine.json_rows(&format!("${}", i + 2), write.columns);
-                write.sql.replace("{rows}", &rows)
-            })
-            .collect();
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.join(";\n"))).bind(tenant.as_str());
-        for write in chunk {
-            query = query.bind(serde_json::Value::Array(write.rows).to_string());
+    let sql = match engine {
+        Engine::Sqlite => {
+            statements.push(last);
+            statements.join(";\n")
         }
-        query.execute(&mut **tx).await.map_err(db)?;
+        Engine::Postgres if statements.is_empty() => last,
+        Engine::Postgres => {
+            let clauses: Vec<String> = statements
+                .iter()
+                .enumerate()
+                .map(|(i, statement)| format!("w{i} AS ({statement})"))
+                .collect();
+            format!("WITH {}\n{last}", clauses.join(",\n"))
+        }
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
+    for write in writes {
+        query = query.bind(serde_json::Value::Array(write.rows).to_string());
     }
+    query.execute(&mut **tx).await.map_err(db)?;
     Ok(())
 }
