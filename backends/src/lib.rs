@@ -19,7 +19,9 @@ pub mod topics;
 
 pub use credentials::BasicAuth;
 pub use error::{Backend, Error, Result};
-pub use tenant_credentials::{TenantKey, database_role, redis_user};
+pub use tenant_credentials::{
+    RoleSlot, TenantKey, database_role, database_role_in_slot, redis_user,
+};
 
 /// What a delete did. Both variants are success: cleanup is idempotent, so something already
 /// gone never holds up a caller (the operator's finalizer in particular).

@@ -1,7 +1,8 @@
 //! What one tenant's servers are given instead of the platform's credentials: a signing key
-//! derived from the master secret, and the name of a PostgreSQL role of its own. The server
-//! (which signs, verifies and creates the role) and the operator (which hands them out) derive
-//! them here, so both always agree.
+//! derived from the master secret, and the names of its two PostgreSQL login roles (a rotation
+//! moves from one to the other) and of its Redis user. The server (which signs, verifies and
+//! creates the roles) and the operator (which hands them out) derive them here, so both always
+//! agree.
 
 use base64::Engine as _;
 use chemchat_crds::contract::{JWT_KEY_LABEL, TENANT_ROLE_PREFIX};
@@ -62,17 +63,75 @@ impl std::fmt::Debug for TenantKey {
     }
 }
 
-/// The PostgreSQL role of `tenant` in `database`: [`TENANT_ROLE_PREFIX`] and 32 hex digits of
-/// SHA-256 over both. A hash, because a tenant id (up to 63 characters) and a prefix do not fit
-/// PostgreSQL's 63-byte names; the database is part of it because roles are shared by every
-/// database of a PostgreSQL server, and two ChemChat installations on one server may both have
-/// a tenant `acme`.
+/// One of a tenant's two PostgreSQL login roles. A role has one password, so a new password
+/// goes to the role the tenant's servers do not use, and the one they use keeps working until
+/// every pod has rolled to the new URL; only then is it retired (`NOLOGIN`, sessions ended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RoleSlot {
+    /// The first role: [`database_role`], the only one before there were two.
+    A,
+    /// The second role.
+    B,
+}
+
+impl RoleSlot {
+    /// Both slots.
+    pub const ALL: [RoleSlot; 2] = [RoleSlot::A, RoleSlot::B];
+
+    /// The slot a rotation moves to from this one.
+    pub fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+
+    /// `a` or `b`: what the command line and the operator's annotations say.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "a",
+            Self::B => "b",
+        }
+    }
+
+    /// Reads [`RoleSlot::as_str`]'s form back.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "a" => Some(Self::A),
+            "b" => Some(Self::B),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RoleSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The PostgreSQL role of `tenant` in `database` (its slot `a`): [`TENANT_ROLE_PREFIX`] and 32
+/// hex digits of SHA-256 over both. A hash, because a tenant id (up to 63 characters) and a
+/// prefix do not fit PostgreSQL's 63-byte names; the database is part of it because roles are
+/// shared by every database of a PostgreSQL server, and two ChemChat installations on one server
+/// may both have a tenant `acme`.
 pub fn database_role(database: &str, tenant: &str) -> String {
-    let digest = Sha256::new()
+    database_role_in_slot(database, tenant, RoleSlot::A)
+}
+
+/// The PostgreSQL role of `tenant` in `database` in `slot`. Slot `a` hashes as roles did before
+/// there were two (so an existing tenant's role is its slot `a`); slot `b` adds its name to the
+/// hash. Both carry [`TENANT_ROLE_PREFIX`], so row-level security pins both.
+pub fn database_role_in_slot(database: &str, tenant: &str, slot: RoleSlot) -> String {
+    let mut hasher = Sha256::new()
         .chain_update(database.as_bytes())
         .chain_update([0u8])
-        .chain_update(tenant.as_bytes())
-        .finalize();
+        .chain_update(tenant.as_bytes());
+    if slot == RoleSlot::B {
+        hasher.update([0u8]);
+        hasher.update(slot.as_str().as_bytes());
+    }
+    let digest = hasher.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("{TENANT_ROLE_PREFIX}{hex}")
 }
@@ -165,6 +224,28 @@ mod tests {
             database_role("chemchat", "acme"),
             database_role("other", "acme")
         );
+    }
+
+    #[test]
+    fn the_two_slots_are_two_roles_and_slot_a_is_the_role_of_old() {
+        let a = database_role_in_slot("chemchat", "acme", RoleSlot::A);
+        let b = database_role_in_slot("chemchat", "acme", RoleSlot::B);
+        assert_eq!(a, database_role("chemchat", "acme"));
+        // The hash of slot `a` is the one roles were made with before there were two.
+        let digest = Sha256::digest(b"chemchat\0acme");
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(a, format!("{TENANT_ROLE_PREFIX}{hex}"));
+        assert_ne!(a, b);
+        assert!(
+            b.starts_with(TENANT_ROLE_PREFIX) && b.len() == a.len(),
+            "{b}"
+        );
+        assert_ne!(b, database_role_in_slot("chemchat", "globex", RoleSlot::B));
+        for slot in RoleSlot::ALL {
+            assert_eq!(RoleSlot::parse(slot.as_str()), Some(slot));
+            assert_eq!(slot.other().other(), slot);
+        }
+        assert_eq!(RoleSlot::parse("c"), None);
     }
 
     #[test]

@@ -70,6 +70,17 @@ pub async fn advance(jobs: &Api<Job>, existing: Option<Job>, desired: &Job) -> R
     Ok(JobState::Failed(why))
 }
 
+/// The Job has finished, one way or the other: none of its pods runs any more.
+pub fn finished(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
+}
+
 /// Deletes a Job and its pods; one already gone is fine.
 pub async fn delete(jobs: &Api<Job>, name: &str) -> Result<()> {
     match jobs.delete(name, &DeleteParams::background()).await {

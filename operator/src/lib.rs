@@ -3,8 +3,8 @@
 //!
 //! **API boundary**: [`build`], [`plan`], [`observe`] and [`conditions`] are pure (no client,
 //! no clock); everything that talks to the API server (or IAM) lives in [`tenant`], [`cluster`],
-//! [`apply`], [`secrets`], [`database_role`], [`s3_user`], [`jobs`], [`purge`], [`provision`]
-//! and [`leader`].
+//! [`apply`], [`secrets`], [`database_role`], [`retire`], [`s3_user`], [`jobs`], [`purge`],
+//! [`provision`] and [`leader`].
 
 pub mod api_calls;
 pub mod apply;
@@ -32,6 +32,7 @@ pub mod proxies;
 pub mod purge;
 pub mod quantity;
 pub mod render;
+pub mod retire;
 pub mod run;
 pub mod s3_user;
 pub mod secrets;

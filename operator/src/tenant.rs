@@ -18,13 +18,14 @@ use crate::apply::{self, LiveChild};
 use crate::build::{ChildKind, build};
 use crate::conditions;
 use crate::context::{Context, key};
-use crate::database_role::{self, RoleStep};
+use crate::database_role::{Logins, RoleStep, TenantLogin};
 use crate::error::{Error, Result};
 use crate::finalizers::reconcile_with;
 use crate::labels::FIELD_MANAGER;
 use crate::observe;
 use crate::plan::plan;
 use crate::provision::{BACKEND_TIMEOUT, ProvisionStatus, Target};
+use crate::retire::{self, RetireStep};
 use crate::s3_user::{S3User, TenantS3Key};
 
 const KIND: &str = "ChemChatTenant";
@@ -33,8 +34,8 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a tenant waiting for its cluster or secrets, or for pods (a rollout, or one that
 /// an S3 key rotation waits for), is looked at again.
 const WAIT: Duration = Duration::from_secs(30);
-/// How soon a tenant whose database role or Redis user Job runs (or whose S3 key Secret was
-/// made concurrently) is looked at again (it takes seconds).
+/// How soon a tenant whose database role or Redis user Job (or the Job retiring an older one)
+/// runs, or whose S3 key Secret was made concurrently, is looked at again (it takes seconds).
 const ROLE_POLL: Duration = Duration::from_secs(5);
 
 /// Reconciles one tenant; the entry point given to the controller. Each pass is a trace of
@@ -134,21 +135,27 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         }
     };
     let paused = is_paused(tenant);
+    let logins = Logins {
+        client: &ctx.client,
+        tenant,
+        cluster: &cluster,
+        namespace: &plan.namespace,
+        paused,
+    };
     // the tenant's own database role: its URL replaces the master's before anything is built
-    let role =
-        database_role::ensure(&ctx.client, tenant, &cluster, &secrets.database_url, paused).await?;
-    secrets.database_url = match settle(role, Credential::DatabaseRole, tenant, ctx).await? {
-        Ok(url) => url,
+    let role = logins.database_role(&secrets.database_url).await?;
+    let role = match settle(role, Credential::DatabaseRole, tenant, ctx).await? {
+        Ok(login) => login,
         Err(action) => return Ok(action),
     };
+    secrets.database_url = role.url.clone();
     // and its own Redis user, whose URL replaces the cluster's likewise
-    let user =
-        database_role::ensure_redis_user(&ctx.client, tenant, &cluster, &secrets.redis_url, paused)
-            .await?;
-    secrets.redis_url = match settle(user, Credential::RedisUser, tenant, ctx).await? {
-        Ok(url) => url,
+    let user = logins.redis_user(&secrets.redis_url).await?;
+    let user = match settle(user, Credential::RedisUser, tenant, ctx).await? {
+        Ok(login) => login,
         Err(action) => return Ok(action),
     };
+    secrets.redis_url = user.url.clone();
     // and, under `tenantCredentials: PerTenant`, its own S3 user, whose key replaces the
     // cluster's likewise
     let s3_admin = match (
@@ -198,17 +205,30 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
     // The Deployment as listed before the apply: a template changed just now shows the
     // previous environment, so a rotation that rolls the pods waits for a later pass.
     let workload = observe::workload(&live);
-    let rotating = match (&s3_user, &s3_key) {
+    let rolled_out = workload.rolled_out(&desired);
+    let mut rotating = Vec::new();
+    let mut retire_job_runs = false;
+    for login in [&role, &user].into_iter().filter(|l| l.retire && !paused) {
+        if !rolled_out {
+            rotating.push(retire::rollout_waiting(login));
+            continue;
+        }
+        if let Some((waiting, runs)) = retire_older(login, tenant, &cluster, ctx).await? {
+            rotating.push(waiting);
+            retire_job_runs |= runs;
+        }
+    }
+    match (&s3_user, &s3_key) {
         (Some(s3_user), Some(key)) if key.retire && !paused => {
-            if workload.rolled_out(&desired) {
+            if rolled_out {
                 retire_older_keys(s3_user, key, tenant, ctx).await?;
-                None
             } else {
-                Some(s3_rotation_waiting(key))
+                rotating.push(s3_rotation_waiting(key));
             }
         }
-        _ => None,
-    };
+        _ => {}
+    }
+    let rotating = (!rotating.is_empty()).then(|| rotating.join("; "));
     // provision the topic and the index; not while paused, as that writes too
     let provisioned = if paused {
         Vec::new()
@@ -253,7 +273,9 @@ async fn apply(tenant: &ChemChatTenant, ctx: &Context) -> Result<Action> {
         });
     }
     let settled = phase == TenantPhase::Ready || phase == TenantPhase::Suspended;
-    Ok(Action::requeue(if settled && rotating.is_none() {
+    Ok(Action::requeue(if retire_job_runs {
+        ROLE_POLL
+    } else if settled && rotating.is_none() {
         RESYNC
     } else {
         WAIT
@@ -321,6 +343,35 @@ async fn retire_older_keys(
         }
     }
     Ok(())
+}
+
+/// Retires the credential older than `login` once the tenant's rollout is complete, by its
+/// Job; an Event once it is retired, a Warning when the Job failed (retried on a later pass).
+/// `Some`: what the tenant still waits for, and whether a Job runs (worth looking at again
+/// soon; a failed one is replaced a backoff period later).
+async fn retire_older(
+    login: &TenantLogin,
+    tenant: &ChemChatTenant,
+    cluster: &ChemChatCluster,
+    ctx: &Context,
+) -> Result<Option<(String, bool)>> {
+    let name = tenant.name_any();
+    Ok(
+        match retire::retire_older(&ctx.client, tenant, cluster, login).await? {
+            RetireStep::Retired(note) => {
+                info!(tenant = %name, %note, "older credential retired");
+                ctx.event(tenant, false, login.credential.retired_reason(), note)
+                    .await;
+                None
+            }
+            RetireStep::Running(waiting) => Some((waiting, true)),
+            RetireStep::Failed(why) => {
+                warn!(tenant = %name, error = %why, "cannot retire an older credential yet");
+                ctx.event(tenant, true, "RetireFailed", why.clone()).await;
+                Some((why, false))
+            }
+        },
+    )
 }
 
 /// A credential of the tenant's own, made by a Job of the operator (or, the S3 user, by the

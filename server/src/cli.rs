@@ -75,23 +75,37 @@ pub enum AdminAction {
 /// Subcommands of `tenant`.
 #[derive(Debug, Subcommand)]
 pub enum TenantAction {
-    /// Create the tenant's own PostgreSQL role, which row-level security pins to the tenant, or
-    /// give it a new password; the password is read from CHEMCHAT_TENANT_ROLE_PASSWORD. Run with
-    /// the platform's database URL (its role needs CREATEROLE); migrates first. Prints nothing
+    /// Create one of the tenant's two PostgreSQL roles (--slot), which row-level security pins to
+    /// the tenant, or give it a new password; the password is read from
+    /// CHEMCHAT_TENANT_ROLE_PASSWORD. The other slot's role keeps working (servers of an older
+    /// version may still use it) until --retire. Run with the platform's database URL (its role
+    /// needs CREATEROLE, and pg_signal_backend for --retire); migrates first. Prints nothing
     /// secret: the tenant's URL is the platform's with this role and password.
     Role {
         /// Tenant id: a DNS label such as `acme`.
         id: String,
+        /// Which of the tenant's two roles: `a` or `b`. A rotation gives the new password to
+        /// the one its servers do not use.
+        #[arg(long, default_value = "a", value_parser = ["a", "b"])]
+        slot: String,
+        /// Then retire the other slot's role, once no server uses it: it may no longer log in
+        /// and its open sessions are ended.
+        #[arg(long)]
+        retire: bool,
     },
     /// Create the tenant's own Redis ACL user, which reaches only the tenant's keys and channels
     /// and runs only the commands a server pinned to the tenant sends, or set it again with a
-    /// new password; the password is read from CHEMCHAT_TENANT_REDIS_PASSWORD. Run with an
+    /// new password beside its others (servers of an older version may still hold one) until
+    /// --retire; the password is read from CHEMCHAT_TENANT_REDIS_PASSWORD. Run with an
     /// administrator's CHEMCHAT_REDIS_URL (its user needs ACL SETUSER) and the deployment's
     /// CHEMCHAT_REDIS_PREFIX. Prints nothing secret: the tenant's URL is the administrator's with
     /// this user and password. `tenant purge` deletes the user.
     RedisUser {
         /// Tenant id: a DNS label such as `acme`.
         id: String,
+        /// Leave this password as the user's only one, once no server holds another.
+        #[arg(long)]
+        retire: bool,
     },
     /// Write the tenant's archive: its rows from one snapshot and its media objects, as
     /// versioned JSON Lines with checksums (docs/operations.md, "Moving a tenant"). Password

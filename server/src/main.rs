@@ -1,5 +1,6 @@
 //! `chemchat-server`: parse the command line, load the configuration, run.
 
+use chemchat_server::adapters::redis::OtherPasswords;
 use chemchat_server::cli::{AdminAction, Cli, Command, TenantAction};
 use chemchat_server::domain::{Tenant, TenantId, TenantRole, Tier};
 use chemchat_server::{Server, config, server, shutdown_signal, telemetry};
@@ -105,9 +106,11 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
             Ok(())
         }
         Command::Tenant {
-            action: Some(TenantAction::Role { id }),
+            action: Some(TenantAction::Role { id, slot, retire }),
             ..
         } => {
+            let slot = chemchat_backends::RoleSlot::parse(&slot)
+                .ok_or_else(|| anyhow::anyhow!("tenant role: --slot must be `a` or `b`"))?;
             let id = TenantId::parse(&id)
                 .map_err(|e| anyhow::anyhow!("tenant role: `{id}` is not a tenant id: {e}"))?;
             let variable = chemchat_crds::contract::TENANT_ROLE_PASSWORD;
@@ -120,14 +123,20 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
                          (at least 16 characters)"
                     )
                 })?;
-            let provisioned =
-                server::provision_tenant_role(&settings, &id, &password.into()).await?;
-            tracing::info!(tenant = %id, role = %provisioned.role, created = provisioned.created,
-                "tenant role provisioned");
+            let (provisioned, retired) =
+                server::provision_tenant_role(&settings, &id, slot, &password.into(), retire)
+                    .await?;
+            tracing::info!(tenant = %id, role = %provisioned.role, slot = %provisioned.slot,
+                created = provisioned.created, "tenant role provisioned");
+            if let Some(retired) = retired {
+                tracing::info!(tenant = %id, role = %retired.role, slot = %retired.slot,
+                    existed = retired.existed, sessions_ended = retired.sessions_ended,
+                    "tenant role retired");
+            }
             Ok(())
         }
         Command::Tenant {
-            action: Some(TenantAction::RedisUser { id }),
+            action: Some(TenantAction::RedisUser { id, retire }),
             ..
         } => {
             let id = TenantId::parse(&id).map_err(|e| {
@@ -143,10 +152,17 @@ async fn run(command: Command, settings: config::Settings) -> anyhow::Result<()>
                          (at least 16 characters)"
                     )
                 })?;
+            let others = if retire {
+                OtherPasswords::Retire
+            } else {
+                OtherPasswords::Keep
+            };
             let provisioned =
-                server::provision_tenant_redis_user(&settings, &id, &password.into()).await?;
+                server::provision_tenant_redis_user(&settings, &id, &password.into(), others)
+                    .await?;
             tracing::info!(tenant = %id, user = %provisioned.user, created = provisioned.created,
-                "tenant Redis user provisioned");
+                other_passwords_kept = provisioned.kept,
+                other_passwords_retired = provisioned.retired, "tenant Redis user provisioned");
             Ok(())
         }
         Command::Admin {

@@ -535,15 +535,24 @@ async fn open_store(settings: &Settings) -> anyhow::Result<sql::SqlStore> {
     Ok(store)
 }
 
-/// Creates `tenant`'s PostgreSQL role or gives it a new password (the `tenant role`
-/// subcommand), migrating first: run with the platform's URL.
+/// Creates `tenant`'s PostgreSQL role in `slot` or gives it a new password (the `tenant role`
+/// subcommand), migrating first: run with the platform's URL. `retire`: then retires the
+/// tenant's other role (`--retire`, once no server uses it).
 pub async fn provision_tenant_role(
     settings: &Settings,
     tenant: &TenantId,
+    slot: chemchat_backends::RoleSlot,
     password: &secrecy::SecretString,
-) -> anyhow::Result<sql::ProvisionedRole> {
+    retire: bool,
+) -> anyhow::Result<(sql::ProvisionedRole, Option<sql::RetiredRole>)> {
     let store = open_store(settings).await?;
-    Ok(sql::provision_tenant_role(&store, tenant, password).await?)
+    let provisioned = sql::provision_tenant_role(&store, tenant, slot, password).await?;
+    let retired = if retire {
+        Some(sql::retire_tenant_role(&store, tenant, slot).await?)
+    } else {
+        None
+    };
+    Ok((provisioned, retired))
 }
 
 /// Opens the store and applies migrations (the `migrate` subcommand).
@@ -589,7 +598,7 @@ pub async fn purge_tenant(
     let report = sql::purge_tenant(&store, tenant, sql::PURGE_BATCH, missing_ok).await?;
     // Its PostgreSQL role goes with its rows: nothing is left for it to read. So does its
     // Redis user; its keys there all expire on their own.
-    if let Some(role) = sql::drop_tenant_role(&store, tenant).await? {
+    for role in sql::drop_tenant_role(&store, tenant).await? {
         tracing::info!(%tenant, %role, "tenant role dropped");
     }
     if let Some(url) = &settings.redis_url
@@ -605,12 +614,14 @@ pub async fn purge_tenant(
     Ok(report)
 }
 
-/// Creates `tenant`'s Redis ACL user or gives it a new password (the `tenant redis-user`
-/// subcommand): run with an administrator's `CHEMCHAT_REDIS_URL`.
+/// Creates `tenant`'s Redis ACL user or gives it a new password beside its others (the `tenant
+/// redis-user` subcommand; `others`: `Retire` with `--retire`): run with an administrator's
+/// `CHEMCHAT_REDIS_URL`.
 pub async fn provision_tenant_redis_user(
     settings: &Settings,
     tenant: &TenantId,
     password: &secrecy::SecretString,
+    others: crate::adapters::redis::OtherPasswords,
 ) -> anyhow::Result<crate::adapters::redis::ProvisionedUser> {
     let url = settings.redis_url.as_ref().with_context(|| {
         format!(
@@ -624,6 +635,7 @@ pub async fn provision_tenant_redis_user(
         &settings.redis_prefix,
         tenant,
         password,
+        others,
     )
     .await
     .with_context(|| format!("cannot make the Redis user of tenant {tenant}"))

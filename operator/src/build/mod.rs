@@ -23,14 +23,17 @@ use sha2::{Digest, Sha256};
 
 pub use config::SECRET_NAME;
 pub use database_role::{
-    DATABASE_ROLE_PREFIX, INPUTS_ANNOTATION, PASSWORD_KEY, UnusableDatabaseUrl, database_role_name,
-    role_job, role_job_inputs, role_password_secret, tenant_database_url,
+    DATABASE_ROLE_PREFIX, INPUTS_ANNOTATION, PASSWORD_KEY, RETIRE_ROLE_PREFIX, RETIRED_ANNOTATION,
+    ROLE_SLOT_ANNOTATION, UnusableDatabaseUrl, database_role_name, retire_role_job,
+    retire_role_job_inputs, retire_role_job_name, role_job, role_job_inputs, role_password_secret,
+    role_slot_of, tenant_database_role, tenant_database_url, url_user,
 };
 pub use kinds::ChildKind;
 pub use purge::{PURGE_JOB_PREFIX, purge_job, purge_job_name};
 pub use redis_user::{
-    REDIS_USER_PREFIX, UnusableRedisUrl, redis_password_secret, redis_user_job,
-    redis_user_job_inputs, redis_user_name, tenant_redis_url,
+    REDIS_USER_PREFIX, RETIRE_REDIS_PREFIX, UnusableRedisUrl, redis_password_secret,
+    redis_user_job, redis_user_job_inputs, redis_user_name, retire_redis_job,
+    retire_redis_job_inputs, retire_redis_job_name, tenant_redis_url,
 };
 pub use s3_user::{
     ACCESS_KEY_ID_KEY, S3_POLICY_ANNOTATION, S3_RETIRED_ANNOTATION, S3_USER_ANNOTATION,

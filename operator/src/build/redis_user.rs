@@ -1,10 +1,12 @@
-//! A tenant's own Redis ACL user: the Secret that keeps its password, the Job that creates it
-//! (`chemchat-server tenant redis-user <id>`, with the cluster's Redis URL, whose user may run
-//! `ACL SETUSER`) and the tenant's Redis URL made from both. The user reaches only the tenant's
-//! keys and channels (`<prefix>chemchat:<tenant>:*`), so a compromised tenant pod cannot read or
-//! forge another tenant's live traffic. Pure, like the database role's (`database_role.rs`).
+//! A tenant's own Redis ACL user: the Secret that keeps its current password, the Job that
+//! creates the user or adds that password beside its others (`chemchat-server tenant
+//! redis-user <id>`, with the cluster's Redis URL, whose user may run `ACL SETUSER`), the Job
+//! that leaves that password as its only one once the tenant's pods have rolled to it (`…
+//! --retire`), and the tenant's Redis URL. The user reaches only the tenant's keys and channels
+//! (`<prefix>chemchat:<tenant>:*`), so a compromised tenant pod cannot read or forge another
+//! tenant's live traffic. Pure, like the database role's (`database_role.rs`).
 //!
-//! The Secret and the Job live in the cluster's namespace, beside the cluster's Redis URL; only
+//! The Secret and the Jobs live in the cluster's namespace, beside the cluster's Redis URL; only
 //! the tenant's URL reaches the tenant namespace.
 
 use std::collections::BTreeMap;
@@ -22,6 +24,8 @@ use super::jobs::{ServerJob, from_secret, plain, server_job};
 
 /// Prefix of the user Job's and the password Secret's names; the tenant id follows.
 pub const REDIS_USER_PREFIX: &str = "redis-user-";
+/// Prefix of the Job that retires the user's other passwords; the tenant id follows.
+pub const RETIRE_REDIS_PREFIX: &str = "redis-retire-";
 /// Pod retries before the Job counts as failed.
 const BACKOFF_LIMIT: i32 = 2;
 /// One `ACL SETUSER` longer than this is stuck (an unreachable Redis).
@@ -32,8 +36,14 @@ pub fn redis_user_name(tenant: &str) -> String {
     format!("{REDIS_USER_PREFIX}{tenant}")
 }
 
+/// Name of the Job that retires the tenant's other Redis passwords.
+pub fn retire_redis_job_name(tenant: &str) -> String {
+    format!("{RETIRE_REDIS_PREFIX}{tenant}")
+}
+
 /// The Secret keeping `tenant`'s Redis password, owned by the tenant. Deleting it rotates the
-/// password: the operator makes a new one and runs the Job again.
+/// password: the operator makes a new one, adds it to the user and, once the tenant's pods have
+/// all rolled to it, retires the others.
 pub fn redis_password_secret(
     tenant: &ChemChatTenant,
     cluster: &ChemChatCluster,
@@ -46,6 +56,7 @@ pub fn redis_password_secret(
         redis_user_name(&name),
         "redis-user",
         password,
+        BTreeMap::new(),
     )
 }
 
@@ -59,15 +70,61 @@ pub fn redis_user_job_inputs(cluster: &ChemChatCluster, password_secret_uid: &st
     ]))
 }
 
-/// The Job that creates `tenant`'s Redis user or sets it again with its password.
+/// What a retire Job is run for, likewise.
+pub fn retire_redis_job_inputs(cluster: &ChemChatCluster, password_secret_uid: &str) -> String {
+    hash(&json!([
+        "redis-user-retire",
+        cluster.spec.image.reference(),
+        password_secret_uid
+    ]))
+}
+
+/// The Job that creates `tenant`'s Redis user or sets it again, adding its password beside the
+/// user's others.
 pub fn redis_user_job(tenant: &ChemChatTenant, cluster: &ChemChatCluster, inputs: &str) -> Job {
     let name = tenant.name_any();
+    tenant_user_job(
+        tenant,
+        cluster,
+        redis_user_name(&name),
+        "redis-user",
+        inputs,
+        false,
+    )
+}
+
+/// The Job that sets `tenant`'s Redis user again with its password as the only one.
+pub fn retire_redis_job(tenant: &ChemChatTenant, cluster: &ChemChatCluster, inputs: &str) -> Job {
+    let name = tenant.name_any();
+    tenant_user_job(
+        tenant,
+        cluster,
+        retire_redis_job_name(&name),
+        "redis-user-retire",
+        inputs,
+        true,
+    )
+}
+
+fn tenant_user_job(
+    tenant: &ChemChatTenant,
+    cluster: &ChemChatCluster,
+    job_name: String,
+    component: &'static str,
+    inputs: &str,
+    retire: bool,
+) -> Job {
+    let name = tenant.name_any();
     let redis = &cluster.spec.redis.url_secret_ref;
+    let mut args = vec!["tenant".to_owned(), "redis-user".to_owned(), name.clone()];
+    if retire {
+        args.push("--retire".to_owned());
+    }
     server_job(
         ServerJob {
-            name: redis_user_name(&name),
-            component: "redis-user",
-            args: vec!["tenant".to_owned(), "redis-user".to_owned(), name.clone()],
+            name: job_name,
+            component,
+            args,
             env: vec![
                 from_secret(env::REDIS_URL, &redis.name, &redis.key),
                 from_secret(

@@ -1,24 +1,30 @@
-//! A tenant's own database role against the scripted API server: the password Secret and the
+//! A tenant's own database roles against the scripted API server: the password Secret and the
 //! role Job in the cluster's namespace come first, the tenant's children only once the Job is
 //! complete, and then with the tenant's URL and derived key — never the master's; a failed Job
-//! is reported and replaced; a deleted password Secret or a new image runs the Job again.
+//! is reported and replaced; a new image runs the Job again. A deleted password Secret rotates
+//! the password onto the tenant's other role (slot `b`, then `a` again), whose URL the tenant's
+//! Secret gets; the role the older pods use is retired (the retire Job) only once the rollout is
+//! complete, also across an operator restart; a second rotation waits for the first's rollout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use chemchat_backends::TenantKey;
+use chemchat_backends::{RoleSlot, TenantKey, database_role_in_slot};
+use chemchat_operator::build::BuildOptions;
+use chemchat_operator::context::Context;
 use chemchat_operator::tenant::reconcile;
 use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
 use crate::support::world::{
-    CLUSTER, ROLE_JOB, ROLE_PASSWORD, ROLE_SECRET, TENANT, current, tenant, world,
+    CLUSTER, RETIRE_ROLE_JOB, ROLE_JOB, ROLE_PASSWORD, ROLE_SECRET, TENANT, TENANT_ENV, current,
+    deployment_reports, finish_job, tenant, tenant_condition, world,
 };
-use crate::support::{EVENTS, FakeApi, Recorded, decoded};
+use crate::support::{EVENTS, FakeApi, Recorded, decoded, event_note, events};
 
 const SECRETS: &str = "/api/v1/namespaces/chemchat-system/secrets";
 const JOBS: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs";
-const TENANT_ENV: &str = "/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env";
 const ROLE_POLL: Action = Action::requeue(Duration::from_secs(5));
 
 /// The writes of `log`, Events aside.
@@ -84,7 +90,10 @@ async fn a_new_tenant_gets_its_role_first_then_its_own_url_and_key() {
     let job = fake.get(ROLE_JOB).unwrap();
     assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], "tenant-uid");
     let container = &job["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(container["args"], json!(["tenant", "role", "acme"]));
+    assert_eq!(
+        container["args"],
+        json!(["tenant", "role", "acme", "--slot", "a"])
+    );
     assert_eq!(
         container["env"][0],
         json!({"name": "CHEMCHAT_DATABASE_URL", "valueFrom": {"secretKeyRef":
@@ -121,6 +130,12 @@ async fn a_new_tenant_gets_its_role_first_then_its_own_url_and_key() {
     assert_eq!(
         decoded(&env, "CHEMCHAT_JWT_TENANT_KEY"),
         TenantKey::derive(b"s3cr3t", "acme").to_text()
+    );
+    // No pod ran before: the role in the other slot, if an earlier tenant of this name left
+    // one, is retired at once.
+    assert_eq!(
+        args(&fake, RETIRE_ROLE_JOB),
+        json!(["tenant", "role", "acme", "--slot", "a", "--retire"])
     );
     let data = env["data"].as_object().unwrap();
     assert!(!data.contains_key("CHEMCHAT_JWT_SECRET"));
@@ -165,17 +180,31 @@ async fn a_failed_role_job_is_reported_then_replaced() {
     );
 }
 
-#[tokio::test]
-async fn deleting_the_password_secret_rotates_the_password() {
-    let (ctx, fake) = world(tenant("Free", json!({})));
-    reconcile(current(&fake), ctx.clone()).await.unwrap();
-    let before = decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_DATABASE_URL");
-    assert!(before.contains(ROLE_PASSWORD));
+/// The tenant's database URL now.
+fn served_url(fake: &FakeApi) -> String {
+    decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_DATABASE_URL")
+}
 
+fn role(slot: RoleSlot) -> String {
+    database_role_in_slot("chemchat", "acme", slot)
+}
+
+fn args(fake: &FakeApi, job: &str) -> Value {
+    fake.get(job).unwrap()["spec"]["template"]["spec"]["containers"][0]["args"].clone()
+}
+
+fn annotations(fake: &FakeApi, path: &str) -> Value {
+    fake.get(path).unwrap()["metadata"]["annotations"].clone()
+}
+
+/// Deletes the password Secret and reconciles until the tenant's Secret carries the new role's
+/// URL: a new password for the other slot, the role Job replaced, run and complete. The new
+/// password.
+async fn rotate(fake: &FakeApi, ctx: &Arc<Context>) -> String {
     fake.remove(ROLE_SECRET);
     fake.take_log();
     assert_eq!(
-        reconcile(current(&fake), ctx.clone()).await.unwrap(),
+        reconcile(current(fake), ctx.clone()).await.unwrap(),
         ROLE_POLL
     );
     assert_eq!(
@@ -184,21 +213,239 @@ async fn deleting_the_password_secret_rotates_the_password() {
         "a new password, and the Job run for the old one goes"
     );
     let password = decoded(&fake.get(ROLE_SECRET).unwrap(), "password");
+    reconcile(current(fake), ctx.clone()).await.unwrap();
+    assert!(fake.get(ROLE_JOB).is_some(), "run again");
+    finish_role_job(fake, "Complete");
+    reconcile(current(fake), ctx.clone()).await.unwrap();
+    password
+}
+
+#[tokio::test]
+async fn a_rotated_password_goes_to_the_other_role_and_retires_the_old_one_after_the_rollout() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let before = served_url(&fake);
+    assert_eq!(
+        before,
+        format!(
+            "postgres://{}:{ROLE_PASSWORD}@pg/chemchat",
+            role(RoleSlot::A)
+        )
+    );
+
+    // Rotation: the new password is for the role in slot b; the tenant keeps its old URL until
+    // that role has it.
+    fake.remove(ROLE_SECRET);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(
+        annotations(&fake, ROLE_SECRET),
+        json!({"chemchat.io/role-slot": "b"}),
+        "slot b, and its older role not retired yet"
+    );
+    let password = decoded(&fake.get(ROLE_SECRET).unwrap(), "password");
     assert_ne!(password, ROLE_PASSWORD);
     reconcile(current(&fake), ctx.clone()).await.unwrap();
-    assert!(fake.get(ROLE_JOB).is_some(), "run again");
-    // The tenant keeps its old URL until the role has the new password.
     assert_eq!(
-        decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_DATABASE_URL"),
-        before
+        args(&fake, ROLE_JOB),
+        json!(["tenant", "role", "acme", "--slot", "b"])
     );
+    assert_eq!(served_url(&fake), before);
+    finish_role_job(&fake, "Complete");
+    fake.take_log();
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(
+        served_url(&fake),
+        format!("postgres://{}:{password}@pg/chemchat", role(RoleSlot::B)),
+        "the tenant's Secret gets the other role's URL, which rolls its pods"
+    );
+    // The pods of the older template still use the role in slot a: it is left as it is.
+    assert!(fake.get(RETIRE_ROLE_JOB).is_none());
+    let progressing = tenant_condition(&fake, "Progressing");
+    assert_eq!(progressing["reason"], "RotatingCredentials");
+    let message = progressing["message"].as_str().unwrap();
+    assert!(
+        message.contains(&role(RoleSlot::A)) && message.contains(&role(RoleSlot::B)),
+        "{message}"
+    );
+    assert!(!message.contains(&password), "{message}");
+    assert_eq!(fake.get(TENANT).unwrap()["status"]["phase"], "Ready");
+    assert!(!events(&fake.take_log()).contains(&"DatabaseRoleRotated".to_owned()));
+
+    // Mid-rollout, seen by an operator that restarted: the cluster alone says where the
+    // rotation stands, and a pod of the older template is still there.
+    let restarted = Arc::new(Context::new(
+        ctx.client.clone(),
+        BuildOptions::default(),
+        Some("restarted".into()),
+    ));
+    deployment_reports(&fake, 0);
+    reconcile(current(&fake), restarted.clone()).await.unwrap();
+    assert!(fake.get(RETIRE_ROLE_JOB).is_none());
+    assert_eq!(
+        tenant_condition(&fake, "Progressing")["reason"],
+        "RotatingCredentials"
+    );
+
+    // The rollout is complete: the retire Job runs, for slot b, with the current password.
+    deployment_reports(&fake, i64::MAX);
+    assert_eq!(
+        reconcile(current(&fake), restarted.clone()).await.unwrap(),
+        ROLE_POLL
+    );
+    assert_eq!(
+        args(&fake, RETIRE_ROLE_JOB),
+        json!(["tenant", "role", "acme", "--slot", "b", "--retire"])
+    );
+    let container =
+        &fake.get(RETIRE_ROLE_JOB).unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["env"][1],
+        json!({"name": "CHEMCHAT_TENANT_ROLE_PASSWORD", "valueFrom": {"secretKeyRef":
+            {"name": "db-role-acme", "key": "password"}}})
+    );
+    assert_eq!(
+        tenant_condition(&fake, "Progressing")["reason"],
+        "RotatingCredentials"
+    );
+    assert!(annotations(&fake, ROLE_SECRET)["chemchat.io/older-credential-retired"].is_null());
+
+    // Complete: noted on the password Secret, once, with an Event.
+    finish_job(&fake, RETIRE_ROLE_JOB, "Complete");
+    fake.take_log();
+    reconcile(current(&fake), restarted.clone()).await.unwrap();
+    assert_eq!(
+        annotations(&fake, ROLE_SECRET)["chemchat.io/older-credential-retired"],
+        "true"
+    );
+    assert_eq!(tenant_condition(&fake, "Progressing")["reason"], "Settled");
+    let note = event_note(&fake.take_log(), "DatabaseRoleRotated");
+    assert!(
+        note.contains(&role(RoleSlot::A)) && note.contains(&role(RoleSlot::B)),
+        "{note}"
+    );
+    assert!(!note.contains(&password), "{note}");
+
+    // Settled: a further pass runs no Job and writes nothing.
+    fake.take_log();
+    reconcile(current(&fake), restarted).await.unwrap();
+    let log = fake.take_log();
+    assert!(events(&log).is_empty());
+    assert!(writes(&log).is_empty(), "{:?}", writes(&log));
+}
+
+#[tokio::test]
+async fn a_second_rotation_waits_until_the_first_has_rolled_out() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, i64::MAX);
+    let second = rotate(&fake, &ctx).await;
+    assert!(served_url(&fake).contains(&role(RoleSlot::B)));
+    deployment_reports(&fake, 0);
+
+    // The pods of the older template use slot a, the new ones slot b: no slot is free for a
+    // third password, so it waits, and nothing changes.
+    fake.remove(ROLE_SECRET);
+    fake.take_log();
+    assert_eq!(
+        reconcile(current(&fake), ctx.clone()).await.unwrap(),
+        ROLE_POLL
+    );
+    assert_eq!(writes(&fake.take_log()), [format!("PATCH {TENANT}/status")]);
+    let (phase, condition) = ready(&fake);
+    assert_eq!(phase, "Provisioning");
+    assert_eq!(condition["reason"], "DatabaseRolePending");
+    assert!(
+        condition["message"].as_str().unwrap().contains("waits"),
+        "{condition}"
+    );
+    assert!(fake.get(ROLE_SECRET).is_none());
+    assert!(fake.get(RETIRE_ROLE_JOB).is_none());
+
+    // Rolled out: every pod is on slot b, so the third password goes to slot a, and slot b keeps
+    // serving until that has rolled out in turn.
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(
+        annotations(&fake, ROLE_SECRET)["chemchat.io/role-slot"],
+        "a"
+    );
+    let third = decoded(&fake.get(ROLE_SECRET).unwrap(), "password");
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(
+        args(&fake, ROLE_JOB),
+        json!(["tenant", "role", "acme", "--slot", "a"])
+    );
+    assert!(served_url(&fake).contains(&second));
     finish_role_job(&fake, "Complete");
     reconcile(current(&fake), ctx).await.unwrap();
-    let after = decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_DATABASE_URL");
-    assert!(
-        after.contains(&password),
-        "the new password reaches the tenant"
+    assert_eq!(
+        served_url(&fake),
+        format!("postgres://{}:{third}@pg/chemchat", role(RoleSlot::A))
     );
+    assert!(fake.get(RETIRE_ROLE_JOB).is_none(), "slot b still serves");
+}
+
+#[tokio::test]
+async fn a_rotation_waits_for_the_retire_job_of_the_previous_one() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, i64::MAX);
+    rotate(&fake, &ctx).await;
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert!(fake.get(RETIRE_ROLE_JOB).is_some(), "retiring slot a");
+
+    // Its pod reads the password Secret when it starts: a new Secret meanwhile would hand it
+    // the new password, for the role it retires.
+    fake.remove(ROLE_SECRET);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(ready(&fake).1["reason"], "DatabaseRolePending");
+    assert!(fake.get(ROLE_SECRET).is_none());
+
+    finish_job(&fake, RETIRE_ROLE_JOB, "Complete");
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert_eq!(
+        annotations(&fake, ROLE_SECRET)["chemchat.io/role-slot"],
+        "a",
+        "then slot a, retired, gets the new password"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_retire_job_is_a_warning_and_replaced() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, i64::MAX);
+    rotate(&fake, &ctx).await;
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    finish_job(&fake, RETIRE_ROLE_JOB, "Failed");
+    fake.take_log();
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let log = fake.take_log();
+    let warning = log
+        .iter()
+        .filter(|r| r.path == EVENTS)
+        .filter_map(|r| r.body.clone())
+        .find(|e| e["reason"] == "RetireFailed")
+        .expect("a Warning Event");
+    assert_eq!(warning["type"], "Warning");
+    let message = tenant_condition(&fake, "Progressing")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("kubectl logs -n chemchat-system job/db-retire-acme"),
+        "{message}"
+    );
+    assert!(annotations(&fake, ROLE_SECRET)["chemchat.io/older-credential-retired"].is_null());
+    // Replaced on a later pass, then run again.
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert!(fake.get(RETIRE_ROLE_JOB).is_none());
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert!(fake.get(RETIRE_ROLE_JOB).unwrap()["status"].is_null());
 }
 
 #[tokio::test]

@@ -1,25 +1,29 @@
 //! A tenant's own Redis user against the scripted API server: after the database role, the
 //! password Secret and the user Job in the cluster's namespace; the tenant's children only once
 //! the Job is complete, and then with the tenant's Redis URL — never the cluster's; a failed Job
-//! is reported and replaced; a deleted password Secret runs the Job again; a deleted tenant's
-//! purge Job gets the cluster's Redis URL, to delete the user.
+//! is reported and replaced; a deleted password Secret adds a new password beside the old one,
+//! which is retired (the retire Job) only once the rollout is complete, also across an operator
+//! restart, and a second rotation waits for the first's rollout; a deleted tenant's purge Job
+//! gets the cluster's Redis URL, to delete the user.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
-use chemchat_operator::build::purge_job;
+use chemchat_operator::build::{BuildOptions, purge_job};
+use chemchat_operator::context::Context;
 use chemchat_operator::tenant::reconcile;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
 use crate::support::world::{
-    REDIS_JOB, REDIS_PASSWORD, REDIS_SECRET, TENANT, cluster_object, current, tenant, world,
+    REDIS_JOB, REDIS_PASSWORD, REDIS_SECRET, RETIRE_REDIS_JOB, TENANT, TENANT_ENV, cluster_object,
+    current, deployment_reports, finish_job as finish, tenant, tenant_condition, world,
 };
-use crate::support::{EVENTS, FakeApi, Recorded, decoded};
+use crate::support::{EVENTS, FakeApi, Recorded, decoded, event_note, events};
 
 const SECRETS: &str = "/api/v1/namespaces/chemchat-system/secrets";
 const JOBS: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs";
-const TENANT_ENV: &str = "/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env";
 const POLL: Action = Action::requeue(Duration::from_secs(5));
 
 fn writes(log: &[Recorded]) -> Vec<String> {
@@ -105,6 +109,11 @@ async fn a_tenant_gets_its_redis_user_then_its_own_redis_url() {
         decoded(&env, "CHEMCHAT_REDIS_URL"),
         format!("redis://chemchat_tenant_acme:{password}@redis:6379")
     );
+    // No pod ran before: any other password of the user (an earlier tenant's) goes at once.
+    assert_eq!(
+        args(&fake, RETIRE_REDIS_JOB),
+        json!(["tenant", "redis-user", "acme", "--retire"])
+    );
     let data = env["data"].as_object().unwrap();
     for key in data.keys() {
         assert_ne!(
@@ -141,13 +150,29 @@ async fn a_failed_redis_user_job_is_reported_then_replaced() {
     );
 }
 
+fn served_url(fake: &FakeApi) -> String {
+    decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_REDIS_URL")
+}
+
+fn args(fake: &FakeApi, job: &str) -> Value {
+    fake.get(job).unwrap()["spec"]["template"]["spec"]["containers"][0]["args"].clone()
+}
+
+fn retired(fake: &FakeApi) -> Value {
+    fake.get(REDIS_SECRET).unwrap()["metadata"]["annotations"]["chemchat.io/older-credential-retired"]
+        .clone()
+}
+
 #[tokio::test]
-async fn deleting_the_redis_password_secret_rotates_the_password() {
+async fn a_rotated_password_retires_the_old_one_only_once_the_rollout_is_complete() {
     let (ctx, fake) = world(tenant("Free", json!({})));
     reconcile(current(&fake), ctx.clone()).await.unwrap();
-    let before = decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_REDIS_URL");
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let before = served_url(&fake);
     assert!(before.contains(REDIS_PASSWORD));
 
+    // Rotation: a new password, added to the user beside the old one (no `--retire`).
     fake.remove(REDIS_SECRET);
     fake.take_log();
     assert_eq!(reconcile(current(&fake), ctx.clone()).await.unwrap(), POLL);
@@ -156,20 +181,106 @@ async fn deleting_the_redis_password_secret_rotates_the_password() {
         [format!("POST {SECRETS}"), format!("DELETE {REDIS_JOB}")],
         "a new password, and the Job run for the old one goes"
     );
+    assert!(retired(&fake).is_null());
     let password = decoded(&fake.get(REDIS_SECRET).unwrap(), "password");
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     assert_eq!(
-        decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_REDIS_URL"),
+        args(&fake, REDIS_JOB),
+        json!(["tenant", "redis-user", "acme"])
+    );
+    assert_eq!(
+        served_url(&fake),
         before,
         "the old URL until the user has the new password"
     );
     finish_job(&fake, "Complete");
-    reconcile(current(&fake), ctx).await.unwrap();
-    let after = decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_REDIS_URL");
-    assert!(
-        after.contains(&password),
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    assert_eq!(
+        served_url(&fake),
+        format!("redis://chemchat_tenant_acme:{password}@redis:6379"),
         "the new password reaches the tenant"
     );
+    assert!(
+        fake.get(RETIRE_REDIS_JOB).is_none(),
+        "older pods hold the old one"
+    );
+    let progressing = tenant_condition(&fake, "Progressing");
+    assert_eq!(progressing["reason"], "RotatingCredentials");
+    let message = progressing["message"].as_str().unwrap();
+    assert!(message.contains("chemchat_tenant_acme"), "{message}");
+    assert!(!message.contains(&password), "{message}");
+
+    // Mid-rollout, seen by an operator that restarted.
+    let restarted = Arc::new(Context::new(
+        ctx.client.clone(),
+        BuildOptions::default(),
+        Some("restarted".into()),
+    ));
+    deployment_reports(&fake, 0);
+    reconcile(current(&fake), restarted.clone()).await.unwrap();
+    assert!(fake.get(RETIRE_REDIS_JOB).is_none());
+
+    // Rolled out: the retire Job leaves the current password as the user's only one.
+    deployment_reports(&fake, i64::MAX);
+    assert_eq!(
+        reconcile(current(&fake), restarted.clone()).await.unwrap(),
+        POLL
+    );
+    assert_eq!(
+        args(&fake, RETIRE_REDIS_JOB),
+        json!(["tenant", "redis-user", "acme", "--retire"])
+    );
+    let container =
+        &fake.get(RETIRE_REDIS_JOB).unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["env"][1],
+        json!({"name": "CHEMCHAT_TENANT_REDIS_PASSWORD", "valueFrom": {"secretKeyRef":
+            {"name": "redis-user-acme", "key": "password"}}})
+    );
+    assert!(retired(&fake).is_null());
+    finish(&fake, RETIRE_REDIS_JOB, "Complete");
+    fake.take_log();
+    reconcile(current(&fake), restarted.clone()).await.unwrap();
+    assert_eq!(retired(&fake), "true");
+    assert_eq!(tenant_condition(&fake, "Progressing")["reason"], "Settled");
+    let note = event_note(&fake.take_log(), "RedisPasswordRotated");
+    assert!(note.contains("chemchat_tenant_acme"), "{note}");
+    assert!(!note.contains(&password), "{note}");
+
+    fake.take_log();
+    reconcile(current(&fake), restarted).await.unwrap();
+    let log = fake.take_log();
+    assert!(events(&log).is_empty());
+    assert!(writes(&log).is_empty(), "{:?}", writes(&log));
+}
+
+#[tokio::test]
+async fn a_second_redis_rotation_waits_until_the_first_has_rolled_out() {
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    deployment_reports(&fake, i64::MAX);
+    fake.remove(REDIS_SECRET);
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    finish_job(&fake, "Complete");
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let second = served_url(&fake);
+    deployment_reports(&fake, 0);
+
+    fake.remove(REDIS_SECRET);
+    fake.take_log();
+    assert_eq!(reconcile(current(&fake), ctx.clone()).await.unwrap(), POLL);
+    assert_eq!(writes(&fake.take_log()), [format!("PATCH {TENANT}/status")]);
+    let (phase, condition) = ready(&fake);
+    assert_eq!(phase, "Provisioning");
+    assert_eq!(condition["reason"], "RedisUserPending");
+    assert!(fake.get(REDIS_SECRET).is_none());
+    assert_eq!(served_url(&fake), second);
+
+    // Rolled out: the third password is made.
+    deployment_reports(&fake, i64::MAX);
+    reconcile(current(&fake), ctx).await.unwrap();
+    assert!(fake.get(REDIS_SECRET).is_some());
 }
 
 #[test]

@@ -18,14 +18,13 @@ use chemchat_operator::tenant::reconcile;
 use serde_json::{Value, json};
 
 use crate::support::world::{
-    CLUSTER, TENANT, current, deployment_status, tenant, tenant_condition, world,
+    CLUSTER, TENANT, current, deployment_reports, tenant, tenant_condition, world,
 };
 use crate::support::{EVENTS, FakeApi, Recorded, b64, decoded, event_note, events};
 
 const KEY_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/s3-user-acme";
 const MEDIA_KEYS: &str = "/api/v1/namespaces/chemchat-system/secrets/media-keys";
 const TENANT_ENV: &str = "/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env";
-const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/chemchat-acme/deployments/chemchat-server";
 const REGION: &str = "us-east-1";
 
 /// moto's endpoint and its admin's key (`make services`).
@@ -176,15 +175,6 @@ async fn a_tenant_gets_a_key_of_its_own_that_reaches_its_prefix_only() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(served_key(&fake).id(), key.id());
-}
-
-/// The Deployment controller's report: `updated` of `replicas` wanted pods on the current
-/// template, all of them serving, plus one pod of the older template while not all are updated.
-fn deployment_reports(fake: &FakeApi, updated: i64) {
-    fake.edit(DEPLOYMENT, |d| {
-        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
-        d["status"] = deployment_status(replicas, updated.min(replicas), replicas);
-    });
 }
 
 /// The types of the Events in `log`, for "no Warning".

@@ -130,7 +130,13 @@ fn the_purge_job_matches_its_snapshot() {
 fn the_role_job_matches_its_snapshot() {
     let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
     let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
-    let job = role_job(&tenant, &cluster, &role_job_inputs(&cluster, "secret-uid"));
+    let slot = chemchat_backends::RoleSlot::A;
+    let job = role_job(
+        &tenant,
+        &cluster,
+        &role_job_inputs(&cluster, "secret-uid", slot),
+        slot,
+    );
     let yaml = serde_yaml::to_string(&job).unwrap();
     let path = dir("snapshots").join("database-role-job.yaml");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
@@ -167,7 +173,7 @@ fn the_redis_user_job_matches_its_snapshot() {
     assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
     assert_ne!(
         redis_user_job_inputs(&cluster, "secret-uid"),
-        role_job_inputs(&cluster, "secret-uid"),
+        role_job_inputs(&cluster, "secret-uid", chemchat_backends::RoleSlot::A),
         "the two Jobs' inputs never pass for each other's"
     );
 }

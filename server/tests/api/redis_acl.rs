@@ -1,14 +1,16 @@
 //! A tenant's Redis ACL user (`tenant redis-user <id>`): it reaches its own tenant's keys and
 //! channels and nothing else — every attempt outside is refused with NOPERM — and a server
 //! pinned to the tenant runs on it: messages cross two instances, a rate limit holds across
-//! them, a logout on one closes the socket on the other, and Redis logs no refusal of it.
+//! them, a logout on one closes the socket on the other, and Redis logs no refusal of it. A new
+//! password is added beside the old one, with the rights set anew, until `--retire` leaves it
+//! alone.
 
 use crate::support::api::{Api, PASSWORD, api_group, api_user, call};
 use crate::support::instance::Instance;
 use crate::support::services::redis_url;
 use crate::support::ws::Ws;
 use crate::support::{Engine, TestDb, t};
-use chemchat_server::adapters::redis::{drop_tenant_user, provision_tenant_user};
+use chemchat_server::adapters::redis::{OtherPasswords, drop_tenant_user, provision_tenant_user};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -32,9 +34,20 @@ fn url_as(user: &str, password: &str) -> String {
 
 /// Runs `chemchat-server tenant redis-user <tenant>` as the operator's Job does.
 fn redis_user_command(prefix: &str, tenant: &str, password: &str) -> std::process::Output {
+    redis_user_command_with(prefix, tenant, password, &[])
+}
+
+/// [`redis_user_command`] with more arguments (`--retire`).
+fn redis_user_command_with(
+    prefix: &str,
+    tenant: &str,
+    password: &str,
+    more: &[&str],
+) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_chemchat-server"))
         .args(["tenant", "redis-user", tenant])
+        .args(more)
         .current_dir(dir.path())
         .env("CHEMCHAT_REDIS_URL", redis_url())
         .env("CHEMCHAT_REDIS_PREFIX", prefix)
@@ -211,15 +224,30 @@ async fn a_tenant_redis_user_reaches_its_own_names_only() {
         "Redis logs the refusals (the pinned server's test counts on it)"
     );
 
-    // Running it again rotates the password: the old one no longer opens a connection.
+    // Running it again with a new password adds it: the old one keeps opening connections, for
+    // the servers still holding it while they roll.
     let again = redis_user_command(&prefix, "acme", PASSWORD_TWO);
     assert!(
         again.status.success(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+    connect(&url_as(&user, PASSWORD_ONE))
+        .await
+        .expect("the old password still works until it is retired");
+    connect(&url_as(&user, PASSWORD_TWO)).await.unwrap();
+    // `--retire`, once none is left: the new password alone opens a connection.
+    let retired = redis_user_command_with(&prefix, "acme", PASSWORD_TWO, &["--retire"]);
+    assert!(
+        retired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retired.stderr)
+    );
+    let logged = String::from_utf8_lossy(&retired.stdout).into_owned()
+        + &String::from_utf8_lossy(&retired.stderr);
+    assert!(!logged.contains(PASSWORD_TWO), "the password was logged");
     let old = connect(&url_as(&user, PASSWORD_ONE)).await;
-    assert!(old.is_err(), "the old password still works");
+    assert!(old.is_err(), "the retired password still works");
     connect(&url_as(&user, PASSWORD_TWO)).await.unwrap();
 
     let short = redis_user_command(&prefix, "acme", "short");
@@ -238,6 +266,75 @@ async fn a_tenant_redis_user_reaches_its_own_names_only() {
         None
     );
     assert!(connect(&url_as(&user, PASSWORD_TWO)).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_password_keeps_the_old_one_but_no_old_right_until_it_is_retired() {
+    let prefix = prefix();
+    let acme = t("acme");
+    let provision = |password: &'static str, others| {
+        let prefix = prefix.clone();
+        let acme = acme.clone();
+        async move {
+            provision_tenant_user(
+                &redis_url(),
+                &prefix,
+                &acme,
+                &SecretString::from(password),
+                others,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first = provision(PASSWORD_ONE, OtherPasswords::Keep).await;
+    assert_eq!((first.created, first.kept, first.retired), (true, 0, 0));
+    let user = first.user;
+    // A right granted by hand (or by an older version of this command) that the server lacks.
+    let mut admin = connect(&redis_url()).await.unwrap();
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("+keys")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    // An older server's open connection, on the first password.
+    let mut old_pod = connect(&url_as(&user, PASSWORD_ONE)).await.unwrap();
+
+    let second = provision(PASSWORD_TWO, OtherPasswords::Keep).await;
+    assert_eq!((second.created, second.kept, second.retired), (false, 1, 0));
+    // Both passwords open connections; the rights were set anew all the same.
+    let mut on_one = connect(&url_as(&user, PASSWORD_ONE)).await.unwrap();
+    let mut on_two = connect(&url_as(&user, PASSWORD_TWO)).await.unwrap();
+    for connection in [&mut on_one, &mut on_two] {
+        refused(connection, &cmd(&["KEYS", "*"])).await;
+        let own = format!("{prefix}chemchat:acme:x");
+        let () = redis::cmd("SET")
+            .arg(&own)
+            .arg(1)
+            .query_async(connection)
+            .await
+            .unwrap();
+    }
+    // The same password again (a new image's Job) keeps both, once each.
+    let rerun = provision(PASSWORD_TWO, OtherPasswords::Keep).await;
+    assert_eq!((rerun.kept, rerun.retired), (1, 0));
+    connect(&url_as(&user, PASSWORD_ONE)).await.unwrap();
+
+    // Retired: only the current password opens a connection.
+    let retired = provision(PASSWORD_TWO, OtherPasswords::Retire).await;
+    assert_eq!((retired.kept, retired.retired), (0, 1));
+    assert!(connect(&url_as(&user, PASSWORD_ONE)).await.is_err());
+    connect(&url_as(&user, PASSWORD_TWO)).await.unwrap();
+    refused(&mut on_two, &cmd(&["KEYS", "*"])).await;
+    // Redis ties a connection to its user, not to a password: one opened before stays (the
+    // operator retires a password only once no pod that held it is left).
+    let _: String = redis::cmd("PING").query_async(&mut old_pod).await.unwrap();
+
+    drop_tenant_user(&redis_url(), &prefix, &acme)
+        .await
+        .unwrap();
 }
 
 /// Logs `username` in from `device`.
@@ -261,6 +358,7 @@ async fn a_server_pinned_to_a_tenant_runs_as_its_redis_user() {
         &prefix,
         &t("acme"),
         &SecretString::from(PASSWORD_ONE),
+        OtherPasswords::Keep,
     )
     .await
     .unwrap();

@@ -1,7 +1,9 @@
 //! Per-tenant credentials: a tenant's PostgreSQL role sees its own tenant's rows and nothing
 //! else, through every policy (the request's and the workers'), whatever it sets; a server
 //! given one tenant's derived signing key and that tenant's role serves it, accepts the tokens
-//! the platform signs for it, and its key signs nothing another tenant accepts.
+//! the platform signs for it, and its key signs nothing another tenant accepts. A rotation to
+//! the tenant's other role leaves the first one working, pinned likewise, until it is retired:
+//! then it logs in no more and its open sessions are ended.
 
 use crate::support::api::{Api, ApiUser, api_user};
 use crate::support::store::{
@@ -9,31 +11,40 @@ use crate::support::store::{
 };
 use crate::support::{Engine, RELAXED_LIMITS, TestDb, pg_exec, services, t};
 use base64::Engine as _;
-use chemchat_backends::TenantKey;
+use chemchat_backends::{RoleSlot, TenantKey};
 use chemchat_server::Server;
 use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::config::Settings;
 use chemchat_server::ports::ChatStore;
 use reqwest::StatusCode;
 use secrecy::SecretString;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 const MASTER: &str = "test-signing-secret-0123456789abcdef";
 const PASSWORD: &str = "a-tenant-role-password-of-some-length";
 
 /// `db`'s URL with `role` and [`PASSWORD`] as its user.
 fn url_as(db: &TestDb, role: &str) -> String {
+    url_with(db, role, PASSWORD)
+}
+
+/// `db`'s URL with `role` and `password` as its user.
+fn url_with(db: &TestDb, role: &str, password: &str) -> String {
     let (scheme, rest) = db.url.split_once("://").unwrap();
     let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{role}:{PASSWORD}@{host}")
+    format!("{scheme}://{role}:{password}@{host}")
 }
 
 /// Creates `tenant`'s role on `db` (as the platform) and connects as it.
 async fn tenant_role(db: &TestDb, platform: &SqlStore, tenant: &str) -> (String, SqlStore) {
-    let provisioned =
-        sql::provision_tenant_role(platform, &t(tenant), &SecretString::from(PASSWORD))
-            .await
-            .expect("the platform's role provisions a tenant role");
+    let provisioned = sql::provision_tenant_role(
+        platform,
+        &t(tenant),
+        RoleSlot::A,
+        &SecretString::from(PASSWORD),
+    )
+    .await
+    .expect("the platform's role provisions a tenant role");
     assert!(provisioned.created);
     let store = sql::connect(&url_as(db, &provisioned.role), 4)
         .await
@@ -201,9 +212,14 @@ async fn a_tenant_role_sees_its_own_tenant_only_through_every_policy() {
     );
 
     // A second run gives the same role a new password.
-    let again = sql::provision_tenant_role(&platform, &t("acme"), &SecretString::from(PASSWORD))
-        .await
-        .unwrap();
+    let again = sql::provision_tenant_role(
+        &platform,
+        &t("acme"),
+        RoleSlot::A,
+        &SecretString::from(PASSWORD),
+    )
+    .await
+    .unwrap();
     assert_eq!((again.role.as_str(), again.created), (role.as_str(), false));
 
     ordinary.drop_role().await;
@@ -354,7 +370,7 @@ async fn a_server_on_a_tenant_role_must_serve_that_tenant() {
     // The purge of the tenant drops its role with it.
     assert_eq!(
         sql::drop_tenant_role(&platform, &t("acme")).await.unwrap(),
-        Some(role.clone())
+        std::slice::from_ref(&role)
     );
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_roles WHERE rolname = $1")
         .bind(&role)
@@ -362,8 +378,198 @@ async fn a_server_on_a_tenant_role_must_serve_that_tenant() {
         .await
         .unwrap();
     assert_eq!(left, 0);
-    assert_eq!(
-        sql::drop_tenant_role(&platform, &t("acme")).await.unwrap(),
-        None
+    assert!(
+        sql::drop_tenant_role(&platform, &t("acme"))
+            .await
+            .unwrap()
+            .is_empty()
     );
+}
+
+const SECOND_PASSWORD: &str = "the-tenant-role-password-after-rotation";
+const THIRD_PASSWORD: &str = "the-tenant-role-password-after-two-rotations";
+
+/// Whether `role` logs in with `password` now. The test server trusts local connections, so
+/// this tells a role that may log in (LOGIN) from one that may not, not a right password from a
+/// wrong one; `ALTER ROLE … PASSWORD` is PostgreSQL's own to enforce.
+async fn logs_in(db: &TestDb, role: &str, password: &str) -> bool {
+    sqlx::PgConnection::connect(&url_with(db, role, password))
+        .await
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_role_password_keeps_the_old_role_until_it_is_retired() {
+    let (db, platform) = store(Engine::Postgres).await;
+    let owner = store_user(&platform, "acme", "acme-owner").await;
+    store_group(&platform, "acme", owner, &[]).await;
+    let tenant = t("acme");
+    let first = sql::provision_tenant_role(
+        &platform,
+        &tenant,
+        RoleSlot::A,
+        &SecretString::from(PASSWORD),
+    )
+    .await
+    .unwrap();
+    // A server of the older version, connected on the first role, mid-work.
+    let mut old_pod = sqlx::PgConnection::connect(&url_as(&db, &first.role))
+        .await
+        .unwrap();
+
+    // The rotation gives the new password to the other role: both log in, both are pinned.
+    let second = sql::provision_tenant_role(
+        &platform,
+        &tenant,
+        RoleSlot::B,
+        &SecretString::from(SECOND_PASSWORD),
+    )
+    .await
+    .unwrap();
+    assert_ne!(second.role, first.role);
+    assert_eq!((second.slot, second.created), (RoleSlot::B, true));
+    assert!(logs_in(&db, &first.role, PASSWORD).await, "the old role");
+    assert!(logs_in(&db, &second.role, SECOND_PASSWORD).await);
+    let recorded: Vec<String> = sqlx::query_scalar(
+        "SELECT role_name FROM tenant_roles WHERE tenant_id = 'acme' ORDER BY role_name",
+    )
+    .fetch_all(platform.pool())
+    .await
+    .unwrap();
+    let mut both = vec![first.role.clone(), second.role.clone()];
+    both.sort();
+    assert_eq!(recorded, both, "both roles are recorded for the tenant");
+    let new_pod = sql::connect(&url_with(&db, &second.role, SECOND_PASSWORD), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        sql::pinned_tenant(&new_pod).await.unwrap().as_deref(),
+        Some("acme")
+    );
+    let tenants = "SELECT DISTINCT tenant_id FROM users ORDER BY 1";
+    assert_eq!(
+        visible(&new_pod, &[("chemchat.tenant_id", "globex")], tenants).await,
+        Vec::<String>::new(),
+        "the second role is pinned like the first"
+    );
+    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut old_pod)
+        .await
+        .expect("the older pod's open session keeps working");
+    assert_eq!(seen, 0, "no tenant set: no row, as ever");
+
+    // Once no pod uses it, the first role is retired: no new session, the open one ended.
+    let retired = sql::retire_tenant_role(&platform, &tenant, RoleSlot::B)
+        .await
+        .unwrap();
+    assert_eq!(
+        (retired.role.as_str(), retired.slot, retired.existed),
+        (first.role.as_str(), RoleSlot::A, true)
+    );
+    assert!(retired.sessions_ended >= 1, "{retired:?}");
+    let after = sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&mut old_pod)
+        .await;
+    assert!(after.is_err(), "the retired role's session still answers");
+    assert!(!logs_in(&db, &first.role, PASSWORD).await);
+    assert!(logs_in(&db, &second.role, SECOND_PASSWORD).await);
+    assert_eq!(
+        sql::pinned_tenant(&new_pod).await.unwrap().as_deref(),
+        Some("acme"),
+        "the current role's sessions are left alone"
+    );
+    // Retiring again is nothing new.
+    let again = sql::retire_tenant_role(&platform, &tenant, RoleSlot::B)
+        .await
+        .unwrap();
+    assert_eq!(again.sessions_ended, 0);
+
+    // The next rotation gives the first role a password again, and the second stays.
+    let third = sql::provision_tenant_role(
+        &platform,
+        &tenant,
+        RoleSlot::A,
+        &SecretString::from(THIRD_PASSWORD),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (third.role.as_str(), third.created),
+        (first.role.as_str(), false)
+    );
+    assert!(logs_in(&db, &first.role, THIRD_PASSWORD).await);
+    assert!(logs_in(&db, &second.role, SECOND_PASSWORD).await);
+
+    // The purge drops both.
+    new_pod.pool().close().await;
+    let mut dropped = sql::drop_tenant_role(&platform, &tenant).await.unwrap();
+    dropped.sort();
+    assert_eq!(dropped, both);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_roles WHERE rolname IN ($1, $2)")
+        .bind(&both[0])
+        .bind(&both[1])
+        .fetch_one(platform.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+/// Runs `chemchat-server tenant role acme <args>` on `db` as the operator's Jobs do.
+fn role_command(db: &TestDb, password: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chemchat-server"))
+        .args(["tenant", "role", "acme"])
+        .args(args)
+        .current_dir(db.dir.path())
+        .env("CHEMCHAT_DATABASE_URL", &db.url)
+        // The test harness's role creates databases (see `TestDb`).
+        .env("CHEMCHAT_ALLOW_RLS_BYPASS", "true")
+        .env("CHEMCHAT_TENANT_ROLE_PASSWORD", password)
+        .output()
+        .expect("the binary runs")
+}
+
+fn succeeded(output: &std::process::Output, password: &str) {
+    let logged = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{logged}");
+    assert!(!logged.contains(password), "the password was logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_command_rotates_between_the_two_slots() {
+    let (db, platform) = store(Engine::Postgres).await;
+    let [a, b] = RoleSlot::ALL.map(|slot| {
+        let database = db
+            .url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap();
+        chemchat_backends::database_role_in_slot(database, "acme", slot)
+    });
+    succeeded(&role_command(&db, PASSWORD, &["--slot", "a"]), PASSWORD);
+    assert!(logs_in(&db, &a, PASSWORD).await);
+    succeeded(
+        &role_command(&db, SECOND_PASSWORD, &["--slot", "b"]),
+        SECOND_PASSWORD,
+    );
+    assert!(logs_in(&db, &a, PASSWORD).await, "slot a untouched");
+    assert!(logs_in(&db, &b, SECOND_PASSWORD).await);
+    // The retire Job's run: slot b set again (no change), slot a retired.
+    succeeded(
+        &role_command(&db, SECOND_PASSWORD, &["--slot", "b", "--retire"]),
+        SECOND_PASSWORD,
+    );
+    assert!(!logs_in(&db, &a, PASSWORD).await);
+    assert!(logs_in(&db, &b, SECOND_PASSWORD).await);
+    let unknown = role_command(&db, SECOND_PASSWORD, &["--slot", "c"]);
+    assert!(!unknown.status.success());
+
+    let mut dropped = sql::drop_tenant_role(&platform, &t("acme")).await.unwrap();
+    dropped.sort();
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(dropped, both);
 }

@@ -283,6 +283,10 @@ impl FakeApi {
                 }
                 state.version += 1;
                 object["metadata"]["resourceVersion"] = json!(state.version.to_string());
+                // Like the real server, a created object has its uid from the start.
+                if object["metadata"]["uid"].is_null() {
+                    object["metadata"]["uid"] = json!(format!("uid-{}", state.version));
+                }
                 state.objects.insert(k, object.clone());
                 (201, object)
             }

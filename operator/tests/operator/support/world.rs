@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chemchat_backends::RoleSlot;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::{
     BackendSecrets, BuildOptions, Child, ChildKind, build, redis_user_job_inputs, role_job_inputs,
@@ -27,6 +28,16 @@ pub const ROLE_JOB: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs/db-ro
 pub const ROLE_PASSWORD: &str = "acme-role-password";
 /// The uid of [`ROLE_SECRET`].
 pub const ROLE_SECRET_UID: &str = "role-secret-uid";
+
+/// The Job that retires acme's other database role after a rotation.
+pub const RETIRE_ROLE_JOB: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs/db-retire-acme";
+/// The Job that retires acme's other Redis passwords after a rotation.
+pub const RETIRE_REDIS_JOB: &str =
+    "/apis/batch/v1/namespaces/chemchat-system/jobs/redis-retire-acme";
+/// Acme's server Deployment.
+pub const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/chemchat-acme/deployments/chemchat-server";
+/// Acme's Secret, with its servers' credentials.
+pub const TENANT_ENV: &str = "/api/v1/namespaces/chemchat-acme/secrets/chemchat-server-env";
 
 /// The Secret with acme's Redis user password, in the cluster's namespace.
 pub const REDIS_SECRET: &str = "/api/v1/namespaces/chemchat-system/secrets/redis-user-acme";
@@ -56,7 +67,13 @@ pub fn cluster() -> Value {
 /// [`REDIS_PASSWORD`].
 pub fn secrets() -> BackendSecrets {
     BackendSecrets {
-        database_url: tenant_database_url("postgres://pg/chemchat", "acme", ROLE_PASSWORD).unwrap(),
+        database_url: tenant_database_url(
+            "postgres://pg/chemchat",
+            "acme",
+            ROLE_PASSWORD,
+            RoleSlot::A,
+        )
+        .unwrap(),
         redis_url: tenant_redis_url("redis://redis:6379", "acme", REDIS_PASSWORD).unwrap(),
         jwt_secret: "s3cr3t".into(),
         ..BackendSecrets::default()
@@ -105,32 +122,38 @@ pub fn world_with(tenant_json: Value, options: BuildOptions) -> (Arc<Context>, F
 }
 
 /// `tenant`'s database role as a finished earlier pass left it: the password Secret
-/// ([`ROLE_PASSWORD`]) and the role Job, complete, run for `cluster`'s image.
+/// ([`ROLE_PASSWORD`], slot `a`, nothing older left to retire) and the role Job, complete, run
+/// for `cluster`'s image.
 pub fn insert_database_role(fake: &FakeApi, tenant: &str, cluster: &ChemChatCluster) {
     let name = format!("db-role-{tenant}");
     fake.insert(
         &format!("/api/v1/namespaces/chemchat-system/secrets/{name}"),
         json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": "chemchat-system", "uid": ROLE_SECRET_UID},
+            "metadata": {"name": name, "namespace": "chemchat-system", "uid": ROLE_SECRET_UID,
+                "annotations": {"chemchat.io/role-slot": "a",
+                    "chemchat.io/older-credential-retired": "true"}},
             "data": {"password": b64(ROLE_PASSWORD)}}),
     );
     fake.insert(
         &format!("/apis/batch/v1/namespaces/chemchat-system/jobs/{name}"),
         json!({"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": "chemchat-system",
-                "annotations": {"chemchat.io/role-inputs": role_job_inputs(cluster, ROLE_SECRET_UID)}},
+                "annotations": {"chemchat.io/role-inputs":
+                    role_job_inputs(cluster, ROLE_SECRET_UID, RoleSlot::A)}},
             "status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
     );
 }
 
 /// `tenant`'s Redis user as a finished earlier pass left it: the password Secret
-/// ([`REDIS_PASSWORD`]) and the user Job, complete, run for `cluster`'s image.
+/// ([`REDIS_PASSWORD`], nothing older left to retire) and the user Job, complete, run for
+/// `cluster`'s image.
 pub fn insert_redis_user(fake: &FakeApi, tenant: &str, cluster: &ChemChatCluster) {
     let name = format!("redis-user-{tenant}");
     fake.insert(
         &format!("/api/v1/namespaces/chemchat-system/secrets/{name}"),
         json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": "chemchat-system", "uid": REDIS_SECRET_UID},
+            "metadata": {"name": name, "namespace": "chemchat-system", "uid": REDIS_SECRET_UID,
+                "annotations": {"chemchat.io/older-credential-retired": "true"}},
             "data": {"password": b64(REDIS_PASSWORD)}}),
     );
     fake.insert(
@@ -228,4 +251,22 @@ pub fn deployment_status(replicas: i64, updated: i64, available: i64) -> Value {
             {"type": "Progressing", "status": "True", "reason": progressing.0, "message": progressing.1}
         ]
     })
+}
+
+/// The Deployment controller's report: `updated` of `replicas` wanted pods on the current
+/// template, all of them serving, plus one pod of the older template while not all are updated.
+pub fn deployment_reports(fake: &FakeApi, updated: i64) {
+    fake.edit(DEPLOYMENT, |d| {
+        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+        d["status"] = deployment_status(replicas, updated.min(replicas), replicas);
+    });
+}
+
+/// A Job of the cluster's namespace at `path` finished with `outcome` (`Complete`, `Failed`).
+pub fn finish_job(fake: &FakeApi, path: &str, outcome: &str) {
+    fake.edit(path, |job| {
+        job["status"] = json!({"conditions": [{"type": outcome, "status": "True",
+            "reason": if outcome == "Failed" { "BackoffLimitExceeded" } else { "Completed" },
+            "message": ""}]});
+    });
 }

@@ -16,7 +16,7 @@ mod limiter;
 mod names;
 mod presence;
 
-pub use acl::{ProvisionedUser, drop_tenant_user, provision_tenant_user};
+pub use acl::{OtherPasswords, ProvisionedUser, drop_tenant_user, provision_tenant_user};
 pub use attention::RedisAttention;
 pub use bus::RedisBus;
 pub use connections::RedisLedger;

@@ -33,8 +33,8 @@ pub use engine::Engine;
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
 pub use row_security::{BypassingRole, check_row_security};
 pub use tenant_roles::{
-    ProvisionedRole, TenantRoleError, check_schema_current, drop_tenant_role, pinned_tenant,
-    provision_tenant_role,
+    ProvisionedRole, RetiredRole, TenantRoleError, check_schema_current, drop_tenant_role,
+    pinned_tenant, provision_tenant_role, retire_tenant_role,
 };
 
 use crate::domain::{SessionId, Tenant, TenantId, UserId};

@@ -1,0 +1,2 @@
+-- Two login roles per tenant (PostgreSQL's `*_tenant_role_slots.sql`): SQLite has no roles and
+-- no `tenant_roles` table, so nothing changes here. The file keeps both folders' versions in step.
