@@ -37,6 +37,7 @@ mod search_stack;
 mod search_store;
 mod shutdown;
 mod socket_io;
+mod socket_io_table;
 mod startup;
 mod store;
 mod tenant_archive;

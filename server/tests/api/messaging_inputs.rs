@@ -415,5 +415,23 @@ async fn the_api_documents_itself(engine: Engine) {
         !html.contains("https://"),
         "no external assets: the page works offline"
     );
+    // The real-time protocols, which OpenAPI cannot describe, are served beside it.
+    let realtime = server
+        .http
+        .get(server.url("/api/docs/realtime"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(realtime.status(), StatusCode::OK);
+    assert!(
+        realtime.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown"),
+    );
+    let text = realtime.text().await.unwrap();
+    for part in ["/api/v1/ws", "/socket.io/", "message.created", "afterMs"] {
+        assert!(text.contains(part), "the realtime page names {part}");
+    }
 }
 both_engines!(docs, the_api_documents_itself);

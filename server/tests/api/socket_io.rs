@@ -4,10 +4,10 @@
 //! client and a JSON WebSocket client, typing, sync, refusals, and a revoked session's socket
 //! disconnected; and across two instances through ChemChat's own bus.
 
-use crate::support::api::{ApiUser, api_group, api_user, call, send_text};
+use crate::support::api::{api_group, api_user, call, send_text};
 use crate::support::instance::Instance;
 use crate::support::server::TestServer;
-use crate::support::socketio::{Library, SioClient};
+use crate::support::socketio::{Library, SioClient, connected};
 use crate::support::ws::Ws;
 use crate::support::{Engine, TestDb, services};
 use reqwest::{Method, StatusCode};
@@ -17,21 +17,6 @@ use std::time::Duration;
 
 fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
-}
-
-/// A Socket.IO client of `library`, authenticated as `user` by the CONNECT payload.
-async fn connected(
-    library: Library,
-    addr: SocketAddr,
-    user: &ApiUser,
-    transports: Option<&[&str]>,
-) -> SioClient {
-    let mut client = SioClient::start(library).await;
-    let outcome = client
-        .connect(&url(addr), Some(json!({ "token": user.token })), transports)
-        .await;
-    assert_eq!(outcome["type"], "connect", "{library:?}: {outcome}");
-    client
 }
 
 /// The conversation between a Socket.IO client (alice) and a JSON WebSocket client (bob).

@@ -15,6 +15,7 @@ use chemchat_backends::{RoleSlot, TenantKey};
 use chemchat_server::Server;
 use chemchat_server::adapters::sql::{self, SqlStore};
 use chemchat_server::config::Settings;
+use chemchat_server::domain::TenantId;
 use chemchat_server::ports::ChatStore;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -35,16 +36,21 @@ fn url_with(db: &TestDb, role: &str, password: &str) -> String {
     format!("{scheme}://{role}:{password}@{host}")
 }
 
+/// Gives `tenant`'s role in `slot` `password`, as the platform.
+async fn provision(
+    platform: &SqlStore,
+    tenant: &TenantId,
+    slot: RoleSlot,
+    password: &str,
+) -> Result<sql::ProvisionedRole, sql::TenantRoleError> {
+    sql::provision_tenant_role(platform, tenant, slot, &SecretString::from(password)).await
+}
+
 /// Creates `tenant`'s role on `db` (as the platform) and connects as it.
 async fn tenant_role(db: &TestDb, platform: &SqlStore, tenant: &str) -> (String, SqlStore) {
-    let provisioned = sql::provision_tenant_role(
-        platform,
-        &t(tenant),
-        RoleSlot::A,
-        &SecretString::from(PASSWORD),
-    )
-    .await
-    .expect("the platform's role provisions a tenant role");
+    let provisioned = provision(platform, &t(tenant), RoleSlot::A, PASSWORD)
+        .await
+        .expect("the platform's role provisions a tenant role");
     assert!(provisioned.created);
     let store = sql::connect(&url_as(db, &provisioned.role), 4)
         .await
@@ -212,14 +218,9 @@ async fn a_tenant_role_sees_its_own_tenant_only_through_every_policy() {
     );
 
     // A second run gives the same role a new password.
-    let again = sql::provision_tenant_role(
-        &platform,
-        &t("acme"),
-        RoleSlot::A,
-        &SecretString::from(PASSWORD),
-    )
-    .await
-    .unwrap();
+    let again = provision(&platform, &t("acme"), RoleSlot::A, PASSWORD)
+        .await
+        .unwrap();
     assert_eq!((again.role.as_str(), again.created), (role.as_str(), false));
 
     ordinary.drop_role().await;
@@ -404,28 +405,18 @@ async fn a_rotated_role_password_keeps_the_old_role_until_it_is_retired() {
     let owner = store_user(&platform, "acme", "acme-owner").await;
     store_group(&platform, "acme", owner, &[]).await;
     let tenant = t("acme");
-    let first = sql::provision_tenant_role(
-        &platform,
-        &tenant,
-        RoleSlot::A,
-        &SecretString::from(PASSWORD),
-    )
-    .await
-    .unwrap();
+    let first = provision(&platform, &tenant, RoleSlot::A, PASSWORD)
+        .await
+        .unwrap();
     // A server of the older version, connected on the first role, mid-work.
     let mut old_pod = sqlx::PgConnection::connect(&url_as(&db, &first.role))
         .await
         .unwrap();
 
     // The rotation gives the new password to the other role: both log in, both are pinned.
-    let second = sql::provision_tenant_role(
-        &platform,
-        &tenant,
-        RoleSlot::B,
-        &SecretString::from(SECOND_PASSWORD),
-    )
-    .await
-    .unwrap();
+    let second = provision(&platform, &tenant, RoleSlot::B, SECOND_PASSWORD)
+        .await
+        .unwrap();
     assert_ne!(second.role, first.role);
     assert_eq!((second.slot, second.created), (RoleSlot::B, true));
     assert!(logs_in(&db, &first.role, PASSWORD).await, "the old role");
@@ -485,14 +476,9 @@ async fn a_rotated_role_password_keeps_the_old_role_until_it_is_retired() {
     assert_eq!(again.sessions_ended, 0);
 
     // The next rotation gives the first role a password again, and the second stays.
-    let third = sql::provision_tenant_role(
-        &platform,
-        &tenant,
-        RoleSlot::A,
-        &SecretString::from(THIRD_PASSWORD),
-    )
-    .await
-    .unwrap();
+    let third = provision(&platform, &tenant, RoleSlot::A, THIRD_PASSWORD)
+        .await
+        .unwrap();
     assert_eq!(
         (third.role.as_str(), third.created),
         (first.role.as_str(), false)

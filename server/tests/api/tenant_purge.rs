@@ -423,10 +423,16 @@ both_engines!(
 );
 
 fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
+    cli_with(db, args, &[])
+}
+
+/// The server binary run with `args` on `db`, plus the variables `env`.
+fn cli_with(db: &TestDb, args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_chemchat-server"))
         .args(args)
         .current_dir(db.dir.path())
         .env("CHEMCHAT_DATABASE_URL", &db.url)
+        .envs(env.iter().map(|(k, v)| (*k, v)))
         .output()
         .expect("the binary runs")
 }
@@ -465,4 +471,67 @@ async fn the_command_purges_a_known_tenant_and_refuses_bad_ids() {
     let again = cli(&db, &["tenant", "purge", "acme", "--missing-ok"]);
     assert!(again.status.success(), "{}", stderr(&again));
     store.close().await;
+}
+
+/// Objects of `acme`, of another tenant and of one whose id starts with `acme`.
+const OBJECTS: [(&str, bool); 4] = [
+    ("acme/m1/original", true),
+    ("acme/m1/thumb", true),
+    ("other/m2/original", false),
+    ("acmecorp/m3/original", false),
+];
+
+/// The purge deletes `acme`'s objects before its rows, and nothing outside its prefix:
+/// `blobs` is the store the command is configured for by `env`.
+async fn purges_only_its_own_media(
+    db: &TestDb,
+    blobs: &dyn chemchat_server::ports::BlobStore,
+    env: &[(&str, String)],
+) {
+    let saved = cli(db, &["tenant", "acme", "--tier", "pro"]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    for (key, _) in OBJECTS {
+        blobs
+            .put_bytes(key, bytes::Bytes::from_static(b"bytes"), "image/png")
+            .await
+            .unwrap();
+    }
+    let purged = cli_with(db, &["tenant", "purge", "acme"], env);
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    for (key, purged) in OBJECTS {
+        let size = blobs.size(key).await.unwrap();
+        assert_eq!(size.is_none(), purged, "{key}: {size:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_removes_the_tenants_local_media_and_nothing_else() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let dir = db.dir.path().join("media");
+    let blobs = chemchat_server::adapters::blobs::LocalBlobs::open(dir.clone())
+        .await
+        .unwrap();
+    let env = [("CHEMCHAT_MEDIA_DIR", dir.display().to_string())];
+    purges_only_its_own_media(&db, &blobs, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_removes_the_tenants_s3_objects_and_nothing_else() {
+    let db = TestDb::new(Engine::Sqlite).await;
+    let bucket = format!("purge-{}", uuid::Uuid::new_v4().simple());
+    let blobs = crate::support::media::s3_blobs(&bucket);
+    blobs.ensure_bucket().await.unwrap();
+    let (key, secret) = crate::support::services::s3_credentials();
+    let env = [
+        (
+            "CHEMCHAT_S3_ENDPOINT",
+            crate::support::services::s3_endpoint(),
+        ),
+        ("CHEMCHAT_S3_BUCKET", bucket),
+        ("CHEMCHAT_S3_REGION", "us-east-1".to_owned()),
+        ("CHEMCHAT_S3_PATH_STYLE", "true".to_owned()),
+        ("CHEMCHAT_S3_ACCESS_KEY_ID", key),
+        ("CHEMCHAT_S3_SECRET_ACCESS_KEY", secret),
+    ];
+    purges_only_its_own_media(&db, &blobs, &env).await;
 }

@@ -99,11 +99,7 @@ pub async fn provision_tenant_role(
             .await?;
     let role = database_role_in_slot(&database, tenant.as_str(), slot);
 
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(&role)
-            .fetch_one(&mut *tx)
-            .await?;
+    let exists = role_exists(&mut tx, &role).await?;
     // Utility statements take no parameters: PostgreSQL's own format() quotes the role (%1$I),
     // the password (%2$L), the database (%3$I) and the schema (%4$I), so none can break out.
     let templates = [
@@ -181,11 +177,7 @@ pub async fn retire_tenant_role(
         .await?;
     let role = database_role_in_slot(&database, tenant.as_str(), slot);
     let mut tx = store.pool.begin().await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(&role)
-            .fetch_one(&mut *tx)
-            .await?;
+    let exists = role_exists(&mut tx, &role).await?;
     if !exists {
         return Ok(RetiredRole {
             role,
@@ -295,11 +287,7 @@ pub async fn drop_tenant_role(
     }
     let mut dropped = Vec::new();
     for role in roles {
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-                .bind(&role)
-                .fetch_one(&mut *tx)
-                .await?;
+        let exists = role_exists(&mut tx, &role).await?;
         if !exists {
             continue;
         }
@@ -325,4 +313,15 @@ pub async fn drop_tenant_role(
     }
     tx.commit().await?;
     Ok(dropped)
+}
+
+/// Whether the cluster has a role named `role`.
+async fn role_exists(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    role: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(role)
+        .fetch_one(&mut **tx)
+        .await
 }

@@ -11,6 +11,7 @@ Rust test checks both clients:
   {"op":"disconnect"}
 
   out: {"type":"connect"} {"type":"connect_error","data":…} {"type":"connect_failed","message":…}
+       {"type":"emit_failed","message":…} (python-socketio only: emitting once disconnected)
        {"type":"event","event":…,"data":…} {"type":"ack","tag":…,"data":…}
        {"type":"disconnect","reason":…}
 """
@@ -65,15 +66,18 @@ async def main():
             except socketio.exceptions.ConnectionError as error:
                 out({"type": "connect_failed", "message": str(error)})
         elif op == "emit":
+            callback = None
             if command.get("ack"):
                 tag = command["tag"]
 
-                def answered(*args, tag=tag):
+                def callback(*args, tag=tag):
                     out({"type": "ack", "tag": tag, "data": args[0] if args else None})
 
-                await sio.emit(command["event"], command.get("data"), callback=answered)
-            else:
-                await sio.emit(command["event"], command.get("data"))
+            try:
+                await sio.emit(command["event"], command.get("data"), callback=callback)
+            except socketio.exceptions.BadNamespaceError as error:
+                # The server disconnected the client (a flood, say) while commands were queued.
+                out({"type": "emit_failed", "message": str(error)})
         elif op == "transport":
             out({"type": "transport", "name": sio.transport()})
         elif op == "disconnect":

@@ -2,9 +2,11 @@
 //! driven through `tests/api/socketio/driver.{py,cjs}`: commands in, what the client saw out,
 //! one JSON object a line each way.
 
+use super::api::ApiUser;
 use super::services;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -31,6 +33,26 @@ pub struct SioClient {
     /// Output read while looking for something else.
     seen: VecDeque<Value>,
     tags: u64,
+}
+
+/// A client of `library` connected to the server at `addr` and authenticated as `user` by the
+/// CONNECT packet's `auth`, over `transports` when given.
+pub async fn connected(
+    library: Library,
+    addr: SocketAddr,
+    user: &ApiUser,
+    transports: Option<&[&str]>,
+) -> SioClient {
+    let mut client = SioClient::start(library).await;
+    let outcome = client
+        .connect(
+            &format!("http://{addr}"),
+            Some(json!({ "token": user.token })),
+            transports,
+        )
+        .await;
+    assert_eq!(outcome["type"], "connect", "{library:?}: {outcome}");
+    client
 }
 
 fn driver(name: &str) -> String {
@@ -161,6 +183,14 @@ impl SioClient {
         })
         .await["data"]
             .clone()
+    }
+
+    /// Whether the server event `event` with data matching `pred` has arrived and was passed
+    /// over by an earlier search: what a client would have seen by now, without waiting.
+    pub fn saw(&self, event: &str, pred: impl Fn(&Value) -> bool) -> bool {
+        self.seen
+            .iter()
+            .any(|v| v["type"] == "event" && v["event"] == event && pred(&v["data"]))
     }
 
     /// Waits until the server disconnects the client; returns the reason the library gives.

@@ -9,7 +9,8 @@
 //!   carries: `{ok: true, result}` or `{ok: false, error}`;
 //! - every server frame `{event, data}` is emitted as the event `event` with `data`;
 //! - a close is the event `close` `{code, reason}` (the JSON protocol's close code), then a
-//!   server-side disconnect; draining sends `reconnect` `{afterMs}` first, as on the JSON socket.
+//!   server-side disconnect once the client has left or a second has passed (the JSON socket's
+//!   closing handshake); draining sends `reconnect` `{afterMs}` first, as on the JSON socket.
 //!
 //! A connection is refused (`connect_error`, message `<code>: <reason>`) by the same checks as a
 //! WebSocket upgrade. It authenticates with the CONNECT packet's `auth` (`io(url, {auth:
@@ -39,9 +40,11 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+mod inbox;
+use inbox::Inbox;
 
 /// Engine.IO's heartbeat: the server pings this often, and a client that has not answered
 /// within the timeout is gone. The clients' defaults.
@@ -155,10 +158,10 @@ fn connected(gateway: &Gateway, socket: SocketRef, token: Option<String>) {
         let _ = socket.disconnect();
         return;
     };
-    let (inbox, incoming) = mpsc::channel(INBOX);
+    let inbox = Arc::new(Inbox::new(INBOX));
+    let incoming = inbox.clone();
     socket.on_fallback(
-        move |socket: SocketRef,
-              Event(event): Event,
+        move |Event(event): Event,
               TryData(data): TryData<Value>,
               AckWanted(wanted): AckWanted,
               ack: AckSender| {
@@ -169,11 +172,9 @@ fn connected(gateway: &Gateway, socket: SocketRef, token: Option<String>) {
                 ack: wanted.then_some(ack),
             };
             // Queued here, in the handler's synchronous part, which socketioxide runs for each
-            // packet in order (the future it spawns would not keep the order).
-            if inbox.try_send(incoming).is_err() {
-                let reason = CloseReason::new(CLOSE_RATE_LIMITED, "rate limit exceeded");
-                close(&socket, &reason);
-            }
+            // packet in order (the future it spawns would not keep the order). A client that
+            // outruns its session overflows the inbox, and the socket's task closes it (4029).
+            let _ = inbox.push(incoming);
             std::future::ready(())
         },
     );
@@ -193,7 +194,7 @@ async fn run(
     gateway: Gateway,
     admitted: Admitted,
     token: Option<String>,
-    mut incoming: mpsc::Receiver<Incoming>,
+    incoming: Arc<Inbox<Incoming>>,
     gone: CancellationToken,
 ) {
     let Admitted { tenant, held } = admitted;
@@ -221,7 +222,12 @@ async fn run(
             () = gone.cancelled() => break,
             () = conn.notified() => match flush(&socket, &conn, &mut acks) {
                 Written::More => Flow::Continue,
-                Written::Closed => break,
+                Written::Closed => {
+                    // Before the session ends, as the JSON socket's closing handshake: a
+                    // draining server waits for its connections, so for this disconnect too.
+                    Box::pin(disconnect_after_linger(&socket, &gone)).await;
+                    break;
+                }
             },
             handled = OptionFuture::from(handling.as_mut()), if handling.is_some() => {
                 handling = None;
@@ -238,8 +244,8 @@ async fn run(
                 }
                 Flow::Continue
             }
-            received = incoming.recv(), if handling.is_none() && idle.is_some() => {
-                match (received, idle.take()) {
+            event = incoming.next(), if handling.is_none() && idle.is_some() => {
+                match (event, idle.take()) {
                     (Some(event), Some(mut session)) => {
                         let inbound = acks.inbound(event);
                         handling = Some(Box::pin(async move {
@@ -251,7 +257,7 @@ async fn run(
                     }
                     (None, session) => {
                         idle = session;
-                        break;
+                        Flow::Close(CloseReason::new(CLOSE_RATE_LIMITED, "rate limit exceeded"))
                     }
                     (Some(_), None) => Flow::Continue,
                 }
@@ -350,7 +356,7 @@ fn flush(socket: &SocketRef, conn: &Conn, acks: &mut Acks) -> Written {
                 crate::gateway::protocol::CLOSE_SLOW_CONSUMER,
                 "slow consumer: reconnect and sync",
             );
-            close(socket, &reason);
+            tell_close(socket, &reason);
             return Written::Closed;
         }
     }
@@ -360,17 +366,32 @@ fn flush(socket: &SocketRef, conn: &Conn, acks: &mut Acks) -> Written {
         let _ = socket.emit("reconnect", &json!({ "afterMs": after_ms }));
     }
     if let Some(reason) = &outgoing.close {
-        close(socket, reason);
+        tell_close(socket, reason);
         return Written::Closed;
     }
     Written::More
 }
 
-/// Tells the client why, then disconnects it.
-fn close(socket: &SocketRef, reason: &CloseReason) {
+/// Tells the client why its connection ends; [`disconnect_after_linger`] ends it.
+fn tell_close(socket: &SocketRef, reason: &CloseReason) {
     let _ = socket.emit(
         "close",
         &json!({ "code": reason.code, "reason": reason.reason }),
     );
-    let _ = socket.clone().disconnect();
+}
+
+/// Time a client has to leave by itself after `close`, as the JSON socket's closing handshake.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// Disconnects the socket once the client has left or [`CLOSE_LINGER`] has passed. Meanwhile
+/// Engine.IO goes on reading what the client still sends (and the inbox drops it): a socket
+/// closed on unread data is reset, and a reset connection loses the `close` on its way to a
+/// client that was still writing — the flooding client above all.
+async fn disconnect_after_linger(socket: &SocketRef, gone: &CancellationToken) {
+    if tokio::time::timeout(CLOSE_LINGER, gone.cancelled())
+        .await
+        .is_err()
+    {
+        let _ = socket.clone().disconnect();
+    }
 }
