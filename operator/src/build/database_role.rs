@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use serde_json::json;
 
-use super::jobs::{ServerJob, from_secret, plain, server_job};
+use super::jobs::{ServerJob, from_secret, job_name, plain, server_job};
 use super::{hash, owner_reference};
 use crate::labels;
 
@@ -49,12 +49,12 @@ const DEADLINE_SECONDS: i64 = 600;
 
 /// Name of the tenant's role Job and of its password Secret.
 pub fn database_role_name(tenant: &str) -> String {
-    format!("{DATABASE_ROLE_PREFIX}{tenant}")
+    job_name(DATABASE_ROLE_PREFIX, tenant)
 }
 
 /// Name of the Job that retires the tenant's other role.
 pub fn retire_role_job_name(tenant: &str) -> String {
-    format!("{RETIRE_ROLE_PREFIX}{tenant}")
+    job_name(RETIRE_ROLE_PREFIX, tenant)
 }
 
 /// The Secret keeping the password of `tenant`'s role in `slot`, owned by the tenant. Deleting it

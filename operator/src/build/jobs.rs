@@ -19,6 +19,22 @@ use super::owner_reference;
 use super::workload::{restricted_container, restricted_pod};
 use crate::labels;
 
+/// Longest name of a Job: its pods carry the name as a label value (`job-name`).
+const MAX_JOB_NAME: usize = 63;
+
+/// `prefix` and the tenant id as a Job's name. Where the two are longer than a label allows
+/// (tenant ids reach 54 characters), the id is cut and a hash of the whole id appended, so two
+/// long ids sharing a beginning still name two Jobs.
+pub(super) fn job_name(prefix: &str, tenant: &str) -> String {
+    if prefix.len() + tenant.len() <= MAX_JOB_NAME {
+        return format!("{prefix}{tenant}");
+    }
+    let digest = super::hash(&serde_json::Value::String(tenant.to_owned()));
+    let keep = MAX_JOB_NAME.saturating_sub(prefix.len() + 1 + digest.len());
+    let head: String = tenant.chars().take(keep).collect();
+    format!("{prefix}{}-{digest}", head.trim_end_matches('-'))
+}
+
 /// What differs between the server Jobs.
 pub(super) struct ServerJob {
     /// The Job's name.

@@ -10,7 +10,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::EnvVar;
 use kube::ResourceExt;
 
-use super::jobs::{ServerJob, from_secret, plain, server_job};
+use super::jobs::{ServerJob, from_secret, job_name, plain, server_job};
 use chemchat_crds::contract as env;
 
 /// Prefix of the purge Job's name; the tenant id follows.
@@ -22,7 +22,7 @@ const DEADLINE_SECONDS: i64 = 1_800;
 
 /// Name of the tenant's purge Job.
 pub fn purge_job_name(tenant: &str) -> String {
-    format!("{PURGE_JOB_PREFIX}{tenant}")
+    job_name(PURGE_JOB_PREFIX, tenant)
 }
 
 /// The purge Job of `tenant`, owned by it (the garbage collector removes it with the tenant),

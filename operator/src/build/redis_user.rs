@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::database_role::{INPUTS_ANNOTATION, PASSWORD_KEY, password_secret};
 use super::hash;
-use super::jobs::{ServerJob, from_secret, plain, server_job};
+use super::jobs::{ServerJob, from_secret, job_name, plain, server_job};
 
 /// Prefix of the user Job's and the password Secret's names; the tenant id follows.
 pub const REDIS_USER_PREFIX: &str = "redis-user-";
@@ -33,12 +33,12 @@ const DEADLINE_SECONDS: i64 = 300;
 
 /// Name of the tenant's Redis user Job and of its password Secret.
 pub fn redis_user_name(tenant: &str) -> String {
-    format!("{REDIS_USER_PREFIX}{tenant}")
+    job_name(REDIS_USER_PREFIX, tenant)
 }
 
 /// Name of the Job that retires the tenant's other Redis passwords.
 pub fn retire_redis_job_name(tenant: &str) -> String {
-    format!("{RETIRE_REDIS_PREFIX}{tenant}")
+    job_name(RETIRE_REDIS_PREFIX, tenant)
 }
 
 /// The Secret keeping `tenant`'s Redis password, owned by the tenant. Deleting it rotates the

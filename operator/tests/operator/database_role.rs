@@ -17,42 +17,20 @@ use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
+use crate::support::credentials::{
+    PLATFORM_JOBS, PLATFORM_SECRETS, job_args, job_container, phase_and_ready, retire_completes,
+    writes,
+};
 use crate::support::world::{
     CLUSTER, RETIRE_ROLE_JOB, ROLE_JOB, ROLE_PASSWORD, ROLE_SECRET, TENANT, TENANT_ENV, current,
     deployment_reports, finish_job, tenant, tenant_condition, world,
 };
-use crate::support::{EVENTS, FakeApi, Recorded, decoded, event_note, events};
+use crate::support::{EVENTS, FakeApi, decoded, events};
 
-const SECRETS: &str = "/api/v1/namespaces/chemchat-system/secrets";
-const JOBS: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs";
 const ROLE_POLL: Action = Action::requeue(Duration::from_secs(5));
 
-/// The writes of `log`, Events aside.
-fn writes(log: &[Recorded]) -> Vec<String> {
-    log.iter()
-        .filter(|r| r.is_write() && r.path != EVENTS)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
-fn ready(fake: &FakeApi) -> (Value, Value) {
-    let status = fake.get(TENANT).unwrap()["status"].clone();
-    let ready = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .cloned()
-        .unwrap();
-    (status["phase"].clone(), ready)
-}
-
 fn finish_role_job(fake: &FakeApi, outcome: &str) {
-    fake.edit(ROLE_JOB, |job| {
-        job["status"] = json!({"conditions": [{"type": outcome, "status": "True",
-            "reason": if outcome == "Failed" { "BackoffLimitExceeded" } else { "Completed" },
-            "message": ""}]});
-    });
+    finish_job(fake, ROLE_JOB, outcome);
 }
 
 /// A world where acme has no database role yet.
@@ -74,8 +52,8 @@ async fn a_new_tenant_gets_its_role_first_then_its_own_url_and_key() {
     assert_eq!(
         writes(&log),
         [
-            format!("POST {SECRETS}"),
-            format!("POST {JOBS}"),
+            format!("POST {PLATFORM_SECRETS}"),
+            format!("POST {PLATFORM_JOBS}"),
             format!("PATCH {TENANT}/status"),
         ],
         "the password and the Job, nothing in the tenant namespace yet"
@@ -106,7 +84,7 @@ async fn a_new_tenant_gets_its_role_first_then_its_own_url_and_key() {
             {"name": "db-role-acme", "key": "password"}}})
     );
     assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
-    let (phase, condition) = ready(&fake);
+    let (phase, condition) = phase_and_ready(&fake);
     assert_eq!(phase, "Provisioning");
     assert_eq!(condition["reason"], "DatabaseRolePending");
 
@@ -134,7 +112,7 @@ async fn a_new_tenant_gets_its_role_first_then_its_own_url_and_key() {
     // No pod ran before: the role in the other slot, if an earlier tenant of this name left
     // one, is retired at once.
     assert_eq!(
-        args(&fake, RETIRE_ROLE_JOB),
+        job_args(&fake, RETIRE_ROLE_JOB),
         json!(["tenant", "role", "acme", "--slot", "a", "--retire"])
     );
     let data = env["data"].as_object().unwrap();
@@ -156,7 +134,7 @@ async fn a_failed_role_job_is_reported_then_replaced() {
         .await
         .expect_err("a failed Job fails the reconcile, for backoff");
     assert!(err.to_string().contains("database role"), "{err}");
-    let (phase, condition) = ready(&fake);
+    let (phase, condition) = phase_and_ready(&fake);
     assert_eq!(phase, "Degraded");
     assert_eq!(condition["reason"], "DatabaseRoleFailed");
     let message = condition["message"].as_str().unwrap();
@@ -189,10 +167,6 @@ fn role(slot: RoleSlot) -> String {
     database_role_in_slot("chemchat", "acme", slot)
 }
 
-fn args(fake: &FakeApi, job: &str) -> Value {
-    fake.get(job).unwrap()["spec"]["template"]["spec"]["containers"][0]["args"].clone()
-}
-
 fn annotations(fake: &FakeApi, path: &str) -> Value {
     fake.get(path).unwrap()["metadata"]["annotations"].clone()
 }
@@ -209,7 +183,10 @@ async fn rotate(fake: &FakeApi, ctx: &Arc<Context>) -> String {
     );
     assert_eq!(
         writes(&fake.take_log())[..2],
-        [format!("POST {SECRETS}"), format!("DELETE {ROLE_JOB}")],
+        [
+            format!("POST {PLATFORM_SECRETS}"),
+            format!("DELETE {ROLE_JOB}")
+        ],
         "a new password, and the Job run for the old one goes"
     );
     let password = decoded(&fake.get(ROLE_SECRET).unwrap(), "password");
@@ -248,7 +225,7 @@ async fn a_rotated_password_goes_to_the_other_role_and_retires_the_old_one_after
     assert_ne!(password, ROLE_PASSWORD);
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     assert_eq!(
-        args(&fake, ROLE_JOB),
+        job_args(&fake, ROLE_JOB),
         json!(["tenant", "role", "acme", "--slot", "b"])
     );
     assert_eq!(served_url(&fake), before);
@@ -295,13 +272,11 @@ async fn a_rotated_password_goes_to_the_other_role_and_retires_the_old_one_after
         ROLE_POLL
     );
     assert_eq!(
-        args(&fake, RETIRE_ROLE_JOB),
+        job_args(&fake, RETIRE_ROLE_JOB),
         json!(["tenant", "role", "acme", "--slot", "b", "--retire"])
     );
-    let container =
-        &fake.get(RETIRE_ROLE_JOB).unwrap()["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
-        container["env"][1],
+        job_container(&fake, RETIRE_ROLE_JOB)["env"][1],
         json!({"name": "CHEMCHAT_TENANT_ROLE_PASSWORD", "valueFrom": {"secretKeyRef":
             {"name": "db-role-acme", "key": "password"}}})
     );
@@ -311,28 +286,20 @@ async fn a_rotated_password_goes_to_the_other_role_and_retires_the_old_one_after
     );
     assert!(annotations(&fake, ROLE_SECRET)["chemchat.io/older-credential-retired"].is_null());
 
-    // Complete: noted on the password Secret, once, with an Event.
-    finish_job(&fake, RETIRE_ROLE_JOB, "Complete");
-    fake.take_log();
-    reconcile(current(&fake), restarted.clone()).await.unwrap();
-    assert_eq!(
-        annotations(&fake, ROLE_SECRET)["chemchat.io/older-credential-retired"],
-        "true"
-    );
-    assert_eq!(tenant_condition(&fake, "Progressing")["reason"], "Settled");
-    let note = event_note(&fake.take_log(), "DatabaseRoleRotated");
+    // Complete: noted on the password Secret, once, with an Event; then settled.
+    let note = retire_completes(
+        &fake,
+        &restarted,
+        ROLE_SECRET,
+        RETIRE_ROLE_JOB,
+        "DatabaseRoleRotated",
+    )
+    .await;
     assert!(
         note.contains(&role(RoleSlot::A)) && note.contains(&role(RoleSlot::B)),
         "{note}"
     );
     assert!(!note.contains(&password), "{note}");
-
-    // Settled: a further pass runs no Job and writes nothing.
-    fake.take_log();
-    reconcile(current(&fake), restarted).await.unwrap();
-    let log = fake.take_log();
-    assert!(events(&log).is_empty());
-    assert!(writes(&log).is_empty(), "{:?}", writes(&log));
 }
 
 #[tokio::test]
@@ -353,7 +320,7 @@ async fn a_second_rotation_waits_until_the_first_has_rolled_out() {
         ROLE_POLL
     );
     assert_eq!(writes(&fake.take_log()), [format!("PATCH {TENANT}/status")]);
-    let (phase, condition) = ready(&fake);
+    let (phase, condition) = phase_and_ready(&fake);
     assert_eq!(phase, "Provisioning");
     assert_eq!(condition["reason"], "DatabaseRolePending");
     assert!(
@@ -374,7 +341,7 @@ async fn a_second_rotation_waits_until_the_first_has_rolled_out() {
     let third = decoded(&fake.get(ROLE_SECRET).unwrap(), "password");
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     assert_eq!(
-        args(&fake, ROLE_JOB),
+        job_args(&fake, ROLE_JOB),
         json!(["tenant", "role", "acme", "--slot", "a"])
     );
     assert!(served_url(&fake).contains(&second));
@@ -387,8 +354,8 @@ async fn a_second_rotation_waits_until_the_first_has_rolled_out() {
     assert!(fake.get(RETIRE_ROLE_JOB).is_none(), "slot b still serves");
 }
 
-#[tokio::test]
-async fn a_rotation_waits_for_the_retire_job_of_the_previous_one() {
+/// A world where one rotation has rolled out and the retire Job of slot a has started.
+async fn retiring_slot_a() -> (Arc<Context>, FakeApi) {
     let (ctx, fake) = world(tenant("Free", json!({})));
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     deployment_reports(&fake, i64::MAX);
@@ -396,12 +363,18 @@ async fn a_rotation_waits_for_the_retire_job_of_the_previous_one() {
     deployment_reports(&fake, i64::MAX);
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     assert!(fake.get(RETIRE_ROLE_JOB).is_some(), "retiring slot a");
+    (ctx, fake)
+}
+
+#[tokio::test]
+async fn a_rotation_waits_for_the_retire_job_of_the_previous_one() {
+    let (ctx, fake) = retiring_slot_a().await;
 
     // Its pod reads the password Secret when it starts: a new Secret meanwhile would hand it
     // the new password, for the role it retires.
     fake.remove(ROLE_SECRET);
     reconcile(current(&fake), ctx.clone()).await.unwrap();
-    assert_eq!(ready(&fake).1["reason"], "DatabaseRolePending");
+    assert_eq!(phase_and_ready(&fake).1["reason"], "DatabaseRolePending");
     assert!(fake.get(ROLE_SECRET).is_none());
 
     finish_job(&fake, RETIRE_ROLE_JOB, "Complete");
@@ -415,12 +388,7 @@ async fn a_rotation_waits_for_the_retire_job_of_the_previous_one() {
 
 #[tokio::test]
 async fn a_failed_retire_job_is_a_warning_and_replaced() {
-    let (ctx, fake) = world(tenant("Free", json!({})));
-    reconcile(current(&fake), ctx.clone()).await.unwrap();
-    deployment_reports(&fake, i64::MAX);
-    rotate(&fake, &ctx).await;
-    deployment_reports(&fake, i64::MAX);
-    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let (ctx, fake) = retiring_slot_a().await;
     finish_job(&fake, RETIRE_ROLE_JOB, "Failed");
     fake.take_log();
     reconcile(current(&fake), ctx.clone()).await.unwrap();

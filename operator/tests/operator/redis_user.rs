@@ -16,41 +16,20 @@ use chemchat_operator::tenant::reconcile;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
+use crate::support::credentials::{
+    PLATFORM_JOBS, PLATFORM_SECRETS, job_args, job_container, phase_and_ready, retire_completes,
+    writes,
+};
 use crate::support::world::{
     REDIS_JOB, REDIS_PASSWORD, REDIS_SECRET, RETIRE_REDIS_JOB, TENANT, TENANT_ENV, cluster_object,
     current, deployment_reports, finish_job as finish, tenant, tenant_condition, world,
 };
-use crate::support::{EVENTS, FakeApi, Recorded, decoded, event_note, events};
+use crate::support::{FakeApi, decoded};
 
-const SECRETS: &str = "/api/v1/namespaces/chemchat-system/secrets";
-const JOBS: &str = "/apis/batch/v1/namespaces/chemchat-system/jobs";
 const POLL: Action = Action::requeue(Duration::from_secs(5));
 
-fn writes(log: &[Recorded]) -> Vec<String> {
-    log.iter()
-        .filter(|r| r.is_write() && r.path != EVENTS)
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
-fn ready(fake: &FakeApi) -> (Value, Value) {
-    let status = fake.get(TENANT).unwrap()["status"].clone();
-    let ready = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .cloned()
-        .unwrap();
-    (status["phase"].clone(), ready)
-}
-
 fn finish_job(fake: &FakeApi, outcome: &str) {
-    fake.edit(REDIS_JOB, |job| {
-        job["status"] = json!({"conditions": [{"type": outcome, "status": "True",
-            "reason": if outcome == "Failed" { "BackoffLimitExceeded" } else { "Completed" },
-            "message": ""}]});
-    });
+    finish(fake, REDIS_JOB, outcome);
 }
 
 /// A world where acme has its database role but no Redis user yet.
@@ -68,8 +47,8 @@ async fn a_tenant_gets_its_redis_user_then_its_own_redis_url() {
     assert_eq!(
         writes(&fake.take_log()),
         [
-            format!("POST {SECRETS}"),
-            format!("POST {JOBS}"),
+            format!("POST {PLATFORM_SECRETS}"),
+            format!("POST {PLATFORM_JOBS}"),
             format!("PATCH {TENANT}/status"),
         ],
         "the password and the Job, nothing in the tenant namespace yet"
@@ -95,7 +74,7 @@ async fn a_tenant_gets_its_redis_user_then_its_own_redis_url() {
         json!({"name": "CHEMCHAT_TENANT_REDIS_PASSWORD", "valueFrom": {"secretKeyRef":
             {"name": "redis-user-acme", "key": "password"}}})
     );
-    let (phase, condition) = ready(&fake);
+    let (phase, condition) = phase_and_ready(&fake);
     assert_eq!(phase, "Provisioning");
     assert_eq!(condition["reason"], "RedisUserPending");
     assert!(fake.get(TENANT_ENV).is_none());
@@ -111,7 +90,7 @@ async fn a_tenant_gets_its_redis_user_then_its_own_redis_url() {
     );
     // No pod ran before: any other password of the user (an earlier tenant's) goes at once.
     assert_eq!(
-        args(&fake, RETIRE_REDIS_JOB),
+        job_args(&fake, RETIRE_REDIS_JOB),
         json!(["tenant", "redis-user", "acme", "--retire"])
     );
     let data = env["data"].as_object().unwrap();
@@ -133,7 +112,7 @@ async fn a_failed_redis_user_job_is_reported_then_replaced() {
         .await
         .expect_err("a failed Job fails the reconcile, for backoff");
     assert!(err.to_string().contains("redis user"), "{err}");
-    let (phase, condition) = ready(&fake);
+    let (phase, condition) = phase_and_ready(&fake);
     assert_eq!(phase, "Degraded");
     assert_eq!(condition["reason"], "RedisUserFailed");
     let message = condition["message"].as_str().unwrap();
@@ -152,10 +131,6 @@ async fn a_failed_redis_user_job_is_reported_then_replaced() {
 
 fn served_url(fake: &FakeApi) -> String {
     decoded(&fake.get(TENANT_ENV).unwrap(), "CHEMCHAT_REDIS_URL")
-}
-
-fn args(fake: &FakeApi, job: &str) -> Value {
-    fake.get(job).unwrap()["spec"]["template"]["spec"]["containers"][0]["args"].clone()
 }
 
 fn retired(fake: &FakeApi) -> Value {
@@ -178,14 +153,17 @@ async fn a_rotated_password_retires_the_old_one_only_once_the_rollout_is_complet
     assert_eq!(reconcile(current(&fake), ctx.clone()).await.unwrap(), POLL);
     assert_eq!(
         writes(&fake.take_log())[..2],
-        [format!("POST {SECRETS}"), format!("DELETE {REDIS_JOB}")],
+        [
+            format!("POST {PLATFORM_SECRETS}"),
+            format!("DELETE {REDIS_JOB}")
+        ],
         "a new password, and the Job run for the old one goes"
     );
     assert!(retired(&fake).is_null());
     let password = decoded(&fake.get(REDIS_SECRET).unwrap(), "password");
     reconcile(current(&fake), ctx.clone()).await.unwrap();
     assert_eq!(
-        args(&fake, REDIS_JOB),
+        job_args(&fake, REDIS_JOB),
         json!(["tenant", "redis-user", "acme"])
     );
     assert_eq!(
@@ -227,31 +205,25 @@ async fn a_rotated_password_retires_the_old_one_only_once_the_rollout_is_complet
         POLL
     );
     assert_eq!(
-        args(&fake, RETIRE_REDIS_JOB),
+        job_args(&fake, RETIRE_REDIS_JOB),
         json!(["tenant", "redis-user", "acme", "--retire"])
     );
-    let container =
-        &fake.get(RETIRE_REDIS_JOB).unwrap()["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
-        container["env"][1],
+        job_container(&fake, RETIRE_REDIS_JOB)["env"][1],
         json!({"name": "CHEMCHAT_TENANT_REDIS_PASSWORD", "valueFrom": {"secretKeyRef":
             {"name": "redis-user-acme", "key": "password"}}})
     );
     assert!(retired(&fake).is_null());
-    finish(&fake, RETIRE_REDIS_JOB, "Complete");
-    fake.take_log();
-    reconcile(current(&fake), restarted.clone()).await.unwrap();
-    assert_eq!(retired(&fake), "true");
-    assert_eq!(tenant_condition(&fake, "Progressing")["reason"], "Settled");
-    let note = event_note(&fake.take_log(), "RedisPasswordRotated");
+    let note = retire_completes(
+        &fake,
+        &restarted,
+        REDIS_SECRET,
+        RETIRE_REDIS_JOB,
+        "RedisPasswordRotated",
+    )
+    .await;
     assert!(note.contains("chemchat_tenant_acme"), "{note}");
     assert!(!note.contains(&password), "{note}");
-
-    fake.take_log();
-    reconcile(current(&fake), restarted).await.unwrap();
-    let log = fake.take_log();
-    assert!(events(&log).is_empty());
-    assert!(writes(&log).is_empty(), "{:?}", writes(&log));
 }
 
 #[tokio::test]
@@ -271,7 +243,7 @@ async fn a_second_redis_rotation_waits_until_the_first_has_rolled_out() {
     fake.take_log();
     assert_eq!(reconcile(current(&fake), ctx.clone()).await.unwrap(), POLL);
     assert_eq!(writes(&fake.take_log()), [format!("PATCH {TENANT}/status")]);
-    let (phase, condition) = ready(&fake);
+    let (phase, condition) = phase_and_ready(&fake);
     assert_eq!(phase, "Provisioning");
     assert_eq!(condition["reason"], "RedisUserPending");
     assert!(fake.get(REDIS_SECRET).is_none());

@@ -5,13 +5,17 @@
 use std::path::PathBuf;
 
 use crate::support::decoded;
+use chemchat_backends::RoleSlot;
 use chemchat_crds::contract;
 use chemchat_crds::{ChemChatCluster, ChemChatTenant};
 use chemchat_operator::build::{
-    Autoscaler, BuildOptions, Child, ChildKind, purge_job, redis_user_job, redis_user_job_inputs,
-    role_job, role_job_inputs,
+    Autoscaler, BuildOptions, Child, ChildKind, database_role_name, purge_job, purge_job_name,
+    redis_user_job, redis_user_job_inputs, redis_user_name, retire_redis_job,
+    retire_redis_job_inputs, retire_redis_job_name, retire_role_job, retire_role_job_inputs,
+    retire_role_job_name, role_job, role_job_inputs,
 };
 use chemchat_operator::render::{render_children, to_yaml};
+use k8s_openapi::api::batch::v1::Job;
 
 fn dir(sub: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -104,78 +108,102 @@ fn build_matches_the_snapshots() {
     );
 }
 
-/// The purge Job of a deleted tenant, in its own snapshot: `make k8s-check` validates it.
-#[test]
-fn the_purge_job_matches_its_snapshot() {
-    let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
-    let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
-    let job = purge_job(&tenant, &cluster);
-    let yaml = serde_yaml::to_string(&job).unwrap();
-    let path = dir("snapshots").join("purge-job.yaml");
+/// `job` as YAML equals the committed snapshot `file` (`make k8s-check` validates the
+/// snapshots), and the Job runs in the platform namespace, owned by its tenant.
+fn assert_job_snapshot(file: &str, job: &Job) {
+    let yaml = serde_yaml::to_string(job).unwrap();
+    let path = dir("snapshots").join(file);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &yaml).unwrap();
     }
     assert_eq!(
         std::fs::read_to_string(&path).ok().as_deref(),
         Some(yaml.as_str()),
-        "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
+        "{file}: rerun with UPDATE_SNAPSHOTS=1 and review the diff"
     );
+    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
     let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!(owner.uid, "0b7d5a8e-0000-4000-8000-0000000000a2");
-    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
 }
 
-/// The database role Job of a tenant, in its own snapshot: `make k8s-check` validates it.
+/// The purge, role and Redis user Jobs and their retire Jobs, each in its own snapshot.
 #[test]
-fn the_role_job_matches_its_snapshot() {
+fn the_jobs_match_their_snapshots() {
     let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
     let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
-    let slot = chemchat_backends::RoleSlot::A;
-    let job = role_job(
-        &tenant,
-        &cluster,
-        &role_job_inputs(&cluster, "secret-uid", slot),
-        slot,
-    );
-    let yaml = serde_yaml::to_string(&job).unwrap();
-    let path = dir("snapshots").join("database-role-job.yaml");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &yaml).unwrap();
+    let (a, b) = (RoleSlot::A, RoleSlot::B);
+    let jobs = [
+        ("purge-job.yaml", purge_job(&tenant, &cluster)),
+        (
+            "database-role-job.yaml",
+            role_job(
+                &tenant,
+                &cluster,
+                &role_job_inputs(&cluster, "secret-uid", a),
+                a,
+            ),
+        ),
+        (
+            "database-role-retire-job.yaml",
+            retire_role_job(
+                &tenant,
+                &cluster,
+                &retire_role_job_inputs(&cluster, "secret-uid", b),
+                b,
+            ),
+        ),
+        (
+            "redis-user-job.yaml",
+            redis_user_job(
+                &tenant,
+                &cluster,
+                &redis_user_job_inputs(&cluster, "secret-uid"),
+            ),
+        ),
+        (
+            "redis-user-retire-job.yaml",
+            retire_redis_job(
+                &tenant,
+                &cluster,
+                &retire_redis_job_inputs(&cluster, "secret-uid"),
+            ),
+        ),
+    ];
+    for (file, job) in &jobs {
+        assert_job_snapshot(file, job);
     }
-    assert_eq!(
-        std::fs::read_to_string(&path).ok().as_deref(),
-        Some(yaml.as_str()),
-        "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
-    );
-    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
-}
-
-/// The Redis user Job of a tenant, in its own snapshot: `make k8s-check` validates it.
-#[test]
-fn the_redis_user_job_matches_its_snapshot() {
-    let tenant: ChemChatTenant = serde_yaml::from_str(&fixture("tenant-pro.yaml")).unwrap();
-    let cluster: ChemChatCluster = serde_yaml::from_str(&fixture("cluster-full.yaml")).unwrap();
-    let job = redis_user_job(
-        &tenant,
-        &cluster,
-        &redis_user_job_inputs(&cluster, "secret-uid"),
-    );
-    let yaml = serde_yaml::to_string(&job).unwrap();
-    let path = dir("snapshots").join("redis-user-job.yaml");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &yaml).unwrap();
-    }
-    assert_eq!(
-        std::fs::read_to_string(&path).ok().as_deref(),
-        Some(yaml.as_str()),
-        "rerun with UPDATE_SNAPSHOTS=1 and review the diff"
-    );
-    assert_eq!(job.metadata.namespace.as_deref(), Some("chemchat-system"));
-    assert_ne!(
+    let inputs = [
+        role_job_inputs(&cluster, "secret-uid", a),
+        retire_role_job_inputs(&cluster, "secret-uid", a),
         redis_user_job_inputs(&cluster, "secret-uid"),
-        role_job_inputs(&cluster, "secret-uid", chemchat_backends::RoleSlot::A),
-        "the two Jobs' inputs never pass for each other's"
+        retire_redis_job_inputs(&cluster, "secret-uid"),
+    ];
+    let distinct: std::collections::BTreeSet<_> = inputs.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        inputs.len(),
+        "no Job's inputs pass for another's"
     );
+}
+
+/// A Job's name is its pods' `job-name` label: at most 63 characters for the longest tenant
+/// id (54), and two long ids that begin alike still name two Jobs.
+#[test]
+fn every_job_name_fits_a_label() {
+    let long = "t".repeat(54);
+    let other = format!("{}u", "t".repeat(53));
+    let names: [fn(&str) -> String; 5] = [
+        purge_job_name,
+        database_role_name,
+        retire_role_job_name,
+        redis_user_name,
+        retire_redis_job_name,
+    ];
+    for name in names {
+        assert!(name(&long).len() <= 63, "{} is too long", name(&long));
+        assert_ne!(name(&long), name(&other));
+        assert!(name("acme").ends_with("-acme"), "short ids stay readable");
+    }
 }
 
 /// Tenants get their own signing key and database role, never the platform's: the rendered

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod canonical;
+pub mod credentials;
 mod ssa;
 pub mod world;
 
