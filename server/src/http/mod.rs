@@ -93,7 +93,10 @@ pub fn router(state: HttpState, edge: &Edge) -> Router {
         // Inside the edge's layers: Socket.IO requests get the request id, the client address
         // and the security headers like every other; outside the REST time limit, as polls
         // and sockets are long-lived.
-        .layer(socket_io::layer(state.clone()));
+        .layer(socket_io::layer(state.clone()))
+        .layer(tower::util::MapRequestLayer::new(
+            socket_io::detach_from_read_buffer,
+        ));
     headers::apply(routes, &header_settings)
         .layer(DefaultBodyLimit::max(edge.max_body_bytes))
         .layer(axum::middleware::from_fn(metrics::track))

@@ -44,7 +44,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 mod inbox;
+mod request;
 use inbox::Inbox;
+pub use request::detach_from_read_buffer;
 
 /// Engine.IO's heartbeat: the server pings this often, and a client that has not answered
 /// within the timeout is gone. The clients' defaults.
