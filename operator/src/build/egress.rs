@@ -1,5 +1,6 @@
-//! Where a tenant's pods may connect: DNS and the backends its configuration names, nothing
-//! else. The cloud metadata address is excluded even where a backend is an external host.
+//! Where a tenant's pods may connect: DNS, the backends its configuration names and the
+//! browsers' push services, nothing else. The cloud metadata address is excluded even where a
+//! backend is an external host.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,18 @@ use crate::plan::TenantPlan;
 /// The instance metadata service of every major cloud: credentials of the node live there.
 pub const METADATA_ADDRESS: &str = "169.254.169.254/32";
 const NS_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Where the push services may not be: link-local (the metadata service), the private ranges
+/// and carrier-grade NAT (where cluster nodes, pods and Services usually are). Push services are
+/// on the public internet; a subscription's endpoint is a URL a client chose, so the server
+/// refuses these itself too (`is_public_address`) and the policy backs that up.
+const NOT_PUBLIC: [&str; 5] = [
+    "169.254.0.0/16",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+];
 
 /// Where a backend is, as a NetworkPolicy can say it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,20 +52,37 @@ pub struct Endpoint {
     pub port: i32,
 }
 
-fn default_port(scheme: &str) -> i32 {
+/// The port the server's client picks for a URL without one. SMTP as lettre's `from_url` does:
+/// `smtps` is TLS from the start on 465, `smtp` with `?tls=required` or `opportunistic` is
+/// submission with STARTTLS on 587, plain `smtp` is the relay port 25.
+fn default_port(scheme: &str, query: &str) -> i32 {
     match scheme {
         "postgres" | "postgresql" => 5432,
         "redis" | "rediss" => 6379,
         "http" => 80,
         "kafka" => 9092,
+        "smtps" => 465,
+        "smtp" if starttls(query) => 587,
+        "smtp" => 25,
         _ => 443,
     }
+}
+
+/// Whether the first `tls` parameter asks for STARTTLS, the one lettre reads.
+fn starttls(query: &str) -> bool {
+    let tls = query
+        .split('&')
+        .find_map(|pair| pair.split_once('=').filter(|(key, _)| *key == "tls"));
+    matches!(tls, Some((_, "required" | "opportunistic")))
 }
 
 /// Parses `scheme://[user[:password]@]host[:port][/…]` (or `host:port` with `scheme` as the
 /// default); `None` for what is not an address (a placeholder in `render`).
 pub fn endpoint(url: &str, default_scheme: &str) -> Option<Endpoint> {
     let (scheme, rest) = url.split_once("://").unwrap_or((default_scheme, url));
+    let query = rest
+        .split_once('?')
+        .map_or("", |(_, q)| q.split('#').next().unwrap_or(""));
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = match host_port.strip_prefix('[') {
@@ -71,7 +101,7 @@ pub fn endpoint(url: &str, default_scheme: &str) -> Option<Endpoint> {
     }
     let port = match port {
         Some(p) => p.parse().ok()?,
-        None => default_port(scheme),
+        None => default_port(scheme, query),
     };
     let place = if host.parse::<std::net::IpAddr>().is_ok() {
         Place::Address(host.to_owned())
@@ -111,6 +141,12 @@ pub fn backends(plan: &TenantPlan, secrets: &BackendSecrets) -> Vec<Endpoint> {
             .unwrap_or_else(|| "https://s3.amazonaws.com".into());
         urls.push((endpoint, "https"));
     }
+    // The same condition as `CHEMCHAT_SMTP_URL` in the tenant's Secret.
+    if plan.mail.is_some()
+        && let Some(smtp_url) = &secrets.smtp_url
+    {
+        urls.push((smtp_url.clone(), "smtp"));
+    }
     let mut found: Vec<Endpoint> = urls
         .iter()
         .filter_map(|(url, scheme)| endpoint(url, scheme))
@@ -148,7 +184,20 @@ fn block(cidr: String, except: Option<Vec<String>>) -> NetworkPolicyPeer {
     }
 }
 
-/// The egress rules: DNS in `kube-system`, then one rule per backend endpoint.
+/// HTTPS to public addresses: Web Push. The push services (FCM, Mozilla's, Apple's…) are those
+/// of the browsers people subscribe, so no list of hosts can name them. The server has push on
+/// for every tenant (there is no setting to turn it off), so every tenant has this rule. IPv4
+/// only, like the other outside peers. Endpoints on another port than 443 stay unreachable.
+fn push_services() -> NetworkPolicyEgressRule {
+    let except = NOT_PUBLIC.iter().map(|&cidr| cidr.to_owned()).collect();
+    NetworkPolicyEgressRule {
+        to: Some(vec![block("0.0.0.0/0".to_owned(), Some(except))]),
+        ports: Some(vec![tcp(443)]),
+    }
+}
+
+/// The egress rules: DNS in `kube-system`, one rule per backend endpoint, then the push
+/// services.
 pub fn rules(plan: &TenantPlan, secrets: &BackendSecrets) -> Vec<NetworkPolicyEgressRule> {
     let dns = NetworkPolicyEgressRule {
         to: Some(vec![namespace_peer("kube-system")]),
@@ -179,7 +228,10 @@ pub fn rules(plan: &TenantPlan, secrets: &BackendSecrets) -> Vec<NetworkPolicyEg
             ports: Some(vec![tcp(e.port)]),
         }
     });
-    std::iter::once(dns).chain(backends).collect()
+    std::iter::once(dns)
+        .chain(backends)
+        .chain(std::iter::once(push_services()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -225,6 +277,27 @@ mod tests {
             at(Place::NamespaceOrExternal("kafka".into()), 9092)
         );
         assert_eq!(endpoint("<secret backends/postgres-url>", "postgres"), None);
+        assert_eq!(endpoint("<secret backends/smtp-url>", "smtp"), None);
         assert_eq!(endpoint("postgres://pg:notaport/db", "postgres"), None);
+    }
+
+    #[test]
+    fn smtp_ports_are_the_mailers_defaults() {
+        let relay = |port| at(Place::Namespace("mail".into()), port);
+        let ext = |port| at(Place::External, port);
+        assert_eq!(endpoint("smtp://relay.mail.svc", "smtp"), relay(25));
+        assert_eq!(
+            endpoint("smtp://u:p@smtp.example.com?tls=required", "smtp"),
+            ext(587)
+        );
+        assert_eq!(
+            endpoint("smtp://smtp.example.com/?tls=opportunistic", "smtp"),
+            ext(587)
+        );
+        assert_eq!(endpoint("smtps://u:p@smtp.example.com", "smtp"), ext(465));
+        assert_eq!(
+            endpoint("smtp://smtp.example.com:2525?tls=required", "smtp"),
+            ext(2525)
+        );
     }
 }

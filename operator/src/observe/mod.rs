@@ -160,7 +160,9 @@ fn media_verdict(plan: &TenantPlan) -> Verdict {
             false,
             "EmptyDirPerPod",
             format!(
-                "up to {} server pods keep media on their own emptyDir: a file stored by one is                  missing on the others and lost with its pod; configure spec.objectStorage on                  the ChemChatCluster",
+                "up to {} server pods keep media on their own emptyDir: a file stored by one is \
+                 missing on the others and lost with its pod; configure spec.objectStorage on \
+                 the ChemChatCluster",
                 plan.max_replicas
             ),
         )

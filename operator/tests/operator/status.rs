@@ -1,12 +1,12 @@
 //! The tenant's status against what the Deployment and HPA controllers report: rollouts and
 //! scale-ups are not degradations, a stalled rollout is, and an HPA that cannot read its
-//! metric keeps the tenant from Ready.
+//! metric keeps the tenant from Ready. Media on per-pod `emptyDir`s is a warning, not a blocker.
 
 use chemchat_operator::tenant::reconcile;
 use serde_json::{Value, json};
 
-use crate::support::world::{current, deployment_status, tenant, tenant_condition, world};
-use crate::support::{EVENTS, FakeApi, Recorded};
+use crate::support::world::{CLUSTER, current, deployment_status, tenant, tenant_condition, world};
+use crate::support::{EVENTS, FakeApi, Recorded, b64};
 
 const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/chemchat-acme/deployments/chemchat-server";
 const HPA: &str =
@@ -168,4 +168,68 @@ async fn an_hpa_that_cannot_read_its_metric_keeps_the_tenant_from_ready_and_says
     );
     pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Ready");
+}
+
+/// `MediaStorageShared` as (status, reason, message).
+fn media(fake: &FakeApi) -> (String, String, String) {
+    let c = tenant_condition(fake, "MediaStorageShared");
+    let text = |k: &str| c[k].as_str().unwrap().to_owned();
+    (text("status"), text("reason"), text("message"))
+}
+
+#[tokio::test]
+async fn an_autoscaled_tenant_without_object_storage_is_warned_but_ready() {
+    let (ctx, fake) = world(tenant(
+        "Pro",
+        json!({"scaling": {"minReplicas": 2, "maxReplicas": 8}}),
+    ));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    hpa_reports(
+        &fake,
+        "True",
+        "ValidMetricFound",
+        "the HPA was able to compute the replica count",
+    );
+    deployment_reports(&fake, 2, 2, 2);
+    pass(&fake, &ctx).await;
+    let (status, reason, message) = media(&fake);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "EmptyDirPerPod")
+    );
+    assert_eq!(
+        message,
+        "up to 8 server pods keep media on their own emptyDir: a file stored by one is missing \
+         on the others and lost with its pod; configure spec.objectStorage on the ChemChatCluster"
+    );
+    // A warning only: the pods serve, so the tenant is Ready.
+    assert_eq!(tenant_status(&fake)["phase"], "Ready");
+
+    // The cluster gets object storage: every pod sees the same media.
+    fake.edit(CLUSTER, |c| {
+        c["spec"]["objectStorage"] = json!({"region": "eu-west-1", "bucket": "chemchat-media",
+            "credentialsSecretRef": {"name": "media-keys"}, "tenantCredentials": "Shared"});
+    });
+    fake.insert(
+        "/api/v1/namespaces/chemchat-system/secrets/media-keys",
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "media-keys", "namespace": "chemchat-system"},
+            "data": {"accessKeyId": b64("AKIA"), "secretAccessKey": b64("key")}}),
+    );
+    pass(&fake, &ctx).await;
+    let (status, reason, _) = media(&fake);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "ObjectStorage")
+    );
+}
+
+#[tokio::test]
+async fn a_single_pod_keeps_its_media_on_its_emptydir_without_a_warning() {
+    // Free: one pod, never scaled.
+    let (ctx, fake) = world(tenant("Free", json!({})));
+    reconcile(current(&fake), ctx.clone()).await.unwrap();
+    let (status, reason, message) = media(&fake);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "SinglePod"));
+    assert_eq!(message, "one server pod: media on its emptyDir");
 }
