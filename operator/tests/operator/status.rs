@@ -62,8 +62,10 @@ async fn pass(
     fake.take_log()
 }
 
-#[tokio::test]
-async fn scale_ups_and_rollouts_keep_a_serving_tenant_ready_without_a_warning() {
+/// A Pro tenant autoscaled between 2 and 8 pods, its HPA reading the metric and two pods
+/// serving, before the pass that sees them.
+async fn serving_autoscaled_tenant()
+-> (std::sync::Arc<chemchat_operator::context::Context>, FakeApi) {
     let (ctx, fake) = world(tenant(
         "Pro",
         json!({"scaling": {"minReplicas": 2, "maxReplicas": 8}}),
@@ -76,6 +78,12 @@ async fn scale_ups_and_rollouts_keep_a_serving_tenant_ready_without_a_warning() 
         "the HPA was able to compute the replica count",
     );
     deployment_reports(&fake, 2, 2, 2);
+    (ctx, fake)
+}
+
+#[tokio::test]
+async fn scale_ups_and_rollouts_keep_a_serving_tenant_ready_without_a_warning() {
+    let (ctx, fake) = serving_autoscaled_tenant().await;
     let log = pass(&fake, &ctx).await;
     assert_eq!(tenant_status(&fake)["phase"], "Ready");
     assert_eq!(events(&log), [("Normal".to_owned(), "Ready".to_owned())]);
@@ -179,18 +187,7 @@ fn media(fake: &FakeApi) -> (String, String, String) {
 
 #[tokio::test]
 async fn an_autoscaled_tenant_without_object_storage_is_warned_but_ready() {
-    let (ctx, fake) = world(tenant(
-        "Pro",
-        json!({"scaling": {"minReplicas": 2, "maxReplicas": 8}}),
-    ));
-    reconcile(current(&fake), ctx.clone()).await.unwrap();
-    hpa_reports(
-        &fake,
-        "True",
-        "ValidMetricFound",
-        "the HPA was able to compute the replica count",
-    );
-    deployment_reports(&fake, 2, 2, 2);
+    let (ctx, fake) = serving_autoscaled_tenant().await;
     pass(&fake, &ctx).await;
     let (status, reason, message) = media(&fake);
     assert_eq!(

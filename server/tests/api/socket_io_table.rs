@@ -5,11 +5,11 @@
 //! JSON protocol's code (after `reconnect {afterMs}` when draining), then the disconnect.
 
 use crate::support::Engine;
-use crate::support::api::{api_group, api_send, api_user, call};
+use crate::support::api::{api_group, api_send, api_user, edit_text};
 use crate::support::server::TestServer;
 use crate::support::socketio::{Library, SioClient, connected};
 use crate::support::ws::Ws;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 /// Alice on Socket.IO, Bob on the JSON protocol, in one conversation; Carol outside it.
@@ -59,15 +59,7 @@ async fn event_table(library: Library) {
     sio.event("message.created", |d| d["id"] == id.as_str())
         .await;
     b.expect("message.created").await;
-    let (status, body) = call(
-        &server,
-        &alice,
-        Method::PUT,
-        &format!("/api/v1/messages/{id}"),
-        Some(json!({ "content": "hi bob!" })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    edit_text(&server, &alice, &id, "hi bob!").await;
     let updated = sio.event("message.updated", |_| true).await;
     assert_eq!(
         (updated["id"].as_str(), updated["content"].as_str()),

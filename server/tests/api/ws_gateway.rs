@@ -3,10 +3,10 @@
 //! REST, presence, typing with its expiry, receipts, sync, leave, and the metrics gauge.
 
 use crate::support::Engine;
-use crate::support::api::{api_group, api_send, api_user, call};
+use crate::support::api::{api_group, api_send, api_user, edit_text};
 use crate::support::server::TestServer;
 use crate::support::ws::Ws;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -66,15 +66,7 @@ async fn event_table(engine: Engine) {
     let id = ack["id"].as_str().unwrap().to_owned();
 
     // A change made over REST reaches the sockets too.
-    let (status, body) = call(
-        &server,
-        &alice,
-        Method::PUT,
-        &format!("/api/v1/messages/{id}"),
-        Some(json!({ "content": "hi bob!" })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    edit_text(&server, &alice, &id, "hi bob!").await;
     let updated = b.expect("message.updated").await;
     assert_eq!(
         (updated["id"].as_str(), updated["content"].as_str()),

@@ -205,6 +205,19 @@ pub async fn api_send(
     .await
 }
 
+/// Edits message `id` to `content` over REST; panics unless 200.
+pub async fn edit_text(api: &Api, user: &ApiUser, id: &str, content: &str) {
+    let (status, body) = call(
+        api,
+        user,
+        Method::PUT,
+        &format!("/api/v1/messages/{id}"),
+        Some(json!({ "content": content })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 /// Sends `text` under a fresh key; panics unless 201; returns the message id.
 pub async fn send_text(api: &Api, user: &ApiUser, conversation: &str, text: &str) -> String {
     let key = uuid::Uuid::new_v4().to_string();
