@@ -402,12 +402,7 @@ async fn the_api_documents_itself(engine: Engine) {
         .unwrap();
     assert_eq!(q["in"], "query");
     assert_ne!(q["required"], true, "{q}");
-    let page = server
-        .http
-        .get(server.url("/api/docs"))
-        .send()
-        .await
-        .unwrap();
+    let page = server.get("/api/docs").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("/api/docs-json"));
@@ -416,12 +411,7 @@ async fn the_api_documents_itself(engine: Engine) {
         "no external assets: the page works offline"
     );
     // The real-time protocols, which OpenAPI cannot describe, are served beside it.
-    let realtime = server
-        .http
-        .get(server.url("/api/docs/realtime"))
-        .send()
-        .await
-        .unwrap();
+    let realtime = server.get("/api/docs/realtime").await;
     assert_eq!(realtime.status(), StatusCode::OK);
     assert!(
         realtime.headers()["content-type"]

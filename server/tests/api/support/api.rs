@@ -62,8 +62,16 @@ impl Api {
 
     /// The Prometheus exposition of `/metrics`.
     pub async fn metrics(&self) -> String {
-        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
-        response.text().await.unwrap()
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
+    /// An unauthenticated `GET` of `path`, whatever its answer.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Registers `username` as `display_name` in `tenant` (the server's own when `None`);
