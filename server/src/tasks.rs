@@ -48,6 +48,7 @@ pin_project_lite::pin_project! {
     /// A task until shutdown. A named future, not an `async` block: a block keeps the task it
     /// moves in twice (its capture and the local it polls), which for a WebSocket connection
     /// was 3.4 KiB of every idle connection's memory (docs/benchmarks.md, 2026-12-03).
+    /// tokio-util's `run_until_cancelled_owned` is such a block too (an `async fn`).
     struct UntilCancelled<F> {
         #[pin]
         cancelled: WaitForCancellationFutureOwned,
@@ -99,7 +100,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_task_that_ends_by_itself_is_not_waited_for_twice() {
+    async fn shutdown_returns_after_a_task_that_already_ended() {
         let tasks = Tasks::new();
         let (done, finished) = tokio::sync::oneshot::channel();
         tasks.spawn("once", async move {
