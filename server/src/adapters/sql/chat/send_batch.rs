@@ -247,16 +247,11 @@ async fn read_known(
             })
         })
         .collect();
+    let engine = store.engine;
     let sql = format!(
         "SELECT k.i, m.user_id, c.last_seq, c.last_event_seq, msg.id, m.role, m.muted_until, \
-         m.last_sent_at, c.posting, c.slow_mode_seconds, c.kind FROM ({}) AS k \
-         LEFT JOIN conversations c ON c.tenant_id = $1 AND c.id = k.conversation \
-         LEFT JOIN conversation_members m ON m.tenant_id = $1 \
-           AND m.conversation_id = k.conversation AND m.user_id = k.sender \
-           AND m.left_event_seq IS NULL \
-         LEFT JOIN messages msg ON msg.tenant_id = $1 AND msg.conversation_id = k.conversation \
-           AND msg.sender_id = k.sender AND msg.client_message_id = k.client",
-        store.engine.json_rows(
+         m.last_sent_at, c.posting, c.slow_mode_seconds, c.kind FROM ({}) AS k {} {} {}",
+        engine.json_rows(
             "$2",
             &[
                 ("i", "bigint"),
@@ -264,7 +259,27 @@ async fn read_known(
                 ("sender", "text"),
                 ("client", "text"),
             ]
-        )
+        ),
+        engine.left_probe(
+            "conversations",
+            "c",
+            "last_seq, last_event_seq, posting, slow_mode_seconds, kind",
+            "c.tenant_id = $1 AND c.id = k.conversation",
+        ),
+        engine.left_probe(
+            "conversation_members",
+            "m",
+            "user_id, role, muted_until, last_sent_at",
+            "m.tenant_id = $1 AND m.conversation_id = k.conversation AND m.user_id = k.sender \
+             AND m.left_event_seq IS NULL",
+        ),
+        engine.left_probe(
+            "messages",
+            "msg",
+            "id",
+            "msg.tenant_id = $1 AND msg.conversation_id = k.conversation \
+             AND msg.sender_id = k.sender AND msg.client_message_id = k.client",
+        ),
     );
     type Row = (
         i64,
