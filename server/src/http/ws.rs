@@ -112,9 +112,16 @@ async fn run(
     // send it, and reads its next frame only after (frames are handled in order).
     let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
+    // One timer for the three deadlines, kept from one turn of the loop to the next and moved
+    // only when the deadline moves (a frame heard, a fresh token): a delivery wakes the
+    // connection without registering a timer and clearing it again.
+    let timer = tokio::time::sleep_until(auth_deadline);
+    tokio::pin!(timer);
     loop {
-        // One timer for the three deadlines: fewer futures in every idle connection.
         let deadline = Deadline::next(expires, auth_deadline, Some(heard + heartbeat_timeout));
+        if timer.deadline() != deadline.at {
+            timer.as_mut().reset(deadline.at);
+        }
         let flow = tokio::select! {
             biased;
             // Boxed: a write's state lives only while it runs, not in every idle connection.
@@ -130,7 +137,7 @@ async fn run(
                 handling = None;
                 took_back(handled, &mut idle, &mut expires, &mut pending)
             }
-            () = tokio::time::sleep_until(deadline.at) => Flow::Close(deadline.reason()),
+            () = &mut timer => Flow::Close(deadline.reason()),
             received = socket.next(), if handling.is_none() => {
                 heard = Instant::now();
                 match (received, idle.take()) {

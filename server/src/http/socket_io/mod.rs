@@ -217,8 +217,20 @@ async fn run(
     let mut acks = Acks::default();
     let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
+    // The deadline and the presence refresh as timers kept from one turn of the loop to the
+    // next, moved only when their instants move: a delivery wakes the socket without
+    // registering two timers and clearing them again.
+    let timer = tokio::time::sleep_until(auth_deadline);
+    let refresh_timer = tokio::time::sleep_until(next_refresh);
+    tokio::pin!(timer, refresh_timer);
     loop {
         let deadline = Deadline::next(expires, auth_deadline, None);
+        if timer.deadline() != deadline.at {
+            timer.as_mut().reset(deadline.at);
+        }
+        if refresh_timer.deadline() != next_refresh {
+            refresh_timer.as_mut().reset(next_refresh);
+        }
         let flow = tokio::select! {
             biased;
             () = gone.cancelled() => break,
@@ -235,8 +247,8 @@ async fn run(
                 handling = None;
                 took_back(handled, &mut idle, &mut expires, &mut pending)
             }
-            () = tokio::time::sleep_until(deadline.at) => Flow::Close(deadline.reason()),
-            () = tokio::time::sleep_until(next_refresh), if idle.is_some() => {
+            () = &mut timer => Flow::Close(deadline.reason()),
+            () = &mut refresh_timer, if idle.is_some() => {
                 next_refresh = Instant::now() + refresh;
                 if let Some(session) = idle.take() {
                     handling = Some(Box::pin(async move {
