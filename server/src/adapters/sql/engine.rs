@@ -124,7 +124,7 @@ impl Engine {
     /// JSON rows, whose count its planner cannot see (it guesses 100), PostgreSQL hash-joined
     /// the batch against every row the tenant has in `table`, a cost that grew with the table
     /// (the send batch's read took 3.1 ms on average at 17 000 messages; docs/benchmarks.md,
-    /// 2026-12-03, 08:00). SQLite's planner probes the index already.
+    /// 2026-12-03, 07:50). SQLite's planner probes the index already.
     pub(super) fn left_probe(
         self,
         table: &str,
