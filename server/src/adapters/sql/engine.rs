@@ -120,7 +120,7 @@ impl Engine {
 
     /// A left join that finds at most one row of `table` (named `alias`) for each row on its
     /// left, by `condition`, giving `columns`. On PostgreSQL it is a `LATERAL` subquery with
-    /// `LIMIT 1`, which can only run as one index probe per row: joined plainly to a batch's
+    /// `LIMIT 1`, run once per row and answered with an index lookup: joined plainly to a batch's
     /// JSON rows, whose count its planner cannot see (it guesses 100), PostgreSQL hash-joined
     /// the batch against every row the tenant has in `table`, a cost that grew with the table
     /// (the send batch's read took 3.1 ms on average at 17 000 messages; docs/benchmarks.md,
