@@ -7,7 +7,7 @@
 use super::HttpState;
 use super::error::ApiError;
 use super::extract::{ClientIp, TENANT_HEADER};
-use super::realtime::{Admitted, Deadline, Handling, Held, admit, end, expiry, took_back};
+use super::realtime::{Admitted, Deadline, Handling, Held, admit, aim, end, expiry, took_back};
 use super::ws_handshake::{Handshake, Socket};
 use super::ws_write::TextFrames;
 use crate::gateway::conn::Conn;
@@ -112,16 +112,12 @@ async fn run(
     // send it, and reads its next frame only after (frames are handled in order).
     let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
-    // One timer for the three deadlines, kept from one turn of the loop to the next and moved
-    // only when the deadline moves (a frame heard, a fresh token): a delivery wakes the
-    // connection without registering a timer and clearing it again.
+    // One timer for the three deadlines, kept across turns of the loop (`realtime::aim`).
     let timer = tokio::time::sleep_until(auth_deadline);
     tokio::pin!(timer);
     loop {
         let deadline = Deadline::next(expires, auth_deadline, Some(heard + heartbeat_timeout));
-        if timer.deadline() != deadline.at {
-            timer.as_mut().reset(deadline.at);
-        }
+        aim(timer.as_mut(), deadline.at);
         let flow = tokio::select! {
             biased;
             // Boxed: a write's state lives only while it runs, not in every idle connection.

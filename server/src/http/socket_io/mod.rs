@@ -22,7 +22,7 @@
 use super::HttpState;
 use super::error::ApiError;
 use super::extract::{TENANT_HEADER, client_ip};
-use super::realtime::{Admitted, Deadline, Handling, admit, end, expiry, took_back};
+use super::realtime::{Admitted, Deadline, Handling, admit, aim, end, expiry, took_back};
 use crate::gateway::conn::Conn;
 use crate::gateway::protocol::{CLOSE_RATE_LIMITED, CloseReason, Inbound};
 use crate::gateway::{Flow, Gateway, Session};
@@ -217,20 +217,15 @@ async fn run(
     let mut acks = Acks::default();
     let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
-    // The deadline and the presence refresh as timers kept from one turn of the loop to the
-    // next, moved only when their instants move: a delivery wakes the socket without
-    // registering two timers and clearing them again.
+    // The deadline and the presence refresh as timers kept across turns of the loop
+    // (`realtime::aim`).
     let timer = tokio::time::sleep_until(auth_deadline);
     let refresh_timer = tokio::time::sleep_until(next_refresh);
     tokio::pin!(timer, refresh_timer);
     loop {
         let deadline = Deadline::next(expires, auth_deadline, None);
-        if timer.deadline() != deadline.at {
-            timer.as_mut().reset(deadline.at);
-        }
-        if refresh_timer.deadline() != next_refresh {
-            refresh_timer.as_mut().reset(next_refresh);
-        }
+        aim(timer.as_mut(), deadline.at);
+        aim(refresh_timer.as_mut(), next_refresh);
         let flow = tokio::select! {
             biased;
             () = gone.cancelled() => break,
