@@ -141,30 +141,30 @@ impl Engine {
         }
     }
 
-    /// Locks `conversations` for the rest of the transaction, in id order, so two transactions
-    /// locking overlapping sets cannot deadlock. SQLite's `BEGIN IMMEDIATE` already holds the
-    /// whole database.
-    pub(super) async fn lock_conversations(
+    /// The statement that opens a send batch's write transaction, scoped to `tenant` as
+    /// [`Self::begin_scoped`] is, and on PostgreSQL locking the batch's `conversations` for the
+    /// rest of it, in id order so two batches locking overlapping sets cannot deadlock. All in
+    /// one round trip: the simple query protocol runs the three statements together but takes
+    /// no parameters, so the ids (UUIDs the server formats) travel as literals. SQLite's
+    /// `BEGIN IMMEDIATE` already holds the whole database.
+    pub(super) fn begin_locking(
         self,
-        tx: &mut TxOn<'_>,
         tenant: &TenantId,
         conversations: impl Iterator<Item = ConversationId>,
-    ) -> StoreResult<()> {
-        if self == Engine::Postgres {
-            let ids: BTreeSet<String> = conversations.map(|id| id.to_string()).collect();
-            let sql = format!(
-                "SELECT id FROM conversations WHERE tenant_id = $1 AND id IN ({}) \
-                 ORDER BY id FOR UPDATE",
-                self.json_strings("$2")
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(tenant.as_str())
-                .bind(json_list(ids.into_iter()))
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+    ) -> sqlx::AssertSqlSafe<String> {
+        let begin = self.begin_scoped(tenant, true);
+        let ids: BTreeSet<String> = conversations.map(|id| quoted(&id.to_string())).collect();
+        if self == Engine::Sqlite || ids.is_empty() {
+            return begin;
         }
-        Ok(())
+        let ids: Vec<String> = ids.into_iter().collect();
+        sqlx::AssertSqlSafe(format!(
+            "{}; SELECT id FROM conversations WHERE tenant_id = {} AND id IN ({}) \
+             ORDER BY id FOR UPDATE",
+            begin.0,
+            quoted(tenant.as_str()),
+            ids.join(", ")
+        ))
     }
 
     /// Locks the tenant row for the rest of the transaction, so quota checks (count, then insert)
@@ -210,6 +210,32 @@ mod tests {
         assert_eq!(
             Engine::Sqlite.left_probe("messages", "m", "id", condition),
             "LEFT JOIN messages m ON m.tenant_id = $1 AND m.id = k.id"
+        );
+    }
+
+    #[test]
+    fn a_batch_locks_its_conversations_in_id_order_as_it_begins() {
+        let tenant = TenantId::parse("acme").expect("a valid tenant id");
+        let (a, b) = (ConversationId::generate(), ConversationId::generate());
+        let (low, high) = if a.to_string() < b.to_string() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let sql = Engine::Postgres
+            .begin_locking(&tenant, [high, low, high].into_iter())
+            .0;
+        assert_eq!(
+            sql,
+            format!(
+                "BEGIN; SELECT set_config('chemchat.tenant_id', 'acme', true); \
+                 SELECT id FROM conversations WHERE tenant_id = 'acme' \
+                 AND id IN ('{low}', '{high}') ORDER BY id FOR UPDATE"
+            )
+        );
+        assert_eq!(
+            Engine::Sqlite.begin_locking(&tenant, [low].into_iter()).0,
+            "BEGIN IMMEDIATE"
         );
     }
 

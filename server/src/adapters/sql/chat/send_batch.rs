@@ -2,8 +2,9 @@
 //! busy (see `sends.rs`) are checked, numbered and written with the same few statements however
 //! many there are: the conversations locked in id order, one read of what the store knows of
 //! each send (conversation, membership, an earlier twin), the quota, then the writes — one update
-//! of the counters, one insert of the messages and one of their events — sent together, so on
-//! SQLite a batch is four round trips to the writer (begin, read, writes, commit).
+//! of the counters, one insert of the messages and one of their events — sent together, so a
+//! batch is four round trips (begin, read, writes, commit): on PostgreSQL the conversations are
+//! locked by the statement that begins the transaction.
 
 use super::super::{SqlStore, TxOn, db};
 use super::messages::count_against_quota;
@@ -76,11 +77,9 @@ pub(super) async fn run(
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Committed> {
-    let mut tx = store.write_on(connection, tenant).await?;
     let conversations = sends.iter().map(|s| s.message.conversation_id);
-    store
-        .engine
-        .lock_conversations(&mut tx, tenant, conversations)
+    let mut tx = store
+        .write_locking(connection, tenant, conversations)
         .await?;
     let known = read_known(store, &mut tx, tenant, sends).await?;
 

@@ -133,6 +133,9 @@ pub(super) async fn send(
     let send = Arc::new(send);
     let queue = &store.sends;
     let mut answer = queue.enqueue(tenant, Arc::clone(&send));
+    // Set once a batch has taken this send: only its answer is left to wait for (its leader
+    // lets go of the turn before answering, and taking turns meanwhile would spin).
+    let mut carried = false;
     loop {
         // The answer may come from another caller's batch before this one's turn does.
         let turn = tokio::select! {
@@ -145,16 +148,21 @@ pub(super) async fn send(
                 }
                 Err(_) => {
                     answer = queue.enqueue(tenant, Arc::clone(&send));
+                    carried = false;
                     continue;
                 }
             },
-            turn = queue.turn.lock() => turn,
+            turn = queue.turn.lock(), if !carried => turn,
         };
         match answer.try_recv() {
             Ok(Answer::Done(outcome)) => return outcome,
             Ok(Answer::Alone) => return alone(store, turn, tenant, &send).await,
             Err(TryRecvError::Closed) => answer = queue.enqueue(tenant, Arc::clone(&send)),
-            Err(TryRecvError::Empty) => lead(store, turn, tenant, queue.take(tenant)).await,
+            Err(TryRecvError::Empty) => {
+                let waiting = queue.take(tenant);
+                carried = waiting.is_empty();
+                lead(store, turn, tenant, waiting).await;
+            }
         }
     }
 }
