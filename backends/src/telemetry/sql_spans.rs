@@ -136,7 +136,8 @@ impl Visit for Statement {
 }
 
 /// The statement's kind (`SELECT`, `INSERT`, …) and the table it is about, read from its text:
-/// the name after `FROM`, `INTO`, `UPDATE` or `TABLE`.
+/// the name after `FROM`, `INTO`, `UPDATE`, `TABLE` or `JOIN` (`JOIN LATERAL`'s subquery: its own
+/// `FROM`).
 fn kind_and_table(sql: &str) -> (String, Option<&str>) {
     let mut words = sql.split_whitespace();
     let operation = words
@@ -148,6 +149,10 @@ fn kind_and_table(sql: &str) -> (String, Option<&str>) {
         .unwrap_or_default();
     let mut previous = operation.as_str().to_owned();
     for word in words {
+        // `JOIN LATERAL (SELECT … FROM t)`: the table is the subquery's.
+        if word.eq_ignore_ascii_case("LATERAL") {
+            continue;
+        }
         let keyword = previous.to_ascii_uppercase();
         // `FROM (SELECT …)` is a subquery, not a table.
         if matches!(
@@ -192,6 +197,13 @@ mod tests {
             ("DELETE".to_owned(), Some("sessions"))
         );
         assert_eq!(kind_and_table("BEGIN"), ("BEGIN".to_owned(), None));
+        assert_eq!(
+            kind_and_table(
+                "SELECT k.i FROM (SELECT 1 AS i) AS k \
+                 LEFT JOIN LATERAL (SELECT id FROM conversations c LIMIT 1) AS c ON true"
+            ),
+            ("SELECT".to_owned(), Some("conversations"))
+        );
         assert_eq!(
             kind_and_table("SELECT (SELECT 1) FROM (SELECT 2) AS x"),
             ("SELECT".to_owned(), None)

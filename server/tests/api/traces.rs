@@ -104,8 +104,9 @@ async fn one_message_is_one_trace_across_instances_kafka_and_the_index() {
                 })
                 .map(|s| s.name.clone())
                 .collect();
-            // The batch's read, then its writes: one statement of `WITH` clauses on PostgreSQL,
-            // which sqlx names by its first keyword and table.
+            // The batch's read (named by the table its first `JOIN LATERAL` probes; the lock
+            // travels with `BEGIN`), then its writes: one statement of `WITH` clauses on
+            // PostgreSQL, which sqlx names by its first keyword and table.
             (names.contains("SELECT conversations") && names.contains("WITH messages"))
                 .then_some(names)
         })
