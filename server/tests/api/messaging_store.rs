@@ -383,10 +383,25 @@ async fn nothing_crosses_tenants(engine: Engine) {
 }
 both_engines!(tenant_isolation, nothing_crosses_tenants);
 
+/// The threads of this process named `name` (each test is a process of its own under nextest,
+/// which `make test` runs).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
 /// A send after `close` is answered with an error at once, not left waiting for a writer that is
-/// gone.
+/// gone; and `close` has stopped the thread the batches ran on.
 async fn a_send_after_close_is_refused_at_once(engine: Engine) {
     let (_db, store) = store(engine).await;
+    assert_eq!(
+        threads_named("chemchat-sends"),
+        0,
+        "started by the first send"
+    );
     let owner = store_user(&store, "acme", "owner").await;
     let conversation = store_group(&store, "acme", owner, &[]).await;
     let first = new_message(conversation, owner, "before");
@@ -394,7 +409,13 @@ async fn a_send_after_close_is_refused_at_once(engine: Engine) {
         store.send_message(&t("acme"), &first, None).await,
         Ok(SendOutcome::Sent(_))
     ));
+    assert_eq!(threads_named("chemchat-sends"), 1);
     store.close().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while threads_named("chemchat-sends") > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(threads_named("chemchat-sends"), 0, "close stops the thread");
     let late = new_message(conversation, owner, "after");
     let answer = tokio::time::timeout(
         std::time::Duration::from_secs(10),

@@ -64,6 +64,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, Connec
         // connection, so it keeps the one pool.
         return Ok(store.with_writer(open_pool(engine, &url, 1, Role::Writer).await?));
     }
+    if engine == Engine::Postgres {
+        return Ok(store.with_send_pool(&url));
+    }
     Ok(store)
 }
 

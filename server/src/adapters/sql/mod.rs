@@ -78,20 +78,30 @@ type TxOn<'c> = Transaction<'c, Any>;
 impl SqlStore {
     /// Wraps a pool opened by [`connect`].
     pub fn new(pool: AnyPool, engine: Engine) -> Self {
+        let writer = pool.clone();
         Self {
             writer: pool.clone(),
             pool,
             engine,
             listener: None,
-            sends: Arc::default(),
+            sends: Arc::new(chat::SendQueue::new(chat::SendThread::shared(writer))),
             own_writer: false,
         }
     }
 
     /// The same store, beginning write transactions on `writer`.
     pub fn with_writer(mut self, writer: AnyPool) -> Self {
+        self.sends = Arc::new(chat::SendQueue::new(chat::SendThread::shared(
+            writer.clone(),
+        )));
         self.writer = writer;
         self.own_writer = true;
+        self
+    }
+
+    /// The same store, its send batches on a pool of their own to `url` (`chat/send_thread.rs`).
+    pub fn with_send_pool(mut self, url: &str) -> Self {
+        self.sends = Arc::new(chat::SendQueue::new(chat::SendThread::own(url)));
         self
     }
 
@@ -213,7 +223,7 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
-        // The pool waits for every connection it lent, the send queue's kept one included.
+        // The pools wait for every connection they lent, the send queue's kept one included.
         self.sends.release().await;
         self.writer.close().await;
         self.pool.close().await;

@@ -12,10 +12,12 @@ mod outbox;
 mod rows;
 mod search;
 mod send_batch;
+mod send_thread;
 mod sends;
 
 pub(super) use changes::delete_as_moderator_in;
 pub(super) use floor::mute_in;
+pub(super) use send_thread::SendThread;
 pub(super) use sends::SendQueue;
 pub use sends::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 

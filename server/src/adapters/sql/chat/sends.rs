@@ -5,7 +5,8 @@
 //! a thousand sends a second. No task is spawned: the waiting callers take the turns. The turn
 //! keeps the writer's connection while sends keep coming, and the leader hands its batch's
 //! events to the fan-out after letting go of the turn (measured in docs/benchmarks.md,
-//! 2026-12-02 12:00: p95 at 300 sends/s about halved).
+//! 2026-12-02 12:00: p95 at 300 sends/s about halved). The batches themselves run on a thread
+//! of their own (`send_thread.rs`), where no fan-out delays their round trips.
 //!
 //! A caller dropped while its batch runs rolls the batch back; the others find their answer
 //! gone and queue their send again (a send is idempotent by its key, so one that did commit
@@ -13,6 +14,7 @@
 
 use super::super::{SqlStore, db};
 use super::send_batch::{self, QueuedSend};
+use super::send_thread::SendThread;
 use crate::domain::TenantId;
 use crate::ports::StoreResult;
 use crate::ports::chat::SendOutcome;
@@ -41,11 +43,12 @@ pub const METRIC_SEND_WAIT_SECONDS: &str = "chemchat_store_send_wait_seconds";
 pub const METRIC_SEND_BATCH_SECONDS: &str = "chemchat_store_send_batch_seconds";
 
 /// The sends waiting for the writer.
-#[derive(Default)]
 pub(in super::super) struct SendQueue {
     waiting: Mutex<VecDeque<Waiting>>,
     /// Held by the caller whose batch runs; fair, so turns go in arrival order.
     turn: tokio::sync::Mutex<Writer>,
+    /// Where the batches run.
+    thread: SendThread,
 }
 
 /// What the turn holds: the writer's connection, kept from one batch to the next while sends
@@ -63,6 +66,7 @@ impl std::fmt::Debug for SendQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendQueue")
             .field("waiting", &self.lock().len())
+            .field("thread", &self.thread)
             .finish()
     }
 }
@@ -85,6 +89,15 @@ enum Answer {
 }
 
 impl SendQueue {
+    /// A queue whose batches run on `thread`.
+    pub(in super::super) fn new(thread: SendThread) -> Self {
+        Self {
+            waiting: Mutex::default(),
+            turn: tokio::sync::Mutex::default(),
+            thread,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Waiting>> {
         // Plain data: a panic elsewhere cannot leave it half-changed.
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
@@ -118,9 +131,11 @@ impl SendQueue {
         batch
     }
 
-    /// Gives the kept connection back to its pool (the pool's `close` waits for it).
+    /// Gives the kept connection back to its pool (the pool's `close` waits for it) and stops
+    /// the batches' thread.
     pub(in super::super) async fn release(&self) {
         self.turn.lock().await.kept = None;
+        self.thread.stop().await;
     }
 }
 
@@ -172,9 +187,9 @@ async fn alone(
     store: &SqlStore,
     mut turn: MutexGuard<'_, Writer>,
     tenant: &TenantId,
-    send: &QueuedSend,
+    send: &Arc<QueuedSend>,
 ) -> StoreResult<SendOutcome> {
-    let committed = batch(store, &mut turn, tenant, &[send]).await;
+    let committed = batch(store, &mut turn, tenant, vec![Arc::clone(send)]).await;
     drop(turn);
     let mut committed = committed?;
     store.committed(&committed.events);
@@ -188,21 +203,32 @@ async fn batch(
     store: &SqlStore,
     writer: &mut Writer,
     tenant: &TenantId,
-    sends: &[&QueuedSend],
+    sends: Vec<Arc<QueuedSend>>,
 ) -> StoreResult<send_batch::Committed> {
-    let mut connection = match writer.kept.take() {
-        Some(connection) => connection,
-        None => {
-            writer.batches = 0;
-            store.writer.acquire().await.map_err(db)?
-        }
-    };
-    let committed = send_batch::run(store, &mut connection, tenant, sends).await;
-    writer.batches += 1;
-    let more = !store.sends.lock().is_empty();
-    if committed.is_ok() && more && writer.batches < MAX_KEPT_BATCHES {
-        writer.kept = Some(connection);
+    let kept = writer.kept.take();
+    if kept.is_none() {
+        writer.batches = 0;
     }
+    writer.batches += 1;
+    let may_keep = writer.batches < MAX_KEPT_BATCHES;
+    let job_store = store.clone();
+    let job_tenant = tenant.clone();
+    let (committed, kept) = store
+        .sends
+        .thread
+        .run(move |pool| async move {
+            let mut connection = match kept {
+                Some(connection) => connection,
+                None => pool.acquire().await.map_err(db)?,
+            };
+            let sends: Vec<&QueuedSend> = sends.iter().map(Arc::as_ref).collect();
+            let committed = send_batch::run(&job_store, &mut connection, &job_tenant, &sends).await;
+            // Decided here, so a connection going back to its pool leaves from this thread.
+            let keep = committed.is_ok() && may_keep && !job_store.sends.lock().is_empty();
+            Ok((committed, keep.then_some(connection)))
+        })
+        .await?;
+    writer.kept = kept;
     committed
 }
 
@@ -224,8 +250,8 @@ async fn lead(
     for w in &waiting {
         waited.record(started.duration_since(w.since).as_secs_f64());
     }
-    let sends: Vec<&QueuedSend> = waiting.iter().map(|w| w.send.as_ref()).collect();
-    let committed = batch(store, &mut turn, tenant, &sends).await;
+    let sends = waiting.iter().map(|w| Arc::clone(&w.send)).collect();
+    let committed = batch(store, &mut turn, tenant, sends).await;
     metrics::histogram!(METRIC_SEND_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
     drop(turn);
     match committed {
