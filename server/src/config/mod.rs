@@ -34,7 +34,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `sqlite://…` or `postgres://…`.
     pub database_url: SecretString,
-    /// Connection pool size.
+    /// Connection pool size (on PostgreSQL the send batches have two connections more).
     pub database_max_connections: u32,
     /// Start even when the PostgreSQL role bypasses row-level security (a superuser or
     /// `BYPASSRLS`), with a warning; refused otherwise.

@@ -2,11 +2,12 @@
 //! gets the turn takes every send of its tenant that is waiting and commits them as one batch
 //! (`send_batch.rs`). Under light load a batch holds one send; under heavy load the batches
 //! grow, and the transactions per message fall, which is what lifted SQLite's single writer past
-//! a thousand sends a second. No task is spawned: the waiting callers take the turns. The turn
+//! a thousand sends a second. No task waits on the queue: the waiting callers take the turns,
+//! and a leader awaits its batch, which runs as a task on a thread of its own
+//! (`send_thread.rs`), where no fan-out delays its round trips. The turn
 //! keeps the writer's connection while sends keep coming, and the leader hands its batch's
 //! events to the fan-out after letting go of the turn (measured in docs/benchmarks.md,
-//! 2026-12-02 12:00: p95 at 300 sends/s about halved). The batches themselves run on a thread
-//! of their own (`send_thread.rs`), where no fan-out delays their round trips.
+//! 2026-12-02 12:00: p95 at 300 sends/s about halved).
 //!
 //! A caller dropped while its batch runs rolls the batch back; the others find their answer
 //! gone and queue their send again (a send is idempotent by its key, so one that did commit
