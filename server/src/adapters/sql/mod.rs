@@ -78,13 +78,13 @@ type TxOn<'c> = Transaction<'c, Any>;
 impl SqlStore {
     /// Wraps a pool opened by [`connect`].
     pub fn new(pool: AnyPool, engine: Engine) -> Self {
-        let writer = pool.clone();
+        let sends = chat::SendQueue::new(chat::SendThread::shared(pool.clone()));
         Self {
             writer: pool.clone(),
             pool,
             engine,
             listener: None,
-            sends: Arc::new(chat::SendQueue::new(chat::SendThread::shared(writer))),
+            sends: Arc::new(sends),
             own_writer: false,
         }
     }

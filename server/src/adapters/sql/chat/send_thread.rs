@@ -32,8 +32,9 @@ const OWN_POOL_SIZE: u32 = 2;
 enum Source {
     /// The store's writer (SQLite).
     Shared(AnyPool),
-    /// A pool opened on the thread (PostgreSQL), from this URL.
-    Own(String),
+    /// A pool opened on the thread (PostgreSQL), from this URL (shared with each batch until
+    /// the pool is open).
+    Own(Arc<str>),
 }
 
 /// The send batches' thread and the pool they use.
@@ -81,7 +82,7 @@ impl SendThread {
 
     /// Batches on a pool of their own to `url`, opened by the first batch.
     pub(in super::super) fn own(url: &str) -> Self {
-        Self::new(Source::Own(url.to_owned()))
+        Self::new(Source::Own(Arc::from(url)))
     }
 
     fn new(source: Source) -> Self {
@@ -106,7 +107,7 @@ impl SendThread {
     {
         let (handle, cell) = self.started()?;
         let own = match &self.source {
-            Source::Own(url) => Some(url.clone()),
+            Source::Own(url) => Some(Arc::clone(url)),
             Source::Shared(_) => None,
         };
         let task = async move {
