@@ -10,8 +10,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Longer than the account channel's window, so the next update is not folded.
-const WINDOW: Duration = Duration::from_millis(1_100);
+/// Longer than the account channel's longest window (1 s and at most a quarter more), so the
+/// next update is not folded.
+const WINDOW: Duration = Duration::from_millis(1_350);
 
 async fn socket(api: &Api, user: &ApiUser) -> Ws {
     Ws::login(api.addr, &user.token).await.0

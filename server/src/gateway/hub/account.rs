@@ -37,6 +37,12 @@ use std::time::{Duration, Instant};
 
 /// Shortest time between two `unread.updated` of one conversation for one user.
 pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(1);
+/// Longest a window may last beyond [`ACCOUNT_WINDOW`]: each is lengthened by a random part of
+/// this. Without it, every member's window of a busy conversation opened at the same message,
+/// whose fan-out then carried an update to each of their other connections (nine hundred frames
+/// on one message, ten times its own fan-out, in docs/benchmarks.md's load), and the messages
+/// behind it waited: the spread hands those updates to the messages of the next quarter second.
+pub const ACCOUNT_SPREAD: Duration = Duration::from_millis(250);
 /// Conversations watched per user at most.
 pub const MAX_WATCHED: u32 = 500;
 /// Characters of a message's text an `unread.updated` carries.
@@ -53,7 +59,8 @@ struct Unread {
     last_seq: i64,
     read_seq: i64,
     unread: i64,
-    sent_at: Option<Instant>,
+    /// When the window reopens, once an update was sent.
+    opens_at: Option<Instant>,
     /// An update waits for the window to pass.
     pending: bool,
     /// The latest message not yet told.
@@ -265,9 +272,7 @@ impl Unread {
         frames: &mut Vec<Frame>,
         now_anyway: bool,
     ) -> bool {
-        let open = self
-            .sent_at
-            .is_none_or(|at| now.duration_since(at) >= ACCOUNT_WINDOW);
+        let open = self.opens_at.is_none_or(|at| now >= at);
         if !open && !now_anyway {
             self.pending = true;
             return true;
@@ -291,7 +296,7 @@ impl Unread {
         };
         frames.push(Frame::new("unread.updated", &data));
         self.preview = None;
-        self.sent_at = Some(now);
+        self.opens_at = Some(now + ACCOUNT_WINDOW + ACCOUNT_SPREAD.mul_f64(rand::random::<f64>()));
         self.pending = false;
         false
     }
@@ -499,7 +504,7 @@ mod tests {
         let mut due = Vec::new();
         assert!(watch.due(start, &mut due), "still within the window");
         assert!(due.is_empty());
-        assert!(!watch.due(start + ACCOUNT_WINDOW, &mut due));
+        assert!(!watch.due(start + ACCOUNT_WINDOW + ACCOUNT_SPREAD, &mut due));
         assert_eq!(due[0].0, conversation);
         let frames: Vec<Frame> = due.into_iter().map(|(_, frame)| frame).collect();
         assert_eq!(count(&frames), Some(4), "own messages do not count");
@@ -509,7 +514,8 @@ mod tests {
             "conversationId": conversation, "userId": me, "seq": 7 } });
         let read = Bytes::from(read.to_string());
         let news = News::parse(&read).unwrap();
-        let told = watch.apply(conversation, me, &news, &read, start + ACCOUNT_WINDOW);
+        let later = start + ACCOUNT_WINDOW + ACCOUNT_SPREAD;
+        let told = watch.apply(conversation, me, &news, &read, later);
         assert_eq!(told.frames.len(), 2);
         assert_eq!(count(&told.frames), Some(0));
         // Someone else's receipt means nothing here.
@@ -523,6 +529,25 @@ mod tests {
                 .frames
                 .is_empty()
         );
+    }
+
+    /// Members' windows of one conversation, opened by the same message, close at different
+    /// times within the spread, so their next updates leave with different messages.
+    #[test]
+    fn windows_opened_together_reopen_apart() {
+        let conversation = ConversationId::generate();
+        let start = Instant::now();
+        let reopen: Vec<Instant> = (0..100)
+            .map(|_| {
+                let mut unread = Unread::default();
+                unread.update(conversation, start, &mut Vec::new(), false);
+                unread.opens_at.unwrap()
+            })
+            .collect();
+        let window = start + ACCOUNT_WINDOW..start + ACCOUNT_WINDOW + ACCOUNT_SPREAD;
+        assert!(reopen.iter().all(|at| window.contains(at)));
+        let apart: std::collections::HashSet<_> = reopen.iter().collect();
+        assert!(apart.len() > 90, "{} distinct of 100", apart.len());
     }
 
     #[test]
