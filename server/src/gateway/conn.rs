@@ -194,6 +194,28 @@ impl Conn {
         self.after_enqueue(queued);
     }
 
+    /// Queues the account channel's frames about conversations the connection has not joined
+    /// (it hears those it joined in their rooms), together, so that one write carries them.
+    pub(super) fn send_unjoined(&self, frames: &[(ConversationId, Frame)]) {
+        let (mut queued, mut full) = (false, false);
+        {
+            let mut state = self.lock();
+            for (conversation, frame) in frames {
+                if state.rooms.contains(conversation) {
+                    continue;
+                }
+                if !Self::enqueue(&mut state, self.queue_limit, frame.clone()) {
+                    full = true;
+                    break;
+                }
+                queued = true;
+            }
+        }
+        if queued || full {
+            self.after_enqueue(!full);
+        }
+    }
+
     fn enqueue(state: &mut State, limit: usize, frame: Frame) -> bool {
         if state.queue.len() >= limit {
             return false;

@@ -11,11 +11,12 @@
 //! costs one bus delivery per instance with a member connected, not one per member.
 //!
 //! **Bounds.** A user watches at most [`MAX_WATCHED`] conversations (the most recently active
-//! when they connect, plus those they join later). `unread.updated` for one conversation is sent
-//! at most once per [`ACCOUNT_WINDOW`] per user; what comes in between is folded into the next
-//! one (the latest count and message), so a 10 000-member conversation at 100 messages a second
-//! costs each member's connection one frame a second, and the instance one small frame per
-//! connected member per window.
+//! when they connect, plus those they join later). A user's `unread.updated` frames leave
+//! together, at most once per [`ACCOUNT_WINDOW`]: one for each conversation that changed since
+//! the last ones, with its latest count and message. So a 10 000-member conversation at 100
+//! messages a second costs each member's connection one frame a second, and a member of ten
+//! busy conversations gets their ten frames in one write rather than ten writes spread over the
+//! second (each write to a socket costs the kernel about as much as a frame's fan-out does).
 //!
 //! **Counts.** Unread counts start from the store when the user's first connection
 //! authenticates and then follow the events: +1 for another member's message, −1 for another
@@ -35,23 +36,28 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Shortest time between two `unread.updated` of one conversation for one user.
+/// Shortest time between two sendings of a user's `unread.updated`.
 pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(1);
 /// Longest a window may last beyond [`ACCOUNT_WINDOW`]: each is lengthened by a random part of
-/// this. Without it, every member's window of a busy conversation opened at the same message,
-/// whose fan-out then carried an update to each of their other connections (nine hundred frames
-/// on one message, ten times its own fan-out, in docs/benchmarks.md's load), and the messages
-/// behind it waited: the spread hands those updates to the messages of the next quarter second.
+/// this. Without it, every member's window opened at the same message, whose fan-out then
+/// carried an update to each of their other connections (nine hundred frames on one message,
+/// ten times its own fan-out, in docs/benchmarks.md's load), and the messages behind it waited:
+/// the spread hands those updates to the messages of the next quarter second.
 pub const ACCOUNT_SPREAD: Duration = Duration::from_millis(250);
 /// Conversations watched per user at most.
 pub const MAX_WATCHED: u32 = 500;
 /// Characters of a message's text an `unread.updated` carries.
 const PREVIEW_CHARS: usize = 200;
 
-/// What a user's connections here watch: their conversations and where they stand in each.
+/// What a user's connections here watch: their conversations, where they stand in each, and
+/// the window their updates wait for.
 #[derive(Debug, Default)]
 pub(super) struct Watch {
     conversations: FastMap<ConversationId, Unread>,
+    /// When the window reopens, once updates were sent.
+    opens_at: Option<Instant>,
+    /// Updates wait for the window to pass.
+    pending: bool,
 }
 
 #[derive(Debug, Default)]
@@ -59,10 +65,8 @@ struct Unread {
     last_seq: i64,
     read_seq: i64,
     unread: i64,
-    /// When the window reopens, once an update was sent.
-    opens_at: Option<Instant>,
-    /// An update waits for the window to pass.
-    pending: bool,
+    /// Changed since its last `unread.updated`.
+    changed: bool,
     /// The latest message not yet told.
     preview: Option<Preview>,
 }
@@ -147,12 +151,16 @@ fn preview(message: &Value) -> Option<Preview> {
         .map(Arc::from)
 }
 
+/// Frames for a user's connections, each with the conversation it is about: a connection that
+/// joined that conversation hears it there instead.
+type AccountFrames = Vec<(ConversationId, Frame)>;
+
 /// What applying one event to a watch produced.
 #[derive(Debug, Default)]
 struct Told {
-    frames: Vec<Frame>,
-    /// An update waits for its window: the hub's upkeep sends it.
-    pending: bool,
+    frames: AccountFrames,
+    /// Updates began waiting for the window: the hub's upkeep sends them.
+    began_waiting: bool,
 }
 
 impl Watch {
@@ -169,7 +177,10 @@ impl Watch {
                 (p.conversation_id, unread)
             })
             .collect();
-        Self { conversations }
+        Self {
+            conversations,
+            ..Self::default()
+        }
     }
 
     /// The watched conversations.
@@ -208,7 +219,7 @@ impl Watch {
         let Some(state) = self.conversations.get_mut(&conversation) else {
             return told;
         };
-        match news {
+        let changed = match news {
             News::Message {
                 seq,
                 sender,
@@ -219,13 +230,14 @@ impl Watch {
                     state.unread += 1;
                 }
                 state.preview.clone_from(preview);
-                told.pending = state.update(conversation, now, &mut told.frames, false);
+                true
             }
             News::Deleted { seq, sender } => {
-                if *sender != Some(user) && *seq > state.read_seq && state.unread > 0 {
+                let counted = *sender != Some(user) && *seq > state.read_seq && state.unread > 0;
+                if counted {
                     state.unread -= 1;
-                    told.pending = state.update(conversation, now, &mut told.frames, false);
                 }
+                counted
             }
             News::Read { user: reader, seq } if *reader == Some(user) => {
                 state.read_seq = state.read_seq.max(*seq);
@@ -234,49 +246,60 @@ impl Watch {
                 } else {
                     state.unread.min(state.last_seq - state.read_seq)
                 };
-                told.frames.push(Frame::from_bytes(frame.clone()));
-                state.update(conversation, now, &mut told.frames, true);
+                // The user's own read is told at once, whatever the window.
+                told.frames
+                    .push((conversation, Frame::from_bytes(frame.clone())));
+                told.frames
+                    .push((conversation, state.updated(conversation)));
+                false
             }
-            News::Read { .. } => {}
+            News::Read { .. } => false,
             News::Forward { about } => {
                 if about.is_none_or(|about| about == user) {
-                    told.frames.push(Frame::from_bytes(frame.clone()));
+                    told.frames
+                        .push((conversation, Frame::from_bytes(frame.clone())));
                 }
+                false
             }
+        };
+        if changed {
+            state.changed = true;
+            told.began_waiting = self.release(now, &mut told.frames);
         }
         told
     }
 
-    /// The updates whose window has passed, each with its conversation; true when some still
-    /// wait.
-    fn due(&mut self, now: Instant, frames: &mut Vec<(ConversationId, Frame)>) -> bool {
-        let mut waiting = false;
+    /// Sends every changed conversation's update when the window is open, and opens the next
+    /// one; otherwise lets them wait. Returns whether they began waiting now.
+    fn release(&mut self, now: Instant, frames: &mut AccountFrames) -> bool {
+        if self.opens_at.is_some_and(|at| now < at) {
+            let began = !self.pending;
+            self.pending = true;
+            return began;
+        }
         for (conversation, state) in &mut self.conversations {
-            if state.pending {
-                let mut sent = Vec::new();
-                waiting |= state.update(*conversation, now, &mut sent, false);
-                frames.extend(sent.into_iter().map(|frame| (*conversation, frame)));
+            if state.changed {
+                frames.push((*conversation, state.updated(*conversation)));
             }
         }
-        waiting
+        self.opens_at = Some(now + ACCOUNT_WINDOW + ACCOUNT_SPREAD.mul_f64(rand::random::<f64>()));
+        self.pending = false;
+        false
+    }
+
+    /// The updates whose window has passed; true when they still wait.
+    fn due(&mut self, now: Instant, frames: &mut AccountFrames) -> bool {
+        if !self.pending {
+            return false;
+        }
+        self.release(now, frames);
+        self.pending
     }
 }
 
 impl Unread {
-    /// Sends `unread.updated` now when the window allows (or `now_anyway`), else marks it
-    /// pending; returns whether it is pending.
-    fn update(
-        &mut self,
-        conversation: ConversationId,
-        now: Instant,
-        frames: &mut Vec<Frame>,
-        now_anyway: bool,
-    ) -> bool {
-        let open = self.opens_at.is_none_or(|at| now >= at);
-        if !open && !now_anyway {
-            self.pending = true;
-            return true;
-        }
+    /// Its `unread.updated`, now told.
+    fn updated(&mut self, conversation: ConversationId) -> Frame {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct UnreadUpdated<'a> {
@@ -294,11 +317,10 @@ impl Unread {
             last_read_seq: self.read_seq,
             last_message: self.preview.as_deref(),
         };
-        frames.push(Frame::new("unread.updated", &data));
+        let frame = Frame::new("unread.updated", &data);
         self.preview = None;
-        self.opens_at = Some(now + ACCOUNT_WINDOW + ACCOUNT_SPREAD.mul_f64(rand::random::<f64>()));
-        self.pending = false;
-        false
+        self.changed = false;
+        frame
     }
 }
 
@@ -366,9 +388,15 @@ impl Hub {
         let Some(news) = News::parse(&envelope.frame) else {
             return;
         };
+        let Some(first) = watchers.first() else {
+            return;
+        };
         let now = Instant::now();
+        // One key for every watcher (only the user changes): a message reaches every member.
+        let mut key = (envelope.tenant.clone(), *first);
+        let mut began_waiting = Vec::new();
         for user in watchers {
-            let key = (envelope.tenant.clone(), *user);
+            key.1 = *user;
             let mut users = lock(self.users(&key));
             let Some(account) = users.get_mut(&key) else {
                 continue;
@@ -377,18 +405,21 @@ impl Hub {
                 continue;
             };
             let told = watch.apply(envelope.conversation, *user, &news, &envelope.frame, now);
-            send_unjoined(&account.conns, envelope.conversation, &told.frames);
+            send_unjoined(&account.conns, &told.frames);
             drop(users);
-            if told.pending {
-                lock(&self.account_pending).insert(key);
+            if told.began_waiting {
+                began_waiting.push(key.clone());
             }
+        }
+        if !began_waiting.is_empty() {
+            lock(&self.account_pending).extend(began_waiting);
         }
     }
 
     /// Account news for users connected here: passed to their connections (those that joined
     /// the conversation it is about hear it there), and the watch follows membership changes.
     pub fn deliver_account(&self, envelope: &AccountEnvelope) {
-        let frames = [Frame::from_bytes(envelope.frame.clone())];
+        let frame = Frame::from_bytes(envelope.frame.clone());
         for user in &envelope.users {
             let key = (envelope.tenant.clone(), *user);
             let mut users = lock(self.users(&key));
@@ -397,7 +428,7 @@ impl Hub {
             };
             let Some(conversation) = envelope.conversation else {
                 for conn in &account.conns {
-                    conn.send(frames[0].clone());
+                    conn.send(frame.clone());
                 }
                 continue;
             };
@@ -406,7 +437,7 @@ impl Hub {
                 (Some(watch), Some(Membership::Left)) => watch.leave(conversation),
                 _ => false,
             };
-            send_unjoined(&account.conns, conversation, &frames);
+            send_unjoined(&account.conns, &[(conversation, frame.clone())]);
             drop(users);
             match (changed, envelope.membership) {
                 (true, Some(Membership::Joined)) => self.watch(&key, conversation),
@@ -430,9 +461,7 @@ impl Hub {
             };
             let mut frames = Vec::new();
             let waiting = watch.due(now, &mut frames);
-            for (conversation, frame) in frames {
-                send_unjoined(&account.conns, conversation, std::slice::from_ref(&frame));
-            }
+            send_unjoined(&account.conns, &frames);
             drop(users);
             if waiting {
                 lock(&self.account_pending).insert(key);
@@ -441,20 +470,12 @@ impl Hub {
     }
 }
 
-fn send_unjoined(
-    conns: &[std::sync::Arc<super::Conn>],
-    conversation: ConversationId,
-    frames: &[Frame],
-) {
+fn send_unjoined(conns: &[std::sync::Arc<super::Conn>], frames: &[(ConversationId, Frame)]) {
     if frames.is_empty() {
         return;
     }
     for conn in conns {
-        if !conn.joined(conversation) {
-            for frame in frames {
-                conn.send(frame.clone());
-            }
-        }
+        conn.send_unjoined(frames);
     }
 }
 
@@ -470,52 +491,62 @@ mod tests {
         (News::parse(&bytes).unwrap(), bytes)
     }
 
-    fn count(frames: &[Frame]) -> Option<i64> {
-        frames.iter().rev().find_map(|f| {
+    fn count(frames: &[(ConversationId, Frame)]) -> Option<i64> {
+        frames.iter().rev().find_map(|(_, f)| {
             let wire: WireFrame = serde_json::from_slice(f.bytes()).ok()?;
             (wire.event == "unread.updated").then(|| wire.data["unreadCount"].as_i64())?
         })
     }
 
+    fn watching(conversations: &[ConversationId]) -> Watch {
+        let positions: Vec<UnreadPosition> = conversations
+            .iter()
+            .map(|&conversation_id| UnreadPosition {
+                conversation_id,
+                last_seq: 4,
+                last_read_seq: 2,
+                unread: 2,
+            })
+            .collect();
+        Watch::new(&positions)
+    }
+
+    const CLOSED: Duration = ACCOUNT_WINDOW.checked_add(ACCOUNT_SPREAD).unwrap();
+
     #[test]
     fn counts_follow_the_events_and_updates_coalesce() {
         let (me, other) = (UserId::generate(), UserId::generate());
         let conversation = ConversationId::generate();
-        let mut watch = Watch::new(&[UnreadPosition {
-            conversation_id: conversation,
-            last_seq: 4,
-            last_read_seq: 2,
-            unread: 2,
-        }]);
+        let mut watch = watching(&[conversation]);
         let start = Instant::now();
         let (news, frame) = message(5, other);
         let told = watch.apply(conversation, me, &news, &frame, start);
         assert_eq!(count(&told.frames), Some(3));
-        let preview = serde_json::from_slice::<WireFrame>(told.frames[0].bytes()).unwrap();
+        let preview = serde_json::from_slice::<WireFrame>(told.frames[0].1.bytes()).unwrap();
         let text = preview.data["lastMessage"]["content"].as_str().unwrap();
         assert_eq!(text.chars().count(), PREVIEW_CHARS);
 
         // Within the window: folded, then sent once the window passed.
         let (news, frame) = message(6, other);
         let told = watch.apply(conversation, me, &news, &frame, start);
-        assert!(told.frames.is_empty() && told.pending);
+        assert!(told.frames.is_empty() && told.began_waiting);
         let (news, frame) = message(7, me);
-        watch.apply(conversation, me, &news, &frame, start);
+        let told = watch.apply(conversation, me, &news, &frame, start);
+        assert!(!told.began_waiting, "already waiting");
         let mut due = Vec::new();
         assert!(watch.due(start, &mut due), "still within the window");
         assert!(due.is_empty());
-        assert!(!watch.due(start + ACCOUNT_WINDOW + ACCOUNT_SPREAD, &mut due));
+        assert!(!watch.due(start + CLOSED, &mut due));
+        assert_eq!(due.len(), 1);
         assert_eq!(due[0].0, conversation);
-        let frames: Vec<Frame> = due.into_iter().map(|(_, frame)| frame).collect();
-        assert_eq!(count(&frames), Some(4), "own messages do not count");
+        assert_eq!(count(&due), Some(4), "own messages do not count");
 
         // Reading to the end clears it at once, and the receipt is passed on.
         let read = json!({ "event": "receipt.read", "data": {
             "conversationId": conversation, "userId": me, "seq": 7 } });
         let read = Bytes::from(read.to_string());
         let news = News::parse(&read).unwrap();
-        let later = start + ACCOUNT_WINDOW + ACCOUNT_SPREAD;
-        let told = watch.apply(conversation, me, &news, &read, later);
+        let told = watch.apply(conversation, me, &news, &read, start + CLOSED);
         assert_eq!(told.frames.len(), 2);
         assert_eq!(count(&told.frames), Some(0));
         // Someone else's receipt means nothing here.
@@ -531,20 +562,60 @@ mod tests {
         );
     }
 
-    /// Members' windows of one conversation, opened by the same message, close at different
-    /// times within the spread, so their next updates leave with different messages.
+    /// A user's updates wait for one window and leave together: one per conversation that
+    /// changed, none for those that did not.
+    #[test]
+    fn a_users_updates_leave_together() {
+        let (me, other) = (UserId::generate(), UserId::generate());
+        let rooms: Vec<ConversationId> = (0..3).map(|_| ConversationId::generate()).collect();
+        let mut watch = watching(&rooms);
+        let start = Instant::now();
+        let (news, frame) = message(5, other);
+        assert_eq!(
+            watch.apply(rooms[0], me, &news, &frame, start).frames.len(),
+            1
+        );
+        for room in &rooms[..2] {
+            let (news, frame) = message(6, other);
+            assert!(
+                watch
+                    .apply(*room, me, &news, &frame, start)
+                    .frames
+                    .is_empty()
+            );
+        }
+        let mut due = Vec::new();
+        watch.due(start + CLOSED, &mut due);
+        let mut told: Vec<(ConversationId, Option<i64>)> = due
+            .iter()
+            .map(|(room, frame)| (*room, count(&[(*room, frame.clone())])))
+            .collect();
+        told.sort();
+        let mut expected = vec![(rooms[0], Some(4)), (rooms[1], Some(3))];
+        expected.sort();
+        assert_eq!(told, expected, "the quiet conversation is not told");
+        assert!(
+            !watch.due(start + CLOSED * 3, &mut Vec::new()),
+            "nothing left"
+        );
+    }
+
+    /// Users' windows opened by the same message close at different times within the spread,
+    /// so their next updates leave with different messages.
     #[test]
     fn windows_opened_together_reopen_apart() {
         let conversation = ConversationId::generate();
+        let (me, other) = (UserId::generate(), UserId::generate());
         let start = Instant::now();
+        let (news, frame) = message(5, other);
         let reopen: Vec<Instant> = (0..100)
             .map(|_| {
-                let mut unread = Unread::default();
-                unread.update(conversation, start, &mut Vec::new(), false);
-                unread.opens_at.unwrap()
+                let mut watch = watching(&[conversation]);
+                watch.apply(conversation, me, &news, &frame, start);
+                watch.opens_at.unwrap()
             })
             .collect();
-        let window = start + ACCOUNT_WINDOW..start + ACCOUNT_WINDOW + ACCOUNT_SPREAD;
+        let window = start + ACCOUNT_WINDOW..start + CLOSED;
         assert!(reopen.iter().all(|at| window.contains(at)));
         let apart: std::collections::HashSet<_> = reopen.iter().collect();
         assert!(apart.len() > 90, "{} distinct of 100", apart.len());
