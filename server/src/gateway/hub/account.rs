@@ -511,7 +511,8 @@ mod tests {
         Watch::new(&positions)
     }
 
-    const CLOSED: Duration = ACCOUNT_WINDOW.checked_add(ACCOUNT_SPREAD).unwrap();
+    /// By then any window has passed.
+    const LONGEST_WINDOW: Duration = ACCOUNT_WINDOW.checked_add(ACCOUNT_SPREAD).unwrap();
 
     #[test]
     fn counts_follow_the_events_and_updates_coalesce() {
@@ -536,7 +537,7 @@ mod tests {
         let mut due = Vec::new();
         assert!(watch.due(start, &mut due), "still within the window");
         assert!(due.is_empty());
-        assert!(!watch.due(start + CLOSED, &mut due));
+        assert!(!watch.due(start + LONGEST_WINDOW, &mut due));
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].0, conversation);
         assert_eq!(count(&due), Some(4), "own messages do not count");
@@ -546,7 +547,7 @@ mod tests {
             "conversationId": conversation, "userId": me, "seq": 7 } });
         let read = Bytes::from(read.to_string());
         let news = News::parse(&read).unwrap();
-        let told = watch.apply(conversation, me, &news, &read, start + CLOSED);
+        let told = watch.apply(conversation, me, &news, &read, start + LONGEST_WINDOW);
         assert_eq!(told.frames.len(), 2);
         assert_eq!(count(&told.frames), Some(0));
         // Someone else's receipt means nothing here.
@@ -585,7 +586,7 @@ mod tests {
             );
         }
         let mut due = Vec::new();
-        watch.due(start + CLOSED, &mut due);
+        watch.due(start + LONGEST_WINDOW, &mut due);
         let mut told: Vec<(ConversationId, Option<i64>)> = due
             .iter()
             .map(|(room, frame)| (*room, count(&[(*room, frame.clone())])))
@@ -595,7 +596,7 @@ mod tests {
         expected.sort();
         assert_eq!(told, expected, "the quiet conversation is not told");
         assert!(
-            !watch.due(start + CLOSED * 3, &mut Vec::new()),
+            !watch.due(start + LONGEST_WINDOW * 3, &mut Vec::new()),
             "nothing left"
         );
     }
@@ -615,7 +616,7 @@ mod tests {
                 watch.opens_at.unwrap()
             })
             .collect();
-        let window = start + ACCOUNT_WINDOW..start + CLOSED;
+        let window = start + ACCOUNT_WINDOW..start + LONGEST_WINDOW;
         assert!(reopen.iter().all(|at| window.contains(at)));
         let apart: std::collections::HashSet<_> = reopen.iter().collect();
         assert!(apart.len() > 90, "{} distinct of 100", apart.len());
