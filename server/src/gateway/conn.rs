@@ -6,12 +6,18 @@
 //! Memory is spent on demand: the queue is an empty `VecDeque` until frames wait (and is handed
 //! to the writer whole, so a burst's capacity leaves with it), the maps stay unallocated until
 //! the connection joins a conversation, and one `Notify` wakes the connection's single task.
+//!
+//! **Write-through.** A transport with an [`Outlet`] takes a frame at once when nothing waits
+//! before it: the queue is empty and the connection's task is not writing. The frame is then
+//! written by whoever offers it, under the connection's lock, so it can neither overtake a
+//! queued frame nor interleave with one; whatever the socket does not take goes the queued way.
 
 use super::FastMap;
+use super::outlet::{Direct, Outlet};
 use super::protocol::{CLOSE_RESTART, CLOSE_SLOW_CONSUMER, CloseReason, Frame};
 use crate::domain::{ConversationId, DeviceId, SessionId, TenantId, UserId};
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
 
 /// A connection's id, unique within the process.
@@ -55,6 +61,26 @@ struct State {
     held: Option<Vec<(ConversationId, Option<i64>, Frame)>>,
     /// The session (and its device) the connection authenticated with last.
     session: Option<(SessionId, DeviceId)>,
+    /// Where frames can be written at once, while the transport offers it.
+    outlet: Option<Arc<dyn Outlet>>,
+    /// The connection's task took frames and has not finished writing them.
+    writing: bool,
+}
+
+impl State {
+    /// Writes `frame` through the outlet when nothing waits before it.
+    fn write_through(&self, frame: &Frame) -> Direct {
+        match &self.outlet {
+            Some(outlet) if self.queue.is_empty() && !self.writing && self.close.is_none() => {
+                let direct = outlet.try_write(frame);
+                if direct != Direct::NotNow {
+                    super::metrics::written([frame]);
+                }
+                direct
+            }
+            _ => Direct::NotNow,
+        }
+    }
 }
 
 /// What a connection was sent of one conversation.
@@ -146,14 +172,37 @@ impl Conn {
         self.wake.notified().await;
     }
 
-    /// Everything waiting for the writer.
+    /// Wakes the writer again (it took a wake-up meant for its next batch).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Everything waiting for the writer, who writes it before anything offered later
+    /// (until [`Conn::written`]).
     pub fn take(&self) -> Outgoing {
         let mut state = self.lock();
+        state.writing = true;
         Outgoing {
             frames: std::mem::take(&mut state.queue),
             close: state.close.clone(),
             reconnect_after_ms: state.reconnect_after_ms,
         }
+    }
+
+    /// The writer wrote what it took: frames offered from now on may be written through.
+    pub fn written(&self) {
+        self.lock().writing = false;
+    }
+
+    /// Lets frames be written through `outlet` (see the module's documentation).
+    pub fn attach(&self, outlet: Arc<dyn Outlet>) {
+        self.lock().outlet = Some(outlet);
+    }
+
+    /// Lets go of the outlet, so the socket closes with the transport rather than with the
+    /// last holder of the connection.
+    pub fn detach(&self) {
+        self.lock().outlet = None;
     }
 
     /// Whether a close was requested.
@@ -185,17 +234,25 @@ impl Conn {
         ));
     }
 
-    /// Queues a reply; a full queue closes the connection as a slow consumer.
+    /// Sends a reply (written through, or queued); a full queue closes the connection as a
+    /// slow consumer.
     pub fn send(&self, frame: Frame) {
         let queued = {
             let mut state = self.lock();
-            Self::enqueue(&mut state, self.queue_limit, frame)
+            match state.write_through(&frame) {
+                Direct::Written => return,
+                Direct::Begun => true,
+                Direct::NotNow => Self::enqueue(&mut state, self.queue_limit, frame),
+            }
         };
         self.after_enqueue(queued);
     }
 
     /// Queues the account channel's frames about conversations the connection has not joined
     /// (it hears those it joined in their rooms), together, so that one write carries them.
+    ///
+    /// Never written through: they go to every connection of the users a change concerns,
+    /// which would be hundreds of writes in the deliverer's turn; queued, their tasks write them.
     pub(super) fn send_unjoined(&self, frames: &[(ConversationId, Frame)]) {
         let (mut queued, mut full) = (false, false);
         {
@@ -233,14 +290,15 @@ impl Conn {
         }
     }
 
-    /// Offers a live event frame: held during a sync, dropped when already delivered; returns
-    /// whether a frame was queued.
+    /// Offers a live event frame: held during a sync, dropped when already delivered, written
+    /// through (when `through` allows) or queued otherwise; returns whether it was sent.
     pub(super) fn offer_live(
         &self,
         conversation: ConversationId,
         seq: Option<i64>,
         frame: &Frame,
         held_limit: usize,
+        through: bool,
     ) -> bool {
         let mut state = self.lock();
         if state.close.is_some() {
@@ -255,7 +313,15 @@ impl Conn {
             self.after_enqueue(false);
             return false;
         }
-        match Self::offer(&mut state, self.queue_limit, conversation, seq, frame) {
+        match Self::offer(
+            &mut state,
+            self.queue_limit,
+            conversation,
+            seq,
+            frame,
+            through,
+        ) {
+            Offer::Written => true,
             Offer::Queued => {
                 drop(state);
                 self.wake.notify_one();
@@ -276,6 +342,7 @@ impl Conn {
         conversation: ConversationId,
         seq: Option<i64>,
         frame: &Frame,
+        through: bool,
     ) -> Offer {
         if let Some(seq) = seq {
             let delivered = state.delivered.entry(conversation).or_default();
@@ -284,6 +351,13 @@ impl Conn {
             }
             delivered.record_live(seq);
             delivered.last = seq;
+        }
+        if through {
+            match state.write_through(frame) {
+                Direct::Written => return Offer::Written,
+                Direct::Begun => return Offer::Queued,
+                Direct::NotNow => {}
+            }
         }
         if Self::enqueue(state, limit, frame.clone()) {
             Offer::Queued
@@ -318,9 +392,15 @@ impl Conn {
             delivered.live = Vec::new();
         }
         for (conversation, seq, frame) in state.held.take().unwrap_or_default() {
-            if let Offer::Full =
-                Self::offer(&mut state, self.queue_limit, conversation, seq, &frame)
-            {
+            // Queued, not written through: the writer sends the released frames in one batch.
+            if let Offer::Full = Self::offer(
+                &mut state,
+                self.queue_limit,
+                conversation,
+                seq,
+                &frame,
+                false,
+            ) {
                 drop(state);
                 self.after_enqueue(false);
                 return;
@@ -365,7 +445,92 @@ impl Conn {
 }
 
 enum Offer {
+    Written,
     Queued,
     Duplicate,
     Full,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// An outlet that records what it takes, or takes nothing while `full`.
+    #[derive(Debug, Default)]
+    struct Recorded {
+        taken: Mutex<Vec<String>>,
+        full: AtomicBool,
+    }
+
+    impl Outlet for Recorded {
+        fn try_write(&self, frame: &Frame) -> Direct {
+            if self.full.load(Ordering::Relaxed) {
+                return Direct::NotNow;
+            }
+            let mut taken = self.taken.lock().unwrap();
+            taken.push(String::from_utf8_lossy(frame.bytes()).into_owned());
+            Direct::Written
+        }
+    }
+
+    fn frame(text: &str) -> Frame {
+        Frame::from_bytes(bytes::Bytes::from(text.to_owned()))
+    }
+
+    fn queued(conn: &Conn) -> Vec<String> {
+        conn.take()
+            .frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(f.bytes()).into_owned())
+            .collect()
+    }
+
+    fn connected() -> (Conn, Arc<Recorded>) {
+        let conn = Conn::new(1, TenantId::parse("acme").unwrap(), 16);
+        let outlet = Arc::new(Recorded::default());
+        conn.attach(outlet.clone());
+        (conn, outlet)
+    }
+
+    #[test]
+    fn frames_go_through_only_while_nothing_waits_before_them() {
+        let (conn, outlet) = connected();
+        conn.send(frame("a"));
+        // The writer takes (nothing), and is writing: later frames wait behind it.
+        assert!(queued(&conn).is_empty());
+        conn.send(frame("b"));
+        conn.written();
+        // "b" waits: "c" must not overtake it.
+        conn.send(frame("c"));
+        assert_eq!(queued(&conn), ["b", "c"]);
+        conn.written();
+        conn.send(frame("d"));
+        assert_eq!(*outlet.taken.lock().unwrap(), ["a", "d"]);
+    }
+
+    #[test]
+    fn what_the_socket_refuses_is_queued_and_keeps_its_place() {
+        let (conn, outlet) = connected();
+        outlet.full.store(true, Ordering::Relaxed);
+        let room = ConversationId::generate();
+        assert!(conn.offer_live(room, Some(1), &frame("1"), 8, true));
+        outlet.full.store(false, Ordering::Relaxed);
+        assert!(conn.offer_live(room, Some(2), &frame("2"), 8, true));
+        assert!(outlet.taken.lock().unwrap().is_empty());
+        assert_eq!(queued(&conn), ["1", "2"]);
+    }
+
+    #[test]
+    fn nothing_goes_through_a_closing_or_detached_connection() {
+        let (conn, outlet) = connected();
+        conn.detach();
+        conn.send(frame("a"));
+        conn.attach(outlet.clone());
+        conn.take();
+        conn.written();
+        conn.close(slow());
+        conn.send(frame("b"));
+        assert!(outlet.taken.lock().unwrap().is_empty());
+    }
 }

@@ -43,6 +43,14 @@ impl Fanout {
         &self.bus
     }
 
+    fn deliver(&self, envelope: &BusEnvelope, alone: bool) -> usize {
+        if alone {
+            self.hub.deliver_alone(envelope)
+        } else {
+            self.hub.deliver(envelope)
+        }
+    }
+
     /// Delivers here and publishes to the other instances.
     pub fn broadcast(&self, envelope: &BusEnvelope) {
         self.hub.deliver(envelope);
@@ -52,6 +60,7 @@ impl Fanout {
 
 impl CommitListener for Fanout {
     fn committed(&self, events: &[StoredEvent]) {
+        let alone = events.len() == 1;
         for event in events {
             let envelope = envelope_of(event);
             if envelope.trace.is_some() {
@@ -62,10 +71,11 @@ impl CommitListener for Fanout {
                     connections = tracing::field::Empty
                 );
                 let _entered = span.enter();
-                span.record("connections", self.hub.deliver(&envelope));
+                span.record("connections", self.deliver(&envelope, alone));
                 self.bus.publish(&envelope);
             } else {
-                self.broadcast(&envelope);
+                self.deliver(&envelope, alone);
+                self.bus.publish(&envelope);
             }
             if let Some(news) = account_envelope_of(event) {
                 self.hub.deliver_account(&news);

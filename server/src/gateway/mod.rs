@@ -12,6 +12,7 @@ mod fanout;
 pub mod hub;
 mod limits;
 pub mod metrics;
+pub mod outlet;
 pub mod protocol;
 mod session;
 

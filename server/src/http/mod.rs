@@ -17,6 +17,7 @@ mod socket_io;
 mod web;
 mod ws;
 mod ws_handshake;
+mod ws_wire;
 mod ws_write;
 
 pub use metrics::install_recorder;

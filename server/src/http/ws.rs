@@ -92,6 +92,7 @@ async fn run(
     let Held { permit, pending } = held;
     let mut pending = Some(pending);
     let (mut session, conn) = Session::open(&gateway, tenant);
+    conn.attach(socket.get_ref().0.clone());
     if let Some(token) = token
         && let Flow::Close(reason) = Box::pin(session.authenticate(&token, None)).await
     {
@@ -164,6 +165,7 @@ async fn run(
             conn.close(reason);
         }
     }
+    conn.detach();
     end(idle, handling).await;
     drop((permit, pending));
 }
@@ -200,7 +202,8 @@ async fn finish_closing(socket: &mut Socket) {
 async fn flush(socket: &mut Socket, conn: &Conn) -> Written {
     let outgoing = conn.take();
     let write = async {
-        // A pong tungstenite still holds goes first: frames must not interleave.
+        // What tungstenite still holds (a pong) and the rest of a frame written through go first:
+        // frames must not interleave.
         socket.flush().await.map_err(drop)?;
         let mut frames = TextFrames::with_capacity(outgoing.frames.len() + 1);
         for frame in &outgoing.frames {
@@ -215,17 +218,28 @@ async fn flush(socket: &mut Socket, conn: &Conn) -> Written {
             socket.send(close_message(reason)).await.map_err(drop)?;
             return Ok::<_, ()>(Written::CloseSent);
         }
+        conn.written();
         crate::gateway::metrics::written(&outgoing.frames);
         Ok(Written::More)
     };
     tokio::pin!(write);
+    // A wake-up taken here, for frames queued while this batch was written, is handed on: they
+    // go in the next batch rather than wait for the connection's next frame.
+    let mut woken = false;
     loop {
         tokio::select! {
-            written = &mut write => return written.unwrap_or(Written::Failed),
+            biased;
+            written = &mut write => {
+                if woken {
+                    conn.wake();
+                }
+                return written.unwrap_or(Written::Failed);
+            }
             () = conn.notified(), if outgoing.close.is_none() => {
                 if conn.closing() {
                     return Written::Failed;
                 }
+                woken = true;
             }
         }
     }

@@ -2,24 +2,29 @@
 //! extractor so that the connection owns tokio-tungstenite's stream and can write its frames
 //! around tungstenite's write buffer (`ws_write.rs`). That buffer keeps the capacity of the
 //! largest batch it ever held for the connection's whole life: ~6 KiB per idle connection once
-//! `conversation.join` acknowledged with a room's presence list.
+//! `conversation.join` acknowledged with a room's presence list. The upgraded connection is
+//! taken back to its TCP socket, which the connection shares with the frames written through to
+//! it (`ws_wire.rs`).
 
 use super::error::ApiError;
+use super::ws_wire::{Wire, WireStream};
 use crate::app::ErrorCode;
 use crate::tasks::Tasks;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto::upgrade::downcast;
 use std::future::Future;
+use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 /// An accepted WebSocket.
-pub(super) type Socket = WebSocketStream<TokioIo<Upgraded>>;
+pub(super) type Socket = WebSocketStream<WireStream>;
 
 /// A request that asked to become a WebSocket, checked; [`Handshake::accept`] answers it.
 pub(super) struct Handshake {
@@ -74,8 +79,15 @@ impl Handshake {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let socket = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
+            // The accept loop serves TCP streams only (`listener.rs`).
+            let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
+                tracing::error!("an upgraded connection is not a TCP stream; dropped");
+                return;
+            };
+            // Bytes the client sent right after its request were read with it.
+            let socket = WebSocketStream::from_partially_read(
+                WireStream(Wire::new(parts.io.into_inner())),
+                parts.read_buf.to_vec(),
                 Role::Server,
                 Some(config),
             )

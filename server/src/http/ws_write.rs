@@ -10,14 +10,27 @@
 //! its buffer is flushed before a batch goes out, and a batch is written whole before the
 //! connection reads or sends anything else.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use bytes_utils::SegmentedBuf;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 /// The longest header of an unmasked frame: 2 bytes and a 64-bit length.
-const MAX_HEADER: usize = 10;
+pub(super) const MAX_HEADER: usize = 10;
+
+/// Formats the header of an unmasked text frame of `len` bytes into `buf`.
+pub(super) fn text_header(buf: &mut [u8; MAX_HEADER], len: usize) -> &[u8] {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // Ten bytes hold any header of an unmasked frame.
+    let _ = header.format(len as u64, &mut cursor);
+    let end = cursor.position() as usize;
+    &buf[..end]
+}
 
 /// Text frames ready to be written: header, payload, header, payload…
 #[derive(Debug)]
@@ -38,13 +51,9 @@ impl TextFrames {
     /// Appends a text frame whose payload is `text` (UTF-8 JSON: the caller's frames are
     /// serialised by serde, so never anything else).
     pub fn push(&mut self, text: Bytes) {
-        let header = FrameHeader {
-            opcode: OpCode::Data(Data::Text),
-            ..FrameHeader::default()
-        };
-        let mut writer = (&mut self.headers).writer();
-        // Writing into memory cannot fail.
-        let _ = header.format(text.len() as u64, &mut writer);
+        let mut header = [0; MAX_HEADER];
+        self.headers
+            .extend_from_slice(text_header(&mut header, text.len()));
         self.parts.push(self.headers.split().freeze());
         self.parts.push(text);
     }

@@ -83,6 +83,40 @@ async fn a_slow_consumer_is_closed_and_slows_no_one() {
     server.stop().await;
 }
 
+/// Frames queued while a write waits for a client that stopped reading go out once it reads
+/// again, with nothing else sent after them: the wake-up they raised is not lost to the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_fell_behind_gets_everything_once_it_reads() {
+    let server = TestServer::start_with(Engine::Sqlite, |s| {
+        s.max_message_chars = 300_000;
+        s.max_body_bytes = 2 << 20;
+    })
+    .await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let room = api_group(&server, &alice, &[&bob]).await;
+    let (mut a, _) = Ws::login(server.addr, &alice.token).await;
+    a.ok("conversation.join", json!({ "conversationId": room }))
+        .await;
+    let (mut b, _) = Ws::login(server.addr, &bob.token).await;
+    b.ok("conversation.join", json!({ "conversationId": room }))
+        .await;
+    // 40 frames of 250 KB: more than Bob's socket holds while he reads nothing, fewer than his
+    // queue holds.
+    let big = "z".repeat(250_000);
+    const N: i64 = 40;
+    for n in 0..N {
+        let (status, body) = api_send(&server, &alice, &room, &big, &format!("k{n}")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        a.expect("message.created").await;
+    }
+    for n in 0..N {
+        let got = b.expect("message.created").await;
+        assert_eq!(got["sequenceNumber"], n + 1);
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn draining_tells_every_client_to_reconnect() {
     let server = TestServer::start_with(Engine::Sqlite, |s| s.ws_drain_jitter_ms = 1000).await;

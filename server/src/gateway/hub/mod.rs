@@ -39,6 +39,10 @@ use std::time::{Duration, Instant};
 pub const GAP_WAIT: Duration = Duration::from_millis(100);
 /// Events held per conversation at most while waiting for a gap to fill.
 const HELD_PER_ROOM: usize = 1024;
+/// Sockets an event delivered alone is written through to, at most, by its deliverer: a
+/// direct message or a small group entirely, a large room's first few (each a system call of
+/// the deliverer's, so a bound keeps the others' frames from waiting behind them).
+const THROUGH_PER_EVENT: usize = 16;
 
 type RoomKey = (TenantId, ConversationId);
 /// One shard of the connection registry.
@@ -94,6 +98,8 @@ pub struct Hub {
     account_pending: Mutex<FastSet<(TenantId, UserId)>>,
     /// Live connections per tenant, for the per-tenant gauge (opened and closed only).
     tenant_connections: Mutex<metrics::TenantConnections>,
+    /// Deliveries running now, on any thread.
+    delivering: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,6 +127,7 @@ impl Hub {
             watched_tenants: Mutex::default(),
             account_pending: Mutex::default(),
             tenant_connections: Mutex::default(),
+            delivering: AtomicUsize::new(0),
         }
     }
 
@@ -268,6 +275,25 @@ impl Hub {
     /// Delivers an envelope to the connections that joined its conversation, in the
     /// conversation's event order; returns how many frames were queued.
     pub fn deliver(&self, envelope: &BusEnvelope) -> usize {
+        self.deliver_counted(envelope, false)
+    }
+
+    /// Delivers an event committed alone (not one of a batch). While no other delivery runs, it
+    /// is written through to the sockets with nothing waiting (`conn.rs`): the connections'
+    /// tasks are not woken. Under load, deliveries overlap or come in batches, and frames are
+    /// queued instead so that the connections' tasks write them on every core at once.
+    pub fn deliver_alone(&self, envelope: &BusEnvelope) -> usize {
+        self.deliver_counted(envelope, true)
+    }
+
+    fn deliver_counted(&self, envelope: &BusEnvelope, alone: bool) -> usize {
+        let others = self.delivering.fetch_add(1, Ordering::Relaxed);
+        let queued = self.deliver_ordered(envelope, alone && others == 0);
+        self.delivering.fetch_sub(1, Ordering::Relaxed);
+        queued
+    }
+
+    fn deliver_ordered(&self, envelope: &BusEnvelope, through: bool) -> usize {
         let key = (envelope.tenant.clone(), envelope.conversation);
         let mut shard = lock(self.shard(&key));
         let Shard { rooms, waiting } = &mut *shard;
@@ -284,11 +310,11 @@ impl Hub {
                 return 0;
             }
             (Some(seq), next) => {
-                queued += self.deliver_now(room, envelope);
+                queued += self.deliver_now(room, envelope, through);
                 room.next = Some(next.map_or(seq + 1, |n| n.max(seq + 1)));
                 queued += self.release_consecutive(room);
             }
-            (None, _) => queued += self.deliver_now(room, envelope),
+            (None, _) => queued += self.deliver_now(room, envelope, through),
         }
         if room.ahead.is_empty() {
             room.waiting_since = None;
@@ -325,7 +351,7 @@ impl Hub {
                 };
                 ::metrics::counter!(metrics::GAPS_SKIPPED).increment(1);
                 for (seq, envelope) in std::mem::take(&mut room.ahead) {
-                    self.deliver_now(room, &envelope);
+                    self.deliver_now(room, &envelope, false);
                     room.next = Some(seq + 1);
                 }
                 room.waiting_since = None;
@@ -339,7 +365,7 @@ impl Hub {
         while let Some(next) = room.next
             && let Some(envelope) = room.ahead.remove(&next)
         {
-            queued += self.deliver_now(room, &envelope);
+            queued += self.deliver_now(room, &envelope, false);
             room.next = Some(next + 1);
         }
         queued
@@ -357,13 +383,22 @@ impl Hub {
         }
     }
 
-    fn deliver_now(&self, room: &mut Room, envelope: &BusEnvelope) -> usize {
+    fn deliver_now(&self, room: &mut Room, envelope: &BusEnvelope, through: bool) -> usize {
         let frame = match envelope.event_seq {
             Some(_) => Frame::committed(envelope.frame.clone(), envelope.at_ms),
             None => Frame::from_bytes(envelope.frame.clone()),
         };
+        // The deliverer writes through to a few sockets itself, after queueing for the others,
+        // whose tasks meanwhile write on the other cores.
+        let direct = if through {
+            room.members.len().min(THROUGH_PER_EVENT)
+        } else {
+            0
+        };
+        let (written, woken) = room.members.split_at(direct);
         let mut queued = 0;
-        for conn in &room.members {
+        let members = woken.iter().map(|c| (c, false));
+        for (conn, through) in members.chain(written.iter().map(|c| (c, true))) {
             if envelope.skip_user.is_some() && conn.user() == envelope.skip_user {
                 continue;
             }
@@ -372,6 +407,7 @@ impl Hub {
                 envelope.event_seq,
                 &frame,
                 self.held_limit,
+                through,
             ) {
                 queued += 1;
             }

@@ -1,0 +1,29 @@
+//! A transport's way to take frames at once, from whichever task has them.
+//!
+//! Without one, a frame for a connection is queued and the connection's task is woken to write
+//! it: a wake-up, a second touch of the connection's state and a batch built, for what is
+//! usually one frame to a socket with room for it. A transport that offers an [`Outlet`] lets the
+//! fan-out write such a frame itself with one non-blocking write; anything the socket does not
+//! take at once goes the queued way (measured in docs/benchmarks.md, 2026-12-03, 19:00).
+
+use super::protocol::Frame;
+use std::fmt::Debug;
+
+/// What an attempt to write frames at once did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direct {
+    /// The frame was written.
+    Written,
+    /// The frame was begun: the transport holds the rest and writes it before anything else,
+    /// once the connection's task is woken to do so.
+    Begun,
+    /// Nothing was written (the socket is full, or the transport's task has bytes of its own to
+    /// finish first): queue the frame.
+    NotNow,
+}
+
+/// A socket that frames can be handed to without waiting.
+pub trait Outlet: Send + Sync + Debug {
+    /// Writes `frame` as far as the socket takes it without blocking.
+    fn try_write(&self, frame: &Frame) -> Direct;
+}
