@@ -39,10 +39,10 @@ use std::time::{Duration, Instant};
 pub const GAP_WAIT: Duration = Duration::from_millis(100);
 /// Events held per conversation at most while waiting for a gap to fill.
 const HELD_PER_ROOM: usize = 1024;
-/// Sockets an event delivered alone is written through to, at most, by its deliverer: a
-/// direct message or a small group entirely, a large room's first few (each a system call of
-/// the deliverer's, so a bound keeps the others' frames from waiting behind them).
-const THROUGH_PER_EVENT: usize = 16;
+/// Sockets an event delivered alone is written through to, at most, by its deliverer (each a
+/// system call of a few microseconds while the conversation's shard is locked): every member of
+/// a room of a hundred, the first 128 of a larger one, the others queued for their own tasks.
+const THROUGH_PER_EVENT: usize = 128;
 
 type RoomKey = (TenantId, ConversationId);
 /// One shard of the connection registry.
