@@ -4,7 +4,7 @@
 //! engine-independent, so they run on SQLite.
 
 use crate::support::Engine;
-use crate::support::api::{api_group, api_send, api_user};
+use crate::support::api::{ApiUser, api_group, api_send, api_user};
 use crate::support::server::TestServer;
 use crate::support::ws::Ws;
 use reqwest::StatusCode;
@@ -45,10 +45,19 @@ async fn oversized_frames_and_floods_close_with_their_codes() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_slow_consumer_is_closed_and_slows_no_one() {
+/// A server that takes messages of 250 KB, with Alice and Bob in a group, each on a socket that
+/// joined it.
+struct Pair {
+    server: TestServer,
+    alice: ApiUser,
+    room: String,
+    a: Ws,
+    b: Ws,
+}
+
+async fn pair_for_big_frames(send_queue: usize) -> Pair {
     let server = TestServer::start_with(Engine::Sqlite, |s| {
-        s.ws_send_queue = 4;
+        s.ws_send_queue = send_queue;
         s.max_message_chars = 300_000;
         s.max_body_bytes = 2 << 20;
     })
@@ -62,6 +71,24 @@ async fn a_slow_consumer_is_closed_and_slows_no_one() {
     let (mut b, _) = Ws::login(server.addr, &bob.token).await;
     b.ok("conversation.join", json!({ "conversationId": room }))
         .await;
+    Pair {
+        server,
+        alice,
+        room,
+        a,
+        b,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_consumer_is_closed_and_slows_no_one() {
+    let Pair {
+        server,
+        alice,
+        room,
+        mut a,
+        mut b,
+    } = pair_for_big_frames(4).await;
     // Bob stops reading; 60 frames of 250 KB overflow his socket and then his queue.
     let big = "y".repeat(250_000);
     const N: i64 = 60;
@@ -87,20 +114,13 @@ async fn a_slow_consumer_is_closed_and_slows_no_one() {
 /// again, with nothing else sent after them: the wake-up they raised is not lost to the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_fell_behind_gets_everything_once_it_reads() {
-    let server = TestServer::start_with(Engine::Sqlite, |s| {
-        s.max_message_chars = 300_000;
-        s.max_body_bytes = 2 << 20;
-    })
-    .await;
-    let alice = api_user(&server, None, "alice").await;
-    let bob = api_user(&server, None, "bob").await;
-    let room = api_group(&server, &alice, &[&bob]).await;
-    let (mut a, _) = Ws::login(server.addr, &alice.token).await;
-    a.ok("conversation.join", json!({ "conversationId": room }))
-        .await;
-    let (mut b, _) = Ws::login(server.addr, &bob.token).await;
-    b.ok("conversation.join", json!({ "conversationId": room }))
-        .await;
+    let Pair {
+        server,
+        alice,
+        room,
+        mut a,
+        mut b,
+    } = pair_for_big_frames(256).await;
     // 40 frames of 250 KB: more than Bob's socket holds while he reads nothing, fewer than his
     // queue holds.
     let big = "z".repeat(250_000);
