@@ -55,6 +55,21 @@ struct Pair {
     b: Ws,
 }
 
+impl Pair {
+    /// Alice sends `count` messages of 250 KB, reading each back in order while Bob reads
+    /// nothing.
+    async fn alice_sends_big_frames(&mut self, count: i64) {
+        let big = "y".repeat(250_000);
+        for n in 0..count {
+            let key = format!("k{n}");
+            let (status, body) = api_send(&self.server, &self.alice, &self.room, &big, &key).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let got = self.a.expect("message.created").await;
+            assert_eq!(got["sequenceNumber"], n + 1);
+        }
+    }
+}
+
 async fn pair_for_big_frames(send_queue: usize) -> Pair {
     let server = TestServer::start_with(Engine::Sqlite, |s| {
         s.ws_send_queue = send_queue;
@@ -82,23 +97,12 @@ async fn pair_for_big_frames(send_queue: usize) -> Pair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_consumer_is_closed_and_slows_no_one() {
-    let Pair {
-        server,
-        alice,
-        room,
-        mut a,
-        mut b,
-    } = pair_for_big_frames(4).await;
-    // Bob stops reading; 60 frames of 250 KB overflow his socket and then his queue.
-    let big = "y".repeat(250_000);
-    const N: i64 = 60;
-    for n in 0..N {
-        let (status, body) = api_send(&server, &alice, &room, &big, &format!("k{n}")).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        // Alice keeps reading and gets every message in order.
-        let got = a.expect("message.created").await;
-        assert_eq!(got["sequenceNumber"], n + 1);
-    }
+    let Pair { server, mut b, .. } = {
+        let mut pair = pair_for_big_frames(4).await;
+        // Bob stops reading; 60 frames of 250 KB overflow his socket and then his queue.
+        pair.alice_sends_big_frames(60).await;
+        pair
+    };
     let text = server.metrics().await;
     let line = text
         .lines()
@@ -114,22 +118,12 @@ async fn a_slow_consumer_is_closed_and_slows_no_one() {
 /// again, with nothing else sent after them: the wake-up they raised is not lost to the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_fell_behind_gets_everything_once_it_reads() {
-    let Pair {
-        server,
-        alice,
-        room,
-        mut a,
-        mut b,
-    } = pair_for_big_frames(256).await;
+    let mut pair = pair_for_big_frames(256).await;
     // 40 frames of 250 KB: more than Bob's socket holds while he reads nothing, fewer than his
     // queue holds.
-    let big = "z".repeat(250_000);
     const N: i64 = 40;
-    for n in 0..N {
-        let (status, body) = api_send(&server, &alice, &room, &big, &format!("k{n}")).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        a.expect("message.created").await;
-    }
+    pair.alice_sends_big_frames(N).await;
+    let Pair { server, mut b, .. } = pair;
     for n in 0..N {
         let got = b.expect("message.created").await;
         assert_eq!(got["sequenceNumber"], n + 1);

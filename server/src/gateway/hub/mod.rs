@@ -273,7 +273,7 @@ impl Hub {
     }
 
     /// Delivers an envelope to the connections that joined its conversation, in the
-    /// conversation's event order; returns how many frames were queued.
+    /// conversation's event order; returns how many frames were sent (queued or written).
     pub fn deliver(&self, envelope: &BusEnvelope) -> usize {
         self.deliver_counted(envelope, false)
     }
