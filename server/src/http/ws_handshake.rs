@@ -85,9 +85,15 @@ impl Handshake {
                 return;
             };
             // Bytes the client sent right after its request were read with it.
+            // They are copied out and hyper's read buffer dropped now: the
+            // `Bytes` shares hyper's 16 KiB allocation, which would otherwise
+            // stay alive for the whole life of an idle connection.
+            let (io, read_buf) = (parts.io, parts.read_buf);
+            let early = read_buf.to_vec();
+            drop(read_buf);
             let socket = WebSocketStream::from_partially_read(
-                WireStream(Wire::new(parts.io.into_inner())),
-                parts.read_buf.to_vec(),
+                WireStream(Wire::new(io.into_inner())),
+                early,
                 Role::Server,
                 Some(config),
             )
