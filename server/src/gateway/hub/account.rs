@@ -225,10 +225,13 @@ impl Watch {
                 sender,
                 preview,
             } => {
-                state.last_seq = state.last_seq.max(*seq);
-                if *sender != Some(user) && *seq > state.read_seq {
+                // A message committed before the positions were loaded but delivered
+                // after them is already in the count: only one past `last_seq` is news.
+                let fresh = *seq > state.last_seq;
+                if fresh && *sender != Some(user) && *seq > state.read_seq {
                     state.unread += 1;
                 }
+                state.last_seq = state.last_seq.max(*seq);
                 state.preview.clone_from(preview);
                 true
             }
@@ -561,6 +564,23 @@ mod tests {
                 .frames
                 .is_empty()
         );
+    }
+
+    /// The positions are loaded while messages are still being delivered: one they already
+    /// count must not be counted again when its frame arrives.
+    #[test]
+    fn a_message_the_positions_hold_is_not_counted_again() {
+        let (me, other) = (UserId::generate(), UserId::generate());
+        let conversation = ConversationId::generate();
+        let mut watch = watching(&[conversation]);
+        let (news, frame) = message(4, other);
+        let told = watch.apply(conversation, me, &news, &frame, Instant::now());
+        assert_eq!(count(&told.frames), Some(2), "seq 4 was in the positions");
+        let (news, frame) = message(5, other);
+        let later = Instant::now() + LONGEST_WINDOW;
+        let mut sent = watch.apply(conversation, me, &news, &frame, later).frames;
+        watch.due(later + LONGEST_WINDOW, &mut sent);
+        assert_eq!(count(&sent), Some(3));
     }
 
     /// A user's updates wait for one window and leave together: one per conversation that
