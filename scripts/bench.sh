@@ -164,7 +164,12 @@ scenarios() { # scenarios <engine> <start command…>
   stop "$SERVER_PID"
 }
 
-sqlite_server() { start_chemchat "$1" "$WORK/sqlite-$2" "sqlite://$WORK/sqlite-$2/chemchat.db"; }
+# Each scenario starts on an empty database unless KEEP is set (the scaling and Socket.IO runs
+# reuse a label, and a database full of the previous run's unread history skews connects).
+sqlite_server() {
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK/sqlite-$2"
+  start_chemchat "$1" "$WORK/sqlite-$2" "sqlite://$WORK/sqlite-$2/chemchat.db"
+}
 postgres_server() {
   if [ -z "${KEEP:-}" ]; then
     psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1

@@ -5,6 +5,15 @@
 use super::ValidationError;
 use serde::{Deserialize, Serialize};
 
+/// Unread counts stop at this many: past it a client shows "100 or more".
+///
+/// Counting is a scan of the messages past a member's read pointer, run for
+/// every conversation of a user each time one of their devices connects. A
+/// user who stayed away from a busy room for a week would otherwise make every
+/// reconnect scan that week; a reconnect storm after a deploy would scan it
+/// once per device. Live counts pushed after a capped start are lower bounds.
+pub const UNREAD_COUNT_CAP: u32 = 100;
+
 /// A direct conversation between two users, or a named group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

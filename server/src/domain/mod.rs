@@ -20,8 +20,8 @@ mod user;
 
 pub use account_token::{MailToken, TokenPurpose};
 pub use conversation::{
-    ConversationKind, ConversationName, MembershipDenied, Role, may_delete_message, may_grant,
-    may_remove,
+    ConversationKind, ConversationName, MembershipDenied, Role, UNREAD_COUNT_CAP,
+    may_delete_message, may_grant, may_remove,
 };
 pub use floor::{Floor, FloorRefusal, MAX_SLOW_MODE_SECONDS, Speaker, may_manage, may_mute};
 pub use ids::{

@@ -277,6 +277,37 @@ both_engines!(
     the_list_shows_last_message_and_unread_count
 );
 
+/// A long absence from a busy room costs a bounded count: the list stops at the cap.
+async fn unread_counts_stop_at_the_cap(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let alice = api_user(&server, None, "alice").await;
+    let bob = api_user(&server, None, "bob").await;
+    let room = api_group(&server, &alice, &[&bob]).await;
+    let cap = i64::from(chemchat_server::domain::UNREAD_COUNT_CAP);
+    for i in 0..cap + 5 {
+        api_send(&server, &alice, &room, &format!("m{i}"), &format!("k{i}")).await;
+    }
+    let (s, list) = call(&server, &bob, Method::GET, "/api/v1/conversations", None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["conversations"][0]["unreadCount"], cap, "{list}");
+
+    // Below the cap the count is exact again.
+    let read = format!("/api/v1/conversations/{room}/read");
+    let seq = cap + 5 - 3;
+    let (s, b) = call(
+        &server,
+        &bob,
+        Method::POST,
+        &read,
+        Some(json!({ "seq": seq })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, list) = call(&server, &bob, Method::GET, "/api/v1/conversations", None).await;
+    assert_eq!(list["conversations"][0]["unreadCount"], 3, "{list}");
+}
+both_engines!(unread_cap, unread_counts_stop_at_the_cap);
+
 async fn sync_follows_membership(engine: Engine) {
     let server = TestServer::start(engine).await;
     let alice = api_user(&server, None, "alice").await;

@@ -61,7 +61,8 @@ pub struct ConversationSummary {
     pub conversation: Conversation,
     /// Its latest message.
     pub last_message: Option<Message>,
-    /// Messages of others after the caller's read pointer, tombstones excluded.
+    /// Messages of others after the caller's read pointer, tombstones excluded,
+    /// counted up to [`crate::domain::UNREAD_COUNT_CAP`].
     pub unread: i64,
 }
 
@@ -228,7 +229,8 @@ pub struct UnreadPosition {
     pub last_seq: i64,
     /// The member's read pointer.
     pub last_read_seq: i64,
-    /// Others' messages after the read pointer, tombstones excluded.
+    /// Others' messages after the read pointer, tombstones excluded, counted up to
+    /// [`crate::domain::UNREAD_COUNT_CAP`].
     pub unread: i64,
 }
 

@@ -6,7 +6,7 @@ use super::rows::{
     CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow, load_conversation,
     load_members, load_message,
 };
-use crate::domain::{ConversationId, Floor, TenantId, UserId};
+use crate::domain::{ConversationId, Floor, TenantId, UNREAD_COUNT_CAP, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{
     ActivityCursor, ChatEvent, Conversation, ConversationCreation, ConversationSummary, Message,
@@ -156,17 +156,15 @@ pub(super) async fn list(
     after: Option<ActivityCursor>,
     limit: u32,
 ) -> StoreResult<Vec<ConversationSummary>> {
-    // Unread: others' messages past the read pointer that are not tombstones.
     let page_filter = if after.is_some() {
         "AND (c.last_activity_at < $4 OR (c.last_activity_at = $4 AND c.id < $5))"
     } else {
         ""
     };
+    let unread = unread_count();
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS}, \
-           (SELECT COUNT(*) FROM messages x WHERE x.tenant_id = m.tenant_id \
-              AND x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq \
-              AND x.sender_id <> m.user_id AND x.deleted_at IS NULL) AS unread \
+           {unread} AS unread \
          FROM conversation_members m JOIN conversations c \
            ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id \
          WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.left_event_seq IS NULL {page_filter} \
@@ -204,22 +202,21 @@ pub(super) async fn unread_positions(
     limit: u32,
 ) -> StoreResult<Vec<UnreadPosition>> {
     let mut tx = store.read(tenant).await?;
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT c.id, c.last_seq, m.last_read_seq, \
-           (SELECT COUNT(*) FROM messages x WHERE x.tenant_id = m.tenant_id \
-              AND x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq \
-              AND x.sender_id <> m.user_id AND x.deleted_at IS NULL) \
+    let sql = format!(
+        "SELECT c.id, c.last_seq, m.last_read_seq, {} \
          FROM conversation_members m JOIN conversations c \
            ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id \
          WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.left_event_seq IS NULL \
          ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $3",
-    )
-    .bind(tenant.as_str())
-    .bind(user.to_string())
-    .bind(i64::from(limit))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db)?;
+        unread_count()
+    );
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(user.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
     rows.into_iter()
         .map(|(id, last_seq, last_read_seq, unread)| {
@@ -231,6 +228,18 @@ pub(super) async fn unread_positions(
             })
         })
         .collect()
+}
+
+/// Others' messages past the member's read pointer that are not tombstones,
+/// counted up to [`UNREAD_COUNT_CAP`] so a long absence costs a bounded scan.
+/// Correlated on the row aliased `m` (`conversation_members`).
+fn unread_count() -> String {
+    format!(
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM messages x \
+           WHERE x.tenant_id = m.tenant_id AND x.conversation_id = m.conversation_id \
+             AND x.seq > m.last_read_seq AND x.sender_id <> m.user_id \
+             AND x.deleted_at IS NULL LIMIT {UNREAD_COUNT_CAP}) AS capped)"
+    )
 }
 
 async fn last_message(

@@ -36,7 +36,8 @@ pub struct ConversationListItem {
     pub conversation: ConversationView,
     /// Its latest message.
     pub last_message: Option<MessageView>,
-    /// Others' messages after the caller's read pointer.
+    /// Others' messages after the caller's read pointer, counted up to 100: a client
+    /// shows 100 as "100 or more".
     pub unread_count: i64,
 }
 
