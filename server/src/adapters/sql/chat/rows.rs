@@ -357,12 +357,15 @@ pub(super) struct BatchWrite {
 /// `WITH` clauses: one round trip instead of one per write. They run on one snapshot and in no
 /// set order, so no write may read what another writes; foreign keys are checked at the end of
 /// the statement, so a row may still refer to one inserted beside it.
+///
+/// The driver's error is returned as it is, for a caller that acts on one (a statement's guard
+/// that failed on purpose). On SQLite the statements after a failed one do not run.
 pub(super) async fn execute_all(
     store: &SqlStore,
     tx: &mut TxOn<'_>,
     tenant: &TenantId,
     writes: Vec<BatchWrite>,
-) -> Result<(), StoreError> {
+) -> Result<(), sqlx::Error> {
     let engine = store.engine;
     // The tenant is `$1`; each statement's rows are the parameter after the previous one's.
     let mut statements: Vec<String> = writes
@@ -395,6 +398,6 @@ pub(super) async fn execute_all(
     for write in writes {
         query = query.bind(serde_json::Value::Array(write.rows).to_string());
     }
-    query.execute(&mut **tx).await.map_err(db)?;
+    query.execute(&mut **tx).await?;
     Ok(())
 }

@@ -1,17 +1,23 @@
 //! One batch of sends in one transaction. Whatever sends of a tenant queued while the writer was
 //! busy (see `sends.rs`) are checked, numbered and written with the same few statements however
 //! many there are: the conversations locked in id order, one read of what the store knows of
-//! each send (conversation, membership, an earlier twin), the quota, then the writes — one update
-//! of the counters, one insert of the messages and one of their events — sent together, so a
-//! batch is four round trips (begin, read, writes, commit): on PostgreSQL the conversations are
-//! locked by the statement that begins the transaction.
+//! each send (conversation, membership, an earlier twin), then the writes — the day's quota
+//! usage, one update of the counters, one insert of the messages and one of their events — sent
+//! together, so a batch is four round trips (begin, read, writes, commit): on PostgreSQL the
+//! conversations are locked by the statement that begins the transaction.
+//!
+//! The quota is counted with the writes, guarded: when the batch's messages do not all fit, the
+//! guard fails the whole write (nothing of it stays) and the batch runs again counting its sends
+//! one by one first, so the quota's last messages still go through. A full quota is the rare
+//! case; the usual batch saves the round trip a separate count would cost.
 
-use super::super::{SqlStore, TxOn, db};
+use super::super::{Engine, SqlStore, TxOn, db};
 use super::messages::count_against_quota;
 use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
 use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
+use crate::ports::StoreError;
 use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome, StoredEvent};
 use crate::telemetry::TraceParent;
@@ -70,6 +76,28 @@ pub(super) struct Committed {
     pub events: Vec<StoredEvent>,
 }
 
+/// When a batch counts its messages against the daily quota.
+#[derive(Clone, Copy)]
+enum QuotaCount {
+    /// With the writes, guarded: the usual case, no round trip of its own.
+    WithWrites,
+    /// Before deciding, one send at a time if they do not all fit.
+    First,
+}
+
+/// Why an attempt at a batch did not commit.
+enum Failed {
+    /// The quota's guard stopped the writes: the batch goes again, counting first.
+    QuotaFull,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failed {
+    fn from(err: StoreError) -> Self {
+        Failed::Store(err)
+    }
+}
+
 /// Runs one batch on `connection`, one of the writer's.
 pub(super) async fn run(
     store: &SqlStore,
@@ -77,6 +105,29 @@ pub(super) async fn run(
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Committed> {
+    let first = attempt(store, connection, tenant, sends, QuotaCount::WithWrites).await;
+    let retried = match first {
+        Err(Failed::QuotaFull) => {
+            // The failed attempt's transaction rolls back before the connection's next query.
+            attempt(store, connection, tenant, sends, QuotaCount::First).await
+        }
+        other => other,
+    };
+    retried.map_err(|failed| match failed {
+        Failed::Store(err) => err,
+        Failed::QuotaFull => {
+            StoreError::Other(anyhow::anyhow!("the daily quota's guard failed twice"))
+        }
+    })
+}
+
+async fn attempt(
+    store: &SqlStore,
+    connection: &mut AnyConnection,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+    quota_count: QuotaCount,
+) -> Result<Committed, Failed> {
     let conversations = sends.iter().map(|s| s.message.conversation_id);
     let mut tx = store
         .write_locking(connection, tenant, conversations)
@@ -120,7 +171,14 @@ pub(super) async fn run(
         plans.push(plan);
     }
     let media = check_attachments(store, &mut tx, tenant, sends, &mut plans).await?;
-    count_quota(&mut tx, tenant, sends, &mut plans).await?;
+    let mut quota_write = match (quota_count, QuotaPlan::of(sends, &plans)) {
+        (_, QuotaPlan::Nothing) => None,
+        (QuotaCount::WithWrites, QuotaPlan::Guarded(write)) => Some(write),
+        _ => {
+            count_quota(&mut tx, tenant, sends, &mut plans).await?;
+            None
+        }
+    };
 
     // Number the new messages, per conversation in queue order.
     let mut messages = Vec::new();
@@ -155,8 +213,15 @@ pub(super) async fn run(
             .iter()
             .any(|m| (m.conversation_id, m.sender_id) == *key)
     });
-    // Every write of the batch at once: one round trip to the writer on SQLite.
+    // Every write of the batch at once: one round trip to the writer on SQLite. The quota's
+    // guard goes first there, so nothing else runs when it fails; on PostgreSQL the writes are
+    // one statement, which fails whole wherever the guard is, and it goes last so the statement
+    // keeps the name its first clause gives it in traces (`WITH messages`).
     let mut writes = Vec::new();
+    let guard_first = store.engine == Engine::Sqlite;
+    if guard_first {
+        writes.extend(quota_write.take());
+    }
     if !paced.is_empty() {
         writes.push(note_paced_sends(&paced));
     }
@@ -166,8 +231,17 @@ pub(super) async fn run(
         writes.extend(attachments::links(&messages));
         writes.push(events::insert_all(&stored));
     }
+    writes.extend(quota_write);
     if !writes.is_empty() {
-        execute_all(store, &mut tx, tenant, writes).await?;
+        execute_all(store, &mut tx, tenant, writes)
+            .await
+            .map_err(|err| {
+                if quota_guard_failed(&err) {
+                    Failed::QuotaFull
+                } else {
+                    Failed::Store(db(err))
+                }
+            })?;
     }
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in &plans {
@@ -356,6 +430,65 @@ fn note_paced_sends(paced: &HashMap<(ConversationId, UserId), i64>) -> BatchWrit
         ],
         rows,
     }
+}
+
+/// How the new sends of a batch meet the tenant's daily quota.
+enum QuotaPlan {
+    /// No quota, or nothing new.
+    Nothing,
+    /// Counted with the writes by this guarded statement.
+    Guarded(BatchWrite),
+    /// Counted before the writes: the sends carry different quotas (a day ended while they
+    /// queued), or they cannot all fit whatever the usage.
+    First,
+}
+
+impl QuotaPlan {
+    fn of(sends: &[&QueuedSend], plans: &[Plan]) -> Self {
+        let new: Vec<Option<DailyQuota>> = sends
+            .iter()
+            .zip(plans)
+            .filter(|(_, plan)| matches!(plan, Plan::New(_)))
+            .map(|(send, _)| send.quota)
+            .collect();
+        let Some(&Some(quota)) = new.first() else {
+            return if new.iter().any(Option::is_some) {
+                QuotaPlan::First
+            } else {
+                QuotaPlan::Nothing
+            };
+        };
+        let count = new.len() as u64;
+        if new.iter().any(|q| *q != Some(quota)) || count > quota.max {
+            return QuotaPlan::First;
+        }
+        QuotaPlan::Guarded(add_to_usage(quota, count))
+    }
+}
+
+/// Adds `count` messages to the day's usage, failing the statement — and with it the batch's
+/// writes — when that would pass the maximum: the update then writes NULL into a NOT NULL
+/// column, which both engines refuse with an error [`quota_guard_failed`] recognises.
+fn add_to_usage(quota: DailyQuota, count: u64) -> BatchWrite {
+    let max = i64::try_from(quota.max).unwrap_or(i64::MAX);
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    BatchWrite {
+        sql: "INSERT INTO tenant_daily_usage (tenant_id, day, messages) \
+              SELECT $1, k.day, k.n FROM ({rows}) AS k WHERE true \
+              ON CONFLICT (tenant_id, day) DO UPDATE SET messages = CASE \
+                WHEN tenant_daily_usage.messages + excluded.messages \
+                     <= (SELECT k.max FROM ({rows}) AS k) \
+                THEN tenant_daily_usage.messages + excluded.messages END",
+        columns: &[("day", "bigint"), ("n", "bigint"), ("max", "bigint")],
+        rows: vec![json!({ "day": quota.day, "n": count, "max": max })],
+    }
+}
+
+/// The error [`add_to_usage`] raises on purpose.
+fn quota_guard_failed(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e)
+        if e.kind() == sqlx::error::ErrorKind::NotNullViolation
+            && e.message().contains("tenant_daily_usage"))
 }
 
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
