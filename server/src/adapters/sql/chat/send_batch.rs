@@ -115,9 +115,8 @@ pub(super) async fn run(
     };
     retried.map_err(|failed| match failed {
         Failed::Store(err) => err,
-        Failed::QuotaFull => {
-            StoreError::Other(anyhow::anyhow!("the daily quota's guard failed twice"))
-        }
+        // A batch that counts first writes no guard, so this is not reached.
+        Failed::QuotaFull => StoreError::Other(anyhow::anyhow!("the quota's guard failed again")),
     })
 }
 
@@ -218,8 +217,7 @@ async fn attempt(
     // one statement, which fails whole wherever the guard is, and it goes last so the statement
     // keeps the name its first clause gives it in traces (`WITH messages`).
     let mut writes = Vec::new();
-    let guard_first = store.engine == Engine::Sqlite;
-    if guard_first {
+    if store.engine == Engine::Sqlite {
         writes.extend(quota_write.take());
     }
     if !paced.is_empty() {
