@@ -21,7 +21,8 @@
 #
 # BENCH_SERVER_CPUS / BENCH_LOADGEN_CPUS pin the server and the generator with `taskset -c`
 # (e.g. 0 and 1); BENCH_SKIP_SCALING=1 skips the closing core-scaling run, which repeats the
-# SQLite and reference ladders with the server pinned to one core and the generator to the other.
+# SQLite, PostgreSQL + Redis and reference ladders with the server pinned to one core and the
+# generator to the other (PostgreSQL and Redis themselves stay unpinned).
 #
 # Figures are printed, never asserted: the generator and the server share this machine's cores.
 set -euo pipefail
@@ -241,16 +242,22 @@ REFERENCE=1 scenarios reference reference_server
 if [ -z "${BENCH_SKIP_SCALING:-}" ] && [ "$(nproc)" -ge 2 ]; then
   log "core scaling: server pinned to CPU 0, generator to CPU 1 (compare with the runs above on both CPUs)"
   BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 scenarios "sqlite, server on 1 core" sqlite_server
+  if [ -n "${PG_DB:-}" ]; then
+    BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 scenarios "postgres+redis, server on 1 core" postgres_server
+  fi
   BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 REFERENCE=1 scenarios "reference, server on 1 core" reference_server
 fi
 
 echo
 echo "== summary (p95 target 25 ms; deliveries/s at that rate; memory from the idle runs) =="
 jq -rs '
-  (map(select(.label | startswith("reference")) | .bestRate) | map(select(. != null)) | first) as $ref
+  # Each ladder is compared with the reference ladder under the same pinning (the label suffix).
+  (map(select(.label | startswith("reference")) | select(.bestRate != null)
+       | {key: (.label | sub("^reference"; "")), value: .bestRate}) | from_entries) as $refs
   | .[]
   | if (.steps | length) > 0 then
       (.bestRate) as $best
+      | ($refs[(.label | capture("(?<s>, server on [0-9]+ cores?)$").s // "")]) as $ref
       | ([.steps[] | select(.targetRate == $best)] | first) as $s
       | "\(.label): best rate \($best // "none") msg/s"
         + (if $s then ", \($s.deliveriesPerSec | floor) deliveries/s, p50 \($s.latency.p50_ms) ms, p95 \($s.latency.p95_ms) ms, p99 \($s.latency.p99_ms) ms" else "" end)

@@ -76,24 +76,52 @@ async fn upgrade(
     let tasks = gateway.tasks().clone();
     Ok(handshake.accept(&tasks, config, move |socket| {
         let span = tracing::info_span!("ws", tenant = %tenant.id);
-        run(socket, gateway, tenant, query.token, held).instrument(span)
+        let start = Start {
+            socket,
+            gateway,
+            tenant,
+            token: query.token,
+            held,
+        };
+        run(Box::new(start)).instrument(span)
     }))
 }
 
-/// One task per connection: it reads frames, writes what the hub queued, and watches the
-/// deadlines, so an idle connection costs one small future and its socket's buffers.
-async fn run(
-    mut socket: Socket,
+/// What a connection starts with. [`run`] takes it boxed: an `async fn` keeps its arguments
+/// apart from the locals they are moved into, for its whole life (rust-lang/rust#62958), and
+/// these are most of a connection's state.
+struct Start {
+    socket: Socket,
     gateway: Gateway,
     tenant: crate::domain::Tenant,
     token: Option<String>,
     held: Held,
-) {
+}
+
+/// One task per connection: it reads frames, writes what the hub queued, and watches the
+/// deadlines, so an idle connection costs one small future and its socket's buffers.
+///
+/// What stays in that future for the connection's life is laid out with care (measured with
+/// `-Zprint-type-sizes`): the session has one slot (a local that is borrowed keeps its slot
+/// after it moves on, so the session is never a local of its own), the once-per-connection
+/// steps are boxed, and no `await` is reached while the `select!`'s output is alive.
+async fn run(start: Box<Start>) {
+    let Start {
+        mut socket,
+        gateway,
+        tenant,
+        token,
+        held,
+    } = *start;
     let Held { permit, pending } = held;
     let mut pending = Some(pending);
-    let (mut session, conn) = Session::open(&gateway, tenant);
+    let (session, conn) = Session::open(&gateway, tenant);
     conn.attach(socket.get_ref().0.clone());
-    if let Some(token) = token
+    // The session is lent to the frame being handled and comes back with its outcome: while a
+    // use case runs (a send waiting for the database), the connection keeps writing what others
+    // send it, and reads its next frame only after (frames are handled in order).
+    let mut idle = Some(session);
+    if let (Some(token), Some(session)) = (token, idle.as_mut())
         && let Flow::Close(reason) = Box::pin(session.authenticate(&token, None)).await
     {
         conn.close(reason);
@@ -104,14 +132,10 @@ async fn run(
     };
     let auth_deadline = Instant::now() + auth_timeout;
     let mut heard = Instant::now();
-    let mut expires = expiry(&session);
+    let mut expires = idle.as_ref().and_then(expiry);
     if expires.is_some() {
         pending = None;
     }
-    // The session is lent to the frame being handled and comes back with its outcome: while a
-    // use case runs (a send waiting for the database), the connection keeps writing what others
-    // send it, and reads its next frame only after (frames are handled in order).
-    let mut idle = Some(session);
     let mut handling: Option<Handling> = None;
     // One timer for the three deadlines, kept across turns of the loop (`realtime::aim`).
     let timer = tokio::time::sleep_until(auth_deadline);
@@ -119,22 +143,14 @@ async fn run(
     loop {
         let deadline = Deadline::next(expires, auth_deadline, Some(heard + heartbeat_timeout));
         aim(timer.as_mut(), deadline.at);
-        let flow = tokio::select! {
+        let turn = tokio::select! {
             biased;
-            // Boxed: a write's state lives only while it runs, not in every idle connection.
-            () = conn.notified() => match Box::pin(flush(&mut socket, &conn)).await {
-                Written::More => Flow::Continue,
-                Written::CloseSent => {
-                    Box::pin(finish_closing(&mut socket)).await;
-                    break;
-                }
-                Written::Failed => break,
-            },
+            () = conn.notified() => Turn::Write,
             handled = OptionFuture::from(handling.as_mut()), if handling.is_some() => {
                 handling = None;
-                took_back(handled, &mut idle, &mut expires, &mut pending)
+                Turn::Then(took_back(handled, &mut idle, &mut expires, &mut pending))
             }
-            () = &mut timer => Flow::Close(deadline.reason()),
+            () = &mut timer => Turn::Then(Flow::Close(deadline.reason())),
             received = socket.next(), if handling.is_none() => {
                 heard = Instant::now();
                 match (received, idle.take()) {
@@ -147,27 +163,47 @@ async fn run(
                             let flow = session.on_text(text.as_str()).await;
                             (session, flow)
                         }));
-                        Flow::Continue
+                        Turn::Then(Flow::Continue)
                     }
                     (Some(Ok(Message::Binary(_))), Some(mut session)) => {
                         let flow = session.on_binary();
                         idle = Some(session);
-                        flow
+                        Turn::Then(flow)
                     }
                     (_, session) => {
                         idle = session;
-                        Flow::Continue
+                        Turn::Then(Flow::Continue)
                     }
                 }
             }
+        };
+        let flow = match turn {
+            // Boxed: a write's state lives only while it runs, not in every idle connection.
+            Turn::Write => match Box::pin(flush(&mut socket, &conn)).await {
+                Written::More => Flow::Continue,
+                Written::CloseSent => {
+                    Box::pin(finish_closing(&mut socket)).await;
+                    break;
+                }
+                Written::Failed => break,
+            },
+            Turn::Then(flow) => flow,
         };
         if let Flow::Close(reason) = flow {
             conn.close(reason);
         }
     }
     conn.detach();
-    end(idle, handling).await;
+    Box::pin(end(idle, handling)).await;
     drop((permit, pending));
+}
+
+/// What a turn of a connection's loop does once its `select!` has chosen.
+enum Turn {
+    /// Write what the hub queued.
+    Write,
+    /// Go on as the flow says.
+    Then(Flow),
 }
 
 /// What a flush left behind.

@@ -74,30 +74,17 @@ impl Handshake {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = derive_accept_key(self.key.as_bytes());
-        let on_upgrade = self.on_upgrade;
+        // Boxed: the task below keeps what it captures for its whole life, even once it has
+        // been moved on (an async block stores its captures apart from its locals:
+        // rust-lang/rust#62958). Boxed, that is one pointer per idle connection rather than
+        // the closure's and the configuration's few hundred bytes.
+        let start = Box::new((self.on_upgrade, config, connection));
         tasks.spawn("websocket", async move {
-            let Ok(upgraded) = on_upgrade.await else {
+            let (on_upgrade, config, connection) = *start;
+            // `let … else`, not `if let`: the `Option` would stay alive beside the connection.
+            let Some(socket) = socket(on_upgrade, config).await else {
                 return;
             };
-            // The accept loop serves TCP streams only (`listener.rs`).
-            let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
-                tracing::error!("an upgraded connection is not a TCP stream; dropped");
-                return;
-            };
-            // Bytes the client sent right after its request were read with it.
-            // They are copied out and hyper's read buffer dropped now: the
-            // `Bytes` shares hyper's 16 KiB allocation, which would otherwise
-            // stay alive for the whole life of an idle connection.
-            let (io, read_buf) = (parts.io, parts.read_buf);
-            let early = read_buf.to_vec();
-            drop(read_buf);
-            let socket = WebSocketStream::from_partially_read(
-                WireStream(Wire::new(io.into_inner())),
-                early,
-                Role::Server,
-                Some(config),
-            )
-            .await;
             connection(socket).await;
         });
         let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
@@ -109,6 +96,30 @@ impl Handshake {
         }
         response
     }
+}
+
+/// The upgraded connection as a WebSocket, once the client has it.
+async fn socket(on_upgrade: OnUpgrade, config: WebSocketConfig) -> Option<Socket> {
+    let upgraded = on_upgrade.await.ok()?;
+    // The accept loop serves TCP streams only (`listener.rs`).
+    let Ok(parts) = downcast::<TokioIo<TcpStream>>(upgraded) else {
+        tracing::error!("an upgraded connection is not a TCP stream; dropped");
+        return None;
+    };
+    // Bytes the client sent right after its request were read with it. They are copied out
+    // and hyper's read buffer dropped now: the `Bytes` shares hyper's 16 KiB allocation, which
+    // would otherwise stay alive for the whole life of an idle connection.
+    let (io, read_buf) = (parts.io, parts.read_buf);
+    let early = read_buf.to_vec();
+    drop(read_buf);
+    let socket = WebSocketStream::from_partially_read(
+        WireStream(Wire::new(io.into_inner())),
+        early,
+        Role::Server,
+        Some(config),
+    )
+    .await;
+    Some(socket)
 }
 
 /// Whether a comma-separated header lists `token` (case-insensitively).
