@@ -252,12 +252,13 @@ echo
 echo "== summary (p95 target 25 ms; deliveries/s at that rate; memory from the idle runs) =="
 jq -rs '
   # Each ladder is compared with the reference ladder under the same pinning (the label suffix).
+  def pinning: (.label | capture(", server on (?<n>[0-9]+) cores?").n) // "unpinned";
   (map(select(.label | startswith("reference")) | select(.bestRate != null)
-       | {key: (.label | sub("^reference"; "")), value: .bestRate}) | from_entries) as $refs
+       | {key: pinning, value: .bestRate}) | from_entries) as $refs
   | .[]
   | if (.steps | length) > 0 then
       (.bestRate) as $best
-      | ($refs[(.label | capture("(?<s>, server on [0-9]+ cores?)$").s // "")]) as $ref
+      | $refs[pinning] as $ref
       | ([.steps[] | select(.targetRate == $best)] | first) as $s
       | "\(.label): best rate \($best // "none") msg/s"
         + (if $s then ", \($s.deliveriesPerSec | floor) deliveries/s, p50 \($s.latency.p50_ms) ms, p95 \($s.latency.p95_ms) ms, p99 \($s.latency.p99_ms) ms" else "" end)
