@@ -74,10 +74,10 @@ impl Handshake {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = derive_accept_key(self.key.as_bytes());
-        // Boxed: the task below keeps what it captures for its whole life, even once it has
+        // One box: the task below keeps what it captures for its whole life, even once it has
         // been moved on (an async block stores its captures apart from its locals:
-        // rust-lang/rust#62958). Boxed, that is one pointer per idle connection rather than
-        // the closure's and the configuration's few hundred bytes.
+        // rust-lang/rust#62958), so it captures one pointer rather than the closure's and the
+        // configuration's few hundred bytes.
         let start = Box::new((self.on_upgrade, config, connection));
         tasks.spawn("websocket", async move {
             let (on_upgrade, config, connection) = *start;
