@@ -251,7 +251,7 @@ fi
 echo
 echo "== summary (p95 target 25 ms; deliveries/s at that rate; memory from the idle runs) =="
 jq -rs '
-  # Each ladder is compared with the reference ladder under the same pinning (the label suffix).
+  # Each ladder is compared with the reference ladder under the same pinning (named in the label).
   def pinning: (.label | capture(", server on (?<n>[0-9]+) cores?").n) // "unpinned";
   (map(select(.label | startswith("reference")) | select(.bestRate != null)
        | {key: pinning, value: .bestRate}) | from_entries) as $refs
