@@ -68,13 +68,13 @@ struct State {
 }
 
 impl State {
-    /// Writes `frame` through the outlet when nothing waits before it.
-    fn write_through(&self, frame: &Frame) -> Direct {
+    /// Writes `frames` through the outlet when nothing waits before them.
+    fn write_through(&self, frames: &[Frame]) -> Direct {
         match &self.outlet {
             Some(outlet) if self.queue.is_empty() && !self.writing && self.close.is_none() => {
-                let direct = outlet.try_write(frame);
+                let direct = outlet.try_write(frames);
                 if direct != Direct::NotNow {
-                    super::metrics::written([frame]);
+                    super::metrics::written(frames);
                 }
                 direct
             }
@@ -239,7 +239,7 @@ impl Conn {
     pub fn send(&self, frame: Frame) {
         let queued = {
             let mut state = self.lock();
-            match state.write_through(&frame) {
+            match state.write_through(std::slice::from_ref(&frame)) {
                 Direct::Written => return,
                 Direct::Begun => true,
                 Direct::NotNow => Self::enqueue(&mut state, self.queue_limit, frame),
@@ -336,6 +336,60 @@ impl Conn {
         }
     }
 
+    /// Offers a run of one conversation's live event frames, of seqs `first`, `first + 1`, …,
+    /// as [`Conn::offer_live`] offers each, but with one look at the connection: written
+    /// through in one write when `through` allows and nothing waits, else queued with one
+    /// wake-up. Returns how many frames were sent.
+    pub(super) fn offer_live_run(
+        &self,
+        conversation: ConversationId,
+        first: i64,
+        frames: &[Frame],
+        held_limit: usize,
+        through: bool,
+    ) -> usize {
+        let mut state = self.lock();
+        let all_new = state.close.is_none()
+            && state.held.is_none()
+            && state
+                .delivered
+                .get(&conversation)
+                .is_none_or(|delivered| delivered.last < first);
+        if !all_new {
+            // Closing, syncing or partly delivered: frame by frame, as when they come alone.
+            drop(state);
+            return (first..)
+                .zip(frames)
+                .filter(|(seq, frame)| {
+                    self.offer_live(conversation, Some(*seq), frame, held_limit, false)
+                })
+                .count();
+        }
+        let delivered = state.delivered.entry(conversation).or_default();
+        for seq in (first..).take(frames.len()) {
+            delivered.record_live(seq);
+            delivered.last = seq;
+        }
+        if through {
+            match state.write_through(frames) {
+                Direct::Written => return frames.len(),
+                Direct::Begun => {
+                    drop(state);
+                    self.wake.notify_one();
+                    return frames.len();
+                }
+                Direct::NotNow => {}
+            }
+        }
+        let fits = state.queue.len() + frames.len() <= self.queue_limit;
+        if fits {
+            state.queue.extend(frames.iter().cloned());
+        }
+        drop(state);
+        self.after_enqueue(fits);
+        if fits { frames.len() } else { 0 }
+    }
+
     fn offer(
         state: &mut State,
         limit: usize,
@@ -353,7 +407,7 @@ impl Conn {
             delivered.last = seq;
         }
         if through {
-            match state.write_through(frame) {
+            match state.write_through(std::slice::from_ref(frame)) {
                 Direct::Written => return Offer::Written,
                 Direct::Begun => return Offer::Queued,
                 Direct::NotNow => {}
@@ -464,12 +518,14 @@ mod tests {
     }
 
     impl Outlet for Recorded {
-        fn try_write(&self, frame: &Frame) -> Direct {
+        fn try_write(&self, frames: &[Frame]) -> Direct {
             if self.full.load(Ordering::Relaxed) {
                 return Direct::NotNow;
             }
             let mut taken = self.taken.lock().unwrap();
-            taken.push(String::from_utf8_lossy(frame.bytes()).into_owned());
+            for frame in frames {
+                taken.push(String::from_utf8_lossy(frame.bytes()).into_owned());
+            }
             Direct::Written
         }
     }
@@ -507,6 +563,72 @@ mod tests {
         conn.written();
         conn.send(frame("d"));
         assert_eq!(*outlet.taken.lock().unwrap(), ["a", "d"]);
+    }
+
+    fn frames(texts: &[&str]) -> Vec<Frame> {
+        texts.iter().map(|t| frame(t)).collect()
+    }
+
+    #[test]
+    fn a_run_goes_through_in_one_write_and_is_never_sent_twice() {
+        let (conn, outlet) = connected();
+        let room = ConversationId::generate();
+        assert_eq!(
+            conn.offer_live_run(room, 1, &frames(&["1", "2"]), 8, true),
+            2
+        );
+        // The same events again (another instance's copy), then a run overlapping them.
+        assert_eq!(
+            conn.offer_live_run(room, 1, &frames(&["1", "2"]), 8, true),
+            0
+        );
+        assert_eq!(
+            conn.offer_live_run(room, 2, &frames(&["2", "3"]), 8, true),
+            1
+        );
+        assert_eq!(*outlet.taken.lock().unwrap(), ["1", "2"]);
+        assert_eq!(queued(&conn), ["3"]);
+    }
+
+    #[test]
+    fn a_run_the_socket_refuses_is_queued_whole_behind_what_waits() {
+        let (conn, outlet) = connected();
+        let room = ConversationId::generate();
+        outlet.full.store(true, Ordering::Relaxed);
+        assert!(conn.offer_live(room, Some(1), &frame("1"), 8, true));
+        outlet.full.store(false, Ordering::Relaxed);
+        assert_eq!(
+            conn.offer_live_run(room, 2, &frames(&["2", "3"]), 8, true),
+            2
+        );
+        assert!(outlet.taken.lock().unwrap().is_empty());
+        assert_eq!(queued(&conn), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn a_run_that_overflows_the_queue_closes_the_connection() {
+        let conn = Conn::new(1, TenantId::parse("acme").unwrap(), 2);
+        let room = ConversationId::generate();
+        assert_eq!(
+            conn.offer_live_run(room, 1, &frames(&["1", "2", "3"]), 8, false),
+            0
+        );
+        assert!(conn.closing());
+    }
+
+    #[test]
+    fn a_run_waits_behind_a_sync() {
+        let (conn, outlet) = connected();
+        let room = ConversationId::generate();
+        conn.begin_sync();
+        assert_eq!(
+            conn.offer_live_run(room, 1, &frames(&["1", "2"]), 8, true),
+            0
+        );
+        conn.sync_frame(room, 1, &frame("1"));
+        conn.end_sync();
+        assert!(outlet.taken.lock().unwrap().is_empty());
+        assert_eq!(queued(&conn), ["1", "2"]);
     }
 
     #[test]

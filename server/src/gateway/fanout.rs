@@ -61,6 +61,17 @@ impl Fanout {
 impl CommitListener for Fanout {
     fn committed(&self, events: &[StoredEvent]) {
         let alone = events.len() == 1;
+        // A batch of sends: each conversation's events go to each socket as one run. (Events
+        // that carry a trace, or change memberships, take the path below, one by one.)
+        let plain = |e: &StoredEvent| e.trace.is_none() && !changes_memberships(e);
+        if !alone && events.iter().all(plain) {
+            let envelopes: Vec<BusEnvelope> = events.iter().map(envelope_of).collect();
+            self.hub.deliver_batch(&envelopes);
+            for envelope in &envelopes {
+                self.bus.publish(envelope);
+            }
+            return;
+        }
         for event in events {
             let envelope = envelope_of(event);
             if envelope.trace.is_some() {
@@ -83,6 +94,16 @@ impl CommitListener for Fanout {
             }
         }
     }
+}
+
+/// Whether the event has news for the account channel (`account_envelope_of`).
+fn changes_memberships(event: &StoredEvent) -> bool {
+    matches!(
+        event.payload,
+        EventPayload::ConversationCreated(_)
+            | EventPayload::MemberAdded(_)
+            | EventPayload::MemberRemoved(_)
+    )
 }
 
 /// The account channel's envelope of an event that changes someone's memberships: a

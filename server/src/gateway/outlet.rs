@@ -2,15 +2,16 @@
 //!
 //! Without one, a frame for a connection is queued and the connection's task is woken to write
 //! it: a wake-up, a second touch of the connection's state and a batch built, for what is
-//! usually one frame to a socket with room for it. A transport that offers an [`Outlet`] lets the
-//! fan-out write such a frame itself with one non-blocking write; anything the socket does not
-//! take at once goes the queued way. Measured in docs/benchmarks.md ("Results — 2026-12-03,
+//! usually one frame (or one batch's run of a conversation) to a socket with room for it. A
+//! transport that offers an [`Outlet`] lets the fan-out write such frames itself with one
+//! non-blocking write; anything the socket does not take at once goes the queued way. Measured in docs/benchmarks.md ("Results — 2026-12-03,
 //! 19:00–21:00"): 15–20 % less server CPU below saturation.
 
 use super::protocol::Frame;
 use std::fmt::Debug;
 
-/// What an attempt to write frames at once did.
+/// What an attempt to write frames at once did (to all of them: a run of frames is taken whole,
+/// begun, or not at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direct {
     /// The frame was written.
@@ -25,6 +26,6 @@ pub enum Direct {
 
 /// A socket that frames can be handed to without waiting.
 pub trait Outlet: Send + Sync + Debug {
-    /// Writes `frame` as far as the socket takes it without blocking.
-    fn try_write(&self, frame: &Frame) -> Direct;
+    /// Writes `frames`, in order, as far as the socket takes them without blocking.
+    fn try_write(&self, frames: &[Frame]) -> Direct;
 }

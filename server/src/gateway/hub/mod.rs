@@ -6,7 +6,8 @@
 //! each recipient's own connection briefly. Delivery runs in the task that produced the
 //! envelope (the use case that committed it, or the bus subscriber for other instances), so it
 //! spreads over every core the runtime has, and its cost is proportional to the members
-//! connected here.
+//! connected here. The events of one commit (a batch of sends) go to each connection as one
+//! run per conversation: one look at the connection, and one write or one wake-up, per batch.
 //!
 //! **Order.** Events of one conversation can reach the hub out of order: two use cases commit
 //! seq 5 and 6 and race to deliver, or another instance's 5 arrives over the bus after this
@@ -286,6 +287,81 @@ impl Hub {
         self.deliver_counted(envelope, true)
     }
 
+    /// Delivers the events of one commit, in order. Each conversation's events go to each of
+    /// its connections as one run: written through in one write per socket while no other
+    /// delivery runs (as [`Hub::deliver_alone`] writes one event), else queued with one
+    /// wake-up per connection rather than one per event.
+    pub fn deliver_batch(&self, envelopes: &[BusEnvelope]) -> usize {
+        let others = self.delivering.fetch_add(1, Ordering::Relaxed);
+        let mut rooms: Vec<(RoomKey, Vec<&BusEnvelope>)> = Vec::new();
+        for envelope in envelopes {
+            let key = (envelope.tenant.clone(), envelope.conversation);
+            match rooms.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, run)) => run.push(envelope),
+                None => rooms.push((key, vec![envelope])),
+            }
+        }
+        let mut sent = 0;
+        for (key, run) in rooms {
+            sent += match self.deliver_run(&key, &run, others == 0) {
+                Some(sent) => sent,
+                None => run.iter().map(|e| self.deliver_ordered(e, false)).sum(),
+            };
+        }
+        self.delivering.fetch_sub(1, Ordering::Relaxed);
+        sent
+    }
+
+    /// Delivers a conversation's run of events that follows on what it delivered last; `None`
+    /// (nothing done) when the run is not such a plain run: a gap before it or inside it,
+    /// events held, or an event that skips or removes someone.
+    fn deliver_run(&self, key: &RoomKey, run: &[&BusEnvelope], through: bool) -> Option<usize> {
+        let first = run.first()?.event_seq?;
+        let plain = (first..).zip(run).all(|(seq, e)| {
+            e.event_seq == Some(seq) && e.skip_user.is_none() && e.revoke_user.is_none()
+        });
+        if !plain {
+            return None;
+        }
+        let mut shard = lock(self.shard(key));
+        let Some(room) = shard.rooms.get_mut(key) else {
+            return Some(0);
+        };
+        if !room.ahead.is_empty() || room.next.is_some_and(|next| next != first) {
+            return None;
+        }
+        let frames: Vec<Frame> = run
+            .iter()
+            .map(|e| Frame::committed(e.frame.clone(), e.at_ms))
+            .collect();
+        let direct = if through {
+            room.members.len().min(THROUGH_PER_EVENT)
+        } else {
+            0
+        };
+        let (written, woken) = room.members.split_at(direct);
+        let members = woken.iter().map(|c| (c, false));
+        let mut sent = 0;
+        for (conn, through) in members.chain(written.iter().map(|c| (c, true))) {
+            sent += conn.offer_live_run(key.1, first, &frames, self.held_limit, through);
+        }
+        room.next = Some(first + run.len() as i64);
+        if !room.watchers.is_empty() {
+            for envelope in run {
+                self.tell_watchers(&room.watchers, envelope);
+            }
+        }
+        if sent > 0 {
+            ::metrics::counter!(metrics::DELIVERED).increment(sent as u64);
+            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            for envelope in run {
+                let latency_ms = (now - i128::from(envelope.at_ms)).max(0);
+                ::metrics::histogram!(metrics::LATENCY).record(latency_ms as f64 / 1000.0);
+            }
+        }
+        Some(sent)
+    }
+
     fn deliver_counted(&self, envelope: &BusEnvelope, alone: bool) -> usize {
         let others = self.delivering.fetch_add(1, Ordering::Relaxed);
         let queued = self.deliver_ordered(envelope, alone && others == 0);
@@ -494,5 +570,72 @@ impl BusInbox for Hub {
 
     fn account(&self, envelope: AccountEnvelope) {
         Hub::deliver_account(self, &envelope);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::bus::LocalBus;
+
+    fn envelope(tenant: &TenantId, room: ConversationId, seq: i64) -> BusEnvelope {
+        BusEnvelope {
+            tenant: tenant.clone(),
+            conversation: room,
+            event_seq: Some(seq),
+            skip_user: None,
+            revoke_user: None,
+            at_ms: 0,
+            frame: bytes::Bytes::from(format!("{room}:{seq}")),
+            trace: None,
+        }
+    }
+
+    fn taken(conn: &Conn) -> Vec<String> {
+        let frames = conn.take().frames;
+        conn.written();
+        frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(f.bytes()).into_owned())
+            .collect()
+    }
+
+    fn names(room: ConversationId, seqs: impl IntoIterator<Item = i64>) -> Vec<String> {
+        seqs.into_iter()
+            .map(|seq| format!("{room}:{seq}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_reaches_each_room_in_order_and_only_its_own_room() {
+        let hub = Hub::new(Arc::new(LocalBus), 64, 4);
+        let tenant = TenantId::parse("acme").unwrap();
+        let (a, b) = (ConversationId::generate(), ConversationId::generate());
+        let (in_a, in_b) = (hub.register(tenant.clone()), hub.register(tenant.clone()));
+        hub.join(&in_a, a);
+        hub.join(&in_b, b);
+        let batch = [(a, 1), (b, 1), (a, 2), (b, 2), (a, 3)].map(|(r, s)| envelope(&tenant, r, s));
+        assert_eq!(hub.deliver_batch(&batch), 5);
+        assert_eq!(taken(&in_a), names(a, 1..=3));
+        assert_eq!(taken(&in_b), names(b, 1..=2));
+        // The next batch follows on; a copy of delivered events is not sent again.
+        let again = [(a, 3), (a, 4)].map(|(r, s)| envelope(&tenant, r, s));
+        assert_eq!(hub.deliver_batch(&again), 1);
+        assert_eq!(taken(&in_a), names(a, [4]));
+    }
+
+    #[test]
+    fn a_batch_after_a_gap_waits_for_it() {
+        let hub = Hub::new(Arc::new(LocalBus), 64, 4);
+        let tenant = TenantId::parse("acme").unwrap();
+        let room = ConversationId::generate();
+        let conn = hub.register(tenant.clone());
+        hub.join(&conn, room);
+        hub.deliver(&envelope(&tenant, room, 1));
+        let batch = [3, 4].map(|seq| envelope(&tenant, room, seq));
+        assert_eq!(hub.deliver_batch(&batch), 0);
+        assert_eq!(taken(&conn), names(room, [1]));
+        hub.deliver(&envelope(&tenant, room, 2));
+        assert_eq!(taken(&conn), names(room, 2..=4));
     }
 }
