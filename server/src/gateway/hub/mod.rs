@@ -334,15 +334,8 @@ impl Hub {
             .iter()
             .map(|e| Frame::committed(e.frame.clone(), e.at_ms))
             .collect();
-        let direct = if through {
-            room.members.len().min(THROUGH_PER_EVENT)
-        } else {
-            0
-        };
-        let (written, woken) = room.members.split_at(direct);
-        let members = woken.iter().map(|c| (c, false));
         let mut sent = 0;
-        for (conn, through) in members.chain(written.iter().map(|c| (c, true))) {
+        for (conn, through) in recipients(&room.members, through) {
             sent += conn.offer_live_run(key.1, first, &frames, self.held_limit, through);
         }
         room.next = Some(first + run.len() as i64);
@@ -351,14 +344,7 @@ impl Hub {
                 self.tell_watchers(&room.watchers, envelope);
             }
         }
-        if sent > 0 {
-            ::metrics::counter!(metrics::DELIVERED).increment(sent as u64);
-            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-            for envelope in run {
-                let latency_ms = (now - i128::from(envelope.at_ms)).max(0);
-                ::metrics::histogram!(metrics::LATENCY).record(latency_ms as f64 / 1000.0);
-            }
-        }
+        record_delivered(sent, run.iter().map(|e| e.at_ms));
         Some(sent)
     }
 
@@ -464,17 +450,8 @@ impl Hub {
             Some(_) => Frame::committed(envelope.frame.clone(), envelope.at_ms),
             None => Frame::from_bytes(envelope.frame.clone()),
         };
-        // The deliverer writes through to a few sockets itself, after queueing for the others,
-        // whose tasks meanwhile write on the other cores.
-        let direct = if through {
-            room.members.len().min(THROUGH_PER_EVENT)
-        } else {
-            0
-        };
-        let (written, woken) = room.members.split_at(direct);
         let mut queued = 0;
-        let members = woken.iter().map(|c| (c, false));
-        for (conn, through) in members.chain(written.iter().map(|c| (c, true))) {
+        for (conn, through) in recipients(&room.members, through) {
             if envelope.skip_user.is_some() && conn.user() == envelope.skip_user {
                 continue;
             }
@@ -500,12 +477,7 @@ impl Hub {
                 keep
             });
         }
-        if queued > 0 {
-            ::metrics::counter!(metrics::DELIVERED).increment(queued as u64);
-            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-            let latency_ms = (now - i128::from(envelope.at_ms)).max(0);
-            ::metrics::histogram!(metrics::LATENCY).record(latency_ms as f64 / 1000.0);
-        }
+        record_delivered(queued, [envelope.at_ms]);
         queued
     }
 
@@ -541,6 +513,33 @@ impl Hub {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A room's members, each with whether the deliverer writes to it itself (`through` allows it
+/// for the first [`THROUGH_PER_EVENT`]). Those are last: the deliverer queues for the others
+/// first, whose tasks meanwhile write on the other cores.
+fn recipients(members: &[Arc<Conn>], through: bool) -> impl Iterator<Item = (&Arc<Conn>, bool)> {
+    let direct = if through {
+        members.len().min(THROUGH_PER_EVENT)
+    } else {
+        0
+    };
+    let (written, woken) = members.split_at(direct);
+    let woken = woken.iter().map(|c| (c, false));
+    woken.chain(written.iter().map(|c| (c, true)))
+}
+
+/// Counts `sent` frames delivered, and the delay since each delivered event was committed.
+fn record_delivered(sent: usize, committed_at_ms: impl IntoIterator<Item = i64>) {
+    if sent == 0 {
+        return;
+    }
+    ::metrics::counter!(metrics::DELIVERED).increment(sent as u64);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    for at_ms in committed_at_ms {
+        let latency_ms = (now - i128::from(at_ms)).max(0);
+        ::metrics::histogram!(metrics::LATENCY).record(latency_ms as f64 / 1000.0);
     }
 }
 
