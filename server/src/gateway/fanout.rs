@@ -62,13 +62,18 @@ impl CommitListener for Fanout {
     fn committed(&self, events: &[StoredEvent]) {
         let alone = events.len() == 1;
         // A batch of sends: each conversation's events go to each socket as one run. (Events
-        // that carry a trace, or change memberships, take the path below, one by one.)
-        let plain = |e: &StoredEvent| e.trace.is_none() && !changes_memberships(e);
-        if !alone && events.iter().all(plain) {
+        // that carry a trace take the path below, one by one, each in its own span.)
+        if !alone && events.iter().all(|e| e.trace.is_none()) {
             let envelopes: Vec<BusEnvelope> = events.iter().map(envelope_of).collect();
             self.hub.deliver_batch(&envelopes);
-            for envelope in &envelopes {
+            for (event, envelope) in events.iter().zip(&envelopes) {
                 self.bus.publish(envelope);
+                // Account news reach connections that have not joined the conversation, so
+                // they cannot overtake its frames on any socket.
+                if let Some(news) = account_envelope_of(event) {
+                    self.hub.deliver_account(&news);
+                    self.bus.publish_account(&news);
+                }
             }
             return;
         }
@@ -94,16 +99,6 @@ impl CommitListener for Fanout {
             }
         }
     }
-}
-
-/// Whether the event has news for the account channel (`account_envelope_of`).
-fn changes_memberships(event: &StoredEvent) -> bool {
-    matches!(
-        event.payload,
-        EventPayload::ConversationCreated(_)
-            | EventPayload::MemberAdded(_)
-            | EventPayload::MemberRemoved(_)
-    )
 }
 
 /// The account channel's envelope of an event that changes someone's memberships: a
