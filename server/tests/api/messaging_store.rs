@@ -468,3 +468,60 @@ both_engines!(
     send_stream_shares_the_writer,
     a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close
 );
+
+/// Sends whose callers give up at every point of their batch (queued, reading, writing,
+/// committing) leave nothing half-done: the writer takes the next batches and other writes, the
+/// sends that did commit are numbered without gaps, and a retry under the same key finds them.
+/// On SQLite a batch begins and commits its transaction in its own statements, so a batch cut
+/// short must not hand the writer's connection back with the transaction open.
+async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let conversation = store_group(&store, "acme", owner, &[]).await;
+    for k in 0..60u64 {
+        let message = new_message(conversation, owner, &format!("abandoned-{k}"));
+        let send = store.send_message(&t("acme"), &message, None);
+        tokio::pin!(send);
+        // Polled for a while that grows with k, then dropped wherever it stands.
+        let until = std::time::Instant::now() + std::time::Duration::from_micros(50 * k);
+        while std::time::Instant::now() < until {
+            if futures::poll!(send.as_mut()).is_ready() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    // Whatever was abandoned, the writer serves a send and another write at once.
+    let after = new_message(conversation, owner, "after");
+    let sent = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.send_message(&t("acme"), &after, None),
+    )
+    .await
+    .expect("the writer is free");
+    assert!(matches!(sent, Ok(SendOutcome::Sent(_))), "{sent:?}");
+    store_user(&store, "acme", "newcomer").await;
+    // The abandoned sends that committed are there once each, numbered without gaps; a retry
+    // of each abandoned send stores it or returns the stored one.
+    let committed = all_seqs(&store, conversation, owner).await;
+    assert_eq!(committed, (1..=committed.len() as i64).collect::<Vec<_>>());
+    for k in 0..60u64 {
+        let message = new_message(conversation, owner, &format!("abandoned-{k}"));
+        let retried = store.send_message(&t("acme"), &message, None).await;
+        assert!(
+            matches!(
+                retried,
+                Ok(SendOutcome::Sent(_) | SendOutcome::Duplicate(_))
+            ),
+            "{retried:?}"
+        );
+    }
+    assert_eq!(
+        all_seqs(&store, conversation, owner).await,
+        (1..=61).collect::<Vec<_>>()
+    );
+}
+both_engines!(
+    abandoned_sends,
+    sends_abandoned_mid_batch_leave_the_writer_whole
+);

@@ -40,9 +40,12 @@ use std::time::{Duration, Instant};
 pub const GAP_WAIT: Duration = Duration::from_millis(100);
 /// Events held per conversation at most while waiting for a gap to fill.
 const HELD_PER_ROOM: usize = 1024;
-/// Sockets an event delivered alone is written through to, at most, by its deliverer (each a
-/// system call of a few microseconds while the conversation's shard is locked): every member of
-/// a room of a hundred, the first 128 of a larger one, the others queued for their own tasks.
+/// Sockets a committed event is written through to, at most, by its deliverer (each a system
+/// call of a few microseconds while the conversation's shard is locked): every member of a room
+/// of a hundred, the first 128 of a larger one, the others queued for their own tasks. Deliveries
+/// of other commits, on other threads, write through at the same time: queueing a frame instead
+/// costs the connection's task a wake-up, and under load every connection woken waited for the
+/// runtime to reach it (docs/benchmarks.md, 2026-12-04, 19:30).
 const THROUGH_PER_EVENT: usize = 128;
 
 type RoomKey = (TenantId, ConversationId);
@@ -99,8 +102,6 @@ pub struct Hub {
     account_pending: Mutex<FastSet<(TenantId, UserId)>>,
     /// Live connections per tenant, for the per-tenant gauge (opened and closed only).
     tenant_connections: Mutex<metrics::TenantConnections>,
-    /// Deliveries running now, on any thread.
-    delivering: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -128,7 +129,6 @@ impl Hub {
             watched_tenants: Mutex::default(),
             account_pending: Mutex::default(),
             tenant_connections: Mutex::default(),
-            delivering: AtomicUsize::new(0),
         }
     }
 
@@ -276,23 +276,21 @@ impl Hub {
     /// Delivers an envelope to the connections that joined its conversation, in the
     /// conversation's event order; returns how many frames were sent (queued or written).
     pub fn deliver(&self, envelope: &BusEnvelope) -> usize {
-        self.deliver_counted(envelope, false)
+        self.deliver_ordered(envelope, false)
     }
 
-    /// Delivers an event committed alone (not one of a batch). While no other delivery runs, it
-    /// is written through to the sockets with nothing waiting (`conn.rs`): the connections'
-    /// tasks are not woken. Under load, deliveries overlap or come in batches, and frames are
-    /// queued instead so that the connections' tasks write them on every core at once.
+    /// Delivers an event committed alone (not one of a batch): written through to the sockets
+    /// with nothing waiting (`conn.rs`, at most [`THROUGH_PER_EVENT`]), so the connections'
+    /// tasks are not woken.
     pub fn deliver_alone(&self, envelope: &BusEnvelope) -> usize {
-        self.deliver_counted(envelope, true)
+        self.deliver_ordered(envelope, true)
     }
 
     /// Delivers the events of one commit, in order. Each conversation's events go to each of
-    /// its connections as one run: written through in one write per socket while no other
-    /// delivery runs (as [`Hub::deliver_alone`] writes one event), else queued with one
-    /// wake-up per connection rather than one per event.
+    /// its connections as one run: written through in one write per socket (as
+    /// [`Hub::deliver_alone`] writes one event), or queued with one wake-up per connection
+    /// rather than one per event.
     pub fn deliver_batch(&self, envelopes: &[BusEnvelope]) -> usize {
-        let others = self.delivering.fetch_add(1, Ordering::Relaxed);
         let mut rooms: Vec<(RoomKey, Vec<&BusEnvelope>)> = Vec::new();
         for envelope in envelopes {
             let key = (envelope.tenant.clone(), envelope.conversation);
@@ -303,19 +301,18 @@ impl Hub {
         }
         let mut sent = 0;
         for (key, run) in rooms {
-            sent += match self.deliver_run(&key, &run, others == 0) {
+            sent += match self.deliver_run(&key, &run) {
                 Some(sent) => sent,
                 None => run.iter().map(|e| self.deliver_ordered(e, false)).sum(),
             };
         }
-        self.delivering.fetch_sub(1, Ordering::Relaxed);
         sent
     }
 
     /// Delivers a conversation's run of events that follows on what it delivered last; `None`
     /// (nothing done) when the run is not such a plain run: a gap before it or inside it,
     /// events held, or an event that skips or removes someone.
-    fn deliver_run(&self, key: &RoomKey, run: &[&BusEnvelope], through: bool) -> Option<usize> {
+    fn deliver_run(&self, key: &RoomKey, run: &[&BusEnvelope]) -> Option<usize> {
         let first = run.first()?.event_seq?;
         let plain = (first..).zip(run).all(|(seq, e)| {
             e.event_seq == Some(seq) && e.skip_user.is_none() && e.revoke_user.is_none()
@@ -335,7 +332,7 @@ impl Hub {
             .map(|e| Frame::committed(e.frame.clone(), e.at_ms))
             .collect();
         let mut sent = 0;
-        for (conn, through) in recipients(&room.members, through) {
+        for (conn, through) in recipients(&room.members, true) {
             sent += conn.offer_live_run(key.1, first, &frames, self.held_limit, through);
         }
         room.next = Some(first + run.len() as i64);
@@ -346,13 +343,6 @@ impl Hub {
         }
         record_delivered(sent, run.iter().map(|e| e.at_ms));
         Some(sent)
-    }
-
-    fn deliver_counted(&self, envelope: &BusEnvelope, alone: bool) -> usize {
-        let others = self.delivering.fetch_add(1, Ordering::Relaxed);
-        let queued = self.deliver_ordered(envelope, alone && others == 0);
-        self.delivering.fetch_sub(1, Ordering::Relaxed);
-        queued
     }
 
     fn deliver_ordered(&self, envelope: &BusEnvelope, through: bool) -> usize {
