@@ -478,9 +478,10 @@ async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     let (_db, store) = store(engine).await;
     let owner = store_user(&store, "acme", "owner").await;
     let conversation = store_group(&store, "acme", owner, &[]).await;
+    let tenant = t("acme");
     for k in 0..60u64 {
         let message = new_message(conversation, owner, &format!("abandoned-{k}"));
-        let send = store.send_message(&t("acme"), &message, None);
+        let send = store.send_message(&tenant, &message, None);
         tokio::pin!(send);
         // Polled for a while that grows with k, then dropped wherever it stands.
         let until = std::time::Instant::now() + std::time::Duration::from_micros(50 * k);

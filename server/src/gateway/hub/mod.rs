@@ -45,7 +45,7 @@ const HELD_PER_ROOM: usize = 1024;
 /// of a hundred, the first 128 of a larger one, the others queued for their own tasks. Deliveries
 /// of other commits, on other threads, write through at the same time: queueing a frame instead
 /// costs the connection's task a wake-up, and under load every connection woken waited for the
-/// runtime to reach it (docs/benchmarks.md, 2026-12-04, 19:30).
+/// runtime to reach it (docs/benchmarks.md, 2026-12-04, 18:45).
 const THROUGH_PER_EVENT: usize = 128;
 
 type RoomKey = (TenantId, ConversationId);
