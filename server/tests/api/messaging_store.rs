@@ -475,22 +475,29 @@ both_engines!(
 /// On SQLite a batch begins and commits its transaction in its own statements, so a batch cut
 /// short must not hand the writer's connection back with the transaction open.
 async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
+    const ABANDONED: u64 = 240;
     let (_db, store) = store(engine).await;
     let owner = store_user(&store, "acme", "owner").await;
     let conversation = store_group(&store, "acme", owner, &[]).await;
     let tenant = t("acme");
-    for k in 0..60u64 {
+    for k in 0..ABANDONED {
         let message = new_message(conversation, owner, &format!("abandoned-{k}"));
-        let send = store.send_message(&tenant, &message, None);
-        tokio::pin!(send);
-        // Polled for a while that grows with k, then dropped wherever it stands.
-        let until = std::time::Instant::now() + std::time::Duration::from_micros(50 * k);
-        while std::time::Instant::now() < until {
-            if futures::poll!(send.as_mut()).is_ready() {
-                break;
+        {
+            let send = store.send_message(&tenant, &message, None);
+            tokio::pin!(send);
+            // Polled for a while that grows with k (0 to 3 ms: a batch's whole life on either
+            // engine), then dropped wherever it stands.
+            let until = std::time::Instant::now() + std::time::Duration::from_nanos(12_500 * k);
+            while std::time::Instant::now() < until {
+                if futures::poll!(send.as_mut()).is_ready() {
+                    break;
+                }
+                tokio::task::yield_now().await;
             }
-            tokio::task::yield_now().await;
         }
+        // A write of another kind right after: a transaction left open on the writer's
+        // connection would refuse it (or hold it past the busy timeout).
+        store_user(&store, "acme", &format!("bystander{k}")).await;
     }
     // Whatever was abandoned, the writer serves a send and another write at once.
     let after = new_message(conversation, owner, "after");
@@ -506,7 +513,7 @@ async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     // of each abandoned send stores it or returns the stored one.
     let committed = all_seqs(&store, conversation, owner).await;
     assert_eq!(committed, (1..=committed.len() as i64).collect::<Vec<_>>());
-    for k in 0..60u64 {
+    for k in 0..ABANDONED {
         let message = new_message(conversation, owner, &format!("abandoned-{k}"));
         let retried = store.send_message(&t("acme"), &message, None).await;
         assert!(
@@ -519,7 +526,7 @@ async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     }
     assert_eq!(
         all_seqs(&store, conversation, owner).await,
-        (1..=61).collect::<Vec<_>>()
+        (1..=ABANDONED as i64 + 1).collect::<Vec<_>>()
     );
 }
 both_engines!(

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::{OnceCell, oneshot};
-use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
 /// Connections of the batches' own pool: the one a turn keeps, and one more while a kept
@@ -98,7 +97,14 @@ impl SendThread {
     }
 
     /// Runs `job` on the thread with the batches' pool, in the caller's span. Dropping the
-    /// returned future aborts the job (a batch cut short rolls back, as it did in its caller).
+    /// returned future leaves the job to finish on its own: a batch is never cut short in the
+    /// middle of a statement. sqlx counts a transaction as begun only once its `BEGIN` has been
+    /// answered, so a batch dropped while that statement was in flight handed its connection
+    /// back to the pool inside a transaction nobody would end — on PostgreSQL holding the locks
+    /// of the batch's conversations, which every later batch then waited for
+    /// (`messaging_store::abandoned_sends`). A batch whose caller is gone commits or rolls back
+    /// as it would have; its senders, finding their answer gone, send again and get the stored
+    /// message, and its events reach sockets through the relay's late rebroadcast.
     pub(in super::super) async fn run<T, F, Fut>(&self, job: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -125,8 +131,9 @@ impl SendThread {
                 .clone();
             job(pool).await
         };
-        let task = AbortOnDropHandle::new(handle.spawn(task.in_current_span()));
-        task.await
+        handle
+            .spawn(task.in_current_span())
+            .await
             .map_err(|e| StoreError::Other(anyhow::anyhow!("send batch ended: {e}")))?
     }
 

@@ -9,9 +9,10 @@
 //! events to the fan-out after letting go of the turn (measured in docs/benchmarks.md,
 //! 2026-12-02 12:00: p95 at 300 sends/s about halved).
 //!
-//! A caller dropped while its batch runs rolls the batch back; the others find their answer
-//! gone and queue their send again (a send is idempotent by its key, so one that did commit
-//! comes back as the message it stored).
+//! A caller dropped while its batch runs leaves the batch to finish on its thread
+//! (`send_thread.rs` says why it is never cut short); the others find their answer gone and
+//! queue their send again (a send is idempotent by its key, so one that did commit comes back
+//! as the message it stored).
 
 use super::super::{SqlStore, db};
 use super::send_batch::{self, QueuedSend};
@@ -199,7 +200,7 @@ async fn alone(
 
 /// Runs one batch on the writer's connection: the kept one, or one from the pool. The
 /// connection is kept for the next batch only when this one committed and more sends wait; a
-/// batch cut short drops it, and the pool's check on its return rolls back what it began.
+/// batch whose caller is gone finishes and its connection goes back to the pool.
 async fn batch(
     store: &SqlStore,
     writer: &mut Writer,
