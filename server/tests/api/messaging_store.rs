@@ -472,8 +472,8 @@ both_engines!(
 /// Sends whose callers give up at every point of their batch (queued, reading, writing,
 /// committing) leave nothing half-done: the writer takes the next batches and other writes, the
 /// sends that did commit are numbered without gaps, and a retry under the same key finds them.
-/// On SQLite a batch begins and commits its transaction in its own statements, so a batch cut
-/// short must not hand the writer's connection back with the transaction open.
+/// sqlx cannot roll back a transaction whose `BEGIN` was cut short, so no batch may be cut short
+/// with its connection handed back inside one (`send_thread.rs`).
 async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     const ABANDONED: u64 = 240;
     let (_db, store) = store(engine).await;
@@ -503,7 +503,7 @@ async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     let after = new_message(conversation, owner, "after");
     let sent = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        store.send_message(&t("acme"), &after, None),
+        store.send_message(&tenant, &after, None),
     )
     .await
     .expect("the writer is free");
@@ -515,7 +515,7 @@ async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     assert_eq!(committed, (1..=committed.len() as i64).collect::<Vec<_>>());
     for k in 0..ABANDONED {
         let message = new_message(conversation, owner, &format!("abandoned-{k}"));
-        let retried = store.send_message(&t("acme"), &message, None).await;
+        let retried = store.send_message(&tenant, &message, None).await;
         assert!(
             matches!(
                 retried,
