@@ -7,11 +7,11 @@ use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};
 use chemchat_server::ports::chat::{
-    DailyQuota, HistoryPage, ReactionChange, SendOutcome, SyncPosition,
+    DailyQuota, EventPayload, HistoryPage, ReactionChange, SendOutcome, StoredEvent, SyncPosition,
 };
-use chemchat_server::ports::{ChatStore, Delivery, Store, SystemClock};
+use chemchat_server::ports::{ChatStore, CommitListener, Delivery, Store, SystemClock};
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Reads the whole history forwards, 100 at a time.
 async fn all_seqs(
@@ -469,14 +469,32 @@ both_engines!(
     a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close
 );
 
+/// Records the messages whose `message.created` the store handed to its listener.
+#[derive(Debug, Default)]
+struct Heard(Mutex<Vec<String>>);
+
+impl CommitListener for Heard {
+    fn committed(&self, events: &[StoredEvent]) {
+        let mut heard = self.0.lock().unwrap();
+        for event in events {
+            if let EventPayload::MessageCreated(message) = &event.payload {
+                heard.push(message.id.clone());
+            }
+        }
+    }
+}
+
 /// Sends whose callers give up at every point of their batch (queued, reading, writing,
 /// committing) leave nothing half-done: the writer takes the next batches and other writes, the
 /// sends that did commit are numbered without gaps, and a retry under the same key finds them.
 /// sqlx cannot roll back a transaction whose `BEGIN` was cut short, so no batch may be cut short
-/// with its connection handed back inside one (`send_thread.rs`).
+/// with its connection handed back inside one (`send_thread.rs`). And each committed message
+/// reaches the fan-out once, at its commit, even when nobody waits for its batch any more.
 async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     const ABANDONED: u64 = 240;
     let (_db, store) = store(engine).await;
+    let heard = Arc::new(Heard::default());
+    let store = store.with_listener(heard.clone());
     let owner = store_user(&store, "acme", "owner").await;
     let conversation = store_group(&store, "acme", owner, &[]).await;
     let tenant = t("acme");
@@ -527,6 +545,13 @@ async fn sends_abandoned_mid_batch_leave_the_writer_whole(engine: Engine) {
     assert_eq!(
         all_seqs(&store, conversation, owner).await,
         (1..=ABANDONED as i64 + 1).collect::<Vec<_>>()
+    );
+    let heard = heard.0.lock().unwrap().clone();
+    let distinct: HashSet<&String> = heard.iter().collect();
+    assert_eq!(
+        (heard.len(), distinct.len()),
+        (ABANDONED as usize + 1, ABANDONED as usize + 1),
+        "every message reaches the listener once"
     );
 }
 both_engines!(

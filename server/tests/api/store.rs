@@ -647,3 +647,52 @@ async fn postgres_has_no_checkpointer() {
     let (_db, store) = store(Engine::Postgres).await;
     assert!(store.checkpointer().is_none());
 }
+
+/// A use case dropped at any point of its transaction (a client that went away), `BEGIN` in
+/// flight included, leaves no pooled connection inside a transaction: the next borrower would
+/// run in it, scoped to the first caller's tenant (`adapters/sql/begin.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn abandoned_use_cases_leave_no_connection_in_a_transaction() {
+    let (_db, store) = store(Engine::Postgres).await;
+    let (alice, _) = alice_on_phone(&store).await;
+    for k in 0..150u64 {
+        // Polled for a while that grows with k (0 to 1.5 ms: a read's or a write's whole life
+        // here), then dropped wherever it stands.
+        let until = std::time::Duration::from_nanos(10_000 * k);
+        if k % 2 == 0 {
+            poll_for(store.user(&t("acme"), alice.id), until).await;
+        } else {
+            let user = new_user(&format!("abandoned{k}"));
+            poll_for(store.create_user(&t("acme"), &user, None), until).await;
+        }
+        // Every connection of the pool, held at once so that each is seen. A savepoint can be
+        // set only inside a transaction block.
+        let pool = store.pool();
+        let mut held = Vec::new();
+        for _ in 0..pool.size() {
+            held.push(pool.acquire().await.unwrap());
+        }
+        for connection in &mut held {
+            let probe = sqlx::raw_sql("SAVEPOINT probe; RELEASE SAVEPOINT probe")
+                .execute(&mut **connection)
+                .await;
+            let outside = matches!(&probe, Err(e) if e.to_string().contains("transaction block"));
+            assert!(
+                outside,
+                "a connection was handed back inside a transaction (k = {k}): {probe:?}"
+            );
+        }
+    }
+}
+
+/// Polls `work` until it finishes or `until` has passed, then drops it.
+async fn poll_for<F: std::future::Future>(work: F, until: std::time::Duration) {
+    tokio::pin!(work);
+    let deadline = std::time::Instant::now() + until;
+    while std::time::Instant::now() < deadline {
+        if futures::poll!(work.as_mut()).is_ready() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}

@@ -7,6 +7,7 @@
 
 mod archive;
 mod audit;
+mod begin;
 mod chat;
 mod checkpoint;
 mod connect;
@@ -137,8 +138,7 @@ impl SqlStore {
     /// A transaction that will write, scoped to `tenant`.
     async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
-        self.writer
-            .begin_with(self.engine.begin_scoped(tenant, true))
+        begin::begin(&self.writer, self.engine.begin_scoped(tenant, true))
             .await
             .map_err(db)
     }
@@ -170,9 +170,9 @@ impl SqlStore {
     ) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => kind).increment(1);
         let begin = if write {
-            self.writer.begin_with(self.engine.begin_write()).await
+            begin::begin(&self.writer, self.engine.begin_write()).await
         } else {
-            self.pool.begin().await
+            begin::begin(&self.pool, "BEGIN").await
         };
         let mut tx = begin.map_err(db)?;
         if self.engine == Engine::Postgres {
@@ -188,8 +188,7 @@ impl SqlStore {
     /// A read-only transaction scoped to `tenant`.
     async fn read(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "read").increment(1);
-        self.pool
-            .begin_with(self.engine.begin_scoped(tenant, false))
+        begin::begin(&self.pool, self.engine.begin_scoped(tenant, false))
             .await
             .map_err(db)
     }

@@ -103,13 +103,15 @@ impl SendThread {
     /// back to the pool inside a transaction nobody would end — on PostgreSQL holding the locks
     /// of the batch's conversations, which every later batch then waited for
     /// (`messaging_store::abandoned_sends`). A batch whose caller is gone commits or rolls back
-    /// as it would have; its senders, finding their answer gone, send again and get the stored
-    /// message, and its events reach sockets through the relay's late rebroadcast.
-    pub(in super::super) async fn run<T, F, Fut>(&self, job: F) -> StoreResult<T>
+    /// as it would have, and its result goes to `orphaned` instead ([`Answered`]): whoever
+    /// would have handed its events to the fan-out is gone, and the senders waiting on it send
+    /// again and get the stored message.
+    pub(in super::super) async fn run<T, F, Fut, O>(&self, job: F, orphaned: O) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(AnyPool) -> Fut + Send + 'static,
         Fut: Future<Output = StoreResult<T>> + Send + 'static,
+        O: Fn(T) + Send + Sync + 'static,
     {
         let (handle, cell) = self.started()?;
         let own = match &self.source {
@@ -131,10 +133,22 @@ impl SendThread {
                 .clone();
             job(pool).await
         };
-        handle
-            .spawn(task.in_current_span())
+        let orphaned = Arc::new(orphaned);
+        let on_thread = Arc::clone(&orphaned);
+        let (answer, receiver) = oneshot::channel();
+        handle.spawn(
+            async move {
+                if let Err(Ok(result)) = answer.send(task.await) {
+                    on_thread(result);
+                }
+            }
+            .in_current_span(),
+        );
+        let mut answered = Answered { receiver, orphaned };
+        // Dropped unanswered: the job panicked, or the thread stopped before it finished.
+        (&mut answered.receiver)
             .await
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("send batch ended: {e}")))?
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("send batch ended unanswered")))?
     }
 
     /// The running thread's runtime and pool cell, starting the thread on first use.
@@ -195,6 +209,24 @@ impl SendThread {
         };
         let _ = running.stop.send(());
         let _ = running.stopped.await;
+    }
+}
+
+/// The caller's end of a job's answer. An answer sent just before the caller was dropped is
+/// still in the channel: it goes to `orphaned` here, so that every result reaches one or the
+/// other wherever the race between the two ends falls.
+struct Answered<T, O: Fn(T)> {
+    receiver: oneshot::Receiver<StoreResult<T>>,
+    orphaned: Arc<O>,
+}
+
+impl<T, O: Fn(T)> Drop for Answered<T, O> {
+    fn drop(&mut self) {
+        // Closed first: a job finishing from now on finds no one and calls `orphaned` itself.
+        self.receiver.close();
+        if let Ok(Ok(result)) = self.receiver.try_recv() {
+            (self.orphaned)(result);
+        }
     }
 }
 

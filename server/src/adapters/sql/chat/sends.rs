@@ -215,20 +215,32 @@ async fn batch(
     let may_keep = writer.batches < MAX_KEPT_BATCHES;
     let job_store = store.clone();
     let job_tenant = tenant.clone();
+    let orphan_store = store.clone();
+    // A batch whose caller is gone hands its events to the fan-out all the same, at once,
+    // rather than leaving them to the relay's late rebroadcast.
+    let orphaned = move |(committed, _kept): (StoreResult<send_batch::Committed>, _)| {
+        if let Ok(committed) = committed {
+            orphan_store.committed(&committed.events);
+        }
+    };
     let (committed, kept) = store
         .sends
         .thread
-        .run(move |pool| async move {
-            let mut connection = match kept {
-                Some(connection) => connection,
-                None => pool.acquire().await.map_err(db)?,
-            };
-            let sends: Vec<&QueuedSend> = sends.iter().map(Arc::as_ref).collect();
-            let committed = send_batch::run(&job_store, &mut connection, &job_tenant, &sends).await;
-            // Decided here, so a connection going back to its pool leaves from this thread.
-            let keep = committed.is_ok() && may_keep && !job_store.sends.lock().is_empty();
-            Ok((committed, keep.then_some(connection)))
-        })
+        .run(
+            move |pool| async move {
+                let mut connection = match kept {
+                    Some(connection) => connection,
+                    None => pool.acquire().await.map_err(db)?,
+                };
+                let sends: Vec<&QueuedSend> = sends.iter().map(Arc::as_ref).collect();
+                let committed =
+                    send_batch::run(&job_store, &mut connection, &job_tenant, &sends).await;
+                // Decided here, so a connection going back to its pool leaves from this thread.
+                let keep = committed.is_ok() && may_keep && !job_store.sends.lock().is_empty();
+                Ok((committed, keep.then_some(connection)))
+            },
+            orphaned,
+        )
         .await?;
     writer.kept = kept;
     committed
