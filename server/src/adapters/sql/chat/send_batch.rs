@@ -32,7 +32,7 @@ pub(super) struct QueuedSend {
     pub message: NewMessage,
     /// The tenant's daily quota, when it has one.
     pub quota: Option<DailyQuota>,
-    /// The sender's trace: the batch runs in whichever caller's task took the turn, so each
+    /// The sender's trace: the batch runs in the send loop, not in the caller's task, so each
     /// send brings its own.
     pub trace: Option<TraceParent>,
 }

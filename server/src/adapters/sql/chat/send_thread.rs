@@ -8,7 +8,7 @@
 //! (not the busy one) watches their sockets. SQLite's connections talk to sqlx's worker threads
 //! over channels, which any runtime can wait on, so there the batches share the store's writer.
 //!
-//! The thread starts with the first batch (building a store starts nothing) and stops in
+//! The thread starts with the first send (building a store starts nothing) and stops in
 //! [`SendThread::stop`], which the store's `close` awaits.
 
 use super::super::connect::redact;
@@ -21,9 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::{OnceCell, oneshot};
-use tracing::Instrument;
 
-/// Connections of the batches' own pool: the one a turn keeps, and one more while a kept
+/// Connections of the batches' own pool: the one the loop keeps, and one more while a kept
 /// connection is on its way back to the pool.
 const OWN_POOL_SIZE: u32 = 2;
 
@@ -96,29 +95,23 @@ impl SendThread {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `job` on the thread with the batches' pool, in the caller's span. Dropping the
-    /// returned future leaves the job to finish on its own: a batch is never cut short in the
-    /// middle of a statement. sqlx counts a transaction as begun only once its `BEGIN` has been
-    /// answered, so a batch dropped while that statement was in flight handed its connection
-    /// back to the pool inside a transaction nobody would end — on PostgreSQL holding the locks
-    /// of the batch's conversations, which every later batch then waited for
-    /// (`messaging_store::abandoned_sends`). A batch whose caller is gone commits or rolls back
-    /// as it would have, and its result goes to `orphaned` instead ([`Answered`]): whoever
-    /// would have handed its events to the fan-out is gone, and the senders waiting on it send
-    /// again and get the stored message.
-    pub(in super::super) async fn run<T, F, Fut, O>(&self, job: F, orphaned: O) -> StoreResult<T>
+    /// Starts `job` on the thread with the batches' pool, or the reason there is none. The job
+    /// is never cut short while the thread runs: sqlx counts a transaction as begun only once
+    /// its `BEGIN` has been answered, so a batch dropped while that statement was in flight
+    /// handed its connection back to the pool inside a transaction nobody would end — on
+    /// PostgreSQL holding the locks of the batch's conversations, which every later batch then
+    /// waited for (`messaging_store::abandoned_sends`).
+    pub(in super::super) fn spawn<F, Fut>(&self, job: F) -> StoreResult<()>
     where
-        T: Send + 'static,
-        F: FnOnce(AnyPool) -> Fut + Send + 'static,
-        Fut: Future<Output = StoreResult<T>> + Send + 'static,
-        O: Fn(T) + Send + Sync + 'static,
+        F: FnOnce(StoreResult<AnyPool>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let (handle, cell) = self.started()?;
         let own = match &self.source {
             Source::Own(url) => Some(Arc::clone(url)),
             Source::Shared(_) => None,
         };
-        let task = async move {
+        handle.spawn(async move {
             let pool = cell
                 .get_or_try_init(|| async {
                     let url = own.ok_or_else(|| closed("the batches' pool is missing"))?;
@@ -129,26 +122,11 @@ impl SendThread {
                         .await
                         .map_err(db)
                 })
-                .await?
-                .clone();
+                .await
+                .cloned();
             job(pool).await
-        };
-        let orphaned = Arc::new(orphaned);
-        let on_thread = Arc::clone(&orphaned);
-        let (answer, receiver) = oneshot::channel();
-        handle.spawn(
-            async move {
-                if let Err(Ok(result)) = answer.send(task.await) {
-                    on_thread(result);
-                }
-            }
-            .in_current_span(),
-        );
-        let mut answered = Answered { receiver, orphaned };
-        // Dropped unanswered: the job panicked, or the thread stopped before it finished.
-        (&mut answered.receiver)
-            .await
-            .map_err(|_| StoreError::Other(anyhow::anyhow!("send batch ended unanswered")))?
+        });
+        Ok(())
     }
 
     /// The running thread's runtime and pool cell, starting the thread on first use.
@@ -182,7 +160,7 @@ impl SendThread {
             .spawn(move || {
                 runtime.block_on(async {
                     let _ = stop_asked.await;
-                    // The pool's close waits for its connections, a turn's kept one included.
+                    // The pool's close waits for its connections, the loop's kept one included.
                     if let Some(pool) = own_pool.as_deref().and_then(OnceCell::get) {
                         pool.close().await;
                     }
@@ -209,24 +187,6 @@ impl SendThread {
         };
         let _ = running.stop.send(());
         let _ = running.stopped.await;
-    }
-}
-
-/// The caller's end of a job's answer. An answer sent just before the caller was dropped is
-/// still in the channel: it goes to `orphaned` here, so that every result reaches one or the
-/// other wherever the race between the two ends falls.
-struct Answered<T, O: Fn(T)> {
-    receiver: oneshot::Receiver<StoreResult<T>>,
-    orphaned: Arc<O>,
-}
-
-impl<T, O: Fn(T)> Drop for Answered<T, O> {
-    fn drop(&mut self) {
-        // Closed first: a job finishing from now on finds no one and calls `orphaned` itself.
-        self.receiver.close();
-        if let Ok(Ok(result)) = self.receiver.try_recv() {
-            (self.orphaned)(result);
-        }
     }
 }
 

@@ -1,37 +1,42 @@
-//! Group commit of sends. A send joins a queue, then waits for its turn at the writer; whoever
-//! gets the turn takes every send of its tenant that is waiting and commits them as one batch
-//! (`send_batch.rs`). Under light load a batch holds one send; under heavy load the batches
-//! grow, and the transactions per message fall, which is what lifted SQLite's single writer past
-//! a thousand sends a second. No task waits on the queue: the waiting callers take the turns,
-//! and a leader awaits its batch, which runs as a task on a thread of its own
-//! (`send_thread.rs`), where no fan-out delays its round trips. The turn
-//! keeps the writer's connection while sends keep coming, and the leader hands its batch's
-//! events to the fan-out after letting go of the turn (measured in docs/benchmarks.md,
-//! 2026-12-02 12:00: p95 at 300 sends/s about halved).
+//! Group commit of sends. A send joins a queue and waits for its answer; one loop on the
+//! batches' own thread (`send_thread.rs`) takes every send of a tenant that is waiting and
+//! commits them as one batch (`send_batch.rs`), then the next batch, until the queue is empty.
+//! Under light load a batch holds one send; under heavy load the batches grow, and the
+//! transactions per message fall, which is what lifted SQLite's single writer past a thousand
+//! sends a second.
 //!
-//! A caller dropped while its batch runs leaves the batch to finish on its thread
-//! (`send_thread.rs` says why it is never cut short); the others find their answer gone and
-//! queue their send again (a send is idempotent by its key, so one that did commit comes back
-//! as the message it stored).
+//! Nothing between two batches waits for the server's runtime. When the callers took turns at
+//! the writer, each batch began only once its leader's task was scheduled there, behind every
+//! connection task the fan-out had woken, and ended only once that task was scheduled again to
+//! hand the turn on: on PostgreSQL a send waited 6.8 ms for the writer on average while the
+//! writer was busy 40 % of the time (docs/benchmarks.md, 2026-12-04, 22:50). The loop keeps the
+//! writer's connection while sends keep coming. It does not fan out: each batch's events, with
+//! the other answers, go with the first answer whose caller is still there, and that caller's
+//! task hands the events to the fan-out and then answers the others (so a send is acknowledged
+//! only once its frames are queued here), while the next batch runs.
+//!
+//! A caller that gives up leaves its send in the queue: the loop commits it all the same (a
+//! batch is never cut short: `send_thread.rs` says why), and the hand-off goes to the next
+//! caller of the batch, or, when none is left, is done by the loop itself.
 
 use super::super::{SqlStore, db};
 use super::send_batch::{self, QueuedSend};
 use super::send_thread::SendThread;
 use crate::domain::TenantId;
-use crate::ports::StoreResult;
-use crate::ports::chat::SendOutcome;
-use sqlx::Any;
+use crate::ports::chat::{SendOutcome, StoredEvent};
+use crate::ports::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
-use tokio::sync::oneshot::error::TryRecvError;
-use tokio::sync::{MutexGuard, oneshot};
+use tokio::sync::{Notify, oneshot};
+use tracing::Instrument;
 
-/// Sends one batch may hold at most (bounded so a turn stays short).
+/// Sends one batch may hold at most (bounded so a batch stays short).
 const MAX_BATCH: usize = 256;
 
-/// Consecutive batches the queue may run on one connection before it goes back to the pool, so
+/// Consecutive batches the loop may run on one connection before it goes back to the pool, so
 /// the store's other writes (receipts, reactions, the relay's marks) get the writer too.
 const MAX_KEPT_BATCHES: u32 = 8;
 
@@ -41,33 +46,33 @@ const METRIC_SEND_BATCH: &str = "chemchat_store_send_batch_size";
 /// (histogram): the wait for the single writer.
 pub const METRIC_SEND_WAIT_SECONDS: &str = "chemchat_store_send_wait_seconds";
 /// One batch from taking the writer's connection to its commit, seconds (histogram): how long
-/// a turn holds the writer.
+/// a batch holds the writer.
 pub const METRIC_SEND_BATCH_SECONDS: &str = "chemchat_store_send_batch_seconds";
 
-/// The sends waiting for the writer.
+/// The sends waiting for the writer, and the loop that commits them.
 pub(in super::super) struct SendQueue {
-    waiting: Mutex<VecDeque<Waiting>>,
-    /// Held by the caller whose batch runs; fair, so turns go in arrival order.
-    turn: tokio::sync::Mutex<Writer>,
-    /// Where the batches run.
+    state: Mutex<Queue>,
+    /// Told when the loop stops with the queue empty (what `release` waits for).
+    idle: Notify,
+    /// Where the loop runs.
     thread: SendThread,
 }
 
-/// What the turn holds: the writer's connection, kept from one batch to the next while sends
-/// keep coming. A pooled connection goes back through a task sqlx spawns, which pings it before
-/// the pool lends it again; under load the tasks a fan-out wakes run first, and the next batch
-/// waited for that ping (docs/benchmarks.md, 2026-12-02).
 #[derive(Default)]
-struct Writer {
-    kept: Option<PoolConnection<Any>>,
-    /// Batches run on `kept` since it left the pool.
-    batches: u32,
+struct Queue {
+    waiting: VecDeque<Waiting>,
+    /// Whether the loop runs (it stops when it finds the queue empty).
+    draining: bool,
+    /// Set by `release`: sends are refused from then on.
+    closed: bool,
 }
 
 impl std::fmt::Debug for SendQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queue = self.lock();
         f.debug_struct("SendQueue")
-            .field("waiting", &self.lock().len())
+            .field("waiting", &queue.waiting.len())
+            .field("draining", &queue.draining)
             .field("thread", &self.thread)
             .finish()
     }
@@ -75,68 +80,92 @@ impl std::fmt::Debug for SendQueue {
 
 struct Waiting {
     tenant: TenantId,
-    send: Arc<QueuedSend>,
+    send: QueuedSend,
     answer: oneshot::Sender<Answer>,
     since: Instant,
+    /// The caller's span: a batch's statements are traced in its first send's.
+    span: tracing::Span,
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "moved once through a oneshot; boxing would cost an allocation per send"
-)]
-enum Answer {
-    Done(StoreResult<SendOutcome>),
-    /// The batch failed as a whole: run alone, so the error is the send's own.
-    Alone,
+/// What a caller hears back: its send's outcome and, for the first caller of a batch still
+/// waiting, the batch's events and the other callers' answers.
+struct Answer {
+    outcome: StoreResult<SendOutcome>,
+    handoff: Option<Handoff>,
+}
+
+/// A committed batch's events, and the answers to give once they are with the fan-out: a send
+/// is acknowledged only after its frames were queued on this instance's sockets.
+struct Handoff {
+    events: Vec<StoredEvent>,
+    rest: VecDeque<(oneshot::Sender<Answer>, StoreResult<SendOutcome>)>,
+}
+
+impl Handoff {
+    fn complete(self, store: &SqlStore) {
+        store.committed(&self.events);
+        for (answer, outcome) in self.rest {
+            let _ = answer.send(Answer {
+                outcome,
+                handoff: None,
+            });
+        }
+    }
 }
 
 impl SendQueue {
     /// A queue whose batches run on `thread`.
     pub(in super::super) fn new(thread: SendThread) -> Self {
         Self {
-            waiting: Mutex::default(),
-            turn: tokio::sync::Mutex::default(),
+            state: Mutex::default(),
+            idle: Notify::new(),
             thread,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Waiting>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         // Plain data: a panic elsewhere cannot leave it half-changed.
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn enqueue(&self, tenant: &TenantId, send: Arc<QueuedSend>) -> oneshot::Receiver<Answer> {
-        let (answer, receiver) = oneshot::channel();
-        self.lock().push_back(Waiting {
-            tenant: tenant.clone(),
-            send,
-            answer,
-            since: Instant::now(),
-        });
-        receiver
-    }
-
-    /// The oldest waiting sends of `tenant` (a batch is scoped to one tenant, as every write
-    /// transaction is).
-    fn take(&self, tenant: &TenantId) -> Vec<Waiting> {
-        let mut waiting = self.lock();
+    /// The oldest waiting sends of the oldest waiting send's tenant (a batch is scoped to one
+    /// tenant, as every write transaction is); none stops the loop.
+    fn take(&self) -> Vec<Waiting> {
+        let mut queue = self.lock();
+        let Some(tenant) = queue.waiting.front().map(|w| w.tenant.clone()) else {
+            queue.draining = false;
+            self.idle.notify_waiters();
+            return Vec::new();
+        };
         let mut batch = Vec::new();
-        let mut others = VecDeque::with_capacity(waiting.len());
-        while let Some(w) = waiting.pop_front() {
-            if batch.len() < MAX_BATCH && &w.tenant == tenant {
+        let mut others = VecDeque::with_capacity(queue.waiting.len());
+        while let Some(w) = queue.waiting.pop_front() {
+            if batch.len() < MAX_BATCH && w.tenant == tenant {
                 batch.push(w);
             } else {
                 others.push_back(w);
             }
         }
-        *waiting = others;
+        queue.waiting = others;
         batch
     }
 
-    /// Gives the kept connection back to its pool (the pool's `close` waits for it) and stops
-    /// the batches' thread.
+    /// Refuses sends from now on, waits for the loop to answer those queued, and stops the
+    /// batches' thread (the kept connection went back to its pool with the loop).
     pub(in super::super) async fn release(&self) {
-        self.turn.lock().await.kept = None;
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            {
+                let mut queue = self.lock();
+                queue.closed = true;
+                if !queue.draining {
+                    break;
+                }
+            }
+            idle.await;
+        }
         self.thread.stop().await;
     }
 }
@@ -147,143 +176,220 @@ pub(super) async fn send(
     tenant: &TenantId,
     send: QueuedSend,
 ) -> StoreResult<SendOutcome> {
-    let send = Arc::new(send);
-    let queue = &store.sends;
-    let mut answer = queue.enqueue(tenant, Arc::clone(&send));
-    // Set once a batch has taken this send: only its answer is left to wait for (its leader
-    // lets go of the turn before answering, and taking turns meanwhile would spin).
-    let mut carried = false;
-    loop {
-        // The answer may come from another caller's batch before this one's turn does.
-        let turn = tokio::select! {
-            biased;
-            answered = &mut answer => match answered {
-                Ok(Answer::Done(outcome)) => return outcome,
-                Ok(Answer::Alone) => {
-                    let turn = queue.turn.lock().await;
-                    return alone(store, turn, tenant, &send).await;
-                }
-                Err(_) => {
-                    answer = queue.enqueue(tenant, Arc::clone(&send));
-                    carried = false;
-                    continue;
-                }
-            },
-            turn = queue.turn.lock(), if !carried => turn,
-        };
-        match answer.try_recv() {
-            Ok(Answer::Done(outcome)) => return outcome,
-            Ok(Answer::Alone) => return alone(store, turn, tenant, &send).await,
-            Err(TryRecvError::Closed) => answer = queue.enqueue(tenant, Arc::clone(&send)),
-            Err(TryRecvError::Empty) => {
-                let waiting = queue.take(tenant);
-                carried = waiting.is_empty();
-                lead(store, turn, tenant, waiting).await;
-            }
+    let (answer, receiver) = oneshot::channel();
+    let start = {
+        let mut queue = store.sends.lock();
+        if queue.closed {
+            return Err(StoreError::Unavailable(anyhow::anyhow!(
+                "the store is closed"
+            )));
         }
-    }
-}
-
-/// A batch of one, for a send whose batch failed as a whole.
-async fn alone(
-    store: &SqlStore,
-    mut turn: MutexGuard<'_, Writer>,
-    tenant: &TenantId,
-    send: &Arc<QueuedSend>,
-) -> StoreResult<SendOutcome> {
-    let committed = batch(store, &mut turn, tenant, vec![Arc::clone(send)]).await;
-    drop(turn);
-    let mut committed = committed?;
-    store.committed(&committed.events);
-    Ok(committed.outcomes.pop().unwrap_or(SendOutcome::NotFound))
-}
-
-/// Runs one batch on the writer's connection: the kept one, or one from the pool. The
-/// connection is kept for the next batch only when this one committed and more sends wait; a
-/// batch whose caller is gone finishes and its connection goes back to the pool.
-async fn batch(
-    store: &SqlStore,
-    writer: &mut Writer,
-    tenant: &TenantId,
-    sends: Vec<Arc<QueuedSend>>,
-) -> StoreResult<send_batch::Committed> {
-    let kept = writer.kept.take();
-    if kept.is_none() {
-        writer.batches = 0;
-    }
-    writer.batches += 1;
-    let may_keep = writer.batches < MAX_KEPT_BATCHES;
-    let job_store = store.clone();
-    let job_tenant = tenant.clone();
-    let orphan_store = store.clone();
-    // A batch whose caller is gone hands its events to the fan-out all the same, at once,
-    // rather than leaving them to the relay's late rebroadcast.
-    let orphaned = move |(committed, _kept): (StoreResult<send_batch::Committed>, _)| {
-        if let Ok(committed) = committed {
-            orphan_store.committed(&committed.events);
-        }
+        queue.waiting.push_back(Waiting {
+            tenant: tenant.clone(),
+            send,
+            answer,
+            since: Instant::now(),
+            span: tracing::Span::current(),
+        });
+        !std::mem::replace(&mut queue.draining, true)
     };
-    let (committed, kept) = store
-        .sends
-        .thread
-        .run(
-            move |pool| async move {
-                let mut connection = match kept {
-                    Some(connection) => connection,
-                    None => pool.acquire().await.map_err(db)?,
-                };
-                let sends: Vec<&QueuedSend> = sends.iter().map(Arc::as_ref).collect();
-                let committed =
-                    send_batch::run(&job_store, &mut connection, &job_tenant, &sends).await;
-                // Decided here, so a connection going back to its pool leaves from this thread.
-                let keep = committed.is_ok() && may_keep && !job_store.sends.lock().is_empty();
-                Ok((committed, keep.then_some(connection)))
-            },
-            orphaned,
-        )
-        .await?;
-    writer.kept = kept;
-    committed
+    if start {
+        let loop_store = store.clone();
+        let started = store
+            .sends
+            .thread
+            .spawn(move |pool| drain(loop_store, pool));
+        if let Err(error) = started {
+            refuse_all(store, &error);
+        }
+    }
+    let mut pending = Pending { receiver, store };
+    let answer = (&mut pending.receiver)
+        .await
+        .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("the send batches stopped")))?;
+    if let Some(handoff) = answer.handoff {
+        handoff.complete(store);
+    }
+    answer.outcome
 }
 
-/// Runs one batch, lets go of the turn, hands the batch's events to the fan-out and answers
-/// everyone in it. The fan-out runs outside the turn, so the next batch does not wait for it;
-/// events of one conversation reaching the hub out of order are put back in order there.
-async fn lead(
-    store: &SqlStore,
-    mut turn: MutexGuard<'_, Writer>,
-    tenant: &TenantId,
-    waiting: Vec<Waiting>,
-) {
-    if waiting.is_empty() {
-        return;
+/// Answers every waiting send with `error` (the loop could not start).
+fn refuse_all(store: &SqlStore, error: &StoreError) {
+    let waiting = {
+        let mut queue = store.sends.lock();
+        queue.draining = false;
+        std::mem::take(&mut queue.waiting)
+    };
+    store.sends.idle.notify_waiters();
+    for w in waiting {
+        let outcome = Err(StoreError::Unavailable(anyhow::anyhow!("{error}")));
+        let _ = w.answer.send(Answer {
+            outcome,
+            handoff: None,
+        });
     }
+}
+
+/// A caller's end of its answer. An answer that carries its batch's hand-off and arrives as
+/// the caller is dropped is still handed on, wherever the race between the two ends falls.
+struct Pending<'s> {
+    receiver: oneshot::Receiver<Answer>,
+    store: &'s SqlStore,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        // Closed first: an answer sent from now on comes back to the loop, which gives the
+        // hand-off to the next caller or completes it itself.
+        self.receiver.close();
+        if let Ok(Answer {
+            handoff: Some(handoff),
+            ..
+        }) = self.receiver.try_recv()
+        {
+            handoff.complete(self.store);
+        }
+    }
+}
+
+/// The loop on the batches' thread: batches until the queue is empty, on one connection kept
+/// for up to `MAX_KEPT_BATCHES` of them.
+async fn drain(store: SqlStore, pool: StoreResult<AnyPool>) {
+    let pool = match pool {
+        Ok(pool) => pool,
+        Err(error) => return refuse_all(&store, &error),
+    };
+    let _unwinding = Unwinding(&store);
+    let mut kept: Option<PoolConnection<Any>> = None;
+    let mut batches = 0;
+    loop {
+        let waiting = store.sends.take();
+        if waiting.is_empty() {
+            return;
+        }
+        if batches >= MAX_KEPT_BATCHES {
+            kept = None;
+            batches = 0;
+        }
+        let connection = match kept.take() {
+            Some(connection) => Ok(connection),
+            None => pool.acquire().await.map_err(db),
+        };
+        match connection {
+            Ok(mut connection) => {
+                batches += 1;
+                // A connection is kept only after a batch that committed.
+                if run(&store, &mut connection, waiting).await {
+                    kept = Some(connection);
+                }
+            }
+            Err(error) => answer_all(&store, waiting, Err(error)),
+        }
+    }
+}
+
+/// Lets go of the queue if the loop panics: the sends waiting get an error (the one in the batch
+/// get theirs as its answers drop) and the next send starts a new loop, where the queue would
+/// otherwise wait for a loop that is gone.
+struct Unwinding<'s>(&'s SqlStore);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let error = StoreError::Other(anyhow::anyhow!("a send batch failed"));
+            refuse_all(self.0, &error);
+        }
+    }
+}
+
+/// Commits `waiting` as one batch and answers each; a batch that fails as a whole runs again
+/// one send at a time, so each error belongs to the send that caused it. Whether the batch
+/// committed.
+async fn run(
+    store: &SqlStore,
+    connection: &mut PoolConnection<Any>,
+    waiting: Vec<Waiting>,
+) -> bool {
     metrics::histogram!(METRIC_SEND_BATCH).record(waiting.len() as f64);
     let started = Instant::now();
     let waited = metrics::histogram!(METRIC_SEND_WAIT_SECONDS);
     for w in &waiting {
         waited.record(started.duration_since(w.since).as_secs_f64());
     }
-    let sends = waiting.iter().map(|w| Arc::clone(&w.send)).collect();
-    let committed = batch(store, &mut turn, tenant, sends).await;
+    let tenant = waiting[0].tenant.clone();
+    let sends: Vec<&QueuedSend> = waiting.iter().map(|w| &w.send).collect();
+    let committed = send_batch::run(store, connection, &tenant, &sends)
+        .instrument(waiting[0].span.clone())
+        .await;
+    drop(sends);
     metrics::histogram!(METRIC_SEND_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
-    drop(turn);
     match committed {
         Ok(committed) => {
-            store.committed(&committed.events);
-            for (w, outcome) in waiting.into_iter().zip(committed.outcomes) {
-                let _ = w.answer.send(Answer::Done(Ok(outcome)));
-            }
+            answer_all(store, waiting, Ok(committed));
+            true
         }
         Err(error) if waiting.len() == 1 => {
-            if let Some(w) = waiting.into_iter().next() {
-                let _ = w.answer.send(Answer::Done(Err(error)));
-            }
+            answer_all(store, waiting, Err(error));
+            false
         }
         Err(_) => {
             for w in waiting {
-                let _ = w.answer.send(Answer::Alone);
+                let committed = send_batch::run(store, connection, &tenant, &[&w.send])
+                    .instrument(w.span.clone())
+                    .await;
+                answer_all(store, vec![w], committed);
             }
+            false
         }
     }
+}
+
+/// Answers each send of a batch. A committed batch's hand-off goes with the first answer whose
+/// caller still waits; when none does, it is completed here.
+fn answer_all(
+    store: &SqlStore,
+    waiting: Vec<Waiting>,
+    committed: StoreResult<send_batch::Committed>,
+) {
+    let committed = match committed {
+        Ok(committed) => committed,
+        Err(error) => {
+            let message = error.to_string();
+            let mut first = Some(error);
+            for w in waiting {
+                let outcome = Err(first
+                    .take()
+                    .unwrap_or_else(|| StoreError::Other(anyhow::anyhow!("{message}"))));
+                let _ = w.answer.send(Answer {
+                    outcome,
+                    handoff: None,
+                });
+            }
+            return;
+        }
+    };
+    let mut outcomes = committed.outcomes.into_iter().map(Ok);
+    let mut handoff = Handoff {
+        events: committed.events,
+        rest: waiting
+            .into_iter()
+            .map(|w| {
+                let outcome = outcomes.next().unwrap_or(Ok(SendOutcome::NotFound));
+                (w.answer, outcome)
+            })
+            .collect(),
+    };
+    while let Some((answer, outcome)) = handoff.rest.pop_front() {
+        match answer.send(Answer {
+            outcome,
+            handoff: Some(handoff),
+        }) {
+            Ok(()) => return,
+            Err(unheard) => match unheard.handoff {
+                Some(back) => handoff = back,
+                None => return,
+            },
+        }
+    }
+    handoff.complete(store);
 }
