@@ -109,7 +109,7 @@ impl SqlStore {
             Engine::Sqlite => "BEGIN",
             Engine::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
-        let mut tx = super::begin::begin(&self.pool, begin).await.map_err(db)?;
+        let mut tx = self.begin_on(&self.pool, begin).await.map_err(db)?;
         self.engine.scope_to_tenant(&mut tx, tenant).await?;
         let known: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
             .bind(tenant.as_str())

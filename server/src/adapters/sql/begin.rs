@@ -10,22 +10,26 @@
 //! is gone by then, the task drops the transaction, which sqlx rolls back on the connection's
 //! next use.
 
-use super::Tx;
+use super::{SqlStore, Tx};
 use sqlx::{AnyPool, SqlSafeStr};
 use tracing::Instrument;
 
-/// Begins a transaction on `pool` with `statement`, even if the caller is dropped mid-way.
-///
-/// The task lives for one round trip and owns nothing but the pool handle and the answer, so it
-/// is not tracked: a runtime shutting down drops it with the pool's connections, which loses
-/// nothing that was committed.
-pub(super) async fn begin(pool: &AnyPool, statement: impl SqlSafeStr) -> Result<Tx, sqlx::Error> {
-    let pool = pool.clone();
-    let statement = statement.into_sql_str();
-    let begin = async move { pool.begin_with(statement).await };
-    match tokio::spawn(begin.in_current_span()).await {
-        Ok(begun) => begun,
-        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Err(join) => Err(sqlx::Error::Io(std::io::Error::other(join))),
+impl SqlStore {
+    /// Begins a transaction on `pool` with `statement`, even if the caller is dropped mid-way.
+    /// The task lives for one round trip; the store's `close` waits for those in flight
+    /// (`SqlStore::begins`) before it closes the pools.
+    pub(super) async fn begin_on(
+        &self,
+        pool: &AnyPool,
+        statement: impl SqlSafeStr,
+    ) -> Result<Tx, sqlx::Error> {
+        let pool = pool.clone();
+        let statement = statement.into_sql_str();
+        let begin = async move { pool.begin_with(statement).await };
+        match self.begins.spawn(begin.in_current_span()).await {
+            Ok(begun) => begun,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => Err(sqlx::Error::Io(std::io::Error::other(join))),
+        }
     }
 }

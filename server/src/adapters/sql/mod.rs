@@ -48,6 +48,7 @@ use crate::ports::{
 use async_trait::async_trait;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use std::sync::Arc;
+use tokio_util::task::TaskTracker;
 
 /// The SQL store over a pool of either engine.
 #[derive(Debug, Clone)]
@@ -65,6 +66,8 @@ pub struct SqlStore {
     /// Whether writes have their own pool (SQLite's single writer, which checkpoints nothing
     /// itself: see `checkpoint.rs`).
     own_writer: bool,
+    /// The `BEGIN`s in flight, each in a task of its own (`begin.rs`).
+    begins: TaskTracker,
 }
 
 /// Transactions begun (counter, label `kind`: `write`, `read`, `relay`): with the messages
@@ -87,6 +90,7 @@ impl SqlStore {
             listener: None,
             sends: Arc::new(sends),
             own_writer: false,
+            begins: TaskTracker::new(),
         }
     }
 
@@ -138,7 +142,7 @@ impl SqlStore {
     /// A transaction that will write, scoped to `tenant`.
     async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
-        begin::begin(&self.writer, self.engine.begin_scoped(tenant, true))
+        self.begin_on(&self.writer, self.engine.begin_scoped(tenant, true))
             .await
             .map_err(db)
     }
@@ -170,9 +174,9 @@ impl SqlStore {
     ) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => kind).increment(1);
         let begin = if write {
-            begin::begin(&self.writer, self.engine.begin_write()).await
+            self.begin_on(&self.writer, self.engine.begin_write()).await
         } else {
-            begin::begin(&self.pool, "BEGIN").await
+            self.begin_on(&self.pool, "BEGIN").await
         };
         let mut tx = begin.map_err(db)?;
         if self.engine == Engine::Postgres {
@@ -188,7 +192,7 @@ impl SqlStore {
     /// A read-only transaction scoped to `tenant`.
     async fn read(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "read").increment(1);
-        begin::begin(&self.pool, self.engine.begin_scoped(tenant, false))
+        self.begin_on(&self.pool, self.engine.begin_scoped(tenant, false))
             .await
             .map_err(db)
     }
@@ -224,6 +228,8 @@ impl Store for SqlStore {
     async fn close(&self) {
         // The pools wait for every connection they lent, the send queue's kept one included.
         self.sends.release().await;
+        self.begins.close();
+        self.begins.wait().await;
         self.writer.close().await;
         self.pool.close().await;
     }

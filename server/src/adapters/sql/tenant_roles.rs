@@ -92,7 +92,7 @@ pub async fn provision_tenant_role(
     if store.engine != Engine::Postgres {
         return Err(TenantRoleError::NotPostgres);
     }
-    let mut tx = super::begin::begin(&store.pool, "BEGIN").await?;
+    let mut tx = store.begin_on(&store.pool, "BEGIN").await?;
     let (database, schema): (String, String) =
         sqlx::query_as("SELECT current_database()::text, current_schema()::text")
             .fetch_one(&mut *tx)
@@ -176,7 +176,7 @@ pub async fn retire_tenant_role(
         .fetch_one(&store.pool)
         .await?;
     let role = database_role_in_slot(&database, tenant.as_str(), slot);
-    let mut tx = super::begin::begin(&store.pool, "BEGIN").await?;
+    let mut tx = store.begin_on(&store.pool, "BEGIN").await?;
     let exists = role_exists(&mut tx, &role).await?;
     if !exists {
         return Ok(RetiredRole {
@@ -268,7 +268,7 @@ pub async fn drop_tenant_role(
     if store.engine != Engine::Postgres {
         return Ok(Vec::new());
     }
-    let mut tx = super::begin::begin(&store.pool, "BEGIN").await?;
+    let mut tx = store.begin_on(&store.pool, "BEGIN").await?;
     let database: String = sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(&mut *tx)
         .await?;
