@@ -24,6 +24,18 @@ pub enum StoreError {
     Other(#[source] anyhow::Error),
 }
 
+impl StoreError {
+    /// A copy for a second caller that shares this failure (every send of a failed batch): the
+    /// kind is kept, so a retryable failure stays retryable; the cause is kept as its message.
+    pub fn copied(&self) -> Self {
+        match self {
+            Self::Unavailable(cause) => Self::Unavailable(anyhow::anyhow!("{cause:#}")),
+            Self::Corrupt(message) => Self::Corrupt(message.clone()),
+            Self::Other(cause) => Self::Other(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+}
+
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -301,5 +313,26 @@ pub trait Store:
             ..Default::default()
         };
         self.audit_page(tenant, &query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn a_copied_error_keeps_its_kind_and_message() {
+        let unavailable = StoreError::Unavailable(anyhow::anyhow!("pool timed out"));
+        let copy = unavailable.copied();
+        assert!(matches!(copy, StoreError::Unavailable(_)), "{copy:?}");
+        assert_eq!(copy.to_string(), unavailable.to_string());
+
+        let other = StoreError::Other(anyhow::anyhow!("constraint").context("inserting"));
+        let copy = other.copied();
+        assert!(matches!(copy, StoreError::Other(_)), "{copy:?}");
+        assert_eq!(copy.to_string(), "database error: inserting: constraint");
+
+        let corrupt = StoreError::Corrupt("bad id".into());
+        assert!(matches!(corrupt.copied(), StoreError::Corrupt(m) if m == "bad id"));
     }
 }

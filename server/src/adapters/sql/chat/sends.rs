@@ -213,7 +213,7 @@ pub(super) async fn send(
     answer.outcome
 }
 
-/// Answers every waiting send with `error` (the loop could not start).
+/// Answers every waiting send with a copy of `error` (the loop could not start, or panicked).
 fn refuse_all(store: &SqlStore, error: &StoreError) {
     let waiting = {
         let mut queue = store.sends.lock();
@@ -222,7 +222,7 @@ fn refuse_all(store: &SqlStore, error: &StoreError) {
     };
     store.sends.idle.notify_waiters();
     for w in waiting {
-        let outcome = Err(StoreError::Unavailable(anyhow::anyhow!("{error}")));
+        let outcome = Err(error.copied());
         let _ = w.answer.send(Answer {
             outcome,
             handoff: None,
@@ -354,12 +354,10 @@ fn answer_all(
     let committed = match committed {
         Ok(committed) => committed,
         Err(error) => {
-            let message = error.to_string();
-            let mut first = Some(error);
+            let copy = error.copied();
+            let mut original = Some(error);
             for w in waiting {
-                let outcome = Err(first
-                    .take()
-                    .unwrap_or_else(|| StoreError::Other(anyhow::anyhow!("{message}"))));
+                let outcome = Err(original.take().unwrap_or_else(|| copy.copied()));
                 let _ = w.answer.send(Answer {
                     outcome,
                     handoff: None,
