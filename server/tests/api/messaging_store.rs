@@ -4,13 +4,17 @@
 use crate::support::store::{new_message, store, store_group, store_send, store_user};
 use crate::support::{Engine, t};
 use chemchat_server::adapters::events::InProcessEventLog;
+use chemchat_server::adapters::sql::SqlStore;
 use chemchat_server::app::chat::OutboxRelay;
 use chemchat_server::domain::{ConversationId, UserId};
 use chemchat_server::ports::chat::{
     DailyQuota, EventPayload, HistoryPage, ReactionChange, SendOutcome, StoredEvent, SyncPosition,
 };
-use chemchat_server::ports::{ChatStore, CommitListener, Delivery, Store, SystemClock};
+use chemchat_server::ports::{
+    ChatStore, CommitListener, Delivery, EventConsumer, EventLog, EventLogError, Store, SystemClock,
+};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Reads the whole history forwards, 100 at a time.
@@ -351,6 +355,122 @@ async fn the_relay_ships_every_event_once_to_subscribers(engine: Engine) {
 both_engines!(
     outbox_relay,
     the_relay_ships_every_event_once_to_subscribers
+);
+
+/// A claim says when it stopped at a limit (events per claim; on PostgreSQL also conversations
+/// per claim, 64), and the relay claims again only then: one round ships past both limits.
+async fn a_claim_says_when_it_stopped_at_a_limit(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let user = store_user(&store, "acme", "user").await;
+    let conversation = store_group(&store, "acme", user, &[]).await;
+    for i in 0..4 {
+        store_send(&store, conversation, user, &format!("m{i}")).await;
+    }
+    // Five events wait.
+    let claim = store.claim_outbox(3).await.unwrap();
+    assert_eq!(claim.events().len(), 3);
+    assert!(claim.reached_limit(), "three of five");
+    claim.shipped(1).await.unwrap();
+    let claim = store.claim_outbox(3).await.unwrap();
+    assert_eq!(claim.events().len(), 2);
+    assert!(!claim.reached_limit(), "the last two");
+    claim.shipped(1).await.unwrap();
+
+    // Seventy conversations with one event each: more than a PostgreSQL claim locks at once.
+    for _ in 0..70 {
+        store_group(&store, "acme", user, &[]).await;
+    }
+    let claim = store.claim_outbox(500).await.unwrap();
+    match engine {
+        Engine::Postgres => {
+            assert_eq!(claim.events().len(), 64);
+            assert!(claim.reached_limit(), "stopped at 64 conversations");
+        }
+        Engine::Sqlite => {
+            assert_eq!(claim.events().len(), 70);
+            assert!(!claim.reached_limit());
+        }
+    }
+    drop(claim);
+    let store: Arc<dyn Store> = Arc::new(store);
+    let relay = OutboxRelay::new(
+        Arc::clone(&store),
+        Arc::new(InProcessEventLog::new()),
+        Arc::new(SystemClock),
+        Arc::default(),
+    );
+    assert_eq!(
+        relay.drain().await.unwrap(),
+        70,
+        "past the limit in one drain"
+    );
+    assert!(store.claim_outbox(500).await.unwrap().events().is_empty());
+}
+both_engines!(claim_limits, a_claim_says_when_it_stopped_at_a_limit);
+
+/// An event log that commits one more message while it publishes its first batch, as a stream
+/// of sends does during a relay's round trips.
+#[derive(Debug)]
+struct SendsWhilePublishing {
+    log: InProcessEventLog,
+    store: SqlStore,
+    conversation: ConversationId,
+    sender: UserId,
+    sent: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl EventLog for SendsWhilePublishing {
+    async fn publish(&self, events: &[StoredEvent]) -> Result<(), EventLogError> {
+        if !self.sent.swap(true, Ordering::SeqCst) {
+            store_send(&self.store, self.conversation, self.sender, "meanwhile").await;
+        }
+        self.log.publish(events).await
+    }
+
+    async fn consumer(&self, purpose: &str) -> Result<Box<dyn EventConsumer>, EventLogError> {
+        self.log.consumer(purpose).await
+    }
+}
+
+/// A round does not claim again for what was committed during it: that waits for the next
+/// round (which the commit's wake-up starts), so a steady stream is not shipped a few events
+/// per claim.
+async fn a_drain_leaves_what_was_committed_during_it_for_the_next_round(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let user = store_user(&store, "acme", "user").await;
+    let conversation = store_group(&store, "acme", user, &[]).await;
+    for i in 0..3 {
+        store_send(&store, conversation, user, &format!("m{i}")).await;
+    }
+    let log = SendsWhilePublishing {
+        log: InProcessEventLog::new(),
+        store: store.clone(),
+        conversation,
+        sender: user,
+        sent: AtomicBool::new(false),
+    };
+    let relay = OutboxRelay::new(
+        Arc::new(store),
+        Arc::new(log),
+        Arc::new(SystemClock),
+        Arc::default(),
+    );
+    assert_eq!(
+        relay.drain().await.unwrap(),
+        4,
+        "the group's event and three messages"
+    );
+    assert_eq!(
+        relay.drain().await.unwrap(),
+        1,
+        "the message sent meanwhile"
+    );
+    assert_eq!(relay.drain().await.unwrap(), 0);
+}
+both_engines!(
+    drain_rounds,
+    a_drain_leaves_what_was_committed_during_it_for_the_next_round
 );
 
 async fn nothing_crosses_tenants(engine: Engine) {

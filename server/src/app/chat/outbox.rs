@@ -89,7 +89,11 @@ impl OutboxRelay {
         self
     }
 
-    /// Ships until nothing this relay can claim is pending; returns how many events went out.
+    /// Ships what is pending, claim after claim until a claim takes everything this relay can
+    /// claim; returns how many events went out. It stops there rather than claiming again for
+    /// the events committed meanwhile: under a steady stream each further claim would take the
+    /// few events of its own round trips, several claims per round where one carries them all
+    /// (their commits have woken the relay, whose next round takes them after [`LINGER`]).
     pub async fn drain(&self) -> anyhow::Result<usize> {
         let mut shipped = 0;
         loop {
@@ -97,6 +101,7 @@ impl OutboxRelay {
             let claim = self.store.claim_outbox(BATCH).await?;
             let claim_ms = claiming.elapsed().as_secs_f64() * 1000.0;
             let count = claim.events().len();
+            let more = claim.reached_limit();
             if count == 0 {
                 // Releases the (empty) claim's transaction.
                 claim.shipped(self.clock.now_ms()).await?;
@@ -138,6 +143,9 @@ impl OutboxRelay {
             }
             metrics::counter!(METRIC_SHIPPED).increment(count as u64);
             shipped += count;
+            if !more {
+                return Ok(shipped);
+            }
         }
     }
 

@@ -245,6 +245,11 @@ pub trait OutboxClaim: Send + Debug {
     /// The claimed events, ordered by conversation then event seq.
     fn events(&self) -> &[StoredEvent];
 
+    /// Whether the claim stopped at one of its limits (events or conversations per claim), so
+    /// that more events may wait that another claim would take at once. A claim that did not
+    /// took every waiting event no other relay holds.
+    fn reached_limit(&self) -> bool;
+
     /// Marks the claimed events shipped and releases the claim.
     async fn shipped(self: Box<Self>, at_ms: i64) -> StoreResult<()>;
 }

@@ -41,8 +41,10 @@ pub(super) async fn claim(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn O
                 .fetch_all(&store.pool)
                 .await
                 .map_err(db)?;
+            let reached_limit = rows.len() >= limit as usize;
             Ok(Box::new(Claim {
                 events: to_events(rows)?,
+                reached_limit,
                 held: None,
                 store: store.clone(),
             }))
@@ -68,6 +70,7 @@ async fn claim_locked(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn Outbo
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;
+    let mut reached_limit = claimed.len() >= CONVERSATIONS_PER_CLAIM as usize;
     let events = if claimed.is_empty() {
         Vec::new()
     } else {
@@ -89,10 +92,12 @@ async fn claim_locked(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn Outbo
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
+        reached_limit |= rows.len() >= limit as usize;
         to_events(rows)?
     };
     Ok(Box::new(Claim {
         events,
+        reached_limit,
         held: Some(tx),
         store: store.clone(),
     }))
@@ -126,6 +131,7 @@ pub(super) async fn waiting(store: &SqlStore) -> StoreResult<OutboxWaiting> {
 /// Events claimed by one relay; `held` is the open transaction holding the locks (PostgreSQL).
 struct Claim {
     events: Vec<StoredEvent>,
+    reached_limit: bool,
     held: Option<Tx>,
     store: SqlStore,
 }
@@ -134,6 +140,7 @@ impl std::fmt::Debug for Claim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Claim")
             .field("events", &self.events.len())
+            .field("reached_limit", &self.reached_limit)
             .field("locked", &self.held.is_some())
             .finish()
     }
@@ -145,11 +152,16 @@ impl OutboxClaim for Claim {
         &self.events
     }
 
+    fn reached_limit(&self) -> bool {
+        self.reached_limit
+    }
+
     async fn shipped(self: Box<Self>, at_ms: i64) -> StoreResult<()> {
         let Claim {
             events,
             held,
             store,
+            ..
         } = *self;
         if events.is_empty() {
             return match held {
