@@ -213,7 +213,8 @@ pub(super) async fn send(
     answer.outcome
 }
 
-/// Answers every waiting send with a copy of `error` (the loop could not start, or panicked).
+/// Answers every waiting send with `error` as unavailable (the loop could not start, or
+/// panicked): none of them was attempted, so a retry may well succeed.
 fn refuse_all(store: &SqlStore, error: &StoreError) {
     let waiting = {
         let mut queue = store.sends.lock();
@@ -222,7 +223,7 @@ fn refuse_all(store: &SqlStore, error: &StoreError) {
     };
     store.sends.idle.notify_waiters();
     for w in waiting {
-        let outcome = Err(error.copied());
+        let outcome = Err(StoreError::Unavailable(anyhow::anyhow!("{error}")));
         let _ = w.answer.send(Answer {
             outcome,
             handoff: None,
