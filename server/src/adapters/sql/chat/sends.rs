@@ -222,8 +222,14 @@ fn refuse_all(store: &SqlStore, error: &StoreError) {
         std::mem::take(&mut queue.waiting)
     };
     store.sends.idle.notify_waiters();
+    // The cause alone when it already is one of unavailability, so its message is not
+    // prefixed twice.
+    let reason = match error {
+        StoreError::Unavailable(cause) => format!("{cause:#}"),
+        other => other.to_string(),
+    };
     for w in waiting {
-        let outcome = Err(StoreError::Unavailable(anyhow::anyhow!("{error}")));
+        let outcome = Err(StoreError::Unavailable(anyhow::anyhow!("{reason}")));
         let _ = w.answer.send(Answer {
             outcome,
             handoff: None,
@@ -297,7 +303,7 @@ struct Unwinding<'s>(&'s SqlStore);
 impl Drop for Unwinding<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let error = StoreError::Other(anyhow::anyhow!("a send batch failed"));
+            let error = StoreError::Unavailable(anyhow::anyhow!("a send batch panicked"));
             refuse_all(self.0, &error);
         }
     }
