@@ -683,3 +683,76 @@ both_engines!(
     abandoned_sends,
     sends_abandoned_mid_batch_leave_the_writer_whole
 );
+
+/// The columns of `conversations` every send batch updates.
+const COUNTERS: &str = "'last_seq', 'last_event_seq', 'last_activity_at'";
+
+/// The indexes of `conversations` that cover a column of [`COUNTERS`].
+async fn indexes_covering_counters(store: &SqlStore, engine: Engine) -> Vec<String> {
+    let sql = match engine {
+        Engine::Sqlite => format!(
+            "SELECT DISTINCT l.name FROM pragma_index_list('conversations') l, \
+             pragma_index_info(l.name) i WHERE i.name IN ({COUNTERS}) ORDER BY 1"
+        ),
+        Engine::Postgres => format!(
+            "SELECT DISTINCT i.relname::text FROM pg_index x \
+             JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(x.indkey) \
+             WHERE c.relname = 'conversations' AND c.relnamespace = 'public'::regnamespace \
+             AND a.attname IN ({COUNTERS}) ORDER BY 1"
+        ),
+    };
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Every send updates its conversation's counters, so no index may cover them: on PostgreSQL
+/// such an index keeps each update from being heap-only (HOT), and a conversation's row piles
+/// up dead versions, each with index entries that every look-up of the conversation walks until
+/// vacuum comes. On PostgreSQL the updates of twenty sends are all HOT.
+async fn conversation_counters_are_updated_in_place(engine: Engine) {
+    let (db, store) = store(engine).await;
+    assert_eq!(
+        indexes_covering_counters(&store, engine).await,
+        Vec::<String>::new()
+    );
+    if engine == Engine::Sqlite {
+        return;
+    }
+    const SENDS: i64 = 20;
+    let owner = store_user(&store, "acme", "owner").await;
+    let conversation = store_group(&store, "acme", owner, &[]).await;
+    for i in 0..SENDS {
+        store_send(&store, conversation, owner, &format!("k{i}")).await;
+    }
+    // A backend reports its table statistics when it ends at the latest.
+    store.close().await;
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (updated, hot) = loop {
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
+             WHERE relname = 'conversations'",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if counts.0 >= SENDS || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    admin.close().await.unwrap();
+    assert!(
+        updated >= SENDS,
+        "the sends' updates are counted: {updated}"
+    );
+    assert_eq!(hot, updated, "every update of the counters is heap-only");
+}
+both_engines!(
+    counters_in_place,
+    conversation_counters_are_updated_in_place
+);
