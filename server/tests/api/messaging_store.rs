@@ -756,3 +756,33 @@ both_engines!(
     counters_in_place,
     conversation_counters_are_updated_in_place
 );
+
+/// A send's search entries go into the index with the send (PostgreSQL's GIN `fastupdate` off):
+/// a pending list of them would be merged into the index by whichever send batch found it
+/// full, and the single writer, with every send queued behind it, stalled for as long.
+/// SQLite's FTS5 has no such list.
+async fn message_search_entries_written_with_the_send(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    if engine == Engine::Sqlite {
+        return;
+    }
+    // The Any driver reads no arrays: the options as one text.
+    let options: Option<String> = sqlx::query_scalar(
+        "SELECT array_to_string(c.reloptions, ',') FROM pg_class c \
+         WHERE c.relname = 'messages_search' AND c.relnamespace = 'public'::regnamespace",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        options
+            .unwrap_or_default()
+            .split(',')
+            .any(|option| option == "fastupdate=off"),
+        "messages_search has no pending list"
+    );
+}
+both_engines!(
+    search_entries_with_the_send,
+    message_search_entries_written_with_the_send
+);
