@@ -65,7 +65,7 @@ trap cleanup EXIT
 # PostgreSQL as production runs it. A server with autovacuum off (test images turn it off, this
 # project's CI machine among them) never gathers statistics nor clears dead rows: the planner
 # then guesses every equality as selective, and the send path's look-ups took whichever index
-# was narrowest — the twin check walked all of a sender's messages, ever more of them as the
+# was narrowest — the twin check walked a conversation's whole history, ever longer as the
 # ladder went on (docs/benchmarks.md, 2026-12-05, 06:00). The benchmark turns autovacuum on for
 # its run and restores the setting when it ends.
 postgres_maintenance() {
