@@ -130,6 +130,74 @@ both_engines!(
     the_same_client_message_id_twenty_times_stores_one_message
 );
 
+/// A batch's queries carry their values in their text (`Engine::literal`): text that means
+/// something to SQL — quotes, backslashes, a quote after a backslash, dollar quotes, a statement
+/// of its own — is stored and read back as it was sent, and found again as a retry's twin.
+async fn text_that_means_something_to_sql_is_stored_as_sent(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let sender = store_user(&store, "acme", "sender").await;
+    let conversation = store_group(&store, "acme", sender, &[]).await;
+    let texts = [
+        "it's",
+        r"back\slash",
+        r"\'); DROP TABLE messages; --",
+        "'); DELETE FROM messages; --",
+        "$$ dollar $tag$ quotes $$",
+        "E'escape' \\x41 \\u0041 \\\\ \n line \t tab",
+        "ünïcødé ✓ 💬 \u{7f}",
+    ];
+    let messages: Vec<_> = texts
+        .iter()
+        .map(|text| {
+            let mut message = new_message(conversation, sender, text);
+            message.content = (*text).to_owned();
+            message
+        })
+        .collect();
+    // Sent together, so that they share batches.
+    let mut tasks = Vec::new();
+    for message in messages.clone() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .send_message(&t("acme"), &message, None)
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), SendOutcome::Sent(_)));
+    }
+    let stored = store
+        .messages(&t("acme"), conversation, sender, HistoryPage::After(0), 100)
+        .await
+        .unwrap()
+        .expect("member");
+    let mut read: Vec<(String, Option<String>)> = stored
+        .iter()
+        .map(|m| (m.client_message_id.clone(), m.content.clone()))
+        .collect();
+    read.sort();
+    let mut sent: Vec<(String, Option<String>)> = texts
+        .iter()
+        .map(|text| ((*text).to_owned(), Some((*text).to_owned())))
+        .collect();
+    sent.sort();
+    assert_eq!(read, sent);
+    for message in &messages {
+        let mut retry = message.clone();
+        retry.id = chemchat_server::domain::MessageId::generate();
+        match store.send_message(&t("acme"), &retry, None).await.unwrap() {
+            SendOutcome::Duplicate(original) => assert_eq!(original.id, message.id),
+            other => panic!("a retry of {:?}: {other:?}", message.client_message_id),
+        }
+    }
+}
+both_engines!(
+    sql_text_stored_as_sent,
+    text_that_means_something_to_sql_is_stored_as_sent
+);
+
 /// Concurrent sends are committed in batches; each send still gets its own answer: a stranger
 /// is refused, twins repeat the first, the daily quota stops exactly at its maximum, and every
 /// conversation's seqs stay gap-free.
