@@ -130,9 +130,9 @@ both_engines!(
     the_same_client_message_id_twenty_times_stores_one_message
 );
 
-/// A batch's queries carry their values in their text (`Engine::literal`): text that means
-/// something to SQL — quotes, backslashes, a quote after a backslash, dollar quotes, a statement
-/// of its own — is stored and read back as it was sent, and found again as a retry's twin.
+/// Text that means something to SQL — quotes, backslashes, a quote after a backslash, dollar
+/// quotes, a statement of its own — is stored and read back as it was sent by a batch of sends,
+/// and found again as a retry's twin.
 async fn text_that_means_something_to_sql_is_stored_as_sent(engine: Engine) {
     let (_db, store) = store(engine).await;
     let sender = store_user(&store, "acme", "sender").await;

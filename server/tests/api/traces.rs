@@ -104,10 +104,10 @@ async fn one_message_is_one_trace_across_instances_kafka_and_the_index() {
                 })
                 .map(|s| s.name.clone())
                 .collect();
-            // The batch's two round trips, which sqlx names by their first keyword and table:
-            // the `BEGIN` with the lock of the conversations and the read, then the writes,
-            // the messages' insert first, with the `COMMIT`.
-            (names.contains("BEGIN conversations") && names.contains("INSERT messages"))
+            // The batch's read (named by the table its first `JOIN LATERAL` probes; the lock
+            // travels with `BEGIN`), then its writes: one statement of `WITH` clauses on
+            // PostgreSQL, which sqlx names by its first keyword and table.
+            (names.contains("SELECT conversations") && names.contains("WITH messages"))
                 .then_some(names)
         })
         .await;

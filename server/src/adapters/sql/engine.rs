@@ -1,6 +1,6 @@
 //! What differs between SQLite and PostgreSQL, in one place.
 
-use super::{Tx, db};
+use super::{Tx, TxOn, db};
 use crate::domain::{ConversationId, TenantId};
 use crate::ports::StoreResult;
 use std::collections::BTreeSet;
@@ -66,7 +66,11 @@ impl Engine {
 
     /// Scopes the transaction to one tenant for PostgreSQL's row-level security policies, for
     /// a transaction begun by another statement than [`Self::begin_scoped`].
-    pub(super) async fn scope_to_tenant(self, tx: &mut Tx, tenant: &TenantId) -> StoreResult<()> {
+    pub(super) async fn scope_to_tenant(
+        self,
+        tx: &mut TxOn<'_>,
+        tenant: &TenantId,
+    ) -> StoreResult<()> {
         if self == Engine::Postgres {
             sqlx::query("SELECT set_config('chemchat.tenant_id', $1, true)")
                 .bind(tenant.as_str())
@@ -177,30 +181,6 @@ impl Engine {
     }
 }
 
-impl Engine {
-    /// `value` as a string literal of this engine, for a query that carries its values in its
-    /// text (a send batch's, `chat/send_tx.rs`). PostgreSQL's is an escape string (`E'…'`),
-    /// whose rules do not depend on `standard_conforming_strings`: a backslash and a quote are
-    /// the only characters it reads specially, and both are written escaped. SQLite reads only
-    /// the quote specially. Text holds no NUL, which both engines refuse in a literal.
-    pub(super) fn literal(self, value: &str) -> String {
-        let mut literal = String::with_capacity(value.len() + 4);
-        literal.push_str(match self {
-            Engine::Postgres => "E'",
-            Engine::Sqlite => "'",
-        });
-        for c in value.chars() {
-            match c {
-                '\\' if self == Engine::Postgres => literal.push_str("\\\\"),
-                '\'' => literal.push_str("''"),
-                c => literal.push(c),
-            }
-        }
-        literal.push('\'');
-        literal
-    }
-}
-
 /// A JSON array of strings, to bind where [`Engine::json_strings`] reads it.
 pub(super) fn json_list(items: impl Iterator<Item = String>) -> String {
     serde_json::Value::Array(items.map(serde_json::Value::String).collect()).to_string()
@@ -218,13 +198,6 @@ fn quoted(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_literal_escapes_what_its_engine_reads_specially() {
-        assert_eq!(Engine::Postgres.literal("plain"), "E'plain'");
-        assert_eq!(Engine::Postgres.literal(r"it's \'"), r"E'it''s \\'''");
-        assert_eq!(Engine::Sqlite.literal(r"it's \'"), r"'it''s \'''");
-    }
 
     #[test]
     fn a_probe_is_one_index_lookup_per_row_on_postgres() {

@@ -38,7 +38,7 @@ pub use tenant_roles::{
     pinned_tenant, provision_tenant_role, retire_tenant_role,
 };
 
-use crate::domain::{SessionId, Tenant, TenantId, UserId};
+use crate::domain::{ConversationId, SessionId, Tenant, TenantId, UserId};
 use crate::ports::CommitListener;
 use crate::ports::chat::StoredEvent;
 use crate::ports::{
@@ -46,7 +46,7 @@ use crate::ports::{
     StoreResult, StoredUser, TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
@@ -75,6 +75,9 @@ pub struct SqlStore {
 pub const METRIC_TRANSACTIONS: &str = "chemchat_store_transactions_total";
 
 type Tx = Transaction<'static, Any>;
+/// A transaction on a connection held by its caller (the send queue keeps the writer's
+/// connection across consecutive batches: `chat/sends.rs`).
+type TxOn<'c> = Transaction<'c, Any>;
 
 impl SqlStore {
     /// Wraps a pool opened by [`connect`].
@@ -140,6 +143,21 @@ impl SqlStore {
     async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         self.begin_on(&self.writer, self.engine.begin_scoped(tenant, true))
+            .await
+            .map_err(db)
+    }
+
+    /// A transaction that will write on `connection`, one of the writer's, scoped to `tenant`
+    /// and holding `conversations` locked (`Engine::begin_locking`).
+    async fn write_locking<'c>(
+        &self,
+        connection: &'c mut AnyConnection,
+        tenant: &TenantId,
+        conversations: impl Iterator<Item = ConversationId>,
+    ) -> StoreResult<TxOn<'c>> {
+        metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
+        connection
+            .begin_with(self.engine.begin_locking(tenant, conversations))
             .await
             .map_err(db)
     }

@@ -3,19 +3,18 @@
 
 use super::super::engine::json_list;
 use super::super::media::{MEDIA_COLUMNS, MediaRow};
-use super::super::{Engine, SqlStore, Tx, db};
+use super::super::{Engine, SqlStore, Tx, TxOn, db};
 use super::rows::{BatchWrite, message_id};
 use crate::domain::{MediaId, MessageId, TenantId, UserId};
 use crate::ports::chat::Message;
 use crate::ports::{MediaItem, StoreResult};
 use serde_json::{Value, json};
-use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 /// The items among `ids` that exist in the tenant, with their uploader.
 pub(super) async fn items(
     store: &SqlStore,
-    connection: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     ids: impl Iterator<Item = MediaId>,
 ) -> StoreResult<HashMap<MediaId, MediaItem>> {
@@ -26,7 +25,7 @@ pub(super) async fn items(
     let rows: Vec<MediaRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(json_list(ids.map(|id| id.to_string())))
-        .fetch_all(connection)
+        .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
     rows.into_iter()
@@ -97,7 +96,7 @@ pub(super) fn links(messages: &[Message]) -> Vec<BatchWrite> {
     vec![
         BatchWrite {
             sql: "INSERT INTO message_attachments (tenant_id, message_id, media_id, position, \
-                  conversation_id) SELECT {tenant}, message, media, position, conversation \
+                  conversation_id) SELECT $1, message, media, position, conversation \
                   FROM ({rows}) AS k",
             columns: &[
                 ("message", "text"),
@@ -109,7 +108,7 @@ pub(super) fn links(messages: &[Message]) -> Vec<BatchWrite> {
         },
         BatchWrite {
             sql: "UPDATE media SET unreferenced_since = NULL FROM ({rows}) AS k \
-                  WHERE media.tenant_id = {tenant} AND media.id = k.media",
+                  WHERE media.tenant_id = $1 AND media.id = k.media",
             columns: &[("media", "text")],
             rows,
         },
@@ -137,7 +136,7 @@ pub(super) async fn load(
 
 /// Fills in the attachments of one message.
 pub(super) async fn load_one(
-    connection: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     message: &mut Message,
 ) -> StoreResult<()> {
@@ -145,20 +144,13 @@ pub(super) async fn load_one(
         return Ok(());
     }
     let id = message.id.to_string();
-    fill(
-        connection,
-        tenant,
-        "= $2",
-        id,
-        std::slice::from_mut(message),
-    )
-    .await
+    fill(tx, tenant, "= $2", id, std::slice::from_mut(message)).await
 }
 
 /// Reads the attachments of the messages `which` (a condition on `a.message_id` over `$2`) and
 /// puts each on its message, in order.
 async fn fill(
-    connection: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     which: &str,
     bound: String,
@@ -172,7 +164,7 @@ async fn fill(
     let rows: Vec<AttachmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(bound)
-        .fetch_all(connection)
+        .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
     for row in rows {

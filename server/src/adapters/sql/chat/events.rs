@@ -133,7 +133,7 @@ pub(super) fn insert_all(events: &[StoredEvent]) -> BatchWrite {
         .collect();
     BatchWrite {
         sql: "INSERT INTO events (tenant_id, conversation_id, event_seq, id, kind, message_id, \
-              payload, created_at, trace_parent) SELECT {tenant}, conversation, event_seq, id, kind, \
+              payload, created_at, trace_parent) SELECT $1, conversation, event_seq, id, kind, \
               message, payload, at, trace FROM ({rows}) AS batch",
         columns: &[
             ("conversation", "text"),

@@ -13,7 +13,6 @@ mod rows;
 mod search;
 mod send_batch;
 mod send_thread;
-mod send_tx;
 mod sends;
 
 pub(super) use changes::delete_as_moderator_in;

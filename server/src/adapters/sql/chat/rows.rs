@@ -1,14 +1,13 @@
 //! Chat row shapes and the small reads several chat operations share.
 
 use super::super::rows::parse_user_id;
-use super::super::{Engine, Tx, db};
+use super::super::{Engine, SqlStore, Tx, TxOn, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
     Conversation, EventKind, EventPayload, Member, Message, ReactionGroup, StoredEvent,
 };
 use crate::telemetry::TraceParent;
-use sqlx::AnyConnection;
 
 /// The columns [`MessageRow`] reads, in order.
 pub(super) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, client_message_id, \
@@ -292,7 +291,7 @@ pub(super) fn messages_of(rows: Vec<MessageRow>) -> crate::ports::StoreResult<Ve
 
 /// One message with its reactions.
 pub(super) async fn load_message(
-    connection: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
@@ -300,7 +299,7 @@ pub(super) async fn load_message(
     let row: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(id.to_string())
-        .fetch_optional(&mut *connection)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(db)?;
     let Some(mut message) = row.map(Message::try_from).transpose()? else {
@@ -312,11 +311,11 @@ pub(super) async fn load_message(
     )
     .bind(tenant.as_str())
     .bind(id.to_string())
-    .fetch_all(&mut *connection)
+    .fetch_all(&mut **tx)
     .await
     .map_err(db)?;
     attach_reactions(std::slice::from_mut(&mut message), rows)?;
-    super::attachments::load_one(connection, tenant, &mut message).await?;
+    super::attachments::load_one(tx, tenant, &mut message).await?;
     Ok(Some(message))
 }
 
@@ -342,9 +341,8 @@ pub(super) fn attach_reactions(
     Ok(())
 }
 
-/// One write over a batch of rows: `sql` reads the tenant as `{tenant}` and the rows as the
-/// subquery `{rows}`, given as JSON objects with the named, typed `columns` (see
-/// `Engine::json_rows`).
+/// One write over a batch of rows: `sql` reads the tenant as `$1` and the rows as the subquery
+/// `{rows}`, given as JSON objects with the named, typed `columns` (see `Engine::json_rows`).
 #[derive(Debug)]
 pub(super) struct BatchWrite {
     pub sql: &'static str,
@@ -352,25 +350,54 @@ pub(super) struct BatchWrite {
     pub rows: Vec<serde_json::Value>,
 }
 
-/// `writes` as the statements of one query, in order, their values in their text: a send batch
-/// sends them with its `COMMIT` (`send_tx.rs`). Each statement sees what those before it wrote.
-/// The driver's error on them comes back as it is, for a caller that acts on one (a statement's
-/// guard that failed on purpose); the statements after a failed one do not run.
-pub(super) fn write_statements(
-    engine: Engine,
+/// Runs `writes` as one query. On SQLite they travel as one multi-statement query: each
+/// statement is a round trip to sqlx's worker thread that wakes two threads, and a batch of sends
+/// holds the single writer for all of them. PostgreSQL's extended protocol takes one statement
+/// per query, so there the writes become one statement, all but the last as data-modifying
+/// `WITH` clauses: one round trip instead of one per write. They run on one snapshot and in no
+/// set order, so no write may read what another writes; foreign keys are checked at the end of
+/// the statement, so a row may still refer to one inserted beside it.
+///
+/// The driver's error is returned as it is, for a caller that acts on one (a statement's guard
+/// that failed on purpose). On SQLite the statements after a failed one do not run.
+pub(super) async fn execute_all(
+    store: &SqlStore,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     writes: Vec<BatchWrite>,
-) -> String {
-    let tenant = engine.literal(tenant.as_str());
-    let statements: Vec<String> = writes
-        .into_iter()
-        .map(|write| {
-            let rows = engine.literal(&serde_json::Value::Array(write.rows).to_string());
-            write
-                .sql
-                .replace("{tenant}", &tenant)
-                .replace("{rows}", &engine.json_rows(&rows, write.columns))
+) -> Result<(), sqlx::Error> {
+    let engine = store.engine;
+    // The tenant is `$1`; each statement's rows are the parameter after the previous one's.
+    let mut statements: Vec<String> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, write)| {
+            let rows = engine.json_rows(&format!("${}", i + 2), write.columns);
+            write.sql.replace("{rows}", &rows)
         })
         .collect();
-    statements.join(";\n")
+    let Some(last) = statements.pop() else {
+        return Ok(());
+    };
+    let sql = match engine {
+        Engine::Sqlite => {
+            statements.push(last);
+            statements.join(";\n")
+        }
+        Engine::Postgres if statements.is_empty() => last,
+        Engine::Postgres => {
+            let clauses: Vec<String> = statements
+                .iter()
+                .enumerate()
+                .map(|(i, statement)| format!("w{i} AS ({statement})"))
+                .collect();
+            format!("WITH {}\n{last}", clauses.join(",\n"))
+        }
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
+    for write in writes {
+        query = query.bind(serde_json::Value::Array(write.rows).to_string());
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }

@@ -2,19 +2,18 @@
 //! busy (see `sends.rs`) are checked, numbered and written with the same few statements however
 //! many there are: the conversations locked in id order, one read of what the store knows of
 //! each send (conversation, membership, an earlier twin), then the writes — the day's quota
-//! usage, one update of the counters, one insert of the messages and one of their events. A batch
-//! is two round trips (`send_tx.rs`): the `BEGIN` travels with the lock (on PostgreSQL; SQLite's
-//! `BEGIN IMMEDIATE` holds the whole database) and the read, the writes with the `COMMIT`.
+//! usage, one update of the counters, one insert of the messages and one of their events — sent
+//! together, so a batch is four round trips (begin, read, writes, commit): on PostgreSQL the
+//! conversations are locked by the statement that begins the transaction.
 //!
 //! The quota is counted with the writes, guarded: when the batch's messages do not all fit, the
 //! guard fails the whole write (nothing of it stays) and the batch runs again counting its sends
 //! one by one first, so the quota's last messages still go through. A full quota is the rare
 //! case; the usual batch saves the round trip a separate count would cost.
 
-use super::super::{Engine, METRIC_TRANSACTIONS, SqlStore, db};
+use super::super::{Engine, SqlStore, TxOn, db};
 use super::messages::count_against_quota;
-use super::rows::{BatchWrite, floor, load_message, message_id, role, write_statements};
-use super::send_tx::SendTx;
+use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
 use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
@@ -23,9 +22,7 @@ use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome, StoredEvent};
 use crate::telemetry::TraceParent;
 use serde_json::{Value, json};
-use sqlx::any::AnyRow;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection};
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap};
 
 /// One send waiting in a batch.
@@ -104,13 +101,14 @@ impl From<StoreError> for Failed {
 /// Runs one batch on `connection`, one of the writer's.
 pub(super) async fn run(
     store: &SqlStore,
-    connection: &mut PoolConnection<Any>,
+    connection: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Committed> {
     let first = attempt(store, connection, tenant, sends, QuotaCount::WithWrites).await;
     let retried = match first {
         Err(Failed::QuotaFull) => {
+            // The failed attempt's transaction rolls back before the connection's next query.
             attempt(store, connection, tenant, sends, QuotaCount::First).await
         }
         other => other,
@@ -124,62 +122,16 @@ pub(super) async fn run(
 
 async fn attempt(
     store: &SqlStore,
-    connection: &mut PoolConnection<Any>,
+    connection: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     quota_count: QuotaCount,
 ) -> Result<Committed, Failed> {
-    metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
     let conversations = sends.iter().map(|s| s.message.conversation_id);
-    let begin = store.engine.begin_locking(tenant, conversations);
-    let read = read_known(store.engine, tenant, sends);
-    let (mut tx, rows) = SendTx::begin_reading(connection, &begin.0, &read)
-        .await
-        .map_err(db)?;
-    let decided = match decide(store, &mut tx, tenant, sends, quota_count, &rows).await {
-        Ok(decided) => decided,
-        Err(err) => {
-            tx.rollback().await;
-            return Err(err.into());
-        }
-    };
-    tx.commit_writing(decided.writes).await.map_err(|err| {
-        if quota_guard_failed(&err) {
-            Failed::QuotaFull
-        } else {
-            Failed::Store(db(err))
-        }
-    })?;
-    for (kind, message) in &decided.sent {
-        count_sent(kind.as_deref(), message);
-    }
-    Ok(Committed {
-        outcomes: decided.outcomes,
-        events: decided.events,
-    })
-}
-
-/// What a batch will write and answer, decided inside its transaction.
-struct Decided {
-    /// The statements, their values in their text, that commit with the transaction.
-    writes: Option<String>,
-    outcomes: Vec<SendOutcome>,
-    events: Vec<StoredEvent>,
-    /// Each new message with its conversation's kind, counted once committed.
-    sent: Vec<(Option<String>, Message)>,
-}
-
-/// Decides each send of the batch from what the store knows (`rows`, the answer to
-/// [`read_known`]): numbers the new messages, builds their writes and the answers.
-async fn decide(
-    store: &SqlStore,
-    tx: &mut SendTx<'_>,
-    tenant: &TenantId,
-    sends: &[&QueuedSend],
-    quota_count: QuotaCount,
-    rows: &[AnyRow],
-) -> StoreResult<Decided> {
-    let known = known_from(sends.len(), rows)?;
+    let mut tx = store
+        .write_locking(connection, tenant, conversations)
+        .await?;
+    let known = read_known(store, &mut tx, tenant, sends).await?;
 
     // Decide in queue order: twins of a send earlier in the batch repeat it.
     let mut counters: HashMap<ConversationId, (i64, i64)> = HashMap::new();
@@ -217,12 +169,12 @@ async fn decide(
         };
         plans.push(plan);
     }
-    let media = check_attachments(store, tx.connection(), tenant, sends, &mut plans).await?;
-    let quota_write = match (quota_count, QuotaPlan::of(sends, &plans)) {
+    let media = check_attachments(store, &mut tx, tenant, sends, &mut plans).await?;
+    let mut quota_write = match (quota_count, QuotaPlan::of(sends, &plans)) {
         (_, QuotaPlan::Nothing) => None,
         (QuotaCount::WithWrites, QuotaPlan::Guarded(write)) => Some(write),
         _ => {
-            count_quota(tx.connection(), tenant, sends, &mut plans).await?;
+            count_quota(&mut tx, tenant, sends, &mut plans).await?;
             None
         }
     };
@@ -260,26 +212,40 @@ async fn decide(
             .iter()
             .any(|m| (m.conversation_id, m.sender_id) == *key)
     });
-    // The messages' insert goes first: traces name the query after it (`INSERT messages`).
+    // Every write of the batch at once: one round trip to the writer on SQLite. The quota's
+    // guard goes first there, so nothing else runs when it fails; on PostgreSQL the writes are
+    // one statement, which fails whole wherever the guard is, and it goes last so the statement
+    // keeps the name its first clause gives it in traces (`WITH messages`).
     let mut writes = Vec::new();
-    if !messages.is_empty() {
-        writes.push(insert_messages(&messages));
-        writes.push(advance_counters(&counters, &messages));
-        writes.extend(attachments::links(&messages));
-        writes.push(events::insert_all(&stored));
+    if store.engine == Engine::Sqlite {
+        writes.extend(quota_write.take());
     }
     if !paced.is_empty() {
         writes.push(note_paced_sends(&paced));
     }
+    if !messages.is_empty() {
+        writes.push(advance_counters(&counters, &messages));
+        writes.push(insert_messages(&messages));
+        writes.extend(attachments::links(&messages));
+        writes.push(events::insert_all(&stored));
+    }
     writes.extend(quota_write);
-    let writes = (!writes.is_empty()).then(|| write_statements(store.engine, tenant, writes));
-
+    if !writes.is_empty() {
+        execute_all(store, &mut tx, tenant, writes)
+            .await
+            .map_err(|err| {
+                if quota_guard_failed(&err) {
+                    Failed::QuotaFull
+                } else {
+                    Failed::Store(db(err))
+                }
+            })?;
+    }
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in &plans {
         outcomes.push(match plan {
             Plan::New(index) => SendOutcome::Sent(messages[*index].clone()),
-            Plan::Stored(id) => match load_message(tx.connection(), tenant, message_id(id)?).await?
-            {
+            Plan::Stored(id) => match load_message(&mut tx, tenant, message_id(id)?).await? {
                 Some(original) => SendOutcome::Duplicate(original),
                 None => SendOutcome::NotFound,
             },
@@ -295,19 +261,15 @@ async fn decide(
             Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
         });
     }
-    let sent = plans
-        .iter()
-        .zip(kinds)
-        .filter_map(|(plan, kind)| match plan {
-            Plan::New(index) => Some((kind, messages[*index].clone())),
-            _ => None,
-        })
-        .collect();
-    Ok(Decided {
-        writes,
+    tx.commit().await.map_err(db)?;
+    for (plan, kind) in plans.iter().zip(&kinds) {
+        if let Plan::New(index) = plan {
+            count_sent(kind.as_deref(), &messages[*index]);
+        }
+    }
+    Ok(Committed {
         outcomes,
         events: stored,
-        sent,
     })
 }
 
@@ -335,10 +297,15 @@ fn count_sent(conversation_kind: Option<&str>, message: &Message) {
     .increment(1);
 }
 
-/// The query that reads, for each send in order, the conversation's counters and floor if the
-/// sender is a current member, what the floor needs to know of the sender, and the id of a
-/// message already stored under the same key; its values in its text.
-fn read_known(engine: Engine, tenant: &TenantId, sends: &[&QueuedSend]) -> String {
+/// One row per send, in order: the conversation's counters and floor if the sender is a current
+/// member, what the floor needs to know of the sender, and the id of a message already stored
+/// under the same key.
+async fn read_known(
+    store: &SqlStore,
+    tx: &mut TxOn<'_>,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+) -> StoreResult<Vec<Known>> {
     let rows: Vec<Value> = sends
         .iter()
         .enumerate()
@@ -351,13 +318,12 @@ fn read_known(engine: Engine, tenant: &TenantId, sends: &[&QueuedSend]) -> Strin
             })
         })
         .collect();
-    let tenant = engine.literal(tenant.as_str());
-    let rows = engine.literal(&Value::Array(rows).to_string());
-    format!(
+    let engine = store.engine;
+    let sql = format!(
         "SELECT k.i, m.user_id, c.last_seq, c.last_event_seq, msg.id, m.role, m.muted_until, \
          m.last_sent_at, c.posting, c.slow_mode_seconds, c.kind FROM ({}) AS k {} {} {}",
         engine.json_rows(
-            &rows,
+            "$2",
             &[
                 ("i", "bigint"),
                 ("conversation", "text"),
@@ -369,31 +335,23 @@ fn read_known(engine: Engine, tenant: &TenantId, sends: &[&QueuedSend]) -> Strin
             "conversations",
             "c",
             "last_seq, last_event_seq, posting, slow_mode_seconds, kind",
-            &format!("c.tenant_id = {tenant} AND c.id = k.conversation"),
+            "c.tenant_id = $1 AND c.id = k.conversation",
         ),
         engine.left_probe(
             "conversation_members",
             "m",
             "user_id, role, muted_until, last_sent_at",
-            &format!(
-                "m.tenant_id = {tenant} AND m.conversation_id = k.conversation \
-                 AND m.user_id = k.sender AND m.left_event_seq IS NULL"
-            ),
+            "m.tenant_id = $1 AND m.conversation_id = k.conversation AND m.user_id = k.sender \
+             AND m.left_event_seq IS NULL",
         ),
         engine.left_probe(
             "messages",
             "msg",
             "id",
-            &format!(
-                "msg.tenant_id = {tenant} AND msg.conversation_id = k.conversation \
-                 AND msg.sender_id = k.sender AND msg.client_message_id = k.client"
-            ),
+            "msg.tenant_id = $1 AND msg.conversation_id = k.conversation \
+             AND msg.sender_id = k.sender AND msg.client_message_id = k.client",
         ),
-    )
-}
-
-/// What the store knows of each of `count` sends, from the rows of [`read_known`].
-fn known_from(count: usize, rows: &[AnyRow]) -> StoreResult<Vec<Known>> {
+    );
     type Row = (
         i64,
         Option<String>,
@@ -407,7 +365,14 @@ fn known_from(count: usize, rows: &[AnyRow]) -> StoreResult<Vec<Known>> {
         Option<i64>,
         Option<String>,
     );
-    let mut known: Vec<Known> = (0..count)
+    let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(Value::Array(rows).to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)?;
+    let mut known: Vec<Known> = sends
+        .iter()
         .map(|_| Known {
             counters: None,
             floor: None,
@@ -415,8 +380,7 @@ fn known_from(count: usize, rows: &[AnyRow]) -> StoreResult<Vec<Known>> {
             conversation_kind: None,
         })
         .collect();
-    for row in rows {
-        let row: Row = sqlx::FromRow::from_row(row).map_err(db)?;
+    for row in found {
         let (i, member, last_seq, last_event_seq, twin, role_text) =
             (row.0, row.1, row.2, row.3, row.4, row.5);
         let (muted_until_ms, last_sent_ms, posting, slow_mode) = (row.6, row.7, row.8, row.9);
@@ -454,7 +418,7 @@ fn note_paced_sends(paced: &HashMap<(ConversationId, UserId), i64>) -> BatchWrit
         .collect();
     BatchWrite {
         sql: "UPDATE conversation_members SET last_sent_at = k.at FROM ({rows}) AS k \
-              WHERE conversation_members.tenant_id = {tenant} \
+              WHERE conversation_members.tenant_id = $1 \
                 AND conversation_members.conversation_id = k.conversation \
                 AND conversation_members.user_id = k.sender",
         columns: &[
@@ -508,7 +472,7 @@ fn add_to_usage(quota: DailyQuota, count: u64) -> BatchWrite {
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     BatchWrite {
         sql: "INSERT INTO tenant_daily_usage (tenant_id, day, messages) \
-              SELECT {tenant}, k.day, k.n FROM ({rows}) AS k WHERE true \
+              SELECT $1, k.day, k.n FROM ({rows}) AS k WHERE true \
               ON CONFLICT (tenant_id, day) DO UPDATE SET messages = CASE \
                 WHEN tenant_daily_usage.messages + excluded.messages \
                      <= (SELECT k.max FROM ({rows}) AS k) \
@@ -528,7 +492,7 @@ fn quota_guard_failed(err: &sqlx::Error) -> bool {
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
 /// case: one statement), else one by one so the quota's last messages still go through.
 async fn count_quota(
-    tx: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],
@@ -556,7 +520,7 @@ async fn count_quota(
 
 /// Adds `count` messages to today's usage if they all fit; `false` (nothing counted) if not.
 async fn count_all(
-    tx: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     quota: DailyQuota,
     count: usize,
@@ -575,7 +539,7 @@ async fn count_all(
     .bind(quota.day)
     .bind(count)
     .bind(max)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .map_err(db)?;
     Ok(counted.is_some())
@@ -585,7 +549,7 @@ async fn count_all(
 /// the sends whose attachments are not the sender's to attach.
 async fn check_attachments(
     store: &SqlStore,
-    tx: &mut AnyConnection,
+    tx: &mut TxOn<'_>,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],
@@ -660,7 +624,7 @@ fn advance_counters(
     BatchWrite {
         sql: "UPDATE conversations SET last_seq = k.last_seq, last_event_seq = k.last_event_seq, \
               last_activity_at = k.at FROM ({rows}) AS k \
-              WHERE conversations.tenant_id = {tenant} AND conversations.id = k.id",
+              WHERE conversations.tenant_id = $1 AND conversations.id = k.id",
         columns: &[
             ("id", "text"),
             ("last_seq", "bigint"),
@@ -691,7 +655,7 @@ fn insert_messages(messages: &[Message]) -> BatchWrite {
     BatchWrite {
         sql: "INSERT INTO messages (tenant_id, id, conversation_id, seq, sender_id, \
               client_message_id, kind, content, attachment_names, created_at) \
-              SELECT {tenant}, id, conversation, seq, sender, client, kind, content, names, at \
+              SELECT $1, id, conversation, seq, sender, client, kind, content, names, at \
               FROM ({rows}) AS k",
         columns: &[
             ("id", "text"),
