@@ -752,6 +752,53 @@ both_engines!(
     sends_abandoned_mid_batch_leave_the_writer_whole
 );
 
+/// Sends to many conversations at once share batches, and each batch is handed to the fan-out
+/// one conversation at a time, by a caller of that conversation: every send is acknowledged
+/// only after its message reached the listener, and each message reaches it once.
+async fn sends_to_many_conversations_are_acknowledged_after_the_fanout_has_them(engine: Engine) {
+    const CONVERSATIONS: usize = 4;
+    const SENDERS: usize = 5;
+    const EACH: usize = 20;
+    let (_db, store) = store(engine).await;
+    let heard = Arc::new(Heard::default());
+    let store = store.with_listener(heard.clone());
+    let owner = store_user(&store, "acme", "owner").await;
+    let mut tasks = Vec::new();
+    for c in 0..CONVERSATIONS {
+        let mut senders = Vec::new();
+        for s in 0..SENDERS {
+            senders.push(store_user(&store, "acme", &format!("sender{c}x{s}")).await);
+        }
+        let conversation = store_group(&store, "acme", owner, &senders).await;
+        for sender in senders {
+            let (store, heard) = (store.clone(), heard.clone());
+            tasks.push(tokio::spawn(async move {
+                for k in 0..EACH {
+                    let message = new_message(conversation, sender, &format!("{c}-{k}"));
+                    match store.send_message(&t("acme"), &message, None).await {
+                        Ok(SendOutcome::Sent(sent)) => assert!(
+                            heard.0.lock().unwrap().contains(&sent.id.to_string()),
+                            "acknowledged before the fan-out had it"
+                        ),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let heard = heard.0.lock().unwrap().clone();
+    let distinct: HashSet<&String> = heard.iter().collect();
+    let total = CONVERSATIONS * SENDERS * EACH;
+    assert_eq!((heard.len(), distinct.len()), (total, total));
+}
+both_engines!(
+    sends_to_many_conversations,
+    sends_to_many_conversations_are_acknowledged_after_the_fanout_has_them
+);
+
 /// The columns of `conversations` every send batch updates.
 const COUNTERS: &str = "'last_seq', 'last_event_seq', 'last_activity_at'";
 

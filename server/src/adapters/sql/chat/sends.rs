@@ -10,19 +10,21 @@
 //! connection task the fan-out had woken, and ended only once that task was scheduled again to
 //! hand the turn on: on PostgreSQL a send waited 6.8 ms for the writer on average while the
 //! writer was busy 40 % of the time (docs/benchmarks.md, 2026-12-04, 22:50). The loop keeps the
-//! writer's connection while sends keep coming. It does not fan out: each batch's events, with
-//! the other answers, go with the first answer whose caller is still there, and that caller's
-//! task hands the events to the fan-out and then answers the others (so a send is acknowledged
-//! only once its frames are queued here), while the next batch runs.
+//! writer's connection while sends keep coming. It does not fan out: each conversation's events
+//! of a batch, with the answers of that conversation's other sends, go with the first answer of
+//! the conversation whose caller is still there, and that caller's task hands the events to the
+//! fan-out and then answers the others (so a send is acknowledged only once its frames are
+//! queued here), while the next batch runs. A batch's conversations are thus delivered by as
+//! many tasks, side by side on the runtime's cores.
 //!
 //! A caller that gives up leaves its send in the queue: the loop commits it all the same (a
 //! batch is never cut short: `send_thread.rs` says why), and the hand-off goes to the next
-//! caller of the batch, or, when none is left, is done by the loop itself.
+//! caller of the conversation, or, when none is left, is done by the loop itself.
 
 use super::super::{SqlStore, db};
 use super::send_batch::{self, QueuedSend};
 use super::send_thread::SendThread;
-use crate::domain::TenantId;
+use crate::domain::{ConversationId, TenantId};
 use crate::ports::chat::{SendOutcome, StoredEvent};
 use crate::ports::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
@@ -351,8 +353,9 @@ async fn run(
     }
 }
 
-/// Answers each send of a batch. A committed batch's hand-off goes with the first answer whose
-/// caller still waits; when none does, it is completed here.
+/// Answers each send of a batch. A committed batch's hand-offs (one per conversation) go with
+/// the first answer of their conversation whose caller still waits; when none does, it is
+/// completed here.
 fn answer_all(
     store: &SqlStore,
     waiting: Vec<Waiting>,
@@ -373,17 +376,48 @@ fn answer_all(
             return;
         }
     };
+    // One hand-off per conversation of the batch, each to a caller of that conversation: the
+    // conversations are delivered by as many tasks, on every core the runtime has, rather than
+    // one after another by one (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's events
+    // stay together and in order; a caller whose conversation has nothing to deliver (its send
+    // was refused, or repeats one committed earlier) is answered at once.
+    let mut handoffs: Vec<(ConversationId, Handoff)> = Vec::new();
+    for event in committed.events {
+        match handoffs
+            .iter_mut()
+            .find(|(c, _)| *c == event.conversation_id)
+        {
+            Some((_, handoff)) => handoff.events.push(event),
+            None => handoffs.push((
+                event.conversation_id,
+                Handoff {
+                    events: vec![event],
+                    rest: VecDeque::new(),
+                },
+            )),
+        }
+    }
     let mut outcomes = committed.outcomes.into_iter().map(Ok);
-    let mut handoff = Handoff {
-        events: committed.events,
-        rest: waiting
-            .into_iter()
-            .map(|w| {
-                let outcome = outcomes.next().unwrap_or(Ok(SendOutcome::NotFound));
-                (w.answer, outcome)
-            })
-            .collect(),
-    };
+    for w in waiting {
+        let outcome = outcomes.next().unwrap_or(Ok(SendOutcome::NotFound));
+        let conversation = w.send.message.conversation_id;
+        match handoffs.iter_mut().find(|(c, _)| *c == conversation) {
+            Some((_, handoff)) => handoff.rest.push_back((w.answer, outcome)),
+            None => {
+                let _ = w.answer.send(Answer {
+                    outcome,
+                    handoff: None,
+                });
+            }
+        }
+    }
+    for (_, handoff) in handoffs {
+        hand_off(store, handoff);
+    }
+}
+
+/// Gives a hand-off to the first of its callers still waiting, or completes it here when none is.
+fn hand_off(store: &SqlStore, mut handoff: Handoff) {
     while let Some((answer, outcome)) = handoff.rest.pop_front() {
         match answer.send(Answer {
             outcome,
