@@ -99,10 +99,13 @@ pip_binary() { # pip_binary <package> <module> <binary>
 }
 
 # Starts a long-running service detached from this shell, logging under $STATE_DIR.
+# A service runs from its own folder: it outlives the run that started it, and a working folder
+# in that run's clone, deleted with the clone, broke the next run's S3 (s3s-fs resolves paths
+# against it and answered every request with an internal error).
 spawn() { # spawn <name> <command…>
   local name=$1; shift
   mkdir -p "$STATE_DIR/$name"
-  nohup setsid "$@" >"$STATE_DIR/$name/$name.log" 2>&1 </dev/null &
+  (cd "$STATE_DIR/$name" && exec nohup setsid "$@" >"$name.log" 2>&1 </dev/null) &
   echo $! >"$STATE_DIR/$name/pid"
 }
 
