@@ -62,6 +62,8 @@ pub(super) struct Watch {
 
 #[derive(Debug, Default)]
 struct Unread {
+    /// The conversation's last event applied.
+    event_seq: i64,
     last_seq: i64,
     read_seq: i64,
     unread: i64,
@@ -205,6 +207,28 @@ impl Watch {
 
     fn leave(&mut self, conversation: ConversationId) -> bool {
         self.conversations.remove(&conversation).is_some()
+    }
+
+    /// Applies an event of a conversation once. The relay hands the fan-out again the events it
+    /// ships late (`app/chat/outbox.rs`); connections drop such copies by event seq, and so does
+    /// this: a copy would count a deleted message twice and tell the user again of a message
+    /// they were told of, a second `unread.updated` a window later. The conversation's events
+    /// arrive here in order, so any event at or below the last applied is a copy (or one that
+    /// came after its gap was given up on, which sync and the conversation list account for).
+    fn apply_once(
+        &mut self,
+        conversation: ConversationId,
+        event_seq: i64,
+        user: UserId,
+        news: &News,
+        frame: &Bytes,
+        now: Instant,
+    ) -> Told {
+        match self.conversations.get_mut(&conversation) {
+            Some(state) if event_seq > state.event_seq => state.event_seq = event_seq,
+            _ => return Told::default(),
+        }
+        self.apply(conversation, user, news, frame, now)
     }
 
     fn apply(
@@ -385,9 +409,9 @@ impl Hub {
     /// Tells the watchers of a conversation what its event means to each (called with the
     /// conversation's shard locked, in event order).
     pub(super) fn tell_watchers(&self, watchers: &[UserId], envelope: &BusEnvelope) {
-        if envelope.event_seq.is_none() {
+        let Some(event_seq) = envelope.event_seq else {
             return;
-        }
+        };
         let Some(news) = News::parse(&envelope.frame) else {
             return;
         };
@@ -407,7 +431,14 @@ impl Hub {
             let Some(watch) = account.watch.as_mut() else {
                 continue;
             };
-            let told = watch.apply(envelope.conversation, *user, &news, &envelope.frame, now);
+            let told = watch.apply_once(
+                envelope.conversation,
+                event_seq,
+                *user,
+                &news,
+                &envelope.frame,
+                now,
+            );
             send_unjoined(&account.conns, &told.frames);
             drop(users);
             if told.began_waiting {
@@ -581,6 +612,38 @@ mod tests {
         let mut sent = watch.apply(conversation, me, &news, &frame, later).frames;
         watch.due(later + LONGEST_WINDOW, &mut sent);
         assert_eq!(count(&sent), Some(3));
+    }
+
+    /// The relay hands late events to the fan-out again: a copy neither counts nor is told.
+    #[test]
+    fn a_copy_of_an_event_changes_nothing() {
+        let (me, other) = (UserId::generate(), UserId::generate());
+        let conversation = ConversationId::generate();
+        let mut watch = watching(&[conversation]);
+        let start = Instant::now();
+        let (news, frame) = message(5, other);
+        let told = watch.apply_once(conversation, 10, me, &news, &frame, start);
+        assert_eq!(count(&told.frames), Some(3));
+        let copy = watch.apply_once(conversation, 10, me, &news, &frame, start);
+        assert!(copy.frames.is_empty() && !copy.began_waiting);
+        assert!(
+            !watch.due(start + LONGEST_WINDOW, &mut Vec::new()),
+            "nothing waits"
+        );
+
+        let deleted = json!({ "event": "message.deleted", "data": {
+            "conversationId": conversation, "senderId": other, "seq": 5 } });
+        let deleted = Bytes::from(deleted.to_string());
+        let news = News::parse(&deleted).unwrap();
+        let later = start + LONGEST_WINDOW;
+        let told = watch.apply_once(conversation, 11, me, &news, &deleted, later);
+        assert_eq!(count(&told.frames), Some(2));
+        let copy = watch.apply_once(conversation, 11, me, &news, &deleted, later);
+        assert!(copy.frames.is_empty() && !copy.began_waiting);
+        let mut due = Vec::new();
+        watch.due(later + LONGEST_WINDOW, &mut due);
+        assert!(due.is_empty(), "counted once: {due:?}");
+        assert_eq!(watch.conversations[&conversation].unread, 2);
     }
 
     /// A user's updates wait for one window and leave together: one per conversation that
