@@ -26,9 +26,9 @@ STATE_DIR="${CHEMCHAT_SERVICES_DIR:-$HOME/.cache/chemchat-services}"
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# retry <command…>: runs an install up to three times, 10 s and then 30 s apart. The registries
-# this reaches (npm, PyPI, crates.io, Debian's) fail now and then for a moment, and one such
-# moment must not fail a whole `make test` (it once did: npm answered nothing, once).
+# retry <command…>: runs an install up to three times, 10 s and then 30 s apart. A registry (npm,
+# PyPI, crates.io) fails now and then for a moment, and such a moment must not fail a whole
+# `make test` (it did once: npm answered nothing, and a minute later installed the same package).
 retry() {
   local pause
   for pause in 10 30; do
