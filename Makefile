@@ -8,6 +8,11 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/chemchat-target
 CARGO ?= cargo
 SERVICES := scripts/services.sh
 
+# Starts the services and exports what they print, for the recipe line it begins. A service that
+# does not start stops the run here: with its variables missing, every test that needs it would
+# fail on its own, hundreds of failures for one cause.
+WITH_SERVICES = services="$$($(SERVICES) up)" || { echo "make: the services did not start (see above)" >&2; exit 1; }; set -a; eval "$$services"; set +a;
+
 .PHONY: help run build test test-rust services services-down lint fmt bench
 
 help: ## list the targets
@@ -25,10 +30,8 @@ services: ## start the services the tests need and print their CHEMCHAT_TEST_* v
 services-down: ## stop the services this project started (not the machine's own)
 	@$(SERVICES) down
 
-# A service that does not start stops the run here: with its variables missing, every test that
-# needs it would fail on its own, hundreds of failures for one cause.
 test: ## start the services, then run every test, then check the chart and rendered manifests
-	@services="$$($(SERVICES) up)" || { echo "make: the services did not start (see above)" >&2; exit 1; }; set -a; eval "$$services"; set +a; $(MAKE) --no-print-directory test-rust
+	@$(WITH_SERVICES) $(MAKE) --no-print-directory test-rust
 	@$(MAKE) --no-print-directory k8s-check
 
 test-rust:
@@ -46,7 +49,7 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 bench: ## benchmarks: message throughput and latency, WebSocket fan-out, memory per connection (docs/benchmarks.md)
-	@services="$$($(SERVICES) up)" || { echo "make: the services did not start (see above)" >&2; exit 1; }; set -a; eval "$$services"; set +a; scripts/bench.sh
+	@$(WITH_SERVICES) scripts/bench.sh
 
 # --- kubernetes: CRDs, operator, chart, kind -------------------------------------------------
 
