@@ -895,3 +895,31 @@ async fn search_entries_with_the_send() {
         "messages_search has no pending list"
     );
 }
+
+/// The send path's look-up of an earlier send with the same key (tenant, conversation, sender,
+/// client id) is served by that key's unique index on a table without statistics, as a new
+/// database's are until autovacuum's first analyze: the planner priced the sender's index (two
+/// equal columns) like the key's (four) and took it, and each send walked its sender's whole
+/// history. (Forty messages stay below autovacuum's analyze threshold of fifty rows.)
+#[tokio::test]
+async fn the_send_key_has_its_own_index_without_statistics() {
+    let (_db, store) = store(Engine::Postgres).await;
+    let sender = store_user(&store, "acme", "sender").await;
+    let conversation = store_group(&store, "acme", sender, &[]).await;
+    for i in 0..40 {
+        store_send(&store, conversation, sender, &format!("k{i}")).await;
+    }
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN SELECT id FROM messages WHERE tenant_id = 'acme' \
+         AND conversation_id = '{conversation}' AND sender_id = '{sender}' \
+         AND client_message_id = 'k40' LIMIT 1"
+    )))
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("messages_tenant_id_conversation_id_sender_id_client_message_key"),
+        "the look-up takes the send key's index, not\n{plan}"
+    );
+}
