@@ -6,7 +6,7 @@
 -- autovacuum's first analyze) the planner prices an equality on two columns and one on four
 -- alike, and took the sender's index: every send then walked its sender's whole history, and
 -- batches on a fresh benchmark database took 5.6 ms instead of 0.4 ms to read
--- (docs/benchmarks.md, 2026-12-05, 17:30). Built concurrently so that sends go on meanwhile
+-- (docs/benchmarks.md, 2026-12-05, 17:40). Built concurrently so that sends go on meanwhile
 -- (one statement per file: PostgreSQL builds an index concurrently only outside a transaction);
 -- the next migration drops the old index.
 CREATE INDEX CONCURRENTLY messages_by_sender_live
