@@ -1,9 +1,8 @@
 //! What differs between SQLite and PostgreSQL, in one place.
 
 use super::{Tx, TxOn, db};
-use crate::domain::{ConversationId, TenantId};
+use crate::domain::TenantId;
 use crate::ports::StoreResult;
-use std::collections::BTreeSet;
 
 /// The database engine behind a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +44,12 @@ impl Engine {
 
     /// The statement that opens a transaction scoped to `tenant` for PostgreSQL's row-level
     /// security policies, in one round trip: PostgreSQL's simple query protocol runs `BEGIN`
-    /// and the `set_config` together, where a bound `set_config` after `BEGIN` was a second
-    /// round trip on every transaction (docs/benchmarks.md, 2026-12-02, 15:00). SQLite has no
-    /// row-level security; the tenant predicate in each query is its only wall.
+    /// and the `SET LOCAL` together, where a bound `set_config` after `BEGIN` was a second
+    /// round trip on every transaction (docs/benchmarks.md, 2026-12-02, 15:00). `SET LOCAL` is
+    /// a utility statement, which PostgreSQL runs without planning it; the `SELECT set_config`
+    /// it replaces was planned anew on every transaction (a simple query keeps no plan), about
+    /// 16 µs of the database's CPU each. SQLite has no row-level security; the tenant predicate
+    /// in each query is its only wall.
     pub(super) fn begin_scoped(
         self,
         tenant: &TenantId,
@@ -57,7 +59,7 @@ impl Engine {
             (Engine::Sqlite, true) => "BEGIN IMMEDIATE".to_owned(),
             (Engine::Sqlite, false) => "BEGIN".to_owned(),
             (Engine::Postgres, _) => format!(
-                "BEGIN; SELECT set_config('chemchat.tenant_id', {}, true)",
+                "BEGIN; SET LOCAL chemchat.tenant_id = {}",
                 quoted(tenant.as_str())
             ),
         };
@@ -141,30 +143,26 @@ impl Engine {
         }
     }
 
-    /// The statement that opens a send batch's write transaction, scoped to `tenant` as
-    /// [`Self::begin_scoped`] is, and on PostgreSQL locking the batch's `conversations` for the
-    /// rest of it, in id order so two batches locking overlapping sets cannot deadlock. All in
-    /// one round trip: the simple query protocol runs the three statements together but takes
-    /// no parameters, so the ids (UUIDs the server formats) travel as literals. SQLite's
-    /// `BEGIN IMMEDIATE` already holds the whole database.
-    pub(super) fn begin_locking(
+    /// [`Self::left_probe`] that also locks the row it finds for the rest of the transaction
+    /// (`FOR UPDATE` inside the `LATERAL` subquery), so one statement both reads and locks. The
+    /// probe runs once per row on its left, in their order: a caller that locks several rows
+    /// gives them in one agreed order (a send batch: conversation id), so two transactions
+    /// locking overlapping sets cannot deadlock. SQLite's `BEGIN IMMEDIATE` already holds the
+    /// whole database.
+    pub(super) fn locked_probe(
         self,
-        tenant: &TenantId,
-        conversations: impl Iterator<Item = ConversationId>,
-    ) -> sqlx::AssertSqlSafe<String> {
-        let begin = self.begin_scoped(tenant, true);
-        let ids: BTreeSet<String> = conversations.map(|id| quoted(&id.to_string())).collect();
-        if self == Engine::Sqlite || ids.is_empty() {
-            return begin;
+        table: &str,
+        alias: &str,
+        columns: &str,
+        condition: &str,
+    ) -> String {
+        match self {
+            Engine::Sqlite => self.left_probe(table, alias, columns, condition),
+            Engine::Postgres => format!(
+                "LEFT JOIN LATERAL (SELECT {columns} FROM {table} {alias} WHERE {condition} \
+                 LIMIT 1 FOR UPDATE) AS {alias} ON true"
+            ),
         }
-        let ids: Vec<String> = ids.into_iter().collect();
-        sqlx::AssertSqlSafe(format!(
-            "{}; SELECT id FROM conversations WHERE tenant_id = {} AND id IN ({}) \
-             ORDER BY id FOR UPDATE",
-            begin.0,
-            quoted(tenant.as_str()),
-            ids.join(", ")
-        ))
     }
 
     /// Locks the tenant row for the rest of the transaction, so quota checks (count, then insert)
@@ -214,27 +212,28 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_locks_its_conversations_in_id_order_as_it_begins() {
-        let tenant = TenantId::parse("acme").expect("a valid tenant id");
-        let (a, b) = (ConversationId::generate(), ConversationId::generate());
-        let (low, high) = if a.to_string() < b.to_string() {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        let sql = Engine::Postgres
-            .begin_locking(&tenant, [high, low, high].into_iter())
-            .0;
+    fn a_locked_probe_locks_the_row_it_finds_on_postgres_only() {
+        let condition = "c.tenant_id = $1 AND c.id = k.conversation";
         assert_eq!(
-            sql,
-            format!(
-                "BEGIN; SELECT set_config('chemchat.tenant_id', 'acme', true); \
-                 SELECT id FROM conversations WHERE tenant_id = 'acme' \
-                 AND id IN ('{low}', '{high}') ORDER BY id FOR UPDATE"
-            )
+            Engine::Postgres.locked_probe("conversations", "c", "last_seq", condition),
+            "LEFT JOIN LATERAL (SELECT last_seq FROM conversations c WHERE c.tenant_id = $1 \
+             AND c.id = k.conversation LIMIT 1 FOR UPDATE) AS c ON true"
         );
         assert_eq!(
-            Engine::Sqlite.begin_locking(&tenant, [low].into_iter()).0,
+            Engine::Sqlite.locked_probe("conversations", "c", "last_seq", condition),
+            Engine::Sqlite.left_probe("conversations", "c", "last_seq", condition)
+        );
+    }
+
+    #[test]
+    fn a_scoped_transaction_sets_its_tenant_without_a_planned_statement() {
+        let tenant = TenantId::parse("acme").expect("a valid tenant id");
+        assert_eq!(
+            Engine::Postgres.begin_scoped(&tenant, true).0,
+            "BEGIN; SET LOCAL chemchat.tenant_id = 'acme'"
+        );
+        assert_eq!(
+            Engine::Sqlite.begin_scoped(&tenant, true).0,
             "BEGIN IMMEDIATE"
         );
     }

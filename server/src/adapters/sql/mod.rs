@@ -38,7 +38,7 @@ pub use tenant_roles::{
     pinned_tenant, provision_tenant_role, retire_tenant_role,
 };
 
-use crate::domain::{ConversationId, SessionId, Tenant, TenantId, UserId};
+use crate::domain::{SessionId, Tenant, TenantId, UserId};
 use crate::ports::CommitListener;
 use crate::ports::chat::StoredEvent;
 use crate::ports::{
@@ -147,17 +147,15 @@ impl SqlStore {
             .map_err(db)
     }
 
-    /// A transaction that will write on `connection`, one of the writer's, scoped to `tenant`
-    /// and holding `conversations` locked (`Engine::begin_locking`).
-    async fn write_locking<'c>(
+    /// A transaction that will write on `connection`, one of the writer's, scoped to `tenant`.
+    async fn write_on<'c>(
         &self,
         connection: &'c mut AnyConnection,
         tenant: &TenantId,
-        conversations: impl Iterator<Item = ConversationId>,
     ) -> StoreResult<TxOn<'c>> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         connection
-            .begin_with(self.engine.begin_locking(tenant, conversations))
+            .begin_with(self.engine.begin_scoped(tenant, true))
             .await
             .map_err(db)
     }

@@ -4,13 +4,17 @@
 //!
 //! **Claiming on PostgreSQL**: a relay takes a transaction-scoped advisory lock per conversation
 //! it ships (`pg_try_advisory_xact_lock`, skipping conversations another replica holds — the
-//! `SKIP LOCKED` idea at conversation grain), then locks the rows `FOR UPDATE` in a second
+//! `SKIP LOCKED` idea at conversation grain), then reads their waiting events in a second
 //! statement. Row-level `SKIP LOCKED` alone would not do: a second replica could take a
 //! conversation's later events while the first still ships its earlier ones, and Kafka would
-//! receive them out of order. The second statement has a fresh snapshot, so events another relay
-//! shipped and committed just before the lock was granted are not shipped again. The claim keeps
-//! its transaction open until the events are marked shipped; dropping it rolls back and frees
-//! the conversations for any relay.
+//! receive them out of order. The second statement has a fresh snapshot, taken once the lock was
+//! granted — after the commit of the relay that held it, which releases its locks only once its
+//! commit is visible — so events another relay shipped just before are not shipped again. The
+//! advisory lock is the whole exclusion: every relay takes it before it reads a conversation's
+//! events, so the rows are not locked as well (`FOR UPDATE` wrote a lock into every claimed
+//! row, in the heap and in the write-ahead log, before the mark wrote each row again). The claim
+//! keeps its transaction open until the events are marked shipped; dropping it rolls back and
+//! frees the conversations for any relay.
 //!
 //! **SQLite** is one process's database: its single relay reads without locks and marks in a
 //! short write transaction, so the database's write lock is never held while the event log
@@ -84,7 +88,7 @@ async fn claim_locked(store: &SqlStore, limit: u32) -> StoreResult<Box<dyn Outbo
                FROM jsonb_array_elements_text(CAST($1 AS jsonb)) AS claimed(key)) k \
              ON e.tenant_id = k.t AND e.conversation_id = k.c \
              WHERE e.published_at IS NULL \
-             ORDER BY e.tenant_id, e.conversation_id, e.event_seq LIMIT $2 FOR UPDATE OF e"
+             ORDER BY e.tenant_id, e.conversation_id, e.event_seq LIMIT $2"
         );
         let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(keys)

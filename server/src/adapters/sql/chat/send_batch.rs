@@ -1,10 +1,11 @@
 //! One batch of sends in one transaction. Whatever sends of a tenant queued while the writer was
 //! busy (see `sends.rs`) are checked, numbered and written with the same few statements however
-//! many there are: the conversations locked in id order, one read of what the store knows of
-//! each send (conversation, membership, an earlier twin), then the writes — the day's quota
-//! usage, one update of the counters, one insert of the messages and one of their events — sent
-//! together, so a batch is four round trips (begin, read, writes, commit): on PostgreSQL the
-//! conversations are locked by the statement that begins the transaction.
+//! many there are: one read of what the store knows of each send (conversation, membership, an
+//! earlier twin) that on PostgreSQL also locks the batch's conversations, in id order, then the
+//! writes — the day's quota usage, one update of the counters, one insert of the messages and
+//! one of their events — sent together, so a batch is four round trips (begin, read, writes,
+//! commit). The lock rides on the read rather than on the `BEGIN`'s round trip: that was a
+//! statement of its own, planned anew for every batch (its id list came as literals).
 //!
 //! The quota is counted with the writes, guarded: when the batch's messages do not all fit, the
 //! guard fails the whole write (nothing of it stays) and the batch runs again counting its sends
@@ -127,10 +128,7 @@ async fn attempt(
     sends: &[&QueuedSend],
     quota_count: QuotaCount,
 ) -> Result<Committed, Failed> {
-    let conversations = sends.iter().map(|s| s.message.conversation_id);
-    let mut tx = store
-        .write_locking(connection, tenant, conversations)
-        .await?;
+    let mut tx = store.write_on(connection, tenant).await?;
     let known = read_known(store, &mut tx, tenant, sends).await?;
 
     // Decide in queue order: twins of a send earlier in the batch repeat it.
@@ -299,16 +297,19 @@ fn count_sent(conversation_kind: Option<&str>, message: &Message) {
 
 /// One row per send, in order: the conversation's counters and floor if the sender is a current
 /// member, what the floor needs to know of the sender, and the id of a message already stored
-/// under the same key.
+/// under the same key. On PostgreSQL the read locks each conversation it finds until the batch
+/// commits, so no other transaction moves its counters meanwhile; the rows go to the database
+/// ordered by conversation id, the order every batch locks in.
 async fn read_known(
     store: &SqlStore,
     tx: &mut TxOn<'_>,
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Vec<Known>> {
-    let rows: Vec<Value> = sends
-        .iter()
-        .enumerate()
+    let mut in_lock_order: Vec<(usize, &&QueuedSend)> = sends.iter().enumerate().collect();
+    in_lock_order.sort_by_key(|(_, s)| s.message.conversation_id);
+    let rows: Vec<Value> = in_lock_order
+        .into_iter()
         .map(|(i, s)| {
             json!({
                 "i": i,
@@ -331,7 +332,7 @@ async fn read_known(
                 ("client", "text"),
             ]
         ),
-        engine.left_probe(
+        engine.locked_probe(
             "conversations",
             "c",
             "last_seq, last_event_seq, posting, slow_mode_seconds, kind",
