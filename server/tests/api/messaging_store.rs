@@ -1,7 +1,9 @@
 //! The chat store on both engines: gap-free seqs under concurrency, idempotent sends, paging,
 //! sync, the outbox relay, tenant isolation.
 
-use crate::support::store::{new_message, store, store_group, store_send, store_user};
+use crate::support::store::{
+    new_message, store, store_group, store_message, store_send, store_user,
+};
 use crate::support::{Engine, t};
 use chemchat_server::adapters::events::InProcessEventLog;
 use chemchat_server::adapters::sql::SqlStore;
@@ -660,6 +662,62 @@ async fn a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close(engine
 both_engines!(
     send_stream_shares_the_writer,
     a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close
+);
+
+/// Sends and reactions in one conversation at once: both take the conversation's next event
+/// numbers, the sends in batches on the writer's connection, the reactions on others. The batch
+/// holds the conversation locked from its read to its commit (on PostgreSQL its read locks it),
+/// so every operation succeeds and the event log stays gap-free; a batch that read the counters
+/// unlocked would write an event number a reaction took meanwhile.
+async fn sends_and_reactions_at_once_number_events_without_gaps(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let mut members = Vec::new();
+    for i in 0..10 {
+        members.push(store_user(&store, "acme", &format!("member{i}")).await);
+    }
+    let conversation = store_group(&store, "acme", owner, &members).await;
+    let target = store_message(&store, "acme", &new_message(conversation, owner, "target"))
+        .await
+        .id;
+    const EACH: usize = 20;
+    const EMOJI: [&str; 4] = ["👍", "🎉", "👀", "🚀"];
+    let mut tasks = Vec::new();
+    for (i, member) in members.iter().copied().enumerate() {
+        let sending = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..EACH {
+                let message = new_message(conversation, member, &format!("{i}-{k}"));
+                let sent = sending.send_message(&t("acme"), &message, None).await;
+                assert!(matches!(sent, Ok(SendOutcome::Sent(_))), "{sent:?}");
+            }
+        }));
+        let reacting = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for emoji in EMOJI {
+                let change = ReactionChange::Add { max_distinct: 20 };
+                reacting
+                    .set_reaction(&t("acme"), target, member, emoji, change, 3_000)
+                    .await
+                    .expect("a reaction beside the sends");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let page = store
+        .sync(&t("acme"), owner, &SyncPosition::new(), 1000)
+        .await
+        .unwrap();
+    let event_seqs: Vec<i64> = page.events.iter().map(|e| e.event_seq).collect();
+    // The creation, the target, every send and every reaction, each numbered once.
+    let n = i64::try_from(2 + members.len() * (EACH + EMOJI.len())).unwrap();
+    assert_eq!(event_seqs, (1..=n).collect::<Vec<_>>());
+}
+both_engines!(
+    sends_beside_reactions,
+    sends_and_reactions_at_once_number_events_without_gaps
 );
 
 /// Records the messages whose `message.created` the store handed to its listener.

@@ -134,13 +134,7 @@ impl Engine {
         columns: &str,
         condition: &str,
     ) -> String {
-        match self {
-            Engine::Sqlite => format!("LEFT JOIN {table} {alias} ON {condition}"),
-            Engine::Postgres => format!(
-                "LEFT JOIN LATERAL (SELECT {columns} FROM {table} {alias} WHERE {condition} \
-                 LIMIT 1) AS {alias} ON true"
-            ),
-        }
+        self.probe(table, alias, columns, condition, "")
     }
 
     /// [`Self::left_probe`] that also locks the row it finds for the rest of the transaction
@@ -156,11 +150,23 @@ impl Engine {
         columns: &str,
         condition: &str,
     ) -> String {
+        self.probe(table, alias, columns, condition, " FOR UPDATE")
+    }
+
+    /// The probe of [`Self::left_probe`], its PostgreSQL subquery ending with `locking`.
+    fn probe(
+        self,
+        table: &str,
+        alias: &str,
+        columns: &str,
+        condition: &str,
+        locking: &str,
+    ) -> String {
         match self {
-            Engine::Sqlite => self.left_probe(table, alias, columns, condition),
+            Engine::Sqlite => format!("LEFT JOIN {table} {alias} ON {condition}"),
             Engine::Postgres => format!(
                 "LEFT JOIN LATERAL (SELECT {columns} FROM {table} {alias} WHERE {condition} \
-                 LIMIT 1 FOR UPDATE) AS {alias} ON true"
+                 LIMIT 1{locking}) AS {alias} ON true"
             ),
         }
     }
