@@ -13,6 +13,13 @@ pub enum Engine {
     Postgres,
 }
 
+/// Whether [`Engine::left_probe`] locks the row it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RowLock {
+    None,
+    ForUpdate,
+}
+
 impl Engine {
     /// The engine a database URL names by its scheme.
     pub fn from_url(url: &str) -> Option<Self> {
@@ -127,41 +134,25 @@ impl Engine {
     /// the batch against every row the tenant has in `table`, a cost that grew with the table
     /// (the send batch's read took 3.1 ms on average at 17 000 messages; docs/benchmarks.md,
     /// 2026-12-03, 07:50). SQLite's planner probes the index already.
+    ///
+    /// With [`RowLock::ForUpdate`] the probe also locks the row it finds for the rest of the
+    /// transaction (`FOR UPDATE` inside the subquery), so one statement both reads and locks. It
+    /// runs once per row on its left, in their order: a caller that locks several rows gives them
+    /// in one agreed order (a send batch: conversation id), so two transactions locking
+    /// overlapping sets cannot deadlock. SQLite's `BEGIN IMMEDIATE` already holds the whole
+    /// database.
     pub(super) fn left_probe(
         self,
         table: &str,
         alias: &str,
         columns: &str,
         condition: &str,
+        lock: RowLock,
     ) -> String {
-        self.probe(table, alias, columns, condition, "")
-    }
-
-    /// [`Self::left_probe`] that also locks the row it finds for the rest of the transaction
-    /// (`FOR UPDATE` inside the `LATERAL` subquery), so one statement both reads and locks. The
-    /// probe runs once per row on its left, in their order: a caller that locks several rows
-    /// gives them in one agreed order (a send batch: conversation id), so two transactions
-    /// locking overlapping sets cannot deadlock. SQLite's `BEGIN IMMEDIATE` already holds the
-    /// whole database.
-    pub(super) fn locked_probe(
-        self,
-        table: &str,
-        alias: &str,
-        columns: &str,
-        condition: &str,
-    ) -> String {
-        self.probe(table, alias, columns, condition, " FOR UPDATE")
-    }
-
-    /// The probe of [`Self::left_probe`], its PostgreSQL subquery ending with `locking`.
-    fn probe(
-        self,
-        table: &str,
-        alias: &str,
-        columns: &str,
-        condition: &str,
-        locking: &str,
-    ) -> String {
+        let locking = match lock {
+            RowLock::None => "",
+            RowLock::ForUpdate => " FOR UPDATE",
+        };
         match self {
             Engine::Sqlite => format!("LEFT JOIN {table} {alias} ON {condition}"),
             Engine::Postgres => format!(
@@ -207,27 +198,39 @@ mod tests {
     fn a_probe_is_one_index_lookup_per_row_on_postgres() {
         let condition = "m.tenant_id = $1 AND m.id = k.id";
         assert_eq!(
-            Engine::Postgres.left_probe("messages", "m", "id", condition),
+            Engine::Postgres.left_probe("messages", "m", "id", condition, RowLock::None),
             "LEFT JOIN LATERAL (SELECT id FROM messages m WHERE m.tenant_id = $1 AND m.id = k.id \
              LIMIT 1) AS m ON true"
         );
         assert_eq!(
-            Engine::Sqlite.left_probe("messages", "m", "id", condition),
+            Engine::Sqlite.left_probe("messages", "m", "id", condition, RowLock::None),
             "LEFT JOIN messages m ON m.tenant_id = $1 AND m.id = k.id"
         );
     }
 
     #[test]
-    fn a_locked_probe_locks_the_row_it_finds_on_postgres_only() {
+    fn a_locking_probe_locks_the_row_it_finds_on_postgres_only() {
         let condition = "c.tenant_id = $1 AND c.id = k.conversation";
         assert_eq!(
-            Engine::Postgres.locked_probe("conversations", "c", "last_seq", condition),
+            Engine::Postgres.left_probe(
+                "conversations",
+                "c",
+                "last_seq",
+                condition,
+                RowLock::ForUpdate
+            ),
             "LEFT JOIN LATERAL (SELECT last_seq FROM conversations c WHERE c.tenant_id = $1 \
              AND c.id = k.conversation LIMIT 1 FOR UPDATE) AS c ON true"
         );
         assert_eq!(
-            Engine::Sqlite.locked_probe("conversations", "c", "last_seq", condition),
-            Engine::Sqlite.left_probe("conversations", "c", "last_seq", condition)
+            Engine::Sqlite.left_probe(
+                "conversations",
+                "c",
+                "last_seq",
+                condition,
+                RowLock::ForUpdate
+            ),
+            "LEFT JOIN conversations c ON c.tenant_id = $1 AND c.id = k.conversation"
         );
     }
 

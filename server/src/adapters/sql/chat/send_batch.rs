@@ -12,6 +12,7 @@
 //! one by one first, so the quota's last messages still go through. A full quota is the rare
 //! case; the usual batch saves the round trip a separate count would cost.
 
+use super::super::engine::RowLock;
 use super::super::{Engine, SqlStore, TxOn, db};
 use super::messages::count_against_quota;
 use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
@@ -332,11 +333,12 @@ async fn read_known(
                 ("client", "text"),
             ]
         ),
-        engine.locked_probe(
+        engine.left_probe(
             "conversations",
             "c",
             "last_seq, last_event_seq, posting, slow_mode_seconds, kind",
             "c.tenant_id = $1 AND c.id = k.conversation",
+            RowLock::ForUpdate,
         ),
         engine.left_probe(
             "conversation_members",
@@ -344,6 +346,7 @@ async fn read_known(
             "user_id, role, muted_until, last_sent_at",
             "m.tenant_id = $1 AND m.conversation_id = k.conversation AND m.user_id = k.sender \
              AND m.left_event_seq IS NULL",
+            RowLock::None,
         ),
         engine.left_probe(
             "messages",
@@ -351,6 +354,7 @@ async fn read_known(
             "id",
             "msg.tenant_id = $1 AND msg.conversation_id = k.conversation \
              AND msg.sender_id = k.sender AND msg.client_message_id = k.client",
+            RowLock::None,
         ),
     );
     type Row = (
