@@ -55,15 +55,7 @@ async fn fifty_concurrent_senders_get_gap_free_seqs(engine: Engine) {
         tasks.push(tokio::spawn(async move {
             let mut seqs = Vec::new();
             for k in 0..EACH {
-                let message = new_message(conversation, sender, &format!("{i}-{k}"));
-                match store
-                    .send_message(&t("acme"), &message, None)
-                    .await
-                    .unwrap()
-                {
-                    SendOutcome::Sent(m) => seqs.push(m.seq),
-                    other => panic!("{other:?}"),
-                }
+                seqs.push(store_send(&store, conversation, sender, &format!("{i}-{k}")).await);
             }
             seqs
         }));
@@ -638,9 +630,7 @@ async fn a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close(engine
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             for k in 0..30 {
-                let message = new_message(conversation, sender, &format!("{i}-{k}"));
-                let sent = store.send_message(&t("acme"), &message, None).await;
-                assert!(matches!(sent, Ok(SendOutcome::Sent(_))), "{sent:?}");
+                store_send(&store, conversation, sender, &format!("{i}-{k}")).await;
             }
         }));
     }
@@ -687,9 +677,7 @@ async fn sends_and_reactions_at_once_number_events_without_gaps(engine: Engine) 
         let sending = store.clone();
         tasks.push(tokio::spawn(async move {
             for k in 0..EACH {
-                let message = new_message(conversation, member, &format!("{i}-{k}"));
-                let sent = sending.send_message(&t("acme"), &message, None).await;
-                assert!(matches!(sent, Ok(SendOutcome::Sent(_))), "{sent:?}");
+                store_send(&sending, conversation, member, &format!("{i}-{k}")).await;
             }
         }));
         let reacting = store.clone();
