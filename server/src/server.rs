@@ -82,6 +82,7 @@ impl Server {
         let fanout = Fanout::new(bus, gateway_settings.send_queue, shards);
         let store = open_store(&settings).await?;
         let checkpointer = store.checkpointer();
+        let first_statistics = store.first_statistics();
         let keys = signing_keys(&settings, store.engine())?;
         sql::check_row_security(&store, settings.allow_rls_bypass).await?;
         let store = Arc::new(store.with_listener(Arc::new(fanout.clone())));
@@ -93,6 +94,12 @@ impl Server {
             vec![("rate-limit-pruning", Box::pin(prune(local_budgets)))];
         if let Some(checkpointer) = checkpointer {
             background.push(("sqlite-checkpoint", Box::pin(checkpointer.run())));
+        }
+        if let Some(first_statistics) = first_statistics {
+            background.push((
+                "postgres-first-statistics",
+                Box::pin(first_statistics.run()),
+            ));
         }
         // Message search: Elasticsearch/OpenSearch fed by the indexer when configured, else the
         // store's own full-text index (the built-in default, written by the store's transactions).

@@ -969,3 +969,51 @@ async fn the_send_key_has_its_own_index_without_statistics() {
         "the look-up takes the send key's index, not\n{plan}"
     );
 }
+
+/// A new PostgreSQL database gets its first statistics from the server as soon as a table
+/// holds a few pages, not a minute later from autovacuum (or never, with autovacuum off): a send
+/// batch's read is a prepared statement whose generic plan, made while `messages` was small and
+/// never analyzed, could take the history's index and walk each conversation's history for
+/// every send until something replanned it. The round analyzes `messages` once it reaches the
+/// given size (here one page), which also invalidates the plans kept for it, and then reports
+/// its work done.
+#[tokio::test]
+async fn a_new_database_gets_its_first_statistics() {
+    let (_db, store) = store(Engine::Postgres).await;
+    let first = store
+        .first_statistics()
+        .expect("PostgreSQL takes first statistics");
+    let sender = store_user(&store, "acme", "sender").await;
+    let conversation = store_group(&store, "acme", sender, &[]).await;
+    let before = first.round(8192).await.unwrap();
+    assert!(
+        !before.analyzed.contains(&"messages".to_owned()) && !before.done,
+        "an empty messages table waits: {before:?}"
+    );
+    for i in 0..40 {
+        store_send(&store, conversation, sender, &format!("k{i}")).await;
+    }
+    let round = first.round(8192).await.unwrap();
+    assert!(
+        round.analyzed.contains(&"messages".to_owned()) && round.done,
+        "messages analyzed once it holds a page: {round:?}"
+    );
+    let (analyzed, statistics): (bool, i64) = sqlx::query_as(
+        "SELECT last_analyze IS NOT NULL, \
+         (SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() \
+          AND tablename = 'messages') \
+         FROM pg_stat_user_tables WHERE relname = 'messages' AND schemaname = current_schema()",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        analyzed && statistics > 0,
+        "messages has statistics ({statistics} columns)"
+    );
+    let again = first.round(8192).await.unwrap();
+    assert!(
+        again.done && !again.analyzed.contains(&"messages".to_owned()),
+        "a table is analyzed once: {again:?}"
+    );
+}

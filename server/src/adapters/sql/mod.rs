@@ -12,6 +12,7 @@ mod chat;
 mod checkpoint;
 mod connect;
 mod engine;
+mod first_statistics;
 mod media;
 mod moderation;
 mod notify;
@@ -31,6 +32,7 @@ pub use chat::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 pub use checkpoint::Checkpointer;
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
+pub use first_statistics::{FIRST_ANALYZE_AT, FirstStatistics, Round};
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
 pub use row_security::{BypassingRole, check_row_security};
 pub use tenant_roles::{
@@ -127,6 +129,12 @@ impl SqlStore {
     pub fn checkpointer(&self) -> Option<Checkpointer> {
         (self.engine == Engine::Sqlite && self.own_writer)
             .then(|| Checkpointer::new(self.pool.clone()))
+    }
+
+    /// The loop that takes a new database's first statistics (`first_statistics.rs`); `None` on
+    /// SQLite, whose planner needs none to take a unique index matched on every column.
+    pub fn first_statistics(&self) -> Option<FirstStatistics> {
+        (self.engine == Engine::Postgres).then(|| FirstStatistics::new(self.pool.clone()))
     }
 
     /// The underlying pool (tests and maintenance commands).
