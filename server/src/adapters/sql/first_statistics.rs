@@ -8,13 +8,13 @@
 //! its sixth run, while the table was small, until something invalidates it. A send batch's read
 //! that took the history's index walked each conversation's whole history for every send: 30–150
 //! ms a batch once the conversations held a few thousand messages, and every send behind it
-//! waited (docs/benchmarks.md, 2026-12-05, 22:45).
+//! waited (docs/benchmarks.md, 2026-12-05, 22:30).
 //!
 //! So the server analyzes each table of its schema that has never been analyzed once it holds
 //! [`FIRST_ANALYZE_AT`] bytes (its size, which every backend sees at once, where the counters of
 //! changes reach the statistics views up to seconds later). An `ANALYZE` also invalidates the
-//! plans kept for the table,
-//! so the next run of each statement plans again, with statistics. Autovacuum does the rest.
+//! plans kept for the table, so the next run of each statement plans again, with statistics.
+//! Autovacuum does the rest.
 //! The loop ends once `messages` has statistics, or at once when the server's role does not own
 //! it (a tenant's role: the platform's server does it).
 
@@ -45,7 +45,7 @@ pub struct FirstStatistics {
 
 /// What one look at the tables found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Round {
+pub struct StatisticsRound {
     /// The tables analyzed in this round.
     pub analyzed: Vec<String>,
     /// Whether `messages` has statistics now (or cannot be analyzed by this role), so no
@@ -60,7 +60,7 @@ impl FirstStatistics {
 
     /// Analyzes each never-analyzed table of the schema, owned by this role, of at least
     /// `bytes`.
-    pub async fn round(&self, bytes: i64) -> StoreResult<Round> {
+    pub async fn round(&self, bytes: i64) -> StoreResult<StatisticsRound> {
         let waiting: Vec<(String, i64, bool)> = sqlx::query_as(
             "SELECT s.relname::text, pg_relation_size(s.relid), pg_has_role(c.relowner, 'USAGE') \
              FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
@@ -88,7 +88,7 @@ impl FirstStatistics {
                 .map_err(db)?;
             analyzed.push(table);
         }
-        Ok(Round { analyzed, done })
+        Ok(StatisticsRound { analyzed, done })
     }
 
     /// Looks every [`LOOK_EVERY`] until `messages` has statistics, or the task is cancelled.

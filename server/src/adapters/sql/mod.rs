@@ -32,7 +32,7 @@ pub use chat::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 pub use checkpoint::Checkpointer;
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
-pub use first_statistics::{FIRST_ANALYZE_AT, FirstStatistics, Round};
+pub use first_statistics::{FirstStatistics, StatisticsRound};
 pub use purge::{PURGE_BATCH, PurgeError, PurgeReport, TENANT_TABLES, purge_tenant};
 pub use row_security::{BypassingRole, check_row_security};
 pub use tenant_roles::{
