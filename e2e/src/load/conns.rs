@@ -263,6 +263,17 @@ fn record(stats: &Stats, frame: &Incoming) {
                 && let Some(step_stats) = stats.steps.get(step)
             {
                 step_stats.delivered(now.saturating_sub(sent));
+                if frames::split_sampled(sent)
+                    && let Some(at) = frame
+                        .data
+                        .timestamp
+                        .as_deref()
+                        .and_then(frames::server_micros)
+                {
+                    let before = at - i64::try_from(sent).unwrap_or(i64::MAX);
+                    let after = i64::try_from(now).unwrap_or(i64::MAX) - at;
+                    step_stats.split(before, after);
+                }
             }
         }
         "ack" => {

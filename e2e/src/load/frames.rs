@@ -26,6 +26,9 @@ pub struct IncomingData {
     pub ok: Option<bool>,
     /// `message.created`: the content, which carries the send time.
     pub content: Option<String>,
+    /// `message.created` from ChemChat: when the server took the send (RFC 3339, milliseconds).
+    /// The reference sends none.
+    pub timestamp: Option<String>,
 }
 
 /// The process-wide time origin; every send time is measured from it so a delivery on any
@@ -38,6 +41,31 @@ pub fn origin() -> Instant {
 /// Microseconds since [`origin`].
 pub fn now_micros() -> u64 {
     u64::try_from(origin().elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The wall clock at [`origin`], in microseconds since the Unix epoch, so a server timestamp
+/// (same machine, same clock) can be placed on the generator's time line.
+fn origin_wall_micros() -> i64 {
+    static WALL: OnceLock<i64> = OnceLock::new();
+    *WALL.get_or_init(|| {
+        let since_origin = origin().elapsed();
+        let wall = time::OffsetDateTime::now_utc() - since_origin;
+        i64::try_from(wall.unix_timestamp_nanos() / 1000).unwrap_or(0)
+    })
+}
+
+/// A server timestamp (RFC 3339) as microseconds since [`origin`]; negative if earlier.
+pub fn server_micros(timestamp: &str) -> Option<i64> {
+    let at = time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    let wall = i64::try_from(at.unix_timestamp_nanos() / 1000).ok()?;
+    Some(wall - origin_wall_micros())
+}
+
+/// Whether a message's deliveries are sampled for the split of their latency at the server's
+/// clock: one message in eight, so parsing timestamps costs the generator little.
+pub fn split_sampled(sent_micros: u64) -> bool {
+    sent_micros.is_multiple_of(8)
 }
 
 /// The content of a benchmark message: the rate step, the intended send time and padding up to
@@ -97,6 +125,18 @@ mod tests {
         assert_eq!(text.len(), 64);
         assert_eq!(parse_content(&text), Some((3, 123_456)));
         assert_eq!(parse_content("hello"), None);
+    }
+
+    #[test]
+    fn server_timestamps_land_on_the_generator_time_line() {
+        let now = time::OffsetDateTime::now_utc();
+        let text = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("format");
+        let at = server_micros(&text).expect("parses");
+        let here = i64::try_from(now_micros()).expect("fits");
+        assert!((at - here).abs() < 50_000, "{at} vs {here}");
+        assert_eq!(server_micros("yesterday"), None);
     }
 
     #[test]

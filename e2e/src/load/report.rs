@@ -28,6 +28,10 @@ pub struct StepReport {
     pub deliveries_per_sec: f64,
     /// Send-to-deliver latency.
     pub latency: Option<Percentiles>,
+    /// For one message in eight, its latency cut at the timestamp the server gave it when it
+    /// took the send: (the generator, the network in and the gateway's intake before it; the
+    /// store, the fan-out and the network out after it). Only ChemChat's frames carry one.
+    pub split: Option<(Percentiles, Percentiles)>,
 }
 
 impl StepReport {
@@ -141,6 +145,24 @@ impl Report {
                 ms(s.latency, |p| p.p99_ms),
                 ms(s.latency, |p| p.max_ms),
             );
+        }
+        let splits: Vec<_> = self
+            .steps
+            .iter()
+            .filter_map(|s| s.split.map(|split| (s.target_rate, split)))
+            .collect();
+        if !splits.is_empty() {
+            out += "latency cut at the server's timestamp (1 message in 8; ms, the timestamp's own resolution):\n";
+            out += &format!(
+                "{:>8} {:>14} {:>14} {:>14} {:>14}\n",
+                "target/s", "before p50", "before p95", "after p50", "after p95"
+            );
+            for (rate, (before, after)) in splits {
+                out += &format!(
+                    "{rate:>8.0} {:>14.1} {:>14.1} {:>14.1} {:>14.1}\n",
+                    before.p50_ms, before.p95_ms, after.p50_ms, after.p95_ms
+                );
+            }
         }
         out += &match self.best_rate {
             Some(rate) => format!(

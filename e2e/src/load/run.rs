@@ -255,5 +255,6 @@ fn step_report(stats: &Stats, step: usize, rate: f64, length: Duration) -> StepR
         deliveries,
         deliveries_per_sec: deliveries as f64 / secs,
         latency: s.percentiles(),
+        split: s.split_percentiles(),
     }
 }

@@ -66,7 +66,7 @@ pub fn decode(text: &str) -> Packet {
                     data: IncomingData {
                         ack_id: Some(id),
                         ok: reply.ok,
-                        content: None,
+                        ..IncomingData::default()
                     },
                 }),
                 _ => Packet::Other,

@@ -23,6 +23,9 @@ pub struct StepStats {
     /// Send-to-deliver latencies in microseconds. Kept whole (a few MB at most) so percentiles
     /// are exact; the lock is uncontended most of the time with two worker threads.
     latencies: Mutex<Vec<u32>>,
+    /// For a sample of deliveries, the latency cut at the server's timestamp: (from the intended
+    /// send to the server's clock, from there to the delivery), microseconds, clamped at zero.
+    split: Mutex<(Vec<u32>, Vec<u32>)>,
 }
 
 impl StepStats {
@@ -39,6 +42,21 @@ impl StepStats {
     pub fn percentiles(&self) -> Option<Percentiles> {
         let mut all = self.latencies.lock().ok()?.clone();
         Percentiles::of(&mut all)
+    }
+
+    /// Records one sampled delivery's latency cut at the server's timestamp.
+    pub fn split(&self, before_micros: i64, after_micros: i64) {
+        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        if let Ok(mut split) = self.split.lock() {
+            split.0.push(clamp(before_micros));
+            split.1.push(clamp(after_micros));
+        }
+    }
+
+    /// Percentiles of the sampled split: (before the server's clock, after it).
+    pub fn split_percentiles(&self) -> Option<(Percentiles, Percentiles)> {
+        let (mut before, mut after) = self.split.lock().ok()?.clone();
+        Some((Percentiles::of(&mut before)?, Percentiles::of(&mut after)?))
     }
 }
 
