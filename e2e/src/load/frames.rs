@@ -26,8 +26,7 @@ pub struct IncomingData {
     pub ok: Option<bool>,
     /// `message.created`: the content, which carries the send time.
     pub content: Option<String>,
-    /// `message.created` from ChemChat: when the server took the send (RFC 3339, milliseconds).
-    /// The reference sends none.
+    /// `message.created`: when the server took the send (RFC 3339, milliseconds).
     pub timestamp: Option<String>,
 }
 
@@ -63,9 +62,11 @@ pub fn server_micros(timestamp: &str) -> Option<i64> {
 }
 
 /// Whether a message's deliveries are sampled for the split of their latency at the server's
-/// clock: one message in eight, so parsing timestamps costs the generator little.
+/// clock: one message in eight, so parsing timestamps costs the generator little. Chosen by a
+/// hash of the intended send time, not by the time itself, whose steps at round rates are
+/// multiples of eight microseconds (every message or none).
 pub fn split_sampled(sent_micros: u64) -> bool {
-    sent_micros.is_multiple_of(8)
+    sent_micros.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61 == 0
 }
 
 /// The content of a benchmark message: the rate step, the intended send time and padding up to
@@ -137,6 +138,20 @@ mod tests {
         let here = i64::try_from(now_micros()).expect("fits");
         assert!((at - here).abs() < 50_000, "{at} vs {here}");
         assert_eq!(server_micros("yesterday"), None);
+    }
+
+    #[test]
+    fn one_message_in_eight_is_sampled_at_any_rate() {
+        for rate in [800u64, 1_000, 1_200, 1_600] {
+            let step = 1_000_000 / rate;
+            let sampled = (0..8_000)
+                .filter(|k| split_sampled(12_345 + k * step))
+                .count();
+            assert!(
+                (700..1_300).contains(&sampled),
+                "{rate}/s: {sampled} of 8000"
+            );
+        }
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl Reference {
                 let frame: Utf8Bytes = json!({ "event": "message.created", "data": {
                     "id": message_id, "conversationId": conversation, "senderId": format!("ref-{id}"),
                     "content": envelope.data["content"], "sequenceNumber": seq,
-                    "clientMessageId": envelope.data["clientMessageId"], "timestamp": "1970-01-01T00:00:00Z",
+                    "clientMessageId": envelope.data["clientMessageId"], "timestamp": taken_at(),
                 } })
                 .to_string()
                 .into();
@@ -155,4 +155,15 @@ impl Reference {
             }
         }
     }
+}
+
+/// Now, to the millisecond, as ChemChat stamps a message when its use case takes the send: the
+/// generator cuts both servers' latencies at this point.
+fn taken_at() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let ms = now.unix_timestamp_nanos() / 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -29,8 +29,8 @@ pub struct StepReport {
     /// Send-to-deliver latency.
     pub latency: Option<Percentiles>,
     /// For one message in eight, its latency cut at the timestamp the server gave it when it
-    /// took the send: (the generator, the network in and the gateway's intake before it; the
-    /// store, the fan-out and the network out after it). Only ChemChat's frames carry one.
+    /// took the send: (the generator, the network in and the server's intake before it; the
+    /// store, the fan-out and the network out after it).
     pub split: Option<(Percentiles, Percentiles)>,
 }
 
