@@ -161,8 +161,7 @@ impl Reference {
 /// generator cuts both servers' latencies at this point.
 fn taken_at() -> String {
     let now = time::OffsetDateTime::now_utc();
-    let ms = now.unix_timestamp_nanos() / 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
+    now.replace_millisecond(now.millisecond())
         .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
