@@ -49,7 +49,12 @@ async fn a_send_is_acked_and_fanned_out_to_the_room() {
     tokio::spawn(Arc::new(Reference::default()).serve(listener));
     let mut alice = member(&url).await;
     let mut bob = member(&url).await;
-    let content = frames::content(0, 42, 32);
+    let stamp = frames::Stamp {
+        step: 0,
+        intended: 42,
+        written: 43,
+    };
+    let content = frames::content(stamp, 32);
     alice
         .send(Message::text(frames::send("room-0", &content, "c-1", 7)))
         .await

@@ -3,7 +3,7 @@
 
 use super::frames::{self, Incoming};
 use super::sio;
-use super::stats::Stats;
+use super::stats::{Cut, Stats};
 use anyhow::{Context as _, bail};
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -158,7 +158,12 @@ pub async fn open(
                     sent_micros,
                     n,
                 }) => {
-                    let content = frames::content(step, sent_micros, content_bytes);
+                    let stamp = frames::Stamp {
+                        step,
+                        intended: sent_micros,
+                        written: frames::now_micros(),
+                    };
+                    let content = frames::content(stamp, content_bytes);
                     let client_message_id = format!("lg-{sent_micros}-{n}");
                     let ack_id = frames::send_ack_id(step, n);
                     let text = match protocol {
@@ -255,24 +260,27 @@ fn record(stats: &Stats, frame: &Incoming) {
     match frame.event.as_str() {
         "message.created" => {
             let now = frames::now_micros();
-            if let Some((step, sent)) = frame
+            if let Some(stamp) = frame
                 .data
                 .content
                 .as_deref()
                 .and_then(frames::parse_content)
-                && let Some(step_stats) = stats.steps.get(step)
+                && let Some(step_stats) = stats.steps.get(stamp.step)
             {
-                step_stats.delivered(now.saturating_sub(sent));
-                if frames::split_sampled(sent)
+                step_stats.delivered(now.saturating_sub(stamp.intended));
+                if frames::split_sampled(stamp.intended)
                     && let Some(at) = frame
                         .data
                         .timestamp
                         .as_deref()
                         .and_then(frames::server_micros)
                 {
-                    let before = at - i64::try_from(sent).unwrap_or(i64::MAX);
-                    let after = i64::try_from(now).unwrap_or(i64::MAX) - at;
-                    step_stats.split(before, after);
+                    let micros = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+                    step_stats.split(Cut {
+                        generator: micros(stamp.written) - micros(stamp.intended),
+                        intake: at - micros(stamp.written),
+                        after: micros(now) - at,
+                    });
                 }
             }
         }

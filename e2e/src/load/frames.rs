@@ -69,24 +69,43 @@ pub fn split_sampled(sent_micros: u64) -> bool {
     sent_micros.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61 == 0
 }
 
-/// The content of a benchmark message: the rate step, the intended send time and padding up to
-/// `size` bytes (messages of realistic length, not 20-byte toys).
-pub fn content(step: usize, sent_micros: u64, size: usize) -> String {
-    let mut text = format!("lg|{step}|{sent_micros}|");
+/// What a benchmark message's content carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The rate step it belongs to.
+    pub step: usize,
+    /// When the scheduler meant it to leave (microseconds since [`origin`]).
+    pub intended: u64,
+    /// When its connection's writer wrote it: after `intended` by the generator's own delay,
+    /// which the split separates from the network's and the server's.
+    pub written: u64,
+}
+
+/// The content of a benchmark message: its [`Stamp`] and padding up to `size` bytes (messages
+/// of realistic length, not 20-byte toys).
+pub fn content(stamp: Stamp, size: usize) -> String {
+    let Stamp {
+        step,
+        intended,
+        written,
+    } = stamp;
+    let mut text = format!("lg|{step}|{intended}|{written}|");
     let pad = size.saturating_sub(text.len());
     text.extend(std::iter::repeat_n('x', pad));
     text
 }
 
-/// The step and send time carried by a benchmark message's content.
-pub fn parse_content(content: &str) -> Option<(usize, u64)> {
+/// The stamp carried by a benchmark message's content.
+pub fn parse_content(content: &str) -> Option<Stamp> {
     let mut parts = content.split('|');
     if parts.next()? != "lg" {
         return None;
     }
-    let step = parts.next()?.parse().ok()?;
-    let sent = parts.next()?.parse().ok()?;
-    Some((step, sent))
+    Some(Stamp {
+        step: parts.next()?.parse().ok()?,
+        intended: parts.next()?.parse().ok()?,
+        written: parts.next()?.parse().ok()?,
+    })
 }
 
 /// The `conversation.join` envelope.
@@ -122,9 +141,14 @@ mod tests {
 
     #[test]
     fn content_round_trips() {
-        let text = content(3, 123_456, 64);
+        let stamp = Stamp {
+            step: 3,
+            intended: 123_456,
+            written: 123_789,
+        };
+        let text = content(stamp, 64);
         assert_eq!(text.len(), 64);
-        assert_eq!(parse_content(&text), Some((3, 123_456)));
+        assert_eq!(parse_content(&text), Some(stamp));
         assert_eq!(parse_content("hello"), None);
     }
 

@@ -1,6 +1,6 @@
 //! The results of a run: a human table and JSON, and the server's memory from /proc.
 
-use super::stats::Percentiles;
+use super::stats::{Percentiles, Split};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -28,10 +28,10 @@ pub struct StepReport {
     pub deliveries_per_sec: f64,
     /// Send-to-deliver latency.
     pub latency: Option<Percentiles>,
-    /// For one message in eight, its latency cut at the timestamp the server gave it when it
-    /// took the send: (the generator, the network in and the server's intake before it; the
-    /// store, the fan-out and the network out after it).
-    pub split: Option<(Percentiles, Percentiles)>,
+    /// For one message in eight, its latency cut where the generator wrote it and at the
+    /// timestamp the server gave it when it took the send: the generator's delay; the network
+    /// in and the server's intake; the store, the fan-out and the network out.
+    pub split: Option<Split>,
 }
 
 impl StepReport {
@@ -152,15 +152,32 @@ impl Report {
             .filter_map(|s| s.split.map(|split| (s.target_rate, split)))
             .collect();
         if !splits.is_empty() {
-            out += "latency cut at the server's timestamp (1 message in 8; ms, the timestamp's own resolution):\n";
+            out += "latency cut where the generator wrote the send and at the server's timestamp \
+                    (1 message in 8; ms, the timestamp's own resolution):\n";
             out += &format!(
-                "{:>8} {:>14} {:>14} {:>14} {:>14}\n",
-                "target/s", "before p50", "before p95", "after p50", "after p95"
+                "{:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+                "target/s",
+                "gen p50",
+                "gen p95",
+                "intake p50",
+                "intake p95",
+                "after p50",
+                "after p95"
             );
-            for (rate, (before, after)) in splits {
+            for (rate, split) in splits {
+                let Split {
+                    generator,
+                    intake,
+                    after,
+                } = split;
                 out += &format!(
-                    "{rate:>8.0} {:>14.1} {:>14.1} {:>14.1} {:>14.1}\n",
-                    before.p50_ms, before.p95_ms, after.p50_ms, after.p95_ms
+                    "{rate:>8.0} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}\n",
+                    generator.p50_ms,
+                    generator.p95_ms,
+                    intake.p50_ms,
+                    intake.p95_ms,
+                    after.p50_ms,
+                    after.p95_ms
                 );
             }
         }

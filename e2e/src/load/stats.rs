@@ -23,9 +23,32 @@ pub struct StepStats {
     /// Send-to-deliver latencies in microseconds. Kept whole (a few MB at most) so percentiles
     /// are exact; the lock is uncontended most of the time with two worker threads.
     latencies: Mutex<Vec<u32>>,
-    /// For a sample of deliveries, the latency cut at the server's timestamp: (from the intended
-    /// send to the server's clock, from there to the delivery), microseconds, clamped at zero.
-    split: Mutex<(Vec<u32>, Vec<u32>)>,
+    /// For a sample of deliveries, the latency cut where the generator wrote the send and at the
+    /// server's timestamp ([`Cut`]), microseconds, clamped at zero.
+    split: Mutex<[Vec<u32>; 3]>,
+}
+
+/// One sampled delivery's latency in three parts, microseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Cut {
+    /// From the intended send time to the writer's write: the generator's own delay.
+    pub generator: i64,
+    /// From the write to the server's timestamp: the network in and the server's intake.
+    pub intake: i64,
+    /// From the server's timestamp to the delivery: the store, the fan-out, the network out and
+    /// the generator's read.
+    pub after: i64,
+}
+
+/// Percentiles of each part of the sampled [`Cut`]s.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Split {
+    /// The generator's delay.
+    pub generator: Percentiles,
+    /// The network in and the server's intake.
+    pub intake: Percentiles,
+    /// After the server's timestamp.
+    pub after: Percentiles,
 }
 
 impl StepStats {
@@ -44,19 +67,25 @@ impl StepStats {
         Percentiles::of(&mut all)
     }
 
-    /// Records one sampled delivery's latency cut at the server's timestamp.
-    pub fn split(&self, before_micros: i64, after_micros: i64) {
+    /// Records one sampled delivery's latency, cut.
+    pub fn split(&self, cut: Cut) {
+        // The server's timestamp is cut to the millisecond, so `intake` can read up to −1 ms.
         let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
         if let Ok(mut split) = self.split.lock() {
-            split.0.push(clamp(before_micros));
-            split.1.push(clamp(after_micros));
+            for (part, value) in split.iter_mut().zip([cut.generator, cut.intake, cut.after]) {
+                part.push(clamp(value));
+            }
         }
     }
 
-    /// Percentiles of the sampled split: (before the server's clock, after it).
-    pub fn split_percentiles(&self) -> Option<(Percentiles, Percentiles)> {
-        let (mut before, mut after) = self.split.lock().ok()?.clone();
-        Some((Percentiles::of(&mut before)?, Percentiles::of(&mut after)?))
+    /// Percentiles of the sampled cuts' parts.
+    pub fn split_percentiles(&self) -> Option<Split> {
+        let [mut generator, mut intake, mut after] = self.split.lock().ok()?.clone();
+        Some(Split {
+            generator: Percentiles::of(&mut generator)?,
+            intake: Percentiles::of(&mut intake)?,
+            after: Percentiles::of(&mut after)?,
+        })
     }
 }
 
@@ -149,5 +178,28 @@ mod tests {
         assert_eq!(p.p99_ms, 99.0);
         assert_eq!(p.max_ms, 100.0);
         assert!(Percentiles::of(&mut []).is_none());
+    }
+
+    #[test]
+    fn a_cut_keeps_its_parts_apart_and_clamps_them_at_zero() {
+        let step = StepStats::default();
+        assert!(step.split_percentiles().is_none());
+        step.split(Cut {
+            generator: 2_000,
+            intake: -400,
+            after: 7_000,
+        });
+        step.split(Cut {
+            generator: 4_000,
+            intake: 1_000,
+            after: 9_000,
+        });
+        let split = step.split_percentiles().expect("two cuts");
+        assert_eq!(split.generator.p50_ms, 2.0);
+        assert_eq!(split.generator.max_ms, 4.0);
+        assert_eq!(split.intake.p50_ms, 0.0);
+        assert_eq!(split.intake.max_ms, 1.0);
+        assert_eq!(split.after.p50_ms, 7.0);
+        assert_eq!(split.after.max_ms, 9.0);
     }
 }
