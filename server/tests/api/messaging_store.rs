@@ -597,12 +597,22 @@ async fn a_send_after_close_is_refused_at_once(engine: Engine) {
         Ok(SendOutcome::Sent(_))
     ));
     assert_eq!(threads_named("chemchat-sends"), 1);
+    assert!(
+        threads_named("chemchat-fanout") >= 1,
+        "the batch was delivered on the thread's blocking pool"
+    );
     store.close().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while threads_named("chemchat-sends") > 0 && std::time::Instant::now() < deadline {
+    let running = || threads_named("chemchat-sends") + threads_named("chemchat-fanout");
+    while running() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(threads_named("chemchat-sends"), 0, "close stops the thread");
+    assert_eq!(
+        threads_named("chemchat-fanout"),
+        0,
+        "and its delivery threads"
+    );
     let late = new_message(conversation, owner, "after");
     let answer = tokio::time::timeout(
         std::time::Duration::from_secs(10),

@@ -3,6 +3,7 @@
 mod attachments;
 mod changes;
 mod conversations;
+mod delivery_lanes;
 pub(super) mod erasure;
 mod events;
 mod floor;

@@ -142,9 +142,11 @@ impl SendThread {
     }
 
     fn start(&self) -> StoreResult<Running> {
+        // The runtime runs on the thread started below; the threads it names are those of its
+        // blocking pool, where the batches are delivered (`delivery_lanes.rs`).
         let runtime = Builder::new_current_thread()
             .enable_all()
-            .thread_name("chemchat-sends")
+            .thread_name("chemchat-fanout")
             .build()
             .map_err(|e| StoreError::Other(e.into()))?;
         let pool = Arc::new(match &self.source {

@@ -11,17 +11,17 @@
 //! hand the turn on: on PostgreSQL a send waited 6.8 ms for the writer on average while the
 //! writer was busy 40 % of the time (docs/benchmarks.md, 2026-12-04, 22:50). The loop keeps the
 //! writer's connection while sends keep coming. It does not fan out: each conversation's events
-//! of a batch, with the answers of that conversation's other sends, go with the first answer of
-//! the conversation whose caller is still there, and that caller's task hands the events to the
-//! fan-out and then answers the others (so a send is acknowledged only once its frames are
-//! queued here), while the next batch runs. A batch's conversations are thus delivered by as
-//! many tasks, side by side on the runtime's cores.
+//! of a batch, with the answers of that conversation's sends, go to the conversation's delivery
+//! lane (`delivery_lanes.rs`), which hands the events to the fan-out and then answers (so a send
+//! is acknowledged only once its frames are queued here), while the next batch runs. A batch's
+//! conversations are thus delivered side by side, each in commit order.
 //!
 //! A caller that gives up leaves its send in the queue: the loop commits it all the same (a
-//! batch is never cut short: `send_thread.rs` says why), and the hand-off goes to the next
-//! caller of the conversation, or, when none is left, is done by the loop itself.
+//! batch is never cut short: `send_thread.rs` says why), and its conversation is delivered all
+//! the same.
 
 use super::super::{SqlStore, db};
+use super::delivery_lanes::DeliveryLanes;
 use super::send_batch::{self, QueuedSend};
 use super::send_thread::SendThread;
 use crate::domain::{ConversationId, TenantId};
@@ -58,6 +58,8 @@ pub(in super::super) struct SendQueue {
     idle: Notify,
     /// Where the loop runs.
     thread: SendThread,
+    /// Where committed batches are delivered.
+    lanes: DeliveryLanes<ConversationId>,
 }
 
 #[derive(Default)]
@@ -76,6 +78,7 @@ impl std::fmt::Debug for SendQueue {
             .field("waiting", &queue.waiting.len())
             .field("draining", &queue.draining)
             .field("thread", &self.thread)
+            .field("lanes", &self.lanes)
             .finish()
     }
 }
@@ -83,34 +86,32 @@ impl std::fmt::Debug for SendQueue {
 struct Waiting {
     tenant: TenantId,
     send: QueuedSend,
-    answer: oneshot::Sender<Answer>,
+    answer: oneshot::Sender<StoreResult<SendOutcome>>,
     since: Instant,
     /// The caller's span: a batch's statements are traced in its first send's.
     span: tracing::Span,
 }
 
-/// What a caller hears back: its send's outcome and, for the first caller of a batch still
-/// waiting, the batch's events and the other callers' answers.
-struct Answer {
-    outcome: StoreResult<SendOutcome>,
-    handoff: Option<Handoff>,
-}
-
-/// A committed batch's events, and the answers to give once they are with the fan-out: a send
-/// is acknowledged only after its frames were queued on this instance's sockets.
+/// One conversation's events of a committed batch, and the answers to give once they are with
+/// the fan-out: a send is acknowledged only after its frames were queued on this instance's
+/// sockets.
 struct Handoff {
     events: Vec<StoredEvent>,
-    rest: VecDeque<(oneshot::Sender<Answer>, StoreResult<SendOutcome>)>,
+    answers: Vec<(
+        oneshot::Sender<StoreResult<SendOutcome>>,
+        StoreResult<SendOutcome>,
+    )>,
+    /// The span of the conversation's first send: the fan-out's spans are its children, in the
+    /// message's trace, on whichever thread delivers.
+    span: tracing::Span,
 }
 
 impl Handoff {
     fn complete(self, store: &SqlStore) {
+        let _entered = self.span.enter();
         store.committed(&self.events);
-        for (answer, outcome) in self.rest {
-            let _ = answer.send(Answer {
-                outcome,
-                handoff: None,
-            });
+        for (answer, outcome) in self.answers {
+            let _ = answer.send(outcome);
         }
     }
 }
@@ -122,6 +123,7 @@ impl SendQueue {
             state: Mutex::default(),
             idle: Notify::new(),
             thread,
+            lanes: DeliveryLanes::new(),
         }
     }
 
@@ -153,7 +155,8 @@ impl SendQueue {
     }
 
     /// Refuses sends from now on, waits for the loop to answer those queued, and stops the
-    /// batches' thread (the kept connection went back to its pool with the loop).
+    /// delivery lanes, once they delivered what the loop gave them, and the batches' thread (the
+    /// kept connection went back to its pool with the loop).
     pub(in super::super) async fn release(&self) {
         loop {
             let idle = self.idle.notified();
@@ -168,6 +171,9 @@ impl SendQueue {
             }
             idle.await;
         }
+        // The lanes run on the thread's runtime's blocking pool, which would drop the jobs it
+        // had not started when that runtime goes: they stop first.
+        self.lanes.stop().await;
         self.thread.stop().await;
     }
 }
@@ -205,14 +211,9 @@ pub(super) async fn send(
             refuse_all(store, &error);
         }
     }
-    let mut pending = Pending { receiver, store };
-    let answer = (&mut pending.receiver)
+    receiver
         .await
-        .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("the send batches stopped")))?;
-    if let Some(handoff) = answer.handoff {
-        handoff.complete(store);
-    }
-    answer.outcome
+        .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("the send batches stopped")))?
 }
 
 /// Answers every waiting send with `error` as unavailable (the loop could not start, or
@@ -231,33 +232,9 @@ fn refuse_all(store: &SqlStore, error: &StoreError) {
         other => other.to_string(),
     };
     for w in waiting {
-        let outcome = Err(StoreError::Unavailable(anyhow::anyhow!("{reason}")));
-        let _ = w.answer.send(Answer {
-            outcome,
-            handoff: None,
-        });
-    }
-}
-
-/// A caller's end of its answer. An answer that carries its batch's hand-off and arrives as
-/// the caller is dropped is still handed on, wherever the race between the two ends falls.
-struct Pending<'s> {
-    receiver: oneshot::Receiver<Answer>,
-    store: &'s SqlStore,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        // Closed first: an answer sent from now on comes back to the loop, which gives the
-        // hand-off to the next caller or completes it itself.
-        self.receiver.close();
-        if let Ok(Answer {
-            handoff: Some(handoff),
-            ..
-        }) = self.receiver.try_recv()
-        {
-            handoff.complete(self.store);
-        }
+        let _ = w
+            .answer
+            .send(Err(StoreError::Unavailable(anyhow::anyhow!("{reason}"))));
     }
 }
 
@@ -353,9 +330,8 @@ async fn run(
     }
 }
 
-/// Answers each send of a batch. A committed batch's hand-offs (one per conversation) go with
-/// the first answer of their conversation whose caller still waits; when none does, it is
-/// completed here.
+/// Answers each send of a batch. A committed batch's conversations go to their delivery lanes,
+/// each with the answers of its sends, given once the fan-out has its events.
 fn answer_all(
     store: &SqlStore,
     waiting: Vec<Waiting>,
@@ -367,20 +343,18 @@ fn answer_all(
             let copy = error.copied();
             let mut original = Some(error);
             for w in waiting {
-                let outcome = Err(original.take().unwrap_or_else(|| copy.copied()));
-                let _ = w.answer.send(Answer {
-                    outcome,
-                    handoff: None,
-                });
+                let _ = w
+                    .answer
+                    .send(Err(original.take().unwrap_or_else(|| copy.copied())));
             }
             return;
         }
     };
-    // One hand-off per conversation of the batch, each to a caller of that conversation: the
-    // conversations are delivered by as many tasks, on every core the runtime has, rather than
-    // one after another by one (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's events
-    // stay together and in order; a caller whose conversation has nothing to deliver (its send
-    // was refused, or repeats one committed earlier) is answered at once.
+    // One hand-off per conversation of the batch: the conversations are delivered on as many
+    // lanes as the machine has cores, rather than one after another by the loop
+    // (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's events stay together and in
+    // order; a caller whose conversation has nothing to deliver (its send was refused, or
+    // repeats one committed earlier) is answered at once.
     let mut handoffs: Vec<(ConversationId, Handoff)> = Vec::new();
     for event in committed.events {
         match handoffs
@@ -392,7 +366,8 @@ fn answer_all(
                 event.conversation_id,
                 Handoff {
                     events: vec![event],
-                    rest: VecDeque::new(),
+                    answers: Vec::new(),
+                    span: tracing::Span::none(),
                 },
             )),
         }
@@ -402,33 +377,22 @@ fn answer_all(
         let outcome = outcomes.next().unwrap_or(Ok(SendOutcome::NotFound));
         let conversation = w.send.message.conversation_id;
         match handoffs.iter_mut().find(|(c, _)| *c == conversation) {
-            Some((_, handoff)) => handoff.rest.push_back((w.answer, outcome)),
+            Some((_, handoff)) => {
+                if handoff.answers.is_empty() {
+                    handoff.span = w.span;
+                }
+                handoff.answers.push((w.answer, outcome));
+            }
             None => {
-                let _ = w.answer.send(Answer {
-                    outcome,
-                    handoff: None,
-                });
+                let _ = w.answer.send(outcome);
             }
         }
     }
-    for (_, handoff) in handoffs {
-        hand_off(store, handoff);
+    for (conversation, handoff) in handoffs {
+        let delivering = store.clone();
+        store.sends.lanes.run(
+            conversation,
+            Box::new(move || handoff.complete(&delivering)),
+        );
     }
-}
-
-/// Gives a hand-off to the first of its callers still waiting, or completes it here when none is.
-fn hand_off(store: &SqlStore, mut handoff: Handoff) {
-    while let Some((answer, outcome)) = handoff.rest.pop_front() {
-        match answer.send(Answer {
-            outcome,
-            handoff: Some(handoff),
-        }) {
-            Ok(()) => return,
-            Err(unheard) => match unheard.handoff {
-                Some(back) => handoff = back,
-                None => return,
-            },
-        }
-    }
-    handoff.complete(store);
 }
