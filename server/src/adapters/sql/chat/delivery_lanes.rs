@@ -12,7 +12,7 @@
 //! operating system runs the delivery as soon as the batch commits and shares the cores between
 //! it and the runtime's workers. A fixed set of threads, one per core with conversations hashed
 //! to them, was tried first: with few busy conversations one thread got most of them, and its
-//! queue grew (docs/benchmarks.md, 2026-12-06, 04:10).
+//! queue grew (docs/benchmarks.md, 2026-12-06, 04:00).
 //!
 //! [`DeliveryLanes::stop`], after the send loop stopped, waits for every lane to run dry.
 

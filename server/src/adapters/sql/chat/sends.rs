@@ -350,9 +350,9 @@ fn answer_all(
             return;
         }
     };
-    // One hand-off per conversation of the batch: the conversations are delivered on as many
-    // lanes as the machine has cores, rather than one after another by the loop
-    // (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's events stay together and in
+    // One hand-off per conversation of the batch, each to the conversation's lane: the
+    // conversations are delivered side by side, on as many threads as have work, rather than one
+    // after another by the loop (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's events stay together and in
     // order; a caller whose conversation has nothing to deliver (its send was refused, or
     // repeats one committed earlier) is answered at once.
     let mut handoffs: Vec<(ConversationId, Handoff)> = Vec::new();
