@@ -26,6 +26,10 @@ use tokio::sync::{OnceCell, oneshot};
 /// connection is on its way back to the pool.
 const OWN_POOL_SIZE: u32 = 2;
 
+/// Delivery threads at most per core (`delivery_lanes.rs`): a delivery is mostly system calls,
+/// so a few per core keep the cores busy while others wait to be scheduled.
+const LANES_PER_CORE: usize = 4;
+
 /// Where the batches' connections come from.
 enum Source {
     /// The store's writer (SQLite).
@@ -143,10 +147,14 @@ impl SendThread {
 
     fn start(&self) -> StoreResult<Running> {
         // The runtime runs on the thread started below; the threads it names are those of its
-        // blocking pool, where the batches are delivered (`delivery_lanes.rs`).
+        // blocking pool, where the batches are delivered (`delivery_lanes.rs`), one thread per
+        // conversation with deliveries waiting, up to a bound: past it the conversations' lanes
+        // wait their turn for a thread, in order, rather than the machine thrashing.
+        let lanes = std::thread::available_parallelism().map_or(1, usize::from) * LANES_PER_CORE;
         let runtime = Builder::new_current_thread()
             .enable_all()
             .thread_name("chemchat-fanout")
+            .max_blocking_threads(lanes)
             .build()
             .map_err(|e| StoreError::Other(e.into()))?;
         let pool = Arc::new(match &self.source {

@@ -351,10 +351,10 @@ fn answer_all(
         }
     };
     // One hand-off per conversation of the batch, each to the conversation's lane: the
-    // conversations are delivered side by side, on as many threads as have work, rather than one
-    // after another by the loop (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's events stay together and in
-    // order; a caller whose conversation has nothing to deliver (its send was refused, or
-    // repeats one committed earlier) is answered at once.
+    // conversations are delivered side by side, on as many threads as have work, rather than
+    // one after another by the loop (docs/benchmarks.md, 2026-12-05, 11:00). A conversation's
+    // events stay together and in order; a caller whose conversation has nothing to deliver
+    // (its send was refused, or repeats one committed earlier) is answered at once.
     let mut handoffs: Vec<(ConversationId, Handoff)> = Vec::new();
     for event in committed.events {
         match handoffs
