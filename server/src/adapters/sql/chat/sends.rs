@@ -26,7 +26,7 @@ use super::send_batch::{self, QueuedSend};
 use super::send_thread::SendThread;
 use crate::domain::{ConversationId, TenantId};
 use crate::ports::chat::{SendOutcome, StoredEvent};
-use crate::ports::{StoreError, StoreResult};
+use crate::ports::{CommitListener, StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
 use std::collections::VecDeque;
@@ -86,30 +86,34 @@ impl std::fmt::Debug for SendQueue {
 struct Waiting {
     tenant: TenantId,
     send: QueuedSend,
-    answer: oneshot::Sender<StoreResult<SendOutcome>>,
+    answer: Reply,
     since: Instant,
     /// The caller's span: a batch's statements are traced in its first send's.
     span: tracing::Span,
 }
+
+/// Where a caller hears its send's outcome.
+type Reply = oneshot::Sender<StoreResult<SendOutcome>>;
 
 /// One conversation's events of a committed batch, and the answers to give once they are with
 /// the fan-out: a send is acknowledged only after its frames were queued on this instance's
 /// sockets.
 struct Handoff {
     events: Vec<StoredEvent>,
-    answers: Vec<(
-        oneshot::Sender<StoreResult<SendOutcome>>,
-        StoreResult<SendOutcome>,
-    )>,
+    answers: Vec<(Reply, StoreResult<SendOutcome>)>,
     /// The span of the conversation's first send: the fan-out's spans are its children, in the
     /// message's trace, on whichever thread delivers.
     span: tracing::Span,
 }
 
 impl Handoff {
-    fn complete(self, store: &SqlStore) {
+    /// Hands the events to `listener` (the store's, taken alone so that a job waiting on a lane
+    /// holds nothing else of the store), then answers.
+    fn complete(self, listener: Option<&dyn CommitListener>) {
         let _entered = self.span.enter();
-        store.committed(&self.events);
+        if let Some(listener) = listener {
+            listener.committed(&self.events);
+        }
         for (answer, outcome) in self.answers {
             let _ = answer.send(outcome);
         }
@@ -389,10 +393,10 @@ fn answer_all(
         }
     }
     for (conversation, handoff) in handoffs {
-        let delivering = store.clone();
+        let listener = store.listener.clone();
         store.sends.lanes.run(
             conversation,
-            Box::new(move || handoff.complete(&delivering)),
+            Box::new(move || handoff.complete(listener.as_deref())),
         );
     }
 }
