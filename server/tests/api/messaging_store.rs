@@ -25,11 +25,21 @@ async fn all_seqs(
     conversation: ConversationId,
     viewer: UserId,
 ) -> Vec<i64> {
+    tenant_seqs(store, "acme", conversation, viewer).await
+}
+
+/// [`all_seqs`] in `tenant`.
+async fn tenant_seqs(
+    store: &impl ChatStore,
+    tenant: &str,
+    conversation: ConversationId,
+    viewer: UserId,
+) -> Vec<i64> {
     let mut seqs = Vec::new();
     let mut page = HistoryPage::After(0);
     loop {
         let batch = store
-            .messages(&t("acme"), conversation, viewer, page, 100)
+            .messages(&t(tenant), conversation, viewer, page, 100)
             .await
             .unwrap()
             .expect("member");
@@ -662,6 +672,49 @@ async fn a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close(engine
 both_engines!(
     send_stream_shares_the_writer,
     a_stream_of_sends_leaves_the_writer_to_other_writes_and_to_close
+);
+
+/// Two tenants' streams of sends at once: their batches alternate on the writer's connection,
+/// and a batch's transaction, begun with the previous batch's commit, is scoped to the tenant
+/// whose sends it then carries — on PostgreSQL row-level security refuses any other.
+async fn two_tenants_streams_alternate_on_the_writer(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let mut rooms = Vec::new();
+    for tenant in ["acme", "globex"] {
+        let owner = store_user(&store, tenant, "owner").await;
+        let mut senders = Vec::new();
+        for i in 0..5 {
+            senders.push(store_user(&store, tenant, &format!("streamer{i}")).await);
+        }
+        let conversation = store_group(&store, tenant, owner, &senders).await;
+        rooms.push((tenant, owner, conversation, senders));
+    }
+    let mut tasks = Vec::new();
+    for (tenant, _, conversation, senders) in &rooms {
+        for (i, sender) in senders.iter().copied().enumerate() {
+            let (store, tenant, conversation) = (store.clone(), t(tenant), *conversation);
+            tasks.push(tokio::spawn(async move {
+                for k in 0..20 {
+                    let message = new_message(conversation, sender, &format!("{i}-{k}"));
+                    let sent = store.send_message(&tenant, &message, None).await;
+                    assert!(matches!(sent, Ok(SendOutcome::Sent(_))), "{sent:?}");
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for (tenant, owner, conversation, _) in &rooms {
+        assert_eq!(
+            tenant_seqs(&store, tenant, *conversation, *owner).await,
+            (1..=100).collect::<Vec<_>>()
+        );
+    }
+}
+both_engines!(
+    two_tenants_streams,
+    two_tenants_streams_alternate_on_the_writer
 );
 
 /// Sends and reactions in one conversation at once: both take the conversation's next event

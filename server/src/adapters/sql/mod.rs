@@ -48,7 +48,7 @@ use crate::ports::{
     StoreResult, StoredUser, TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
@@ -151,19 +151,6 @@ impl SqlStore {
     async fn write(&self, tenant: &TenantId) -> StoreResult<Tx> {
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         self.begin_on(&self.writer, self.engine.begin_scoped(tenant, true))
-            .await
-            .map_err(db)
-    }
-
-    /// A transaction that will write on `connection`, one of the writer's, scoped to `tenant`.
-    async fn write_on<'c>(
-        &self,
-        connection: &'c mut AnyConnection,
-        tenant: &TenantId,
-    ) -> StoreResult<TxOn<'c>> {
-        metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
-        connection
-            .begin_with(self.engine.begin_scoped(tenant, true))
             .await
             .map_err(db)
     }

@@ -3,18 +3,19 @@
 
 use super::super::engine::json_list;
 use super::super::media::{MEDIA_COLUMNS, MediaRow};
-use super::super::{Engine, SqlStore, Tx, TxOn, db};
+use super::super::{Engine, SqlStore, Tx, db};
 use super::rows::{BatchWrite, message_id};
 use crate::domain::{MediaId, MessageId, TenantId, UserId};
 use crate::ports::chat::Message;
 use crate::ports::{MediaItem, StoreResult};
 use serde_json::{Value, json};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 /// The items among `ids` that exist in the tenant, with their uploader.
 pub(super) async fn items(
     store: &SqlStore,
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     ids: impl Iterator<Item = MediaId>,
 ) -> StoreResult<HashMap<MediaId, MediaItem>> {
@@ -25,7 +26,7 @@ pub(super) async fn items(
     let rows: Vec<MediaRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(json_list(ids.map(|id| id.to_string())))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
     rows.into_iter()
@@ -136,7 +137,7 @@ pub(super) async fn load(
 
 /// Fills in the attachments of one message.
 pub(super) async fn load_one(
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     message: &mut Message,
 ) -> StoreResult<()> {
@@ -150,7 +151,7 @@ pub(super) async fn load_one(
 /// Reads the attachments of the messages `which` (a condition on `a.message_id` over `$2`) and
 /// puts each on its message, in order.
 async fn fill(
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     which: &str,
     bound: String,
@@ -164,7 +165,7 @@ async fn fill(
     let rows: Vec<AttachmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(bound)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
     for row in rows {

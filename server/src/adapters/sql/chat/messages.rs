@@ -1,17 +1,18 @@
 //! Sending and reading messages.
 
-use super::super::{SqlStore, TxOn, db};
+use super::super::{SqlStore, db};
 use super::rows::{
     MESSAGE_COLUMNS, MessageRow, attach_reactions, load_message, member_role, messages_of,
 };
 use crate::domain::{ConversationId, MessageId, TenantId, UserId};
 use crate::ports::StoreResult;
 use crate::ports::chat::{DailyQuota, HistoryPage, Message, MessageEdit};
+use sqlx::AnyConnection;
 
 /// Counts one message against today's quota; `false` when the quota is used up. The counter row
 /// is only touched for tenants with a quota, so unlimited tenants have no hot row.
 pub(super) async fn count_against_quota(
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     quota: DailyQuota,
 ) -> StoreResult<bool> {
@@ -27,7 +28,7 @@ pub(super) async fn count_against_quota(
     .bind(tenant.as_str())
     .bind(quota.day)
     .bind(max)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
     Ok(counted.is_some())

@@ -1,6 +1,7 @@
 //! The SQL implementation of [`ChatStore`], shared by both engines.
 
 mod attachments;
+mod batch_connection;
 mod changes;
 mod conversations;
 mod delivery_lanes;

@@ -1,13 +1,14 @@
 //! Chat row shapes and the small reads several chat operations share.
 
 use super::super::rows::parse_user_id;
-use super::super::{Engine, SqlStore, Tx, TxOn, db};
+use super::super::{Engine, SqlStore, Tx, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
     Conversation, EventKind, EventPayload, Member, Message, ReactionGroup, StoredEvent,
 };
 use crate::telemetry::TraceParent;
+use sqlx::AnyConnection;
 
 /// The columns [`MessageRow`] reads, in order.
 pub(super) const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, client_message_id, \
@@ -291,7 +292,7 @@ pub(super) fn messages_of(rows: Vec<MessageRow>) -> crate::ports::StoreResult<Ve
 
 /// One message with its reactions.
 pub(super) async fn load_message(
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
@@ -299,7 +300,7 @@ pub(super) async fn load_message(
     let row: Option<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
     let Some(mut message) = row.map(Message::try_from).transpose()? else {
@@ -311,7 +312,7 @@ pub(super) async fn load_message(
     )
     .bind(tenant.as_str())
     .bind(id.to_string())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await
     .map_err(db)?;
     attach_reactions(std::slice::from_mut(&mut message), rows)?;
@@ -362,7 +363,7 @@ pub(super) struct BatchWrite {
 /// that failed on purpose). On SQLite the statements after a failed one do not run.
 pub(super) async fn execute_all(
     store: &SqlStore,
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     writes: Vec<BatchWrite>,
 ) -> Result<(), sqlx::Error> {
@@ -398,6 +399,6 @@ pub(super) async fn execute_all(
     for write in writes {
         query = query.bind(serde_json::Value::Array(write.rows).to_string());
     }
-    query.execute(&mut **tx).await?;
+    query.execute(&mut *tx).await?;
     Ok(())
 }

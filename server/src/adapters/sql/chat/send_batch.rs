@@ -4,8 +4,9 @@
 //! earlier twin) that on PostgreSQL also locks the batch's conversations, in id order, then the
 //! writes — the day's quota usage, one update of the counters, one insert of the messages and
 //! one of their events — sent together, so a batch is four round trips (begin, read, writes,
-//! commit). The lock rides on the read rather than on the `BEGIN`'s round trip: that was a
-//! statement of its own, planned anew for every batch (its id list came as literals).
+//! commit), three when it follows another on the loop's connection (`batch_connection.rs`). The
+//! lock rides on the read rather than on the `BEGIN`'s round trip: that was a statement of its
+//! own, planned anew for every batch (its id list came as literals).
 //!
 //! The quota is counted with the writes, guarded: when the batch's messages do not all fit, the
 //! guard fails the whole write (nothing of it stays) and the batch runs again counting its sends
@@ -13,7 +14,8 @@
 //! case; the usual batch saves the round trip a separate count would cost.
 
 use super::super::engine::RowLock;
-use super::super::{Engine, SqlStore, TxOn, db};
+use super::super::{Engine, SqlStore, db};
+use super::batch_connection::BatchConnection;
 use super::messages::count_against_quota;
 use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
 use super::{attachments, events};
@@ -100,18 +102,28 @@ impl From<StoreError> for Failed {
     }
 }
 
-/// Runs one batch on `connection`, one of the writer's.
+/// Runs one batch on `connection`, one of the writer's. `next`, asked right before the commit,
+/// names the tenant whose batch follows on this connection, if one does: its transaction is
+/// begun with the commit (`batch_connection.rs`).
 pub(super) async fn run(
     store: &SqlStore,
-    connection: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
+    next: &(dyn Fn() -> Option<TenantId> + Sync),
 ) -> StoreResult<Committed> {
-    let first = attempt(store, connection, tenant, sends, QuotaCount::WithWrites).await;
+    let first = attempt(
+        store,
+        connection,
+        tenant,
+        sends,
+        QuotaCount::WithWrites,
+        next,
+    )
+    .await;
     let retried = match first {
         Err(Failed::QuotaFull) => {
-            // The failed attempt's transaction rolls back before the connection's next query.
-            attempt(store, connection, tenant, sends, QuotaCount::First).await
+            attempt(store, connection, tenant, sends, QuotaCount::First, next).await
         }
         other => other,
     };
@@ -122,15 +134,43 @@ pub(super) async fn run(
     })
 }
 
+/// One attempt at the batch, in one transaction: committed whole or rolled back.
 async fn attempt(
     store: &SqlStore,
-    connection: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     quota_count: QuotaCount,
+    next: &(dyn Fn() -> Option<TenantId> + Sync),
 ) -> Result<Committed, Failed> {
-    let mut tx = store.write_on(connection, tenant).await?;
-    let known = read_known(store, &mut tx, tenant, sends).await?;
+    connection.begin(store.engine, tenant).await?;
+    let (committed, kinds) =
+        match write(store, connection.statements(), tenant, sends, quota_count).await {
+            Ok(written) => written,
+            Err(failed) => {
+                connection.rollback().await;
+                return Err(failed);
+            }
+        };
+    connection.commit(store.engine, next()).await?;
+    for (outcome, kind) in committed.outcomes.iter().zip(&kinds) {
+        if let SendOutcome::Sent(message) = outcome {
+            count_sent(kind.as_deref(), message);
+        }
+    }
+    Ok(committed)
+}
+
+/// The batch's statements, in its transaction: what it committed once it commits, and the kind
+/// of each send's conversation (for the sent-messages metric).
+async fn write(
+    store: &SqlStore,
+    tx: &mut AnyConnection,
+    tenant: &TenantId,
+    sends: &[&QueuedSend],
+    quota_count: QuotaCount,
+) -> Result<(Committed, Vec<Option<String>>), Failed> {
+    let known = read_known(store, tx, tenant, sends).await?;
 
     // Decide in queue order: twins of a send earlier in the batch repeat it.
     let mut counters: HashMap<ConversationId, (i64, i64)> = HashMap::new();
@@ -168,12 +208,12 @@ async fn attempt(
         };
         plans.push(plan);
     }
-    let media = check_attachments(store, &mut tx, tenant, sends, &mut plans).await?;
+    let media = check_attachments(store, tx, tenant, sends, &mut plans).await?;
     let mut quota_write = match (quota_count, QuotaPlan::of(sends, &plans)) {
         (_, QuotaPlan::Nothing) => None,
         (QuotaCount::WithWrites, QuotaPlan::Guarded(write)) => Some(write),
         _ => {
-            count_quota(&mut tx, tenant, sends, &mut plans).await?;
+            count_quota(tx, tenant, sends, &mut plans).await?;
             None
         }
     };
@@ -230,7 +270,7 @@ async fn attempt(
     }
     writes.extend(quota_write);
     if !writes.is_empty() {
-        execute_all(store, &mut tx, tenant, writes)
+        execute_all(store, tx, tenant, writes)
             .await
             .map_err(|err| {
                 if quota_guard_failed(&err) {
@@ -244,7 +284,7 @@ async fn attempt(
     for plan in &plans {
         outcomes.push(match plan {
             Plan::New(index) => SendOutcome::Sent(messages[*index].clone()),
-            Plan::Stored(id) => match load_message(&mut tx, tenant, message_id(id)?).await? {
+            Plan::Stored(id) => match load_message(tx, tenant, message_id(id)?).await? {
                 Some(original) => SendOutcome::Duplicate(original),
                 None => SendOutcome::NotFound,
             },
@@ -260,16 +300,13 @@ async fn attempt(
             Plan::Silenced(refusal) => SendOutcome::Refused(*refusal),
         });
     }
-    tx.commit().await.map_err(db)?;
-    for (plan, kind) in plans.iter().zip(&kinds) {
-        if let Plan::New(index) = plan {
-            count_sent(kind.as_deref(), &messages[*index]);
-        }
-    }
-    Ok(Committed {
-        outcomes,
-        events: stored,
-    })
+    Ok((
+        Committed {
+            outcomes,
+            events: stored,
+        },
+        kinds,
+    ))
 }
 
 /// Messages sent (the original system's `chat_messages_sent_total`), by conversation kind and
@@ -303,7 +340,7 @@ fn count_sent(conversation_kind: Option<&str>, message: &Message) {
 /// ordered by conversation id, the order every batch locks in.
 async fn read_known(
     store: &SqlStore,
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Vec<Known>> {
@@ -373,7 +410,7 @@ async fn read_known(
     let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(Value::Array(rows).to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
     let mut known: Vec<Known> = sends
@@ -497,7 +534,7 @@ fn quota_guard_failed(err: &sqlx::Error) -> bool {
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
 /// case: one statement), else one by one so the quota's last messages still go through.
 async fn count_quota(
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],
@@ -525,7 +562,7 @@ async fn count_quota(
 
 /// Adds `count` messages to today's usage if they all fit; `false` (nothing counted) if not.
 async fn count_all(
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     quota: DailyQuota,
     count: usize,
@@ -544,7 +581,7 @@ async fn count_all(
     .bind(quota.day)
     .bind(count)
     .bind(max)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
     Ok(counted.is_some())
@@ -554,7 +591,7 @@ async fn count_all(
 /// the sends whose attachments are not the sender's to attach.
 async fn check_attachments(
     store: &SqlStore,
-    tx: &mut TxOn<'_>,
+    tx: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],

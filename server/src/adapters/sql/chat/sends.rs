@@ -21,14 +21,14 @@
 //! the same.
 
 use super::super::{SqlStore, db};
+use super::batch_connection::BatchConnection;
 use super::delivery_lanes::DeliveryLanes;
 use super::send_batch::{self, QueuedSend};
 use super::send_thread::SendThread;
 use crate::domain::{ConversationId, TenantId};
 use crate::ports::chat::{SendOutcome, StoredEvent};
 use crate::ports::{CommitListener, StoreError, StoreResult};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool};
+use sqlx::AnyPool;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -158,6 +158,11 @@ impl SendQueue {
         batch
     }
 
+    /// The tenant of the oldest waiting send: that of the loop's next batch, if there is one.
+    fn next_tenant(&self) -> Option<TenantId> {
+        self.lock().waiting.front().map(|w| w.tenant.clone())
+    }
+
     /// Refuses sends from now on, waits for the loop to answer those queued, and stops the
     /// delivery lanes, once they delivered what the loop gave them, and the batches' thread (the
     /// kept connection went back to its pool with the loop).
@@ -250,7 +255,7 @@ async fn drain(store: SqlStore, pool: StoreResult<AnyPool>) {
         Err(error) => return refuse_all(&store, &error),
     };
     let _unwinding = Unwinding(&store);
-    let mut kept: Option<PoolConnection<Any>> = None;
+    let mut kept: Option<BatchConnection> = None;
     let mut batches = 0;
     loop {
         let waiting = store.sends.take();
@@ -263,13 +268,17 @@ async fn drain(store: SqlStore, pool: StoreResult<AnyPool>) {
         }
         let connection = match kept.take() {
             Some(connection) => Ok(connection),
-            None => pool.acquire().await.map_err(db),
+            None => pool.acquire().await.map(BatchConnection::new).map_err(db),
         };
         match connection {
             Ok(mut connection) => {
                 batches += 1;
+                // The next batch's transaction is begun with this one's commit while the
+                // connection stays with the loop.
+                let keep = batches < MAX_KEPT_BATCHES;
+                let next = || keep.then(|| store.sends.next_tenant()).flatten();
                 // A connection is kept only after a batch that committed.
-                if run(&store, &mut connection, waiting).await {
+                if run(&store, &mut connection, waiting, &next).await {
                     kept = Some(connection);
                 }
             }
@@ -297,8 +306,9 @@ impl Drop for Unwinding<'_> {
 /// committed.
 async fn run(
     store: &SqlStore,
-    connection: &mut PoolConnection<Any>,
+    connection: &mut BatchConnection,
     waiting: Vec<Waiting>,
+    next: &(dyn Fn() -> Option<TenantId> + Sync),
 ) -> bool {
     metrics::histogram!(METRIC_SEND_BATCH).record(waiting.len() as f64);
     let started = Instant::now();
@@ -308,7 +318,7 @@ async fn run(
     }
     let tenant = waiting[0].tenant.clone();
     let sends: Vec<&QueuedSend> = waiting.iter().map(|w| &w.send).collect();
-    let committed = send_batch::run(store, connection, &tenant, &sends)
+    let committed = send_batch::run(store, connection, &tenant, &sends, next)
         .instrument(waiting[0].span.clone())
         .await;
     drop(sends);
@@ -324,7 +334,7 @@ async fn run(
         }
         Err(_) => {
             for w in waiting {
-                let committed = send_batch::run(store, connection, &tenant, &[&w.send])
+                let committed = send_batch::run(store, connection, &tenant, &[&w.send], &|| None)
                     .instrument(w.span.clone())
                     .await;
                 answer_all(store, vec![w], committed);

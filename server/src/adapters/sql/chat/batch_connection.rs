@@ -1,0 +1,164 @@
+//! The writer's connection as the send loop holds it, with the transaction it may hold between
+//! two batches. Under load a batch follows another at once, on the same connection and for the
+//! same tenant; its `BEGIN` then goes with the previous batch's `COMMIT`, as one statement string
+//! in one round trip, rather than in a round trip of its own — one of a batch's four
+//! (docs/benchmarks.md, 2026-12-06, 06:40). The statements after a `COMMIT` belong to the next
+//! transaction, so that batch sees everything the previous one committed, as it would have.
+//!
+//! A transaction is begun that way only for the sends already waiting (`sends.rs` asks for the
+//! tenant of the oldest right before committing, and nothing but the loop takes them), so it is
+//! never left open on an idle connection; should the loop stop between the two all the same, the
+//! connection is closed rather than pooled with a transaction open.
+
+use super::super::{Engine, METRIC_TRANSACTIONS, db};
+use crate::domain::TenantId;
+use crate::ports::StoreResult;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor};
+
+/// A connection of the writer, and the tenant whose transaction is open on it.
+pub(super) struct BatchConnection {
+    connection: PoolConnection<Any>,
+    open: Option<TenantId>,
+}
+
+impl BatchConnection {
+    pub(super) fn new(connection: PoolConnection<Any>) -> Self {
+        Self {
+            connection,
+            open: None,
+        }
+    }
+
+    /// The connection, for the statements of the open transaction.
+    pub(super) fn statements(&mut self) -> &mut AnyConnection {
+        &mut self.connection
+    }
+
+    /// Opens a write transaction scoped to `tenant`, unless the last commit opened it.
+    pub(super) async fn begin(&mut self, engine: Engine, tenant: &TenantId) -> StoreResult<()> {
+        if self.open.as_ref() == Some(tenant) {
+            return Ok(());
+        }
+        self.rollback().await;
+        let begin = engine.begin_scoped(tenant, true);
+        if let Err(error) = self.connection.execute(sqlx::raw_sql(begin)).await {
+            // Its `SET LOCAL` may have failed after the `BEGIN`.
+            self.connection.close_on_drop();
+            return Err(db(error));
+        }
+        metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
+        self.open = Some(tenant.clone());
+        Ok(())
+    }
+
+    /// Commits the open transaction and, when `next` names a tenant, opens that tenant's in the
+    /// same round trip. On an error the connection is closed once dropped: whether the commit
+    /// or the begin after it failed cannot be told apart from here.
+    pub(super) async fn commit(
+        &mut self,
+        engine: Engine,
+        next: Option<TenantId>,
+    ) -> StoreResult<()> {
+        self.open = None;
+        let sql = match &next {
+            Some(tenant) => format!("COMMIT; {}", engine.begin_scoped(tenant, true).0),
+            None => "COMMIT".to_owned(),
+        };
+        if let Err(error) = self
+            .connection
+            .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+            .await
+        {
+            self.connection.close_on_drop();
+            return Err(db(error));
+        }
+        if next.is_some() {
+            metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
+        }
+        self.open = next;
+        Ok(())
+    }
+
+    /// Rolls back the open transaction, if any; a connection whose rollback failed is closed
+    /// once dropped rather than pooled in a state nobody knows.
+    pub(super) async fn rollback(&mut self) {
+        if self.open.take().is_some()
+            && self
+                .connection
+                .execute(sqlx::raw_sql("ROLLBACK"))
+                .await
+                .is_err()
+        {
+            self.connection.close_on_drop();
+        }
+    }
+}
+
+impl Drop for BatchConnection {
+    fn drop(&mut self) {
+        if self.open.is_some() {
+            self.connection.close_on_drop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::any::AnyPoolOptions;
+
+    /// A pool of one connection to a new SQLite database, where a second `BEGIN` on a connection
+    /// inside a transaction fails: what tells whether one is open.
+    async fn one_connection() -> (tempfile::TempDir, sqlx::AnyPool) {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        (dir, pool)
+    }
+
+    async fn in_transaction(connection: &mut AnyConnection) -> bool {
+        let refused = connection.execute(sqlx::raw_sql("BEGIN")).await.is_err();
+        if !refused {
+            connection.execute(sqlx::raw_sql("ROLLBACK")).await.unwrap();
+        }
+        refused
+    }
+
+    #[tokio::test]
+    async fn a_commit_opens_the_next_batch_s_transaction_only_when_asked() {
+        let (_dir, pool) = one_connection().await;
+        let tenant = TenantId::parse("acme").unwrap();
+        let mut batch = BatchConnection::new(pool.acquire().await.unwrap());
+        batch.begin(Engine::Sqlite, &tenant).await.unwrap();
+        batch
+            .commit(Engine::Sqlite, Some(tenant.clone()))
+            .await
+            .unwrap();
+        assert!(
+            in_transaction(batch.statements()).await,
+            "the next one is open"
+        );
+        // Begun already: no statement of its own.
+        batch.begin(Engine::Sqlite, &tenant).await.unwrap();
+        batch.commit(Engine::Sqlite, None).await.unwrap();
+        assert!(!in_transaction(batch.statements()).await);
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_with_a_transaction_open_is_not_pooled() {
+        let (_dir, pool) = one_connection().await;
+        let tenant = TenantId::parse("acme").unwrap();
+        let mut batch = BatchConnection::new(pool.acquire().await.unwrap());
+        batch.begin(Engine::Sqlite, &tenant).await.unwrap();
+        batch.commit(Engine::Sqlite, Some(tenant)).await.unwrap();
+        drop(batch);
+        let mut next = pool.acquire().await.unwrap();
+        assert!(!in_transaction(&mut next).await, "a new connection, idle");
+    }
+}
