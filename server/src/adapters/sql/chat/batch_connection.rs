@@ -130,16 +130,26 @@ mod tests {
         refused
     }
 
-    #[tokio::test]
-    async fn a_commit_opens_the_next_batch_s_transaction_only_when_asked() {
-        let (_dir, pool) = one_connection().await;
-        let tenant = TenantId::parse("acme").unwrap();
+    /// A batch of `tenant` committed on the pool's connection, the next one's transaction begun
+    /// with the commit.
+    async fn committed_with_the_next_begun(
+        pool: &sqlx::AnyPool,
+        tenant: &TenantId,
+    ) -> BatchConnection {
         let mut batch = BatchConnection::new(pool.acquire().await.unwrap());
-        batch.begin(Engine::Sqlite, &tenant).await.unwrap();
+        batch.begin(Engine::Sqlite, tenant).await.unwrap();
         batch
             .commit(Engine::Sqlite, Some(tenant.clone()))
             .await
             .unwrap();
+        batch
+    }
+
+    #[tokio::test]
+    async fn a_commit_opens_the_next_batch_s_transaction_only_when_asked() {
+        let (_dir, pool) = one_connection().await;
+        let tenant = TenantId::parse("acme").unwrap();
+        let mut batch = committed_with_the_next_begun(&pool, &tenant).await;
         assert!(
             in_transaction(batch.statements()).await,
             "the next one is open"
@@ -154,10 +164,7 @@ mod tests {
     async fn a_connection_dropped_with_a_transaction_open_is_not_pooled() {
         let (_dir, pool) = one_connection().await;
         let tenant = TenantId::parse("acme").unwrap();
-        let mut batch = BatchConnection::new(pool.acquire().await.unwrap());
-        batch.begin(Engine::Sqlite, &tenant).await.unwrap();
-        batch.commit(Engine::Sqlite, Some(tenant)).await.unwrap();
-        drop(batch);
+        drop(committed_with_the_next_begun(&pool, &tenant).await);
         let mut next = pool.acquire().await.unwrap();
         assert!(!in_transaction(&mut next).await, "a new connection, idle");
     }
