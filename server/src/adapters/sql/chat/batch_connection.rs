@@ -2,13 +2,15 @@
 //! two batches. Under load a batch follows another at once, on the same connection and for the
 //! same tenant; its `BEGIN` then goes with the previous batch's `COMMIT`, as one statement string
 //! in one round trip, rather than in a round trip of its own — one of a batch's four
-//! (docs/benchmarks.md, 2026-12-06, 06:40). The statements after a `COMMIT` belong to the next
+//! (docs/benchmarks.md, 2026-12-06, 05:40). The statements after a `COMMIT` belong to the next
 //! transaction, so that batch sees everything the previous one committed, as it would have.
 //!
 //! A transaction is begun that way only for the sends already waiting (`sends.rs` asks for the
 //! tenant of the oldest right before committing, and nothing but the loop takes them), so it is
-//! never left open on an idle connection; should the loop stop between the two all the same, the
-//! connection is closed rather than pooled with a transaction open.
+//! never left open on an idle connection. A connection counts as in a transaction from the moment
+//! a `BEGIN` is sent until its `COMMIT` or `ROLLBACK` is answered, and one dropped meanwhile — the
+//! loop stopped between two batches, or a statement cut short — is closed rather than pooled
+//! inside a transaction (the hazard `begin.rs` guards the callers' transactions against).
 
 use super::super::{Engine, METRIC_TRANSACTIONS, db};
 use crate::domain::TenantId;
@@ -41,14 +43,15 @@ impl BatchConnection {
             return Ok(());
         }
         self.rollback().await;
+        self.open = Some(tenant.clone());
         let begin = engine.begin_scoped(tenant, true);
         if let Err(error) = self.connection.execute(sqlx::raw_sql(begin)).await {
             // Its `SET LOCAL` may have failed after the `BEGIN`.
             self.connection.close_on_drop();
+            self.open = None;
             return Err(db(error));
         }
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
-        self.open = Some(tenant.clone());
         Ok(())
     }
 
@@ -60,7 +63,6 @@ impl BatchConnection {
         engine: Engine,
         next: Option<TenantId>,
     ) -> StoreResult<()> {
-        self.open = None;
         let sql = match &next {
             Some(tenant) => format!("COMMIT; {}", engine.begin_scoped(tenant, true).0),
             None => "COMMIT".to_owned(),
@@ -71,6 +73,7 @@ impl BatchConnection {
             .await
         {
             self.connection.close_on_drop();
+            self.open = None;
             return Err(db(error));
         }
         if next.is_some() {
@@ -83,15 +86,18 @@ impl BatchConnection {
     /// Rolls back the open transaction, if any; a connection whose rollback failed is closed
     /// once dropped rather than pooled in a state nobody knows.
     pub(super) async fn rollback(&mut self) {
-        if self.open.take().is_some()
-            && self
-                .connection
-                .execute(sqlx::raw_sql("ROLLBACK"))
-                .await
-                .is_err()
+        if self.open.is_none() {
+            return;
+        }
+        if self
+            .connection
+            .execute(sqlx::raw_sql("ROLLBACK"))
+            .await
+            .is_err()
         {
             self.connection.close_on_drop();
         }
+        self.open = None;
     }
 }
 
