@@ -47,8 +47,7 @@ impl BatchConnection {
         let begin = engine.begin_scoped(tenant, true);
         if let Err(error) = self.connection.execute(sqlx::raw_sql(begin)).await {
             // Its `SET LOCAL` may have failed after the `BEGIN`.
-            self.connection.close_on_drop();
-            self.open = None;
+            self.abandon();
             return Err(db(error));
         }
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
@@ -56,8 +55,8 @@ impl BatchConnection {
     }
 
     /// Commits the open transaction and, when `next` names a tenant, opens that tenant's in the
-    /// same round trip. On an error the connection is closed once dropped: whether the commit
-    /// or the begin after it failed cannot be told apart from here.
+    /// same round trip. On an error the connection is abandoned: whether the commit or the begin
+    /// after it failed cannot be told apart from here.
     pub(super) async fn commit(
         &mut self,
         engine: Engine,
@@ -72,8 +71,7 @@ impl BatchConnection {
             .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
             .await
         {
-            self.connection.close_on_drop();
-            self.open = None;
+            self.abandon();
             return Err(db(error));
         }
         if next.is_some() {
@@ -83,20 +81,22 @@ impl BatchConnection {
         Ok(())
     }
 
-    /// Rolls back the open transaction, if any; a connection whose rollback failed is closed
-    /// once dropped rather than pooled in a state nobody knows.
+    /// Rolls back the open transaction, if any (a connection whose rollback failed is
+    /// abandoned).
     pub(super) async fn rollback(&mut self) {
         if self.open.is_none() {
             return;
         }
-        if self
-            .connection
-            .execute(sqlx::raw_sql("ROLLBACK"))
-            .await
-            .is_err()
-        {
-            self.connection.close_on_drop();
+        match self.connection.execute(sqlx::raw_sql("ROLLBACK")).await {
+            Ok(_) => self.open = None,
+            Err(_) => self.abandon(),
         }
+    }
+
+    /// After a statement that failed midway, whether a transaction is open is not known: the
+    /// connection is closed once dropped rather than pooled in that state.
+    fn abandon(&mut self) {
+        self.connection.close_on_drop();
         self.open = None;
     }
 }
