@@ -8,7 +8,8 @@
 #   - the reference fan-out server (no persistence, no auth): the ceiling ChemChat is compared to.
 # Scenarios per target: (a) BENCH_CONNECTIONS connections in rooms of BENCH_ROOM_SIZE at the rates
 # of BENCH_RATES (a ladder that stops once p95 passes 250 ms), reporting the highest rate whose
-# p95 <= 25 ms with nothing lost; (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
+# p95 <= 25 ms with nothing lost — the targets' ladders interleaved, each rate run on every
+# target in turn (interleaved_rates); (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
 # connection. Each scenario gets a freshly started server so memory figures start clean.
 # BENCH_SKIP_MEDIA=1 skips the media benchmark (server/examples/bench_media.rs),
 # BENCH_SKIP_NOTIFY=1 the notifier benchmark (server/examples/bench_notify.rs: decisions per
@@ -192,6 +193,55 @@ scenarios() { # scenarios <engine> <start command…>
   stop "$SERVER_PID"
 }
 
+# The rate ladders of several targets, interleaved rung by rung (loadgen's --gate): each target
+# is started and connected first, then every rate runs on each target in turn, the order turning
+# with the rate, so a machine whose speed drifts during the run weighs on every target's rung of
+# a rate alike. Ladders run one after another put the whole drift on whichever ran last: the
+# same build's PostgreSQL + Redis fraction ranged from 66 to 111 % between such runs
+# (docs/benchmarks.md, 2026-12-06, 08:20). The targets wait idle, connected, between their rungs.
+interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <start command>]…
+  local engines=() starts=() ports=() servers=() generators=() gates=()
+  while [ $# -gt 0 ]; do
+    local engine="$1" start="$2" port gate generator
+    shift 2
+    port="$(free_port)"
+    gate="$WORK/gate-${#engines[@]}"
+    mkdir -p "$gate"
+    "$start" "$port" rate
+    $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" --url "http://127.0.0.1:$port" \
+      --label "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" --server-pid "$SERVER_PID" \
+      --duration "$DURATION" --json -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" \
+      --gate "$gate" $([ "$start" = reference_server ] && echo --reference) >"$gate/out" &
+    generator=$!
+    PIDS+=("$generator")
+    # Connected one at a time, so no target's setup runs beside another's.
+    until [ -e "$gate/ready" ] || ! kill -0 "$generator" 2>/dev/null; do sleep 0.1; done
+    engines+=("$engine") starts+=("$start") ports+=("$port") servers+=("$SERVER_PID")
+    generators+=("$generator") gates+=("$gate")
+  done
+  local rates i k t count="${#engines[@]}"
+  IFS=, read -ra rates <<<"$RATES"
+  for ((i = 0; i < ${#rates[@]}; i++)); do
+    for ((k = 0; k < count; k++)); do
+      t=$(((i + k) % count))
+      # A generator whose ladder ended (saturated, or connections lost) is gone.
+      kill -0 "${generators[t]}" 2>/dev/null || continue
+      touch "${gates[t]}/go-$i"
+      until [ -e "${gates[t]}/done-$i" ] || ! kill -0 "${generators[t]}" 2>/dev/null; do
+        sleep 0.05
+      done
+    done
+  done
+  for ((t = 0; t < count; t++)); do
+    touch "${gates[t]}/stop"
+    wait "${generators[t]}" || log "${engines[t]}: the generator failed"
+    grep -v '^{' "${gates[t]}/out" || true
+    grep '^{' "${gates[t]}/out" >>"$RESULTS" || true
+    [ "${starts[t]}" = reference_server ] || transactions "${ports[t]}"
+    stop "${servers[t]}"
+  done
+}
+
 # Each scenario starts on an empty database unless KEEP is set (the scaling and Socket.IO runs
 # reuse a label, and a database full of the previous run's unread history skews connects).
 sqlite_server() {
@@ -255,24 +305,31 @@ log "building release binaries"
 [ -n "${BENCH_SKIP_FLOOD:-}" ] || registration_flood
 
 log "WebSocket load benchmark: $(nproc) cores, fd limit $(ulimit -n), scratch $WORK"
-scenarios sqlite sqlite_server
-# The same server and load over Socket.IO (WebSocket transport): the cost of the second transport.
-[ -n "${BENCH_SKIP_SOCKETIO:-}" ] || SOCKETIO=1 scenarios "sqlite, socket.io" sqlite_server
+targets=(sqlite sqlite_server)
 if [ -n "${CHEMCHAT_TEST_DATABASE_URL:-}" ] && [ -n "${CHEMCHAT_TEST_REDIS_URL:-}" ]; then
   PG_DB="chemchat_bench_$$"
-  scenarios "postgres+redis" postgres_server
+  targets+=("postgres+redis" postgres_server)
 else
   log "CHEMCHAT_TEST_DATABASE_URL / CHEMCHAT_TEST_REDIS_URL unset: PostgreSQL + Redis skipped"
 fi
-REFERENCE=1 scenarios reference reference_server
+targets+=(reference reference_server)
+[ -n "${BENCH_IDLE_ONLY:-}" ] || interleaved_rates "${targets[@]}"
+if [ -z "${BENCH_RATE_ONLY:-}" ]; then
+  for ((t = 0; t < ${#targets[@]}; t += 2)); do
+    REFERENCE="$([ "${targets[t + 1]}" = reference_server ] && echo 1)" BENCH_IDLE_ONLY=1 \
+      scenarios "${targets[t]}" "${targets[t + 1]}"
+  done
+fi
+# The same server and load over Socket.IO (WebSocket transport): the cost of the second transport.
+[ -n "${BENCH_SKIP_SOCKETIO:-}" ] || SOCKETIO=1 scenarios "sqlite, socket.io" sqlite_server
 
 if [ -z "${BENCH_SKIP_SCALING:-}" ] && [ "$(nproc)" -ge 2 ]; then
   log "core scaling: server pinned to CPU 0, generator to CPU 1 (compare with the runs above on both CPUs)"
-  BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 scenarios "sqlite, server on 1 core" sqlite_server
-  if [ -n "${PG_DB:-}" ]; then
-    BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 scenarios "postgres+redis, server on 1 core" postgres_server
-  fi
-  BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 BENCH_RATE_ONLY=1 REFERENCE=1 scenarios "reference, server on 1 core" reference_server
+  pinned=()
+  for ((t = 0; t < ${#targets[@]}; t += 2)); do
+    pinned+=("${targets[t]}, server on 1 core" "${targets[t + 1]}")
+  done
+  BENCH_SERVER_CPUS=0 BENCH_LOADGEN_CPUS=1 interleaved_rates "${pinned[@]}"
 fi
 
 echo

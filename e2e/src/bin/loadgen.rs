@@ -2,6 +2,7 @@
 //! message rate (or a ladder of them), send-to-deliver latency, and the server's RSS.
 
 use chemchat_e2e::load::conns::Protocol;
+use chemchat_e2e::load::gate::Gate;
 use chemchat_e2e::load::run::{RunOptions, run};
 use clap::Parser;
 use std::path::PathBuf;
@@ -75,6 +76,11 @@ struct Args {
     /// Connect with a plan written by `--save-plan` instead of setting up.
     #[arg(long, conflicts_with = "save_plan")]
     plan: Option<PathBuf>,
+    /// Run each rate only when the file `go-<i>` appears in this folder, writing `ready` once
+    /// connected and `done-<i>` after each rate (`stop` ends the ladder): how `make bench`
+    /// interleaves the ladders of several servers.
+    #[arg(long)]
+    gate: Option<PathBuf>,
 }
 
 fn secs(value: f64) -> Duration {
@@ -110,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         label: args.label,
         save_plan: args.save_plan,
         plan: args.plan,
+        gate: args.gate.map(Gate::new),
     })
     .await?;
     let Some(report) = report else {

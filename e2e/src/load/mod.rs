@@ -5,6 +5,7 @@
 
 pub mod conns;
 pub mod frames;
+pub mod gate;
 pub mod reference;
 pub mod report;
 pub mod run;

@@ -2,6 +2,7 @@
 
 use super::conns::{self, Command, Conn};
 use super::frames;
+use super::gate::Gate;
 use super::report::{Report, StepReport, rss_kib};
 use super::setup::Plan;
 use super::stats::Stats;
@@ -57,6 +58,9 @@ pub struct RunOptions {
     pub save_plan: Option<PathBuf>,
     /// Use this saved plan instead of setting up.
     pub plan: Option<PathBuf>,
+    /// Run each rung only when this gate says so (`gate.rs`), for ladders interleaved with
+    /// other servers'.
+    pub gate: Option<Gate>,
 }
 
 /// Runs the benchmark and returns its report; `None` when it only saved the plan.
@@ -135,6 +139,9 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
     // Idle, so the server's per-connection allocations settle before the memory sample.
     tokio::time::sleep(options.idle.max(Duration::from_secs(1))).await;
     let rss_connected = options.server_pid.and_then(rss_kib);
+    if let Some(gate) = &options.gate {
+        gate.ready().context("the gate's folder")?;
+    }
 
     // Interleave rooms so consecutive sends go to different rooms, as independent users would.
     let rooms = options.connections.div_ceil(options.room_size);
@@ -148,6 +155,11 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
         if order.is_empty() {
             break;
         }
+        if let Some(gate) = &options.gate
+            && !gate.wait_turn(i).await
+        {
+            break;
+        }
         eprintln!("loadgen: {}: {rate} msg/s", options.label);
         drive(&stats, &order, &mut next, 2 * i, rate, options.warmup).await;
         drive(&stats, &order, &mut next, 2 * i + 1, rate, options.duration).await;
@@ -159,6 +171,9 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
         steps.push(step);
         if saturated || !stats.closes().is_empty() {
             break;
+        }
+        if let Some(gate) = &options.gate {
+            gate.done(i).context("the gate's folder")?;
         }
     }
     let rss_end = options.server_pid.and_then(rss_kib);
