@@ -11,30 +11,17 @@
 //! a `BEGIN` is sent until its `COMMIT` or `ROLLBACK` is answered, and one dropped meanwhile — the
 //! loop stopped between two batches, or a statement cut short — is closed rather than pooled
 //! inside a transaction (the hazard `begin.rs` guards the callers' transactions against).
-//!
-//! On PostgreSQL a batch's writes ride on the same string, ahead of the `COMMIT`: a statement
-//! prepared once per session (`PREPARE`, its name following from its text) and run by name with
-//! its values as literals (`EXECUTE`), so its plan is kept as a bound statement's would be. Values
-//! as literals in a statement parsed and planned at every batch cost in planning what they saved
-//! in round trips (docs/benchmarks.md, 2026-12-05, 08:40); by name they cost neither
-//! (2026-12-06, 11:20). A prepared statement outlives a rollback and a return to the pool but
-//! not the session, so the names a session holds are read with each `BEGIN` sent on its own —
-//! behind a transaction-pooling proxy, a new transaction may be another session.
 
 use super::super::{Engine, METRIC_TRANSACTIONS, db};
-use super::rows::{NAMED_WRITES_PREFIX, NamedWrites};
 use crate::domain::TenantId;
 use crate::ports::StoreResult;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Executor, Row};
-use std::collections::HashSet;
+use sqlx::{Any, AnyConnection, Executor};
 
-/// A connection of the writer, the tenant whose transaction is open on it, and the writes
-/// statements its session holds prepared.
+/// A connection of the writer, and the tenant whose transaction is open on it.
 pub(super) struct BatchConnection {
     connection: PoolConnection<Any>,
     open: Option<TenantId>,
-    prepared: HashSet<String>,
 }
 
 impl BatchConnection {
@@ -42,7 +29,6 @@ impl BatchConnection {
         Self {
             connection,
             open: None,
-            prepared: HashSet::new(),
         }
     }
 
@@ -58,81 +44,36 @@ impl BatchConnection {
         }
         self.rollback().await;
         self.open = Some(tenant.clone());
-        let mut begin = engine.begin_scoped(tenant, true).0;
-        if engine == Engine::Postgres {
-            // Which writes statements the session holds, learnt in the same round trip: the
-            // pooled connection may have prepared some for an earlier loop, and behind a
-            // transaction-pooling proxy each transaction begun on its own may be another
-            // session, one that holds none.
-            begin.push_str(&format!(
-                "; SELECT name FROM pg_prepared_statements \
-                 WHERE starts_with(name, '{NAMED_WRITES_PREFIX}')"
-            ));
+        let begin = engine.begin_scoped(tenant, true);
+        if let Err(error) = self.connection.execute(sqlx::raw_sql(begin)).await {
+            // Its `SET LOCAL` may have failed after the `BEGIN`.
+            self.abandon();
+            return Err(db(error));
         }
-        let names = match self
-            .connection
-            .fetch_all(sqlx::raw_sql(sqlx::AssertSqlSafe(begin)))
-            .await
-        {
-            Ok(rows) => rows,
-            Err(error) => {
-                // Its `SET LOCAL` may have failed after the `BEGIN`.
-                self.abandon();
-                return Err(db(error));
-            }
-        };
-        self.prepared = names
-            .iter()
-            .filter_map(|row| row.try_get::<String, _>(0).ok())
-            .collect();
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         Ok(())
     }
 
     /// Commits the open transaction and, when `next` names a tenant, opens that tenant's in the
-    /// same round trip. `writes`, the open transaction's last statement, go first in the same
-    /// statement string — prepared there too when the session does not hold them yet — so the
-    /// writes, the commit and the next begin take one round trip (PostgreSQL only: a simple
-    /// query's string). An error `before_commit` recognises is one the writes raise on purpose
-    /// (PostgreSQL skips the rest of the string): the transaction is rolled back and the
-    /// connection kept. On any other error the connection is abandoned: which statement failed
-    /// cannot be told apart from here.
+    /// same round trip. On an error the connection is abandoned: whether the commit or the begin
+    /// after it failed cannot be told apart from here.
     pub(super) async fn commit(
         &mut self,
         engine: Engine,
-        writes: Option<NamedWrites>,
         next: Option<TenantId>,
-        before_commit: fn(&sqlx::Error) -> bool,
-    ) -> Result<(), sqlx::Error> {
-        let mut sql = String::new();
-        if let Some(writes) = &writes {
-            if !self.prepared.contains(&writes.name) {
-                sql.push_str(&writes.prepare());
-                sql.push_str(";\n");
-            }
-            sql.push_str(&writes.execute());
-            sql.push_str(";\n");
-        }
-        sql.push_str("COMMIT");
-        if let Some(tenant) = &next {
-            sql.push_str("; ");
-            sql.push_str(&engine.begin_scoped(tenant, true).0);
-        }
-        let result = self
+    ) -> StoreResult<()> {
+        let sql = match &next {
+            Some(tenant) => format!("COMMIT; {}", engine.begin_scoped(tenant, true).0),
+            None => "COMMIT".to_owned(),
+        };
+        if let Err(error) = self
             .connection
             .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
-            .await;
-        if let Err(error) = result {
-            if before_commit(&error) {
-                // The writes ran, so they were prepared; preparing outlives a rollback.
-                self.prepared.extend(writes.map(|w| w.name));
-                self.rollback().await;
-            } else {
-                self.abandon();
-            }
-            return Err(error);
+            .await
+        {
+            self.abandon();
+            return Err(db(error));
         }
-        self.prepared.extend(writes.map(|w| w.name));
         if next.is_some() {
             metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         }
@@ -204,7 +145,7 @@ mod tests {
         let mut batch = BatchConnection::new(pool.acquire().await.unwrap());
         batch.begin(Engine::Sqlite, tenant).await.unwrap();
         batch
-            .commit(Engine::Sqlite, None, Some(tenant.clone()), |_| false)
+            .commit(Engine::Sqlite, Some(tenant.clone()))
             .await
             .unwrap();
         batch
@@ -221,10 +162,7 @@ mod tests {
         );
         // Begun already: no statement of its own.
         batch.begin(Engine::Sqlite, &tenant).await.unwrap();
-        batch
-            .commit(Engine::Sqlite, None, None, |_| false)
-            .await
-            .unwrap();
+        batch.commit(Engine::Sqlite, None).await.unwrap();
         assert!(!in_transaction(batch.statements()).await);
     }
 

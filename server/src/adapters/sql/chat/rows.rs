@@ -1,6 +1,5 @@
 //! Chat row shapes and the small reads several chat operations share.
 
-use super::super::engine::{dollar_quoted_json, quoted};
 use super::super::rows::parse_user_id;
 use super::super::{Engine, SqlStore, Tx, db};
 use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
@@ -352,7 +351,13 @@ pub(super) struct BatchWrite {
     pub rows: Vec<serde_json::Value>,
 }
 
-/// Runs `writes` as one query (see [`combined`]), the rows bound as parameters.
+/// Runs `writes` as one query. On SQLite they travel as one multi-statement query: each
+/// statement is a round trip to sqlx's worker thread that wakes two threads, and a batch of sends
+/// holds the single writer for all of them. PostgreSQL's extended protocol takes one statement
+/// per query, so there the writes become one statement, all but the last as data-modifying
+/// `WITH` clauses: one round trip instead of one per write. They run on one snapshot and in no
+/// set order, so no write may read what another writes; foreign keys are checked at the end of
+/// the statement, so a row may still refer to one inserted beside it.
 ///
 /// The driver's error is returned as it is, for a caller that acts on one (a statement's guard
 /// that failed on purpose). On SQLite the statements after a failed one do not run.
@@ -364,97 +369,18 @@ pub(super) async fn execute_all(
 ) -> Result<(), sqlx::Error> {
     let engine = store.engine;
     // The tenant is `$1`; each statement's rows are the parameter after the previous one's.
-    let Some(sql) = combined(engine, &writes, "$1", |i, write| {
-        engine.json_rows(&format!("${}", i + 2), write.columns)
-    }) else {
-        return Ok(());
-    };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
-    for write in writes {
-        query = query.bind(serde_json::Value::Array(write.rows).to_string());
-    }
-    query.execute(&mut *tx).await?;
-    Ok(())
-}
-
-/// `writes` as a PostgreSQL statement to run by name in a statement string that carries more
-/// after it: a send batch's commit (`send_batch.rs`). Its text is the one [`execute_all`]
-/// prepares and its name follows from that text, so a connection prepares it once and runs it
-/// by name from then on, with its plan kept as the extended protocol keeps it. `None` when
-/// there is nothing to write.
-pub(super) fn named_postgres(tenant: &TenantId, writes: &[BatchWrite]) -> Option<NamedWrites> {
-    let engine = Engine::Postgres;
-    let statement = combined(engine, writes, "$1", |i, write| {
-        engine.json_rows(&format!("${}", i + 2), write.columns)
-    })?;
-    let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(&statement, &mut hasher);
-    let mut arguments = vec![quoted(tenant.as_str())];
-    arguments.extend(writes.iter().map(|write| {
-        let rows = serde_json::to_string(&write.rows).unwrap_or_else(|_| "[]".to_owned());
-        dollar_quoted_json(&rows)
-    }));
-    Some(NamedWrites {
-        name: format!(
-            "{NAMED_WRITES_PREFIX}{:016x}",
-            std::hash::Hasher::finish(&hasher)
-        ),
-        statement,
-        arguments,
-    })
-}
-
-/// How the names of [`NamedWrites`] begin, for finding those a connection holds.
-pub(super) const NAMED_WRITES_PREFIX: &str = "chemchat_writes_";
-
-/// A statement of writes and the values to run it with, all of them text.
-#[derive(Debug)]
-pub(super) struct NamedWrites {
-    pub name: String,
-    statement: String,
-    arguments: Vec<String>,
-}
-
-impl NamedWrites {
-    /// Prepares the statement on the connection, for the session's life (a rollback keeps it).
-    pub(super) fn prepare(&self) -> String {
-        let types = vec!["text"; self.arguments.len()].join(", ");
-        format!("PREPARE {} ({types}) AS {}", self.name, self.statement)
-    }
-
-    /// Runs the prepared statement with the writes' values, every one a literal.
-    pub(super) fn execute(&self) -> String {
-        format!("EXECUTE {}({})", self.name, self.arguments.join(", "))
-    }
-}
-
-/// The text of one query that runs `writes`, each reading the tenant as `tenant` and its rows
-/// from the subquery `rows` gives for it. On SQLite they travel as one multi-statement query:
-/// each statement is a round trip to sqlx's worker thread that wakes two threads, and a batch of
-/// sends holds the single writer for all of them. PostgreSQL's extended protocol takes one
-/// statement per query, so there the writes become one statement, all but the last as
-/// data-modifying `WITH` clauses: one round trip instead of one per write. They run on one
-/// snapshot and in no set order, so no write may read what another writes; foreign keys are
-/// checked at the end of the statement, so a row may still refer to one inserted beside it.
-fn combined(
-    engine: Engine,
-    writes: &[BatchWrite],
-    tenant: &str,
-    rows: impl Fn(usize, &BatchWrite) -> String,
-) -> Option<String> {
-    // The tenant goes in before the rows, so no `$1` inside a row's values is taken for it.
     let mut statements: Vec<String> = writes
         .iter()
         .enumerate()
         .map(|(i, write)| {
-            write
-                .sql
-                .replace("$1", tenant)
-                .replace("{rows}", &rows(i, write))
+            let rows = engine.json_rows(&format!("${}", i + 2), write.columns);
+            write.sql.replace("{rows}", &rows)
         })
         .collect();
-    let last = statements.pop()?;
-    Some(match engine {
+    let Some(last) = statements.pop() else {
+        return Ok(());
+    };
+    let sql = match engine {
         Engine::Sqlite => {
             statements.push(last);
             statements.join(";\n")
@@ -468,52 +394,11 @@ fn combined(
                 .collect();
             format!("WITH {}\n{last}", clauses.join(",\n"))
         }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(rows: Vec<serde_json::Value>) -> BatchWrite {
-        BatchWrite {
-            sql: "UPDATE t SET n = k.n FROM ({rows}) AS k WHERE t.tenant_id = $1 AND t.id = k.id",
-            columns: &[("id", "text"), ("n", "bigint")],
-            rows,
-        }
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
+    for write in writes {
+        query = query.bind(serde_json::Value::Array(write.rows).to_string());
     }
-
-    #[test]
-    fn writes_of_one_shape_share_a_name_and_carry_their_values_as_literals() {
-        let acme = TenantId::parse("acme").unwrap();
-        let one = named_postgres(
-            &acme,
-            &[write(vec![serde_json::json!({"id": "a", "n": 1})])],
-        )
-        .unwrap();
-        let two = named_postgres(
-            &acme,
-            &[write(vec![
-                serde_json::json!({"id": "b", "n": 2}),
-                serde_json::json!({"id": "$j$", "n": 3}),
-            ])],
-        )
-        .unwrap();
-        assert_eq!(one.name, two.name, "the same text, whatever the rows");
-        assert!(one.name.starts_with(NAMED_WRITES_PREFIX));
-        assert!(
-            one.prepare().contains("(text, text) AS UPDATE t"),
-            "{}",
-            one.prepare()
-        );
-        assert!(one.prepare().contains("t.tenant_id = $1"));
-        assert_eq!(
-            two.execute(),
-            format!(
-                "EXECUTE {}('acme', $j$[{{\"id\":\"b\",\"n\":2}},{{\"id\":\"\\u0024j\\u0024\",\"n\":3}}]$j$)",
-                two.name
-            )
-        );
-        assert!(named_postgres(&acme, &[]).is_none(), "nothing to write");
-    }
+    query.execute(&mut *tx).await?;
+    Ok(())
 }

@@ -3,11 +3,8 @@
 //! many there are: one read of what the store knows of each send (conversation, membership, an
 //! earlier twin) that on PostgreSQL also locks the batch's conversations, in id order, then the
 //! writes — the day's quota usage, one update of the counters, one insert of the messages and
-//! one of their events — sent together. On PostgreSQL the writes go in the commit's statement
-//! string, a statement prepared on the connection and run by name: a batch is three round trips
-//! (begin, read, writes with the commit), two when it follows another on the loop's connection,
-//! whose `BEGIN` goes with that commit too (`batch_connection.rs`); on SQLite, whose writer is in
-//! this process, the writes keep a round trip of their own. The
+//! one of their events — sent together, so a batch is four round trips (begin, read, writes,
+//! commit), three when it follows another on the loop's connection (`batch_connection.rs`). The
 //! lock rides on the read rather than on the `BEGIN`'s round trip: that was a statement of its
 //! own, planned anew for every batch (its id list came as literals).
 //!
@@ -20,7 +17,7 @@ use super::super::engine::RowLock;
 use super::super::{Engine, SqlStore, db};
 use super::batch_connection::BatchConnection;
 use super::messages::count_against_quota;
-use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, named_postgres, role};
+use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
 use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
@@ -99,17 +96,6 @@ enum Failed {
     Store(StoreError),
 }
 
-impl Failed {
-    /// A failed write or commit: the quota's guard, or the store's error.
-    fn from_write(error: sqlx::Error) -> Self {
-        if quota_guard_failed(&error) {
-            Failed::QuotaFull
-        } else {
-            Failed::Store(db(error))
-        }
-    }
-}
-
 impl From<StoreError> for Failed {
     fn from(err: StoreError) -> Self {
         Failed::Store(err)
@@ -158,7 +144,7 @@ async fn attempt(
     next: &(dyn Fn() -> Option<TenantId> + Sync),
 ) -> Result<Committed, Failed> {
     connection.begin(store.engine, tenant).await?;
-    let (committed, kinds, writes) =
+    let (committed, kinds) =
         match write(store, connection.statements(), tenant, sends, quota_count).await {
             Ok(written) => written,
             Err(failed) => {
@@ -166,24 +152,7 @@ async fn attempt(
                 return Err(failed);
             }
         };
-    // On PostgreSQL the writes go in the commit's statement string, a prepared statement run by
-    // name with its values as literals: one round trip for both, the plan kept
-    // (docs/benchmarks.md, 2026-12-06, 11:20). SQLite's writer is in this process: its writes
-    // keep their bound parameters.
-    let named = match store.engine {
-        Engine::Postgres => named_postgres(tenant, &writes),
-        Engine::Sqlite => {
-            if let Err(error) = execute_all(store, connection.statements(), tenant, writes).await {
-                connection.rollback().await;
-                return Err(Failed::from_write(error));
-            }
-            None
-        }
-    };
-    connection
-        .commit(store.engine, named, next(), quota_guard_failed)
-        .await
-        .map_err(Failed::from_write)?;
+    connection.commit(store.engine, next()).await?;
     for (outcome, kind) in committed.outcomes.iter().zip(&kinds) {
         if let SendOutcome::Sent(message) = outcome {
             count_sent(kind.as_deref(), message);
@@ -192,16 +161,15 @@ async fn attempt(
     Ok(committed)
 }
 
-/// The batch's reads, in its transaction, and the writes they decide: what the batch commits
-/// once they are written, the kind of each send's conversation (for the sent-messages metric),
-/// and the writes themselves, for the caller to send with the commit.
+/// The batch's statements, in its transaction: what it committed once it commits, and the kind
+/// of each send's conversation (for the sent-messages metric).
 async fn write(
     store: &SqlStore,
     tx: &mut AnyConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     quota_count: QuotaCount,
-) -> Result<(Committed, Vec<Option<String>>, Vec<BatchWrite>), Failed> {
+) -> Result<(Committed, Vec<Option<String>>), Failed> {
     let known = read_known(store, tx, tenant, sends).await?;
 
     // Decide in queue order: twins of a send earlier in the batch repeat it.
@@ -301,6 +269,17 @@ async fn write(
         writes.push(events::insert_all(&stored));
     }
     writes.extend(quota_write);
+    if !writes.is_empty() {
+        execute_all(store, tx, tenant, writes)
+            .await
+            .map_err(|err| {
+                if quota_guard_failed(&err) {
+                    Failed::QuotaFull
+                } else {
+                    Failed::Store(db(err))
+                }
+            })?;
+    }
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in &plans {
         outcomes.push(match plan {
@@ -327,7 +306,6 @@ async fn write(
             events: stored,
         },
         kinds,
-        writes,
     ))
 }
 
