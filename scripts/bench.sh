@@ -147,13 +147,23 @@ start_reference() { # start_reference <port>: sets SERVER_PID
   wait_tcp "$1"
 }
 
-loadgen() { # loadgen <label> <port> <extra args…>: prints the table, keeps the JSON line
-  local label="$1" port="$2"; shift 2
-  local out="$WORK/run.out"
-  $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" --url "http://127.0.0.1:$port" --label "$label" --server-pid "$SERVER_PID" \
-    --duration "$DURATION" --json "$@" >"$out" || { log "$label failed"; return 0; }
-  grep -v '^{' "$out"
-  grep '^{' "$out" >>"$RESULTS"
+# The generator's flags every scenario shares, for a target labelled $1 on port $2.
+loadgen_flags() { # loadgen_flags <label> <port>: sets FLAGS
+  FLAGS=(--url "http://127.0.0.1:$2" --label "$1" --server-pid "$SERVER_PID" --duration "$DURATION" --json
+    ${REFERENCE:+--reference} ${SOCKETIO:+--socketio})
+}
+
+report() { # report <generator output>: prints the table, keeps the JSON line
+  grep -v '^{' "$1" || true
+  grep '^{' "$1" >>"$RESULTS" || true
+}
+
+loadgen() { # loadgen <label> <port> <extra args…>: runs one scenario to its end, then reports it
+  local label="$1" out="$WORK/run.out"
+  loadgen_flags "$1" "$2"
+  shift 2
+  $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" "${FLAGS[@]}" "$@" >"$out" || { log "$label failed"; return 0; }
+  report "$out"
 }
 
 transactions() { # transactions <port>: the store's transactions per event the relay shipped
@@ -163,21 +173,10 @@ transactions() { # transactions <port>: the store's transactions per event the r
     END { if (shipped > 0) printf "store transactions: %d for %d events shipped = %.2f per event (write %d, read %d, relay %d)\n", tx, shipped, tx / shipped, by["write"], by["read"], by["relay"] }'
 }
 
-scenarios() { # scenarios <engine> <start command…>
-  local engine="$1"; shift
-  local port
-  if [ -z "${BENCH_IDLE_ONLY:-}" ]; then
-    port="$(free_port)"
-    "$@" "$port" rate
-    loadgen "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port" \
-      -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" ${REFERENCE:+--reference} ${SOCKETIO:+--socketio}
-    [ -n "${REFERENCE:-}" ] || transactions "$port"
-    stop "$SERVER_PID"
-  fi
-  [ -z "${BENCH_RATE_ONLY:-}" ] || return 0
+idle_scenario() { # idle_scenario <engine> <start command>: memory per idle connection
+  local engine="$1" start="$2" port plan=()
   port="$(free_port)"
-  "$@" "$port" idle
-  local plan=()
+  "$start" "$port" idle
   if [ -z "${REFERENCE:-}" ]; then
     # Registration and login run argon2, whose freed memory stays in the allocator and would
     # be reused by the connections, hiding their cost: set up, then restart on the same data.
@@ -185,11 +184,11 @@ scenarios() { # scenarios <engine> <start command…>
       --save-plan "$WORK/plan.json" >/dev/null
     stop "$SERVER_PID"
     port="$(free_port)"
-    KEEP=1 "$@" "$port" idle
+    KEEP=1 "$start" "$port" idle
     plan=(--plan "$WORK/plan.json")
   fi
   loadgen "$engine: $IDLE_CONNECTIONS idle conns" "$port" \
-    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 ${REFERENCE:+--reference} ${SOCKETIO:+--socketio} "${plan[@]}"
+    -n "$IDLE_CONNECTIONS" -k "$ROOM_SIZE" --rates 0 --idle 5 "${plan[@]}"
   stop "$SERVER_PID"
 }
 
@@ -205,13 +204,13 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
     local engine="$1" start="$2" port gate generator
     shift 2
     port="$(free_port)"
-    gate="$WORK/gate-${#engines[@]}"
-    mkdir -p "$gate"
+    # A folder of its own per ladder: a later run's generator would read an earlier's `stop`.
+    gate="$(mktemp -d "$WORK/gate.XXXXXX")"
     "$start" "$port" rate
-    $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" --url "http://127.0.0.1:$port" \
-      --label "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" --server-pid "$SERVER_PID" \
-      --duration "$DURATION" --json -n "$CONNECTIONS" -k "$ROOM_SIZE" --rates "$RATES" \
-      --gate "$gate" $([ "$start" = reference_server ] && echo --reference) >"$gate/out" &
+    REFERENCE="$([ "$start" = reference_server ] && echo 1)" \
+      loadgen_flags "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port"
+    $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" "${FLAGS[@]}" -n "$CONNECTIONS" -k "$ROOM_SIZE" \
+      --rates "$RATES" --gate "$gate" >"$gate/out" &
     generator=$!
     PIDS+=("$generator")
     # Connected one at a time, so no target's setup runs beside another's.
@@ -235,8 +234,7 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
   for ((t = 0; t < count; t++)); do
     touch "${gates[t]}/stop"
     wait "${generators[t]}" || log "${engines[t]}: the generator failed"
-    grep -v '^{' "${gates[t]}/out" || true
-    grep '^{' "${gates[t]}/out" >>"$RESULTS" || true
+    report "${gates[t]}/out"
     [ "${starts[t]}" = reference_server ] || transactions "${ports[t]}"
     stop "${servers[t]}"
   done
@@ -316,12 +314,15 @@ targets+=(reference reference_server)
 [ -n "${BENCH_IDLE_ONLY:-}" ] || interleaved_rates "${targets[@]}"
 if [ -z "${BENCH_RATE_ONLY:-}" ]; then
   for ((t = 0; t < ${#targets[@]}; t += 2)); do
-    REFERENCE="$([ "${targets[t + 1]}" = reference_server ] && echo 1)" BENCH_IDLE_ONLY=1 \
-      scenarios "${targets[t]}" "${targets[t + 1]}"
+    REFERENCE="$([ "${targets[t + 1]}" = reference_server ] && echo 1)" \
+      idle_scenario "${targets[t]}" "${targets[t + 1]}"
   done
 fi
 # The same server and load over Socket.IO (WebSocket transport): the cost of the second transport.
-[ -n "${BENCH_SKIP_SOCKETIO:-}" ] || SOCKETIO=1 scenarios "sqlite, socket.io" sqlite_server
+if [ -z "${BENCH_SKIP_SOCKETIO:-}" ]; then
+  [ -n "${BENCH_IDLE_ONLY:-}" ] || SOCKETIO=1 interleaved_rates "sqlite, socket.io" sqlite_server
+  [ -n "${BENCH_RATE_ONLY:-}" ] || SOCKETIO=1 idle_scenario "sqlite, socket.io" sqlite_server
+fi
 
 if [ -z "${BENCH_SKIP_SCALING:-}" ] && [ "$(nproc)" -ge 2 ]; then
   log "core scaling: server pinned to CPU 0, generator to CPU 1 (compare with the runs above on both CPUs)"
