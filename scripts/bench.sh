@@ -51,10 +51,19 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 # `taskset -c <cpus>` when a CPU list is given, nothing otherwise.
 pin() { if [ -n "${1:-}" ]; then printf 'taskset -c %s' "$1"; fi; }
 
+# The run's Redis keys (presence lives a day): gone before each PostgreSQL + Redis scenario and
+# after the run.
+forget_redis_keys() {
+  redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" --scan --pattern "bench$$:*" | xargs -r redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" del >/dev/null
+}
+
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Stopped before their keys go, so none writes one back.
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "$PG_DB" ]; then
     psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+    forget_redis_keys || true
   fi
   if [ -n "$AUTOVACUUM_RESTORE" ]; then
     psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "$AUTOVACUUM_RESTORE" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
@@ -249,7 +258,7 @@ sqlite_server() {
 postgres_server() {
   if [ -z "${KEEP:-}" ]; then
     psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1
-    redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" --scan --pattern "bench$$:*" | xargs -r redis-cli -u "$CHEMCHAT_TEST_REDIS_URL" del >/dev/null
+    forget_redis_keys
   fi
   start_chemchat "$1" "$WORK/pg-$2" "${CHEMCHAT_TEST_DATABASE_URL%/*}/$PG_DB" "$CHEMCHAT_TEST_REDIS_URL"
 }
