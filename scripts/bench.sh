@@ -156,6 +156,10 @@ start_reference() { # start_reference <port>: sets SERVER_PID
   wait_tcp "$1"
 }
 
+is_reference() { # is_reference <start command>: prints 1 for the reference server, nothing else
+  [ "$1" != reference_server ] || echo 1
+}
+
 # The generator's flags every scenario shares, for a target labelled $1 on port $2.
 loadgen_flags() { # loadgen_flags <label> <port>: sets FLAGS
   FLAGS=(--url "http://127.0.0.1:$2" --label "$1" --server-pid "$SERVER_PID" --duration "$DURATION" --json
@@ -183,7 +187,8 @@ transactions() { # transactions <port>: the store's transactions per event the r
 }
 
 idle_scenario() { # idle_scenario <engine> <start command>: memory per idle connection
-  local engine="$1" start="$2" port plan=()
+  local engine="$1" start="$2" port plan=() REFERENCE
+  REFERENCE="$(is_reference "$start")"
   port="$(free_port)"
   "$start" "$port" idle
   if [ -z "${REFERENCE:-}" ]; then
@@ -216,7 +221,7 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
     # A folder of its own per ladder: a later run's generator would read an earlier's `stop`.
     gate="$(mktemp -d "$WORK/gate.XXXXXX")"
     "$start" "$port" rate
-    REFERENCE="$([ "$start" = reference_server ] && echo 1)" \
+    REFERENCE="$(is_reference "$start")" \
       loadgen_flags "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port"
     $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" "${FLAGS[@]}" -n "$CONNECTIONS" -k "$ROOM_SIZE" \
       --rates "$RATES" --gate "$gate" >"$gate/out" &
@@ -244,7 +249,7 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
     touch "${gates[t]}/stop"
     wait "${generators[t]}" || log "${engines[t]}: the generator failed"
     report "${gates[t]}/out"
-    [ "${starts[t]}" = reference_server ] || transactions "${ports[t]}"
+    [ -n "$(is_reference "${starts[t]}")" ] || transactions "${ports[t]}"
     stop "${servers[t]}"
   done
 }
@@ -323,8 +328,7 @@ targets+=(reference reference_server)
 [ -n "${BENCH_IDLE_ONLY:-}" ] || interleaved_rates "${targets[@]}"
 if [ -z "${BENCH_RATE_ONLY:-}" ]; then
   for ((t = 0; t < ${#targets[@]}; t += 2)); do
-    REFERENCE="$([ "${targets[t + 1]}" = reference_server ] && echo 1)" \
-      idle_scenario "${targets[t]}" "${targets[t + 1]}"
+    idle_scenario "${targets[t]}" "${targets[t + 1]}"
   done
 fi
 # The same server and load over Socket.IO (WebSocket transport): the cost of the second transport.
