@@ -218,13 +218,13 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
     local engine="$1" start="$2" port gate generator
     shift 2
     port="$(free_port)"
-    # A folder of its own per ladder: a later run's generator would read an earlier's `stop`.
+    # A folder of its own per ladder, holding the signals alone (the generator refuses any other).
     gate="$(mktemp -d "$WORK/gate.XXXXXX")"
     "$start" "$port" rate
     REFERENCE="$(is_reference "$start")" \
       loadgen_flags "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port"
     $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" "${FLAGS[@]}" -n "$CONNECTIONS" -k "$ROOM_SIZE" \
-      --rates "$RATES" --gate "$gate" >"$gate/out" &
+      --rates "$RATES" --gate "$gate" >"$gate.out" &
     generator=$!
     PIDS+=("$generator")
     # Connected one at a time, so no target's setup runs beside another's.
@@ -248,7 +248,7 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
   for ((t = 0; t < count; t++)); do
     touch "${gates[t]}/stop"
     wait "${generators[t]}" || log "${engines[t]}: the generator failed"
-    report "${gates[t]}/out"
+    report "${gates[t]}.out"
     [ -n "$(is_reference "${starts[t]}")" ] || transactions "${ports[t]}"
     stop "${servers[t]}"
   done

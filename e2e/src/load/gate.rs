@@ -28,8 +28,23 @@ impl Gate {
         }
     }
 
-    /// Connected and idle: the driver may start the first rung.
+    /// Connected and idle: the driver may start the first rung. A folder that already holds an
+    /// earlier ladder's signals is refused: its `stop` would end this ladder before its first
+    /// rung, silently (how `make bench`'s core-scaling run once reported nothing).
     pub fn ready(&self) -> std::io::Result<()> {
+        if let Some(name) = std::fs::read_dir(&self.folder)?
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name())
+            .next()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} already holds {name:?}: each ladder needs a gate folder of its own",
+                    self.folder.display()
+                ),
+            ));
+        }
         self.signal("ready")
     }
 
@@ -84,5 +99,15 @@ mod tests {
         });
         std::fs::write(dir.path().join("stop"), b"").unwrap();
         assert!(!waiting.await.unwrap(), "stopped rather than run");
+    }
+
+    #[test]
+    fn a_folder_holding_an_earlier_ladders_signals_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        Gate::new(dir.path()).ready().unwrap();
+        std::fs::write(dir.path().join("stop"), b"").unwrap();
+
+        let error = Gate::new(dir.path()).ready().unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists);
     }
 }
