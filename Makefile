@@ -6,6 +6,10 @@ SHELL := /bin/bash
 # Keep build artefacts outside the clone so fresh clones (CI) reuse them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/chemchat-target
 CARGO ?= cargo
+# Node (npm, and the test clients it installs) trusts only its own list of CAs; where registry
+# traffic passes a proxy with a locally installed CA, npm fails with SELF_SIGNED_CERT_IN_CHAIN.
+# Trust the system's store too, as curl and pip do.
+export NODE_EXTRA_CA_CERTS ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 SERVICES := scripts/services.sh
 
 # Starts the services and exports what they print, for the recipe line it begins. A service that
