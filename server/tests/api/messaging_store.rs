@@ -442,24 +442,18 @@ async fn a_claim_says_when_it_stopped_at_a_limit(engine: Engine) {
     let claim = store.claim_outbox(3).await.unwrap();
     assert_eq!(claim.events().len(), 3);
     assert!(claim.reached_limit(), "three of five");
-    claim.shipped(1).await.unwrap();
+    claim.shipped().await.unwrap();
     let claim = store.claim_outbox(3).await.unwrap();
     assert_eq!(claim.events().len(), 2);
     assert!(!claim.reached_limit(), "the last two");
-    claim.shipped(1).await.unwrap();
+    claim.shipped().await.unwrap();
 
     // Seventy conversations with one event each: more than a PostgreSQL claim locks at once.
     for _ in 0..70 {
         store_group(&store, "acme", user, &[]).await;
     }
-    let relay = OutboxRelay::new(
-        Arc::new(store.clone()),
-        Arc::new(InProcessEventLog::new()),
-        Arc::new(SystemClock),
-        Arc::default(),
-    );
     assert_eq!(
-        relay.drain().await.unwrap(),
+        relay_of(&store).drain().await.unwrap(),
         70,
         "past the limit in one drain"
     );
@@ -481,7 +475,7 @@ async fn a_claim_says_when_it_stopped_at_a_limit(engine: Engine) {
             assert!(!claim.reached_limit());
         }
     }
-    claim.shipped(1).await.unwrap();
+    claim.shipped().await.unwrap();
 }
 both_engines!(claim_limits, a_claim_says_when_it_stopped_at_a_limit);
 
@@ -979,6 +973,116 @@ async fn conversation_counters_are_updated_in_place(engine: Engine) {
 both_engines!(
     counters_in_place,
     conversation_counters_are_updated_in_place
+);
+
+/// A relay that ships to an in-process log, for draining by hand.
+fn relay_of(store: &SqlStore) -> OutboxRelay {
+    OutboxRelay::new(
+        Arc::new(store.clone()),
+        Arc::new(InProcessEventLog::new()),
+        Arc::new(SystemClock),
+        Arc::default(),
+    )
+}
+
+/// Shipping an event deletes its outbox row and leaves the event as it was written: on
+/// PostgreSQL `events` sees inserts only (a mark in the event's row wrote its payload a second
+/// time, and with the mark's column in the outbox indexes' predicates it was never heap-only).
+async fn shipping_leaves_the_event_log_as_written(engine: Engine) {
+    let (db, store) = store(engine).await;
+    const SENDS: i64 = 20;
+    let owner = store_user(&store, "acme", "owner").await;
+    let conversation = store_group(&store, "acme", owner, &[]).await;
+    for i in 0..SENDS {
+        store_send(&store, conversation, owner, &format!("w{i}")).await;
+    }
+    let waiting = store.outbox_backlog().await.unwrap();
+    assert!(
+        waiting > SENDS as u64,
+        "the group and its sends wait: {waiting}"
+    );
+    assert_eq!(relay_of(&store).drain().await.unwrap() as u64, waiting);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    assert!(store.claim_outbox(500).await.unwrap().events().is_empty());
+    let history = all_seqs(&store, conversation, owner).await;
+    assert_eq!(
+        history.len() as i64,
+        SENDS,
+        "every message still reads back"
+    );
+    if engine == Engine::Sqlite {
+        return;
+    }
+    // A backend reports its table statistics when it ends at the latest.
+    store.close().await;
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (inserted, updated) = loop {
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'events'",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if counts.0 >= waiting as i64 || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    admin.close().await.unwrap();
+    assert!(
+        inserted >= waiting as i64,
+        "the inserts are counted: {inserted}"
+    );
+    assert_eq!(updated, 0, "no event row is written again");
+}
+both_engines!(
+    event_log_written_once,
+    shipping_leaves_the_event_log_as_written
+);
+
+/// An outbox row whose event is gone (its conversation was deleted before the relay came) is
+/// claimed, has nothing to ship, and leaves the outbox with the next mark.
+async fn an_outbox_row_whose_event_is_gone_leaves_unshipped(engine: Engine) {
+    let (_db, store) = store(engine).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let kept = store_group(&store, "acme", owner, &[]).await;
+    let gone = store_group(&store, "acme", owner, &[]).await;
+    for i in 0..3 {
+        store_send(&store, kept, owner, &format!("k{i}")).await;
+        store_send(&store, gone, owner, &format!("g{i}")).await;
+    }
+    let mut tx = store.pool().begin().await.unwrap();
+    if engine == Engine::Postgres {
+        sqlx::query("SELECT set_config('chemchat.outbox_relay', 'on', true)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let deleted = sqlx::query("DELETE FROM events WHERE conversation_id = $1")
+        .bind(gone.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    tx.commit().await.unwrap();
+    assert_eq!(deleted, 4, "the group's creation and its three sends");
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        8,
+        "their rows still wait"
+    );
+
+    let claim = store.claim_outbox(500).await.unwrap();
+    let shipped: Vec<_> = claim.events().iter().map(|e| e.conversation_id).collect();
+    assert_eq!(shipped, vec![kept; 4], "only the events that exist");
+    claim.shipped().await.unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+}
+both_engines!(
+    outbox_orphans,
+    an_outbox_row_whose_event_is_gone_leaves_unshipped
 );
 
 /// A send's search entries go into the index with the send (PostgreSQL's GIN `fastupdate` off):

@@ -10,6 +10,7 @@ use crate::support::server::TestServer;
 use crate::support::{Engine, TestDb, t};
 use chemchat_server::adapters::blobs::LocalBlobs;
 use chemchat_server::archive::{export_to_file, import_file};
+use chemchat_server::ports::ChatStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -129,6 +130,11 @@ async fn round_trip(from: Engine, to: Engine) {
         .await
         .unwrap();
     assert_eq!(imported.rows, exported.rows);
+    assert_eq!(
+        target.outbox_backlog().await.unwrap(),
+        0,
+        "imported events arrive as shipped: no consumer replays the history"
+    );
     let again = import_file(&target, &target_blobs, &archive, Some(&t("moved"))).await;
     let error = format!("{:#}", again.unwrap_err());
     assert!(error.contains("already has data"), "{error}");

@@ -136,6 +136,7 @@ impl SqlStore {
         let tx = self.write(tenant).await?;
         Ok(Some(TenantLoader {
             engine: self.engine,
+            tenant: tenant.clone(),
             tx,
             statements: std::collections::HashMap::new(),
         }))
@@ -174,6 +175,7 @@ impl TenantSnapshot {
 /// leaves nothing behind.
 pub struct TenantLoader {
     engine: Engine,
+    tenant: TenantId,
     tx: Tx,
     /// Each table's insert statement, made once.
     statements: std::collections::HashMap<String, String>,
@@ -219,8 +221,16 @@ impl TenantLoader {
         Ok(())
     }
 
-    /// Makes the import visible, all at once.
-    pub async fn commit(self) -> StoreResult<()> {
+    /// Makes the import visible, all at once. Imported events arrive as shipped: the trigger
+    /// that queues every written event for the relay queued them too, and their outbox rows go
+    /// before the commit, so this cluster's log consumers (pushes among them) never replay a
+    /// history that is not news.
+    pub async fn commit(mut self) -> StoreResult<()> {
+        sqlx::query("DELETE FROM outbox WHERE tenant_id = $1")
+            .bind(self.tenant.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
         self.tx.commit().await.map_err(db)
     }
 }

@@ -29,6 +29,7 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("tenant_storage", "tenant_id"),
     ("reactions", "tenant_id"),
     ("message_edits", "tenant_id"),
+    ("outbox", "tenant_id"),
     ("events", "tenant_id"),
     ("messages", "tenant_id"),
     ("conversation_members", "tenant_id"),

@@ -104,7 +104,7 @@ impl OutboxRelay {
             let more = claim.reached_limit();
             if count == 0 {
                 // Releases the (empty) claim's transaction.
-                claim.shipped(self.clock.now_ms()).await?;
+                claim.shipped().await?;
                 return Ok(shipped);
             }
             // The claim ran before its events named the trace they belong to, so it is timed
@@ -137,7 +137,7 @@ impl OutboxRelay {
                     .collect(),
                 None => Vec::new(),
             };
-            claim.shipped(now).instrument(span).await?;
+            claim.shipped().instrument(span).await?;
             if let (Some(listener), false) = (&self.late, late.is_empty()) {
                 listener.committed(&late);
             }

@@ -250,6 +250,6 @@ pub trait OutboxClaim: Send + Debug {
     /// took every waiting event no other relay holds.
     fn reached_limit(&self) -> bool;
 
-    /// Marks the claimed events shipped and releases the claim.
-    async fn shipped(self: Box<Self>, at_ms: i64) -> StoreResult<()>;
+    /// Marks the claimed events shipped (they leave the outbox) and releases the claim.
+    async fn shipped(self: Box<Self>) -> StoreResult<()>;
 }

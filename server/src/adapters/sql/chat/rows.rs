@@ -161,6 +161,39 @@ pub(super) struct EventRow {
 pub(super) const EVENT_COLUMNS: &str =
     "tenant_id, conversation_id, event_seq, id, kind, payload, created_at, trace_parent";
 
+/// An outbox row and the event it names; the event's columns are null once it is gone.
+#[derive(sqlx::FromRow)]
+pub(super) struct OutboxRow {
+    pub(super) tenant_id: String,
+    pub(super) conversation_id: String,
+    pub(super) event_seq: i64,
+    id: Option<String>,
+    kind: Option<String>,
+    payload: Option<String>,
+    created_at: i64,
+    trace_parent: Option<String>,
+}
+
+/// The columns [`OutboxRow`] reads, in order, from `outbox o LEFT JOIN events e`.
+pub(super) const OUTBOX_COLUMNS: &str = "o.tenant_id, o.conversation_id, o.event_seq, e.id, \
+     e.kind, e.payload, o.created_at, e.trace_parent";
+
+impl OutboxRow {
+    /// The event the row names, if it still exists.
+    pub(super) fn into_event(self) -> Option<EventRow> {
+        Some(EventRow {
+            tenant_id: self.tenant_id,
+            conversation_id: self.conversation_id,
+            event_seq: self.event_seq,
+            id: self.id?,
+            kind: self.kind?,
+            payload: self.payload?,
+            created_at: self.created_at,
+            trace_parent: self.trace_parent,
+        })
+    }
+}
+
 impl TryFrom<EventRow> for StoredEvent {
     type Error = StoreError;
 
