@@ -902,6 +902,35 @@ both_engines!(
     sends_to_many_conversations_are_acknowledged_after_the_fanout_has_them
 );
 
+/// Two of PostgreSQL's row counters of `table` (`columns`, from `pg_stat_user_tables`), once the
+/// first has reached `at_least` or 20 s have passed. Closes `store` first: a backend reports its
+/// table statistics when it ends at the latest.
+async fn table_counts(
+    store: SqlStore,
+    url: &str,
+    table: &str,
+    columns: &str,
+    at_least: i64,
+) -> (i64, i64) {
+    store.close().await;
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let sql = format!("SELECT {columns} FROM pg_stat_user_tables WHERE relname = '{table}'");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let counts = loop {
+        let counts: (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if counts.0 >= at_least || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    admin.close().await.unwrap();
+    counts
+}
+
 /// The columns of `conversations` every send batch updates.
 const COUNTERS: &str = "'last_seq', 'last_event_seq', 'last_activity_at'";
 
@@ -945,25 +974,14 @@ async fn conversation_counters_are_updated_in_place(engine: Engine) {
     for i in 0..SENDS {
         store_send(&store, conversation, owner, &format!("k{i}")).await;
     }
-    // A backend reports its table statistics when it ends at the latest.
-    store.close().await;
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let (updated, hot) = loop {
-        let counts: (i64, i64) = sqlx::query_as(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
-             WHERE relname = 'conversations'",
-        )
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
-        if counts.0 >= SENDS || std::time::Instant::now() > deadline {
-            break counts;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    admin.close().await.unwrap();
+    let (updated, hot) = table_counts(
+        store,
+        &db.url,
+        "conversations",
+        "n_tup_upd, n_tup_hot_upd",
+        SENDS,
+    )
+    .await;
     assert!(
         updated >= SENDS,
         "the sends' updates are counted: {updated}"
@@ -1013,24 +1031,14 @@ async fn shipping_leaves_the_event_log_as_written(engine: Engine) {
     if engine == Engine::Sqlite {
         return;
     }
-    // A backend reports its table statistics when it ends at the latest.
-    store.close().await;
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let (inserted, updated) = loop {
-        let counts: (i64, i64) = sqlx::query_as(
-            "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'events'",
-        )
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
-        if counts.0 >= waiting as i64 || std::time::Instant::now() > deadline {
-            break counts;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    admin.close().await.unwrap();
+    let (inserted, updated) = table_counts(
+        store,
+        &db.url,
+        "events",
+        "n_tup_ins, n_tup_upd",
+        waiting as i64,
+    )
+    .await;
     assert!(
         inserted >= waiting as i64,
         "the inserts are counted: {inserted}"
