@@ -35,7 +35,10 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # BENCH_BIN: a folder holding chemchat-server, loadgen and reffanout built earlier (say, of
 # another commit, for a before/after in one session); nothing is built then.
 BIN="${BENCH_BIN:-$TARGET_DIR/release}"
-RATES="${BENCH_RATES:-50,100,200,300,500,750,1000,1500,2000,3000,5000}"
+# Steps of about a tenth from 1 000 msg/s up: a best rate is compared with the reference's as a
+# fraction (issue 10 asks for 80 %), and with steps of a half or a third, as this ladder had, a
+# rung short of the reference's read as 67 or 75 % whatever lay between.
+RATES="${BENCH_RATES:-50,100,200,300,500,750,1000,1100,1200,1350,1500,1650,1800,2000,2200,2400,2700,3000,3300,3600,4000,4500,5000}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1000}"
 ROOM_SIZE="${BENCH_ROOM_SIZE:-100}"
 IDLE_CONNECTIONS="${BENCH_IDLE_CONNECTIONS:-10000}"

@@ -16,8 +16,10 @@ use chemchat_server::ports::{
     ChatStore, CommitListener, Delivery, EventConsumer, EventLog, EventLogError, Store, SystemClock,
 };
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Reads the whole history forwards, 100 at a time.
 async fn all_seqs(
@@ -1191,4 +1193,51 @@ async fn a_new_database_gets_its_first_statistics() {
         again.done && !again.analyzed.contains(&"messages".to_owned()),
         "a table is analyzed once: {again:?}"
     );
+}
+
+/// Under sends that never stop, SQLite's log still starts over: when the checkpointer asks, the
+/// send loop ends its chain of transactions and copies the rest of the log before the next
+/// batch begins. Without that the log only grew while sends kept coming.
+#[tokio::test]
+async fn sqlite_log_starts_over_under_a_steady_send_load() {
+    let (db, store) = store(Engine::Sqlite).await;
+    let owner = store_user(&store, "acme", "owner").await;
+    let conversation = store_group(&store, "acme", owner, &[]).await;
+    let checkpointer = store
+        .checkpointer()
+        .expect("a SQLite file database has a checkpointer")
+        .restarting_after(1);
+    let log = db.dir.path().join("chemchat.db-wal");
+    let before = log_generation(&log);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for i in 0..32 {
+        let (store, stop) = (store.clone(), Arc::clone(&stop));
+        senders.push(tokio::spawn(async move {
+            let mut k = 0;
+            while !stop.load(Ordering::Relaxed) {
+                store_send(&store, conversation, owner, &format!("{i}-{k}")).await;
+                k += 1;
+            }
+        }));
+    }
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        checkpointer.checkpoint().await.unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let restarts = log_generation(&log).wrapping_sub(before);
+    assert!(
+        restarts >= 3,
+        "the log started over {restarts} times in 20 checkpoints under load"
+    );
+}
+
+/// How many times SQLite's log started over: the checkpoint sequence in its header.
+fn log_generation(log: &Path) -> u32 {
+    let header = std::fs::read(log).expect("the log exists");
+    u32::from_be_bytes(header[12..16].try_into().unwrap())
 }

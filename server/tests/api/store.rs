@@ -642,6 +642,18 @@ async fn sqlite_readers_keep_a_small_page_cache() {
     assert_eq!(writer, -2000, "SQLite's default for the writer");
 }
 
+/// The writer keeps statement journals in memory: a send batch's spilled to a temporary file
+/// created and deleted per batch.
+#[tokio::test]
+async fn sqlite_writer_keeps_statement_journals_in_memory() {
+    let (_db, store) = store(Engine::Sqlite).await;
+    let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store")
+        .fetch_one(store.writer_pool())
+        .await
+        .unwrap();
+    assert_eq!(temp_store, 2, "MEMORY on the writer");
+}
+
 #[tokio::test]
 async fn postgres_has_no_checkpointer() {
     let (_db, store) = store(Engine::Postgres).await;

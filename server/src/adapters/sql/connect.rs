@@ -187,8 +187,13 @@ fn sqlite_reader_pragmas(
 }
 
 /// The writer's pragmas: the common ones, automatic checkpoints off (the checkpointer copies
-/// the log from a reader connection, so no commit waits for a copy and an fsync), and the log
-/// file cut back to 64 MiB when it starts over after a burst.
+/// the log from a reader connection, so no commit waits for a copy and an fsync), the log
+/// file cut back to 64 MiB when it starts over after a burst, and statement journals kept in
+/// memory. A batch's multi-row statements run inside its transaction, so each keeps the pages
+/// it changes in a statement journal; past 64 KiB SQLite spills that journal to a temporary
+/// file, which a send batch did almost every time — a file created, written page by page and
+/// deleted per batch, 14 % of the writer's time at 2 000 messages a second (docs/benchmarks.md,
+/// 2026-12-07).
 fn sqlite_writer_pragmas(
     conn: &mut AnyConnection,
     meta: PoolConnectionMetadata,
@@ -197,6 +202,7 @@ fn sqlite_writer_pragmas(
         sqlite_pragmas(conn, meta).await?;
         conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
         conn.execute("PRAGMA journal_size_limit = 67108864").await?;
+        conn.execute("PRAGMA temp_store = MEMORY").await?;
         Ok(())
     })
 }

@@ -30,6 +30,7 @@ mod users;
 pub use archive::{ARCHIVE_TABLES, Row, TenantLoader, TenantSnapshot, tenant_column};
 pub use chat::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 pub use checkpoint::Checkpointer;
+use checkpoint::LogRestart;
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
 pub use first_statistics::{FirstStatistics, StatisticsRound};
@@ -70,6 +71,9 @@ pub struct SqlStore {
     own_writer: bool,
     /// The `BEGIN`s in flight, each in a task of its own (`begin.rs`).
     begins: TaskTracker,
+    /// The checkpointer's request that SQLite's log start over (`checkpoint.rs`), which the
+    /// send loop answers.
+    log_restart: Arc<LogRestart>,
 }
 
 /// Transactions begun (counter, label `kind`: `write`, `read`, `relay`): with the messages
@@ -93,6 +97,7 @@ impl SqlStore {
             sends: Arc::new(sends),
             own_writer: false,
             begins: TaskTracker::new(),
+            log_restart: Arc::default(),
         }
     }
 
@@ -128,7 +133,7 @@ impl SqlStore {
     /// automatic checkpoints off; `None` on PostgreSQL and for an in-memory database.
     pub fn checkpointer(&self) -> Option<Checkpointer> {
         (self.engine == Engine::Sqlite && self.own_writer)
-            .then(|| Checkpointer::new(self.pool.clone()))
+            .then(|| Checkpointer::new(self.pool.clone(), Arc::clone(&self.log_restart)))
     }
 
     /// The loop that takes a new database's first statistics (`first_statistics.rs`); `None` on

@@ -273,12 +273,22 @@ async fn drain(store: SqlStore, pool: StoreResult<AnyPool>) {
         match connection {
             Ok(mut connection) => {
                 batches += 1;
+                // SQLite's log can start over only at a transaction begun once it was copied
+                // in full: when the checkpointer asks, this batch ends the chain and the log
+                // is copied here before the next one begins (`checkpoint.rs`).
+                let restart = store.log_restart.wanted();
                 // The next batch's transaction is begun with this one's commit while the
                 // connection stays with the loop.
-                let keep = batches < MAX_KEPT_BATCHES;
+                let keep = batches < MAX_KEPT_BATCHES && !restart;
                 let next = || keep.then(|| store.sends.next_tenant()).flatten();
                 // A connection is kept only after a batch that committed.
                 if run(&store, &mut connection, waiting, &next).await {
+                    if restart {
+                        store
+                            .log_restart
+                            .let_start_over(connection.statements())
+                            .await;
+                    }
                     kept = Some(connection);
                 }
             }
