@@ -43,7 +43,8 @@ const SHORT_TAIL_FRAMES: i64 = 256;
 /// Passes at most to bring the frames left for the writer under [`SHORT_TAIL_FRAMES`].
 const MAX_CATCH_UP_PASSES: usize = 8;
 
-/// The checkpointer's request that the writer let the log start over, and its answer.
+/// The checkpointer's request that the writer let the log start over; the send loop answers it
+/// with [`LogRestart::let_start_over`].
 #[derive(Debug, Default)]
 pub(super) struct LogRestart {
     wanted: AtomicBool,

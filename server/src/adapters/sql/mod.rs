@@ -30,7 +30,6 @@ mod users;
 pub use archive::{ARCHIVE_TABLES, Row, TenantLoader, TenantSnapshot, tenant_column};
 pub use chat::{METRIC_SEND_BATCH_SECONDS, METRIC_SEND_WAIT_SECONDS};
 pub use checkpoint::Checkpointer;
-use checkpoint::LogRestart;
 pub use connect::{ConnectError, connect, migrate, migrator};
 pub use engine::Engine;
 pub use first_statistics::{FirstStatistics, StatisticsRound};
@@ -49,6 +48,7 @@ use crate::ports::{
     StoreResult, StoredUser, TokenSwap, UserCreation,
 };
 use async_trait::async_trait;
+use checkpoint::LogRestart;
 use sqlx::{Any, AnyPool, Transaction};
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
