@@ -313,9 +313,12 @@ if [ -z "${BENCH_SKIP_MEDIA:-}" ]; then
   "$CARGO" run --release -p chemchat-server --example bench_media
 fi
 
-log "building release binaries"
-[ -n "${BENCH_BIN:-}" ] ||
+if [ -n "${BENCH_BIN:-}" ]; then
+  log "binaries from $BENCH_BIN"
+else
+  log "building release binaries"
   "$CARGO" build --release -p chemchat-server --bin chemchat-server -p chemchat-e2e --bin loadgen --bin reffanout
+fi
 
 [ -n "${BENCH_SKIP_FLOOD:-}" ] || registration_flood
 
