@@ -1239,5 +1239,6 @@ async fn sqlite_log_starts_over_under_a_steady_send_load() {
 /// How many times SQLite's log started over: the checkpoint sequence in its header.
 fn log_generation(log: &Path) -> u32 {
     let header = std::fs::read(log).expect("the log exists");
-    u32::from_be_bytes(header[12..16].try_into().unwrap())
+    let sequence = header.get(12..16).expect("the log has its 32-byte header");
+    u32::from_be_bytes(sequence.try_into().expect("four bytes"))
 }

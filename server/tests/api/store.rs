@@ -615,10 +615,7 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
         copied, log,
         "a passive checkpoint with no reader copies everything"
     );
-    let automatic: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-        .fetch_one(store.writer_pool())
-        .await
-        .unwrap();
+    let automatic = pragma(store.writer_pool(), "wal_autocheckpoint").await;
     assert_eq!(
         automatic, 0,
         "the writer leaves checkpoints to the checkpointer"
@@ -630,15 +627,9 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
 #[tokio::test]
 async fn sqlite_readers_keep_a_small_page_cache() {
     let (_db, store) = store(Engine::Sqlite).await;
-    let reader: i64 = sqlx::query_scalar("PRAGMA cache_size")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let reader = pragma(store.pool(), "cache_size").await;
     assert_eq!(reader, -256, "KiB per reader connection");
-    let writer: i64 = sqlx::query_scalar("PRAGMA cache_size")
-        .fetch_one(store.writer_pool())
-        .await
-        .unwrap();
+    let writer = pragma(store.writer_pool(), "cache_size").await;
     assert_eq!(writer, -2000, "SQLite's default for the writer");
 }
 
@@ -647,11 +638,16 @@ async fn sqlite_readers_keep_a_small_page_cache() {
 #[tokio::test]
 async fn sqlite_writer_keeps_statement_journals_in_memory() {
     let (_db, store) = store(Engine::Sqlite).await;
-    let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store")
-        .fetch_one(store.writer_pool())
-        .await
-        .unwrap();
+    let temp_store = pragma(store.writer_pool(), "temp_store").await;
     assert_eq!(temp_store, 2, "MEMORY on the writer");
+}
+
+/// A SQLite setting as one of `pool`'s connections has it.
+async fn pragma(pool: &sqlx::AnyPool, name: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"))
 }
 
 #[tokio::test]
