@@ -1,10 +1,15 @@
 //! The binary refuses bad configuration at start-up with a message naming the variable.
 
-use crate::support::services;
+use crate::support::{Engine, TestDb};
 use std::process::{Command, Output};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
+    command(args, env, &dir).output().expect("the binary runs")
+}
+
+/// The binary with `args` and `env`, working in `dir`.
+fn command(args: &[&str], env: &[(&str, &str)], dir: &tempfile::TempDir) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_chemchat-server"));
     command
         .args(args)
@@ -13,7 +18,16 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (name, value) in env {
         command.env(name, value);
     }
-    command.output().expect("the binary runs")
+    command
+}
+
+/// A new PostgreSQL database of its own, so that no test migrates the machine's shared one.
+fn new_postgres_database() -> TestDb {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(TestDb::new(Engine::Postgres))
 }
 
 fn stderr(output: &Output) -> String {
@@ -77,7 +91,8 @@ fn bad_values_name_their_variable() {
 
 #[test]
 fn postgres_without_a_jwt_secret_is_refused() {
-    let url = services::postgres_admin_url();
+    let db = new_postgres_database();
+    let url = db.url.clone();
     let output = run(&["migrate"], &[("CHEMCHAT_DATABASE_URL", &url)]);
     assert!(output.status.success(), "migrate: {}", stderr(&output));
     let output = run(&["serve"], &[("CHEMCHAT_DATABASE_URL", &url)]);
@@ -89,10 +104,40 @@ fn postgres_without_a_jwt_secret_is_refused() {
     );
 }
 
+/// Replicas of a new release start together, and each migrates before it serves. A migration
+/// that builds an index concurrently once deadlocked with the replica waiting for its turn, and
+/// that replica failed to start.
+#[test]
+fn replicas_migrating_a_new_database_at_once_all_succeed() {
+    let db = new_postgres_database();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CHEMCHAT_DATABASE_URL", db.url.as_str())];
+    let replicas: Vec<_> = (0..3)
+        .map(|_| {
+            command(&["migrate"], &env, &dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the binary runs")
+        })
+        .collect();
+    for replica in replicas {
+        let output = replica.wait_with_output().expect("the replica ends");
+        assert!(output.status.success(), "migrate: {}", stderr(&output));
+    }
+    let output = run(&["migrate"], &env);
+    assert!(
+        output.status.success(),
+        "migrate again: {}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn a_role_that_bypasses_row_level_security_is_refused() {
     // The test server's administrative role is a superuser.
-    let url = services::postgres_admin_url();
+    let db = new_postgres_database();
+    let url = db.url.clone();
     let secret = ("CHEMCHAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
     let output = run(&["serve"], &[("CHEMCHAT_DATABASE_URL", &url), secret]);
     assert!(!output.status.success(), "a superuser was accepted");

@@ -1,10 +1,11 @@
 //! Opening a pool for the engine the URL names, and applying that engine's migrations.
 
-use super::{Engine, SqlStore};
+use super::{Engine, SqlStore, migration_turn};
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
+use sqlx::Connection;
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Executor, pool::PoolConnectionMetadata};
 use std::sync::Once;
 use std::time::Duration;
@@ -117,16 +118,33 @@ pub fn migrator(engine: Engine) -> &'static Migrator {
     }
 }
 
-/// Applies the engine's pending migrations. Safe to run from several replicas at once: sqlx takes
-/// an advisory lock on PostgreSQL, and SQLite serialises writers.
+/// Applies the engine's pending migrations. Safe to run from several replicas at once: on
+/// PostgreSQL they take turns (`migration_turn.rs`) on a connection of their own, and SQLite
+/// serialises writers.
 pub async fn migrate(store: &SqlStore) -> Result<(), ConnectError> {
-    migrator(store.engine)
-        .run(store.pool())
+    let failed = |source| ConnectError::Migrate {
+        engine: store.engine.name(),
+        source,
+    };
+    let migrations = migrator(store.engine);
+    if store.engine != Engine::Postgres {
+        return migrations.run(store.pool()).await.map_err(failed);
+    }
+    // Out of the pool: closing it ends the turn, whether the migrations ran or not.
+    let mut connection = store
+        .pool()
+        .acquire()
         .await
-        .map_err(|source| ConnectError::Migrate {
-            engine: store.engine.name(),
-            source,
-        })
+        .map_err(|e| failed(MigrateError::Execute(e)))?
+        .detach();
+    let outcome = match migration_turn::take_turn(&mut connection).await {
+        Ok(()) => migrations.run(&mut connection).await,
+        Err(e) => Err(MigrateError::Execute(e)),
+    };
+    // Were the close to fail, the connection is dropped all the same: its session, and the
+    // turn, end with its socket.
+    let _ = connection.close().await;
+    outcome.map_err(failed)
 }
 
 /// Creates the database file's folder and asks sqlx to create the file when missing.

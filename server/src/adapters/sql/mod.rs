@@ -14,6 +14,7 @@ mod connect;
 mod engine;
 mod first_statistics;
 mod media;
+mod migration_turn;
 mod moderation;
 mod notify;
 mod people;
