@@ -1,4 +1,5 @@
-//! The binary refuses bad configuration at start-up with a message naming the variable.
+//! The binary at start-up: bad configuration refused with a message naming the variable, and
+//! replicas that migrate one database at once.
 
 use crate::support::{Engine, TestDb};
 use std::process::{Command, Output};
