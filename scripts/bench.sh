@@ -33,7 +33,8 @@ cd "$ROOT"
 CARGO="${CARGO:-cargo}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # BENCH_BIN: a folder holding chemchat-server, loadgen and reffanout built earlier (say, of
-# another commit, for a before/after in one session); nothing is built then.
+# another commit, for a before/after in one session); those three are not built then (the
+# example benchmarks still are, unless skipped: BENCH_IDLE_ONLY=1 alone does not skip them).
 BIN="${BENCH_BIN:-$TARGET_DIR/release}"
 # Steps of about a tenth from 1 000 msg/s up: a best rate is compared with the reference's as a
 # fraction (issue 10 asks for 80 %), and with steps of a half or a third, as this ladder had, a
