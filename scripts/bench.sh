@@ -15,8 +15,11 @@
 # BENCH_SKIP_NOTIFY=1 the notifier benchmark (server/examples/bench_notify.rs: decisions per
 # second in a 1 000-member group, send-to-push delay),
 # BENCH_SKIP_MESSAGING=1 skips the messaging benchmark, BENCH_SKIP_STREAM=1 the relay and search
-# benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_IDLE_ONLY=1 the rate
-# scenarios, BENCH_SKIP_SOCKETIO=1 the SQLite scenarios repeated over Socket.IO.
+# benchmark (BENCH_SEARCH_MESSAGES sets its corpus, default 1 000 000), BENCH_SKIP_SOCKETIO=1 the
+# SQLite scenarios repeated over Socket.IO.
+#
+# BENCH_IDLE_ONLY=1 runs the idle-connection scenarios alone, BENCH_RATE_ONLY=1 the rate ladders
+# alone (with the core-scaling run unless it is skipped): either skips every other benchmark.
 #
 # BENCH_SKIP_FLOOD=1 skips the registration flood.
 #
@@ -34,8 +37,12 @@ CARGO="${CARGO:-cargo}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # BENCH_BIN: a folder holding chemchat-server, loadgen and reffanout built earlier (say, of
 # another commit, for a before/after in one session); those three are not built then (the
-# example benchmarks still are, unless skipped: BENCH_IDLE_ONLY=1 alone does not skip them).
+# example benchmarks still are, unless skipped).
 BIN="${BENCH_BIN:-$TARGET_DIR/release}"
+if [ -n "${BENCH_IDLE_ONLY:-}${BENCH_RATE_ONLY:-}" ]; then
+  BENCH_SKIP_MESSAGING=1 BENCH_SKIP_STREAM=1 BENCH_SKIP_NOTIFY=1 BENCH_SKIP_MEDIA=1 BENCH_SKIP_FLOOD=1
+fi
+[ -z "${BENCH_IDLE_ONLY:-}" ] || BENCH_SKIP_SCALING=1
 # Steps of about a tenth from 1 000 msg/s up: a best rate is compared with the reference's as a
 # fraction (issue 10 asks for 80 %), and with steps of a half or a third, as this ladder had, a
 # rung short of the reference's read as 67 or 75 % whatever lay between.
