@@ -39,6 +39,10 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # another commit, for a before/after in one session); those three are not built then (the
 # example benchmarks still are, unless skipped).
 BIN="${BENCH_BIN:-$TARGET_DIR/release}"
+# BENCH_BEFORE_BIN: a folder holding an earlier build's chemchat-server, run on SQLite as one more
+# target of the same interleaved ladders, for a before/after that no drift of the machine
+# between two runs can fake.
+BEFORE_BIN="${BENCH_BEFORE_BIN:-}"
 if [ -n "${BENCH_IDLE_ONLY:-}${BENCH_RATE_ONLY:-}" ]; then
   BENCH_SKIP_MESSAGING=1 BENCH_SKIP_STREAM=1 BENCH_SKIP_NOTIFY=1 BENCH_SKIP_MEDIA=1 BENCH_SKIP_FLOOD=1
 fi
@@ -154,7 +158,7 @@ start_chemchat() { # start_chemchat <port> <data dir> <database url> [redis url]
     CHEMCHAT_WS_RATE_BURST=10000 \
     CHEMCHAT_WS_AUTH_TIMEOUT_MS=60000 \
     CHEMCHAT_WS_HEARTBEAT_SECONDS=600 \
-    $(pin "${BENCH_SERVER_CPUS:-}") "$BIN/chemchat-server" --config /nonexistent.toml serve >"$2/server.log" 2>&1 &
+    $(pin "${BENCH_SERVER_CPUS:-}") "${SERVER_BIN:-$BIN/chemchat-server}" --config /nonexistent.toml serve >"$2/server.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   wait_http "http://127.0.0.1:$1/health"
@@ -271,6 +275,9 @@ sqlite_server() {
   [ -n "${KEEP:-}" ] || rm -rf "$WORK/sqlite-$2"
   start_chemchat "$1" "$WORK/sqlite-$2" "sqlite://$WORK/sqlite-$2/chemchat.db"
 }
+sqlite_before_server() {
+  SERVER_BIN="$BEFORE_BIN/chemchat-server" sqlite_server "$1" "$2-before"
+}
 postgres_server() {
   if [ -z "${KEEP:-}" ]; then
     psql -q "$CHEMCHAT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1
@@ -332,6 +339,7 @@ fi
 
 log "WebSocket load benchmark: $(nproc) cores, fd limit $(ulimit -n), scratch $WORK"
 targets=(sqlite sqlite_server)
+[ -z "$BEFORE_BIN" ] || targets+=("sqlite, before" sqlite_before_server)
 if [ -n "${CHEMCHAT_TEST_DATABASE_URL:-}" ] && [ -n "${CHEMCHAT_TEST_REDIS_URL:-}" ]; then
   PG_DB="chemchat_bench_$$"
   targets+=("postgres+redis" postgres_server)

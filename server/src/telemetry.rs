@@ -3,7 +3,7 @@
 //! `CHEMCHAT_LOG_FORMAT` names.
 
 use crate::config::LogFormat;
-pub use chemchat_backends::telemetry::{Telemetry, TraceParent, batch_span};
+pub use chemchat_backends::telemetry::{STATEMENT_TARGET, Telemetry, TraceParent, batch_span};
 
 /// Installs the global subscriber for `service` (see `chemchat_backends::telemetry::init`).
 pub fn init(format: LogFormat, service: &'static str) -> Telemetry {

@@ -14,6 +14,7 @@ mod log_ids;
 mod sql_spans;
 
 pub use context::{TraceParent, batch_span};
+pub use sql_spans::STATEMENT_TARGET;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
@@ -101,6 +102,7 @@ fn init_with(json: bool, service: &'static str, log_filter: EnvFilter) -> Teleme
         let statements = sql_spans::SqlSpans::new(tracer).with_filter(
             Targets::new()
                 .with_target("sqlx::query", Level::DEBUG)
+                .with_target(sql_spans::STATEMENT_TARGET, Level::DEBUG)
                 .with_default(Level::INFO),
         );
         spans.and_then(statements).boxed()

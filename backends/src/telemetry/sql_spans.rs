@@ -2,7 +2,8 @@
 //! with its text, rows and elapsed time; this layer turns the event into a client span of the
 //! work that ran it — named by the statement's kind and table (`INSERT messages`), timed by
 //! sqlx's own clock — so a trace shows every round trip to the database without wrapping each
-//! query in the adapters.
+//! query in the adapters. Statements run without sqlx (SQLite's send batches, on their own
+//! connection) report the same event under [`STATEMENT_TARGET`].
 
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context as OtelContext, KeyValue};
@@ -14,6 +15,10 @@ use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
+
+/// The target of a statement event sent by the server's own SQL code, with sqlx's fields:
+/// `db.statement` (its text), `rows_returned`, `rows_affected`, `elapsed_secs`.
+pub const STATEMENT_TARGET: &str = "chemchat::statement";
 
 /// The layer.
 pub struct SqlSpans {
@@ -50,7 +55,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
+        if !matches!(event.metadata().target(), "sqlx::query" | STATEMENT_TARGET) {
             return;
         }
         // A statement outside any traced work (a background sweep between rounds) would be a

@@ -7,6 +7,7 @@ use sqlx::Connection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Executor, pool::PoolConnectionMetadata};
+use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -63,7 +64,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, Connec
     if engine == Engine::Sqlite && !url.contains(":memory:") {
         // One writer connection (see `SqlStore::writer`); an in-memory database is per
         // connection, so it keeps the one pool.
-        return Ok(store.with_writer(open_pool(engine, &url, 1, Role::Writer).await?));
+        let writer = open_pool(engine, &url, 1, Role::Writer).await?;
+        return Ok(store.with_writer(writer, Path::new(sqlite_path_and_query(&url).0)));
     }
     if engine == Engine::Postgres {
         return Ok(store.with_send_pool(&url));
@@ -147,10 +149,15 @@ pub async fn migrate(store: &SqlStore) -> Result<(), ConnectError> {
     outcome.map_err(failed)
 }
 
+/// The path of a SQLite URL's file (or `:memory:`), and what follows its `?`.
+fn sqlite_path_and_query(url: &str) -> (&str, &str) {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    rest.split_once('?').unwrap_or((rest, ""))
+}
+
 /// Creates the database file's folder and asks sqlx to create the file when missing.
 fn prepare_sqlite(url: &str) -> Result<String, ConnectError> {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (path, query) = sqlite_path_and_query(url);
     if path != ":memory:"
         && let Some(folder) = std::path::Path::new(path).parent()
         && !folder.as_os_str().is_empty()
@@ -169,18 +176,28 @@ fn prepare_sqlite(url: &str) -> Result<String, ConnectError> {
 
 /// WAL lets readers proceed while one writer commits; the busy timeout makes writers queue rather
 /// than fail; foreign keys are off by default in SQLite.
+pub(super) const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA foreign_keys = ON",
+];
+
+/// The writer's pragmas beyond [`SQLITE_PRAGMAS`]: see [`sqlite_writer_pragmas`]. The send
+/// batches' own connection to the file (`chat/direct_writer.rs`) takes them too.
+pub(super) const SQLITE_WRITER_PRAGMAS: &[&str] = &[
+    "PRAGMA wal_autocheckpoint = 0",
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA temp_store = MEMORY",
+];
+
 fn sqlite_pragmas(
     conn: &mut AnyConnection,
     _meta: PoolConnectionMetadata,
 ) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
-        for pragma in [
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA busy_timeout = 10000",
-            "PRAGMA foreign_keys = ON",
-        ] {
-            conn.execute(pragma).await?;
+        for pragma in SQLITE_PRAGMAS {
+            conn.execute(*pragma).await?;
         }
         Ok(())
     })
@@ -218,9 +235,9 @@ fn sqlite_writer_pragmas(
 ) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         sqlite_pragmas(conn, meta).await?;
-        conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-        conn.execute("PRAGMA journal_size_limit = 67108864").await?;
-        conn.execute("PRAGMA temp_store = MEMORY").await?;
+        for pragma in SQLITE_WRITER_PRAGMAS {
+            conn.execute(*pragma).await?;
+        }
         Ok(())
     })
 }

@@ -51,6 +51,7 @@ use crate::ports::{
 use async_trait::async_trait;
 use checkpoint::LogRestart;
 use sqlx::{Any, AnyPool, Transaction};
+use std::path::Path;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
@@ -102,11 +103,14 @@ impl SqlStore {
         }
     }
 
-    /// The same store, beginning write transactions on `writer`.
-    pub fn with_writer(mut self, writer: AnyPool) -> Self {
-        self.sends = Arc::new(chat::SendQueue::new(chat::SendThread::shared(
-            writer.clone(),
-        )));
+    /// The same store, beginning write transactions on `writer`, a pool of one connection to
+    /// the SQLite database `file`, whose send batches run on a connection of their own to it
+    /// (`chat/direct_writer.rs`).
+    pub fn with_writer(mut self, writer: AnyPool, file: &Path) -> Self {
+        self.sends = Arc::new(
+            chat::SendQueue::new(chat::SendThread::shared(writer.clone()))
+                .with_direct(chat::DirectSource::new(file)),
+        );
         self.writer = writer;
         self.own_writer = true;
         self

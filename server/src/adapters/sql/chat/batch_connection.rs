@@ -10,9 +10,12 @@
 //! never left open on an idle connection. A connection counts as in a transaction from the moment
 //! a `BEGIN` is sent until its `COMMIT` or `ROLLBACK` is answered, and one dropped meanwhile — the
 //! loop stopped between two batches, or a statement cut short — is closed rather than pooled
-//! inside a transaction (the hazard `begin.rs` guards the callers' transactions against).
+//! inside a transaction (the hazard `begin.rs` guards the callers' transactions against). On a
+//! SQLite file the statements run on the batches' own connection (`direct_writer.rs`), which stays
+//! with them: there what a dropped batch left open is rolled back instead.
 
 use super::super::{Engine, METRIC_TRANSACTIONS, db};
+use super::direct_writer::{DirectWriter, direct_db};
 use crate::domain::TenantId;
 use crate::ports::StoreResult;
 use sqlx::pool::PoolConnection;
@@ -22,19 +25,28 @@ use sqlx::{Any, AnyConnection, Executor};
 pub(super) struct BatchConnection {
     connection: PoolConnection<Any>,
     open: Option<TenantId>,
+    /// On a SQLite file, where the batch's statements run (`direct_writer.rs`): `connection` is
+    /// then held as the writer's turn and sends nothing.
+    direct: Option<DirectWriter>,
 }
 
 impl BatchConnection {
-    pub(super) fn new(connection: PoolConnection<Any>) -> Self {
+    pub(super) fn new(connection: PoolConnection<Any>, direct: Option<DirectWriter>) -> Self {
         Self {
             connection,
             open: None,
+            direct,
         }
     }
 
-    /// The connection, for the statements of the open transaction.
+    /// The connection, for the statements of the open transaction when they go through sqlx.
     pub(super) fn statements(&mut self) -> &mut AnyConnection {
         &mut self.connection
+    }
+
+    /// The batches' own connection, when their statements run there instead.
+    pub(super) fn direct(&self) -> Option<&DirectWriter> {
+        self.direct.as_ref()
     }
 
     /// Opens a write transaction scoped to `tenant`, unless the last commit opened it.
@@ -45,10 +57,19 @@ impl BatchConnection {
         self.rollback().await;
         self.open = Some(tenant.clone());
         let begin = engine.begin_scoped(tenant, true);
-        if let Err(error) = self.connection.execute(sqlx::raw_sql(begin)).await {
+        let begun = match &self.direct {
+            Some(direct) => direct.execute_batch(&begin.0).map_err(direct_db),
+            None => self
+                .connection
+                .execute(sqlx::raw_sql(begin))
+                .await
+                .map(drop)
+                .map_err(db),
+        };
+        if let Err(error) = begun {
             // Its `SET LOCAL` may have failed after the `BEGIN`.
             self.abandon();
-            return Err(db(error));
+            return Err(error);
         }
         metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
         Ok(())
@@ -66,13 +87,18 @@ impl BatchConnection {
             Some(tenant) => format!("COMMIT; {}", engine.begin_scoped(tenant, true).0),
             None => "COMMIT".to_owned(),
         };
-        if let Err(error) = self
-            .connection
-            .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
-            .await
-        {
+        let committed = match &self.direct {
+            Some(direct) => direct.execute_batch(&sql).map_err(direct_db),
+            None => self
+                .connection
+                .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+                .await
+                .map(drop)
+                .map_err(db),
+        };
+        if let Err(error) = committed {
             self.abandon();
-            return Err(db(error));
+            return Err(error);
         }
         if next.is_some() {
             metrics::counter!(METRIC_TRANSACTIONS, "kind" => "write").increment(1);
@@ -87,6 +113,11 @@ impl BatchConnection {
         if self.open.is_none() {
             return;
         }
+        if let Some(direct) = &self.direct {
+            direct.roll_back();
+            self.open = None;
+            return;
+        }
         match self.connection.execute(sqlx::raw_sql("ROLLBACK")).await {
             Ok(_) => self.open = None,
             Err(_) => self.abandon(),
@@ -94,9 +125,13 @@ impl BatchConnection {
     }
 
     /// After a statement that failed midway, whether a transaction is open is not known: the
-    /// connection is closed once dropped rather than pooled in that state.
+    /// connection is closed once dropped rather than pooled in that state. The batches' own
+    /// connection stays with them, so there SQLite is asked, and what is open rolled back.
     fn abandon(&mut self) {
-        self.connection.close_on_drop();
+        match &self.direct {
+            Some(direct) => direct.roll_back(),
+            None => self.connection.close_on_drop(),
+        }
         self.open = None;
     }
 }
@@ -104,13 +139,14 @@ impl BatchConnection {
 impl Drop for BatchConnection {
     fn drop(&mut self) {
         if self.open.is_some() {
-            self.connection.close_on_drop();
+            self.abandon();
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::direct_writer::DirectSource;
     use super::*;
     use sqlx::any::AnyPoolOptions;
 
@@ -142,7 +178,7 @@ mod tests {
         pool: &sqlx::AnyPool,
         tenant: &TenantId,
     ) -> BatchConnection {
-        let mut batch = BatchConnection::new(pool.acquire().await.unwrap());
+        let mut batch = BatchConnection::new(pool.acquire().await.unwrap(), None);
         batch.begin(Engine::Sqlite, tenant).await.unwrap();
         batch
             .commit(Engine::Sqlite, Some(tenant.clone()))
@@ -164,6 +200,34 @@ mod tests {
         batch.begin(Engine::Sqlite, &tenant).await.unwrap();
         batch.commit(Engine::Sqlite, None).await.unwrap();
         assert!(!in_transaction(batch.statements()).await);
+    }
+
+    #[tokio::test]
+    async fn the_batches_own_connection_chains_transactions_and_ends_what_a_drop_left_open() {
+        let (dir, pool) = one_connection().await;
+        let direct = DirectSource::new(&dir.path().join("t.db"))
+            .writer()
+            .unwrap();
+        let tenant = TenantId::parse("acme").unwrap();
+        let mut batch = BatchConnection::new(pool.acquire().await.unwrap(), Some(direct.clone()));
+        batch.begin(Engine::Sqlite, &tenant).await.unwrap();
+        assert!(direct.in_transaction());
+        assert!(
+            !in_transaction(batch.statements()).await,
+            "the writer's turn is held, and sends nothing"
+        );
+        batch
+            .commit(Engine::Sqlite, Some(tenant.clone()))
+            .await
+            .unwrap();
+        assert!(direct.in_transaction(), "the next one is open");
+        drop(batch);
+        assert!(
+            !direct.in_transaction(),
+            "rolled back, rather than keeping SQLite's write lock"
+        );
+        let mut next = pool.acquire().await.unwrap();
+        assert!(!in_transaction(&mut next).await);
     }
 
     #[tokio::test]

@@ -6,33 +6,7 @@ use super::rows::{
 };
 use crate::domain::{ConversationId, MessageId, TenantId, UserId};
 use crate::ports::StoreResult;
-use crate::ports::chat::{DailyQuota, HistoryPage, Message, MessageEdit};
-use sqlx::AnyConnection;
-
-/// Counts one message against today's quota; `false` when the quota is used up. The counter row
-/// is only touched for tenants with a quota, so unlimited tenants have no hot row.
-pub(super) async fn count_against_quota(
-    tx: &mut AnyConnection,
-    tenant: &TenantId,
-    quota: DailyQuota,
-) -> StoreResult<bool> {
-    let max = i64::try_from(quota.max).unwrap_or(i64::MAX);
-    if max == 0 {
-        return Ok(false);
-    }
-    let counted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO tenant_daily_usage (tenant_id, day, messages) VALUES ($1, $2, 1) \
-         ON CONFLICT (tenant_id, day) DO UPDATE SET messages = tenant_daily_usage.messages + 1 \
-         WHERE tenant_daily_usage.messages < $3 RETURNING messages",
-    )
-    .bind(tenant.as_str())
-    .bind(quota.day)
-    .bind(max)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    Ok(counted.is_some())
-}
+use crate::ports::chat::{HistoryPage, Message, MessageEdit};
 
 pub(super) async fn history(
     store: &SqlStore,

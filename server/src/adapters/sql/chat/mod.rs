@@ -5,6 +5,7 @@ mod batch_connection;
 mod changes;
 mod conversations;
 mod delivery_lanes;
+mod direct_writer;
 pub(super) mod erasure;
 mod events;
 mod floor;
@@ -18,6 +19,7 @@ mod send_thread;
 mod sends;
 
 pub(super) use changes::delete_as_moderator_in;
+pub(super) use direct_writer::DirectSource;
 pub(super) use floor::mute_in;
 pub(super) use send_thread::SendThread;
 pub(super) use sends::SendQueue;

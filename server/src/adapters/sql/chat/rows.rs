@@ -2,6 +2,7 @@
 
 use super::super::rows::parse_user_id;
 use super::super::{Engine, SqlStore, Tx, db};
+use super::direct_writer::DirectWriter;
 use crate::domain::{ConversationId, ConversationKind, EventId, Floor, MessageId, Role, TenantId};
 use crate::ports::StoreError;
 use crate::ports::chat::{
@@ -382,6 +383,24 @@ pub(super) struct BatchWrite {
     pub sql: &'static str,
     pub columns: &'static [(&'static str, &'static str)],
     pub rows: Vec<serde_json::Value>,
+}
+
+/// Runs `writes` one after another on the send batches' own connection to a SQLite file
+/// (`direct_writer.rs`), each a statement prepared once and kept, stopping at the first that
+/// fails; the error is returned as it is, as [`execute_all`]'s.
+pub(super) fn execute_direct(
+    engine: Engine,
+    direct: &DirectWriter,
+    tenant: &TenantId,
+    writes: Vec<BatchWrite>,
+) -> rusqlite::Result<()> {
+    for write in writes {
+        let rows = engine.json_rows("$2", write.columns);
+        let sql = write.sql.replace("{rows}", &rows);
+        let json = serde_json::Value::Array(write.rows).to_string();
+        direct.execute(&sql, &[&tenant.as_str(), &json])?;
+    }
+    Ok(())
 }
 
 /// Runs `writes` as one query. On SQLite they travel as one multi-statement query: each

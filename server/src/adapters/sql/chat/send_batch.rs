@@ -6,7 +6,8 @@
 //! one of their events — sent together, so a batch is four round trips (begin, read, writes,
 //! commit), three when it follows another on the loop's connection (`batch_connection.rs`). The
 //! lock rides on the read rather than on the `BEGIN`'s round trip: that was a statement of its
-//! own, planned anew for every batch (its id list came as literals).
+//! own, planned anew for every batch (its id list came as literals). On a SQLite file there is
+//! no round trip: the same statements run on the batches' thread itself (`direct_writer.rs`).
 //!
 //! The quota is counted with the writes, guarded: when the batch's messages do not all fit, the
 //! guard fails the whole write (nothing of it stays) and the batch runs again counting its sends
@@ -16,8 +17,8 @@
 use super::super::engine::RowLock;
 use super::super::{Engine, SqlStore, db};
 use super::batch_connection::BatchConnection;
-use super::messages::count_against_quota;
-use super::rows::{BatchWrite, execute_all, floor, load_message, message_id, role};
+use super::direct_writer::{direct_db, not_null_failed_on};
+use super::rows::{BatchWrite, execute_all, execute_direct, floor, load_message, message_id, role};
 use super::{attachments, events};
 use crate::domain::{ConversationId, Floor, FloorRefusal, MediaId, Speaker, TenantId, UserId};
 use crate::ports::MediaItem;
@@ -26,7 +27,8 @@ use crate::ports::StoreResult;
 use crate::ports::chat::{ChatEvent, DailyQuota, Message, NewMessage, SendOutcome, StoredEvent};
 use crate::telemetry::TraceParent;
 use serde_json::{Value, json};
-use sqlx::AnyConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection};
 use std::collections::{BTreeMap, HashMap};
 
 /// One send waiting in a batch.
@@ -144,14 +146,13 @@ async fn attempt(
     next: &(dyn Fn() -> Option<TenantId> + Sync),
 ) -> Result<Committed, Failed> {
     connection.begin(store.engine, tenant).await?;
-    let (committed, kinds) =
-        match write(store, connection.statements(), tenant, sends, quota_count).await {
-            Ok(written) => written,
-            Err(failed) => {
-                connection.rollback().await;
-                return Err(failed);
-            }
-        };
+    let (committed, kinds) = match write(store, connection, tenant, sends, quota_count).await {
+        Ok(written) => written,
+        Err(failed) => {
+            connection.rollback().await;
+            return Err(failed);
+        }
+    };
     connection.commit(store.engine, next()).await?;
     for (outcome, kind) in committed.outcomes.iter().zip(&kinds) {
         if let SendOutcome::Sent(message) = outcome {
@@ -165,12 +166,12 @@ async fn attempt(
 /// of each send's conversation (for the sent-messages metric).
 async fn write(
     store: &SqlStore,
-    tx: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     quota_count: QuotaCount,
 ) -> Result<(Committed, Vec<Option<String>>), Failed> {
-    let known = read_known(store, tx, tenant, sends).await?;
+    let known = read_known(store, connection, tenant, sends).await?;
 
     // Decide in queue order: twins of a send earlier in the batch repeat it.
     let mut counters: HashMap<ConversationId, (i64, i64)> = HashMap::new();
@@ -208,12 +209,12 @@ async fn write(
         };
         plans.push(plan);
     }
-    let media = check_attachments(store, tx, tenant, sends, &mut plans).await?;
+    let media = check_attachments(store, connection, tenant, sends, &mut plans).await?;
     let mut quota_write = match (quota_count, QuotaPlan::of(sends, &plans)) {
         (_, QuotaPlan::Nothing) => None,
         (QuotaCount::WithWrites, QuotaPlan::Guarded(write)) => Some(write),
         _ => {
-            count_quota(tx, tenant, sends, &mut plans).await?;
+            count_quota(connection, tenant, sends, &mut plans).await?;
             None
         }
     };
@@ -270,21 +271,19 @@ async fn write(
     }
     writes.extend(quota_write);
     if !writes.is_empty() {
-        execute_all(store, tx, tenant, writes)
-            .await
-            .map_err(|err| {
-                if quota_guard_failed(&err) {
-                    Failed::QuotaFull
-                } else {
-                    Failed::Store(db(err))
-                }
-            })?;
+        write_all(store, connection, tenant, writes).await?;
     }
     let mut outcomes = Vec::with_capacity(plans.len());
     for plan in &plans {
         outcomes.push(match plan {
             Plan::New(index) => SendOutcome::Sent(messages[*index].clone()),
-            Plan::Stored(id) => match load_message(tx, tenant, message_id(id)?).await? {
+            Plan::Stored(id) => match load_message(
+                ReadOn::of(store, connection).await?.connection(),
+                tenant,
+                message_id(id)?,
+            )
+            .await?
+            {
                 Some(original) => SendOutcome::Duplicate(original),
                 None => SendOutcome::NotFound,
             },
@@ -340,7 +339,7 @@ fn count_sent(conversation_kind: Option<&str>, message: &Message) {
 /// ordered by conversation id, the order every batch locks in.
 async fn read_known(
     store: &SqlStore,
-    tx: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
 ) -> StoreResult<Vec<Known>> {
@@ -407,12 +406,33 @@ async fn read_known(
         Option<i64>,
         Option<String>,
     );
-    let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.as_str())
-        .bind(Value::Array(rows).to_string())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    let rows = Value::Array(rows).to_string();
+    let found: Vec<Row> = if let Some(direct) = connection.direct() {
+        direct
+            .query(&sql, &[&tenant.as_str(), &rows], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            })
+            .map_err(direct_db)?
+    } else {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(rows)
+            .fetch_all(connection.statements())
+            .await
+            .map_err(db)?
+    };
     let mut known: Vec<Known> = sends
         .iter()
         .map(|_| Known {
@@ -528,13 +548,69 @@ fn add_to_usage(quota: DailyQuota, count: u64) -> BatchWrite {
 fn quota_guard_failed(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e)
         if e.kind() == sqlx::error::ErrorKind::NotNullViolation
-            && e.message().contains("tenant_daily_usage"))
+            && e.message().contains(QUOTA_TABLE))
+}
+
+/// The table whose NOT NULL column the quota's guard fails on.
+const QUOTA_TABLE: &str = "tenant_daily_usage";
+
+/// Runs the batch's writes on its connection, telling the quota's guard failing apart.
+async fn write_all(
+    store: &SqlStore,
+    connection: &mut BatchConnection,
+    tenant: &TenantId,
+    writes: Vec<BatchWrite>,
+) -> Result<(), Failed> {
+    if let Some(direct) = connection.direct() {
+        return execute_direct(store.engine, direct, tenant, writes).map_err(|err| {
+            if not_null_failed_on(&err, QUOTA_TABLE) {
+                Failed::QuotaFull
+            } else {
+                Failed::Store(direct_db(err))
+            }
+        });
+    }
+    execute_all(store, connection.statements(), tenant, writes)
+        .await
+        .map_err(|err| {
+            if quota_guard_failed(&err) {
+                Failed::QuotaFull
+            } else {
+                Failed::Store(db(err))
+            }
+        })
+}
+
+/// Where the batch reads rows it does not write (media items, messages stored before it): in
+/// its transaction, or — when its statements run on its own connection — on a reader. That
+/// reader sees what the transaction sees of them: the batch has held SQLite's write lock since
+/// its `BEGIN IMMEDIATE`, so nothing has committed since the transaction began.
+enum ReadOn<'c> {
+    Batch(&'c mut AnyConnection),
+    Reader(PoolConnection<Any>),
+}
+
+impl<'c> ReadOn<'c> {
+    async fn of(store: &SqlStore, connection: &'c mut BatchConnection) -> StoreResult<Self> {
+        if connection.direct().is_some() {
+            let reader = store.pool().acquire().await.map_err(db)?;
+            return Ok(ReadOn::Reader(reader));
+        }
+        Ok(ReadOn::Batch(connection.statements()))
+    }
+
+    fn connection(&mut self) -> &mut AnyConnection {
+        match self {
+            ReadOn::Batch(connection) => connection,
+            ReadOn::Reader(reader) => reader,
+        }
+    }
 }
 
 /// Counts the new sends against the tenant's daily quota: all at once when they fit (the usual
 /// case: one statement), else one by one so the quota's last messages still go through.
 async fn count_quota(
-    tx: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],
@@ -547,12 +623,12 @@ async fn count_quota(
         return Ok(());
     };
     let uniform = quotas.len() == new.len() && quotas.iter().all(|q| *q == quota);
-    if uniform && count_all(tx, tenant, quota, quotas.len()).await? {
+    if uniform && count_all(connection, tenant, quota, quotas.len()).await? {
         return Ok(());
     }
     for i in new {
         if let Some(quota) = sends[i].quota
-            && !count_against_quota(tx, tenant, quota).await?
+            && !count_all(connection, tenant, quota, 1).await?
         {
             plans[i] = Plan::QuotaExceeded;
         }
@@ -561,29 +637,38 @@ async fn count_quota(
 }
 
 /// Adds `count` messages to today's usage if they all fit; `false` (nothing counted) if not.
+/// The usage row is only touched for tenants with a quota, so unlimited tenants have no hot row.
 async fn count_all(
-    tx: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     quota: DailyQuota,
     count: usize,
 ) -> StoreResult<bool> {
+    const SQL: &str = "INSERT INTO tenant_daily_usage (tenant_id, day, messages) \
+        VALUES ($1, $2, $3) \
+        ON CONFLICT (tenant_id, day) DO UPDATE SET messages = tenant_daily_usage.messages + $3 \
+        WHERE tenant_daily_usage.messages + $3 <= $4 RETURNING messages";
     let max = i64::try_from(quota.max).unwrap_or(i64::MAX);
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     if count > max {
         return Ok(false);
     }
-    let counted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO tenant_daily_usage (tenant_id, day, messages) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, day) DO UPDATE SET messages = tenant_daily_usage.messages + $3 \
-         WHERE tenant_daily_usage.messages + $3 <= $4 RETURNING messages",
-    )
-    .bind(tenant.as_str())
-    .bind(quota.day)
-    .bind(count)
-    .bind(max)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
+    if let Some(direct) = connection.direct() {
+        let counted = direct
+            .query(SQL, &[&tenant.as_str(), &quota.day, &count, &max], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(direct_db)?;
+        return Ok(!counted.is_empty());
+    }
+    let counted: Option<i64> = sqlx::query_scalar(SQL)
+        .bind(tenant.as_str())
+        .bind(quota.day)
+        .bind(count)
+        .bind(max)
+        .fetch_optional(connection.statements())
+        .await
+        .map_err(db)?;
     Ok(counted.is_some())
 }
 
@@ -591,7 +676,7 @@ async fn count_all(
 /// the sends whose attachments are not the sender's to attach.
 async fn check_attachments(
     store: &SqlStore,
-    tx: &mut AnyConnection,
+    connection: &mut BatchConnection,
     tenant: &TenantId,
     sends: &[&QueuedSend],
     plans: &mut [Plan],
@@ -605,7 +690,8 @@ async fn check_attachments(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let found = attachments::items(store, tx, tenant, wanted.into_iter()).await?;
+    let mut reader = ReadOn::of(store, connection).await?;
+    let found = attachments::items(store, reader.connection(), tenant, wanted.into_iter()).await?;
     for (send, plan) in sends.iter().zip(plans.iter_mut()) {
         if !matches!(plan, Plan::New(_)) {
             continue;

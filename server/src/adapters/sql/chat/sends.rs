@@ -23,6 +23,7 @@
 use super::super::{SqlStore, db};
 use super::batch_connection::BatchConnection;
 use super::delivery_lanes::DeliveryLanes;
+use super::direct_writer::DirectSource;
 use super::send_batch::{self, QueuedSend};
 use super::send_thread::SendThread;
 use crate::domain::{ConversationId, TenantId};
@@ -60,6 +61,8 @@ pub(in super::super) struct SendQueue {
     thread: SendThread,
     /// Where committed batches are delivered.
     lanes: DeliveryLanes<ConversationId>,
+    /// On a SQLite file, the batches' own connection (`direct_writer.rs`).
+    direct: Option<DirectSource>,
 }
 
 #[derive(Default)]
@@ -79,6 +82,7 @@ impl std::fmt::Debug for SendQueue {
             .field("draining", &queue.draining)
             .field("thread", &self.thread)
             .field("lanes", &self.lanes)
+            .field("direct", &self.direct)
             .finish()
     }
 }
@@ -128,7 +132,14 @@ impl SendQueue {
             idle: Notify::new(),
             thread,
             lanes: DeliveryLanes::new(),
+            direct: None,
         }
+    }
+
+    /// The same queue, its batches' statements on a connection of their own from `direct`.
+    pub(in super::super) fn with_direct(mut self, direct: DirectSource) -> Self {
+        self.direct = Some(direct);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -184,6 +195,9 @@ impl SendQueue {
         // had not started when that runtime goes: they stop first.
         self.lanes.stop().await;
         self.thread.stop().await;
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
     }
 }
 
@@ -254,6 +268,16 @@ async fn drain(store: SqlStore, pool: StoreResult<AnyPool>) {
         Ok(pool) => pool,
         Err(error) => return refuse_all(&store, &error),
     };
+    let direct = match store
+        .sends
+        .direct
+        .as_ref()
+        .map(DirectSource::writer)
+        .transpose()
+    {
+        Ok(direct) => direct,
+        Err(error) => return refuse_all(&store, &error),
+    };
     let _unwinding = Unwinding(&store);
     let mut kept: Option<BatchConnection> = None;
     let mut batches = 0;
@@ -268,7 +292,10 @@ async fn drain(store: SqlStore, pool: StoreResult<AnyPool>) {
         }
         let connection = match kept.take() {
             Some(connection) => Ok(connection),
-            None => pool.acquire().await.map(BatchConnection::new).map_err(db),
+            None => match pool.acquire().await {
+                Ok(connection) => Ok(BatchConnection::new(connection, direct.clone())),
+                Err(error) => Err(db(error)),
+            },
         };
         match connection {
             Ok(mut connection) => {
