@@ -191,6 +191,7 @@ pub(super) const SQLITE_WRITER_PRAGMAS: &[&str] = &[
     "PRAGMA temp_store = MEMORY",
 ];
 
+/// Applies [`SQLITE_PRAGMAS`] to a pooled connection.
 fn sqlite_pragmas(
     conn: &mut AnyConnection,
     _meta: PoolConnectionMetadata,
