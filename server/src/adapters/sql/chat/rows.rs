@@ -385,6 +385,14 @@ pub(super) struct BatchWrite {
     pub rows: Vec<serde_json::Value>,
 }
 
+impl BatchWrite {
+    /// The statement, its rows read from the parameter `param`.
+    fn statement(&self, engine: Engine, param: &str) -> String {
+        self.sql
+            .replace("{rows}", &engine.json_rows(param, self.columns))
+    }
+}
+
 /// Runs `writes` one after another on the send batches' own connection to a SQLite file
 /// (`direct_writer.rs`), each a statement prepared once and kept, stopping at the first that
 /// fails; the error is returned as it is, as [`execute_all`]'s.
@@ -395,8 +403,7 @@ pub(super) fn execute_direct(
     writes: Vec<BatchWrite>,
 ) -> rusqlite::Result<()> {
     for write in writes {
-        let rows = engine.json_rows("$2", write.columns);
-        let sql = write.sql.replace("{rows}", &rows);
+        let sql = write.statement(engine, "$2");
         let json = serde_json::Value::Array(write.rows).to_string();
         direct.execute(&sql, &[&tenant.as_str(), &json])?;
     }
@@ -424,10 +431,7 @@ pub(super) async fn execute_all(
     let mut statements: Vec<String> = writes
         .iter()
         .enumerate()
-        .map(|(i, write)| {
-            let rows = engine.json_rows(&format!("${}", i + 2), write.columns);
-            write.sql.replace("{rows}", &rows)
-        })
+        .map(|(i, write)| write.statement(engine, &format!("${}", i + 2)))
         .collect();
     let Some(last) = statements.pop() else {
         return Ok(());
