@@ -57,16 +57,7 @@ impl BatchConnection {
         self.rollback().await;
         self.open = Some(tenant.clone());
         let begin = engine.begin_scoped(tenant, true);
-        let begun = match &self.direct {
-            Some(direct) => direct.execute_batch(&begin.0).map_err(direct_db),
-            None => self
-                .connection
-                .execute(sqlx::raw_sql(begin))
-                .await
-                .map(drop)
-                .map_err(db),
-        };
-        if let Err(error) = begun {
+        if let Err(error) = self.execute(begin).await {
             // Its `SET LOCAL` may have failed after the `BEGIN`.
             self.abandon();
             return Err(error);
@@ -87,16 +78,7 @@ impl BatchConnection {
             Some(tenant) => format!("COMMIT; {}", engine.begin_scoped(tenant, true).0),
             None => "COMMIT".to_owned(),
         };
-        let committed = match &self.direct {
-            Some(direct) => direct.execute_batch(&sql).map_err(direct_db),
-            None => self
-                .connection
-                .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
-                .await
-                .map(drop)
-                .map_err(db),
-        };
-        if let Err(error) = committed {
+        if let Err(error) = self.execute(sqlx::AssertSqlSafe(sql)).await {
             self.abandon();
             return Err(error);
         }
@@ -105,6 +87,19 @@ impl BatchConnection {
         }
         self.open = next;
         Ok(())
+    }
+
+    /// Runs `sql`, statements without parameters, where the batch's statements run.
+    async fn execute(&mut self, sql: sqlx::AssertSqlSafe<String>) -> StoreResult<()> {
+        match &self.direct {
+            Some(direct) => direct.execute_batch(&sql.0).map_err(direct_db),
+            None => self
+                .connection
+                .execute(sqlx::raw_sql(sql))
+                .await
+                .map(drop)
+                .map_err(db),
+        }
     }
 
     /// Rolls back the open transaction, if any (a connection whose rollback failed is
