@@ -167,8 +167,10 @@ fn bind(statement: &mut rusqlite::Statement<'_>, params: &[&dyn ToSql]) -> rusql
             .and_then(|name| name.strip_prefix('$'))
             .and_then(|n| n.parse::<usize>().ok())
             .unwrap_or(index);
-        let value = params
-            .get(number - 1)
+        // `$0` names no parameter: an error like a number past the end, never an underflow.
+        let value = number
+            .checked_sub(1)
+            .and_then(|at| params.get(at))
             .ok_or(rusqlite::Error::InvalidParameterCount(number, params.len()))?;
         statement.raw_bind_parameter(index, *value)?;
     }
@@ -231,6 +233,10 @@ mod tests {
             .execute("INSERT INTO t (a, b) VALUES ($1, $2)", &[&"one"])
             .unwrap_err();
         assert!(matches!(err, rusqlite::Error::InvalidParameterCount(2, 1)));
+        let zero = writer
+            .execute("INSERT INTO t (a) VALUES ($0)", &[&"one"])
+            .unwrap_err();
+        assert!(matches!(zero, rusqlite::Error::InvalidParameterCount(0, 1)));
     }
 
     #[test]
