@@ -53,6 +53,10 @@ fi
 RATES="${BENCH_RATES:-50,100,200,300,500,750,1000,1100,1200,1350,1500,1650,1800,2000,2200,2400,2700,3000,3300,3600,4000,4500,5000}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1000}"
 ROOM_SIZE="${BENCH_ROOM_SIZE:-100}"
+# BENCH_MEMBERS=own gives the rate ladders a user per connection, each a member of its own room
+# only, instead of the same room-size users in every room (loadgen's `--members`): the frames a
+# connection gets are then its room's alone, as from the reference.
+MEMBERS="${BENCH_MEMBERS:-shared}"
 IDLE_CONNECTIONS="${BENCH_IDLE_CONNECTIONS:-10000}"
 DURATION="${BENCH_DURATION:-5}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/chemchat-bench.XXXXXX")"
@@ -239,7 +243,7 @@ interleaved_rates() { # interleaved_rates <engine> <start command> [<engine> <st
     REFERENCE="$(is_reference "$start")" \
       loadgen_flags "$engine: $CONNECTIONS conns, rooms of $ROOM_SIZE" "$port"
     $(pin "${BENCH_LOADGEN_CPUS:-}") "$BIN/loadgen" "${FLAGS[@]}" -n "$CONNECTIONS" -k "$ROOM_SIZE" \
-      --rates "$RATES" --gate "$gate" >"$gate.out" &
+      --members "$MEMBERS" --rates "$RATES" --gate "$gate" >"$gate.out" &
     generator=$!
     PIDS+=("$generator")
     # Connected one at a time, so no target's setup runs beside another's.

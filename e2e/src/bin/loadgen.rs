@@ -4,6 +4,7 @@
 use chemchat_e2e::load::conns::Protocol;
 use chemchat_e2e::load::gate::Gate;
 use chemchat_e2e::load::run::{RunOptions, run};
+use chemchat_e2e::load::setup::Members;
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,11 @@ struct Args {
     /// Members (connections) per conversation.
     #[arg(long, short = 'k', default_value_t = 100)]
     room_size: usize,
+    /// Who the members of the rooms are: `shared` (the same users in every room, one
+    /// connection per room each, so their other connections hear of every message through the
+    /// account channel) or `own` (a user per connection, in its room only).
+    #[arg(long, value_enum, default_value_t = Members::Shared)]
+    members: Members,
     /// Offered send rates in messages per second over all connections, run in order as a
     /// ladder (comma-separated); `0` for an idle run (memory only).
     #[arg(long, value_delimiter = ',', default_value = "100")]
@@ -101,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         },
         connections: args.connections,
         room_size: args.room_size,
+        members: args.members,
         rates: args.rates.into_iter().filter(|r| *r > 0.0).collect(),
         duration: secs(args.duration),
         warmup: secs(args.warmup),

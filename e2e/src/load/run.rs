@@ -4,7 +4,7 @@ use super::conns::{self, Command, Conn};
 use super::frames;
 use super::gate::Gate;
 use super::report::{Report, StepReport, rss_kib};
-use super::setup::Plan;
+use super::setup::{Members, Plan};
 use super::stats::Stats;
 use anyhow::Context as _;
 use futures::stream::{self, StreamExt};
@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub connections: usize,
     /// Members per room.
     pub room_size: usize,
+    /// Who the members are: the same users in every room, or users of their own.
+    pub members: Members,
     /// Offered rates, ascending, messages per second in total.
     pub rates: Vec<f64>,
     /// Measured seconds per rate.
@@ -78,6 +80,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
             &options.user_prefix,
             options.connections,
             options.room_size,
+            options.members,
             options.setup_concurrency,
         )
         .await?

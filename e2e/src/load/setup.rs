@@ -9,24 +9,47 @@ use serde_json::{Value, json};
 /// The password of every benchmark user.
 const PASSWORD: &str = "load benchmark password 2026";
 
-/// Who connects where: connection `c` joins `conversations[c / room_size]` as member
-/// `c % room_size`, authenticating with `tokens[c % room_size]`.
+/// Who the members of the rooms are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Members {
+    /// `room_size` users, members of every room, each holding one connection per room. Every
+    /// message then also moves the unread counts of its members' other connections, which
+    /// ChemChat sends them (`unread.updated`, at most once a second per connection): the
+    /// account channel's load on top of the fan-out. Registration stays proportional to the
+    /// room size, which the 10 000-connection memory scenario needs.
+    #[default]
+    Shared,
+    /// A user per connection, a member of its own room only: every frame a connection gets is
+    /// its room's, the traffic the reference server carries too.
+    Own,
+}
+
+/// Who connects where: connection `c` joins `conversations[c / room_size]`, authenticating
+/// with `tokens[c % room_size]` when members are [`Members::Shared`], `tokens[c]` when each
+/// has their [`Members::Own`] room.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     /// Conversation ids, one per room.
     pub conversations: Vec<String>,
-    /// One token per member slot of a room.
+    /// One token per member slot of a room, or per connection.
     pub tokens: Vec<String>,
     /// Members per room.
     pub room_size: usize,
+    /// Whose the tokens are.
+    #[serde(default)]
+    pub members: Members,
 }
 
 impl Plan {
     /// The conversation and token of connection `c`.
     pub fn slot(&self, c: usize) -> (&str, &str) {
         let room = &self.conversations[c / self.room_size];
-        let token = &self.tokens[(c % self.room_size) % self.tokens.len()];
-        (room, token)
+        let member = match self.members {
+            Members::Shared => c % self.room_size,
+            Members::Own => c,
+        };
+        (room, &self.tokens[member % self.tokens.len()])
     }
 
     /// Synthetic ids for the reference server.
@@ -36,33 +59,42 @@ impl Plan {
             conversations: (0..rooms).map(|r| format!("room-{r}")).collect(),
             tokens: vec!["reference".to_owned()],
             room_size,
+            members: Members::Own,
         }
     }
 
-    /// Registers (or logs in) `room_size` users and creates the rooms over REST. The same users
-    /// are members of every room: each connection joins only its own room, so a user's other
-    /// memberships add nothing to the fan-out, and registration (argon2, tens of ms each) stays
-    /// proportional to the room size rather than to the connection count.
+    /// Registers (or logs in) the users and creates the rooms over REST: `room_size` users in
+    /// every room, or `connections` users in rooms of their own (registration runs argon2,
+    /// tens of milliseconds a user).
     pub async fn over_rest(
         base: &str,
         prefix: &str,
         connections: usize,
         room_size: usize,
+        members: Members,
         concurrency: usize,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::new();
-        let users: Vec<(String, String)> = stream::iter(0..room_size)
+        let count = match members {
+            Members::Shared => room_size,
+            Members::Own => connections,
+        };
+        let users: Vec<(String, String)> = stream::iter(0..count)
             .map(|i| user(&http, base, format!("{prefix}u{i}")))
             .buffered(concurrency.max(1))
             .try_collect()
             .await?;
-        let (owner_token, _) = &users[0];
-        let member_ids: Vec<&str> = users[1..].iter().map(|(_, id)| id.as_str()).collect();
         let rooms = connections.div_ceil(room_size);
         let conversations: Vec<String> = stream::iter(0..rooms)
             .map(|r| {
+                let first = match members {
+                    Members::Shared => 0,
+                    Members::Own => r * room_size,
+                };
+                let room = &users[first..(first + room_size).min(users.len())];
+                let member_ids: Vec<&str> = room[1..].iter().map(|(_, id)| id.as_str()).collect();
                 let body = json!({ "type": "group", "name": format!("{prefix} room {r}"), "memberIds": member_ids });
-                let http = &http;
+                let (http, owner_token) = (&http, &room[0].0);
                 async move {
                     let created = post(http, base, "/api/v1/conversations", Some(owner_token), body).await?;
                     string(&created, "id")
@@ -75,6 +107,7 @@ impl Plan {
             conversations,
             tokens: users.into_iter().map(|(token, _)| token).collect(),
             room_size,
+            members,
         })
     }
 }
@@ -153,5 +186,25 @@ mod tests {
         assert_eq!(plan.slot(0).0, "room-0");
         assert_eq!(plan.slot(199).0, "room-1");
         assert_eq!(plan.slot(249).0, "room-2");
+    }
+
+    #[test]
+    fn shared_members_reuse_a_rooms_tokens_and_own_members_do_not() {
+        let tokens = |n: usize| (0..n).map(|t| format!("t{t}")).collect::<Vec<_>>();
+        let conversations = vec!["a".to_owned(), "b".to_owned()];
+        let shared = Plan {
+            conversations: conversations.clone(),
+            tokens: tokens(3),
+            room_size: 3,
+            members: Members::Shared,
+        };
+        assert_eq!(shared.slot(4), ("b", "t1"));
+        let own = Plan {
+            conversations,
+            tokens: tokens(6),
+            room_size: 3,
+            members: Members::Own,
+        };
+        assert_eq!(own.slot(4), ("b", "t4"));
     }
 }
