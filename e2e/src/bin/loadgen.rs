@@ -28,9 +28,7 @@ struct Args {
     /// Members (connections) per conversation.
     #[arg(long, short = 'k', default_value_t = 100)]
     room_size: usize,
-    /// Who the members of the rooms are: `shared` (the same users in every room, one
-    /// connection per room each, so their other connections hear of every message through the
-    /// account channel) or `own` (a user per connection, in its room only).
+    /// Who the members of the rooms are (each value's meaning below).
     #[arg(long, value_enum, default_value_t = Members::Shared)]
     members: Members,
     /// Offered send rates in messages per second over all connections, run in order as a
