@@ -9,7 +9,10 @@
 # Scenarios per target: (a) BENCH_CONNECTIONS connections in rooms of BENCH_ROOM_SIZE at the rates
 # of BENCH_RATES (a ladder that stops once p95 passes 250 ms), reporting the highest rate whose
 # p95 <= 25 ms with nothing lost — the targets' ladders interleaved, each rate run on every
-# target in turn (interleaved_rates); (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
+# target in turn (interleaved_rates), and each rate's CPU per message (the server's, the
+# generator's and the whole machine's, from /proc: a run with BENCH_ROOM_SIZE=10 beside the
+# default 100 splits a message's cost into what it costs whatever its room and what each
+# delivery adds); (b) BENCH_IDLE_CONNECTIONS idle connections for memory per
 # connection. Each scenario gets a freshly started server so memory figures start clean.
 # BENCH_SKIP_MEDIA=1 skips the media benchmark (server/examples/bench_media.rs),
 # BENCH_SKIP_NOTIFY=1 the notifier benchmark (server/examples/bench_notify.rs: decisions per
@@ -379,7 +382,12 @@ jq -rs '
   def pinning: (.label | capture(", server on (?<n>[0-9]+) cores?").n) // "unpinned";
   (map(select(.label | startswith("reference")) | select(.bestRate != null)
        | {key: pinning, value: .bestRate}) | from_entries) as $refs
-  | .[]
+  | (map(select(.label | startswith("reference")) | {key: pinning, value: .steps})
+       | from_entries) as $refsteps
+  # CPU per message of the whole machine at a rate of a ladder (loadgen, from /proc).
+  | def machine($steps; $rate): [$steps[]? | select(.targetRate == $rate) | .cpu.machineMs]
+      | first // null | if . then "\(. * 100 | round / 100) ms" else null end;
+  .[]
   | if (.steps | length) > 0 then
       (.bestRate) as $best
       | $refs[pinning] as $ref
@@ -387,6 +395,8 @@ jq -rs '
       | "\(.label): best rate \($best // "none") msg/s"
         + (if $s then ", \($s.deliveriesPerSec | floor) deliveries/s, p50 \($s.latency.p50_ms) ms, p95 \($s.latency.p95_ms) ms, p99 \($s.latency.p99_ms) ms" else "" end)
         + (if $ref and $best then ", \((100 * $best / $ref) | floor)% of the reference" else "" end)
+        + (machine(.steps; $best) as $m | machine($refsteps[pinning]; $best) as $r
+           | if $m then ", machine CPU \($m) a message" + (if $r and (.label | startswith("reference") | not) then " (the reference at that rate \($r))" else "" end) else "" end)
     else
       "\(.label): \(.connections) connections open, \(.connectErrors) failed, server RSS \((.rssKib // [0,0,0])[1] / 1024 | floor) MiB, \((.rssPerConnectionKib // 0) * 10 | floor / 10) KiB per connection"
     end

@@ -4,6 +4,7 @@
 //! Nothing here is a test: figures depend on the machine, so they are printed, never asserted.
 
 pub mod conns;
+pub mod cpu;
 pub mod frames;
 pub mod gate;
 pub mod reference;

@@ -1,5 +1,6 @@
 //! The results of a run: a human table and JSON, and the server's memory from /proc.
 
+use super::cpu::CpuPerMessage;
 use super::stats::{Percentiles, Split};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ pub struct StepReport {
     /// timestamp the server gave it when it took the send: the generator's delay; the network
     /// in and the server's intake; the store, the fan-out and the network out.
     pub split: Option<Split>,
+    /// CPU per message sent over the measured window (Linux).
+    pub cpu: Option<CpuPerMessage>,
 }
 
 impl StepReport {
@@ -181,6 +184,7 @@ impl Report {
                 );
             }
         }
+        out += &self.cpu_table();
         out += &match self.best_rate {
             Some(rate) => format!(
                 "highest rate with p95 <= {} ms and nothing lost: {rate:.0} msg/s\n",
@@ -188,6 +192,37 @@ impl Report {
             ),
             None => format!("no rate met p95 <= {} ms\n", self.p95_target_ms),
         };
+        out
+    }
+}
+
+impl Report {
+    /// CPU per message of each step, when /proc gave any.
+    fn cpu_table(&self) -> String {
+        let costs: Vec<_> = self
+            .steps
+            .iter()
+            .filter_map(|s| s.cpu.map(|cpu| (s.target_rate, cpu)))
+            .collect();
+        if costs.is_empty() {
+            return String::new();
+        }
+        let ms = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+        let mut out = "CPU per message sent over the window (ms; the machine's is every core's \
+                       busy time, the one that compares servers):\n"
+            .to_owned();
+        out += &format!(
+            "{:>8} {:>10} {:>10} {:>10}\n",
+            "target/s", "server", "generator", "machine"
+        );
+        for (rate, cpu) in costs {
+            out += &format!(
+                "{rate:>8.0} {:>10} {:>10} {:>10}\n",
+                ms(cpu.server_ms),
+                ms(cpu.generator_ms),
+                ms(cpu.machine_ms)
+            );
+        }
         out
     }
 }

@@ -1,6 +1,7 @@
 //! A run: set up, connect, hold idle (memory), then the rate ladder with an open-loop scheduler.
 
 use super::conns::{self, Command, Conn};
+use super::cpu::CpuSample;
 use super::frames;
 use super::gate::Gate;
 use super::report::{Report, StepReport, rss_kib};
@@ -165,9 +166,12 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
         }
         eprintln!("loadgen: {}: {rate} msg/s", options.label);
         drive(&stats, &order, &mut next, 2 * i, rate, options.warmup).await;
+        let window_start = CpuSample::take(options.server_pid);
         drive(&stats, &order, &mut next, 2 * i + 1, rate, options.duration).await;
+        let window_end = CpuSample::take(options.server_pid);
         tokio::time::sleep(options.drain).await;
-        let step = step_report(&stats, 2 * i + 1, rate, options.duration);
+        let mut step = step_report(&stats, 2 * i + 1, rate, options.duration);
+        step.cpu = window_start.per_message(&window_end, step.sent);
         let saturated = step
             .latency
             .is_none_or(|l| l.p95_ms > options.give_up_p95_ms);
@@ -274,5 +278,6 @@ fn step_report(stats: &Stats, step: usize, rate: f64, length: Duration) -> StepR
         deliveries_per_sec: deliveries as f64 / secs,
         latency: s.percentiles(),
         split: s.split_percentiles(),
+        cpu: None,
     }
 }
