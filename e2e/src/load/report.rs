@@ -1,4 +1,5 @@
-//! The results of a run: a human table and JSON, and the server's memory from /proc.
+//! The results of a run: a human table and JSON, with the server's memory and what a message
+//! costs in CPU, from /proc.
 
 use super::cpu::CpuPerMessage;
 use super::stats::{Percentiles, Split};
@@ -194,9 +195,7 @@ impl Report {
         };
         out
     }
-}
 
-impl Report {
     /// CPU per message of each step, when /proc gave any.
     fn cpu_table(&self) -> String {
         let costs: Vec<_> = self
