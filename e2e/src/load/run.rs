@@ -170,8 +170,8 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Option<Report>> {
         drive(&stats, &order, &mut next, 2 * i + 1, rate, options.duration).await;
         let window_end = CpuSample::take(options.server_pid);
         tokio::time::sleep(options.drain).await;
-        let mut step = step_report(&stats, 2 * i + 1, rate, options.duration);
-        step.cpu = window_start.per_message(&window_end, step.sent);
+        let window = (window_start, window_end);
+        let step = step_report(&stats, 2 * i + 1, rate, options.duration, window);
         let saturated = step
             .latency
             .is_none_or(|l| l.p95_ms > options.give_up_p95_ms);
@@ -261,7 +261,14 @@ async fn drive(
     }
 }
 
-fn step_report(stats: &Stats, step: usize, rate: f64, length: Duration) -> StepReport {
+/// The report of a measured window of `length`, whose CPU samples are `window`.
+fn step_report(
+    stats: &Stats,
+    step: usize,
+    rate: f64,
+    length: Duration,
+    window: (CpuSample, CpuSample),
+) -> StepReport {
     let s = &stats.steps[step];
     let secs = length.as_secs_f64();
     let sent = s.sent.load(Ordering::Relaxed);
@@ -278,6 +285,6 @@ fn step_report(stats: &Stats, step: usize, rate: f64, length: Duration) -> StepR
         deliveries_per_sec: deliveries as f64 / secs,
         latency: s.percentiles(),
         split: s.split_percentiles(),
-        cpu: None,
+        cpu: window.0.per_message(&window.1, sent),
     }
 }
