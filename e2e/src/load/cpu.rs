@@ -65,9 +65,10 @@ impl CpuSample {
         if messages == 0 {
             return None;
         }
+        let ms_each = |seconds: f64| seconds * 1000.0 / messages as f64;
         let per = |from: Option<u64>, to: Option<u64>| {
             let ticks = to?.checked_sub(from?)?;
-            Some(ticks as f64 / TICKS_PER_SECOND * 1000.0 / messages as f64)
+            Some(ms_each(ticks as f64 / TICKS_PER_SECOND))
         };
         // The cores' busy time is what the window did not leave unused. Summing /proc/stat's
         // busy ticks instead reads low on a virtual machine: they are counted at timer ticks,
@@ -78,7 +79,7 @@ impl CpuSample {
                 let unused = to.ticks.checked_sub(from.ticks)? as f64 / TICKS_PER_SECOND;
                 let length = later.at.duration_since(self.at).as_secs_f64();
                 let busy = (length * f64::from(to.cores) - unused).max(0.0);
-                Some(busy * 1000.0 / messages as f64)
+                Some(ms_each(busy))
             }
             _ => None,
         };
